@@ -1,1 +1,372 @@
-//! framing
+//! Finding SIP messages in bytes (RFC 3261 §18.3), sans-IO.
+//!
+//! [`StreamFramer`] is TCP-like: the caller pushes bytes as they arrive and pulls
+//! [`FrameEvent`]s. CRLF keep-alives between messages are skipped, Content-Length is required and
+//! delimits the body, and memory is bounded by the largest message accepted: a message over the
+//! cap is refused and its body skipped without being buffered.
+//!
+//! Bytes that are not a SIP message are reported with their offset and length and the offset of
+//! the next start line. What happens next is the caller's choice, made once at construction
+//! ([`OnGarbage`]): a file being inspected resynchronises; a live connection stops, because
+//! resynchronising there would let a peer smuggle a request past a proxy.
+//!
+//! [`datagram`] frames one datagram (or one file): without Content-Length the body runs to the
+//! end, and octets after the body are kept aside (RFC 4475 `dblreq`).
+
+use crate::error::{ParseError, ParseErrorKind};
+use crate::message::{
+    body_end, detect_line_ending, parse_start_line, scan_head, Framing, LineEnding, Message,
+    ParseOptions, DEFAULT_MAX_SIZE,
+};
+
+/// What a [`StreamFramer`] does after bytes that are not SIP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnGarbage {
+    /// Skip to the next start line and go on (inspecting a file or a capture).
+    Resync,
+    /// Yield nothing more (a live connection: close it).
+    Stop,
+}
+
+/// One result of framing, with offsets counted from the first byte ever pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameEvent {
+    /// A complete message that starts at `offset`.
+    Message { offset: u64, message: Message },
+    /// A message whose start line was found but which was refused. `raw` holds its bytes when
+    /// they were buffered (not for a message refused for its size).
+    Refused {
+        offset: u64,
+        len: u64,
+        error: ParseError,
+        raw: Option<Vec<u8>>,
+    },
+    /// Bytes that are not SIP. `resume_at` is where the next start line begins, if one was found.
+    Garbage {
+        offset: u64,
+        len: u64,
+        resume_at: Option<u64>,
+    },
+}
+
+/// Frames a byte stream into messages.
+#[derive(Debug)]
+pub struct StreamFramer {
+    buf: Vec<u8>,
+    /// Index in `buf` of the first byte not yet framed.
+    pos: usize,
+    /// Stream offset of `buf[0]`.
+    base: u64,
+    /// Bytes of an oversized body still to discard.
+    skip: u64,
+    eof: bool,
+    stopped: bool,
+    max_size: usize,
+    on_garbage: OnGarbage,
+}
+
+impl StreamFramer {
+    pub fn new(on_garbage: OnGarbage) -> Self {
+        Self::with_max_size(on_garbage, DEFAULT_MAX_SIZE)
+    }
+
+    pub fn with_max_size(on_garbage: OnGarbage, max_size: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            pos: 0,
+            base: 0,
+            skip: 0,
+            eof: false,
+            stopped: false,
+            max_size,
+            on_garbage,
+        }
+    }
+
+    /// Adds bytes read from the stream. Bytes of an oversized body that is being skipped are
+    /// dropped here, never buffered.
+    pub fn push(&mut self, mut data: &[u8]) {
+        if self.stopped {
+            return;
+        }
+        if self.skip > 0 {
+            let n = (self.skip.min(data.len() as u64)) as usize;
+            self.skip -= n as u64;
+            self.base += n as u64;
+            data = &data[n..];
+        }
+        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
+            self.buf.drain(..self.pos);
+            self.base += self.pos as u64;
+            self.pos = 0;
+        }
+        self.buf.extend_from_slice(data);
+    }
+
+    /// Marks the end of the stream: what is left is reported by the next calls to
+    /// [`StreamFramer::next_event`].
+    pub fn finish(&mut self) {
+        self.eof = true;
+    }
+
+    /// True when the framer yields nothing more because it met garbage in [`OnGarbage::Stop`]
+    /// mode.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Stream offset of the next byte to frame.
+    pub fn offset(&self) -> u64 {
+        self.base + self.pos as u64
+    }
+
+    /// Bytes buffered and not yet framed.
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos += n;
+    }
+
+    /// The next event, or `None` when more bytes are needed (or, after `finish`, when all is
+    /// reported).
+    pub fn next_event(&mut self) -> Option<FrameEvent> {
+        if self.stopped || self.skip > 0 {
+            return None;
+        }
+        // Keep-alives (RFC 5626 CRLF pings, and blank lines between messages) are not messages.
+        let keepalive = self.buf[self.pos..]
+            .iter()
+            .take_while(|&&c| c == b'\r' || c == b'\n')
+            .count();
+        self.consume(keepalive);
+        let data = &self.buf[self.pos..];
+        if data.is_empty() {
+            return None;
+        }
+        let offset = self.offset();
+        let Some(first_lf) = memchr::memchr(b'\n', data) else {
+            if self.eof || data.len() > self.max_size {
+                return Some(self.garbage_or_truncated(offset, data.len()));
+            }
+            return None;
+        };
+        let first_line = trim_cr(&data[..first_lf]);
+        if parse_start_line(first_line).is_err() {
+            return self.garbage(offset);
+        }
+        let ending = detect_line_ending(data).unwrap_or(LineEnding::CrLf);
+        let separator: &[u8] = match ending {
+            LineEnding::CrLf => b"\r\n\r\n",
+            LineEnding::Lf => b"\n\n",
+        };
+        let Some(sep) = memchr::memmem::find(data, separator) else {
+            if data.len() > self.max_size {
+                let error = ParseError::new(
+                    ParseErrorKind::TooLarge {
+                        limit: self.max_size,
+                    },
+                    self.max_size,
+                );
+                return Some(self.refuse_unframed(offset, error));
+            }
+            if self.eof {
+                let len = data.len();
+                let raw = data.to_vec();
+                self.consume(len);
+                return Some(FrameEvent::Refused {
+                    offset,
+                    len: len as u64,
+                    error: ParseError::new(ParseErrorKind::Incomplete, len),
+                    raw: Some(raw),
+                });
+            }
+            return None;
+        };
+        let head_len = sep + separator.len();
+        let head = match scan_head(&data[..head_len], false) {
+            Ok(head) => head,
+            Err(error) => return Some(self.refuse_unframed(offset, error)),
+        };
+        let body_len = head.content_length.unwrap_or(0);
+        let total = head_len as u64 + body_len as u64;
+        if head.content_length.is_none() {
+            let error = ParseError::new(ParseErrorKind::MissingContentLength, head_len);
+            let raw = data[..head_len].to_vec();
+            self.consume(head_len);
+            return Some(FrameEvent::Refused {
+                offset,
+                len: head_len as u64,
+                error,
+                raw: Some(raw),
+            });
+        }
+        if total > self.max_size as u64 {
+            // Refused by size: drop what is buffered of it and skip the rest as it arrives.
+            let buffered = data.len().min(total as usize);
+            self.consume(buffered);
+            self.skip = total - buffered as u64;
+            if self.skip > 0 {
+                self.base += self.pos as u64;
+                self.buf.clear();
+                self.pos = 0;
+            }
+            return Some(FrameEvent::Refused {
+                offset,
+                len: total,
+                error: ParseError::new(
+                    ParseErrorKind::TooLarge {
+                        limit: self.max_size,
+                    },
+                    self.max_size,
+                ),
+                raw: None,
+            });
+        }
+        let total = total as usize;
+        if data.len() < total {
+            if self.eof {
+                let available = data.len() - head_len;
+                let raw = data.to_vec();
+                let len = data.len();
+                self.consume(len);
+                return Some(FrameEvent::Refused {
+                    offset,
+                    len: len as u64,
+                    error: ParseError::new(
+                        ParseErrorKind::BodyTooShort {
+                            declared: body_len,
+                            available,
+                        },
+                        len,
+                    ),
+                    raw: Some(raw),
+                });
+            }
+            return None;
+        }
+        let bytes = data[..total].to_vec();
+        self.consume(total);
+        let end = match body_end(&head, total, Framing::Stream) {
+            Ok(end) => end,
+            Err(error) => {
+                return Some(FrameEvent::Refused {
+                    offset,
+                    len: total as u64,
+                    error,
+                    raw: Some(bytes),
+                })
+            }
+        };
+        Some(FrameEvent::Message {
+            offset,
+            message: Message::from_head(bytes, head, end),
+        })
+    }
+
+    /// A message whose start line was valid but whose head is not: its extent is unknown, so
+    /// the bytes up to the next start line (or all of them when stopping) are refused.
+    fn refuse_unframed(&mut self, offset: u64, error: ParseError) -> FrameEvent {
+        let data = &self.buf[self.pos..];
+        let len = match self.on_garbage {
+            OnGarbage::Resync => next_start_line(data).unwrap_or(data.len()),
+            OnGarbage::Stop => data.len(),
+        };
+        let raw = (len <= self.max_size).then(|| data[..len].to_vec());
+        self.consume(len);
+        if self.on_garbage == OnGarbage::Stop {
+            self.stopped = true;
+        }
+        FrameEvent::Refused {
+            offset,
+            len: len as u64,
+            error,
+            raw,
+        }
+    }
+
+    /// Bytes that do not start with a start line: report them up to the next start line.
+    fn garbage(&mut self, offset: u64) -> Option<FrameEvent> {
+        let data = &self.buf[self.pos..];
+        match next_start_line(data) {
+            Some(next) => {
+                let resume_at = offset + next as u64;
+                if self.on_garbage == OnGarbage::Stop {
+                    self.stopped = true;
+                } else {
+                    self.consume(next);
+                }
+                Some(FrameEvent::Garbage {
+                    offset,
+                    len: next as u64,
+                    resume_at: Some(resume_at),
+                })
+            }
+            None => {
+                // The next start line may still arrive: wait, unless the stream has ended or
+                // the garbage already exceeds what one message may hold.
+                if !self.eof && data.len() <= self.max_size {
+                    return None;
+                }
+                // Keep an unterminated last line: it may be the start of a message.
+                let len = match memchr::memrchr(b'\n', data) {
+                    Some(lf) if !self.eof => lf + 1,
+                    _ => data.len(),
+                };
+                Some(self.garbage_or_truncated(offset, len))
+            }
+        }
+    }
+
+    fn garbage_or_truncated(&mut self, offset: u64, len: usize) -> FrameEvent {
+        self.consume(len);
+        if self.on_garbage == OnGarbage::Stop {
+            self.stopped = true;
+        }
+        FrameEvent::Garbage {
+            offset,
+            len: len as u64,
+            resume_at: None,
+        }
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The offset of the first complete line after the one at offset 0 that parses as a start line.
+fn next_start_line(data: &[u8]) -> Option<usize> {
+    let mut line_start = 0;
+    while let Some(lf) = memchr::memchr(b'\n', &data[line_start..]) {
+        let line = trim_cr(&data[line_start..line_start + lf]);
+        if line_start > 0 && parse_start_line(line).is_ok() {
+            return Some(line_start);
+        }
+        line_start += lf + 1;
+    }
+    None
+}
+
+/// One datagram (or one file) holding one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    pub message: Message,
+    /// Octets after the body that Content-Length delimits: not part of the message.
+    pub trailing: Option<Vec<u8>>,
+}
+
+/// Frames one datagram: the body runs to the end unless Content-Length says otherwise.
+pub fn datagram(bytes: &[u8], max_size: usize) -> Result<Datagram, ParseError> {
+    let options = ParseOptions {
+        framing: Framing::Datagram,
+        fragment: false,
+        max_size,
+    };
+    let (message, trailing) = Message::parse_with(bytes, &options)?;
+    Ok(Datagram { message, trailing })
+}
+
+#[cfg(test)]
+mod tests;

@@ -7,8 +7,8 @@ mod name;
 mod parse;
 
 pub use name::{is_token_char, HeaderKind};
+pub(crate) use parse::{body_end, detect_line_ending, parse_start_line, scan_head};
 pub use parse::{Framing, ParseOptions, DEFAULT_MAX_SIZE};
-pub(crate) use parse::{body_end, detect_line_ending, parse_start_line, scan_head, Head};
 
 use crate::error::{ParseError, ParseErrorKind, ParseResult};
 use std::borrow::Cow;
@@ -41,14 +41,16 @@ impl Span {
         self.start == self.end
     }
 
-    /// Moves a span that lies at or after `at` by `delta` bytes.
-    fn shift_from(&mut self, at: usize, delta: isize) {
-        let at = at as u32;
-        if self.start >= at {
-            self.start = (self.start as isize + delta) as u32;
-        }
-        if self.end >= at {
-            self.end = (self.end as isize + delta) as u32;
+    /// Adjusts a span for the replacement of bytes `a..b` by a run `delta` bytes longer: a span
+    /// after the range moves, a span before it stays, a span that contains the range grows.
+    fn adjust(&mut self, a: usize, b: usize, delta: isize) {
+        let (a, b) = (a as u32, b as u32);
+        let moved = |x: u32| (x as isize + delta) as u32;
+        if self.start >= b {
+            self.start = moved(self.start);
+            self.end = moved(self.end);
+        } else if self.end >= b && self.end > a {
+            self.end = moved(self.end);
         }
     }
 }
@@ -73,14 +75,8 @@ impl LineEnding {
 /// The parsed start line, borrowing the message's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartLine<'a> {
-    Request {
-        method: &'a [u8],
-        uri: &'a [u8],
-    },
-    Response {
-        code: u16,
-        reason: &'a [u8],
-    },
+    Request { method: &'a [u8], uri: &'a [u8] },
+    Response { code: u16, reason: &'a [u8] },
 }
 
 /// Where the parts of the start line are, kept at indexing time so the view needs no re-parse.
@@ -305,18 +301,18 @@ impl Message {
     /// Replaces `range` with `with`, moving every span after it.
     fn splice(&mut self, range: Range<usize>, with: &[u8]) {
         let delta = with.len() as isize - range.len() as isize;
-        let end = range.end;
+        let (a, b) = (range.start, range.end);
         self.bytes.splice(range, with.iter().copied());
         if delta == 0 {
             return;
         }
         for f in &mut self.fields {
-            f.name.shift_from(end, delta);
-            f.value.shift_from(end, delta);
-            f.line.shift_from(end, delta);
+            f.name.adjust(a, b, delta);
+            f.value.adjust(a, b, delta);
+            f.line.adjust(a, b, delta);
         }
-        self.separator.shift_from(end, delta);
-        self.body.shift_from(end, delta);
+        self.separator.adjust(a, b, delta);
+        self.body.adjust(a, b, delta);
     }
 
     /// Refuses a value or name that would break out of its line (header injection).
@@ -329,7 +325,9 @@ impl Message {
 
     fn check_name(name: &str) -> ParseResult<()> {
         if name.is_empty() || !name.bytes().all(is_token_char) {
-            return Err(ParseError::new(ParseErrorKind::BadHeaderName, 0).in_header(name.as_bytes()));
+            return Err(
+                ParseError::new(ParseErrorKind::BadHeaderName, 0).in_header(name.as_bytes())
+            );
         }
         Ok(())
     }
@@ -411,16 +409,7 @@ impl Message {
         line.extend_from_slice(b": ");
         line.extend_from_slice(value);
         line.extend_from_slice(eol);
-        // Insert first, then shift: spans that start exactly at `at` belong after the new line.
-        self.bytes.splice(at..at, line.iter().copied());
-        let delta = line.len() as isize;
-        for f in &mut self.fields {
-            f.name.shift_from(at, delta);
-            f.value.shift_from(at, delta);
-            f.line.shift_from(at, delta);
-        }
-        self.separator.shift_from(at, delta);
-        self.body.shift_from(at, delta);
+        self.splice(at..at, &line);
         let name_end = at + name.len();
         let value_start = name_end + 2;
         self.fields.insert(
@@ -443,7 +432,9 @@ impl Message {
     /// Sets a single-valued header: replaces the first field of the kind (removing any others)
     /// or appends it.
     pub fn set_header(&mut self, kind: HeaderKind, value: &[u8]) -> ParseResult<()> {
-        let name = kind.name().ok_or(ParseError::new(ParseErrorKind::BadHeaderName, 0))?;
+        let name = kind
+            .name()
+            .ok_or(ParseError::new(ParseErrorKind::BadHeaderName, 0))?;
         let indices: Vec<usize> = self.indices_of(kind).collect();
         match indices.split_first() {
             Some((&first, extra)) => {

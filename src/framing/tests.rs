@@ -1,0 +1,222 @@
+use super::*;
+
+const MSG: &[u8] = b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\nContent-Length: 5\r\n\r\nhello";
+const MSG2: &[u8] = b"SIP/2.0 200 OK\r\nCall-ID: 2\r\nContent-Length: 0\r\n\r\n";
+
+fn drain(framer: &mut StreamFramer) -> Vec<FrameEvent> {
+    std::iter::from_fn(|| framer.next_event()).collect()
+}
+
+fn all_events(input: &[u8], chunk: usize, on_garbage: OnGarbage) -> Vec<FrameEvent> {
+    let mut f = StreamFramer::new(on_garbage);
+    let mut events = Vec::new();
+    for piece in input.chunks(chunk.max(1)) {
+        f.push(piece);
+        events.extend(drain(&mut f));
+    }
+    f.finish();
+    events.extend(drain(&mut f));
+    events
+}
+
+fn offsets_of_messages(events: &[FrameEvent]) -> Vec<u64> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            FrameEvent::Message { offset, .. } => Some(*offset),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn messages_back_to_back_with_keepalives_in_any_chunking() {
+    let mut input = b"\r\n\r\n".to_vec();
+    input.extend_from_slice(MSG);
+    input.extend_from_slice(b"\r\n");
+    input.extend_from_slice(MSG2);
+    input.extend_from_slice(MSG);
+    for chunk in [1, 2, 3, 7, 64, 4096] {
+        let events = all_events(&input, chunk, OnGarbage::Stop);
+        assert_eq!(events.len(), 3, "chunk {chunk}: {events:?}");
+        assert_eq!(
+            offsets_of_messages(&events),
+            vec![
+                4,
+                4 + MSG.len() as u64 + 2,
+                6 + (MSG.len() + MSG2.len()) as u64
+            ]
+        );
+        match &events[0] {
+            FrameEvent::Message { message, .. } => assert_eq!(message.as_bytes(), MSG),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn garbage_between_messages_is_reported_and_skipped_when_resyncing() {
+    let mut input = MSG.to_vec();
+    input.extend_from_slice(b"this is not sip\r\nnor this\r\n");
+    input.extend_from_slice(MSG2);
+    for chunk in [1, 5, 4096] {
+        let events = all_events(&input, chunk, OnGarbage::Resync);
+        assert_eq!(events.len(), 3, "chunk {chunk}: {events:?}");
+        let start = MSG.len() as u64;
+        assert_eq!(
+            events[1],
+            FrameEvent::Garbage {
+                offset: start,
+                len: 27,
+                resume_at: Some(start + 27)
+            }
+        );
+        assert!(
+            matches!(&events[2], FrameEvent::Message { message, .. } if message.as_bytes() == MSG2)
+        );
+    }
+}
+
+#[test]
+fn garbage_stops_a_live_stream() {
+    let mut input = MSG.to_vec();
+    input.extend_from_slice(b"junk\r\n");
+    input.extend_from_slice(MSG2);
+    let events = all_events(&input, 4096, OnGarbage::Stop);
+    assert_eq!(events.len(), 2);
+    assert!(matches!(
+        events[1],
+        FrameEvent::Garbage {
+            len: 6,
+            resume_at: Some(_),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn truncated_stream_reports_the_incomplete_message() {
+    let mut input = MSG.to_vec();
+    input.extend_from_slice(&MSG[..MSG.len() - 2]);
+    let events = all_events(&input, 4096, OnGarbage::Resync);
+    assert_eq!(events.len(), 2);
+    match &events[1] {
+        FrameEvent::Refused {
+            offset, error, raw, ..
+        } => {
+            assert_eq!(*offset, MSG.len() as u64);
+            assert_eq!(
+                error.kind,
+                ParseErrorKind::BodyTooShort {
+                    declared: 5,
+                    available: 3
+                }
+            );
+            assert_eq!(raw.as_deref(), Some(&MSG[..MSG.len() - 2]));
+        }
+        other => panic!("{other:?}"),
+    }
+    let head_only = all_events(
+        b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\n",
+        4096,
+        OnGarbage::Resync,
+    );
+    assert!(
+        matches!(&head_only[0], FrameEvent::Refused { error, .. } if error.kind == ParseErrorKind::Incomplete)
+    );
+}
+
+#[test]
+fn missing_content_length_is_refused_on_a_stream() {
+    let mut input = b"OPTIONS sip:a@b SIP/2.0\r\nCall-ID: 1\r\n\r\n".to_vec();
+    input.extend_from_slice(MSG2);
+    let events = all_events(&input, 4096, OnGarbage::Resync);
+    assert!(
+        matches!(&events[0], FrameEvent::Refused { error, .. } if error.kind == ParseErrorKind::MissingContentLength)
+    );
+    assert!(matches!(&events[1], FrameEvent::Message { .. }));
+}
+
+#[test]
+fn bad_header_is_refused_and_the_stream_resynchronises() {
+    let mut input =
+        b"OPTIONS sip:a@b SIP/2.0\r\nX-A: x\nSubject: forged\r\nContent-Length: 0\r\n\r\n".to_vec();
+    input.extend_from_slice(MSG2);
+    let events = all_events(&input, 4096, OnGarbage::Resync);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        matches!(&events[0], FrameEvent::Refused { error, .. } if error.kind == ParseErrorKind::BareLineBreak)
+    );
+    assert!(
+        matches!(&events[1], FrameEvent::Message { message, .. } if message.as_bytes() == MSG2)
+    );
+    let stopped = all_events(&input, 4096, OnGarbage::Stop);
+    assert_eq!(stopped.len(), 1);
+}
+
+#[test]
+fn oversized_body_is_refused_and_skipped_without_buffering() {
+    let mut f = StreamFramer::with_max_size(OnGarbage::Resync, 200);
+    f.push(b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 100000\r\n\r\n");
+    let event = f.next_event().unwrap();
+    assert!(
+        matches!(event, FrameEvent::Refused { len: 100051, raw: None, ref error, .. } if error.kind == ParseErrorKind::TooLarge { limit: 200 })
+    );
+    for _ in 0..100 {
+        f.push(&[b'x'; 1000]);
+        assert!(f.buffered() == 0);
+        assert_eq!(f.next_event(), None);
+    }
+    f.push(MSG2);
+    assert!(matches!(
+        f.next_event(),
+        Some(FrameEvent::Message { offset: 100051, .. })
+    ));
+}
+
+#[test]
+fn oversized_header_section_is_refused() {
+    let mut f = StreamFramer::with_max_size(OnGarbage::Stop, 100);
+    f.push(b"OPTIONS sip:a@b SIP/2.0\r\n");
+    for _ in 0..20 {
+        f.push(b"X-Filler: aaaaaaaaaaaaaaa\r\n");
+    }
+    assert!(
+        matches!(f.next_event(), Some(FrameEvent::Refused { ref error, .. }) if error.kind == ParseErrorKind::TooLarge { limit: 100 })
+    );
+    assert!(f.is_stopped());
+    assert_eq!(f.next_event(), None);
+}
+
+#[test]
+fn endless_garbage_without_line_ends_is_bounded() {
+    let mut f = StreamFramer::with_max_size(OnGarbage::Resync, 100);
+    f.push(&[b'z'; 150]);
+    assert!(matches!(
+        f.next_event(),
+        Some(FrameEvent::Garbage {
+            offset: 0,
+            len: 150,
+            resume_at: None
+        })
+    ));
+    assert_eq!(f.buffered(), 0);
+}
+
+#[test]
+fn lf_only_messages_frame_on_a_stream() {
+    let input = b"OPTIONS sip:a@b SIP/2.0\nContent-Length: 2\n\nhiSIP/2.0 200 OK\nl: 0\n\n";
+    let events = all_events(input, 3, OnGarbage::Stop);
+    assert_eq!(offsets_of_messages(&events), vec![0, 45]);
+}
+
+#[test]
+fn datagram_keeps_trailing_octets_aside() {
+    let d = datagram(
+        b"MESSAGE sip:a@b SIP/2.0\r\nl: 2\r\n\r\nhi and more",
+        DEFAULT_MAX_SIZE,
+    )
+    .unwrap();
+    assert_eq!(d.message.body(), b"hi");
+    assert_eq!(d.trailing.as_deref(), Some(&b" and more"[..]));
+}
