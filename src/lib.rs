@@ -5,10 +5,12 @@
 //! - [`message`]: the byte-exact message model: raw bytes plus an index; edits splice.
 //! - [`framing`]: finding messages in a byte stream (TCP-like) or a datagram.
 //! - [`uri`]: SIP, SIPS and tel URIs; the address-of-record identity key.
+//! - [`filter`]: the filter contract: per-message outcomes, the driver, the control header.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod cli;
 pub mod error;
+pub mod filter;
 pub mod framing;
 pub mod message;
 pub mod uri;

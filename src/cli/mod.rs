@@ -1,17 +1,49 @@
-//! The command-line layer shared by every tool: common options, the filter driver, exit codes.
-//!
-//! PLACEHOLDER: completed by the filter-contract work.
+//! The command-line layer shared by every tool: common options, the filter options and the one
+//! function that runs a filter from them, exit codes.
 
+use crate::filter::control::ControlKey;
+use crate::filter::driver::{self, DriverOptions, Input, Sinks};
+use crate::filter::{FailMode, Filter};
+use crate::message::{Framing, DEFAULT_MAX_SIZE};
 use clap::Args;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The exit codes of every sipsec tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Exit {
+    /// Every message was written (some perhaps with warnings).
+    Ok = 0,
+    /// At least one item was refused: withheld, unparsable, or bytes that are not SIP.
+    Refused = 1,
+    /// The command line is wrong (clap's own code).
+    Usage = 2,
+    /// The run could not be done or completed: an input or output failed, or the setup
+    /// (store, keys) is unusable.
+    Fatal = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// The text every tool's `--help` ends with.
+pub const EXIT_CODES_HELP: &str = "Exit codes: 0 every message written (perhaps with warnings); \
+1 something was refused (withheld, unparsable, or not SIP); 2 usage error; 3 an input, the \
+output or the setup failed.";
 
 /// Options every sipsec command takes.
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
-    /// Print only errors.
+    /// Print nothing but fatal errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
-    /// Say more (repeat for more detail).
+    /// Also print a summary at the end (repeat for more).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 }
@@ -22,4 +54,171 @@ pub struct StoreArgs {
     /// Certificate store directory.
     #[arg(long, env = "SIPSEC_STORE", value_name = "DIR")]
     pub store: PathBuf,
+}
+
+/// The options of every filter (sign, encrypt, verify, decrypt).
+#[derive(Debug, Clone, Args)]
+pub struct FilterArgs {
+    /// Inputs: SIP message streams (`-` or none for stdin).
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// Write messages here instead of stdout.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Write one JSON record a line per message to FILE (`-` for stderr).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Print the JSON records on stdout instead of the messages.
+    #[arg(long)]
+    pub json: bool,
+    /// Pass a message the tool cannot handle on unchanged, with a warning.
+    #[arg(long, conflicts_with = "fail_closed")]
+    pub fail_open: bool,
+    /// Withhold a message the tool cannot handle, and record why.
+    #[arg(long)]
+    pub fail_closed: bool,
+    /// Worker threads; output order is kept.
+    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: u16,
+    /// Each input is one datagram: no Content-Length needed, trailing bytes reported.
+    #[arg(long)]
+    pub datagram: bool,
+    /// Refuse messages larger than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_SIZE)]
+    pub max_size: usize,
+    /// Per-run secret for the control header between sipsec processes (created, mode 0600,
+    /// when missing; use a fresh file per run).
+    #[arg(
+        long,
+        env = "SIPSEC_CONTROL_KEY",
+        value_name = "FILE",
+        conflicts_with = "control_key_fd"
+    )]
+    pub control_key: Option<PathBuf>,
+    /// Read the control key from this inherited file descriptor.
+    #[arg(long, value_name = "FD")]
+    pub control_key_fd: Option<i32>,
+    /// Keep the control header on output, for a next sipsec filter (needs a control key).
+    #[arg(long)]
+    pub keep_control: bool,
+}
+
+/// A setup problem: reported on stderr, exit code 3.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{path}: {source}")]
+    Open { path: String, source: io::Error },
+    #[error(transparent)]
+    ControlKey(#[from] crate::filter::control::ControlKeyError),
+    #[error("--keep-control needs --control-key or --control-key-fd")]
+    KeepControlWithoutKey,
+}
+
+impl FilterArgs {
+    /// The driver options, with the tool's default fail mode where the user chose none.
+    pub fn driver_options(&self, default_fail_mode: FailMode) -> Result<DriverOptions, SetupError> {
+        let control_key = match (&self.control_key, self.control_key_fd) {
+            (Some(path), _) => Some(ControlKey::load_or_create(path)?),
+            (None, Some(fd)) => Some(ControlKey::from_fd(fd)?),
+            (None, None) => None,
+        };
+        if self.keep_control && control_key.is_none() {
+            return Err(SetupError::KeepControlWithoutKey);
+        }
+        Ok(DriverOptions {
+            framing: if self.datagram {
+                Framing::Datagram
+            } else {
+                Framing::Stream
+            },
+            max_size: self.max_size,
+            fail_mode: match (self.fail_open, self.fail_closed) {
+                (true, _) => FailMode::Open,
+                (_, true) => FailMode::Closed,
+                _ => default_fail_mode,
+            },
+            jobs: usize::from(self.jobs),
+            json: self.json,
+            control_key,
+            keep_control: self.keep_control,
+        })
+    }
+
+    /// Opens the inputs (`-` or none: stdin).
+    pub fn open_inputs(&self) -> Result<Vec<Input>, SetupError> {
+        if self.inputs.is_empty() {
+            return Ok(vec![Input::new("-", io::stdin())]);
+        }
+        self.inputs
+            .iter()
+            .map(|path| {
+                if path.as_os_str() == "-" {
+                    return Ok(Input::new("-", io::stdin()));
+                }
+                let file = File::open(path).map_err(|source| SetupError::Open {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+                Ok(Input::new(path.display().to_string(), file))
+            })
+            .collect()
+    }
+}
+
+fn create(path: &PathBuf) -> Result<File, SetupError> {
+    File::create(path).map_err(|source| SetupError::Open {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Runs a filter tool from its parsed options: the whole `main` of sign, encrypt, verify and
+/// decrypt once they have built their [`Filter`].
+pub fn run_filter(filter: &dyn Filter, args: &FilterArgs, common: &CommonArgs) -> ExitCode {
+    let tool = filter.name();
+    match try_run_filter(filter, args, common) {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("sipsec-{tool}: {e}");
+            Exit::Fatal.into()
+        }
+    }
+}
+
+fn try_run_filter(
+    filter: &dyn Filter,
+    args: &FilterArgs,
+    common: &CommonArgs,
+) -> anyhow::Result<Exit> {
+    let options = args.driver_options(filter.default_fail_mode())?;
+    let inputs = args.open_inputs()?;
+    let output: Box<dyn Write + Send> = match &args.output {
+        Some(path) => Box::new(BufWriter::new(create(path)?)),
+        None => Box::new(BufWriter::with_capacity(64 * 1024, io::stdout())),
+    };
+    let report_to_stderr = args.report.as_ref().is_some_and(|p| p.as_os_str() == "-");
+    let report: Option<Box<dyn Write + Send>> = match &args.report {
+        Some(_) if report_to_stderr => Some(Box::new(io::stderr())),
+        Some(path) => Some(Box::new(BufWriter::new(create(path)?))),
+        None => None,
+    };
+    // Warnings go to stderr unless -q, or unless the report already goes there.
+    let diagnostics = (!common.quiet && !report_to_stderr)
+        .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>);
+    let sinks = Sinks {
+        output,
+        report,
+        diagnostics,
+    };
+    let summary = driver::run(filter, &options, inputs, sinks)?;
+    if common.verbose > 0 || (summary.input_errors > 0 && !common.quiet) {
+        eprintln!("{}", summary.line(filter.name()));
+    }
+    Ok(if summary.input_errors > 0 {
+        Exit::Fatal
+    } else if summary.anything_refused() {
+        Exit::Refused
+    } else {
+        Exit::Ok
+    })
 }

@@ -1,0 +1,680 @@
+//! The driver: reads inputs, frames them, hands each message to the tool, and writes results
+//! and records in input order, with `--jobs N` workers.
+//!
+//! Three stages: a reader (framing, control header check, sequence numbers: sequential, so a
+//! replayed sequence number is caught), workers (the tool's transformation), and the writer (the
+//! calling thread), which restores input order. In-flight items are bounded, so memory stays
+//! bounded by the number of jobs and the message size cap, whatever the input size.
+
+use super::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
+use super::report::{Disposition, Record, Refusal};
+use super::{FailMode, Filter, MessageContext, Origin};
+use crate::error::ParseError;
+use crate::framing::{datagram, FrameEvent, OnGarbage, StreamFramer};
+use crate::message::{Framing, Message, DEFAULT_MAX_SIZE};
+use crate::uri::Aor;
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+/// One input: a name for reports and the bytes.
+pub struct Input {
+    pub name: String,
+    pub reader: Box<dyn Read + Send>,
+}
+
+impl Input {
+    pub fn new(name: impl Into<String>, reader: impl Read + Send + 'static) -> Self {
+        Input {
+            name: name.into(),
+            reader: Box::new(reader),
+        }
+    }
+}
+
+/// How a run behaves; the command-line layer fills it from the shared options.
+#[derive(Debug, Clone)]
+pub struct DriverOptions {
+    pub framing: Framing,
+    pub max_size: usize,
+    pub fail_mode: FailMode,
+    pub jobs: usize,
+    /// Write the records, not the messages, on the message output.
+    pub json: bool,
+    pub control_key: Option<ControlKey>,
+    /// Write the control header on output messages (for the next sipsec filter).
+    pub keep_control: bool,
+}
+
+impl Default for DriverOptions {
+    fn default() -> Self {
+        DriverOptions {
+            framing: Framing::Stream,
+            max_size: DEFAULT_MAX_SIZE,
+            fail_mode: FailMode::Open,
+            jobs: 1,
+            json: false,
+            control_key: None,
+            keep_control: false,
+        }
+    }
+}
+
+/// Where the driver writes; flushed at the end of the run.
+pub struct Sinks<'a> {
+    /// SIP messages, framed for the next filter (or the records, with `json`).
+    pub output: Box<dyn Write + Send + 'a>,
+    /// One JSON record a line per item (`--report`).
+    pub report: Option<Box<dyn Write + Send + 'a>>,
+    /// One human line per warning or refusal (stderr unless quiet).
+    pub diagnostics: Option<Box<dyn Write + Send + 'a>>,
+}
+
+/// Counts of what happened, for the exit code and the summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub messages: u64,
+    pub unchanged: u64,
+    pub changed: u64,
+    pub passed_on_failure: u64,
+    pub withheld: u64,
+    pub unparsable: u64,
+    pub garbage: u64,
+    pub garbage_bytes: u64,
+    pub warnings: u64,
+    /// Inputs that could not be read to the end.
+    pub input_errors: u64,
+}
+
+impl RunSummary {
+    /// True when any item was not written: withheld, unparsable or not SIP.
+    pub fn anything_refused(&self) -> bool {
+        self.withheld + self.unparsable + self.garbage > 0
+    }
+
+    fn count(&mut self, record: &Record) {
+        match record.disposition {
+            Disposition::Unchanged => self.unchanged += 1,
+            Disposition::Changed => self.changed += 1,
+            Disposition::PassedOnFailure => self.passed_on_failure += 1,
+            Disposition::Withheld | Disposition::WithheldUpstream => self.withheld += 1,
+            Disposition::Unparsable => self.unparsable += 1,
+            Disposition::Garbage => {
+                self.garbage += 1;
+                self.garbage_bytes += record.len.unwrap_or(0);
+            }
+        }
+        if record.index.is_some() && record.disposition != Disposition::Unparsable {
+            self.messages += 1;
+        }
+        self.warnings += record.warnings.len() as u64;
+    }
+
+    /// One line for `-v`.
+    pub fn line(&self, tool: &str) -> String {
+        format!(
+            "sipsec-{tool}: {} messages: {} changed, {} unchanged, {} passed unchanged on failure, {} withheld; {} unparsable; {} non-SIP runs ({} bytes); {} warnings",
+            self.messages,
+            self.changed,
+            self.unchanged,
+            self.passed_on_failure,
+            self.withheld,
+            self.unparsable,
+            self.garbage,
+            self.garbage_bytes,
+            self.warnings
+        )
+    }
+}
+
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("cannot write output: {0}")]
+    Output(io::Error),
+}
+
+/// An item after the reader: either ready to write, or a message for the tool.
+enum Prepared {
+    Ready(Done),
+    Process {
+        message: Message,
+        context: MessageContext,
+        warnings: Vec<String>,
+    },
+}
+
+/// An item ready to write.
+struct Done {
+    bytes: Option<Vec<u8>>,
+    record: Record,
+}
+
+/// Runs `filter` over `inputs` to completion. Per-message problems never end the run; only a
+/// failure to write does.
+pub fn run(
+    filter: &dyn Filter,
+    options: &DriverOptions,
+    inputs: Vec<Input>,
+    sinks: Sinks<'_>,
+) -> Result<RunSummary, DriverError> {
+    let jobs = options.jobs.max(1);
+    let mut writer = Writer {
+        sinks,
+        json: options.json,
+        summary: RunSummary::default(),
+    };
+    if jobs == 1 {
+        let mut failure = None;
+        let mut reader = Reader::new(filter.name(), options);
+        reader.read_all(inputs, &mut |prepared| {
+            if failure.is_none() {
+                let done = finish(filter, options, prepared);
+                if let Err(e) = writer.write(done) {
+                    failure = Some(e);
+                }
+            }
+        });
+        writer.summary.input_errors = reader.input_errors;
+        return match failure {
+            Some(e) => Err(e),
+            None => writer.finish(),
+        };
+    }
+    run_parallel(filter, options, inputs, writer, jobs)
+}
+
+fn run_parallel(
+    filter: &dyn Filter,
+    options: &DriverOptions,
+    inputs: Vec<Input>,
+    mut writer: Writer<'_>,
+    jobs: usize,
+) -> Result<RunSummary, DriverError> {
+    let in_flight = jobs * 16;
+    std::thread::scope(|scope| {
+        let (work_tx, work_rx) = sync_channel::<(u64, Prepared)>(in_flight);
+        let (done_tx, done_rx) = sync_channel::<(u64, Done)>(in_flight);
+        // A permit per item in flight: the reader waits for the writer, so the reorder buffer
+        // never holds more than `in_flight` items.
+        let (permit_tx, permit_rx) = sync_channel::<()>(in_flight);
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        for _ in 0..jobs {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || worker(filter, options, &work_rx, &done_tx));
+        }
+        drop(done_tx);
+        let reader = scope.spawn(move || {
+            let mut reader = Reader::new(filter.name(), options);
+            let mut seq = 0u64;
+            reader.read_all(inputs, &mut |prepared| {
+                // Errors here mean the writer stopped; the run is ending anyway.
+                if permit_tx.send(()).is_ok() {
+                    let _ = work_tx.send((seq, prepared));
+                }
+                seq += 1;
+            });
+            reader.input_errors
+        });
+        let mut pending = BTreeMap::new();
+        let mut next = 0u64;
+        let mut failure = None;
+        for (seq, done) in done_rx {
+            pending.insert(seq, done);
+            while let Some(done) = pending.remove(&next) {
+                next += 1;
+                if failure.is_none() {
+                    if let Err(e) = writer.write(done) {
+                        failure = Some(e);
+                    }
+                }
+                let _ = permit_rx.recv();
+            }
+        }
+        drop(permit_rx);
+        let input_errors = reader.join().unwrap_or(0);
+        writer.summary.input_errors = input_errors;
+        match failure {
+            Some(e) => Err(e),
+            None => writer.finish(),
+        }
+    })
+}
+
+fn worker(
+    filter: &dyn Filter,
+    options: &DriverOptions,
+    work: &Mutex<Receiver<(u64, Prepared)>>,
+    done: &SyncSender<(u64, Done)>,
+) {
+    loop {
+        let job = match work.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok((seq, prepared)) = job else { return };
+        if done.send((seq, finish(filter, options, prepared))).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs the tool on a prepared message and applies the fail mode.
+fn finish(filter: &dyn Filter, options: &DriverOptions, prepared: Prepared) -> Done {
+    let (message, context, warnings) = match prepared {
+        Prepared::Ready(done) => return done,
+        Prepared::Process {
+            message,
+            context,
+            warnings,
+        } => (message, context, warnings),
+    };
+    let fail_mode = options.fail_mode;
+    let mut record = Record::new(
+        filter.name(),
+        Disposition::Unchanged,
+        context.origin.clone(),
+    );
+    record.index = Some(context.index);
+    record.attribution = context.attribution.as_ref().map(Aor::to_string);
+    record.describe(&message);
+    record.warnings = warnings;
+    let (out, disposition) = match filter.process(&message, &context) {
+        Ok(processed) => {
+            record = record.with_verdict(processed.verdict);
+            match processed.message {
+                Some(changed) => (Some(changed), Disposition::Changed),
+                None => (Some(message), Disposition::Unchanged),
+            }
+        }
+        Err(failure) => {
+            record = record.with_verdict(failure.verdict);
+            record.fail_mode = Some(fail_mode);
+            match fail_mode {
+                FailMode::Open => {
+                    record
+                        .warnings
+                        .push(format!("passed on unchanged: {}", failure.reason));
+                    (Some(message), Disposition::PassedOnFailure)
+                }
+                FailMode::Closed => {
+                    record.refusal = Some(Refusal {
+                        reason: failure.reason.clone(),
+                        byte: context.origin.offset,
+                        header: None,
+                    });
+                    let placeholder = control_key_for_output(options).map(|key| {
+                        control::refusal_placeholder(
+                            Some(&message),
+                            key,
+                            &control_data(&context),
+                            &failure.reason,
+                            filter.name(),
+                        )
+                    });
+                    record.disposition = Disposition::Withheld;
+                    return Done {
+                        bytes: placeholder.map(Message::into_bytes),
+                        record,
+                    };
+                }
+            }
+        }
+    };
+    record.disposition = disposition;
+    let bytes = out.map(|mut m| {
+        if let Some(key) = control_key_for_output(options) {
+            control::attach(&mut m, key, ControlKind::Message, &control_data(&context));
+        }
+        m.into_bytes()
+    });
+    Done { bytes, record }
+}
+
+fn control_key_for_output(options: &DriverOptions) -> Option<&ControlKey> {
+    options
+        .control_key
+        .as_ref()
+        .filter(|_| options.keep_control)
+}
+
+fn control_data(context: &MessageContext) -> ControlData {
+    ControlData {
+        seq: context.index,
+        origin: context.origin.clone(),
+        attribution: context.attribution.as_ref().map(Aor::to_string),
+    }
+}
+
+/// The sequential first stage: framing, control headers, sequence numbers.
+struct Reader<'a> {
+    tool: &'static str,
+    options: &'a DriverOptions,
+    next_index: u64,
+    /// The highest sequence number a verified control header carried: a lower or equal one is a
+    /// replay.
+    last_control_seq: Option<u64>,
+    input_errors: u64,
+}
+
+impl<'a> Reader<'a> {
+    fn new(tool: &'static str, options: &'a DriverOptions) -> Self {
+        Reader {
+            tool,
+            options,
+            next_index: 0,
+            last_control_seq: None,
+            input_errors: 0,
+        }
+    }
+
+    fn read_all(&mut self, inputs: Vec<Input>, emit: &mut dyn FnMut(Prepared)) {
+        for input in inputs {
+            let result = match self.options.framing {
+                Framing::Stream => self.read_stream(&input.name, input.reader, emit),
+                Framing::Datagram => self.read_datagram(&input.name, input.reader, emit),
+            };
+            if let Err(e) = result {
+                self.input_errors += 1;
+                let mut record = Record::new(
+                    self.tool,
+                    Disposition::Unparsable,
+                    origin_at(&input.name, None),
+                );
+                record.refusal = Some(Refusal {
+                    reason: format!("input could not be read to the end: {e}"),
+                    byte: None,
+                    header: None,
+                });
+                emit(Prepared::Ready(Done {
+                    bytes: None,
+                    record,
+                }));
+            }
+        }
+    }
+
+    fn read_stream(
+        &mut self,
+        name: &str,
+        mut reader: Box<dyn Read + Send>,
+        emit: &mut dyn FnMut(Prepared),
+    ) -> io::Result<()> {
+        let mut framer = StreamFramer::with_max_size(OnGarbage::Resync, self.options.max_size);
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let n = match reader.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    framer.finish();
+                    self.drain(name, &mut framer, emit);
+                    return Err(e);
+                }
+            };
+            framer.push(&chunk[..n]);
+            self.drain(name, &mut framer, emit);
+        }
+        framer.finish();
+        self.drain(name, &mut framer, emit);
+        Ok(())
+    }
+
+    fn drain(&mut self, name: &str, framer: &mut StreamFramer, emit: &mut dyn FnMut(Prepared)) {
+        while let Some(event) = framer.next_event() {
+            let prepared = match event {
+                FrameEvent::Message { offset, message } => {
+                    self.prepare(message, origin_at(name, Some(offset)))
+                }
+                FrameEvent::Refused {
+                    offset, len, error, ..
+                } => self.unparsable(origin_at(name, Some(offset)), len, &error),
+                FrameEvent::Garbage { offset, len, .. } => {
+                    self.garbage(origin_at(name, Some(offset)), len)
+                }
+            };
+            emit(prepared);
+        }
+    }
+
+    fn read_datagram(
+        &mut self,
+        name: &str,
+        mut reader: Box<dyn Read + Send>,
+        emit: &mut dyn FnMut(Prepared),
+    ) -> io::Result<()> {
+        let mut bytes = Vec::new();
+        reader
+            .by_ref()
+            .take(self.options.max_size as u64 + 1)
+            .read_to_end(&mut bytes)?;
+        let origin = origin_at(name, Some(0));
+        match datagram(&bytes, self.options.max_size) {
+            Ok(d) => {
+                let len = d.message.len() as u64;
+                emit(self.prepare(d.message, origin));
+                if let Some(trailing) = d.trailing {
+                    emit(self.garbage(origin_at(name, Some(len)), trailing.len() as u64));
+                }
+            }
+            Err(error) => emit(self.unparsable(origin, bytes.len() as u64, &error)),
+        }
+        Ok(())
+    }
+
+    fn take_index(&mut self) -> u64 {
+        let index = self.next_index;
+        self.next_index += 1;
+        index
+    }
+
+    fn unparsable(&mut self, origin: Origin, len: u64, error: &ParseError) -> Prepared {
+        let byte = origin.offset.map(|o| o + error.offset as u64);
+        let mut record = Record::new(self.tool, Disposition::Unparsable, origin);
+        record.index = Some(self.take_index());
+        record.len = Some(len);
+        record.refusal = Some(Refusal {
+            reason: error.kind.to_string(),
+            byte,
+            header: error.header.clone(),
+        });
+        Prepared::Ready(Done {
+            bytes: None,
+            record,
+        })
+    }
+
+    fn garbage(&mut self, origin: Origin, len: u64) -> Prepared {
+        let mut record = Record::new(self.tool, Disposition::Garbage, origin);
+        record.len = Some(len);
+        record.refusal = Some(Refusal {
+            reason: "bytes that are not a SIP message".into(),
+            byte: record.origin.offset,
+            header: None,
+        });
+        Prepared::Ready(Done {
+            bytes: None,
+            record,
+        })
+    }
+
+    /// Checks and removes the control header, and decides what the message's context is.
+    fn prepare(&mut self, mut message: Message, origin: Origin) -> Prepared {
+        let local_index = self.take_index();
+        let mut warnings = Vec::new();
+        let mut context = MessageContext {
+            index: local_index,
+            origin,
+            attribution: None,
+        };
+        let check = control::take(&mut message, self.options.control_key.as_ref());
+        let trusted = match check {
+            ControlCheck::Absent => None,
+            ControlCheck::Invalid(why) => {
+                warnings.push(format!(
+                    "untrusted {} header removed: {why}",
+                    control::HEADER
+                ));
+                None
+            }
+            ControlCheck::Valid { kind, data } => {
+                if self.last_control_seq.is_some_and(|last| data.seq <= last) {
+                    warnings.push(format!(
+                        "{} header removed: sequence number {} replayed or out of order",
+                        control::HEADER,
+                        data.seq
+                    ));
+                    None
+                } else {
+                    self.last_control_seq = Some(data.seq);
+                    Some((kind, data))
+                }
+            }
+        };
+        if let Some((kind, data)) = &trusted {
+            context.index = data.seq;
+            // The upstream origin names the real source; where this filter read it from is
+            // only the pipe.
+            context.origin = data.origin.clone();
+            context.attribution = data.attribution.as_deref().and_then(|a| Aor::parse(a).ok());
+            if *kind == ControlKind::Refusal {
+                return self.upstream_refusal(message, context, data.clone(), warnings);
+            }
+        }
+        if control::is_refusal_placeholder(&message) {
+            let mut record = Record::new(self.tool, Disposition::Withheld, context.origin.clone());
+            record.index = Some(context.index);
+            record.warnings = warnings;
+            record.refusal = Some(Refusal {
+                reason: "a refusal placeholder without a valid control header (forged)".into(),
+                byte: context.origin.offset,
+                header: None,
+            });
+            return Prepared::Ready(Done {
+                bytes: None,
+                record,
+            });
+        }
+        Prepared::Process {
+            message,
+            context,
+            warnings,
+        }
+    }
+
+    /// A placeholder for a message an earlier filter withheld: passed along (when this filter
+    /// also keeps control headers) or turned into a refusal record at the end of the pipeline.
+    fn upstream_refusal(
+        &self,
+        mut message: Message,
+        context: MessageContext,
+        data: ControlData,
+        warnings: Vec<String>,
+    ) -> Prepared {
+        let mut record = Record::new(
+            self.tool,
+            Disposition::WithheldUpstream,
+            context.origin.clone(),
+        );
+        record.index = Some(context.index);
+        record.warnings = warnings;
+        record.call_id = message
+            .value(crate::HeaderKind::CallId)
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        record.cseq = message
+            .value(crate::HeaderKind::CSeq)
+            .map(|v| String::from_utf8_lossy(v).into_owned());
+        record.refusal = Some(Refusal {
+            reason: control::refusal_reason(&message),
+            byte: context.origin.offset,
+            header: None,
+        });
+        let bytes = control_key_for_output(self.options).map(|key| {
+            control::attach(&mut message, key, ControlKind::Refusal, &data);
+            message.into_bytes()
+        });
+        Prepared::Ready(Done { bytes, record })
+    }
+}
+
+fn origin_at(name: &str, offset: Option<u64>) -> Origin {
+    Origin {
+        input: Some(name.to_string()),
+        offset,
+        ..Origin::default()
+    }
+}
+
+/// The last stage: writes messages and records in order.
+struct Writer<'a> {
+    sinks: Sinks<'a>,
+    json: bool,
+    summary: RunSummary,
+}
+
+impl Writer<'_> {
+    fn write(&mut self, done: Done) -> Result<(), DriverError> {
+        self.summary.count(&done.record);
+        let line = done.record.to_json_line();
+        if self.json {
+            self.sinks
+                .output
+                .write_all(line.as_bytes())
+                .map_err(DriverError::Output)?;
+        } else if let Some(bytes) = &done.bytes {
+            self.sinks
+                .output
+                .write_all(bytes)
+                .map_err(DriverError::Output)?;
+        }
+        if let Some(report) = self.sinks.report.as_mut() {
+            report
+                .write_all(line.as_bytes())
+                .map_err(DriverError::Output)?;
+        }
+        if let Some(diag) = self.sinks.diagnostics.as_mut() {
+            // Best effort: a closed stderr must not stop the run.
+            let _ = write_diagnostics(diag, &done.record);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<RunSummary, DriverError> {
+        self.sinks.output.flush().map_err(DriverError::Output)?;
+        if let Some(report) = self.sinks.report.as_mut() {
+            report.flush().map_err(DriverError::Output)?;
+        }
+        Ok(self.summary)
+    }
+}
+
+fn write_diagnostics(out: &mut dyn Write, record: &Record) -> io::Result<()> {
+    let origin = &record.origin;
+    let place = match (&origin.input, origin.offset, record.index) {
+        (Some(input), Some(offset), Some(index)) => {
+            format!("{input}: message {index} at byte {offset}")
+        }
+        (Some(input), Some(offset), None) => format!("{input}: byte {offset}"),
+        (_, _, Some(index)) => format!("message {index}"),
+        _ => "input".to_string(),
+    };
+    for warning in &record.warnings {
+        writeln!(out, "sipsec-{}: warning: {place}: {warning}", record.tool)?;
+    }
+    if let Some(refusal) = &record.refusal {
+        let what = match record.disposition {
+            Disposition::Garbage => format!("{} bytes skipped", record.len.unwrap_or(0)),
+            Disposition::Unparsable => "refused".to_string(),
+            _ => "withheld".to_string(),
+        };
+        writeln!(
+            out,
+            "sipsec-{}: {place}: {what}: {}",
+            record.tool, refusal.reason
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,156 @@
+//! The filter contract: what every sipsec tool is, written once.
+//!
+//! A tool is a [`Filter`]: a function from one message (and what is known of where it came
+//! from) to a [`Processed`] message with its verdict, or a [`Failure`]. The [`driver`] owns
+//! everything else: reading and framing inputs, order, `--jobs`, fail-open and fail-closed,
+//! the report records, exit codes and the [`control`] header that carries sequence, origin and
+//! attribution between sipsec processes.
+//!
+//! Every input message yields exactly one outcome, in input order:
+//! - the tool processed it: the message (changed or not) is written, with its verdict;
+//! - the tool failed and the run is fail-open: the original bytes are written unchanged, with a
+//!   warning;
+//! - the tool failed and the run is fail-closed: nothing is written for it, and a refusal
+//!   record says what, where and why (between sipsec processes a refusal placeholder keeps
+//!   inputs and outputs paired);
+//! - the bytes did not parse as SIP: a refusal record (never passed on: it is not a message).
+
+pub mod control;
+pub mod driver;
+pub mod report;
+
+use crate::message::Message;
+use crate::uri::Aor;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Where a message came from, as far as sipsec knows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+pub struct Origin {
+    /// The input it was read from (file name, `-` for stdin, or a capture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input: Option<String>,
+    /// Byte offset of the message in that input (stream inputs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Capture frame numbers that carried it.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub frames: Vec<u64>,
+    /// Capture timestamp, Unix seconds with fraction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<f64>,
+    /// `udp`, `tcp` or `tls`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transport: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst: Option<String>,
+}
+
+/// What the tool knows about a message besides its bytes.
+#[derive(Debug, Clone, Default)]
+pub struct MessageContext {
+    /// The message's sequence number in the run (carried across a pipeline by the control
+    /// header, so every filter's report names the same message by the same number).
+    pub index: u64,
+    pub origin: Origin,
+    /// The authenticated member the message comes from: set only by the relay, and trusted only
+    /// from a control header whose MAC verified.
+    pub attribution: Option<Aor>,
+}
+
+/// A tool's statement about a message: named checks and facts, plus warnings.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdict {
+    pub fields: Map<String, Value>,
+    pub warnings: Vec<String>,
+}
+
+impl Verdict {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records a named check or fact.
+    pub fn set(&mut self, key: &str, value: impl Into<Value>) -> &mut Self {
+        self.fields.insert(key.to_string(), value.into());
+        self
+    }
+
+    pub fn warn(&mut self, warning: impl Into<String>) -> &mut Self {
+        self.warnings.push(warning.into());
+        self
+    }
+}
+
+/// A message the tool handled.
+#[derive(Debug, Clone)]
+pub struct Processed {
+    /// The changed message, or `None` when the tool left it as it was.
+    pub message: Option<Message>,
+    pub verdict: Verdict,
+}
+
+impl Processed {
+    pub fn unchanged(verdict: Verdict) -> Self {
+        Self {
+            message: None,
+            verdict,
+        }
+    }
+
+    pub fn changed(message: Message, verdict: Verdict) -> Self {
+        Self {
+            message: Some(message),
+            verdict,
+        }
+    }
+}
+
+/// A message the tool could not handle, or refuses. The run's fail mode decides whether the
+/// original passes on unchanged (with the reason as a warning) or is withheld.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub reason: String,
+    /// What the tool found before failing (e.g. each check of a verification).
+    pub verdict: Verdict,
+}
+
+impl Failure {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            verdict: Verdict::default(),
+        }
+    }
+
+    pub fn with_verdict(reason: impl Into<String>, verdict: Verdict) -> Self {
+        Self {
+            reason: reason.into(),
+            verdict,
+        }
+    }
+}
+
+/// Whether a message the tool could not handle passes on unchanged or is withheld.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailMode {
+    Open,
+    Closed,
+}
+
+/// One sipsec tool: a transformation of one message. Implementations are shared between the
+/// driver's worker threads, so state they keep across messages is behind their own locks.
+pub trait Filter: Sync {
+    /// The tool's name in reports (`sign`, `verify`, …).
+    fn name(&self) -> &'static str;
+
+    /// The fail mode when the user gives neither `--fail-open` nor `--fail-closed`.
+    fn default_fail_mode(&self) -> FailMode;
+
+    /// Handles one message. The control header has already been removed and its content put in
+    /// `context`; the tool never sees it.
+    fn process(&self, message: &Message, context: &MessageContext) -> Result<Processed, Failure>;
+}
