@@ -460,6 +460,10 @@ pub enum BuildError {
     BadBoundary(ParseError),
     #[error("the boundary occurs inside part {0}")]
     BoundaryInContent(usize),
+    /// The written body does not parse back (a part header the index refuses, such as a
+    /// Content-Length that is not a number); nothing unreadable is handed out.
+    #[error("the written body does not parse back: {0}")]
+    Unreadable(ParseError),
     #[error("no random bytes for a boundary: {0}")]
     Random(#[from] openssl::error::ErrorStack),
 }
@@ -569,6 +573,7 @@ fn assemble(
     body.extend_from_slice(boundary.as_bytes());
     body.extend_from_slice(b"--");
     body.extend_from_slice(eol);
+    Multipart::parse(&body, boundary.as_bytes()).map_err(BuildError::Unreadable)?;
     Ok(Built {
         boundary: boundary.to_owned(),
         body,

@@ -41,6 +41,18 @@ impl Span {
         self.start == self.end
     }
 
+    /// Moves a span for `delta` bytes inserted at `at`: a span starting there moves, a span
+    /// ending there (the field line before an appended field) keeps its end.
+    fn shift_for_insert(&mut self, at: usize, delta: isize) {
+        let at = at as u32;
+        if self.start >= at {
+            self.start = (self.start as isize + delta) as u32;
+            self.end = (self.end as isize + delta) as u32;
+        } else if self.end > at {
+            self.end = (self.end as isize + delta) as u32;
+        }
+    }
+
     /// Moves a span that lies at or after `at` by `delta` bytes.
     fn shift_from(&mut self, at: usize, delta: isize) {
         let at = at as u32;
@@ -337,8 +349,12 @@ impl Message {
         let end_of_value_line = self.line_end_after(field.value.end as usize);
         // A folded value is replaced as a whole, continuation lines included.
         self.splice(field.value.start as usize..end_of_value_line, value);
-        let f = &mut self.fields[index];
-        f.value.end = f.value.start + value.len() as u32;
+        // Set both ends: an empty value is an insertion point, which `splice` moves.
+        let start = field.value.start;
+        self.fields[index].value = Span {
+            start,
+            end: start + value.len() as u32,
+        };
         Ok(())
     }
 
@@ -411,12 +427,12 @@ impl Message {
         self.bytes.splice(at..at, line.iter().copied());
         let delta = line.len() as isize;
         for f in &mut self.fields {
-            f.name.shift_from(at, delta);
-            f.value.shift_from(at, delta);
-            f.line.shift_from(at, delta);
+            f.name.shift_for_insert(at, delta);
+            f.value.shift_for_insert(at, delta);
+            f.line.shift_for_insert(at, delta);
         }
-        self.separator.shift_from(at, delta);
-        self.body.shift_from(at, delta);
+        self.separator.shift_for_insert(at, delta);
+        self.body.shift_for_insert(at, delta);
         let name_end = at + name.len();
         let value_start = name_end + 2;
         self.fields.insert(

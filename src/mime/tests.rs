@@ -417,6 +417,11 @@ fn build_refuses_a_boundary_found_in_content_and_bad_parts() {
         build_multipart(&bad_name, LineEnding::CrLf),
         Err(BuildError::BadHeader { part: 0, .. })
     ));
+    let bad_length = vec![NewPart::new(b"x".to_vec()).header("Content-Length", "many")];
+    assert!(matches!(
+        build_multipart(&bad_length, LineEnding::CrLf),
+        Err(BuildError::Unreadable(error)) if error.kind == ParseErrorKind::BadContentLength
+    ));
     assert!(matches!(
         build_multipart_with(&parts, "bad\"b", LineEnding::CrLf),
         Err(BuildError::BadBoundary(_))
