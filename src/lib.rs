@@ -4,6 +4,8 @@
 //! - [`error`]: the parse error every layer that reads SIP bytes shares.
 //! - [`message`]: the byte-exact message model: raw bytes plus an index; edits splice.
 //! - [`framing`]: finding messages in a byte stream (TCP-like) or a datagram.
+//! - [`mime`]: multipart bodies (parsed as an index, built with a verified boundary),
+//!   `message/sip` and `message/sipfrag` bodies.
 //! - [`uri`]: SIP, SIPS and tel URIs; the address-of-record identity key.
 //! - [`filter`]: the filter contract: per-message outcomes, the driver, the control header.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
@@ -13,6 +15,7 @@ pub mod error;
 pub mod filter;
 pub mod framing;
 pub mod message;
+pub mod mime;
 pub mod uri;
 
 pub use error::{ParseError, ParseErrorKind};

@@ -146,7 +146,14 @@ impl Message {
             fragment: true,
             ..ParseOptions::default()
         };
-        Ok(parse::parse(bytes.into(), &options)?.message)
+        let parsed = parse::parse(bytes.into(), &options)?;
+        match parsed.trailing_bytes {
+            None => Ok(parsed.message),
+            Some(_) => Err(ParseError::new(
+                ParseErrorKind::BadValue("bytes after the body that Content-Length delimits"),
+                parsed.message.len(),
+            )),
+        }
     }
 
     /// The message exactly as it is now: the input bytes, with only the edits applied.
@@ -339,8 +346,12 @@ impl Message {
         let end_of_value_line = self.line_end_after(field.value.end as usize);
         // A folded value is replaced as a whole, continuation lines included.
         self.splice(field.value.start as usize..end_of_value_line, value);
-        let f = &mut self.fields[index];
-        f.value.end = f.value.start + value.len() as u32;
+        // Set both ends: an empty value is an insertion point, which `splice` moves.
+        let start = field.value.start;
+        self.fields[index].value = Span {
+            start,
+            end: start + value.len() as u32,
+        };
         Ok(())
     }
 
