@@ -5,12 +5,14 @@
 //! - [`message`]: the byte-exact message model: raw bytes plus an index; edits splice.
 //! - [`framing`]: finding messages in a byte stream (TCP-like) or a datagram.
 //! - [`uri`]: SIP, SIPS and tel URIs; the address-of-record identity key.
+//! - [`store`]: the certificate store: identities, groups, anchors, CA, CRLs, on-demand issuance.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod cli;
 pub mod error;
 pub mod framing;
 pub mod message;
+pub mod store;
 pub mod uri;
 
 pub use error::{ParseError, ParseErrorKind};
