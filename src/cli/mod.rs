@@ -2,6 +2,8 @@
 //!
 //! PLACEHOLDER: completed by the filter-contract work.
 
+pub mod certgen;
+
 use clap::Args;
 use std::path::PathBuf;
 
