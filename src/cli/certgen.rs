@@ -36,7 +36,12 @@ pub struct CertgenCli {
 #[derive(Debug, Clone, Args)]
 pub struct KeyPassArgs {
     /// Read the key passphrase from the first line of FILE.
-    #[arg(long, global = true, value_name = "FILE", conflicts_with = "passphrase_env")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "passphrase_env"
+    )]
     pub passphrase_file: Option<PathBuf>,
     /// Read the key passphrase from environment variable NAME.
     #[arg(long, global = true, value_name = "NAME")]
@@ -47,7 +52,12 @@ pub struct KeyPassArgs {
 #[derive(Debug, Clone, Args)]
 pub struct P12PassArgs {
     /// Read the PKCS#12 passphrase from the first line of FILE.
-    #[arg(long, value_name = "FILE", conflicts_with = "p12_pass_env", required_unless_present = "p12_pass_env")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "p12_pass_env",
+        required_unless_present = "p12_pass_env"
+    )]
     pub p12_pass_file: Option<PathBuf>,
     /// Read the PKCS#12 passphrase from environment variable NAME.
     #[arg(long, value_name = "NAME")]
@@ -336,11 +346,20 @@ pub fn run(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             self_signed,
         } => {
             let id = store.issue(&leaf.profile(key.days)?, key.key_type, *self_signed, false)?;
-            writeln!(out, "issued sip:{} serial {}", id.aor, x509::serial_hex(&id.cert)?)?;
+            writeln!(
+                out,
+                "issued sip:{} serial {}",
+                id.aor,
+                x509::serial_hex(&id.cert)?
+            )?;
         }
         CertgenCommand::Csr { leaf, key, out: to } => {
             let csr = store.make_csr(&leaf.profile(key.days)?, key.key_type)?;
-            emit(out, to.as_deref(), &csr.to_pem().map_err(crypto("encoding the CSR"))?)?;
+            emit(
+                out,
+                to.as_deref(),
+                &csr.to_pem().map_err(crypto("encoding the CSR"))?,
+            )?;
         }
         CertgenCommand::ImportCert { file, uri, key } => {
             let mut certs = read_certs(file)?;
@@ -374,7 +393,11 @@ pub fn run(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             profile.im_pres = *im_pres;
             profile.domain_cert = *domain_cert;
             let cert = store.sign_csr(&csr, &profile)?;
-            emit(out, to.as_deref(), &cert.to_pem().map_err(crypto("encoding"))?)?;
+            emit(
+                out,
+                to.as_deref(),
+                &cert.to_pem().map_err(crypto("encoding"))?,
+            )?;
         }
         CertgenCommand::ExportP12 {
             uri,
@@ -422,7 +445,12 @@ pub fn run(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
         }
         CertgenCommand::Rotate { leaf, key } => {
             let id = store.rotate(&leaf.profile(key.days)?, key.key_type)?;
-            writeln!(out, "rotated sip:{} new serial {}", id.aor, x509::serial_hex(&id.cert)?)?;
+            writeln!(
+                out,
+                "rotated sip:{} new serial {}",
+                id.aor,
+                x509::serial_hex(&id.cert)?
+            )?;
         }
         CertgenCommand::Group(GroupCommand::Add { group, members }) => {
             let g = x509::parse_aor(group)?;
@@ -538,9 +566,15 @@ fn show(cert: &X509, kind: &str, json: bool, out: &mut dyn Write) -> Result<(), 
         });
         writeln!(out, "{v}")?;
     } else {
-        writeln!(out, "{kind}\n  subject:    {subject}\n  issuer:     {issuer}")?;
+        writeln!(
+            out,
+            "{kind}\n  subject:    {subject}\n  issuer:     {issuer}"
+        )?;
         writeln!(out, "  san:        {}", sans.join(", "))?;
-        writeln!(out, "  serial:     {serial}\n  not before: {nb}\n  not after:  {na}")?;
+        writeln!(
+            out,
+            "  serial:     {serial}\n  not before: {nb}\n  not after:  {na}"
+        )?;
         writeln!(out, "  sha256:     {fp}")?;
     }
     Ok(())
