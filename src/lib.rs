@@ -8,6 +8,7 @@
 //!   `message/sip` and `message/sipfrag` bodies.
 //! - [`uri`]: SIP, SIPS and tel URIs; the address-of-record identity key.
 //! - [`filter`]: the filter contract: per-message outcomes, the driver, the control header.
+//! - [`store`]: the certificate store: identities, groups, anchors, CA, CRLs, on-demand issuance.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod cli;
@@ -16,6 +17,7 @@ pub mod filter;
 pub mod framing;
 pub mod message;
 pub mod mime;
+pub mod store;
 pub mod uri;
 
 pub use error::{ParseError, ParseErrorKind};

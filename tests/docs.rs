@@ -15,7 +15,9 @@ fn generate(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     for command in sipsec::cli::commands() {
         let name = command.get_name().to_string();
         let mut page = Vec::new();
-        clap_mangen::Man::new(command.clone()).render(&mut page).unwrap();
+        clap_mangen::Man::new(command.clone())
+            .render(&mut page)
+            .unwrap();
         fs::write(man_dir.join(format!("{name}.1")), page).unwrap();
         for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
             let mut command = command.clone();
@@ -44,7 +46,11 @@ fn man_pages_and_completions_are_fresh() {
         "man pages or completions are missing or extra: run SIPSEC_WRITE_DOCS=1 cargo test --test docs"
     );
     for (path, bytes) in &fresh {
-        assert!(committed[path] == *bytes, "{} is stale: run SIPSEC_WRITE_DOCS=1 cargo test --test docs", path.display());
+        assert!(
+            committed[path] == *bytes,
+            "{} is stale: run SIPSEC_WRITE_DOCS=1 cargo test --test docs",
+            path.display()
+        );
     }
     for command in sipsec::cli::commands() {
         command.debug_assert();
@@ -54,11 +60,16 @@ fn man_pages_and_completions_are_fresh() {
 fn generate_listing(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut files = BTreeMap::new();
     for dir in ["man", "completions"] {
-        let Ok(entries) = fs::read_dir(root.join(dir)) else { continue };
+        let Ok(entries) = fs::read_dir(root.join(dir)) else {
+            continue;
+        };
         for entry in entries {
             let path = entry.unwrap().path();
             if path.file_name().is_some_and(|n| n != ".gitkeep") {
-                files.insert(path.strip_prefix(root).unwrap().to_path_buf(), fs::read(&path).unwrap());
+                files.insert(
+                    path.strip_prefix(root).unwrap().to_path_buf(),
+                    fs::read(&path).unwrap(),
+                );
             }
         }
     }

@@ -1,11 +1,13 @@
 //! The command-line layer shared by every tool: common options, the filter options and the one
-//! function that runs a filter from them, exit codes.
+//! function that runs a filter from them, exit codes; and each tool's clap definitions.
+
+pub mod certgen;
 
 use crate::filter::control::ControlKey;
 use crate::filter::driver::{self, DriverOptions, Input, Sinks};
 use crate::filter::{FailMode, Filter};
 use crate::message::{Framing, DEFAULT_MAX_SIZE};
-use clap::Args;
+use clap::{Args, CommandFactory};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -226,5 +228,5 @@ fn try_run_filter(
 /// The command-line definitions of every shipped tool, from which the man pages and shell
 /// completions are generated (`SIPSEC_WRITE_DOCS=1 cargo test --test docs`).
 pub fn commands() -> Vec<clap::Command> {
-    Vec::new()
+    vec![certgen::CertgenCli::command()]
 }
