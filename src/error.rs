@@ -62,7 +62,10 @@ impl fmt::Display for ParseErrorKind {
             Self::MissingContentLength => {
                 f.write_str("Content-Length is required on a stream (RFC 3261 §18.3)")
             }
-            Self::BodyTooShort { declared, available } => write!(
+            Self::BodyTooShort {
+                declared,
+                available,
+            } => write!(
                 f,
                 "Content-Length says {declared} bytes but only {available} follow"
             ),

@@ -5,9 +5,11 @@
 //! - [`message`]: the byte-exact message model: raw bytes plus an index; edits splice.
 //! - [`framing`]: finding messages in a byte stream (TCP-like) or a datagram.
 //! - [`uri`]: SIP, SIPS and tel URIs; the address-of-record identity key.
+//! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod cli;
+pub mod crypto;
 pub mod error;
 pub mod framing;
 pub mod message;

@@ -25,7 +25,11 @@ impl Aor {
             Some((u, h)) => (Some(u.to_string()), h),
             None => (None, rest),
         };
-        let host = hostport.split(':').next().unwrap_or("").to_ascii_lowercase();
+        let host = hostport
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if host.is_empty() {
             return Err(ParseError::new(ParseErrorKind::BadUri("no host"), 0));
         }
