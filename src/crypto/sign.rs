@@ -260,7 +260,8 @@ mod tests {
         let mut bad = der.clone();
         let n = bad.len() - 1;
         bad[n] ^= 0x01;
-        assert!(verify(&bad, Some(BODY), &VerifyContext::default()).is_err());
+        let err = verify(&bad, Some(BODY), &VerifyContext::default()).err();
+        assert!(matches!(err, Some(CmsError::IntegrityFailed(_))), "{err:?}");
     }
 
     #[test]
