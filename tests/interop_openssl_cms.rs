@@ -2,6 +2,8 @@
 
 mod common;
 
+use std::path::PathBuf;
+
 use common::testkit::{Ca, KeyKind};
 use common::{openssl_cli, run, write, write_cert, write_key};
 use sipsec::crypto::{
@@ -16,13 +18,37 @@ fn body() -> Vec<u8> {
     b
 }
 
+/// The CLI, a scratch directory, and the body written to `body` in it.
+struct Peer {
+    cli: PathBuf,
+    dir: tempfile::TempDir,
+    body: Vec<u8>,
+    content: String,
+}
+
+fn peer() -> Option<Peer> {
+    let cli = openssl_cli()?;
+    let dir = tempfile::tempdir().unwrap();
+    let body = body();
+    let content = write(dir.path(), "body", &body);
+    Some(Peer {
+        cli,
+        dir,
+        body,
+        content,
+    })
+}
+
+impl Peer {
+    fn path(&self, name: &str) -> String {
+        self.dir.path().join(name).to_str().unwrap().to_string()
+    }
+}
+
 #[test]
 fn our_signatures_verify_with_the_cli() {
-    let Some(cli) = openssl_cli() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let body = body();
-    let content = write(d, "body", &body);
+    let Some(p) = peer() else { return };
+    let (cli, d, body, content) = (&p.cli, p.dir.path(), p.body.as_slice(), &p.content);
     for kind in [KeyKind::Rsa, KeyKind::P256] {
         let root = Ca::new(KeyKind::Rsa);
         let inter = root.sub_ca(kind);
@@ -40,24 +66,24 @@ fn our_signatures_verify_with_the_cli() {
                 include_certs: true,
             };
             let sig = write(d, "sig.der", &sign(&body, &signer, &opts).unwrap());
-            let out = d.join("out").to_str().unwrap().to_string();
+            let out = p.path("out");
             let mut args = vec!["cms", "-verify", "-binary", "-inform", "DER", "-in", &sig];
             args.extend(["-CAfile", &ca, "-out", &out]);
             if detached {
                 args.extend(["-content", &content]);
             }
-            let (ok, text) = run(&cli, &args);
+            let (ok, text) = run(cli, &args);
             assert!(ok, "{kind:?} detached={detached}: {text}");
             assert!(text.contains("Verification successful"), "{text}");
             assert_eq!(std::fs::read(&out).unwrap(), body);
             if detached {
                 // The CLI refuses the same signature over a changed body.
-                let mut changed = body.clone();
+                let mut changed = body.to_vec();
                 changed[0] ^= 1;
                 let other = write(d, "changed", &changed);
                 let mut args = vec!["cms", "-verify", "-binary", "-inform", "DER", "-in", &sig];
                 args.extend(["-CAfile", &ca, "-content", &other, "-out", &out]);
-                assert!(!run(&cli, &args).0);
+                assert!(!run(cli, &args).0);
             }
         }
     }
@@ -65,11 +91,8 @@ fn our_signatures_verify_with_the_cli() {
 
 #[test]
 fn cli_signatures_verify_with_us() {
-    let Some(cli) = openssl_cli() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let body = body();
-    let content = write(d, "body", &body);
+    let Some(p) = peer() else { return };
+    let (cli, d, body, content) = (&p.cli, p.dir.path(), p.body.as_slice(), &p.content);
     for kind in [KeyKind::Rsa, KeyKind::P256] {
         let ca = Ca::new(kind);
         let (cert, key) = ca.leaf(kind, "sip:bob@example.net");
@@ -81,7 +104,7 @@ fn cli_signatures_verify_with_us() {
         ] {
             for nocerts in [false, true] {
                 for attached in [false, true] {
-                    let sig = d.join("sig.der").to_str().unwrap().to_string();
+                    let sig = p.path("sig.der");
                     let mut args = vec!["cms", "-sign", "-binary", "-in", &content];
                     args.extend(["-signer", &c, "-inkey", &k, "-md", md]);
                     args.extend(["-outform", "DER", "-out", &sig]);
@@ -91,7 +114,7 @@ fn cli_signatures_verify_with_us() {
                     if attached {
                         args.push("-nodetach");
                     }
-                    let (ok, text) = run(&cli, &args);
+                    let (ok, text) = run(cli, &args);
                     assert!(ok, "{text}");
                     let der = std::fs::read(&sig).unwrap();
                     let detached = (!attached).then_some(&body[..]);
@@ -115,7 +138,7 @@ fn cli_signatures_verify_with_us() {
                     assert!(verdict.is_trusted(), "{what}: {verdict}");
                     // Tampered: the CLI's signature over our changed body is refused.
                     if !attached {
-                        let mut changed = body.clone();
+                        let mut changed = body.to_vec();
                         changed[10] ^= 0x20;
                         let r = verify(&der, Some(&changed), &ctx);
                         assert!(matches!(r, Err(CmsError::IntegrityFailed(_))), "{what}");
@@ -128,10 +151,8 @@ fn cli_signatures_verify_with_us() {
 
 #[test]
 fn our_envelopes_decrypt_with_the_cli() {
-    let Some(cli) = openssl_cli() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let body = body();
+    let Some(p) = peer() else { return };
+    let (cli, d, body) = (&p.cli, p.dir.path(), p.body.as_slice());
     let ca = Ca::new(KeyKind::Rsa);
     let ciphers = [
         ContentCipher::Aes128Cbc,
@@ -152,12 +173,12 @@ fn our_envelopes_decrypt_with_the_cli() {
                 };
                 let der = encrypt(&body, std::slice::from_ref(&cert), &opts).unwrap();
                 let env = write(d, "env.der", &der);
-                let out = d.join("out").to_str().unwrap().to_string();
+                let out = p.path("out");
                 let args = [
                     "cms", "-decrypt", "-binary", "-inform", "DER", "-in", &env, "-inkey", &k,
                     "-recip", &c, "-out", &out,
                 ];
-                let (ok, text) = run(&cli, &args);
+                let (ok, text) = run(cli, &args);
                 let what = format!("{kind:?} {cipher:?} {padding:?}");
                 assert!(ok, "{what}: {text}");
                 assert_eq!(std::fs::read(&out).unwrap(), body, "{what}");
@@ -178,11 +199,8 @@ fn our_envelopes_decrypt_with_the_cli() {
 
 #[test]
 fn cli_envelopes_decrypt_with_us() {
-    let Some(cli) = openssl_cli() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let body = body();
-    let content = write(d, "body", &body);
+    let Some(p) = peer() else { return };
+    let (cli, d, body, content) = (&p.cli, p.dir.path(), p.body.as_slice(), &p.content);
     let ca = Ca::new(KeyKind::P256);
     let cases: [(KeyKind, &[&str], ContentCipher); 6] = [
         (KeyKind::Rsa, &["-aes128"], ContentCipher::Aes128Cbc),
@@ -199,13 +217,13 @@ fn cli_envelopes_decrypt_with_us() {
     for (kind, opts, cipher) in cases {
         let (cert, key) = ca.leaf(kind, "sip:carol@example.org");
         let c = write_cert(d, "leaf.pem", &cert);
-        let env = d.join("env.der").to_str().unwrap().to_string();
+        let env = p.path("env.der");
         let mut args = vec!["cms", "-encrypt", "-binary", "-in", &content];
         args.extend(["-outform", "DER", "-out", &env]);
         // -keyopt applies to the -recip before it.
         args.extend(["-recip", &c]);
         args.extend(opts);
-        let (ok, text) = run(&cli, &args);
+        let (ok, text) = run(cli, &args);
         assert!(ok, "{opts:?}: {text}");
         let der = std::fs::read(&env).unwrap();
         let got = decrypt(&der, &key, &cert).unwrap_or_else(|e| panic!("{opts:?}: {e}"));
