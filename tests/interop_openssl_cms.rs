@@ -65,7 +65,7 @@ fn our_signatures_verify_with_the_cli() {
                 detached,
                 include_certs: true,
             };
-            let sig = write(d, "sig.der", &sign(&body, &signer, &opts).unwrap());
+            let sig = write(d, "sig.der", &sign(body, &signer, &opts).unwrap());
             let out = p.path("out");
             let mut args = vec!["cms", "-verify", "-binary", "-inform", "DER", "-in", &sig];
             args.extend(["-CAfile", &ca, "-out", &out]);
