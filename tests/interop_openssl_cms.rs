@@ -70,7 +70,7 @@ fn our_signatures_verify_with_the_cli() {
             let mut args = vec!["cms", "-verify", "-binary", "-inform", "DER", "-in", &sig];
             args.extend(["-CAfile", &ca, "-out", &out]);
             if detached {
-                args.extend(["-content", &content]);
+                args.extend(["-content", content]);
             }
             let (ok, text) = run(cli, &args);
             assert!(ok, "{kind:?} detached={detached}: {text}");
