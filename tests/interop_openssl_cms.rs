@@ -117,7 +117,7 @@ fn cli_signatures_verify_with_us() {
                     let (ok, text) = run(cli, &args);
                     assert!(ok, "{text}");
                     let der = std::fs::read(&sig).unwrap();
-                    let detached = (!attached).then_some(&body[..]);
+                    let detached = (!attached).then_some(body);
                     let what = format!("{kind:?} {md} nocerts={nocerts} attached={attached}");
                     if nocerts {
                         let r = verify(&der, detached, &VerifyContext::default());
@@ -129,7 +129,7 @@ fn cli_signatures_verify_with_us() {
                     let v = verify(&der, detached, &ctx).unwrap_or_else(|e| panic!("{what}: {e}"));
                     assert_eq!(v.digest, digest, "{what}");
                     assert_eq!(v.signer.to_der().unwrap(), cert.to_der().unwrap());
-                    assert_eq!(v.content.as_deref(), attached.then_some(&body[..]));
+                    assert_eq!(v.content.as_deref(), attached.then_some(body));
                     let trust = TrustContext {
                         anchors: vec![ca.cert.clone()],
                         ..TrustContext::default()
@@ -171,7 +171,7 @@ fn our_envelopes_decrypt_with_the_cli() {
                     cipher: cipher.clone(),
                     rsa_padding: padding,
                 };
-                let der = encrypt(&body, std::slice::from_ref(&cert), &opts).unwrap();
+                let der = encrypt(body, std::slice::from_ref(&cert), &opts).unwrap();
                 let env = write(d, "env.der", &der);
                 let out = p.path("out");
                 let args = [
@@ -184,7 +184,7 @@ fn our_envelopes_decrypt_with_the_cli() {
                 assert_eq!(std::fs::read(&out).unwrap(), body, "{what}");
                 // The key transport really is what we asked for.
                 let (ok, printed) = run(
-                    &cli,
+                    cli,
                     &["cms", "-cmsout", "-print", "-inform", "DER", "-in", &env],
                 );
                 assert!(ok);
