@@ -9,9 +9,11 @@
 //! - [`uri`]: SIP, SIPS and tel URIs; the address-of-record identity key.
 //! - [`filter`]: the filter contract: per-message outcomes, the driver, the control header.
 //! - [`store`]: the certificate store: identities, groups, anchors, CA, CRLs, on-demand issuance.
+//! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod cli;
+pub mod crypto;
 pub mod error;
 pub mod filter;
 pub mod framing;
