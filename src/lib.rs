@@ -4,9 +4,11 @@
 //! - [`error`]: the parse error every layer that reads SIP bytes shares.
 //! - [`message`]: the byte-exact message model: raw bytes plus an index; edits splice.
 //! - [`framing`]: finding messages in a byte stream (TCP-like) or a datagram.
+//! - [`capture`]: pcap/pcapng reading, link layers, IP defragmentation, TCP reassembly, pcap writing.
 //! - [`uri`]: SIP, SIPS and tel URIs; the address-of-record identity key.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
+pub mod capture;
 pub mod cli;
 pub mod error;
 pub mod framing;
