@@ -4,7 +4,8 @@ use super::defrag::{Defragmenter, FragKey, Fragment};
 use super::link::{self, LinkError, Network};
 use super::tcp::{Reassembler, Segment0};
 use super::{
-    CaptureEvent, CaptureSummary, FlowId, Layer, Limits, Origin, Problem, ProblemKind, Timestamp, Transport,
+    CaptureEvent, CaptureSummary, FlowId, Layer, Limits, Origin, Problem, ProblemKind, Timestamp,
+    Transport,
 };
 use crate::message::is_token_char;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -37,7 +38,6 @@ pub struct Decoder {
     unknown_links: Vec<u32>,
     problems: Vec<ProblemKind>,
     last_frame: u64,
-    last_ts: Timestamp,
 }
 
 struct Ip {
@@ -55,7 +55,6 @@ impl Decoder {
             unknown_links: Vec::new(),
             problems: Vec::new(),
             last_frame: 0,
-            last_ts: Timestamp::default(),
         }
     }
 
@@ -78,17 +77,27 @@ impl Decoder {
     pub fn push(&mut self, frame: &Frame<'_>, out: &mut Vec<CaptureEvent>) {
         self.summary.frames += 1;
         self.last_frame = frame.number;
-        self.last_ts = frame.timestamp;
         match link::strip(frame.linktype, frame.data) {
             Ok(Network::Ipv4(ip)) => self.ipv4(frame, ip, out),
             Ok(Network::Ipv6(ip)) => self.ipv6(frame, ip, out),
             Ok(Network::Other) => self.summary.frames_not_ip += 1,
-            Err(LinkError::Short) => self.short(frame, Layer::Link, "record shorter than its link header", out),
+            Err(LinkError::Short) => self.short(
+                frame,
+                Layer::Link,
+                "record shorter than its link header",
+                out,
+            ),
             Err(LinkError::Unknown) => {
                 self.summary.frames_unknown_link += 1;
                 if !self.unknown_links.contains(&frame.linktype) {
                     self.unknown_links.push(frame.linktype);
-                    self.report(frame.number, ProblemKind::UnknownLinkType { linktype: frame.linktype }, out);
+                    self.report(
+                        frame.number,
+                        ProblemKind::UnknownLinkType {
+                            linktype: frame.linktype,
+                        },
+                        out,
+                    );
                 }
             }
         }
@@ -98,7 +107,7 @@ impl Decoder {
     pub fn finish(&mut self, out: &mut Vec<CaptureEvent>) {
         self.defrag.finish(&mut self.summary, &mut self.problems);
         self.flush_problems(self.last_frame, out);
-        self.tcp.finish(self.last_frame, self.last_ts, &mut self.summary, out);
+        self.tcp.finish(self.last_frame, &mut self.summary, out);
     }
 
     fn flush_problems(&mut self, frame: u64, out: &mut Vec<CaptureEvent>) {
@@ -109,7 +118,13 @@ impl Decoder {
     }
 
     /// A header that does not fit: cut by the snap length, or simply malformed.
-    fn short(&mut self, frame: &Frame<'_>, layer: Layer, detail: &'static str, out: &mut Vec<CaptureEvent>) {
+    fn short(
+        &mut self,
+        frame: &Frame<'_>,
+        layer: Layer,
+        detail: &'static str,
+        out: &mut Vec<CaptureEvent>,
+    ) {
         let kind = if frame.truncated() {
             ProblemKind::TruncatedRecord {
                 layer,
@@ -123,11 +138,26 @@ impl Decoder {
     }
 
     /// A length field that claims more than the record holds.
-    fn lying(&mut self, frame: &Frame<'_>, layer: Layer, claimed: usize, available: usize, out: &mut Vec<CaptureEvent>) {
+    fn lying(
+        &mut self,
+        frame: &Frame<'_>,
+        layer: Layer,
+        claimed: usize,
+        available: usize,
+        out: &mut Vec<CaptureEvent>,
+    ) {
         if frame.truncated() {
             return self.short(frame, layer, "", out);
         }
-        self.report(frame.number, ProblemKind::LyingLength { layer, claimed, available }, out);
+        self.report(
+            frame.number,
+            ProblemKind::LyingLength {
+                layer,
+                claimed,
+                available,
+            },
+            out,
+        );
     }
 
     fn ipv4(&mut self, frame: &Frame<'_>, b: &[u8], out: &mut Vec<CaptureEvent>) {
@@ -136,7 +166,14 @@ impl Decoder {
         }
         let ihl = usize::from(b[0] & 0x0f) * 4;
         if b[0] >> 4 != 4 || ihl < 20 {
-            return self.report(frame.number, ProblemKind::Malformed { layer: Layer::Ipv4, detail: "bad version or header length" }, out);
+            return self.report(
+                frame.number,
+                ProblemKind::Malformed {
+                    layer: Layer::Ipv4,
+                    detail: "bad version or header length",
+                },
+                out,
+            );
         }
         let total = usize::from(u16::from_be_bytes([b[2], b[3]]));
         if ihl > b.len() {
@@ -164,10 +201,27 @@ impl Decoder {
             id: u32::from(u16::from_be_bytes([b[4], b[5]])),
             proto: ip.proto,
         };
-        self.fragment(frame, &ip, key, Fragment { offset, more, data: payload }, out);
+        self.fragment(
+            frame,
+            &ip,
+            key,
+            Fragment {
+                offset,
+                more,
+                data: payload,
+            },
+            out,
+        );
     }
 
-    fn fragment(&mut self, frame: &Frame<'_>, ip: &Ip, key: FragKey, frag: Fragment<'_>, out: &mut Vec<CaptureEvent>) {
+    fn fragment(
+        &mut self,
+        frame: &Frame<'_>,
+        ip: &Ip,
+        key: FragKey,
+        frag: Fragment<'_>,
+        out: &mut Vec<CaptureEvent>,
+    ) {
         let done = self.defrag.push(
             key,
             frag,
@@ -187,7 +241,14 @@ impl Decoder {
             return self.short(frame, Layer::Ipv6, "shorter than 40 bytes", out);
         }
         if b[0] >> 4 != 6 {
-            return self.report(frame.number, ProblemKind::Malformed { layer: Layer::Ipv6, detail: "bad version" }, out);
+            return self.report(
+                frame.number,
+                ProblemKind::Malformed {
+                    layer: Layer::Ipv6,
+                    detail: "bad version",
+                },
+                out,
+            );
         }
         let plen = usize::from(u16::from_be_bytes([b[4], b[5]]));
         if plen == 0 && b[6] == 0 {
@@ -223,7 +284,11 @@ impl Decoder {
                         more: off_flags & 1 != 0,
                         data: &h[8..],
                     };
-                    let ip = Ip { src, dst, proto: h[0] };
+                    let ip = Ip {
+                        src,
+                        dst,
+                        proto: h[0],
+                    };
                     if frag.offset == 0 && !frag.more {
                         // An atomic fragment (RFC 6946) is a whole datagram.
                         return self.transport(frame, &ip, frag.data, None, out);
@@ -231,24 +296,48 @@ impl Decoder {
                     return self.fragment(frame, &ip, key, frag, out);
                 }
                 0 | 43 | 60 | 51 | 44 => {
-                    return self.short(frame, Layer::Ipv6, "extension header runs past the payload", out)
+                    return self.short(
+                        frame,
+                        Layer::Ipv6,
+                        "extension header runs past the payload",
+                        out,
+                    )
                 }
                 // ESP and No Next Header carry nothing we can read; anything else is the payload.
                 50 | 59 => return self.summary.frames_not_ip += 1,
                 proto => return self.transport(frame, &Ip { src, dst, proto }, h, None, out),
             };
             if at + ext_len > end {
-                return self.short(frame, Layer::Ipv6, "extension header runs past the payload", out);
+                return self.short(
+                    frame,
+                    Layer::Ipv6,
+                    "extension header runs past the payload",
+                    out,
+                );
             }
             next = h[0];
             at += ext_len;
         }
-        self.report(frame.number, ProblemKind::Malformed { layer: Layer::Ipv6, detail: "too many extension headers" }, out);
+        self.report(
+            frame.number,
+            ProblemKind::Malformed {
+                layer: Layer::Ipv6,
+                detail: "too many extension headers",
+            },
+            out,
+        );
     }
 
     /// `frames` is set when the payload was reassembled from several records (whose lengths the
     /// reassembler already checked).
-    fn transport(&mut self, frame: &Frame<'_>, ip: &Ip, b: &[u8], frames: Option<Vec<u64>>, out: &mut Vec<CaptureEvent>) {
+    fn transport(
+        &mut self,
+        frame: &Frame<'_>,
+        ip: &Ip,
+        b: &[u8],
+        frames: Option<Vec<u64>>,
+        out: &mut Vec<CaptureEvent>,
+    ) {
         let layer = match ip.proto {
             17 => Layer::Udp,
             6 => Layer::Tcp,
@@ -264,7 +353,14 @@ impl Decoder {
         if layer == Layer::Udp {
             let ulen = usize::from(port(4));
             if ulen < 8 {
-                return self.report(frame.number, ProblemKind::Malformed { layer, detail: "UDP length below 8" }, out);
+                return self.report(
+                    frame.number,
+                    ProblemKind::Malformed {
+                        layer,
+                        detail: "UDP length below 8",
+                    },
+                    out,
+                );
             }
             if ulen > b.len() {
                 return self.lying(frame, layer, ulen, b.len(), out);
@@ -290,7 +386,14 @@ impl Decoder {
         }
         let doff = usize::from(b[12] >> 4) * 4;
         if doff < 20 {
-            return self.report(frame.number, ProblemKind::Malformed { layer, detail: "TCP data offset below 5" }, out);
+            return self.report(
+                frame.number,
+                ProblemKind::Malformed {
+                    layer,
+                    detail: "TCP data offset below 5",
+                },
+                out,
+            );
         }
         if doff > b.len() {
             return self.lying(frame, layer, doff, b.len(), out);
@@ -319,12 +422,17 @@ pub fn looks_like_sip(bytes: &[u8]) -> bool {
     };
     let line = head[..nl].strip_suffix(b"\r").unwrap_or(&head[..nl]);
     if let Some(rest) = line.strip_prefix(b"SIP/2.0 ") {
-        return rest.len() >= 3 && rest[..3].iter().all(u8::is_ascii_digit) && rest.get(3).is_none_or(|&c| c == b' ');
+        return rest.len() >= 3
+            && rest[..3].iter().all(u8::is_ascii_digit)
+            && rest.get(3).is_none_or(|&c| c == b' ');
     }
     let Some(sp) = memchr::memchr(b' ', line) else {
         return false;
     };
-    sp > 0 && line[..sp].iter().all(|&c| is_token_char(c)) && line.ends_with(b" SIP/2.0") && line.len() > sp + 9
+    sp > 0
+        && line[..sp].iter().all(|&c| is_token_char(c))
+        && line.ends_with(b" SIP/2.0")
+        && line.len() > sp + 9
 }
 
 #[cfg(test)]

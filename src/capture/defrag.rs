@@ -85,8 +85,11 @@ impl Defragmenter {
         if !self.pending.contains_key(&key) {
             self.make_room(end, summary, problems);
             self.generation += 1;
-            self.order
-                .push_back((now_secs + self.limits.fragment_timeout_secs, key, self.generation));
+            self.order.push_back((
+                now_secs + self.limits.fragment_timeout_secs,
+                key,
+                self.generation,
+            ));
             self.pending.insert(
                 key,
                 Pending {
@@ -147,7 +150,12 @@ impl Defragmenter {
     }
 
     /// Drops incomplete datagrams older than the timeout, reporting each.
-    pub fn expire(&mut self, now_secs: u64, summary: &mut CaptureSummary, problems: &mut Vec<ProblemKind>) {
+    pub fn expire(
+        &mut self,
+        now_secs: u64,
+        summary: &mut CaptureSummary,
+        problems: &mut Vec<ProblemKind>,
+    ) {
         while let Some(&(deadline, key, generation)) = self.order.front() {
             let live = self.pending.get(&key).map(|p| p.generation) == Some(generation);
             if live && deadline > now_secs {
@@ -166,7 +174,12 @@ impl Defragmenter {
     }
 
     /// Evicts the oldest incomplete datagrams until one more (of up to `need` bytes) fits.
-    fn make_room(&mut self, need: usize, summary: &mut CaptureSummary, problems: &mut Vec<ProblemKind>) {
+    fn make_room(
+        &mut self,
+        need: usize,
+        summary: &mut CaptureSummary,
+        problems: &mut Vec<ProblemKind>,
+    ) {
         loop {
             let cap = if self.pending.len() >= self.limits.max_pending_datagrams {
                 "pending datagrams"
@@ -247,14 +260,28 @@ mod tests {
         Fragment { offset, more, data }
     }
 
-    #[test]
-    fn out_of_order_and_duplicated_fragments_reassemble() {
+    type Done = Option<(Vec<u8>, Vec<u64>)>;
+
+    /// Feeds (offset, more, data, frame) pieces of datagram 1; returns what completed last.
+    fn feed(pieces: &[(usize, bool, &[u8], u64)]) -> (Done, CaptureSummary, Vec<ProblemKind>) {
         let mut d = Defragmenter::new(Limits::default());
         let (mut s, mut p) = (CaptureSummary::default(), Vec::new());
-        assert!(d.push(key(1), frag(16, false, b"cccc"), 0, 3, &mut s, &mut p).is_none());
-        assert!(d.push(key(1), frag(8, true, b"bbbbbbbb"), 0, 2, &mut s, &mut p).is_none());
-        assert!(d.push(key(1), frag(8, true, b"bbbbbbbb"), 0, 4, &mut s, &mut p).is_none());
-        let (data, frames) = d.push(key(1), frag(0, true, b"aaaaaaaa"), 0, 1, &mut s, &mut p).unwrap();
+        let mut done = None;
+        for &(offset, more, data, frame) in pieces {
+            done = d.push(key(1), frag(offset, more, data), 0, frame, &mut s, &mut p);
+        }
+        (done, s, p)
+    }
+
+    #[test]
+    fn out_of_order_and_duplicated_fragments_reassemble() {
+        let (done, s, p) = feed(&[
+            (16, false, b"cccc", 3),
+            (8, true, b"bbbbbbbb", 2),
+            (8, true, b"bbbbbbbb", 4),
+            (0, true, b"aaaaaaaa", 1),
+        ]);
+        let (data, frames) = done.unwrap();
         assert_eq!(data, b"aaaaaaaabbbbbbbbcccc");
         assert_eq!(frames, vec![3, 2, 4, 1]);
         assert_eq!(s.fragments_duplicate, 1);
@@ -263,11 +290,12 @@ mod tests {
 
     #[test]
     fn overlap_with_different_bytes_drops_the_datagram() {
-        let mut d = Defragmenter::new(Limits::default());
-        let (mut s, mut p) = (CaptureSummary::default(), Vec::new());
-        assert!(d.push(key(1), frag(0, true, b"aaaaaaaa"), 0, 1, &mut s, &mut p).is_none());
-        assert!(d.push(key(1), frag(0, true, b"aaaaXXXXdddd"), 0, 2, &mut s, &mut p).is_none());
-        assert!(d.push(key(1), frag(8, false, b"bbbb"), 0, 3, &mut s, &mut p).is_none());
+        let (done, _, p) = feed(&[
+            (0, true, b"aaaaaaaa", 1),
+            (0, true, b"aaaaXXXXdddd", 2),
+            (8, false, b"bbbb", 3),
+        ]);
+        assert!(done.is_none());
         assert_eq!(p, vec![ProblemKind::FragmentOverlap { frames: vec![1, 2] }]);
     }
 
@@ -280,7 +308,14 @@ mod tests {
         let mut d = Defragmenter::new(limits);
         let (mut s, mut p) = (CaptureSummary::default(), Vec::new());
         for id in 0..3 {
-            d.push(key(id), frag(0, true, b"aaaaaaaa"), 10, u64::from(id) + 1, &mut s, &mut p);
+            d.push(
+                key(id),
+                frag(0, true, b"aaaaaaaa"),
+                10,
+                u64::from(id) + 1,
+                &mut s,
+                &mut p,
+            );
         }
         assert_eq!(
             p,
@@ -295,6 +330,9 @@ mod tests {
         assert!(matches!(&p[0], ProblemKind::FragmentTimeout { frames } if frames == &[2]));
         let too_far = vec![0u8; 16];
         d.push(key(9), frag(65528, true, &too_far), 100, 9, &mut s, &mut p);
-        assert!(matches!(p.last(), Some(ProblemKind::FragmentTooLarge { .. })));
+        assert!(matches!(
+            p.last(),
+            Some(ProblemKind::FragmentTooLarge { .. })
+        ));
     }
 }

@@ -42,23 +42,39 @@ pub(crate) fn strip(linktype: u32, data: &[u8]) -> Result<Network<'_>, LinkError
         LINKTYPE_LINUX_SLL => {
             // ARPHRD 772 (loopback) and 1 (Ethernet) both carry an Ethertype in the protocol field.
             // pnet's SLL minimum size is too small for its own getters: check first.
-            let p = SLLPacket::new(data.get(..16).ok_or(LinkError::Short)?).ok_or(LinkError::Short)?;
-            Ok(by_ethertype(p.get_protocol().0, data.get(16..).unwrap_or_default()))
+            let p =
+                SLLPacket::new(data.get(..16).ok_or(LinkError::Short)?).ok_or(LinkError::Short)?;
+            Ok(by_ethertype(
+                p.get_protocol().0,
+                data.get(16..).unwrap_or_default(),
+            ))
         }
         LINKTYPE_LINUX_SLL2 => {
-            let p = SLL2Packet::new(data.get(..20).ok_or(LinkError::Short)?).ok_or(LinkError::Short)?;
-            Ok(by_ethertype(p.get_protocol_type().0, data.get(20..).unwrap_or_default()))
+            let p =
+                SLL2Packet::new(data.get(..20).ok_or(LinkError::Short)?).ok_or(LinkError::Short)?;
+            Ok(by_ethertype(
+                p.get_protocol_type().0,
+                data.get(20..).unwrap_or_default(),
+            ))
         }
         LINKTYPE_RAW | LINKTYPE_IPV4 | LINKTYPE_IPV6 => Ok(by_version(data)),
         LINKTYPE_NULL => {
-            let h: [u8; 4] = data.get(..4).ok_or(LinkError::Short)?.try_into().unwrap_or_default();
+            let h: [u8; 4] = data
+                .get(..4)
+                .ok_or(LinkError::Short)?
+                .try_into()
+                .unwrap_or_default();
             // Host byte order of the writer, unknown to us: the family is small either way.
             let le = u32::from_le_bytes(h);
             let family = if le < 256 { le } else { u32::from_be_bytes(h) };
             Ok(by_family(family, &data[4..]))
         }
         LINKTYPE_LOOP => {
-            let h: [u8; 4] = data.get(..4).ok_or(LinkError::Short)?.try_into().unwrap_or_default();
+            let h: [u8; 4] = data
+                .get(..4)
+                .ok_or(LinkError::Short)?
+                .try_into()
+                .unwrap_or_default();
             Ok(by_family(u32::from_be_bytes(h), &data[4..]))
         }
         _ => Err(LinkError::Unknown),
@@ -70,7 +86,10 @@ fn ethernet(data: &[u8]) -> Result<Network<'_>, LinkError> {
     let mut ethertype = eth.get_ethertype().0;
     let mut at = 14;
     let mut tags = 0;
-    while matches!(ethertype, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {
+    while matches!(
+        ethertype,
+        ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD
+    ) {
         tags += 1;
         if tags > MAX_VLAN_TAGS {
             return Ok(Network::Other);
@@ -124,9 +143,18 @@ mod tests {
     fn sll_loopback_and_null_both_orders() {
         let mut sll = vec![0, 0, 0x03, 0x04, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0x86, 0xdd];
         sll.push(0x60);
-        assert_eq!(strip(LINKTYPE_LINUX_SLL, &sll), Ok(Network::Ipv6(&[0x60][..])));
-        assert_eq!(strip(LINKTYPE_NULL, &[2, 0, 0, 0, 0x45]), Ok(Network::Ipv4(&[0x45][..])));
-        assert_eq!(strip(LINKTYPE_NULL, &[0, 0, 0, 30, 0x60]), Ok(Network::Ipv6(&[0x60][..])));
+        assert_eq!(
+            strip(LINKTYPE_LINUX_SLL, &sll),
+            Ok(Network::Ipv6(&[0x60][..]))
+        );
+        assert_eq!(
+            strip(LINKTYPE_NULL, &[2, 0, 0, 0, 0x45]),
+            Ok(Network::Ipv4(&[0x45][..]))
+        );
+        assert_eq!(
+            strip(LINKTYPE_NULL, &[0, 0, 0, 30, 0x60]),
+            Ok(Network::Ipv6(&[0x60][..]))
+        );
         assert_eq!(strip(LINKTYPE_LOOP, &[0, 0]), Err(LinkError::Short));
         assert_eq!(strip(147, &[0; 40]), Err(LinkError::Unknown));
     }

@@ -8,8 +8,8 @@
 //! messages. Every limit ([`Limits`]) is enforced and reported, so memory does not grow with the
 //! capture, and hostile records become [`Problem`]s with their frame number, never panics.
 
-mod defrag;
 mod decode;
+mod defrag;
 mod link;
 mod reader;
 mod tcp;
@@ -87,7 +87,10 @@ impl fmt::Display for FlowId {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum CaptureEvent {
     /// A UDP payload whose first line is a SIP start line: one message candidate.
-    Datagram { origin: Origin, payload: Vec<u8> },
+    Datagram {
+        origin: Origin,
+        payload: Vec<u8>,
+    },
     /// The next in-order bytes of a TCP flow carrying SIP.
     StreamData {
         flow: FlowId,
@@ -103,7 +106,10 @@ pub enum CaptureEvent {
         missing: u64,
     },
     /// The flow ended (FIN, RST, eviction or end of capture); a framer flushes what it holds.
-    StreamEnd { flow: FlowId, frame: u64 },
+    StreamEnd {
+        flow: FlowId,
+        frame: u64,
+    },
     Problem(Problem),
 }
 
@@ -147,7 +153,9 @@ pub enum ProblemKind {
     FragmentTooLarge { limit: usize, frames: Vec<u64> },
     #[error("fragments of an incomplete datagram timed out (frames {frames:?})")]
     FragmentTimeout { frames: Vec<u64> },
-    #[error("fragment cap hit ({cap}); the oldest incomplete datagram was dropped (frames {frames:?})")]
+    #[error(
+        "fragment cap hit ({cap}); the oldest incomplete datagram was dropped (frames {frames:?})"
+    )]
     FragmentCapHit { cap: &'static str, frames: Vec<u64> },
     #[error("TCP flow {flow} overlaps its own pending bytes with different content; the first copy is kept")]
     TcpOverlapConflict { flow: FlowId },

@@ -1,7 +1,9 @@
 //! The I/O adapter: reads pcap or pcapng from any `Read` (a file, stdin) with a fixed buffer and
 //! feeds the decoder record by record.
 
-use super::{CaptureError, CaptureEvent, CaptureSummary, Decoder, Frame, Limits, ProblemKind, Timestamp};
+use super::{
+    CaptureError, CaptureEvent, CaptureSummary, Decoder, Frame, Limits, ProblemKind, Timestamp,
+};
 use pcap_file::pcap::{PcapReader, PcapTsResolution};
 use pcap_file::pcapng::{Block, PcapNgReadError, PcapNgReader};
 use std::collections::VecDeque;
@@ -56,7 +58,8 @@ impl<R: Read> CaptureReader<R> {
         let chained = Cursor::new(magic).chain(input);
         let source = match format {
             CaptureFormat::Pcap => {
-                let reader = PcapReader::with_capacity(chained, BUFFER).map_err(|e| CaptureError::BadHeader(e.to_string()))?;
+                let reader = PcapReader::with_capacity(chained, BUFFER)
+                    .map_err(|e| CaptureError::BadHeader(e.to_string()))?;
                 let header = reader.header();
                 Source::Pcap {
                     linktype: u32::from(header.datalink),
@@ -65,7 +68,8 @@ impl<R: Read> CaptureReader<R> {
                 }
             }
             CaptureFormat::PcapNg => Source::PcapNg(
-                PcapNgReader::with_capacity(chained, BUFFER).map_err(|e| CaptureError::BadHeader(e.to_string()))?,
+                PcapNgReader::with_capacity(chained, BUFFER)
+                    .map_err(|e| CaptureError::BadHeader(e.to_string()))?,
             ),
         };
         Ok(Self {
@@ -108,12 +112,21 @@ impl<R: Read> CaptureReader<R> {
         let decoder = &mut self.decoder;
         let number = decoder.summary().frames + 1;
         let fatal = match &mut self.source {
-            Source::Pcap { reader, linktype, micro } => match reader.next_raw_packet() {
+            Source::Pcap {
+                reader,
+                linktype,
+                micro,
+            } => match reader.next_raw_packet() {
                 None => None,
                 Some(Ok(raw)) => {
                     // Duration::new carries an out-of-range fraction into the seconds.
-                    let frac = if *micro { u64::from(raw.ts_frac) * 1000 } else { u64::from(raw.ts_frac) };
-                    let ts = std::time::Duration::new(u64::from(raw.ts_sec), 0) + std::time::Duration::from_nanos(frac);
+                    let frac = if *micro {
+                        u64::from(raw.ts_frac) * 1000
+                    } else {
+                        u64::from(raw.ts_frac)
+                    };
+                    let ts = std::time::Duration::new(u64::from(raw.ts_sec), 0)
+                        + std::time::Duration::from_nanos(frac);
                     let timestamp = Timestamp::from_duration(ts);
                     self.last_ts = timestamp;
                     let frame = Frame {
@@ -132,8 +145,18 @@ impl<R: Read> CaptureReader<R> {
                 None => None,
                 Some(Ok((block, state))) => {
                     let (interface, timestamp, data, orig_len) = match block {
-                        Block::EnhancedPacket(p) => (p.interface_id, Timestamp::from_duration(p.timestamp), p.data, p.original_len),
-                        Block::Packet(p) => (u32::from(p.interface_id), Timestamp::from_duration(p.timestamp), p.data, p.original_len),
+                        Block::EnhancedPacket(p) => (
+                            p.interface_id,
+                            Timestamp::from_duration(p.timestamp),
+                            p.data,
+                            p.original_len,
+                        ),
+                        Block::Packet(p) => (
+                            u32::from(p.interface_id),
+                            Timestamp::from_duration(p.timestamp),
+                            p.data,
+                            p.original_len,
+                        ),
                         Block::SimplePacket(p) => (0, self.last_ts, p.data, p.original_len),
                         _ => return,
                     };
@@ -153,7 +176,10 @@ impl<R: Read> CaptureReader<R> {
                     decoder.push(&frame, out);
                     return;
                 }
-                Some(Err(PcapNgReadError::Io(e))) => Some(describe(e.to_string(), e.kind() == ErrorKind::UnexpectedEof)),
+                Some(Err(PcapNgReadError::Io(e))) => Some(describe(
+                    e.to_string(),
+                    e.kind() == ErrorKind::UnexpectedEof,
+                )),
                 Some(Err(e)) => {
                     // A block whose content is bad but whose frame is sound: skip it and go on.
                     let detail = e.to_string();

@@ -5,7 +5,10 @@
 //! A flow is classified on its first in-order bytes: TLS is counted and skipped, SIP is emitted,
 //! anything else is held back until a SIP start line shows up (a flow caught mid-message).
 
-use super::{CaptureEvent, CaptureSummary, FlowId, Limits, Origin, Problem, ProblemKind, Timestamp, Transport};
+use super::{
+    CaptureEvent, CaptureSummary, FlowId, Limits, Origin, Problem, ProblemKind, Timestamp,
+    Transport,
+};
 use std::collections::{BTreeMap, HashMap};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +20,7 @@ enum Kind {
 
 struct Segment {
     frame: u64,
+    ts: Timestamp,
     data: Vec<u8>,
 }
 
@@ -62,7 +66,12 @@ impl Reassembler {
         }
     }
 
-    pub fn push(&mut self, seg: Segment0<'_>, summary: &mut CaptureSummary, out: &mut Vec<CaptureEvent>) {
+    pub fn push(
+        &mut self,
+        seg: Segment0<'_>,
+        summary: &mut CaptureSummary,
+        out: &mut Vec<CaptureEvent>,
+    ) {
         summary.tcp_segments += 1;
         let now = seg.ts.secs;
         if now > self.last_sweep {
@@ -75,10 +84,15 @@ impl Reassembler {
                 return;
             }
             if self.flows.len() >= self.limits.max_tcp_flows {
-                problem(summary, out, seg.frame, ProblemKind::TcpFlowCapHit {
-                    max: self.limits.max_tcp_flows,
-                    flow: seg.flow,
-                });
+                problem(
+                    summary,
+                    out,
+                    seg.frame,
+                    ProblemKind::TcpFlowCapHit {
+                        max: self.limits.max_tcp_flows,
+                        flow: seg.flow,
+                    },
+                );
                 return;
             }
             summary.tcp_flows += 1;
@@ -100,8 +114,16 @@ impl Reassembler {
             return;
         };
         flow.last_seen = now;
-        let isn = *flow.isn.get_or_insert(if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq });
-        let data_seq = if seg.syn { seg.seq.wrapping_add(1) } else { seg.seq };
+        let isn = *flow.isn.get_or_insert(if seg.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        });
+        let data_seq = if seg.syn {
+            seg.seq.wrapping_add(1)
+        } else {
+            seg.seq
+        };
         // Distance from the next expected byte, in a window of ±2 GiB around it.
         let expected = isn.wrapping_add(flow.next as u32);
         let delta = i64::from(data_seq.wrapping_sub(expected) as i32);
@@ -125,7 +147,12 @@ impl Reassembler {
             if let Some(existing) = flow.pending.get(&offset) {
                 let n = existing.data.len().min(payload.len());
                 if existing.data[..n] != payload[..n] {
-                    problem(summary, out, seg.frame, ProblemKind::TcpOverlapConflict { flow: seg.flow });
+                    problem(
+                        summary,
+                        out,
+                        seg.frame,
+                        ProblemKind::TcpOverlapConflict { flow: seg.flow },
+                    );
                 }
                 if payload.len() > existing.data.len() {
                     let tail = payload[existing.data.len()..].to_vec();
@@ -133,6 +160,7 @@ impl Reassembler {
                     flow.pending_bytes += tail.len();
                     flow.pending.entry(at).or_insert(Segment {
                         frame: seg.frame,
+                        ts: seg.ts,
                         data: tail,
                     });
                 } else {
@@ -144,28 +172,35 @@ impl Reassembler {
                     offset,
                     Segment {
                         frame: seg.frame,
+                        ts: seg.ts,
                         data: payload.to_vec(),
                     },
                 );
             }
         }
-        deliver(flow, seg.flow, seg.ts, summary, out);
+        deliver(flow, seg.flow, summary, out);
         if flow.pending_bytes > self.limits.max_tcp_pending_bytes {
             skip_gap(flow, seg.flow, seg.frame, summary, out);
-            deliver(flow, seg.flow, seg.ts, summary, out);
+            deliver(flow, seg.flow, summary, out);
         }
         if seg.fin_or_rst {
-            self.close(seg.flow, seg.frame, seg.ts, summary, out);
+            self.close(seg.flow, seg.frame, summary, out);
         }
     }
 
-    fn close(&mut self, id: FlowId, frame: u64, ts: Timestamp, summary: &mut CaptureSummary, out: &mut Vec<CaptureEvent>) {
+    fn close(
+        &mut self,
+        id: FlowId,
+        frame: u64,
+        summary: &mut CaptureSummary,
+        out: &mut Vec<CaptureEvent>,
+    ) {
         let Some(mut flow) = self.flows.remove(&id) else {
             return;
         };
         while !flow.pending.is_empty() {
             skip_gap(&mut flow, id, frame, summary, out);
-            deliver(&mut flow, id, ts, summary, out);
+            deliver(&mut flow, id, summary, out);
         }
         summary.tcp_bytes_not_sip += flow.held.len() as u64;
         if flow.kind == Kind::Sip {
@@ -174,7 +209,13 @@ impl Reassembler {
     }
 
     /// Closes flows idle for longer than the timeout.
-    fn sweep(&mut self, now: u64, frame: u64, summary: &mut CaptureSummary, out: &mut Vec<CaptureEvent>) {
+    fn sweep(
+        &mut self,
+        now: u64,
+        frame: u64,
+        summary: &mut CaptureSummary,
+        out: &mut Vec<CaptureEvent>,
+    ) {
         let timeout = self.limits.tcp_idle_timeout_secs;
         let idle: Vec<FlowId> = self
             .flows
@@ -183,26 +224,42 @@ impl Reassembler {
             .map(|(id, _)| *id)
             .collect();
         for id in idle {
-            self.close(id, frame, Timestamp { secs: now, nanos: 0 }, summary, out);
+            self.close(id, frame, summary, out);
         }
     }
 
-    pub fn finish(&mut self, frame: u64, ts: Timestamp, summary: &mut CaptureSummary, out: &mut Vec<CaptureEvent>) {
+    pub fn finish(
+        &mut self,
+        frame: u64,
+        summary: &mut CaptureSummary,
+        out: &mut Vec<CaptureEvent>,
+    ) {
         let mut ids: Vec<FlowId> = self.flows.keys().copied().collect();
         ids.sort_by_key(|id| (id.src, id.dst));
         for id in ids {
-            self.close(id, frame, ts, summary, out);
+            self.close(id, frame, summary, out);
         }
     }
 }
 
-fn problem(summary: &mut CaptureSummary, out: &mut Vec<CaptureEvent>, frame: u64, kind: ProblemKind) {
+fn problem(
+    summary: &mut CaptureSummary,
+    out: &mut Vec<CaptureEvent>,
+    frame: u64,
+    kind: ProblemKind,
+) {
     summary.problems += 1;
     out.push(CaptureEvent::Problem(Problem { frame, kind }));
 }
 
 /// Declares the hole before the first pending segment missing.
-fn skip_gap(flow: &mut Flow, id: FlowId, frame: u64, summary: &mut CaptureSummary, out: &mut Vec<CaptureEvent>) {
+fn skip_gap(
+    flow: &mut Flow,
+    id: FlowId,
+    frame: u64,
+    summary: &mut CaptureSummary,
+    out: &mut Vec<CaptureEvent>,
+) {
     let Some((&first, _)) = flow.pending.iter().next() else {
         return;
     };
@@ -226,42 +283,49 @@ fn skip_gap(flow: &mut Flow, id: FlowId, frame: u64, summary: &mut CaptureSummar
     }
 }
 
-/// Emits every pending byte that is now in order, as one chunk with the frames it came from.
-fn deliver(flow: &mut Flow, id: FlowId, ts: Timestamp, summary: &mut CaptureSummary, out: &mut Vec<CaptureEvent>) {
-    let mut frames = Vec::new();
-    let mut bytes: Vec<u8> = Vec::new();
+/// Emits every pending byte that is now in order, one event per segment so that the framer
+/// knows which frame completed each message.
+fn deliver(flow: &mut Flow, id: FlowId, summary: &mut CaptureSummary, out: &mut Vec<CaptureEvent>) {
     while let Some(entry) = flow.pending.first_entry() {
         let start = *entry.key();
         if start > flow.next {
             break;
         }
-        let seg = entry.remove();
+        let mut seg = entry.remove();
         flow.pending_bytes -= seg.data.len();
         let skip = (flow.next - start) as usize;
-        let Some(fresh) = seg.data.get(skip..).filter(|f| !f.is_empty()) else {
+        if skip >= seg.data.len() {
             continue;
-        };
-        flow.next += fresh.len() as u64;
-        if bytes.is_empty() && skip == 0 {
-            bytes = seg.data;
-        } else {
-            bytes.extend_from_slice(fresh);
         }
-        frames.push(seg.frame);
+        seg.data.drain(..skip);
+        flow.next += seg.data.len() as u64;
+        emit(flow, id, seg, summary, out);
     }
-    if bytes.is_empty() {
-        return;
-    }
+}
+
+fn emit(
+    flow: &mut Flow,
+    id: FlowId,
+    seg: Segment,
+    summary: &mut CaptureSummary,
+    out: &mut Vec<CaptureEvent>,
+) {
+    let (mut bytes, mut frames) = (seg.data, vec![seg.frame]);
     if flow.kind == Kind::Undecided {
         // Held back until the flow shows what it carries; a start line may span segments.
         let start = flow.next - bytes.len() as u64 - flow.held.len() as u64;
         flow.held.extend_from_slice(&bytes);
-        flow.held_frames.extend_from_slice(&frames);
+        flow.held_frames.push(seg.frame);
         flow.kind = classify(&flow.held, start == 0);
         match flow.kind {
             Kind::Tls => {
                 summary.tls_flows += 1;
-                problem(summary, out, flow.held_frames[0], ProblemKind::TlsFlow { flow: id });
+                problem(
+                    summary,
+                    out,
+                    flow.held_frames[0],
+                    ProblemKind::TlsFlow { flow: id },
+                );
             }
             Kind::Sip => summary.tcp_sip_flows += 1,
             Kind::Undecided => {
@@ -284,7 +348,7 @@ fn deliver(flow: &mut Flow, id: FlowId, ts: Timestamp, summary: &mut CaptureSumm
             flow: id,
             origin: Origin {
                 frames,
-                timestamp: ts,
+                timestamp: seg.ts,
                 src: id.src,
                 dst: id.dst,
                 transport: Transport::Tcp,

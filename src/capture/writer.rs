@@ -81,15 +81,28 @@ impl<W: Write> PcapOut<W> {
         let frames = match origin.transport {
             Transport::Udp => udp_frames(origin.src, origin.dst, message, self.ip_id, self.mtu)?,
             Transport::Tcp => {
-                let flow = FlowId { src: origin.src, dst: origin.dst };
-                let back = FlowId { src: origin.dst, dst: origin.src };
+                let flow = FlowId {
+                    src: origin.src,
+                    dst: origin.dst,
+                };
+                let back = FlowId {
+                    src: origin.dst,
+                    dst: origin.src,
+                };
                 let ack = self.next_seq.get(&back).copied();
                 let seq = self.next_seq.entry(flow).or_insert(INITIAL_SEQUENCE);
                 let mss = self.mtu.map_or(DEFAULT_SEGMENT, |m| m - 60);
                 let mut frames = Vec::new();
                 for chunk in message.chunks(mss) {
                     let flags = TCP_PSH | if ack.is_some() { TCP_ACK } else { 0 };
-                    frames.push(tcp_frame(origin.src, origin.dst, *seq, ack.unwrap_or(0), flags, chunk)?);
+                    frames.push(tcp_frame(
+                        origin.src,
+                        origin.dst,
+                        *seq,
+                        ack.unwrap_or(0),
+                        flags,
+                        chunk,
+                    )?);
                     *seq = seq.wrapping_add(chunk.len() as u32);
                 }
                 frames
@@ -108,7 +121,13 @@ impl<W: Write> PcapOut<W> {
 }
 
 /// One UDP datagram as Ethernet frames: one frame, or IP fragments of at most `mtu` bytes.
-pub fn udp_frames(src: SocketAddr, dst: SocketAddr, payload: &[u8], ip_id: u32, mtu: Option<usize>) -> Result<Vec<Vec<u8>>, WriteError> {
+pub fn udp_frames(
+    src: SocketAddr,
+    dst: SocketAddr,
+    payload: &[u8],
+    ip_id: u32,
+    mtu: Option<usize>,
+) -> Result<Vec<Vec<u8>>, WriteError> {
     if payload.len() + 8 > MAX_IP_PAYLOAD {
         return Err(WriteError::TooLarge(payload.len()));
     }
@@ -127,7 +146,14 @@ pub fn udp_frames(src: SocketAddr, dst: SocketAddr, payload: &[u8], ip_id: u32, 
 }
 
 /// One TCP segment (no options) as an Ethernet frame.
-pub fn tcp_frame(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Result<Vec<u8>, WriteError> {
+pub fn tcp_frame(
+    src: SocketAddr,
+    dst: SocketAddr,
+    seq: u32,
+    ack: u32,
+    flags: u8,
+    payload: &[u8],
+) -> Result<Vec<u8>, WriteError> {
     let mut seg = Vec::with_capacity(payload.len() + 20);
     seg.extend_from_slice(&src.port().to_be_bytes());
     seg.extend_from_slice(&dst.port().to_be_bytes());
@@ -141,7 +167,13 @@ pub fn tcp_frame(src: SocketAddr, dst: SocketAddr, seq: u32, ack: u32, flags: u8
     frames.pop().ok_or(WriteError::TooLarge(payload.len()))
 }
 
-fn transport_checksum(seg: &[u8], skipword: usize, src: SocketAddr, dst: SocketAddr, proto: u8) -> Result<u16, WriteError> {
+fn transport_checksum(
+    seg: &[u8],
+    skipword: usize,
+    src: SocketAddr,
+    dst: SocketAddr,
+    proto: u8,
+) -> Result<u16, WriteError> {
     let p = IpNextHeaderProtocol(proto);
     match (src.ip(), dst.ip()) {
         (IpAddr::V4(s), IpAddr::V4(d)) => Ok(ipv4_checksum(seg, skipword, &[], &s, &d, p)),
@@ -151,7 +183,14 @@ fn transport_checksum(seg: &[u8], skipword: usize, src: SocketAddr, dst: SocketA
 }
 
 /// IP packets (in Ethernet frames) carrying `seg`, fragmented when it exceeds the MTU.
-fn ip_frames(src: IpAddr, dst: IpAddr, proto: u8, seg: &[u8], id: u32, mtu: Option<usize>) -> Result<Vec<Vec<u8>>, WriteError> {
+fn ip_frames(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    seg: &[u8],
+    id: u32,
+    mtu: Option<usize>,
+) -> Result<Vec<Vec<u8>>, WriteError> {
     let (header, frag_header) = if src.is_ipv4() { (20, 0) } else { (40, 8) };
     let fits = mtu.is_none_or(|m| header + seg.len() <= m);
     if fits {
@@ -169,7 +208,14 @@ fn ip_frames(src: IpAddr, dst: IpAddr, proto: u8, seg: &[u8], id: u32, mtu: Opti
     Ok(frames)
 }
 
-fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, data: &[u8], frag: Option<(usize, bool)>, id: u32) -> Vec<u8> {
+fn ip_packet(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    data: &[u8],
+    frag: Option<(usize, bool)>,
+    id: u32,
+) -> Vec<u8> {
     let mut f = Vec::with_capacity(data.len() + 62);
     f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01]);
     match (src, dst) {
@@ -196,7 +242,11 @@ fn ip_packet(src: IpAddr, dst: IpAddr, proto: u8, data: &[u8], frag: Option<(usi
             let ext = if frag.is_some() { 8 } else { 0 };
             f.extend_from_slice(&[0x60, 0, 0, 0]);
             f.extend_from_slice(&((ext + data.len()) as u16).to_be_bytes());
-            f.push(if frag.is_some() { PROTO_IPV6_FRAGMENT } else { proto });
+            f.push(if frag.is_some() {
+                PROTO_IPV6_FRAGMENT
+            } else {
+                proto
+            });
             f.push(64);
             f.extend_from_slice(&s);
             f.extend_from_slice(&d);

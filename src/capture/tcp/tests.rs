@@ -20,23 +20,36 @@ fn seg(seq: u32, payload: &[u8], frame: u64) -> Segment0<'_> {
     }
 }
 
-/// Runs segments through a reassembler and returns (stream bytes, frames per chunk, gaps).
-fn run(limits: Limits, segs: Vec<Segment0<'_>>) -> (Vec<u8>, Vec<Vec<u64>>, Vec<(u64, u64)>, Vec<CaptureEvent>, CaptureSummary) {
+/// Stream bytes, frames per chunk, gaps (offset, missing), all events, and the counts.
+type Run = (
+    Vec<u8>,
+    Vec<Vec<u64>>,
+    Vec<(u64, u64)>,
+    Vec<CaptureEvent>,
+    CaptureSummary,
+);
+
+/// Runs segments through a reassembler.
+fn run(limits: Limits, segs: Vec<Segment0<'_>>) -> Run {
     let mut r = Reassembler::new(limits);
     let mut s = CaptureSummary::default();
     let mut out = Vec::new();
     for sg in segs {
         r.push(sg, &mut s, &mut out);
     }
-    r.finish(99, Timestamp::default(), &mut s, &mut out);
+    r.finish(99, &mut s, &mut out);
     let (mut bytes, mut frames, mut gaps) = (Vec::new(), Vec::new(), Vec::new());
     for e in &out {
         match e {
-            CaptureEvent::StreamData { bytes: b, origin, .. } => {
+            CaptureEvent::StreamData {
+                bytes: b, origin, ..
+            } => {
                 bytes.extend_from_slice(b);
                 frames.push(origin.frames.clone());
             }
-            CaptureEvent::StreamGap { offset, missing, .. } => gaps.push((*offset, *missing)),
+            CaptureEvent::StreamGap {
+                offset, missing, ..
+            } => gaps.push((*offset, *missing)),
             _ => {}
         }
     }
@@ -59,8 +72,11 @@ fn out_of_order_retransmitted_and_overlapping_segments() {
             seg(1035, b"EVIL\r\nTo: y\r\n", 6),
         ],
     );
-    assert_eq!(bytes, b"INVITE sip:a@b SIP/2.0\r\nCSeq: Via: x\r\nL\r\nTo: y\r\n");
-    assert_eq!(frames, vec![vec![2], vec![3, 4], vec![6]]);
+    assert_eq!(
+        bytes,
+        b"INVITE sip:a@b SIP/2.0\r\nCSeq: Via: x\r\nL\r\nTo: y\r\n"
+    );
+    assert_eq!(frames, vec![vec![2], vec![3], vec![4], vec![6]]);
     assert!(gaps.is_empty());
     assert_eq!(s.tcp_retransmitted_segments, 1);
 }
@@ -74,29 +90,47 @@ fn hole_is_reported_as_gap_at_end_and_when_pending_cap_is_hit() {
     assert_eq!(bytes, b"SIP/2.0 200 OK\r\ntail");
     assert_eq!(gaps, vec![(16, 10)]);
     assert_eq!(s.tcp_gaps, 1);
-    assert!(matches!(out.last(), Some(CaptureEvent::StreamEnd { frame: 99, .. })));
+    assert!(matches!(
+        out.last(),
+        Some(CaptureEvent::StreamEnd { frame: 99, .. })
+    ));
 
     let limits = Limits {
         max_tcp_pending_bytes: 8,
         ..Limits::default()
     };
-    let (_, _, gaps, _, _) = run(limits, vec![seg(1, b"SIP/2.0 200 OK\r\n", 1), seg(100, b"0123456789", 2)]);
+    let (_, _, gaps, _, _) = run(
+        limits,
+        vec![seg(1, b"SIP/2.0 200 OK\r\n", 1), seg(100, b"0123456789", 2)],
+    );
     assert_eq!(gaps, vec![(16, 83)]);
 }
 
 #[test]
 fn tls_flow_is_counted_and_reported_not_emitted() {
-    let (bytes, _, _, out, s) = run(Limits::default(), vec![seg(5, &[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5], 1)]);
+    let (bytes, _, _, out, s) = run(
+        Limits::default(),
+        vec![seg(5, &[0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5], 1)],
+    );
     assert!(bytes.is_empty());
     assert_eq!(s.tls_flows, 1);
-    assert!(out.iter().any(|e| matches!(e, CaptureEvent::Problem(Problem { frame: 1, kind: ProblemKind::TlsFlow { .. } }))));
+    assert!(out.iter().any(|e| matches!(
+        e,
+        CaptureEvent::Problem(Problem {
+            frame: 1,
+            kind: ProblemKind::TlsFlow { .. }
+        })
+    )));
 }
 
 #[test]
 fn flow_caught_mid_message_waits_for_sip_and_flow_cap_is_reported() {
     let (bytes, _, _, _, s) = run(
         Limits::default(),
-        vec![seg(1, b"v=0\r\no=- 1 1 IN IP4 x\r\n", 1), seg(24, b"SIP/2.0 180 Ringing\r\n", 2)],
+        vec![
+            seg(1, b"v=0\r\no=- 1 1 IN IP4 x\r\n", 1),
+            seg(24, b"SIP/2.0 180 Ringing\r\n", 2),
+        ],
     );
     // The body before the start line goes to the framer, which reports it and resynchronises.
     assert_eq!(bytes, b"v=0\r\no=- 1 1 IN IP4 x\r\nSIP/2.0 180 Ringing\r\n");
@@ -113,7 +147,13 @@ fn flow_caught_mid_message_waits_for_sip_and_flow_cap_is_reported() {
     let mut other = seg(1, b"SIP/2.0 200 OK\r\n", 2);
     other.flow.src = "10.0.0.9:1".parse().unwrap();
     let (_, _, _, out, _) = run(limits, vec![seg(1, b"SIP/2.0 200 OK\r\n", 1), other]);
-    assert!(out.iter().any(|e| matches!(e, CaptureEvent::Problem(Problem { frame: 2, kind: ProblemKind::TcpFlowCapHit { .. } }))));
+    assert!(out.iter().any(|e| matches!(
+        e,
+        CaptureEvent::Problem(Problem {
+            frame: 2,
+            kind: ProblemKind::TcpFlowCapHit { .. }
+        })
+    )));
 }
 
 #[test]
