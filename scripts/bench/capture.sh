@@ -54,7 +54,7 @@ run sipsec "$big" "$scan" --count "$big"
 tail -n 1 "$dir/sipsec.err"
 run cat "$big" cat "$big"
 if command -v sipgrep > /dev/null; then
-    run sipgrep "$big" sipgrep -C -I "$big" .
+    run sipgrep "$big" sipgrep -C -I "$big"
 else
     echo "sipgrep not installed (Debian package sipgrep)"
 fi
