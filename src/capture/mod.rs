@@ -19,12 +19,12 @@ pub use decode::{looks_like_sip, Decoder, Frame};
 pub use reader::{sniff_format, CaptureFormat, CaptureReader};
 pub use writer::{PcapOut, WriteError};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::net::SocketAddr;
 
 /// Capture time: seconds since the epoch and nanoseconds, as the record says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
 pub struct Timestamp {
     pub secs: u64,
     pub nanos: u32,
@@ -49,7 +49,7 @@ impl fmt::Display for Timestamp {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     Udp,

@@ -143,6 +143,8 @@ impl FilterArgs {
             json: self.json,
             control_key,
             keep_control: self.keep_control,
+            capture_limits: crate::capture::Limits::default(),
+            progress: false,
         })
     }
 

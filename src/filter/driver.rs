@@ -9,6 +9,7 @@
 use super::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
 use super::report::{Disposition, Record, Refusal};
 use super::{FailMode, Filter, MessageContext, Origin};
+use crate::capture::{sniff_format, CaptureSummary, Limits};
 use crate::error::ParseError;
 use crate::framing::{datagram, FrameEvent, OnGarbage, StreamFramer};
 use crate::message::{Framing, Message, DEFAULT_MAX_SIZE};
@@ -22,16 +23,39 @@ use std::sync::{Arc, Mutex};
 pub struct Input {
     pub name: String,
     pub reader: Box<dyn Read + Send>,
+    pub kind: InputKind,
+}
+
+/// How an input's bytes are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// SIP messages (stream or datagram framing, as the run says).
+    Messages,
+    /// A pcap or pcapng capture.
+    Capture,
+    /// A capture if it starts with a pcap or pcapng magic number, else messages.
+    Sniff,
 }
 
 impl Input {
     pub fn new(name: impl Into<String>, reader: impl Read + Send + 'static) -> Self {
+        Self::of_kind(name, reader, InputKind::Messages)
+    }
+
+    pub fn of_kind(
+        name: impl Into<String>,
+        reader: impl Read + Send + 'static,
+        kind: InputKind,
+    ) -> Self {
         Input {
             name: name.into(),
             reader: Box::new(reader),
+            kind,
         }
     }
 }
+
+mod capture;
 
 /// How a run behaves; the command-line layer fills it from the shared options.
 #[derive(Debug, Clone)]
@@ -45,6 +69,9 @@ pub struct DriverOptions {
     pub control_key: Option<ControlKey>,
     /// Write the control header on output messages (for the next sipsec filter).
     pub keep_control: bool,
+    pub capture_limits: Limits,
+    /// Show progress while reading captures (only when stderr is a terminal).
+    pub progress: bool,
 }
 
 impl Default for DriverOptions {
@@ -57,6 +84,8 @@ impl Default for DriverOptions {
             json: false,
             control_key: None,
             keep_control: false,
+            capture_limits: Limits::default(),
+            progress: false,
         }
     }
 }
@@ -72,7 +101,7 @@ pub struct Sinks<'a> {
 }
 
 /// Counts of what happened, for the exit code and the summary line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunSummary {
     pub messages: u64,
     pub unchanged: u64,
@@ -83,14 +112,18 @@ pub struct RunSummary {
     pub garbage: u64,
     pub garbage_bytes: u64,
     pub warnings: u64,
+    /// Capture records that could not be read (lying lengths, truncation, gaps…).
+    pub capture_problems: u64,
     /// Inputs that could not be read to the end.
     pub input_errors: u64,
+    /// The capture reader's own summary, per capture input.
+    pub captures: Vec<(String, CaptureSummary)>,
 }
 
 impl RunSummary {
     /// True when any item was not written: withheld, unparsable or not SIP.
     pub fn anything_refused(&self) -> bool {
-        self.withheld + self.unparsable + self.garbage > 0
+        self.withheld + self.unparsable + self.garbage + self.capture_problems > 0
     }
 
     fn count(&mut self, record: &Record) {
@@ -104,6 +137,8 @@ impl RunSummary {
                 self.garbage += 1;
                 self.garbage_bytes += record.len.unwrap_or(0);
             }
+            Disposition::CaptureProblem => self.capture_problems += 1,
+            Disposition::CaptureNote => {}
         }
         if record.index.is_some() && record.disposition != Disposition::Unparsable {
             self.messages += 1;
@@ -180,6 +215,7 @@ pub fn run(
         let mut reader = Reader::new(filter.name(), options);
         reader.read_all(inputs, &mut inline);
         inline.writer.summary.input_errors = reader.input_errors;
+        inline.writer.summary.captures = reader.captures;
         return inline.writer.finish();
     }
     run_parallel(&work, inputs, writer, jobs)
@@ -284,7 +320,7 @@ fn run_parallel(
             };
             reader.read_all(inputs, &mut dispatch);
             dispatch.flush();
-            reader.input_errors
+            (reader.input_errors, reader.captures)
         });
         let mut pending = BTreeMap::new();
         let mut next = 0u64;
@@ -302,7 +338,9 @@ fn run_parallel(
             }
         }
         drop(permit_rx);
-        writer.summary.input_errors = reader.join().unwrap_or(0);
+        let (input_errors, captures) = reader.join().unwrap_or_default();
+        writer.summary.input_errors = input_errors;
+        writer.summary.captures = captures;
         writer.finish()
     })
 }
@@ -424,6 +462,7 @@ struct Reader<'a> {
     /// replay.
     last_control_seq: Option<u64>,
     input_errors: u64,
+    captures: Vec<(String, CaptureSummary)>,
 }
 
 impl<'a> Reader<'a> {
@@ -434,14 +473,19 @@ impl<'a> Reader<'a> {
             next_index: 0,
             last_control_seq: None,
             input_errors: 0,
+            captures: Vec::new(),
         }
     }
 
     fn read_all(&mut self, inputs: Vec<Input>, emit: &mut dyn ItemSink) {
         for input in inputs {
-            let result = match self.options.framing {
-                Framing::Stream => self.read_stream(&input.name, input.reader, emit),
-                Framing::Datagram => self.read_datagram(&input.name, input.reader, emit),
+            let result = match sniff(input.reader, input.kind) {
+                Ok((reader, InputKind::Capture)) => self.read_capture(&input.name, reader, emit),
+                Ok((reader, _)) => match self.options.framing {
+                    Framing::Stream => self.read_stream(&input.name, reader, emit),
+                    Framing::Datagram => self.read_datagram(&input.name, reader, emit),
+                },
+                Err(e) => Err(e),
             };
             if let Err(e) = result {
                 self.input_errors += 1;
@@ -532,6 +576,36 @@ impl<'a> Reader<'a> {
         }
         emit.flush();
         Ok(())
+    }
+
+    /// A capture record that could not be read, or a note about one (a TLS flow).
+    fn capture_problem(
+        &mut self,
+        name: &str,
+        frame: u64,
+        reason: String,
+        refused: bool,
+    ) -> Prepared {
+        let origin = Origin {
+            input: Some(name.to_string()),
+            frames: vec![frame],
+            ..Origin::default()
+        };
+        let disposition = if refused {
+            Disposition::CaptureProblem
+        } else {
+            Disposition::CaptureNote
+        };
+        let mut record = Record::new(self.tool, disposition, origin);
+        record.refusal = Some(Refusal {
+            reason,
+            byte: None,
+            header: None,
+        });
+        Prepared::Ready(Done {
+            bytes: None,
+            record,
+        })
     }
 
     fn take_index(&mut self) -> u64 {
@@ -667,6 +741,28 @@ impl<'a> Reader<'a> {
         });
         Prepared::Ready(Done { bytes, record })
     }
+}
+
+/// Decides a sniffed input's kind from its first four bytes, which are put back in front.
+fn sniff(
+    mut reader: Box<dyn Read + Send>,
+    kind: InputKind,
+) -> io::Result<(Box<dyn Read + Send>, InputKind)> {
+    if kind != InputKind::Sniff {
+        return Ok((reader, kind));
+    }
+    let mut magic = Vec::with_capacity(4);
+    reader.by_ref().take(4).read_to_end(&mut magic)?;
+    let is_capture = <[u8; 4]>::try_from(&magic[..])
+        .ok()
+        .and_then(sniff_format)
+        .is_some();
+    let kind = if is_capture {
+        InputKind::Capture
+    } else {
+        InputKind::Messages
+    };
+    Ok((Box::new(io::Cursor::new(magic).chain(reader)), kind))
 }
 
 fn origin_at(name: &str, offset: Option<u64>) -> Origin {
