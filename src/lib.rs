@@ -5,11 +5,14 @@
 //! - [`message`]: the byte-exact message model: raw bytes plus an index; edits splice.
 //! - [`framing`]: finding messages in a byte stream (TCP-like) or a datagram.
 //! - [`uri`]: SIP, SIPS and tel URIs; the address-of-record identity key.
+//! - [`header`]: typed header views (addresses, Via, CSeq, auth, content, Date) and
+//!   `Message::validate`.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod cli;
 pub mod error;
 pub mod framing;
+pub mod header;
 pub mod message;
 pub mod uri;
 

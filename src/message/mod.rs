@@ -7,8 +7,8 @@ mod name;
 mod parse;
 
 pub use name::{is_token_char, HeaderKind};
-pub use parse::{Framing, ParseOptions, DEFAULT_MAX_SIZE};
 pub(crate) use parse::{body_end, detect_line_ending, parse_start_line, scan_head, Head};
+pub use parse::{Framing, ParseOptions, DEFAULT_MAX_SIZE};
 
 use crate::error::{ParseError, ParseErrorKind, ParseResult};
 use std::borrow::Cow;
@@ -73,14 +73,8 @@ impl LineEnding {
 /// The parsed start line, borrowing the message's bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartLine<'a> {
-    Request {
-        method: &'a [u8],
-        uri: &'a [u8],
-    },
-    Response {
-        code: u16,
-        reason: &'a [u8],
-    },
+    Request { method: &'a [u8], uri: &'a [u8] },
+    Response { code: u16, reason: &'a [u8] },
 }
 
 /// Where the parts of the start line are, kept at indexing time so the view needs no re-parse.
@@ -329,7 +323,9 @@ impl Message {
 
     fn check_name(name: &str) -> ParseResult<()> {
         if name.is_empty() || !name.bytes().all(is_token_char) {
-            return Err(ParseError::new(ParseErrorKind::BadHeaderName, 0).in_header(name.as_bytes()));
+            return Err(
+                ParseError::new(ParseErrorKind::BadHeaderName, 0).in_header(name.as_bytes())
+            );
         }
         Ok(())
     }
@@ -443,7 +439,9 @@ impl Message {
     /// Sets a single-valued header: replaces the first field of the kind (removing any others)
     /// or appends it.
     pub fn set_header(&mut self, kind: HeaderKind, value: &[u8]) -> ParseResult<()> {
-        let name = kind.name().ok_or(ParseError::new(ParseErrorKind::BadHeaderName, 0))?;
+        let name = kind
+            .name()
+            .ok_or(ParseError::new(ParseErrorKind::BadHeaderName, 0))?;
         let indices: Vec<usize> = self.indices_of(kind).collect();
         match indices.split_first() {
             Some((&first, extra)) => {

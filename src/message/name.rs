@@ -73,7 +73,11 @@ const KNOWN: &[(&str, Option<u8>, HeaderKind)] = &[
     ("Refer-To", Some(b'r'), HeaderKind::ReferTo),
     ("Referred-By", Some(b'b'), HeaderKind::ReferredBy),
     ("Reject-Contact", Some(b'j'), HeaderKind::RejectContact),
-    ("Request-Disposition", Some(b'd'), HeaderKind::RequestDisposition),
+    (
+        "Request-Disposition",
+        Some(b'd'),
+        HeaderKind::RequestDisposition,
+    ),
     ("Require", None, HeaderKind::Require),
     ("Route", None, HeaderKind::Route),
     ("Session-Expires", Some(b'x'), HeaderKind::SessionExpires),
@@ -141,7 +145,11 @@ mod tests {
             let upper = HeaderKind::from_name(&[compact.to_ascii_uppercase()]);
             assert_eq!(lower, upper);
             let name = lower.name().expect("known header");
-            assert!(name.eq_ignore_ascii_case(long), "compact form {}", compact as char);
+            assert!(
+                name.eq_ignore_ascii_case(long),
+                "compact form {}",
+                compact as char
+            );
             assert_eq!(HeaderKind::from_name(long.as_bytes()), lower);
         }
         assert_eq!(HeaderKind::from_name(b"q"), HeaderKind::Other);

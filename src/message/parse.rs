@@ -73,11 +73,7 @@ pub(crate) fn detect_line_ending(bytes: &[u8]) -> Option<LineEnding> {
 
 /// Finds the end of the line that starts at `from`: returns (end of content, start of next
 /// line), or `None` when the line is not terminated within `bytes`. Refuses bare CR / LF.
-fn next_line(
-    bytes: &[u8],
-    from: usize,
-    ending: LineEnding,
-) -> ParseResult<Option<(usize, usize)>> {
+fn next_line(bytes: &[u8], from: usize, ending: LineEnding) -> ParseResult<Option<(usize, usize)>> {
     let rest = &bytes[from..];
     match ending {
         LineEnding::CrLf => match memchr::memchr2(b'\r', b'\n', rest) {
@@ -111,12 +107,15 @@ pub(crate) fn parse_start_line(line: &[u8]) -> ParseResult<StartIndex> {
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         return parse_status_line(line);
     }
-    let method_end = line
-        .iter()
-        .position(|&c| c == b' ')
-        .ok_or(err(ParseErrorKind::BadStartLine("no space after the method"), 0))?;
+    let method_end = line.iter().position(|&c| c == b' ').ok_or(err(
+        ParseErrorKind::BadStartLine("no space after the method"),
+        0,
+    ))?;
     if method_end == 0 || !line[..method_end].iter().all(|&c| is_token_char(c)) {
-        return Err(err(ParseErrorKind::BadStartLine("method is not a token"), 0));
+        return Err(err(
+            ParseErrorKind::BadStartLine("method is not a token"),
+            0,
+        ));
     }
     let version_start = line.iter().rposition(|&c| c == b' ').unwrap_or(0) + 1;
     if version_start <= method_end + 1 {
@@ -228,7 +227,10 @@ impl StartIndex {
 /// True when a line is a header line (`token [WS] ":"`) rather than a start line; decides what
 /// the first line of a sipfrag is.
 fn looks_like_header(line: &[u8]) -> bool {
-    let name_end = line.iter().position(|&c| !is_token_char(c)).unwrap_or(line.len());
+    let name_end = line
+        .iter()
+        .position(|&c| !is_token_char(c))
+        .unwrap_or(line.len());
     name_end > 0
         && line[name_end..]
             .iter()
@@ -286,7 +288,11 @@ pub(crate) fn scan_head(bytes: &[u8], fragment: bool) -> ParseResult<Head> {
             break;
         }
         if first && !(fragment && looks_like_header(line)) {
-            head.start = Some(parse_start_line(line).map_err(|e| e.at_base(pos))?.shifted(pos));
+            head.start = Some(
+                parse_start_line(line)
+                    .map_err(|e| e.at_base(pos))?
+                    .shifted(pos),
+            );
             head.start_line = Span::new(pos, content_end);
         } else if is_ws(line[0]) {
             let Some(field) = head.fields.last_mut() else {
@@ -375,10 +381,7 @@ impl Message {
 pub(crate) fn body_end(head: &Head, available_end: usize, framing: Framing) -> ParseResult<usize> {
     let available = available_end - head.body_start;
     match (head.content_length, framing) {
-        (None, Framing::Stream) => Err(err(
-            ParseErrorKind::MissingContentLength,
-            head.body_start,
-        )),
+        (None, Framing::Stream) => Err(err(ParseErrorKind::MissingContentLength, head.body_start)),
         (None, Framing::Datagram) => Ok(available_end),
         (Some(declared), _) if declared > available => Err(err(
             ParseErrorKind::BodyTooShort {
