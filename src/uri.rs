@@ -524,9 +524,10 @@ impl<'a> Uri<'a> {
     }
 
     /// A parameter by name (case-insensitive): `Some(None)` when present without a value.
+    /// Escaped names match their characters (`;%6C%72` is `;lr`, RFC 4475 esc01).
     pub fn param(&self, name: &str) -> Option<Option<&'a str>> {
         self.params()
-            .find(|p| p.name.eq_ignore_ascii_case(name))
+            .find(|p| unescape(p.name.as_bytes()).eq_ignore_ascii_case(name.as_bytes()))
             .map(|p| p.value)
     }
 
@@ -648,7 +649,9 @@ impl<'a> Uri<'a> {
         }
         // Any other parameter is compared only when both carry it.
         for p in self.params() {
-            if let Some(theirs) = other.param(p.name) {
+            let name = unescape(p.name.as_bytes());
+            let theirs = std::str::from_utf8(&name).ok().and_then(|n| other.param(n));
+            if let Some(theirs) = theirs {
                 if !value_eq(p.value, theirs) {
                     return false;
                 }

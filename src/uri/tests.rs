@@ -276,6 +276,12 @@ fn other_equivalence_rules() {
     assert!(!eq("sip:a.com?a=b&c=d", "sip:a.com?a=b"));
     assert!(eq("sip:%41@a.com", "sip:A@a.com"));
     assert!(!eq("sip:a@a.com", "sip:A@a.com"));
+    assert!(eq(
+        "sip:a.com;%6C%72;n%61me=v%61lue",
+        "sip:a.com;lr;name=value"
+    ));
+    assert!(!eq("sip:a.com;n%61me=v%61lue", "sip:a.com;name=other"));
+    assert!(uri("sip:a.com;%6C%72").lr());
     assert!(eq("tel:+1-555", "tel:+1-555"));
     assert!(!eq("tel:+1-555", "sip:+1-555@a.com"));
     assert!(eq("x-foo:Bar", "X-FOO:bar"));
