@@ -84,28 +84,50 @@ fn bad(why: &'static str, at: usize) -> ParseError {
     ParseError::new(ParseErrorKind::BadUri(why), at)
 }
 
-fn is_mark(c: u8) -> bool {
-    b"-_.!~*'()".contains(&c)
+/// A byte-class lookup table: ASCII letters and digits plus `extra`. Tables instead of
+/// `contains` scans keep the per-byte checks of the hot path to one load.
+pub(crate) const fn class(extra: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = true;
+        i += 1;
+    }
+    t
 }
 
-fn is_unreserved(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || is_mark(c)
-}
+/// `unreserved` is alphanum and `mark` (`-_.!~*'()`).
+static USER: [bool; 256] = class(b"-_.!~*'()&=+$,;?/");
+static PASSWORD: [bool; 256] = class(b"-_.!~*'()&=+$,");
+static PARAM: [bool; 256] = class(b"-_.!~*'()[]/:&+$");
+static HEADER: [bool; 256] = class(b"-_.!~*'()[]/?:+$");
+static HOSTNAME: [bool; 256] = class(b"-.");
+/// RFC 3986 characters, for opaque URIs.
+static OPAQUE: [bool; 256] = class(b"-._~:/?#[]@!$&'()*+,;=");
 
 fn is_user_char(c: u8) -> bool {
-    is_unreserved(c) || b"&=+$,;?/".contains(&c)
+    USER[c as usize]
 }
 
 fn is_password_char(c: u8) -> bool {
-    is_unreserved(c) || b"&=+$,".contains(&c)
+    PASSWORD[c as usize]
 }
 
 fn is_param_char(c: u8) -> bool {
-    is_unreserved(c) || b"[]/:&+$".contains(&c)
+    PARAM[c as usize]
 }
 
 fn is_header_char(c: u8) -> bool {
-    is_unreserved(c) || b"[]/?:+$".contains(&c)
+    HEADER[c as usize]
+}
+
+pub(crate) fn is_hostname_char(c: u8) -> bool {
+    HOSTNAME[c as usize]
 }
 
 /// Checks `text` (starting `base` bytes into the URI) against a character class where `%HH`
@@ -186,10 +208,7 @@ pub fn parse_host(text: &str, base: usize) -> ParseResult<Host<'_>> {
             .map(Host::Ipv4)
             .map_err(|_| bad("malformed IPv4 address", base));
     }
-    if let Some(i) = b
-        .iter()
-        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.'))
-    {
+    if let Some(i) = b.iter().position(|&c| !is_hostname_char(c)) {
         return Err(bad("character not allowed in a host name", base + i));
     }
     let well_formed = text
@@ -360,8 +379,7 @@ impl<'a> Uri<'a> {
             }
             Scheme::Other => {
                 // RFC 3986 characters only: no quotes, angle brackets or braces.
-                let allowed =
-                    |c: u8| c.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=".contains(&c);
+                let allowed = |c: u8| OPAQUE[c as usize];
                 check_chars(rest, base, allowed, "character not allowed in a URI")?;
             }
         }

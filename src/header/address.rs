@@ -1,9 +1,8 @@
 //! From, To, Contact, Route and Record-Route: `name-addr / addr-spec` with header parameters
 //! (RFC 3261 §20.10, §20.20, §20.39, §20.30, §20.34; grammar §25.1).
 
-use super::lex::{bad, split_list, unquote, Cursor, Params};
+use super::lex::{bad, is_token_char, split_list, unquote, Cursor, Params};
 use crate::error::{ParseError, ParseResult};
-use crate::message::is_token_char;
 use crate::uri::Uri;
 use std::borrow::Cow;
 

@@ -2,9 +2,8 @@
 //! (RFC 3261 §20.7, §20.27, §20.28, §20.44; digest parameters of §25.1): a scheme and
 //! comma-separated `name=value` parameters.
 
-use super::lex::{bad, unquote, Cursor, Params};
+use super::lex::{bad, is_token_char, unquote, Cursor, Params};
 use crate::error::ParseResult;
-use crate::message::is_token_char;
 use std::borrow::Cow;
 
 /// One challenge or one set of credentials: `scheme name=value, name=value…`.

@@ -5,11 +5,24 @@
 //! value as it lies in the message: no copy, and error offsets point into the message.
 
 use crate::error::{ParseError, ParseErrorKind, ParseResult};
-use crate::message::is_token_char;
+use crate::uri::class;
 use std::borrow::Cow;
 
 pub(crate) fn bad(why: &'static str, at: usize) -> ParseError {
     ParseError::new(ParseErrorKind::BadValue(why), at)
+}
+
+static TOKEN: [bool; 256] = class(b"-.!%*_+`'~");
+/// A token or a host (IPv6 references included, with or without brackets: RFC 5118 §4.5).
+static VALUE: [bool; 256] = class(b"-.!%*_+`'~[]:");
+
+/// The `token` characters of RFC 3261 §25.1.
+pub(crate) fn is_token_char(c: u8) -> bool {
+    TOKEN[c as usize]
+}
+
+fn is_value_char(c: u8) -> bool {
+    VALUE[c as usize]
 }
 
 fn is_lws(c: u8) -> bool {
@@ -158,12 +171,6 @@ impl<'a> Param<'a> {
     pub fn unquoted(&self) -> Option<Cow<'a, [u8]>> {
         self.value.map(unquote)
     }
-}
-
-/// Characters of a `gen-value` that is not quoted: a token or a host (IPv6 references included,
-/// with or without brackets: RFC 5118 §4.5).
-fn is_value_char(c: u8) -> bool {
-    is_token_char(c) || c == b'[' || c == b']' || c == b':'
 }
 
 /// Reads one `name [= value]` at the cursor.

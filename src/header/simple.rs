@@ -7,8 +7,10 @@ use crate::error::ParseResult;
 use std::borrow::Cow;
 
 /// Characters of a Call-ID `word` (RFC 3261 §25.1).
+static WORD: [bool; 256] = crate::uri::class(b"-.!%*_+`'~()<>:\\\"/[]?{}");
+
 fn is_word_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-.!%*_+`'~()<>:\\\"/[]?{}".contains(&c)
+    WORD[c as usize]
 }
 
 /// `word ["@" word]`; returns the value as written.

@@ -2,7 +2,7 @@
 
 use super::lex::{bad, split_list, Cursor, Params};
 use crate::error::ParseResult;
-use crate::uri::{parse_host, Host};
+use crate::uri::{is_hostname_char, parse_host, Host};
 
 /// One via-parm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -13,10 +13,6 @@ pub struct Via<'a> {
     host: Host<'a>,
     port: Option<u16>,
     params: Params<'a>,
-}
-
-fn is_host_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || c == b'-' || c == b'.'
 }
 
 impl<'a> Via<'a> {
@@ -43,7 +39,7 @@ impl<'a> Via<'a> {
             c.pos += close + 1;
             &c.b[host_start..c.pos]
         } else {
-            c.take_while(is_host_char)
+            c.take_while(is_hostname_char)
         };
         // The bytes are ASCII: every byte was checked by the loops above.
         let host_str =
