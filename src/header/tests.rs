@@ -248,3 +248,53 @@ fn request_uri_view() {
     let m = msg(&BASE.replace("sip:bob@biloxi.com SIP", "sip:bob@bi_loxi.com SIP"));
     assert_eq!(err_of(m.request_uri_parsed().unwrap()).offset, 17);
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn header_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let syntax = proptest::sample::select(b"sip:a@b<>\";,=/\\ \r\n\t[]:2.0UDPtagZ".to_vec());
+        proptest::collection::vec(prop_oneof![4 => syntax, 1 => any::<u8>()], 0..64)
+    }
+
+    proptest! {
+        /// Every view refuses or accepts any value without panicking, and an error's offset
+        /// stays inside the value.
+        #[test]
+        fn views_never_panic(v in header_bytes()) {
+            let offsets = [
+                Address::parse(&v).err(),
+                Via::parse(&v).err(),
+                CSeq::parse(&v).err(),
+                Auth::parse(&v).err(),
+                MediaType::parse(&v).err(),
+                ContentDisposition::parse(&v).err(),
+                SipDate::parse(&v).err(),
+                parse_call_id(&v).err(),
+                parse_address_list(&v, &mut Vec::new()).err(),
+                parse_via_list(&v, &mut Vec::new()).err(),
+            ];
+            for e in offsets.into_iter().flatten() {
+                prop_assert!(e.offset <= v.len(), "{e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn offsets_after_a_fold_point_at_the_message_bytes() {
+    for eol in ["\r\n", "\n"] {
+        let text = BASE
+            .replace(
+                "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds",
+                "Via: SIP/2.0/UDP pc33.atlanta.com;branch=z9hG4bK776asdhds,\n  SIP/2.0/UDP h ;;",
+            )
+            .replace('\n', eol);
+        let m = Message::parse(text.into_bytes()).unwrap();
+        let e = err_of(m.vias());
+        assert_eq!(e.kind, ParseErrorKind::BadValue("empty parameter"));
+        assert_eq!(&m.as_bytes()[e.offset - 3..e.offset + 1], b"h ;;");
+        assert_eq!(e.header.as_deref(), Some("Via"));
+    }
+}

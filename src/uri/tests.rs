@@ -292,3 +292,34 @@ fn unescape_keeps_malformed_escapes() {
     assert_eq!(unescape(b"a%zz%41").as_ref(), b"a%zzA");
     assert!(matches!(unescape(b"plain"), Cow::Borrowed(_)));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Bytes drawn mostly from URI syntax so that the parser gets deep, plus some of anything.
+    fn uri_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let syntax = proptest::sample::select(b"sip:tel+@[]:;=?&%0aF.-_ 1".to_vec());
+        proptest::collection::vec(prop_oneof![4 => syntax, 1 => any::<u8>()], 0..48)
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_uris_are_self_equivalent_and_kept_verbatim(tail in uri_bytes()) {
+            for scheme in [&b"sip:"[..], b"tel:", b"x:"] {
+                let mut input = scheme.to_vec();
+                input.extend_from_slice(&tail);
+                match Uri::parse(&input) {
+                    Ok(u) => {
+                        prop_assert_eq!(u.as_str().as_bytes(), &input[..]);
+                        prop_assert!(u.equivalent(&u), "{}", u);
+                        if u.scheme() != Scheme::Other {
+                            prop_assert!(u.aor().is_some());
+                        }
+                    }
+                    Err(e) => prop_assert!(e.offset <= input.len()),
+                }
+            }
+        }
+    }
+}
