@@ -617,20 +617,41 @@ impl<'a> Uri<'a> {
         }
     }
 
-    /// URI equivalence per RFC 3261 §19.1.4 (sip/sips); tel and other schemes compare their
-    /// unescaped text case-insensitively.
+    /// URI equivalence per RFC 3261 §19.1.4 for sip/sips and RFC 3966 §4 for tel; other
+    /// schemes compare their unescaped text case-insensitively.
     pub fn equivalent(&self, other: &Uri<'_>) -> bool {
         if self.scheme != other.scheme {
             return false;
         }
         match self.scheme {
             Scheme::Sip | Scheme::Sips => self.sip_equivalent(other),
-            Scheme::Tel | Scheme::Other => {
+            Scheme::Tel => self.tel_equivalent(other),
+            Scheme::Other => {
                 self.scheme_text.eq_ignore_ascii_case(other.scheme_text)
                     && unescape(self.opaque().as_bytes())
                         .eq_ignore_ascii_case(&unescape(other.opaque().as_bytes()))
             }
         }
+    }
+
+    /// RFC 3966 §4: the same number once visual separators are removed, and the same set of
+    /// parameters in any order.
+    fn tel_equivalent(&self, other: &Uri<'_>) -> bool {
+        let digits = |u: &Uri<'_>| -> Vec<u8> {
+            u.user
+                .unwrap_or_default()
+                .bytes()
+                .filter(|c| !b"-.()".contains(c))
+                .map(|c| c.to_ascii_lowercase())
+                .collect()
+        };
+        let covers = |a: &Uri<'_>, b: &Uri<'_>| {
+            a.params().all(|p| {
+                b.params()
+                    .any(|q| same_ci(Some(p.name), Some(q.name)) && same_ci(p.value, q.value))
+            })
+        };
+        digits(self) == digits(other) && covers(self, other) && covers(other, self)
     }
 
     fn sip_equivalent(&self, other: &Uri<'_>) -> bool {
@@ -650,18 +671,11 @@ impl<'a> Uri<'a> {
         {
             return false;
         }
-        let value_eq = |a: Option<&str>, b: Option<&str>| match (a, b) {
-            (Some(a), Some(b)) => {
-                unescape(a.as_bytes()).eq_ignore_ascii_case(&unescape(b.as_bytes()))
-            }
-            (None, None) => true,
-            _ => false,
-        };
         // These must match when either URI carries them.
         for name in ["user", "ttl", "method", "maddr", "transport"] {
             match (self.param(name), other.param(name)) {
                 (None, None) => {}
-                (Some(a), Some(b)) if value_eq(a, b) => {}
+                (Some(a), Some(b)) if same_ci(a, b) => {}
                 _ => return false,
             }
         }
@@ -670,7 +684,7 @@ impl<'a> Uri<'a> {
             let name = unescape(p.name.as_bytes());
             let theirs = std::str::from_utf8(&name).ok().and_then(|n| other.param(n));
             if let Some(theirs) = theirs {
-                if !value_eq(p.value, theirs) {
+                if !same_ci(p.value, theirs) {
                     return false;
                 }
             }
@@ -691,6 +705,15 @@ impl<'a> Uri<'a> {
 impl fmt::Display for Uri<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.raw)
+    }
+}
+
+/// Equal once unescaped, ignoring ASCII case; both absent counts as equal.
+fn same_ci(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => unescape(a.as_bytes()).eq_ignore_ascii_case(&unescape(b.as_bytes())),
+        (None, None) => true,
+        _ => false,
     }
 }
 

@@ -283,6 +283,11 @@ fn other_equivalence_rules() {
     assert!(!eq("sip:a.com;n%61me=v%61lue", "sip:a.com;name=other"));
     assert!(uri("sip:a.com;%6C%72").lr());
     assert!(eq("tel:+1-555", "tel:+1-555"));
+    assert!(eq("tel:+1-201-555-0123", "tel:+1(201)5550123"));
+    assert!(eq("tel:+1-555;ext=1;isub=2", "tel:+1555;ISUB=2;ext=1"));
+    assert!(!eq("tel:+1-555;ext=1", "tel:+1555"));
+    assert!(!eq("tel:+1-555", "tel:+1-556"));
+    assert!(!eq("tel:1555;phone-context=a.com", "tel:+1555"));
     assert!(!eq("tel:+1-555", "sip:+1-555@a.com"));
     assert!(eq("x-foo:Bar", "X-FOO:bar"));
 }
