@@ -788,11 +788,24 @@ fn every_corpus_file_has_a_row() {
     rows.extend(all.iter().map(|r| r.file));
     for dir in ["rfc4475", "rfc5118"] {
         let manifest = std::fs::read_to_string(path(&format!("{dir}/MANIFEST"))).unwrap();
-        let listed: Vec<String> = manifest
+        let entries: Vec<Vec<&str>> = manifest
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
-            .map(|l| format!("{dir}/{}", l.split('\t').next().unwrap()))
+            .map(|l| l.split('\t').collect())
             .collect();
+        let listed: Vec<String> = entries.iter().map(|e| format!("{dir}/{}", e[0])).collect();
+        // The row's outcome agrees with the MANIFEST `class` column.
+        for e in &entries {
+            let file = format!("{dir}/{}", e[0]);
+            let class = e[4];
+            let r = all.iter().find(|r| r.file == file).expect(&file);
+            let agrees = match r.expect {
+                Valid(_) => class.starts_with("valid"),
+                Refused(..) => class.starts_with("invalid"),
+                Unclassified => class == "unclassified",
+            };
+            assert!(agrees, "{file}: row disagrees with class {class}");
+        }
         let mut on_disk: Vec<String> = std::fs::read_dir(path(dir))
             .unwrap()
             .map(|e| format!("{dir}/{}", e.unwrap().file_name().to_string_lossy()))

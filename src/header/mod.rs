@@ -188,8 +188,11 @@ impl Message {
         self.optional_view(HeaderKind::ContentDisposition, ContentDisposition::parse)
     }
 
+    /// The Date; a folded value is unfolded first, since the RFC 1123 form is fixed-width.
     pub fn date(&self) -> ParseResult<Option<SipDate>> {
-        self.optional_view(HeaderKind::Date, SipDate::parse)
+        self.optional_view(HeaderKind::Date, |v| {
+            SipDate::parse(&crate::message::unfold(v))
+        })
     }
 
     /// The Subject text with folding undone.

@@ -125,6 +125,8 @@ fn errors_carry_header_name_and_message_offset() {
 fn other_headers() {
     let m = with("Date: Sat, 13 Nov 2010 23:29:00 GMT\nExpires: 3600\nContent-Disposition: session;handling=optional\nProxy-Authorization: Digest username=\"a\", realm=\"r\", nonce=\"n\", uri=\"sip:bob@biloxi.com\", response=\"0123\"\nWWW-Authenticate: Digest realm=\"r\", nonce=\"n2\"\nProxy-Authenticate: Digest realm=\"p\", nonce=\"n3\"\nAuthorization: Digest username=\"b\", realm=\"r\"\n");
     assert_eq!(m.date().unwrap().unwrap().unix, 1289690940);
+    let folded = with("Date: Sat, 13 Nov 2010\n   23:29:00 GMT\n");
+    assert_eq!(folded.date().unwrap().unwrap().unix, 1289690940);
     assert_eq!(m.expires().unwrap(), Some(3600));
     assert!(m.content_disposition().unwrap().unwrap().is_optional());
     assert_eq!(
