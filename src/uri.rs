@@ -35,15 +35,6 @@ pub enum Host<'a> {
 }
 
 impl Host<'_> {
-    /// The host as written in a URI (IPv6 with its brackets).
-    pub fn to_uri_text(&self) -> String {
-        match self {
-            Host::Name(n) => (*n).to_string(),
-            Host::Ipv4(a) => a.to_string(),
-            Host::Ipv6 { text, .. } => format!("[{text}]"),
-        }
-    }
-
     /// Case-insensitive for names; address comparison for IP literals.
     pub fn equivalent(&self, other: &Host<'_>) -> bool {
         match (self, other) {
@@ -51,6 +42,17 @@ impl Host<'_> {
             (Host::Ipv4(a), Host::Ipv4(b)) => a == b,
             (Host::Ipv6 { addr: a, .. }, Host::Ipv6 { addr: b, .. }) => a == b,
             _ => false,
+        }
+    }
+}
+
+/// The host as written in a URI (IPv6 with its brackets, in its original text).
+impl fmt::Display for Host<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Host::Name(n) => f.write_str(n),
+            Host::Ipv4(a) => write!(f, "{a}"),
+            Host::Ipv6 { text, .. } => write!(f, "[{text}]"),
         }
     }
 }
