@@ -11,6 +11,8 @@
 //! - [`filter`]: the filter contract: per-message outcomes, the driver, the control header.
 //! - [`store`]: the certificate store: identities, groups, anchors, CA, CRLs, on-demand issuance.
 //! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
+//! - [`header`]: typed header views (addresses, Via, CSeq, auth, content, Date) and
+//!   `Message::validate`.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod capture;
@@ -19,6 +21,7 @@ pub mod crypto;
 pub mod error;
 pub mod filter;
 pub mod framing;
+pub mod header;
 pub mod message;
 pub mod mime;
 pub mod store;

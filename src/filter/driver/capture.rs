@@ -25,7 +25,7 @@ impl Reader<'_> {
         reader: Box<dyn Read + Send>,
         emit: &mut dyn ItemSink,
     ) -> io::Result<()> {
-        let mut capture = CaptureReader::new(reader, self.options.capture_limits.clone())
+        let mut capture = CaptureReader::new(reader, self.options.capture_limits)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         let mut flows: HashMap<FlowId, Flow> = HashMap::new();
         let mut progress = Progress::new(self.options.progress, self.tool, name);
