@@ -489,3 +489,76 @@ pub fn encrypt_sip(
     set_envelope(&mut out, &entity.render(message.line_ending()), spec)?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::SipDate;
+
+    #[test]
+    fn dates_are_rfc1123_and_read_back() {
+        assert_eq!(format_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(format_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(format_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        for t in [1, 68_169_600, 1_700_000_000, 4_102_444_799] {
+            assert_eq!(SipDate::parse(format_date(t).as_bytes()).unwrap().unix, t);
+        }
+    }
+
+    #[test]
+    fn base64_lines_are_76_wide() {
+        let out = Transfer::Base64.encode(vec![7u8; 200], LineEnding::CrLf);
+        let lines: Vec<&[u8]> = out.split(|&c| c == b'\n').collect();
+        assert!(lines.len() > 1 && lines[..lines.len() - 1].iter().all(|l| l.len() == 77));
+        assert_eq!(Transfer::Binary.encode(vec![1, 2], LineEnding::CrLf), [1, 2]);
+    }
+
+    fn msg(text: &str) -> Message {
+        Message::parse(text.replace('\n', "\r\n").into_bytes()).unwrap()
+    }
+
+    #[test]
+    fn aib_fragments_follow_rfc3893() {
+        let req = msg("INVITE sip:b@example.net SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:g@cc.example>;tag=1\nTo: <sip:b@example.net>\nCall-ID: c\nCSeq: 1 INVITE\n\
+            Contact: <sip:a@h>\nDate: Sun, 06 Nov 1994 08:49:37 GMT\nContent-Length: 0\n\n");
+        let g = Aor::parse("g@cc.example").unwrap();
+        assert_eq!(
+            String::from_utf8(aib_fragment(&req, &g).unwrap()).unwrap(),
+            "From: <sip:g@cc.example>;tag=1\r\nTo: <sip:b@example.net>\r\nContact: <sip:a@h>\r\n\
+             Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
+        );
+        // A response whose To is not the responder: From names the responder, tag kept.
+        let resp = msg("SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:b@example.net>;tag=1\nTo: <sip:alias@cc.example>;tag=9\nCall-ID: c\n\
+            CSeq: 1 INVITE\nDate: Sun, 06 Nov 1994 08:49:37 GMT\nContent-Length: 0\n\n");
+        let frag = String::from_utf8(aib_fragment(&resp, &g).unwrap()).unwrap();
+        assert!(frag.starts_with("From: <sip:g@cc.example>;tag=9\r\nDate:"), "{frag}");
+        // Without a Date the AIB cannot be made (callers add one first).
+        let undated = msg("SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:b@example.net>;tag=1\nTo: <sip:g@cc.example>;tag=9\nCall-ID: c\n\
+            CSeq: 1 INVITE\nContent-Length: 0\n\n");
+        assert!(matches!(
+            aib_fragment(&undated, &g),
+            Err(WrapError::MissingHeader("Date"))
+        ));
+    }
+
+    #[test]
+    fn bodies_without_type_are_refused() {
+        let m = msg("MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: c\nCSeq: 1 MESSAGE\n\
+            Content-Length: 2\n\nhi");
+        assert!(matches!(
+            Entity::of_message(&m, "sign"),
+            Err(WrapError::NoContentType)
+        ));
+        let empty = msg("MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: c\nCSeq: 1 MESSAGE\n\
+            Content-Length: 0\n\n");
+        assert!(matches!(
+            Entity::of_message(&empty, "sign"),
+            Err(WrapError::NoBody(_))
+        ));
+    }
+}
