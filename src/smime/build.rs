@@ -510,7 +510,10 @@ mod tests {
         let out = Transfer::Base64.encode(vec![7u8; 200], LineEnding::CrLf);
         let lines: Vec<&[u8]> = out.split(|&c| c == b'\n').collect();
         assert!(lines.len() > 1 && lines[..lines.len() - 1].iter().all(|l| l.len() == 77));
-        assert_eq!(Transfer::Binary.encode(vec![1, 2], LineEnding::CrLf), [1, 2]);
+        assert_eq!(
+            Transfer::Binary.encode(vec![1, 2], LineEnding::CrLf),
+            [1, 2]
+        );
     }
 
     fn msg(text: &str) -> Message {
@@ -519,9 +522,11 @@ mod tests {
 
     #[test]
     fn aib_fragments_follow_rfc3893() {
-        let req = msg("INVITE sip:b@example.net SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+        let req = msg(
+            "INVITE sip:b@example.net SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
             From: <sip:g@cc.example>;tag=1\nTo: <sip:b@example.net>\nCall-ID: c\nCSeq: 1 INVITE\n\
-            Contact: <sip:a@h>\nDate: Sun, 06 Nov 1994 08:49:37 GMT\nContent-Length: 0\n\n");
+            Contact: <sip:a@h>\nDate: Sun, 06 Nov 1994 08:49:37 GMT\nContent-Length: 0\n\n",
+        );
         let g = Aor::parse("g@cc.example").unwrap();
         assert_eq!(
             String::from_utf8(aib_fragment(&req, &g).unwrap()).unwrap(),
@@ -533,7 +538,10 @@ mod tests {
             From: <sip:b@example.net>;tag=1\nTo: <sip:alias@cc.example>;tag=9\nCall-ID: c\n\
             CSeq: 1 INVITE\nDate: Sun, 06 Nov 1994 08:49:37 GMT\nContent-Length: 0\n\n");
         let frag = String::from_utf8(aib_fragment(&resp, &g).unwrap()).unwrap();
-        assert!(frag.starts_with("From: <sip:g@cc.example>;tag=9\r\nDate:"), "{frag}");
+        assert!(
+            frag.starts_with("From: <sip:g@cc.example>;tag=9\r\nDate:"),
+            "{frag}"
+        );
         // Without a Date the AIB cannot be made (callers add one first).
         let undated = msg("SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
             From: <sip:b@example.net>;tag=1\nTo: <sip:g@cc.example>;tag=9\nCall-ID: c\n\
@@ -546,16 +554,20 @@ mod tests {
 
     #[test]
     fn bodies_without_type_are_refused() {
-        let m = msg("MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+        let m = msg(
+            "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
             From: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: c\nCSeq: 1 MESSAGE\n\
-            Content-Length: 2\n\nhi");
+            Content-Length: 2\n\nhi",
+        );
         assert!(matches!(
             Entity::of_message(&m, "sign"),
             Err(WrapError::NoContentType)
         ));
-        let empty = msg("MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+        let empty = msg(
+            "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
             From: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: c\nCSeq: 1 MESSAGE\n\
-            Content-Length: 0\n\n");
+            Content-Length: 0\n\n",
+        );
         assert!(matches!(
             Entity::of_message(&empty, "sign"),
             Err(WrapError::NoBody(_))
