@@ -487,8 +487,8 @@ fn sipfrag_bytes_after_content_length_are_refused_not_dropped() {
 #[test]
 fn rfc3893_identity_body_nested_structure() {
     // Illustrative example (fake signature, LF line ends): structure only.
-    let message = parse_message_sip(&vector("rfc3893-s3-invite-with-aib.txt"))
-        .expect("INVITE with AIB");
+    let message =
+        parse_message_sip(&vector("rfc3893-s3-invite-with-aib.txt")).expect("INVITE with AIB");
     let mixed = Multipart::of_message(&message).expect("multipart/mixed");
     assert_eq!(mixed.line_ending(), LineEnding::Lf);
     assert_eq!(mixed.parts().len(), 2);
