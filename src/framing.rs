@@ -34,7 +34,8 @@ pub enum FrameEvent {
     /// A complete message that starts at `offset`.
     Message { offset: u64, message: Message },
     /// A message whose start line was found but which was refused. `raw` holds its bytes when
-    /// they were buffered (not for a message refused for its size).
+    /// they were buffered and are within the size cap (not for a message refused for its size,
+    /// nor for a refused head whose extent runs past the cap).
     Refused {
         offset: u64,
         len: u64,
