@@ -40,6 +40,10 @@ pub enum ParseErrorKind {
     BadUri(&'static str),
     /// A MIME body that does not follow RFC 2046.
     BadMime(&'static str),
+    /// A header the message must carry is absent (RFC 3261 §8.1.1; RFC 4475 `insuf`).
+    MissingHeader,
+    /// A single-valued header appears more than once (RFC 4475 `multi01`).
+    RepeatedHeader,
 }
 
 impl fmt::Display for ParseErrorKind {
@@ -75,6 +79,8 @@ impl fmt::Display for ParseErrorKind {
             Self::BadValue(why) => write!(f, "malformed value: {why}"),
             Self::BadUri(why) => write!(f, "malformed URI: {why}"),
             Self::BadMime(why) => write!(f, "malformed MIME body: {why}"),
+            Self::MissingHeader => f.write_str("a required header is missing"),
+            Self::RepeatedHeader => f.write_str("a single-valued header appears more than once"),
         }
     }
 }

@@ -6,16 +6,25 @@
 //! - [`framing`]: finding messages in a byte stream (TCP-like) or a datagram.
 //! - [`mime`]: multipart bodies (parsed as an index, built with a verified boundary),
 //!   `message/sip` and `message/sipfrag` bodies.
+//! - [`capture`]: pcap/pcapng reading, link layers, IP defragmentation, TCP reassembly, pcap writing.
 //! - [`uri`]: SIP, SIPS and tel URIs; the address-of-record identity key.
 //! - [`filter`]: the filter contract: per-message outcomes, the driver, the control header.
+//! - [`store`]: the certificate store: identities, groups, anchors, CA, CRLs, on-demand issuance.
+//! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
+//! - [`header`]: typed header views (addresses, Via, CSeq, auth, content, Date) and
+//!   `Message::validate`.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
+pub mod capture;
 pub mod cli;
+pub mod crypto;
 pub mod error;
 pub mod filter;
 pub mod framing;
+pub mod header;
 pub mod message;
 pub mod mime;
+pub mod store;
 pub mod uri;
 
 pub use error::{ParseError, ParseErrorKind};

@@ -1,11 +1,13 @@
 //! The command-line layer shared by every tool: common options, the filter options and the one
-//! function that runs a filter from them, exit codes.
+//! function that runs a filter from them, exit codes; and each tool's clap definitions.
+
+pub mod certgen;
 
 use crate::filter::control::ControlKey;
 use crate::filter::driver::{self, DriverOptions, Input, Sinks};
 use crate::filter::{FailMode, Filter};
 use crate::message::{Framing, DEFAULT_MAX_SIZE};
-use clap::Args;
+use clap::{Args, CommandFactory};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
@@ -141,6 +143,8 @@ impl FilterArgs {
             json: self.json,
             control_key,
             keep_control: self.keep_control,
+            capture_limits: crate::capture::Limits::default(),
+            progress: false,
         })
     }
 
@@ -221,4 +225,10 @@ fn try_run_filter(
     } else {
         Exit::Ok
     })
+}
+
+/// The command-line definitions of every shipped tool, from which the man pages and shell
+/// completions are generated (`SIPSEC_WRITE_DOCS=1 cargo test --test docs`).
+pub fn commands() -> Vec<clap::Command> {
+    vec![certgen::CertgenCli::command()]
 }

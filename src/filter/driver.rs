@@ -9,6 +9,7 @@
 use super::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
 use super::report::{Disposition, Record, Refusal};
 use super::{FailMode, Filter, MessageContext, Origin};
+use crate::capture::{sniff_format, CaptureSummary, Limits};
 use crate::error::ParseError;
 use crate::framing::{datagram, FrameEvent, OnGarbage, StreamFramer};
 use crate::message::{Framing, Message, DEFAULT_MAX_SIZE};
@@ -22,16 +23,39 @@ use std::sync::{Arc, Mutex};
 pub struct Input {
     pub name: String,
     pub reader: Box<dyn Read + Send>,
+    pub kind: InputKind,
+}
+
+/// How an input's bytes are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// SIP messages (stream or datagram framing, as the run says).
+    Messages,
+    /// A pcap or pcapng capture.
+    Capture,
+    /// A capture if it starts with a pcap or pcapng magic number, else messages.
+    Sniff,
 }
 
 impl Input {
     pub fn new(name: impl Into<String>, reader: impl Read + Send + 'static) -> Self {
+        Self::of_kind(name, reader, InputKind::Messages)
+    }
+
+    pub fn of_kind(
+        name: impl Into<String>,
+        reader: impl Read + Send + 'static,
+        kind: InputKind,
+    ) -> Self {
         Input {
             name: name.into(),
             reader: Box::new(reader),
+            kind,
         }
     }
 }
+
+mod capture;
 
 /// How a run behaves; the command-line layer fills it from the shared options.
 #[derive(Debug, Clone)]
@@ -45,6 +69,9 @@ pub struct DriverOptions {
     pub control_key: Option<ControlKey>,
     /// Write the control header on output messages (for the next sipsec filter).
     pub keep_control: bool,
+    pub capture_limits: Limits,
+    /// Show progress while reading captures (only when stderr is a terminal).
+    pub progress: bool,
 }
 
 impl Default for DriverOptions {
@@ -57,6 +84,8 @@ impl Default for DriverOptions {
             json: false,
             control_key: None,
             keep_control: false,
+            capture_limits: Limits::default(),
+            progress: false,
         }
     }
 }
@@ -72,7 +101,7 @@ pub struct Sinks<'a> {
 }
 
 /// Counts of what happened, for the exit code and the summary line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RunSummary {
     pub messages: u64,
     pub unchanged: u64,
@@ -83,14 +112,18 @@ pub struct RunSummary {
     pub garbage: u64,
     pub garbage_bytes: u64,
     pub warnings: u64,
+    /// Capture records that could not be read (lying lengths, truncation, gaps…).
+    pub capture_problems: u64,
     /// Inputs that could not be read to the end.
     pub input_errors: u64,
+    /// The capture reader's own summary, per capture input.
+    pub captures: Vec<(String, CaptureSummary)>,
 }
 
 impl RunSummary {
     /// True when any item was not written: withheld, unparsable or not SIP.
     pub fn anything_refused(&self) -> bool {
-        self.withheld + self.unparsable + self.garbage > 0
+        self.withheld + self.unparsable + self.garbage + self.capture_problems > 0
     }
 
     fn count(&mut self, record: &Record) {
@@ -104,6 +137,8 @@ impl RunSummary {
                 self.garbage += 1;
                 self.garbage_bytes += record.len.unwrap_or(0);
             }
+            Disposition::CaptureProblem => self.capture_problems += 1,
+            Disposition::CaptureNote => {}
         }
         if record.index.is_some() && record.disposition != Disposition::Unparsable {
             self.messages += 1;
@@ -160,109 +195,177 @@ pub fn run(
     sinks: Sinks<'_>,
 ) -> Result<RunSummary, DriverError> {
     let jobs = options.jobs.max(1);
-    let mut writer = Writer {
+    let work = Work {
+        filter,
+        options,
+        // Call-ID, From, To… are only looked up when a record is written somewhere.
+        describe: options.json || sinks.report.is_some(),
+    };
+    let writer = Writer {
         sinks,
         json: options.json,
         summary: RunSummary::default(),
+        failure: None,
     };
     if jobs == 1 {
-        let mut failure = None;
-        let mut reader = Reader::new(filter.name(), options);
-        reader.read_all(inputs, &mut |prepared| {
-            if failure.is_none() {
-                let done = finish(filter, options, prepared);
-                if let Err(e) = writer.write(done) {
-                    failure = Some(e);
-                }
-            }
-        });
-        writer.summary.input_errors = reader.input_errors;
-        return match failure {
-            Some(e) => Err(e),
-            None => writer.finish(),
+        let mut inline = Inline {
+            work: &work,
+            writer,
         };
+        let mut reader = Reader::new(filter.name(), options);
+        reader.read_all(inputs, &mut inline);
+        inline.writer.summary.input_errors = reader.input_errors;
+        inline.writer.summary.captures = reader.captures;
+        return inline.writer.finish();
     }
-    run_parallel(filter, options, inputs, writer, jobs)
+    run_parallel(&work, inputs, writer, jobs)
+}
+
+/// What every worker needs to finish an item.
+struct Work<'a> {
+    filter: &'a dyn Filter,
+    options: &'a DriverOptions,
+    describe: bool,
+}
+
+/// Where the reader hands prepared items: `item` for each, `flush` when the input has nothing
+/// more for now (the end of a read), so a live pipeline never waits for a batch to fill.
+trait ItemSink {
+    fn item(&mut self, prepared: Prepared);
+    fn flush(&mut self);
+}
+
+/// One job: finish and write each item at once.
+struct Inline<'w, 'a> {
+    work: &'w Work<'w>,
+    writer: Writer<'a>,
+}
+
+impl ItemSink for Inline<'_, '_> {
+    fn item(&mut self, prepared: Prepared) {
+        if self.writer.failure.is_none() {
+            let done = finish(self.work, prepared);
+            self.writer.write(done);
+        }
+    }
+
+    fn flush(&mut self) {
+        self.writer.flush();
+    }
+}
+
+/// Items travel to the workers in batches: one channel operation per batch, not per message.
+const BATCH: usize = 64;
+
+type Batch<T> = (u64, Vec<T>);
+
+/// Several jobs: the reader's side, batching items for the workers.
+struct Dispatch {
+    batch: Vec<Prepared>,
+    seq: u64,
+    work_tx: SyncSender<Batch<Prepared>>,
+    permit_tx: SyncSender<()>,
+}
+
+impl ItemSink for Dispatch {
+    fn item(&mut self, prepared: Prepared) {
+        self.batch.push(prepared);
+        if self.batch.len() == BATCH {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        // An error means the writer stopped; the run is ending anyway.
+        if self.permit_tx.send(()).is_ok() {
+            let _ = self.work_tx.send((self.seq, batch));
+        }
+        self.seq += 1;
+    }
 }
 
 fn run_parallel(
-    filter: &dyn Filter,
-    options: &DriverOptions,
+    work: &Work<'_>,
     inputs: Vec<Input>,
     mut writer: Writer<'_>,
     jobs: usize,
 ) -> Result<RunSummary, DriverError> {
-    let in_flight = jobs * 16;
+    let in_flight = jobs * 4;
     std::thread::scope(|scope| {
-        let (work_tx, work_rx) = sync_channel::<(u64, Prepared)>(in_flight);
-        let (done_tx, done_rx) = sync_channel::<(u64, Done)>(in_flight);
-        // A permit per item in flight: the reader waits for the writer, so the reorder buffer
-        // never holds more than `in_flight` items.
+        let (work_tx, work_rx) = sync_channel::<Batch<Prepared>>(in_flight);
+        let (done_tx, done_rx) = sync_channel::<Batch<Done>>(in_flight);
+        // A permit per batch in flight: the reader waits for the writer, so the reorder buffer
+        // never holds more than `in_flight` batches.
         let (permit_tx, permit_rx) = sync_channel::<()>(in_flight);
         let work_rx = Arc::new(Mutex::new(work_rx));
         for _ in 0..jobs {
             let work_rx = Arc::clone(&work_rx);
             let done_tx = done_tx.clone();
-            scope.spawn(move || worker(filter, options, &work_rx, &done_tx));
+            scope.spawn(move || worker(work, &work_rx, &done_tx));
         }
         drop(done_tx);
+        let options = work.options;
+        let tool = work.filter.name();
         let reader = scope.spawn(move || {
-            let mut reader = Reader::new(filter.name(), options);
-            let mut seq = 0u64;
-            reader.read_all(inputs, &mut |prepared| {
-                // Errors here mean the writer stopped; the run is ending anyway.
-                if permit_tx.send(()).is_ok() {
-                    let _ = work_tx.send((seq, prepared));
-                }
-                seq += 1;
-            });
-            reader.input_errors
+            let mut reader = Reader::new(tool, options);
+            let mut dispatch = Dispatch {
+                batch: Vec::with_capacity(BATCH),
+                seq: 0,
+                work_tx,
+                permit_tx,
+            };
+            reader.read_all(inputs, &mut dispatch);
+            dispatch.flush();
+            (reader.input_errors, reader.captures)
         });
         let mut pending = BTreeMap::new();
         let mut next = 0u64;
-        let mut failure = None;
-        for (seq, done) in done_rx {
-            pending.insert(seq, done);
-            while let Some(done) = pending.remove(&next) {
+        for (seq, batch) in done_rx {
+            pending.insert(seq, batch);
+            while let Some(batch) = pending.remove(&next) {
                 next += 1;
-                if failure.is_none() {
-                    if let Err(e) = writer.write(done) {
-                        failure = Some(e);
-                    }
+                for done in batch {
+                    writer.write(done);
                 }
                 let _ = permit_rx.recv();
             }
+            if pending.is_empty() {
+                writer.flush();
+            }
         }
         drop(permit_rx);
-        let input_errors = reader.join().unwrap_or(0);
+        let (input_errors, captures) = reader.join().unwrap_or_default();
         writer.summary.input_errors = input_errors;
-        match failure {
-            Some(e) => Err(e),
-            None => writer.finish(),
-        }
+        writer.summary.captures = captures;
+        writer.finish()
     })
 }
 
 fn worker(
-    filter: &dyn Filter,
-    options: &DriverOptions,
-    work: &Mutex<Receiver<(u64, Prepared)>>,
-    done: &SyncSender<(u64, Done)>,
+    work: &Work<'_>,
+    jobs: &Mutex<Receiver<Batch<Prepared>>>,
+    done: &SyncSender<Batch<Done>>,
 ) {
     loop {
-        let job = match work.lock() {
+        let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
-        let Ok((seq, prepared)) = job else { return };
-        if done.send((seq, finish(filter, options, prepared))).is_err() {
+        let Ok((seq, batch)) = job else { return };
+        let finished = batch.into_iter().map(|p| finish(work, p)).collect();
+        if done.send((seq, finished)).is_err() {
             return;
         }
     }
 }
 
 /// Runs the tool on a prepared message and applies the fail mode.
-fn finish(filter: &dyn Filter, options: &DriverOptions, prepared: Prepared) -> Done {
+fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
+    let (filter, options) = (work.filter, work.options);
     let (message, context, warnings) = match prepared {
         Prepared::Ready(done) => return done,
         Prepared::Process {
@@ -279,7 +382,9 @@ fn finish(filter: &dyn Filter, options: &DriverOptions, prepared: Prepared) -> D
     );
     record.index = Some(context.index);
     record.attribution = context.attribution.as_ref().map(Aor::to_string);
-    record.describe(&message);
+    if work.describe {
+        record.describe(&message);
+    }
     record.warnings = warnings;
     let (out, disposition) = match filter.process(&message, &context) {
         Ok(processed) => {
@@ -357,6 +462,7 @@ struct Reader<'a> {
     /// replay.
     last_control_seq: Option<u64>,
     input_errors: u64,
+    captures: Vec<(String, CaptureSummary)>,
 }
 
 impl<'a> Reader<'a> {
@@ -367,14 +473,19 @@ impl<'a> Reader<'a> {
             next_index: 0,
             last_control_seq: None,
             input_errors: 0,
+            captures: Vec::new(),
         }
     }
 
-    fn read_all(&mut self, inputs: Vec<Input>, emit: &mut dyn FnMut(Prepared)) {
+    fn read_all(&mut self, inputs: Vec<Input>, emit: &mut dyn ItemSink) {
         for input in inputs {
-            let result = match self.options.framing {
-                Framing::Stream => self.read_stream(&input.name, input.reader, emit),
-                Framing::Datagram => self.read_datagram(&input.name, input.reader, emit),
+            let result = match sniff(input.reader, input.kind) {
+                Ok((reader, InputKind::Capture)) => self.read_capture(&input.name, reader, emit),
+                Ok((reader, _)) => match self.options.framing {
+                    Framing::Stream => self.read_stream(&input.name, reader, emit),
+                    Framing::Datagram => self.read_datagram(&input.name, reader, emit),
+                },
+                Err(e) => Err(e),
             };
             if let Err(e) = result {
                 self.input_errors += 1;
@@ -388,7 +499,7 @@ impl<'a> Reader<'a> {
                     byte: None,
                     header: None,
                 });
-                emit(Prepared::Ready(Done {
+                emit.item(Prepared::Ready(Done {
                     bytes: None,
                     record,
                 }));
@@ -400,7 +511,7 @@ impl<'a> Reader<'a> {
         &mut self,
         name: &str,
         mut reader: Box<dyn Read + Send>,
-        emit: &mut dyn FnMut(Prepared),
+        emit: &mut dyn ItemSink,
     ) -> io::Result<()> {
         let mut framer = StreamFramer::with_max_size(OnGarbage::Resync, self.options.max_size);
         let mut chunk = vec![0u8; 64 * 1024];
@@ -423,7 +534,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn drain(&mut self, name: &str, framer: &mut StreamFramer, emit: &mut dyn FnMut(Prepared)) {
+    fn drain(&mut self, name: &str, framer: &mut StreamFramer, emit: &mut dyn ItemSink) {
         while let Some(event) = framer.next_event() {
             let prepared = match event {
                 FrameEvent::Message { offset, message } => {
@@ -436,15 +547,16 @@ impl<'a> Reader<'a> {
                     self.garbage(origin_at(name, Some(offset)), len)
                 }
             };
-            emit(prepared);
+            emit.item(prepared);
         }
+        emit.flush();
     }
 
     fn read_datagram(
         &mut self,
         name: &str,
         mut reader: Box<dyn Read + Send>,
-        emit: &mut dyn FnMut(Prepared),
+        emit: &mut dyn ItemSink,
     ) -> io::Result<()> {
         let mut bytes = Vec::new();
         reader
@@ -455,14 +567,45 @@ impl<'a> Reader<'a> {
         match datagram(&bytes, self.options.max_size) {
             Ok(d) => {
                 let len = d.message.len() as u64;
-                emit(self.prepare(d.message, origin));
+                emit.item(self.prepare(d.message, origin));
                 if let Some(trailing) = d.trailing {
-                    emit(self.garbage(origin_at(name, Some(len)), trailing.len() as u64));
+                    emit.item(self.garbage(origin_at(name, Some(len)), trailing.len() as u64));
                 }
             }
-            Err(error) => emit(self.unparsable(origin, bytes.len() as u64, &error)),
+            Err(error) => emit.item(self.unparsable(origin, bytes.len() as u64, &error)),
         }
+        emit.flush();
         Ok(())
+    }
+
+    /// A capture record that could not be read, or a note about one (a TLS flow).
+    fn capture_problem(
+        &mut self,
+        name: &str,
+        frame: u64,
+        reason: String,
+        refused: bool,
+    ) -> Prepared {
+        let origin = Origin {
+            input: Some(name.to_string()),
+            frames: vec![frame],
+            ..Origin::default()
+        };
+        let disposition = if refused {
+            Disposition::CaptureProblem
+        } else {
+            Disposition::CaptureNote
+        };
+        let mut record = Record::new(self.tool, disposition, origin);
+        record.refusal = Some(Refusal {
+            reason,
+            byte: None,
+            header: None,
+        });
+        Prepared::Ready(Done {
+            bytes: None,
+            record,
+        })
     }
 
     fn take_index(&mut self) -> u64 {
@@ -600,6 +743,28 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Decides a sniffed input's kind from its first four bytes, which are put back in front.
+fn sniff(
+    mut reader: Box<dyn Read + Send>,
+    kind: InputKind,
+) -> io::Result<(Box<dyn Read + Send>, InputKind)> {
+    if kind != InputKind::Sniff {
+        return Ok((reader, kind));
+    }
+    let mut magic = Vec::with_capacity(4);
+    reader.by_ref().take(4).read_to_end(&mut magic)?;
+    let is_capture = <[u8; 4]>::try_from(&magic[..])
+        .ok()
+        .and_then(sniff_format)
+        .is_some();
+    let kind = if is_capture {
+        InputKind::Capture
+    } else {
+        InputKind::Messages
+    };
+    Ok((Box::new(io::Cursor::new(magic).chain(reader)), kind))
+}
+
 fn origin_at(name: &str, offset: Option<u64>) -> Origin {
     Origin {
         input: Some(name.to_string()),
@@ -608,32 +773,39 @@ fn origin_at(name: &str, offset: Option<u64>) -> Origin {
     }
 }
 
-/// The last stage: writes messages and records in order.
+/// The last stage: writes messages and records in order. After a write fails it writes
+/// nothing more and the run ends with the error.
 struct Writer<'a> {
     sinks: Sinks<'a>,
     json: bool,
     summary: RunSummary,
+    failure: Option<io::Error>,
 }
 
 impl Writer<'_> {
-    fn write(&mut self, done: Done) -> Result<(), DriverError> {
+    fn write(&mut self, done: Done) {
         self.summary.count(&done.record);
-        let line = done.record.to_json_line();
+        if self.failure.is_none() {
+            if let Err(e) = self.try_write(&done) {
+                self.failure = Some(e);
+            }
+        }
+    }
+
+    fn try_write(&mut self, done: &Done) -> io::Result<()> {
+        let needs_line = self.json || self.sinks.report.is_some();
+        let line = if needs_line {
+            done.record.to_json_line()
+        } else {
+            String::new()
+        };
         if self.json {
-            self.sinks
-                .output
-                .write_all(line.as_bytes())
-                .map_err(DriverError::Output)?;
+            self.sinks.output.write_all(line.as_bytes())?;
         } else if let Some(bytes) = &done.bytes {
-            self.sinks
-                .output
-                .write_all(bytes)
-                .map_err(DriverError::Output)?;
+            self.sinks.output.write_all(bytes)?;
         }
         if let Some(report) = self.sinks.report.as_mut() {
-            report
-                .write_all(line.as_bytes())
-                .map_err(DriverError::Output)?;
+            report.write_all(line.as_bytes())?;
         }
         if let Some(diag) = self.sinks.diagnostics.as_mut() {
             // Best effort: a closed stderr must not stop the run.
@@ -642,12 +814,26 @@ impl Writer<'_> {
         Ok(())
     }
 
-    fn finish(mut self) -> Result<RunSummary, DriverError> {
-        self.sinks.output.flush().map_err(DriverError::Output)?;
-        if let Some(report) = self.sinks.report.as_mut() {
-            report.flush().map_err(DriverError::Output)?;
+    /// Pushes written messages on to the next process (a live pipeline must not wait).
+    fn flush(&mut self) {
+        if self.failure.is_none() {
+            if let Err(e) = self.sinks.output.flush() {
+                self.failure = Some(e);
+            }
         }
-        Ok(self.summary)
+    }
+
+    fn finish(mut self) -> Result<RunSummary, DriverError> {
+        self.flush();
+        if let Some(report) = self.sinks.report.as_mut() {
+            if let Err(e) = report.flush() {
+                self.failure.get_or_insert(e);
+            }
+        }
+        match self.failure {
+            Some(e) => Err(DriverError::Output(e)),
+            None => Ok(self.summary),
+        }
     }
 }
 

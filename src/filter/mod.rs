@@ -19,10 +19,12 @@ pub mod control;
 pub mod driver;
 pub mod report;
 
+use crate::capture::{Timestamp, Transport};
 use crate::message::Message;
 use crate::uri::Aor;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::net::SocketAddr;
 
 /// Where a message came from, as far as sipsec knows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
@@ -33,19 +35,44 @@ pub struct Origin {
     /// Byte offset of the message in that input (stream inputs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
-    /// Capture frame numbers that carried it.
+    /// Capture frame numbers (as tshark counts them) that carried it.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub frames: Vec<u64>,
-    /// Capture timestamp, Unix seconds with fraction.
+    /// Capture time of the frame that completed it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub time: Option<f64>,
-    /// `udp`, `tcp` or `tls`.
+    pub timestamp: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub transport: Option<String>,
+    pub transport: Option<Transport>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub src: Option<String>,
+    pub src: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dst: Option<String>,
+    pub dst: Option<SocketAddr>,
+}
+
+impl Origin {
+    /// A message read from a capture.
+    pub fn from_capture(input: &str, capture: &crate::capture::Origin) -> Origin {
+        Origin {
+            input: Some(input.to_string()),
+            offset: None,
+            frames: capture.frames.clone(),
+            timestamp: Some(capture.timestamp),
+            transport: Some(capture.transport),
+            src: Some(capture.src),
+            dst: Some(capture.dst),
+        }
+    }
+
+    /// The capture origin, when the message came from one (for `--pcap-out`).
+    pub fn capture(&self) -> Option<crate::capture::Origin> {
+        Some(crate::capture::Origin {
+            frames: self.frames.clone(),
+            timestamp: self.timestamp?,
+            src: self.src?,
+            dst: self.dst?,
+            transport: self.transport?,
+        })
+    }
 }
 
 /// What the tool knows about a message besides its bytes.

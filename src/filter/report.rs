@@ -23,6 +23,10 @@ pub enum Disposition {
     Unparsable,
     /// Bytes between messages that are not SIP: not written.
     Garbage,
+    /// A capture record that could not be read as it claims (lying length, truncation, a gap).
+    CaptureProblem,
+    /// Something in a capture that is reported but is no defect (a TLS flow sipsec cannot read).
+    CaptureNote,
 }
 
 impl Disposition {

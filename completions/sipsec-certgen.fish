@@ -1,0 +1,247 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_sipsec_certgen_global_optspecs
+    string join \n q/quiet v/verbose store= passphrase-file= passphrase-env= h/help V/version
+end
+
+function __fish_sipsec_certgen_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_sipsec_certgen_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_sipsec_certgen_using_subcommand
+    set -l cmd (__fish_sipsec_certgen_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -l store -d 'Certificate store directory' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -s V -l version -d 'Print version'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "init-ca" -d 'Create the store (if missing) and a self-signed root CA, trusted by the store'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "init-intermediate" -d 'Create the issuing intermediate CA, name-constrained to the given domains'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "issue" -d 'Issue a certificate for a SIP URI with the store\'s CA (self-signed if there is none)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "csr" -d 'Make a key and a CSR for a SIP URI, for an outside CA; the CSR goes to --out or stdout'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "import-cert" -d 'Import a certificate an outside CA returned (or one with --key): must match the key and name the URI. Extra certificates in FILE become the chain'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "sign-csr" -d 'Sign a CSR with the store\'s issuing CA; the certificate goes to --out or stdout'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "export-p12" -d 'Export an identity\'s key, certificate and chain as PKCS#12'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "import-p12" -d 'Import a PKCS#12 file as an own identity'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "revoke" -d 'Revoke a certificate (by URI of an own identity, or --serial) and publish the CRL'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "crl" -d 'Publish the CRL of the issuing CA (crl/issuing-ca.pem; also to --out)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "rotate" -d 'Replace an identity\'s key and certificate; the old certificate is kept for verification'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "group" -d 'Define and list groups'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "list" -d 'List identities, learned certificates, groups and CAs'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "show" -d 'Show a certificate: an own or learned identity by URI, or a PEM file'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "anchor" -d 'Manage trust anchors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "config" -d 'Change store settings (on-demand issuance, own domains) and print them'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l cn -d 'Common name of the CA' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l key-type -r -f -a "rsa2048\t''
+rsa3072\t''
+rsa4096\t''
+p256\t''
+p384\t''"
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l days -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l issuing -d 'Use the root directly as the issuing CA (no intermediate)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l domain -d 'A domain the proxy serves (repeat for more)' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l cn -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l key-type -r -f -a "rsa2048\t''
+rsa3072\t''
+rsa4096\t''
+p256\t''
+p384\t''"
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l days -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l uri-constraints -d 'Add URI subtrees too (OpenSSL then refuses every sip: leaf: see the man page)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -l key-type -d 'Key type (RSA-2048 for RFC 3853 interop; P-256 for the RFC 8591 profile)' -r -f -a "rsa2048\t''
+rsa3072\t''
+rsa4096\t''
+p256\t''
+p384\t''"
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -l days -d 'Validity in days' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -l im-pres -d 'Also name the `im:` and `pres:` forms of the URI'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -l domain-cert -d 'A domain certificate (`sip:domain`): adds DNS:domain and id-kp-sipDomain'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -l self-signed -d 'Self-signed even when the store has a CA'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand issue" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l key-type -d 'Key type (RSA-2048 for RFC 3853 interop; P-256 for the RFC 8591 profile)' -r -f -a "rsa2048\t''
+rsa3072\t''
+rsa4096\t''
+p256\t''
+p384\t''"
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l days -d 'Validity in days' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l out -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l im-pres -d 'Also name the `im:` and `pres:` forms of the URI'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l domain-cert -d 'A domain certificate (`sip:domain`): adds DNS:domain and id-kp-sipDomain'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cert" -l uri -d 'The URI (default: the certificate\'s first SIP URI)' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cert" -l key -d 'The private key, when it is not already in the store' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cert" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cert" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cert" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cert" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cert" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l uri -d 'The URI to certify (default: the CSR\'s subject CN)' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l days -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l out -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l im-pres
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l domain-cert
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l out -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l p12-pass-file -d 'Read the PKCS#12 passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l p12-pass-env -d 'Read the PKCS#12 passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l legacy -d '3DES/SHA-1 encryption for old importers (default: PBES2/AES-256, SHA-256 MAC)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l uri -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l p12-pass-file -d 'Read the PKCS#12 passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l p12-pass-env -d 'Read the PKCS#12 passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -l serial -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -l crl-days -d 'Validity of the published CRL in days' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l days -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l out -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand rotate" -l key-type -d 'Key type (RSA-2048 for RFC 3853 interop; P-256 for the RFC 8591 profile)' -r -f -a "rsa2048\t''
+rsa3072\t''
+rsa4096\t''
+p256\t''
+p384\t''"
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand rotate" -l days -d 'Validity in days' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand rotate" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand rotate" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand rotate" -l im-pres -d 'Also name the `im:` and `pres:` forms of the URI'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand rotate" -l domain-cert -d 'A domain certificate (`sip:domain`): adds DNS:domain and id-kp-sipDomain'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand rotate" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand rotate" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand rotate" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and not __fish_seen_subcommand_from add list help" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and not __fish_seen_subcommand_from add list help" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and not __fish_seen_subcommand_from add list help" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and not __fish_seen_subcommand_from add list help" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and not __fish_seen_subcommand_from add list help" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and not __fish_seen_subcommand_from add list help" -f -a "add" -d 'Map members (exact AORs or `*` patterns) to a group identity'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and not __fish_seen_subcommand_from add list help" -f -a "list" -d 'List the group map'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and not __fish_seen_subcommand_from add list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from add" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from add" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from list" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from list" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from list" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from list" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "add" -d 'Map members (exact AORs or `*` patterns) to a group identity'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "list" -d 'List the group map'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand group; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand list" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand list" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand list" -l json -d 'One JSON object per line'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand list" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand list" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand list" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -l json
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and not __fish_seen_subcommand_from add help" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and not __fish_seen_subcommand_from add help" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and not __fish_seen_subcommand_from add help" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and not __fish_seen_subcommand_from add help" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and not __fish_seen_subcommand_from add help" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and not __fish_seen_subcommand_from add help" -f -a "add" -d 'Trust the CA certificates in FILE'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and not __fish_seen_subcommand_from add help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from add" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from add" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from add" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from add" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from help" -f -a "add" -d 'Trust the CA certificates in FILE'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l on-demand -r -f -a "yes\t''
+no\t''"
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l add-domain -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l key-type -r -f -a "rsa2048\t''
+rsa3072\t''
+rsa4096\t''
+p256\t''
+p384\t''"
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l days -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -s h -l help -d 'Print help'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "init-ca" -d 'Create the store (if missing) and a self-signed root CA, trusted by the store'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "init-intermediate" -d 'Create the issuing intermediate CA, name-constrained to the given domains'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "issue" -d 'Issue a certificate for a SIP URI with the store\'s CA (self-signed if there is none)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "csr" -d 'Make a key and a CSR for a SIP URI, for an outside CA; the CSR goes to --out or stdout'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "import-cert" -d 'Import a certificate an outside CA returned (or one with --key): must match the key and name the URI. Extra certificates in FILE become the chain'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "sign-csr" -d 'Sign a CSR with the store\'s issuing CA; the certificate goes to --out or stdout'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "export-p12" -d 'Export an identity\'s key, certificate and chain as PKCS#12'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "import-p12" -d 'Import a PKCS#12 file as an own identity'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "revoke" -d 'Revoke a certificate (by URI of an own identity, or --serial) and publish the CRL'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "crl" -d 'Publish the CRL of the issuing CA (crl/issuing-ca.pem; also to --out)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "rotate" -d 'Replace an identity\'s key and certificate; the old certificate is kept for verification'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "group" -d 'Define and list groups'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "list" -d 'List identities, learned certificates, groups and CAs'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "show" -d 'Show a certificate: an own or learned identity by URI, or a PEM file'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "anchor" -d 'Manage trust anchors'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "config" -d 'Change store settings (on-demand issuance, own domains) and print them'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and not __fish_seen_subcommand_from init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "add" -d 'Map members (exact AORs or `*` patterns) to a group identity'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and __fish_seen_subcommand_from group" -f -a "list" -d 'List the group map'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand help; and __fish_seen_subcommand_from anchor" -f -a "add" -d 'Trust the CA certificates in FILE'

@@ -1,0 +1,70 @@
+#!/bin/sh
+# Capture-reading throughput and peak memory: sipsec's capture layer against sipgrep, tshark and
+# cat. Builds target/bench-capture/big.pcap (SIZE_MB, default 520 MiB, of UDP SIP records taken
+# from testdata/captures/sipp-udp.pcap, repeated) and a 20 MiB slice of it for tshark, which
+# decodes SIP far too slowly for the whole file. Nothing here is committed.
+# Until the filter tools exist, "sipsec" is `examples/capture_scan --count`: it reads every
+# record, decodes it, and parses every SIP message with `Message::parse`.
+set -eu
+cd "$(dirname "$0")/../.."
+export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
+dir=target/bench-capture
+big=$dir/big.pcap
+slice=$dir/slice.pcap
+size_mb=${SIZE_MB:-520}
+mkdir -p "$dir"
+
+if [ ! -s "$big" ] || [ "$(stat -c %s "$big")" -lt $((size_mb * 1048576)) ]; then
+    src=testdata/captures/sipp-udp.pcap
+    tail -c +25 "$src" > "$dir/records"
+    : > "$dir/block"
+    while [ "$(stat -c %s "$dir/block")" -lt 1048576 ]; do cat "$dir/records" >> "$dir/block"; done
+    for name in big slice; do
+        n=$size_mb
+        [ "$name" = slice ] && n=20
+        {
+            head -c 24 "$src"
+            i=0
+            while [ "$i" -lt "$n" ]; do cat "$dir/block"; i=$((i + 1)); done
+        } > "$dir/$name.pcap"
+    done
+fi
+
+cargo build -q --release --example capture_scan
+scan=target/release/examples/capture_scan
+
+# run NAME FILE COMMAND...: prints seconds, MB/s and max RSS, and keeps MB/s for the ratios.
+run() {
+    name=$1 file=$2
+    shift 2
+    /usr/bin/time -f '%e %M' -o "$dir/time" "$@" > /dev/null 2> "$dir/$name.err" || {
+        echo "$name failed: $(tail -n 3 "$dir/$name.err")"
+        return 0
+    }
+    bytes=$(stat -c %s "$file")
+    read -r secs rss_kb < "$dir/time"
+    mbps=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { if (s < 0.01) s = 0.01; printf "%.1f", b / 1048576 / s }')
+    printf '%-10s %8.1f MiB %7.2f s %9s MiB/s   max RSS %6.1f MiB\n' "$name" \
+        "$(awk -v b="$bytes" 'BEGIN { print b / 1048576 }')" "$secs" "$mbps" "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')"
+    eval "mbps_$name=$mbps"
+}
+
+cat "$big" > /dev/null # warm the page cache for everyone
+run sipsec "$big" "$scan" --count "$big"
+tail -n 1 "$dir/sipsec.err"
+run cat "$big" cat "$big"
+if command -v sipgrep > /dev/null; then
+    run sipgrep "$big" sipgrep -C -I "$big"
+else
+    echo "sipgrep not installed (Debian package sipgrep)"
+fi
+if command -v tshark > /dev/null; then
+    run tshark "$slice" tshark -r "$slice" -Y sip -T fields -e sip.Call-ID
+else
+    echo "tshark not installed"
+fi
+
+for peer in sipgrep tshark cat; do
+    eval "v=\${mbps_$peer:-}"
+    [ -n "$v" ] && awk -v a="$mbps_sipsec" -v b="$v" -v p="$peer" 'BEGIN { printf "sipsec / %-8s %8.2fx\n", p, a / b }'
+done

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs what sipsec needs to build (OpenSSL headers, pkg-config) and, with --peers, the real
+# peers the interop tests drive (openssl CLI, tshark, SIPp). Debian/Ubuntu; idempotent.
+set -eu
+want="libssl-dev pkg-config openssl"
+if [ "${1:-}" = "--peers" ]; then
+    want="$want tshark sip-tester"
+fi
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+as_root=""
+[ "$(id -u)" -eq 0 ] || as_root="sudo"
+echo "sipsec setup: installing$missing" >&2
+$as_root apt-get update -qq
+# tshark asks whether non-root users may capture; answer no, non-interactively.
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $as_root debconf-set-selections
+DEBIAN_FRONTEND=noninteractive $as_root apt-get install -y -qq $missing >/dev/null

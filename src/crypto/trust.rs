@@ -1,0 +1,315 @@
+//! Trust: does a certificate chain to an anchor, valid at a given time, not revoked, fit for
+//! the purpose? Separate from signature integrity so each can be reported on its own.
+
+use openssl::hash::{hash, MessageDigest};
+use openssl::stack::Stack;
+use openssl::x509::store::X509StoreBuilder;
+use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
+use openssl::x509::{X509Crl, X509PurposeId, X509StoreContext, X509VerifyResult, X509};
+use openssl_sys as sys;
+
+use super::{epoch_seconds, ffi, CmsError};
+
+/// What the certificate must be good for (RFC 8550 §4.4 key usage / EKU rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TrustPurpose {
+    #[default]
+    SmimeSign,
+    SmimeEncrypt,
+    /// No purpose check (chain, time and revocation only).
+    Any,
+}
+
+/// Anchors, revocation data and the time at which to judge. Build it once and reuse it.
+#[derive(Default)]
+pub struct TrustContext {
+    /// Trusted certificates. Any anchor ends a chain, also an intermediate (partial chains are
+    /// accepted), so a domain CA can be pinned without its root.
+    pub anchors: Vec<X509>,
+    /// When non-empty, the leaf's issuer must have a CRL here (`X509_V_FLAG_CRL_CHECK`).
+    pub crls: Vec<X509Crl>,
+    /// Seconds since 1970; `None` means now.
+    pub at_time: Option<i64>,
+    pub purpose: TrustPurpose,
+}
+
+/// The trust verdict. `depth` is the position in the chain of the certificate at fault
+/// (0 = the signer itself).
+#[derive(Debug, Clone)]
+pub enum TrustVerdict {
+    Trusted {
+        /// The chain OpenSSL built, signer first, anchor last.
+        chain: Vec<X509>,
+        /// The earliest notAfter in the chain: a cached verdict holds until then.
+        valid_until: Option<i64>,
+    },
+    Expired {
+        depth: u32,
+    },
+    NotYetValid {
+        depth: u32,
+    },
+    UntrustedRoot {
+        depth: u32,
+    },
+    Revoked {
+        depth: u32,
+    },
+    BadPurpose {
+        depth: u32,
+    },
+    /// CRL checking was asked for but no current, correctly signed CRL covers the certificate.
+    CrlUnavailable {
+        depth: u32,
+        reason: String,
+    },
+    Other {
+        depth: u32,
+        code: i32,
+        reason: String,
+    },
+}
+
+impl TrustVerdict {
+    pub fn is_trusted(&self) -> bool {
+        matches!(self, TrustVerdict::Trusted { .. })
+    }
+}
+
+impl std::fmt::Display for TrustVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TrustVerdict::Trusted { .. } => f.write_str("trusted"),
+            TrustVerdict::Expired { depth } => write!(f, "certificate expired (depth {depth})"),
+            TrustVerdict::NotYetValid { depth } => {
+                write!(f, "certificate not yet valid (depth {depth})")
+            }
+            TrustVerdict::UntrustedRoot { depth } => write!(
+                f,
+                "no chain to a trust anchor (depth {depth}); add the issuing CA to the anchors"
+            ),
+            TrustVerdict::Revoked { depth } => write!(f, "certificate revoked (depth {depth})"),
+            TrustVerdict::BadPurpose { depth } => write!(
+                f,
+                "certificate not allowed for S/MIME (key usage or extended key usage, depth {depth})"
+            ),
+            TrustVerdict::CrlUnavailable { depth, reason } => {
+                write!(f, "revocation unknown: {reason} (depth {depth}); supply a current CRL")
+            }
+            TrustVerdict::Other {
+                depth,
+                code,
+                reason,
+            } => write!(f, "certificate rejected: {reason} (code {code}, depth {depth})"),
+        }
+    }
+}
+
+/// Judges `cert` with the intermediates in `chain` (extra certificates, e.g. those carried in
+/// the CMS; order does not matter) against `ctx`. `Err` only when OpenSSL itself fails.
+pub fn check_trust(
+    cert: &X509,
+    chain: &[X509],
+    ctx: &TrustContext,
+) -> Result<TrustVerdict, CmsError> {
+    let setup = CmsError::openssl;
+    let mut param = X509VerifyParam::new().map_err(setup("creating verify parameters"))?;
+    if let Some(t) = ctx.at_time {
+        param.set_time(t);
+    }
+    let purpose = match ctx.purpose {
+        TrustPurpose::SmimeSign => X509PurposeId::SMIME_SIGN,
+        TrustPurpose::SmimeEncrypt => X509PurposeId::SMIME_ENCRYPT,
+        TrustPurpose::Any => X509PurposeId::ANY,
+    };
+    param
+        .set_purpose(purpose)
+        .map_err(setup("setting the purpose"))?;
+    let mut flags = X509VerifyFlags::PARTIAL_CHAIN;
+    if !ctx.crls.is_empty() {
+        flags |= X509VerifyFlags::CRL_CHECK;
+    }
+    param.set_flags(flags).map_err(setup("setting flags"))?;
+
+    let mut sb = X509StoreBuilder::new().map_err(setup("creating a store"))?;
+    for a in &ctx.anchors {
+        sb.add_cert(a.clone()).map_err(setup("adding an anchor"))?;
+    }
+    for crl in &ctx.crls {
+        ffi::store_add_crl(&mut sb, crl).map_err(setup("adding a CRL"))?;
+    }
+    sb.set_param(&param).map_err(setup("applying parameters"))?;
+    let store = sb.build();
+
+    let mut untrusted = Stack::new().map_err(setup("allocating a stack"))?;
+    for c in chain {
+        untrusted
+            .push(c.clone())
+            .map_err(setup("collecting intermediates"))?;
+    }
+    let mut sctx = X509StoreContext::new().map_err(setup("creating a store context"))?;
+    let (error, depth, built) = sctx
+        .init(&store, cert, &untrusted, |c| {
+            let ok = c.verify_cert()?;
+            let built: Vec<X509> = c
+                .chain()
+                .map(|s| s.iter().map(|x| x.to_owned()).collect())
+                .unwrap_or_default();
+            let error = if ok { X509VerifyResult::OK } else { c.error() };
+            Ok((error, c.error_depth(), built))
+        })
+        .map_err(setup("verifying the chain"))?;
+    Ok(verdict(error, depth, built))
+}
+
+fn verdict(error: X509VerifyResult, depth: u32, chain: Vec<X509>) -> TrustVerdict {
+    let code = error.as_raw();
+    match code {
+        sys::X509_V_OK => {
+            let valid_until = chain
+                .iter()
+                .filter_map(|c| epoch_seconds(c.not_after()))
+                .min();
+            TrustVerdict::Trusted { chain, valid_until }
+        }
+        sys::X509_V_ERR_CERT_HAS_EXPIRED => TrustVerdict::Expired { depth },
+        sys::X509_V_ERR_CERT_NOT_YET_VALID => TrustVerdict::NotYetValid { depth },
+        sys::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT
+        | sys::X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY
+        | sys::X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
+        | sys::X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
+        | sys::X509_V_ERR_CERT_UNTRUSTED
+        | sys::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE => TrustVerdict::UntrustedRoot { depth },
+        sys::X509_V_ERR_CERT_REVOKED => TrustVerdict::Revoked { depth },
+        sys::X509_V_ERR_INVALID_PURPOSE
+        | sys::X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE
+        | sys::X509_V_ERR_KEYUSAGE_NO_CERTSIGN => TrustVerdict::BadPurpose { depth },
+        sys::X509_V_ERR_UNABLE_TO_GET_CRL
+        | sys::X509_V_ERR_CRL_HAS_EXPIRED
+        | sys::X509_V_ERR_CRL_NOT_YET_VALID
+        | sys::X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER
+        | sys::X509_V_ERR_CRL_SIGNATURE_FAILURE => TrustVerdict::CrlUnavailable {
+            depth,
+            reason: error.error_string().to_string(),
+        },
+        _ => TrustVerdict::Other {
+            depth,
+            code,
+            reason: error.error_string().to_string(),
+        },
+    }
+}
+
+/// A stable fingerprint of a signer and its chain, for caching trust verdicts: SHA-256 over
+/// the length-prefixed DER of the signer and then each chain certificate, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChainKey(pub [u8; 32]);
+
+pub fn chain_key(cert: &X509, chain: &[X509]) -> Result<ChainKey, CmsError> {
+    let mut buf = Vec::new();
+    for c in std::iter::once(cert).chain(chain) {
+        let der = c
+            .to_der()
+            .map_err(CmsError::openssl("encoding a certificate"))?;
+        buf.extend_from_slice(&(der.len() as u64).to_be_bytes());
+        buf.extend_from_slice(&der);
+    }
+    let d = hash(MessageDigest::sha256(), &buf).map_err(CmsError::openssl("hashing"))?;
+    let mut out = [0u8; 32];
+    out.copy_from_slice(&d);
+    Ok(ChainKey(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::testkit::{now, Ca, KeyKind, Validity};
+
+    fn ctx(anchors: Vec<X509>) -> TrustContext {
+        TrustContext {
+            anchors,
+            ..TrustContext::default()
+        }
+    }
+
+    #[test]
+    fn good_chain_with_intermediate_is_trusted() {
+        let root = Ca::new(KeyKind::Rsa);
+        let inter = root.sub_ca(KeyKind::P256);
+        let (leaf, _) = inter.leaf(KeyKind::P256, "sip:alice@example.com");
+        let v = check_trust(
+            &leaf,
+            std::slice::from_ref(&inter.cert),
+            &ctx(vec![root.cert.clone()]),
+        )
+        .unwrap();
+        match v {
+            TrustVerdict::Trusted { chain, valid_until } => {
+                assert_eq!(chain.len(), 3);
+                assert!(valid_until.unwrap() > now());
+            }
+            other => panic!("{other}"),
+        }
+        // Without the intermediate there is no path.
+        let v = check_trust(&leaf, &[], &ctx(vec![root.cert.clone()])).unwrap();
+        assert!(matches!(v, TrustVerdict::UntrustedRoot { .. }), "{v}");
+    }
+
+    #[test]
+    fn untrusted_root_expired_and_not_yet_valid() {
+        let ca = Ca::new(KeyKind::Rsa);
+        let stranger = Ca::new(KeyKind::Rsa);
+        let (leaf, _) = ca.leaf(KeyKind::Rsa, "sip:alice@example.com");
+        let v = check_trust(&leaf, &[], &ctx(vec![stranger.cert.clone()])).unwrap();
+        assert!(matches!(v, TrustVerdict::UntrustedRoot { depth: 0 }), "{v}");
+
+        let (old, _) = ca.leaf_with(KeyKind::Rsa, "sip:old@example.com", Validity::Expired, true);
+        let v = check_trust(&old, &[], &ctx(vec![ca.cert.clone()])).unwrap();
+        assert!(matches!(v, TrustVerdict::Expired { depth: 0 }), "{v}");
+        // The same certificate judged at a time inside its validity is fine.
+        let mut then = ctx(vec![ca.cert.clone()]);
+        then.at_time = Some(now() - 5 * 86_400);
+        assert!(check_trust(&old, &[], &then).unwrap().is_trusted());
+
+        let (young, _) = ca.leaf_with(KeyKind::Rsa, "sip:new@example.com", Validity::Future, true);
+        let v = check_trust(&young, &[], &ctx(vec![ca.cert.clone()])).unwrap();
+        assert!(matches!(v, TrustVerdict::NotYetValid { depth: 0 }), "{v}");
+    }
+
+    #[test]
+    fn revoked_by_crl() {
+        let ca = Ca::new(KeyKind::P256);
+        let (bad, _) = ca.leaf(KeyKind::P256, "sip:mallory@example.com");
+        let (good, _) = ca.leaf(KeyKind::P256, "sip:alice@example.com");
+        let mut c = ctx(vec![ca.cert.clone()]);
+        c.crls = vec![ca.crl(&[&bad])];
+        let v = check_trust(&bad, &[], &c).unwrap();
+        assert!(matches!(v, TrustVerdict::Revoked { depth: 0 }), "{v}");
+        assert!(check_trust(&good, &[], &c).unwrap().is_trusted());
+        // A CRL naming the same issuer but signed by another key (the test CAs share a name)
+        // is no revocation information at all.
+        c.crls = vec![Ca::new(KeyKind::P256).crl(&[])];
+        let v = check_trust(&good, &[], &c).unwrap();
+        assert!(matches!(v, TrustVerdict::CrlUnavailable { .. }), "{v}");
+    }
+
+    #[test]
+    fn wrong_extended_key_usage_is_bad_purpose() {
+        let ca = Ca::new(KeyKind::Rsa);
+        let (server, _) = ca.leaf_with(KeyKind::Rsa, "sip:x@example.com", Validity::Now, false);
+        let v = check_trust(&server, &[], &ctx(vec![ca.cert.clone()])).unwrap();
+        assert!(matches!(v, TrustVerdict::BadPurpose { depth: 0 }), "{v}");
+        let mut any = ctx(vec![ca.cert.clone()]);
+        any.purpose = TrustPurpose::Any;
+        assert!(check_trust(&server, &[], &any).unwrap().is_trusted());
+    }
+
+    #[test]
+    fn chain_key_depends_on_every_certificate() {
+        let ca = Ca::new(KeyKind::P256);
+        let (a, _) = ca.leaf(KeyKind::P256, "sip:a@example.com");
+        let k1 = chain_key(&a, &[]).unwrap();
+        assert_eq!(k1, chain_key(&a, &[]).unwrap());
+        assert_ne!(k1, chain_key(&a, std::slice::from_ref(&ca.cert)).unwrap());
+    }
+}
