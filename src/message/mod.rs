@@ -403,6 +403,9 @@ impl Message {
     pub fn insert_field(&mut self, index: usize, name: &str, value: &[u8]) -> ParseResult<()> {
         Self::check_name(name)?;
         Self::check_line_safe(value)?;
+        if index >= self.fields.len() {
+            self.terminate_last_line();
+        }
         let at = match self.fields.get(index) {
             Some(f) => f.line.start as usize,
             None => self.separator.start as usize,
@@ -435,6 +438,21 @@ impl Message {
         Ok(())
     }
 
+    /// A sipfrag may end in a line without its line end (RFC 3420). Before anything is added
+    /// after that line it gets one: otherwise the addition would run into it, and the index
+    /// would show a header the bytes do not hold.
+    fn terminate_last_line(&mut self) {
+        let at = self.body.start as usize;
+        if !self.separator.is_empty() || at == 0 || self.bytes[at - 1] == b'\n' {
+            return;
+        }
+        let eol = self.line_ending.as_bytes();
+        self.splice(at..at, eol);
+        if let Some(last) = self.fields.last_mut().filter(|f| f.line.end as usize == at) {
+            last.line.end += eol.len() as u32;
+        }
+    }
+
     /// Appends `name: value` after the last field.
     pub fn append_field(&mut self, name: &str, value: &[u8]) -> ParseResult<()> {
         self.insert_field(self.fields.len(), name, value)
@@ -463,6 +481,7 @@ impl Message {
         let len = body.len().to_string();
         if self.separator.is_empty() && self.body.is_empty() {
             // A message with no empty line yet (a headers-only sipfrag): add one.
+            self.terminate_last_line();
             let at = self.body.start as usize;
             let eol = self.line_ending.as_bytes();
             self.bytes.splice(at..at, eol.iter().copied());

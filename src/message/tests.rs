@@ -414,3 +414,38 @@ fn set_field_value_on_an_empty_value() {
     let reparsed = Message::parse(m.as_bytes().to_vec()).expect("reparses");
     assert_eq!(reparsed.fields(), m.fields());
 }
+
+/// Found by the `message` fuzz target: a field appended to a sipfrag whose last line had no line
+/// end ran into that line, so the index showed a header the bytes did not hold.
+#[test]
+fn additions_after_an_unterminated_fragment_line_start_a_new_line() {
+    let cases: [(&[u8], &[u8]); 3] = [
+        (
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP a",
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP a\r\nX-A: 1\r\n",
+        ),
+        (b"SIP/2.0 200 OK", b"SIP/2.0 200 OK\r\nX-A: 1\r\n"),
+        (
+            b"Via: SIP/2.0/TCP a\nTo: b",
+            b"Via: SIP/2.0/TCP a\nTo: b\nX-A: 1\n",
+        ),
+    ];
+    for (input, expected) in cases {
+        let mut m = Message::parse_fragment(input).unwrap();
+        m.append_field("X-A", b"1").unwrap();
+        assert_eq!(m.as_bytes(), expected);
+        let again = Message::parse_fragment(m.as_bytes()).unwrap();
+        assert_eq!(again.fields(), m.fields());
+        assert_eq!(m.values_named("X-A").next(), Some(&b"1"[..]));
+    }
+
+    let mut m = Message::parse_fragment(&b"To: <sip:a@b>"[..]).unwrap();
+    m.set_body(b"body").unwrap();
+    assert_eq!(
+        m.as_bytes(),
+        b"To: <sip:a@b>\r\nContent-Length: 4\r\n\r\nbody"
+    );
+    let again = Message::parse_fragment(m.as_bytes()).unwrap();
+    assert_eq!(again.fields(), m.fields());
+    assert_eq!(again.body(), b"body");
+}
