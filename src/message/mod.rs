@@ -359,7 +359,7 @@ impl Message {
     /// what a replacement removes).
     fn line_end_after(&self, at: usize) -> usize {
         let rest = &self.bytes[at..];
-        let eol = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| at + i);
+        let eol = memchr::memchr(b'\n', rest).map_or(self.bytes.len(), |i| at + i);
         match self.line_ending {
             LineEnding::CrLf if eol > at && self.bytes[eol - 1] == b'\r' => eol - 1,
             _ => eol,

@@ -449,3 +449,14 @@ fn additions_after_an_unterminated_fragment_line_start_a_new_line() {
     assert_eq!(again.fields(), m.fields());
     assert_eq!(again.body(), b"body");
 }
+
+/// Found by the `message` fuzz target: replacing the value of a sipfrag's last field, on a line
+/// without a line end, took the end of the message to be offset 0 and panicked.
+#[test]
+fn value_on_an_unterminated_last_line_is_replaced() {
+    let mut m = Message::parse_fragment(&b"To: <sip:a@b>\r\nSubject: old  "[..]).unwrap();
+    m.set_field_value(1, b"new").unwrap();
+    assert_eq!(m.as_bytes(), b"To: <sip:a@b>\r\nSubject: new");
+    let again = Message::parse_fragment(m.as_bytes()).unwrap();
+    assert_eq!(again.fields(), m.fields());
+}
