@@ -348,10 +348,13 @@ impl Message {
         self.splice(field.value.start as usize..end_of_value_line, value);
         // Set both ends: an empty value is an insertion point, which `splice` moves.
         let start = field.value.start;
-        self.fields[index].value = Span {
+        let field = &mut self.fields[index];
+        field.value = Span {
             start,
             end: start + value.len() as u32,
         };
+        // On a sipfrag's unterminated last line the line ends where the value did: it grows.
+        field.line.end = field.line.end.max(field.value.end);
         Ok(())
     }
 

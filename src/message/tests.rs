@@ -459,4 +459,12 @@ fn value_on_an_unterminated_last_line_is_replaced() {
     assert_eq!(m.as_bytes(), b"To: <sip:a@b>\r\nSubject: new");
     let again = Message::parse_fragment(m.as_bytes()).unwrap();
     assert_eq!(again.fields(), m.fields());
+
+    // An empty value there: the line grows with the value written into it.
+    let mut m = Message::parse_fragment(&b"Subject:"[..]).unwrap();
+    m.set_field_value(0, b"new").unwrap();
+    assert_eq!(m.as_bytes(), b"Subject:new");
+    assert_eq!(m.field_line(&m.fields()[0]), b"Subject:new");
+    let again = Message::parse_fragment(m.as_bytes()).unwrap();
+    assert_eq!(again.fields(), m.fields());
 }
