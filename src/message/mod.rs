@@ -450,9 +450,14 @@ impl Message {
             return;
         }
         let eol = self.line_ending.as_bytes();
+        let last_before = self.fields.last().copied();
         self.splice(at..at, eol);
-        if let Some(last) = self.fields.last_mut().filter(|f| f.line.end as usize == at) {
-            last.line.end += eol.len() as u32;
+        if let (Some(before), Some(last)) = (last_before, self.fields.last_mut()) {
+            if before.line.end as usize == at {
+                // The line end goes after the value, even an empty one that `splice` moved.
+                last.value = before.value;
+                last.line.end = (at + eol.len()) as u32;
+            }
         }
     }
 

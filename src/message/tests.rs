@@ -448,6 +448,14 @@ fn additions_after_an_unterminated_fragment_line_start_a_new_line() {
     let again = Message::parse_fragment(m.as_bytes()).unwrap();
     assert_eq!(again.fields(), m.fields());
     assert_eq!(again.body(), b"body");
+
+    // The last field's value is empty and ends the fragment: it stays before the new line end.
+    let mut m = Message::parse_fragment(&b"X-B:  "[..]).unwrap();
+    m.set_body(b"b").unwrap();
+    assert_eq!(m.as_bytes(), b"X-B:  \r\nContent-Length: 1\r\n\r\nb");
+    assert_eq!(m.values_named("X-B").next(), Some(&b""[..]));
+    let again = Message::parse_fragment(m.as_bytes()).unwrap();
+    assert_eq!(again.fields(), m.fields());
 }
 
 /// Found by the `message` fuzz target: replacing the value of a sipfrag's last field, on a line
