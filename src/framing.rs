@@ -60,6 +60,8 @@ pub struct StreamFramer {
     base: u64,
     /// Bytes of an oversized body still to discard.
     skip: u64,
+    /// How many bytes from `pos` are known not to hold the empty line that ends a head.
+    head_searched: usize,
     eof: bool,
     stopped: bool,
     max_size: usize,
@@ -77,6 +79,7 @@ impl StreamFramer {
             pos: 0,
             base: 0,
             skip: 0,
+            head_searched: 0,
             eof: false,
             stopped: false,
             max_size,
@@ -128,6 +131,7 @@ impl StreamFramer {
 
     fn consume(&mut self, n: usize) {
         self.pos += n;
+        self.head_searched = 0;
     }
 
     /// The next event, or `None` when more bytes are needed (or, after `finish`, when all is
@@ -157,19 +161,31 @@ impl StreamFramer {
         if parse_start_line(first_line).is_err() {
             return self.garbage(offset);
         }
+        let ending = detect_line_ending(data).unwrap_or(LineEnding::CrLf);
+        let separator: &[u8] = match ending {
+            LineEnding::CrLf => b"\r\n\r\n",
+            LineEnding::Lf => b"\n\n",
+        };
+        // A head still arriving: search only the new bytes for its empty line, so a peer that
+        // sends a large head in tiny pieces costs linear, not quadratic, time.
+        let waiting_for_head = self.head_searched > 0 && {
+            let from = self.head_searched.saturating_sub(separator.len() - 1);
+            memchr::memmem::find(&data[from..], separator).is_none()
+        };
         // One pass in the common case: the scan stops at the empty line. Only when it fails is
         // the empty line searched for, to tell a defective head from one not yet complete.
-        let head = match scan_head(data, false) {
+        let scanned = if waiting_for_head {
+            Err(ParseError::new(ParseErrorKind::Incomplete, data.len()))
+        } else {
+            scan_head(data, false)
+        };
+        let head = match scanned {
             Ok(head) => head,
             Err(error) => {
-                let ending = detect_line_ending(data).unwrap_or(LineEnding::CrLf);
-                let separator: &[u8] = match ending {
-                    LineEnding::CrLf => b"\r\n\r\n",
-                    LineEnding::Lf => b"\n\n",
-                };
-                if memchr::memmem::find(data, separator).is_some() {
+                if !waiting_for_head && memchr::memmem::find(data, separator).is_some() {
                     return Some(self.refuse_unframed(offset, error));
                 }
+                self.head_searched = data.len();
                 if data.len() > self.max_size {
                     let error = ParseError::new(
                         ParseErrorKind::TooLarge {
