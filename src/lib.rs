@@ -13,6 +13,7 @@
 //! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
 //! - [`header`]: typed header views (addresses, Via, CSeq, auth, content, Date) and
 //!   `Message::validate`.
+//! - [`relay`]: the stateless proxy and registrar: sans-IO routing core, stdio driver, sockets.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod capture;
@@ -24,6 +25,7 @@ pub mod framing;
 pub mod header;
 pub mod message;
 pub mod mime;
+pub mod relay;
 pub mod store;
 pub mod uri;
 
