@@ -158,21 +158,35 @@ impl Relay {
             Some(Ok(Scheme::Sip | Scheme::Sips))
         );
         if !scheme_ok {
-            return self.refuse(&msg, from, 416, "Unsupported URI Scheme", "unsupported scheme");
+            return self.refuse(
+                &msg,
+                from,
+                416,
+                "Unsupported URI Scheme",
+                "unsupported scheme",
+            );
         }
         match msg.max_forwards() {
             Ok(Some(0)) => {
                 return self.refuse(&msg, from, 483, "Too Many Hops", "Max-Forwards exhausted")
             }
             Ok(Some(n)) => set_first(&mut msg, HeaderKind::MaxForwards, &(n - 1).to_string()),
-            _ => insert_before_first(&mut msg, HeaderKind::Via, "Max-Forwards", "70", false),
+            _ => {
+                let _ = msg.append_field("Max-Forwards", b"70");
+            }
         }
         if let Err(note) = self.preprocess_routes(&mut msg) {
             return self.refuse(&msg, from, 400, "Bad Request", &note);
         }
         let loop_hash = loop_hash(&msg);
         if self.looped(&msg, loop_hash) {
-            return self.refuse(&msg, from, 482, "Loop Detected", "our own Via with this hash");
+            return self.refuse(
+                &msg,
+                from,
+                482,
+                "Loop Detected",
+                "our own Via with this hash",
+            );
         }
         if msg.method() == Some(b"REGISTER") && self.request_uri_is_own_domain(&msg) {
             return self.register(&msg, from, now);
@@ -182,7 +196,13 @@ impl Relay {
             Err((code, reason, note)) => return self.refuse(&msg, from, code, reason, &note),
         };
         if self.is_own_address(target.addr) {
-            return self.refuse(&msg, from, 482, "Loop Detected", "next hop is the relay itself");
+            return self.refuse(
+                &msg,
+                from,
+                482,
+                "Loop Detected",
+                "next hop is the relay itself",
+            );
         }
         let dialog_creating = !is_ack
             && !matches!(msg.method(), Some(b"REGISTER" | b"CANCEL" | b"OPTIONS"))
@@ -194,7 +214,12 @@ impl Relay {
                 let _ = write!(rr, ";transport={}", me.transport.name());
             }
             rr.push_str(";lr>");
-            insert_before_first(&mut msg, HeaderKind::RecordRoute, "Record-Route", &rr, true);
+            let at = msg
+                .indices_of(HeaderKind::RecordRoute)
+                .next()
+                .or_else(|| msg.indices_of(HeaderKind::Via).last().map(|i| i + 1))
+                .unwrap_or(0);
+            let _ = msg.insert_field(at, "Record-Route", rr.as_bytes());
         }
         let branch = format!("{BRANCH_PREFIX}{txn:016x}.{loop_hash:016x}");
         let mut target = target;
@@ -438,7 +463,11 @@ impl Relay {
             Host::Ipv4(a) => Some((*a).into()),
             Host::Ipv6 { addr, .. } => Some((*addr).into()),
             Host::Name(n) => {
-                return self.config.aliases.iter().any(|a| a.eq_ignore_ascii_case(n))
+                return self
+                    .config
+                    .aliases
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(n))
                     && self.config.listen.iter().any(|l| l.addr.port() == port);
             }
         };
@@ -446,9 +475,8 @@ impl Relay {
     }
 
     fn uri_is_me(&self, uri: &Uri<'_>) -> bool {
-        uri.host().is_some_and(|h| {
-            self.host_port_is_me(&h, uri.port(), default_port(uri_transport(uri)))
-        })
+        uri.host()
+            .is_some_and(|h| self.host_port_is_me(&h, uri.port(), default_port(uri_transport(uri))))
     }
 
     fn via_is_me(&self, via: &Via<'_>) -> bool {
@@ -568,7 +596,9 @@ fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
             .iter()
             .rposition(|&b| b == b';')
             .unwrap_or(name_at);
-        let end = p.value.map_or(name_at + p.name.len(), |v| offset(v) + v.len());
+        let end = p
+            .value
+            .map_or(name_at + p.name.len(), |v| offset(v) + v.len());
         new_elem.extend_from_slice(&elem[copied..start]);
         copied = end;
     }
@@ -602,7 +632,10 @@ impl std::fmt::Write for VecWriter<'_> {
 fn transaction_hash(msg: &Message) -> u64 {
     let mut h = DefaultHasher::new();
     let top = msg.top_via().ok();
-    match top.and_then(|v| v.branch()).filter(|b| b.starts_with(b"z9hG4bK")) {
+    match top
+        .and_then(|v| v.branch())
+        .filter(|b| b.starts_with(b"z9hG4bK"))
+    {
         Some(branch) => {
             branch.hash(&mut h);
             if let Some(v) = top {
@@ -656,8 +689,7 @@ pub fn build_response(req: &Message, code: u16, reason: &str, extra: &[(&str, St
             out.extend_from_slice(req.field_name(f));
             out.extend_from_slice(b": ");
             out.extend_from_slice(req.field_value(f));
-            if f.kind == HeaderKind::To && code > 100 && req.to().is_ok_and(|t| t.tag().is_none())
-            {
+            if f.kind == HeaderKind::To && code > 100 && req.to().is_ok_and(|t| t.tag().is_none()) {
                 let _ = write!(VecWriter(&mut out), ";tag=sr{:016x}", transaction_hash(req));
             }
             out.extend_from_slice(b"\r\n");
@@ -712,16 +744,6 @@ fn set_first(msg: &mut Message, kind: HeaderKind, value: &str) {
     if let Some(i) = first {
         let _ = msg.set_field_value(i, value.as_bytes());
     }
-}
-
-/// Inserts a field before the first of `kind` (`at_top`: or at the very top when there is
-/// none; else after the last field).
-fn insert_before_first(msg: &mut Message, kind: HeaderKind, name: &str, value: &str, at_top: bool) {
-    let index = msg
-        .indices_of(kind)
-        .next()
-        .unwrap_or(if at_top { 0 } else { msg.fields().len() });
-    let _ = msg.insert_field(index, name, value.as_bytes());
 }
 
 #[cfg(test)]

@@ -146,7 +146,12 @@ mod tests {
         for s in ["udp:127.0.0.1:5060", "tls:[::1]:5061", "tcp:10.0.0.1:1"] {
             assert_eq!(s.parse::<Peer>().unwrap().to_string(), s);
         }
-        for s in ["udp:127.0.0.1", "sctp:1.2.3.4:5", "127.0.0.1:5060", "udp:host:5060"] {
+        for s in [
+            "udp:127.0.0.1",
+            "sctp:1.2.3.4:5",
+            "127.0.0.1:5060",
+            "udp:host:5060",
+        ] {
             assert!(s.parse::<Peer>().is_err(), "{s}");
         }
         let r: StaticRoute = "Example.COM.=tcp:192.0.2.1:5060".parse().unwrap();

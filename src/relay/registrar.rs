@@ -106,9 +106,10 @@ impl Location {
                 let mut changes = Vec::with_capacity(list.len());
                 for c in &list {
                     let asked = match c.params().get("expires") {
-                        Some(Some(v)) => match std::str::from_utf8(v).ok().and_then(|v| {
-                            v.parse::<u64>().ok()
-                        }) {
+                        Some(Some(v)) => match std::str::from_utf8(v)
+                            .ok()
+                            .and_then(|v| v.parse::<u64>().ok())
+                        {
                             Some(n) => n.min(u64::from(u32::MAX)) as u32,
                             None => return RegisterOutcome::Refused(400, "Bad Contact Expires"),
                         },
@@ -161,10 +162,7 @@ impl Location {
 
 /// Contact URIs compare by RFC 3261 §19.1.4 equivalence, falling back to exact text.
 fn same_contact(a: &str, b: &str) -> bool {
-    match (
-        crate::uri::Uri::parse_str(a),
-        crate::uri::Uri::parse_str(b),
-    ) {
+    match (crate::uri::Uri::parse_str(a), crate::uri::Uri::parse_str(b)) {
         (Ok(x), Ok(y)) => x.equivalent(&y),
         _ => a == b,
     }
@@ -198,7 +196,11 @@ mod tests {
     #[test]
     fn bindings_expire_on_time_and_several_contacts_coexist() {
         let mut loc = Location::default();
-        let r = reg("<sip:bob@192.0.2.9>;expires=100, <sip:bob@192.0.2.10>", Some("300"), 1);
+        let r = reg(
+            "<sip:bob@192.0.2.9>;expires=100, <sip:bob@192.0.2.10>",
+            Some("300"),
+            1,
+        );
         let out = loc.register(&bob(), &r, src(), 1000, 60, 3600);
         assert_eq!(
             out,
@@ -217,7 +219,11 @@ mod tests {
     #[test]
     fn too_brief_is_refused_with_min_expires_and_changes_nothing() {
         let mut loc = Location::default();
-        let r = reg("<sip:bob@192.0.2.9>, <sip:bob@192.0.2.10>;expires=5", None, 1);
+        let r = reg(
+            "<sip:bob@192.0.2.9>, <sip:bob@192.0.2.10>;expires=5",
+            None,
+            1,
+        );
         assert_eq!(
             loc.register(&bob(), &r, src(), 0, 60, 3600),
             RegisterOutcome::TooBrief(60)
@@ -228,7 +234,14 @@ mod tests {
     #[test]
     fn star_removes_all_only_with_expires_zero() {
         let mut loc = Location::default();
-        loc.register(&bob(), &reg("<sip:bob@192.0.2.9>", None, 1), src(), 0, 60, 3600);
+        loc.register(
+            &bob(),
+            &reg("<sip:bob@192.0.2.9>", None, 1),
+            src(),
+            0,
+            60,
+            3600,
+        );
         assert!(matches!(
             loc.register(&bob(), &reg("*", Some("60"), 2), src(), 0, 60, 3600),
             RegisterOutcome::Refused(400, _)
@@ -244,15 +257,47 @@ mod tests {
     #[test]
     fn refresh_replaces_and_stale_cseq_is_ignored_and_max_clamps() {
         let mut loc = Location::default();
-        loc.register(&bob(), &reg("<sip:bob@192.0.2.9>", Some("99999"), 5), src(), 0, 60, 3600);
+        loc.register(
+            &bob(),
+            &reg("<sip:bob@192.0.2.9>", Some("99999"), 5),
+            src(),
+            0,
+            60,
+            3600,
+        );
         assert_eq!(loc.lookup(&bob(), 0)[0].expires_at, 3600);
         // Same Call-ID, older CSeq: ignored.
-        loc.register(&bob(), &reg("<sip:bob@192.0.2.9>", Some("0"), 4), src(), 0, 60, 3600);
+        loc.register(
+            &bob(),
+            &reg("<sip:bob@192.0.2.9>", Some("0"), 4),
+            src(),
+            0,
+            60,
+            3600,
+        );
         assert_eq!(loc.lookup(&bob(), 0).len(), 1);
         // Newer CSeq with expires 0 removes it.
-        loc.register(&bob(), &reg("<sip:BOB@192.0.2.9>;expires=0", None, 6), src(), 0, 60, 3600);
-        assert_eq!(loc.lookup(&bob(), 0).len(), 1, "user part is case-sensitive");
-        loc.register(&bob(), &reg("<sip:bob@192.0.2.9>;expires=0", None, 7), src(), 0, 60, 3600);
+        loc.register(
+            &bob(),
+            &reg("<sip:BOB@192.0.2.9>;expires=0", None, 6),
+            src(),
+            0,
+            60,
+            3600,
+        );
+        assert_eq!(
+            loc.lookup(&bob(), 0).len(),
+            1,
+            "user part is case-sensitive"
+        );
+        loc.register(
+            &bob(),
+            &reg("<sip:bob@192.0.2.9>;expires=0", None, 7),
+            src(),
+            0,
+            60,
+            3600,
+        );
         assert!(loc.lookup(&bob(), 0).is_empty());
         assert!(loc.is_empty());
     }
