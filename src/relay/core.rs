@@ -175,9 +175,10 @@ impl Relay {
                 let _ = msg.append_field("Max-Forwards", b"70");
             }
         }
-        if let Err(note) = self.preprocess_routes(&mut msg) {
-            return self.refuse(&msg, from, 400, "Bad Request", &note);
-        }
+        let popped = match self.preprocess_routes(&mut msg) {
+            Ok(p) => p,
+            Err(note) => return self.refuse(&msg, from, 400, "Bad Request", &note),
+        };
         let loop_hash = loop_hash(&msg);
         if self.looped(&msg, loop_hash) {
             return self.refuse(
@@ -233,9 +234,10 @@ impl Relay {
         Decision {
             verdict: Verdict::Forwarded,
             note: format!(
-                "{} {} from {from} -> {target} ({how})",
+                "{} {} from {from} -> {target} ({how}{})",
                 String::from_utf8_lossy(msg.method().unwrap_or_default()),
-                String::from_utf8_lossy(msg.request_uri().unwrap_or_default())
+                String::from_utf8_lossy(msg.request_uri().unwrap_or_default()),
+                if popped { ", after our Route" } else { "" }
             ),
             sends: vec![Send {
                 to: target,
@@ -257,7 +259,8 @@ impl Relay {
 
     /// §16.4: a strict-routed request (Request-URI is ours) gets its Request-URI back from the
     /// last Route; a top Route naming us is removed.
-    fn preprocess_routes(&self, msg: &mut Message) -> Result<(), String> {
+    /// Returns whether a Route naming us was removed (the request is record-routed to us).
+    fn preprocess_routes(&self, msg: &mut Message) -> Result<bool, String> {
         let routes: Vec<String> = match msg.routes() {
             Ok(r) => r.iter().map(|a| a.uri().as_str().to_string()).collect(),
             Err(e) => return Err(format!("bad Route: {e}")),
@@ -267,7 +270,8 @@ impl Relay {
             .and_then(Result::ok)
             .is_some_and(|u| self.uri_is_me(&u));
         let mut routes = routes;
-        if ruri_is_me && !routes.is_empty() {
+        let strict = ruri_is_me && !routes.is_empty();
+        if strict {
             if let Some(last) = routes.pop() {
                 let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
                 msg.set_start_line(format!("{method} {last} SIP/2.0").as_bytes())
@@ -282,7 +286,7 @@ impl Relay {
         if top_is_me {
             remove_list_element(msg, HeaderKind::Route, Position::First);
         }
-        Ok(())
+        Ok(top_is_me || strict)
     }
 
     fn looped(&self, msg: &Message, loop_hash: u64) -> bool {

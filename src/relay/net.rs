@@ -454,7 +454,7 @@ fn read_connection(sh: &Arc<Shared>, mut reader: Reader, conn: &Conn, peer: Peer
             .now()
             .saturating_sub(conn.last_active.load(Ordering::Relaxed));
         if idle > sh.opts.idle_timeout.as_secs() {
-            break "idle".to_string();
+            break format!("idle for {idle} s");
         }
         let read = match &mut reader {
             Reader::Tcp(s) => s.read(&mut buf),
