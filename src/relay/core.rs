@@ -205,9 +205,11 @@ impl Relay {
                 "next hop is the relay itself",
             );
         }
-        let dialog_creating = !is_ack
-            && !matches!(msg.method(), Some(b"REGISTER" | b"CANCEL" | b"OPTIONS"))
-            && msg.to().map(|t| t.tag().is_none()).unwrap_or(false);
+        // Record-Route what may create a dialog (RFC 3261 §16.6 step 4; RFC 6665, 3515).
+        let dialog_creating = matches!(
+            msg.method(),
+            Some(b"INVITE" | b"SUBSCRIBE" | b"REFER" | b"NOTIFY")
+        ) && msg.to().is_ok_and(|t| t.tag().is_none());
         if dialog_creating {
             let me = self.own_address(target);
             let mut rr = format!("<sip:{}", host_port(me.addr));
