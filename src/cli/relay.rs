@@ -37,6 +37,7 @@ Exit codes: 0 stopped cleanly; 2 usage error; 3 setup failed (binding, TLS files
     name = "sipsec-relay",
     version,
     about = "Stateless SIP proxy and registrar over UDP, TCP and TLS, or scripted over stdio",
+    args_override_self = true,
     after_long_help = AFTER_HELP
 )]
 pub struct RelayCli {

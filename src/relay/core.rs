@@ -145,7 +145,6 @@ impl Relay {
     }
 
     fn request(&mut self, mut msg: Message, from: Peer, now: u64) -> Decision {
-        let is_ack = msg.method() == Some(b"ACK");
         if let Err(e) = stamp_via(&mut msg, from) {
             return Decision::drop(format!("request without a usable Via: {e}"));
         }
