@@ -229,7 +229,7 @@ impl Relay {
         if target.transport == Transport::Udp && msg.len() > UDP_REQUEST_LIMIT {
             // §18.1.1: too large for UDP; the Via must name the transport actually used.
             target.transport = Transport::Tcp;
-            let _ = msg.remove_field(0);
+            msg.remove_field(0);
             self.insert_own_via(&mut msg, target, &branch);
         }
         Decision {
