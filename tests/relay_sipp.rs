@@ -358,3 +358,61 @@ fn max_forwards_and_loops_are_refused() {
     assert!(log.contains("483 Too Many Hops"), "{log}");
     assert!(log.contains("482 Loop Detected"), "{log}");
 }
+
+/// IPv6 listeners (no SIPp needed): an OPTIONS for an unknown domain over UDP and over TCP on
+/// `[::1]` is answered 404 on the same transport, with `received`/`rport` in IPv6 form.
+#[test]
+fn ipv6_udp_and_tcp_are_answered() {
+    let Ok(probe) = UdpSocket::bind("[::1]:0") else {
+        eprintln!("note: no IPv6 loopback; test skipped");
+        return;
+    };
+    let port = probe.local_addr().unwrap().port();
+    drop(probe);
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("relay.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
+        .args(["--listen", &format!("udp:[::1]:{port}")])
+        .args(["--listen", &format!("tcp:[::1]:{port}")])
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("listening")
+    {
+        assert!(t.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let options = |t: &str, local: u16| {
+        format!(
+            "OPTIONS sip:x@nowhere.test SIP/2.0\r\nVia: SIP/2.0/{t} [::1]:{local};branch=z9hG4bK6;rport\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@b.test>;tag=1\r\nTo: <sip:x@nowhere.test>\r\n\
+             Call-ID: v6\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    let udp = UdpSocket::bind("[::1]:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let local = udp.local_addr().unwrap().port();
+    udp.send_to(options("UDP", local).as_bytes(), ("::1", port))
+        .unwrap();
+    let mut buf = [0u8; 2000];
+    let n = udp.recv(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(text.starts_with("SIP/2.0 404"), "{text}");
+    assert!(
+        text.contains(&format!("received=[::1];rport={local}")),
+        "{text}"
+    );
+
+    let mut tcp = TcpStream::connect(("::1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let local = tcp.local_addr().unwrap().port();
+    tcp.write_all(options("TCP", local).as_bytes()).unwrap();
+    let n = tcp.read(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]).to_string();
+    assert!(text.starts_with("SIP/2.0 404"), "{text}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
