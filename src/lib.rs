@@ -13,12 +13,18 @@
 //! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
 //! - [`header`]: typed header views (addresses, Via, CSeq, auth, content, Date) and
 //!   `Message::validate`.
+//! - [`smime`]: S/MIME bodies of SIP messages: the wrapping forms and the cleaned inner copy.
+//! - [`select`]: `--select` expressions (which messages a tool acts on).
+//! - [`sign`], [`encrypt`]: the filters that wrap messages (signature, envelope).
+//! - [`cache`]: the time-bounded cache of identities and certificates.
 //! - [`relay`]: the stateless proxy and registrar: sans-IO routing core, stdio driver, sockets.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
+pub mod cache;
 pub mod capture;
 pub mod cli;
 pub mod crypto;
+pub mod encrypt;
 pub mod error;
 pub mod filter;
 pub mod framing;
@@ -26,6 +32,9 @@ pub mod header;
 pub mod message;
 pub mod mime;
 pub mod relay;
+pub mod select;
+pub mod sign;
+pub mod smime;
 pub mod store;
 pub mod uri;
 

@@ -597,7 +597,11 @@ impl<'a> Uri<'a> {
             Scheme::Sip | Scheme::Sips => {
                 let host = match self.host? {
                     Host::Name(n) => n.trim_end_matches('.').to_ascii_lowercase(),
-                    Host::Ipv4(a) => a.to_string(),
+                    Host::Ipv4(a) => {
+                        let mut text = String::with_capacity(15);
+                        push_ipv4(&mut text, a);
+                        text
+                    }
                     Host::Ipv6 { addr, .. } => format!("[{addr}]"),
                 };
                 let user = self.user.map(|u| canonical_user(u.as_bytes()));
@@ -673,22 +677,23 @@ impl<'a> Uri<'a> {
         {
             return false;
         }
-        // These must match when either URI carries them.
+        // These must match when either URI carries them. A repeated name compares all its
+        // values in order: comparing only the first would make equivalence non-reflexive
+        // (found by the `uri` fuzz target) and let a second value ride along unseen.
         for name in ["user", "ttl", "method", "maddr", "transport"] {
-            match (self.param(name), other.param(name)) {
-                (None, None) => {}
-                (Some(a), Some(b)) if same_ci(a, b) => {}
-                _ => return false,
+            if !same_values(
+                &param_values(self, name.as_bytes()),
+                &param_values(other, name.as_bytes()),
+            ) {
+                return false;
             }
         }
         // Any other parameter is compared only when both carry it.
         for p in self.params() {
             let name = unescape(p.name.as_bytes());
-            let theirs = std::str::from_utf8(&name).ok().and_then(|n| other.param(n));
-            if let Some(theirs) = theirs {
-                if !same_ci(p.value, theirs) {
-                    return false;
-                }
+            let theirs = param_values(other, &name);
+            if !theirs.is_empty() && !same_values(&param_values(self, &name), &theirs) {
+                return false;
             }
         }
         // Headers are never ignored: the same set on both sides, in any order.
@@ -711,6 +716,18 @@ impl fmt::Display for Uri<'_> {
 }
 
 /// Equal once unescaped, ignoring ASCII case; both absent counts as equal.
+/// Every value `uri` gives the parameter `name` (unescaped, any case), in order.
+fn param_values<'u>(uri: &Uri<'u>, name: &[u8]) -> Vec<Option<&'u str>> {
+    uri.params()
+        .filter(|p| unescape(p.name.as_bytes()).eq_ignore_ascii_case(name))
+        .map(|p| p.value)
+        .collect()
+}
+
+fn same_values(a: &[Option<&str>], b: &[Option<&str>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_ci(*x, *y))
+}
+
 fn same_ci(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => unescape(a.as_bytes()).eq_ignore_ascii_case(&unescape(b.as_bytes())),
@@ -784,3 +801,29 @@ impl fmt::Display for Aor {
 
 #[cfg(test)]
 mod tests;
+
+/// Appends `a.b.c.d` as `Ipv4Addr`'s `Display` writes it, without the formatting machinery
+/// (identity keys and report records are made for every message).
+pub(crate) fn push_ipv4(text: &mut String, addr: Ipv4Addr) {
+    for (i, octet) in addr.octets().iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        push_decimal(text, u32::from(*octet));
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(text: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.extend(digits[i..].iter().map(|&d| char::from(d)));
+}
