@@ -4,7 +4,7 @@
 set -eu
 want="libssl-dev pkg-config openssl"
 if [ "${1:-}" = "--peers" ]; then
-    want="$want tshark sip-tester"
+    want="$want tshark sip-tester kamailio"
 fi
 missing=""
 for p in $want; do

@@ -325,14 +325,17 @@ impl StreamFramer {
                 })
             }
             None => {
-                // The next start line may still arrive: wait, unless the stream has ended or
-                // the garbage already exceeds what one message may hold.
-                if !self.eof && data.len() <= self.max_size {
+                // The next start line may still arrive: wait, unless the stream has ended, the
+                // garbage already exceeds what one message may hold, or this is a live
+                // connection, which ends at the garbage anyway (a peer must not hold it open
+                // with bytes that can never be a message).
+                let live = self.on_garbage == OnGarbage::Stop;
+                if !self.eof && !live && data.len() <= self.max_size {
                     return None;
                 }
                 // Keep an unterminated last line: it may be the start of a message.
                 let len = match memchr::memrchr(b'\n', data) {
-                    Some(lf) if !self.eof => lf + 1,
+                    Some(lf) if !self.eof && !live => lf + 1,
                     _ => data.len(),
                 };
                 Some(self.garbage_or_truncated(offset, len))

@@ -17,6 +17,7 @@
 //! - [`select`]: `--select` expressions (which messages a tool acts on).
 //! - [`sign`], [`encrypt`]: the filters that wrap messages (signature, envelope).
 //! - [`cache`]: the time-bounded cache of identities and certificates.
+//! - [`relay`]: the stateless proxy and registrar: sans-IO routing core, stdio driver, sockets.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod cache;
@@ -30,6 +31,7 @@ pub mod framing;
 pub mod header;
 pub mod message;
 pub mod mime;
+pub mod relay;
 pub mod select;
 pub mod sign;
 pub mod smime;

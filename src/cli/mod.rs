@@ -3,6 +3,7 @@
 
 pub mod certgen;
 pub mod encrypt;
+pub mod relay;
 pub mod sign;
 
 use crate::filter::control::ControlKey;
@@ -271,5 +272,6 @@ pub fn commands() -> Vec<clap::Command> {
         certgen::CertgenCli::command(),
         sign::SignCli::command(),
         encrypt::EncryptCli::command(),
+        relay::RelayCli::command(),
     ]
 }

@@ -1,0 +1,18 @@
+complete -c sipsec-relay -l config -d 'Read options from this file first (see below)' -r -F
+complete -c sipsec-relay -l listen -d 'Listen here: `udp:127.0.0.1:5060`, `tcp:[::1]:5060`, `tls:0.0.0.0:5061` (repeatable). In --stdio mode these are the relay\'s own addresses (Via, Record-Route), not bound' -r
+complete -c sipsec-relay -l domain -d 'A domain this relay is registrar and location service for (repeatable)' -r
+complete -c sipsec-relay -l alias -d 'Another host name that names this relay in Route and Request-URI (repeatable)' -r
+complete -c sipsec-relay -l route -d 'Requests for DOMAIN go to this next hop (repeatable)' -r
+complete -c sipsec-relay -l min-expires -d 'Registrations shorter than this are refused with 423 (seconds)' -r
+complete -c sipsec-relay -l max-expires -d 'Registrations are granted at most this long, and this long when no expiry is asked' -r
+complete -c sipsec-relay -l idle-timeout -d 'Close TCP and TLS connections idle this long (seconds)' -r
+complete -c sipsec-relay -l max-size -d 'Refuse messages larger than this' -r
+complete -c sipsec-relay -l tls-cert -d 'TLS: our certificate chain (PEM, leaf first)' -r -F
+complete -c sipsec-relay -l tls-key -d 'TLS: our private key (PEM file; never given on the command line itself)' -r -F
+complete -c sipsec-relay -l tls-ca -d 'TLS: trust anchors (PEM) a next hop\'s certificate must chain to' -r -F
+complete -c sipsec-relay -l status-file -d 'SIGUSR1 writes the counters to this file instead of stderr' -r -F
+complete -c sipsec-relay -s q -l quiet -d 'Print nothing but fatal errors'
+complete -c sipsec-relay -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-relay -l stdio -d 'Run the routing core over NDJSON on stdin/stdout instead of sockets'
+complete -c sipsec-relay -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c sipsec-relay -s V -l version -d 'Print version'

@@ -1,0 +1,266 @@
+//! `sipsec-relay`: the stateless SIP proxy and registrar. The clap definitions (man pages and
+//! completions are generated from them), the configuration file, and `run`.
+
+use crate::cli::{CommonArgs, Exit};
+use crate::relay::core::Relay;
+use crate::relay::net::{self, NetOptions, Tls};
+use crate::relay::{stdio, Config, Peer, StaticRoute};
+use clap::Parser;
+use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion};
+use std::ffi::OsString;
+use std::io::{self, BufReader};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const AFTER_HELP: &str = "Routing: a Route header first; then, for the --domain domains, the \
+location service filled by REGISTER; then --route; then a Request-URI holding an IP address. \
+Anything else gets 404. The relay is stateless (RFC 3261 §16.11): it keeps no transaction \
+state, record-routes dialog-creating requests, answers 483 when Max-Forwards is exhausted and \
+482 on a loop.
+
+Configuration file (--config): one `key = value` a line, keys the long option names without \
+`--` (`listen = udp:127.0.0.1:5060`; repeat keys that may repeat; `stdio = true` for a flag); \
+`#` starts a comment. Options on the command line come after the file's and add to or \
+override them.
+
+--stdio: reads NDJSON lines {\"from\":\"udp:192.0.2.7:5060\",\"time\":12,\"message\":\"…\"} \
+and writes {\"in\":LINE,\"to\":\"udp:…\",\"message\":\"…\"} for every message it would send. \
+\"time\" is seconds on the registrar's clock (optional, default the previous line's).
+
+Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGTERM and SIGINT \
+finish the messages in hand and exit 0.
+
+Exit codes: 0 stopped cleanly; 2 usage error; 3 setup failed (binding, TLS files).";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sipsec-relay",
+    version,
+    about = "Stateless SIP proxy and registrar over UDP, TCP and TLS, or scripted over stdio",
+    args_override_self = true,
+    after_long_help = AFTER_HELP
+)]
+pub struct RelayCli {
+    #[command(flatten)]
+    pub common: CommonArgs,
+    /// Read options from this file first (see below).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Listen here: `udp:127.0.0.1:5060`, `tcp:[::1]:5060`, `tls:0.0.0.0:5061` (repeatable).
+    /// In --stdio mode these are the relay's own addresses (Via, Record-Route), not bound.
+    #[arg(long, value_name = "TRANSPORT:ADDR:PORT", required = true)]
+    pub listen: Vec<Peer>,
+    /// A domain this relay is registrar and location service for (repeatable).
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Vec<String>,
+    /// Another host name that names this relay in Route and Request-URI (repeatable).
+    #[arg(long, value_name = "HOST")]
+    pub alias: Vec<String>,
+    /// Requests for DOMAIN go to this next hop (repeatable).
+    #[arg(long, value_name = "DOMAIN=TRANSPORT:ADDR:PORT")]
+    pub route: Vec<StaticRoute>,
+    /// Run the routing core over NDJSON on stdin/stdout instead of sockets.
+    #[arg(long)]
+    pub stdio: bool,
+    /// Registrations shorter than this are refused with 423 (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub min_expires: u32,
+    /// Registrations are granted at most this long, and this long when no expiry is asked.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub max_expires: u32,
+    /// Close TCP and TLS connections idle this long (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub idle_timeout: u64,
+    /// Refuse messages larger than this.
+    #[arg(long, value_name = "BYTES", default_value_t = 65535)]
+    pub max_size: usize,
+    /// TLS: our certificate chain (PEM, leaf first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS: our private key (PEM file; never given on the command line itself).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// TLS: trust anchors (PEM) a next hop's certificate must chain to.
+    #[arg(long, value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+    /// SIGUSR1 writes the counters to this file instead of stderr.
+    #[arg(long, value_name = "FILE")]
+    pub status_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("{path}: {source}")]
+    Read { path: String, source: io::Error },
+    #[error("{path}:{line}: expected `key = value`")]
+    Syntax { path: String, line: usize },
+}
+
+/// The arguments with the configuration file's options placed before the command line's.
+pub fn args_with_config(args: Vec<OsString>) -> Result<Vec<OsString>, ConfigFileError> {
+    let mut path = None;
+    for (i, a) in args.iter().enumerate() {
+        let a = a.to_string_lossy();
+        if a == "--config" {
+            path = args.get(i + 1).map(PathBuf::from);
+        } else if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(PathBuf::from(p));
+        }
+    }
+    let Some(path) = path else { return Ok(args) };
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigFileError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let mut out: Vec<OsString> = args.iter().take(1).cloned().collect();
+    out.extend(config_args(&text, &path)?);
+    out.extend(args.into_iter().skip(1));
+    Ok(out)
+}
+
+fn config_args(text: &str, path: &Path) -> Result<Vec<OsString>, ConfigFileError> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .map(|(k, v)| (k.trim(), v.trim()))
+            .filter(|(k, _)| !k.is_empty() && !k.starts_with('-'))
+            .ok_or_else(|| ConfigFileError::Syntax {
+                path: path.display().to_string(),
+                line: i + 1,
+            })?;
+        match value {
+            "true" => out.push(format!("--{key}").into()),
+            "false" => {}
+            v => {
+                out.push(format!("--{key}").into());
+                out.push(v.into());
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl RelayCli {
+    pub fn relay_config(&self) -> Config {
+        Config {
+            listen: self.listen.clone(),
+            aliases: self.alias.clone(),
+            domains: self
+                .domain
+                .iter()
+                .map(|d| d.trim_end_matches('.').to_ascii_lowercase())
+                .collect(),
+            routes: self.route.clone(),
+            min_expires: self.min_expires,
+            max_expires: self.max_expires,
+        }
+    }
+
+    fn tls(&self) -> anyhow::Result<Option<Tls>> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls())?;
+        acceptor.set_min_proto_version(Some(SslVersion::TLS1_2))?;
+        acceptor.set_certificate_chain_file(cert)?;
+        acceptor.set_private_key_file(key, SslFiletype::PEM)?;
+        acceptor.check_private_key()?;
+        let mut connector = SslConnector::builder(SslMethod::tls())?;
+        connector.set_min_proto_version(Some(SslVersion::TLS1_2))?;
+        match &self.tls_ca {
+            Some(ca) => connector.set_ca_file(ca)?,
+            None => connector.set_default_verify_paths()?,
+        }
+        Ok(Some(Tls {
+            acceptor: acceptor.build(),
+            connector: connector.build(),
+        }))
+    }
+}
+
+/// Runs the relay from its parsed command line.
+pub fn run(cli: &RelayCli) -> Exit {
+    match try_run(cli) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("sipsec-relay: {e:#}");
+            Exit::Fatal
+        }
+    }
+}
+
+fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
+    let relay = Relay::new(cli.relay_config());
+    if cli.stdio {
+        let mut relay = relay;
+        let stdin = io::stdin();
+        let stdout = io::BufWriter::new(io::stdout());
+        let mut stderr = io::stderr();
+        let log = (cli.common.verbose > 0).then_some(&mut stderr as &mut dyn io::Write);
+        let summary = stdio::run(&mut relay, BufReader::new(stdin.lock()), stdout, log)?;
+        if summary.bad_lines > 0 && !cli.common.quiet {
+            eprintln!(
+                "sipsec-relay: {} input line(s) were not records",
+                summary.bad_lines
+            );
+        }
+        return Ok(if summary.bad_lines > 0 {
+            Exit::Refused
+        } else {
+            Exit::Ok
+        });
+    }
+    net::install_signal_handlers();
+    let opts = NetOptions {
+        idle_timeout: Duration::from_secs(cli.idle_timeout),
+        max_size: cli.max_size,
+        tls: cli.tls()?,
+        verbose: cli.common.verbose > 0,
+        status_file: cli.status_file.clone(),
+    };
+    let running = net::start(relay, opts)?;
+    if !cli.common.quiet {
+        let l: Vec<String> = cli.listen.iter().map(Peer::to_string).collect();
+        eprintln!("sipsec-relay: listening on {}", l.join(" "));
+    }
+    running.wait();
+    Ok(Exit::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_lines_become_options_before_the_command_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("relay.conf");
+        std::fs::write(
+            &path,
+            "# comment\nlisten = udp:127.0.0.1:5060\nlisten=tcp:127.0.0.1:5060\nstdio = true\n\
+             domain = example.com  # ours\nmin-expires = 30\n",
+        )
+        .unwrap();
+        let args = args_with_config(vec![
+            "sipsec-relay".into(),
+            "--config".into(),
+            path.clone().into(),
+            "--min-expires".into(),
+            "90".into(),
+        ])
+        .unwrap();
+        let cli = RelayCli::try_parse_from(args).unwrap();
+        assert_eq!(cli.listen.len(), 2);
+        assert!(cli.stdio);
+        assert_eq!(cli.domain, ["example.com"]);
+        assert_eq!(cli.min_expires, 90, "the command line wins");
+        std::fs::write(&path, "listen udp:127.0.0.1:5060\n").unwrap();
+        let bad = args_with_config(vec!["x".into(), "--config".into(), path.into()]);
+        assert!(matches!(bad, Err(ConfigFileError::Syntax { line: 1, .. })));
+    }
+}

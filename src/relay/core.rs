@@ -1,0 +1,755 @@
+//! The sans-IO routing core: RFC 3261 §16 as a stateless proxy (§16.11), with the registrar
+//! of [`super::registrar`] for its own domains.
+//!
+//! [`Relay::handle`] takes one message, where it came from and the time, and returns a
+//! [`Decision`]: what to send where, and a one-line note saying why.
+
+use super::registrar::{Location, RegisterOutcome};
+use super::{Config, Peer, Transport};
+use crate::header::{split_list, Via};
+use crate::message::Message;
+use crate::uri::{Host, Scheme, Uri};
+use crate::HeaderKind;
+use std::fmt::Write as _;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::{IpAddr, SocketAddr};
+
+/// RFC 3261 §18.1.1: a request this large goes over a congestion-controlled transport.
+pub const UDP_REQUEST_LIMIT: usize = 1300;
+
+/// The magic cookie and our own mark: the branches we make start with this.
+const BRANCH_PREFIX: &str = "z9hG4bKsr";
+
+/// One message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Send {
+    pub to: Peer,
+    pub bytes: Vec<u8>,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Passed on (a request to its next hop, a response along the Via path).
+    Forwarded,
+    /// Answered by the relay itself with this status code.
+    Answered(u16),
+    /// Nothing sent (ACK that cannot go on, response not for us, no usable Via, …).
+    Dropped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub sends: Vec<Send>,
+    /// Why, in one line (logged at `-v`).
+    pub note: String,
+}
+
+impl Decision {
+    fn drop(note: impl Into<String>) -> Decision {
+        Decision {
+            verdict: Verdict::Dropped,
+            sends: Vec::new(),
+            note: note.into(),
+        }
+    }
+}
+
+/// Turns a URI into a transport address: the place RFC 3263 DNS resolution plugs in.
+pub trait Resolver: std::marker::Send {
+    fn resolve(&self, uri: &Uri<'_>) -> Option<Peer>;
+}
+
+/// Resolves IP literals only (no DNS): the transport from `transport=` (TLS for sips), the
+/// port from the URI or the transport's default.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LiteralResolver;
+
+impl Resolver for LiteralResolver {
+    fn resolve(&self, uri: &Uri<'_>) -> Option<Peer> {
+        let ip: IpAddr = match uri.maddr().and_then(|m| m.parse().ok()) {
+            Some(ip) => ip,
+            None => match uri.host()? {
+                Host::Ipv4(a) => a.into(),
+                Host::Ipv6 { addr, .. } => addr.into(),
+                Host::Name(_) => return None,
+            },
+        };
+        let transport = uri_transport(uri);
+        let port = uri.port().unwrap_or(default_port(transport));
+        Some(Peer::new(transport, SocketAddr::new(ip, port)))
+    }
+}
+
+fn uri_transport(uri: &Uri<'_>) -> Transport {
+    if uri.scheme() == Scheme::Sips {
+        return Transport::Tls;
+    }
+    uri.transport()
+        .and_then(|t| Transport::from_token(t.as_bytes()))
+        .unwrap_or(Transport::Udp)
+}
+
+fn default_port(t: Transport) -> u16 {
+    if t == Transport::Tls {
+        5061
+    } else {
+        5060
+    }
+}
+
+/// The relay: configuration, location service, resolver.
+pub struct Relay {
+    config: Config,
+    location: Location,
+    resolver: Box<dyn Resolver>,
+}
+
+impl Relay {
+    pub fn new(config: Config) -> Relay {
+        Relay::with_resolver(config, Box::new(LiteralResolver))
+    }
+
+    pub fn with_resolver(config: Config, resolver: Box<dyn Resolver>) -> Relay {
+        Relay {
+            config,
+            location: Location::default(),
+            resolver,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn location(&mut self) -> &mut Location {
+        &mut self.location
+    }
+
+    /// Handles one datagram (or one framed stream message): parse, then [`Relay::handle`].
+    pub fn handle_bytes(&mut self, bytes: &[u8], from: Peer, now: u64) -> Decision {
+        match crate::framing::datagram(bytes, crate::message::DEFAULT_MAX_SIZE) {
+            Ok(d) => self.handle(d.message, from, now),
+            Err(e) => Decision::drop(format!("unparsable message from {from}: {e}")),
+        }
+    }
+
+    /// Handles one message that arrived from `from` at `now` (seconds, any monotonic origin).
+    pub fn handle(&mut self, msg: Message, from: Peer, now: u64) -> Decision {
+        if msg.is_request() {
+            self.request(msg, from, now)
+        } else {
+            self.response(msg, from)
+        }
+    }
+
+    fn request(&mut self, mut msg: Message, from: Peer, now: u64) -> Decision {
+        if let Err(e) = stamp_via(&mut msg, from) {
+            return Decision::drop(format!("request without a usable Via: {e}"));
+        }
+        if let Err(e) = msg.validate() {
+            return self.refuse(&msg, from, 400, "Bad Request", &format!("invalid: {e}"));
+        }
+        let txn = transaction_hash(&msg);
+        let scheme_ok = matches!(
+            msg.request_uri_parsed().map(|u| u.map(|u| u.scheme())),
+            Some(Ok(Scheme::Sip | Scheme::Sips))
+        );
+        if !scheme_ok {
+            return self.refuse(
+                &msg,
+                from,
+                416,
+                "Unsupported URI Scheme",
+                "unsupported scheme",
+            );
+        }
+        match msg.max_forwards() {
+            Ok(Some(0)) => {
+                return self.refuse(&msg, from, 483, "Too Many Hops", "Max-Forwards exhausted")
+            }
+            Ok(Some(n)) => set_first(&mut msg, HeaderKind::MaxForwards, &(n - 1).to_string()),
+            _ => {
+                let _ = msg.append_field("Max-Forwards", b"70");
+            }
+        }
+        let popped = match self.preprocess_routes(&mut msg) {
+            Ok(p) => p,
+            Err(note) => return self.refuse(&msg, from, 400, "Bad Request", &note),
+        };
+        let loop_hash = loop_hash(&msg);
+        if self.looped(&msg, loop_hash) {
+            return self.refuse(
+                &msg,
+                from,
+                482,
+                "Loop Detected",
+                "our own Via with this hash",
+            );
+        }
+        if msg.method() == Some(b"REGISTER") && self.request_uri_is_own_domain(&msg) {
+            return self.register(&msg, from, now);
+        }
+        let (target, how) = match self.next_hop(&mut msg, now) {
+            Ok(t) => t,
+            Err((code, reason, note)) => return self.refuse(&msg, from, code, reason, &note),
+        };
+        if self.is_own_address(target.addr) {
+            return self.refuse(
+                &msg,
+                from,
+                482,
+                "Loop Detected",
+                "next hop is the relay itself",
+            );
+        }
+        // Record-Route what may create a dialog (RFC 3261 §16.6 step 4; RFC 6665, 3515).
+        let dialog_creating = matches!(
+            msg.method(),
+            Some(b"INVITE" | b"SUBSCRIBE" | b"REFER" | b"NOTIFY")
+        ) && msg.to().is_ok_and(|t| t.tag().is_none());
+        if dialog_creating {
+            let me = self.own_address(target);
+            let mut rr = format!("<sip:{}", host_port(me.addr));
+            if me.transport != Transport::Udp {
+                let _ = write!(rr, ";transport={}", me.transport.name());
+            }
+            rr.push_str(";lr>");
+            let at = msg
+                .indices_of(HeaderKind::RecordRoute)
+                .next()
+                .or_else(|| msg.indices_of(HeaderKind::Via).last().map(|i| i + 1))
+                .unwrap_or(0);
+            let _ = msg.insert_field(at, "Record-Route", rr.as_bytes());
+        }
+        let branch = format!("{BRANCH_PREFIX}{txn:016x}.{loop_hash:016x}");
+        let mut target = target;
+        self.insert_own_via(&mut msg, target, &branch);
+        if target.transport == Transport::Udp && msg.len() > UDP_REQUEST_LIMIT {
+            // §18.1.1: too large for UDP; the Via must name the transport actually used.
+            target.transport = Transport::Tcp;
+            msg.remove_field(0);
+            self.insert_own_via(&mut msg, target, &branch);
+        }
+        Decision {
+            verdict: Verdict::Forwarded,
+            note: format!(
+                "{} {} from {from} -> {target} ({how}{})",
+                String::from_utf8_lossy(msg.method().unwrap_or_default()),
+                String::from_utf8_lossy(msg.request_uri().unwrap_or_default()),
+                if popped { ", after our Route" } else { "" }
+            ),
+            sends: vec![Send {
+                to: target,
+                bytes: msg.into_bytes(),
+            }],
+        }
+    }
+
+    fn insert_own_via(&self, msg: &mut Message, target: Peer, branch: &str) {
+        let me = self.own_address(target);
+        let via = format!(
+            "SIP/2.0/{} {};branch={branch}",
+            target.transport.via_token(),
+            host_port(me.addr)
+        );
+        // Our Via goes first of all fields, so field 0 is ours when it must be replaced.
+        let _ = msg.insert_field(0, "Via", via.as_bytes());
+    }
+
+    /// §16.4: a strict-routed request (Request-URI is ours) gets its Request-URI back from the
+    /// last Route; a top Route naming us is removed.
+    /// Returns whether a Route naming us was removed (the request is record-routed to us).
+    fn preprocess_routes(&self, msg: &mut Message) -> Result<bool, String> {
+        let routes: Vec<String> = match msg.routes() {
+            Ok(r) => r.iter().map(|a| a.uri().as_str().to_string()).collect(),
+            Err(e) => return Err(format!("bad Route: {e}")),
+        };
+        let ruri_is_me = msg
+            .request_uri_parsed()
+            .and_then(Result::ok)
+            .is_some_and(|u| self.uri_is_me(&u));
+        let mut routes = routes;
+        let strict = ruri_is_me && !routes.is_empty();
+        if strict {
+            if let Some(last) = routes.pop() {
+                let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
+                msg.set_start_line(format!("{method} {last} SIP/2.0").as_bytes())
+                    .map_err(|e| format!("strict route: {e}"))?;
+                remove_list_element(msg, HeaderKind::Route, Position::Last);
+            }
+        }
+        let top_is_me = routes
+            .first()
+            .and_then(|r| Uri::parse_str(r).ok().map(|u| self.uri_is_me(&u)))
+            .unwrap_or(false);
+        if top_is_me {
+            remove_list_element(msg, HeaderKind::Route, Position::First);
+        }
+        Ok(top_is_me || strict)
+    }
+
+    fn looped(&self, msg: &Message, loop_hash: u64) -> bool {
+        let want = format!("{loop_hash:016x}");
+        msg.vias().unwrap_or_default().iter().any(|v| {
+            self.via_is_me(v)
+                && v.branch()
+                    .and_then(|b| std::str::from_utf8(b).ok())
+                    .and_then(|b| b.strip_prefix(BRANCH_PREFIX))
+                    .and_then(|b| b.split_once('.'))
+                    .is_some_and(|(_, l)| l == want)
+        })
+    }
+
+    /// Route, then the location service for our domains, then static routes, then the
+    /// resolver. Rewrites the Request-URI when the location service answers.
+    fn next_hop(
+        &mut self,
+        msg: &mut Message,
+        now: u64,
+    ) -> Result<(Peer, &'static str), (u16, &'static str, String)> {
+        let unroutable = |why: String| (404, "Not Found", why);
+        if let Some(route) = msg.routes().ok().and_then(|r| r.first().map(|a| *a.uri())) {
+            return self
+                .resolver
+                .resolve(&route)
+                .map(|p| (p, "Route"))
+                .ok_or_else(|| unroutable(format!("cannot resolve Route {}", route.as_str())));
+        }
+        let uri_text = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
+        let uri = Uri::parse_str(&uri_text).map_err(|e| (400, "Bad Request", e.to_string()))?;
+        let own_domain = self.uri_is_own_domain(&uri);
+        if own_domain {
+            if let Some(aor) = uri.aor() {
+                if let Some(b) = self.location.lookup(&aor, now).into_iter().next() {
+                    let contact = Uri::parse_str(&b.contact)
+                        .map_err(|e| (500, "Server Internal Error", e.to_string()))?;
+                    let target = if b.source.transport.is_stream() {
+                        b.source
+                    } else {
+                        self.resolver.resolve(&contact).ok_or_else(|| {
+                            unroutable(format!("cannot resolve contact {}", b.contact))
+                        })?
+                    };
+                    let method =
+                        String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
+                    msg.set_start_line(format!("{method} {} SIP/2.0", b.contact).as_bytes())
+                        .map_err(|e| (500, "Server Internal Error", e.to_string()))?;
+                    return Ok((target, "location"));
+                }
+            }
+        }
+        if let Some(Host::Name(_) | Host::Ipv4(_) | Host::Ipv6 { .. }) = uri.host() {
+            let host = host_key(&uri);
+            if let Some(r) = self.config.routes.iter().find(|r| r.domain == host) {
+                return Ok((r.target, "static route"));
+            }
+        }
+        if own_domain {
+            return Err(unroutable(format!("no binding for {uri_text}")));
+        }
+        self.resolver
+            .resolve(&uri)
+            .map(|p| (p, "Request-URI"))
+            .ok_or_else(|| unroutable(format!("no route for {uri_text}")))
+    }
+
+    fn register(&mut self, msg: &Message, from: Peer, now: u64) -> Decision {
+        let aor = match msg.to().ok().and_then(|t| t.uri().aor()) {
+            Some(a) if self.is_own_domain_name(a.host()) => a,
+            _ => return self.refuse(msg, from, 404, "Not Found", "REGISTER for a foreign AOR"),
+        };
+        let c = &self.config;
+        let (min, max) = (c.min_expires, c.max_expires);
+        match self.location.register(&aor, msg, from, now, min, max) {
+            RegisterOutcome::Ok(bindings) => {
+                let extra: Vec<(&str, String)> = bindings
+                    .iter()
+                    .map(|(c, secs)| ("Contact", format!("<{c}>;expires={secs}")))
+                    .collect();
+                let note = format!("REGISTER {aor}: {} binding(s)", bindings.len());
+                self.reply(msg, from, 200, "OK", &extra, &note)
+            }
+            RegisterOutcome::TooBrief(min) => self.reply(
+                msg,
+                from,
+                423,
+                "Interval Too Brief",
+                &[("Min-Expires", min.to_string())],
+                &format!("REGISTER {aor}: expiry under {min}"),
+            ),
+            RegisterOutcome::Refused(code, reason) => {
+                self.refuse(msg, from, code, reason, &format!("REGISTER {aor}"))
+            }
+        }
+    }
+
+    fn refuse(&self, msg: &Message, from: Peer, code: u16, reason: &str, note: &str) -> Decision {
+        self.reply(msg, from, code, reason, &[], note)
+    }
+
+    /// A response made here (§8.2.6, §16.11), sent where the top Via says (§18.2.2; the Via
+    /// was stamped with received/rport already). Never to an ACK.
+    fn reply(
+        &self,
+        msg: &Message,
+        from: Peer,
+        code: u16,
+        reason: &str,
+        extra: &[(&str, String)],
+        note: &str,
+    ) -> Decision {
+        let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
+        if method == "ACK" {
+            return Decision::drop(format!("ACK not answered ({code} {reason}): {note}"));
+        }
+        let to = match msg.top_via().ok().and_then(|v| via_target(&v)) {
+            Some(t) if !from.transport.is_stream() => t,
+            _ => from,
+        };
+        Decision {
+            verdict: Verdict::Answered(code),
+            note: format!("{method} from {from}: {code} {reason}: {note}"),
+            sends: vec![Send {
+                to,
+                bytes: build_response(msg, code, reason, extra),
+            }],
+        }
+    }
+
+    fn response(&mut self, mut msg: Message, from: Peer) -> Decision {
+        let code = msg.status_code().unwrap_or(0);
+        match msg.top_via() {
+            Ok(v) if self.via_is_me(&v) => {}
+            Ok(_) => return Decision::drop(format!("{code} from {from}: top Via is not ours")),
+            Err(e) => return Decision::drop(format!("{code} from {from}: bad Via: {e}")),
+        }
+        remove_list_element(&mut msg, HeaderKind::Via, Position::First);
+        let target = match msg.top_via() {
+            Ok(v) => via_target(&v),
+            Err(_) => None,
+        };
+        match target {
+            Some(to) => Decision {
+                verdict: Verdict::Forwarded,
+                note: format!("{code} from {from} -> {to}"),
+                sends: vec![Send {
+                    to,
+                    bytes: msg.into_bytes(),
+                }],
+            },
+            None => Decision::drop(format!("{code} from {from}: no Via to send it on")),
+        }
+    }
+
+    fn own_address(&self, target: Peer) -> Peer {
+        let l = &self.config.listen;
+        let same_family = |p: &&Peer| p.addr.is_ipv4() == target.addr.is_ipv4();
+        l.iter()
+            .filter(|p| p.transport == target.transport)
+            .find(same_family)
+            .or_else(|| l.iter().find(same_family))
+            .or_else(|| l.first())
+            .copied()
+            .unwrap_or(Peer::new(
+                target.transport,
+                SocketAddr::from(([127, 0, 0, 1], 5060)),
+            ))
+    }
+
+    fn is_own_address(&self, addr: SocketAddr) -> bool {
+        self.config.listen.iter().any(|l| same_socket(l.addr, addr))
+    }
+
+    fn host_port_is_me(&self, host: &Host<'_>, port: Option<u16>, default: u16) -> bool {
+        let port = port.unwrap_or(default);
+        let ip: Option<IpAddr> = match host {
+            Host::Ipv4(a) => Some((*a).into()),
+            Host::Ipv6 { addr, .. } => Some((*addr).into()),
+            Host::Name(n) => {
+                return self
+                    .config
+                    .aliases
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(n))
+                    && self.config.listen.iter().any(|l| l.addr.port() == port);
+            }
+        };
+        ip.is_some_and(|ip| self.is_own_address(SocketAddr::new(ip, port)))
+    }
+
+    fn uri_is_me(&self, uri: &Uri<'_>) -> bool {
+        uri.host()
+            .is_some_and(|h| self.host_port_is_me(&h, uri.port(), default_port(uri_transport(uri))))
+    }
+
+    fn via_is_me(&self, via: &Via<'_>) -> bool {
+        let t = Transport::from_token(via.transport()).unwrap_or(Transport::Udp);
+        self.host_port_is_me(&via.host(), via.port(), default_port(t))
+    }
+
+    fn is_own_domain_name(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        self.config
+            .domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(host))
+    }
+
+    /// The URI is in one of our domains and names no other server by port.
+    fn uri_is_own_domain(&self, uri: &Uri<'_>) -> bool {
+        if !self.is_own_domain_name(&host_key(uri)) {
+            return false;
+        }
+        match (uri.port(), uri.host()) {
+            (None, _) => true,
+            (Some(_), Some(h)) => matches!(h, Host::Name(_)) || self.uri_is_me(uri),
+            _ => false,
+        }
+    }
+
+    fn request_uri_is_own_domain(&self, msg: &Message) -> bool {
+        msg.request_uri_parsed()
+            .and_then(Result::ok)
+            .is_some_and(|u| self.uri_is_own_domain(&u))
+    }
+}
+
+/// The host of a URI as a domain key: names lower-cased without a final dot, IPv4 dotted,
+/// IPv6 bracketed.
+fn host_key(uri: &Uri<'_>) -> String {
+    match uri.host() {
+        Some(Host::Name(n)) => n.trim_end_matches('.').to_ascii_lowercase(),
+        Some(Host::Ipv4(a)) => a.to_string(),
+        Some(Host::Ipv6 { addr, .. }) => format!("[{addr}]"),
+        None => String::new(),
+    }
+}
+
+fn same_socket(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified())
+}
+
+fn host_port(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// Where a response goes by this Via (§18.2.2, RFC 3581): received (else the sent-by host,
+/// if it is an address) and rport (else the sent-by port, else the default).
+fn via_target(via: &Via<'_>) -> Option<Peer> {
+    let transport = Transport::from_token(via.transport())?;
+    let ip: IpAddr = match via.received() {
+        Some(r) => std::str::from_utf8(r)
+            .ok()?
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse()
+            .ok()?,
+        None => match via.host() {
+            Host::Ipv4(a) => a.into(),
+            Host::Ipv6 { addr, .. } => addr.into(),
+            Host::Name(_) => return None,
+        },
+    };
+    let port = match via.rport() {
+        Some(Some(p)) => std::str::from_utf8(p).ok()?.parse().ok()?,
+        _ => via.port().unwrap_or(default_port(transport)),
+    };
+    Some(Peer::new(transport, SocketAddr::new(ip, port)))
+}
+
+/// §18.2.1 and RFC 3581 §4: `received` when the sent-by is not the source address, `rport`
+/// filled in when asked. Over TCP and TLS `rport` is always set, so the response finds the
+/// connection the request came on (§18.2.2).
+fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
+    let index = msg
+        .indices_of(HeaderKind::Via)
+        .next()
+        .ok_or("no Via header")?;
+    let value = msg.field_value(&msg.fields()[index]).to_vec();
+    let (at, elem) = split_list(&value)
+        .next()
+        .ok_or("empty Via")?
+        .map_err(|e| e.to_string())?;
+    let via = Via::parse(elem).map_err(|e| e.to_string())?;
+    let src_ip = from.addr.ip();
+    let sent_by_is_source = match via.host() {
+        Host::Ipv4(a) => IpAddr::from(a) == src_ip,
+        Host::Ipv6 { addr, .. } => IpAddr::from(addr) == src_ip,
+        Host::Name(_) => false,
+    };
+    let wants_rport = via.rport().is_some() || from.transport.is_stream();
+    if sent_by_is_source && !wants_rport {
+        return Ok(());
+    }
+    let base = elem.as_ptr() as usize;
+    let offset = |s: &[u8]| s.as_ptr() as usize - base;
+    let mut new_elem = Vec::with_capacity(elem.len() + 40);
+    let mut copied = 0;
+    for p in via.params().iter() {
+        let is_received = p.name.eq_ignore_ascii_case(b"received");
+        let is_rport = p.name.eq_ignore_ascii_case(b"rport");
+        if !is_received && !is_rport {
+            continue;
+        }
+        // Drop the old parameter (from its `;`) and write ours in its place later.
+        let name_at = offset(p.name);
+        let start = elem[..name_at]
+            .iter()
+            .rposition(|&b| b == b';')
+            .unwrap_or(name_at);
+        let end = p
+            .value
+            .map_or(name_at + p.name.len(), |v| offset(v) + v.len());
+        new_elem.extend_from_slice(&elem[copied..start]);
+        copied = end;
+    }
+    new_elem.extend_from_slice(&elem[copied..]);
+    let ip_text = match src_ip {
+        IpAddr::V4(a) => a.to_string(),
+        IpAddr::V6(a) => format!("[{a}]"),
+    };
+    let _ = write!(VecWriter(&mut new_elem), ";received={ip_text}");
+    if wants_rport {
+        let _ = write!(VecWriter(&mut new_elem), ";rport={}", from.addr.port());
+    }
+    let mut new_value = value[..at].to_vec();
+    new_value.extend_from_slice(&new_elem);
+    new_value.extend_from_slice(&value[at + elem.len()..]);
+    msg.set_field_value(index, &new_value)
+        .map_err(|e| e.to_string())
+}
+
+struct VecWriter<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for VecWriter<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// The transaction part of our branch (§16.11): the same for retransmissions, and for a CANCEL
+/// or non-2xx ACK as for their INVITE, so the method is left out.
+fn transaction_hash(msg: &Message) -> u64 {
+    let mut h = DefaultHasher::new();
+    let top = msg.top_via().ok();
+    match top
+        .and_then(|v| v.branch())
+        .filter(|b| b.starts_with(b"z9hG4bK"))
+    {
+        Some(branch) => {
+            branch.hash(&mut h);
+            if let Some(v) = top {
+                v.host().to_string().hash(&mut h);
+                v.port().hash(&mut h);
+            }
+        }
+        None => {
+            // RFC 2543 peers: the fields that identify their transaction.
+            msg.value(HeaderKind::Via).hash(&mut h);
+            msg.request_uri().hash(&mut h);
+            hash_dialog(msg, &mut h);
+        }
+    }
+    h.finish()
+}
+
+/// The loop-detection part of our branch (§16.6 step 8): the fields whose change makes a
+/// returning request a spiral rather than a loop.
+fn loop_hash(msg: &Message) -> u64 {
+    let mut h = DefaultHasher::new();
+    msg.request_uri().hash(&mut h);
+    hash_dialog(msg, &mut h);
+    for r in msg.values(HeaderKind::Route) {
+        r.hash(&mut h);
+    }
+    for p in msg.values_named("Proxy-Require") {
+        p.hash(&mut h);
+    }
+    h.finish()
+}
+
+fn hash_dialog(msg: &Message, h: &mut DefaultHasher) {
+    msg.from().ok().and_then(|a| a.tag()).hash(h);
+    msg.to().ok().and_then(|a| a.tag()).hash(h);
+    msg.call_id().ok().hash(h);
+    msg.cseq().ok().map(|c| c.seq).hash(h);
+}
+
+/// A response to `req` (§8.2.6): its Vias, From, To (with a tag made from the request, so a
+/// retransmission gets the same one), Call-ID and CSeq, then `extra`.
+pub fn build_response(req: &Message, code: u16, reason: &str, extra: &[(&str, String)]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    let _ = write!(VecWriter(&mut out), "SIP/2.0 {code} {reason}\r\n");
+    for f in req.fields() {
+        let copy = matches!(
+            f.kind,
+            HeaderKind::Via | HeaderKind::From | HeaderKind::CallId | HeaderKind::CSeq
+        );
+        if copy || f.kind == HeaderKind::To {
+            out.extend_from_slice(req.field_name(f));
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(req.field_value(f));
+            if f.kind == HeaderKind::To && code > 100 && req.to().is_ok_and(|t| t.tag().is_none()) {
+                let _ = write!(VecWriter(&mut out), ";tag=sr{:016x}", transaction_hash(req));
+            }
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    for (name, value) in extra {
+        let _ = write!(VecWriter(&mut out), "{name}: {value}\r\n");
+    }
+    out.extend_from_slice(b"Server: sipsec-relay\r\nContent-Length: 0\r\n\r\n");
+    out
+}
+
+#[derive(Clone, Copy)]
+enum Position {
+    First,
+    Last,
+}
+
+/// Removes the first or last element of a list header (Via, Route) across all its fields.
+fn remove_list_element(msg: &mut Message, kind: HeaderKind, pos: Position) {
+    let indices: Vec<usize> = msg.indices_of(kind).collect();
+    let index = match pos {
+        Position::First => indices.first(),
+        Position::Last => indices.last(),
+    };
+    let Some(&index) = index else { return };
+    let value = msg.field_value(&msg.fields()[index]).to_vec();
+    let elems: Vec<(usize, usize)> = split_list(&value)
+        .filter_map(Result::ok)
+        .map(|(at, e)| (at, at + e.len()))
+        .collect();
+    if elems.len() <= 1 {
+        msg.remove_field(index);
+        return;
+    }
+    let rest = match pos {
+        Position::First => value[elems[1].0..].to_vec(),
+        Position::Last => {
+            let before = &value[..elems[elems.len() - 1].0];
+            let end = before
+                .iter()
+                .rposition(|&b| b == b',')
+                .unwrap_or(before.len());
+            value[..end].trim_ascii_end().to_vec()
+        }
+    };
+    let _ = msg.set_field_value(index, &rest);
+}
+
+fn set_first(msg: &mut Message, kind: HeaderKind, value: &str) {
+    let first = msg.indices_of(kind).next();
+    if let Some(i) = first {
+        let _ = msg.set_field_value(i, value.as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,272 @@
+use super::*;
+use crate::relay::StaticRoute;
+
+const ALICE: &str = "udp:192.0.2.7:5070";
+
+fn relay() -> Relay {
+    Relay::new(Config {
+        listen: vec![
+            "udp:192.0.2.1:5060".parse().unwrap(),
+            "tcp:192.0.2.1:5060".parse().unwrap(),
+        ],
+        domains: vec!["example.com".into()],
+        routes: vec!["other.org=udp:192.0.2.50:5060"
+            .parse::<StaticRoute>()
+            .unwrap()],
+        ..Config::default()
+    })
+}
+
+fn peer(s: &str) -> Peer {
+    s.parse().unwrap()
+}
+
+fn request(first: &str, via: &str, extra: &str) -> Message {
+    Message::parse(format!(
+        "{first}\r\nVia: {via}\r\nFrom: <sip:alice@other.net>;tag=a1\r\n\
+         To: <sip:carol@other.org>\r\nCall-ID: c1\r\nCSeq: 1 {}\r\n{extra}Content-Length: 0\r\n\r\n",
+        first.split(' ').next().unwrap()
+    ))
+    .unwrap()
+}
+
+fn invite(extra: &str) -> Message {
+    request(
+        "INVITE sip:carol@other.org SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
+        extra,
+    )
+}
+
+fn only(d: &Decision) -> (Peer, Message) {
+    assert_eq!(d.sends.len(), 1, "{d:?}");
+    let s = &d.sends[0];
+    (s.to, Message::parse(s.bytes.clone()).unwrap())
+}
+
+fn status(d: &Decision) -> u16 {
+    only(d).1.status_code().unwrap()
+}
+
+#[test]
+fn max_forwards_is_decremented_added_and_refused_at_zero() {
+    let mut r = relay();
+    let (to, m) = only(&r.handle(invite("Max-Forwards: 5\r\n"), peer(ALICE), 0));
+    assert_eq!(to, peer("udp:192.0.2.50:5060"));
+    assert_eq!(m.max_forwards().unwrap(), Some(4));
+    let (_, m) = only(&r.handle(invite(""), peer(ALICE), 0));
+    assert_eq!(m.max_forwards().unwrap(), Some(70));
+    let d = r.handle(invite("Max-Forwards: 0\r\n"), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Answered(483));
+    assert_eq!(only(&d).0, peer(ALICE));
+}
+
+#[test]
+fn branch_is_stable_for_retransmissions_and_cancel_and_differs_otherwise() {
+    let mut r = relay();
+    let branch = |r: &mut Relay, m: Message| {
+        let (_, out) = only(&r.handle(m, peer(ALICE), 0));
+        out.top_via().unwrap().branch().unwrap().to_vec()
+    };
+    let a = branch(&mut r, invite(""));
+    assert!(a.starts_with(b"z9hG4bK"));
+    assert_eq!(a, branch(&mut r, invite("")));
+    let cancel = request(
+        "CANCEL sip:carol@other.org SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
+        "",
+    );
+    assert_eq!(a, branch(&mut r, cancel));
+    let other = request(
+        "INVITE sip:carol@other.org SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa2",
+        "",
+    );
+    assert_ne!(a, branch(&mut r, other));
+}
+
+#[test]
+fn a_request_with_our_via_and_same_loop_hash_is_a_loop_but_a_spiral_is_not() {
+    let mut r = relay();
+    let (_, out) = only(&r.handle(invite(""), peer(ALICE), 0));
+    // Back to us unchanged: 482.
+    let d = r.handle(out.clone(), peer("udp:192.0.2.50:5060"), 0);
+    assert_eq!(d.verdict, Verdict::Answered(482), "{d:?}");
+    // Same message with another Request-URI: a spiral, forwarded.
+    let mut spiral = out;
+    spiral
+        .set_start_line(b"INVITE sip:dave@other.org SIP/2.0")
+        .unwrap();
+    let d = r.handle(spiral, peer("udp:192.0.2.50:5060"), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+}
+
+#[test]
+fn received_and_rport_are_stamped_per_rfc_3581() {
+    let mut r = relay();
+    // sent-by equals the source, no rport: untouched.
+    let (_, m) = only(&r.handle(invite(""), peer(ALICE), 0));
+    assert_eq!(m.vias().unwrap()[1].received(), None);
+    // A NATed client asking for rport, with a stale received: both set from the source.
+    let natted = request(
+        "INVITE sip:carol@other.org SIP/2.0",
+        "SIP/2.0/UDP 10.0.0.5:5070;received=1.1.1.1;rport;branch=z9hG4bKn",
+        "",
+    );
+    let (_, m) = only(&r.handle(natted, peer("udp:203.0.113.9:40123"), 0));
+    let v = m.vias().unwrap()[1];
+    assert_eq!(v.received(), Some(&b"203.0.113.9"[..]));
+    assert_eq!(v.rport(), Some(Some(&b"40123"[..])));
+    assert_eq!(v.branch(), Some(&b"z9hG4bKn"[..]));
+    // Without rport, a response goes to received and the sent-by port (§18.2.2).
+    let no_rport = request(
+        "OPTIONS sip:x@nowhere.test SIP/2.0",
+        "SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKq",
+        "",
+    );
+    let d = r.handle(no_rport, peer("udp:203.0.113.9:40123"), 0);
+    assert_eq!(only(&d).0, peer("udp:203.0.113.9:5070"));
+}
+
+#[test]
+fn responses_follow_the_via_path_only_when_the_top_via_is_ours() {
+    let mut r = relay();
+    let resp = |vias: &str| {
+        Message::parse(format!(
+            "SIP/2.0 180 Ringing\r\n{vias}From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n\
+             Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+        ))
+        .unwrap()
+    };
+    // Both Vias in one field: ours removed, the rest kept.
+    let m = resp("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsrx, SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1;received=192.0.2.8;rport=6000\r\n");
+    let (to, out) = only(&r.handle(m, peer("udp:192.0.2.50:5060"), 0));
+    assert_eq!(to, peer("udp:192.0.2.8:6000"));
+    assert_eq!(out.vias().unwrap().len(), 1);
+    // A top Via naming someone else (a spoofed or misrouted response): dropped.
+    let m = resp("Via: SIP/2.0/UDP 192.0.2.99:5060;branch=z9hG4bKz\r\nVia: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1\r\n");
+    assert_eq!(
+        r.handle(m, peer("udp:192.0.2.50:5060"), 0).verdict,
+        Verdict::Dropped
+    );
+    // Our Via is the only one: nowhere to send it.
+    let m = resp("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsrx\r\n");
+    assert_eq!(
+        r.handle(m, peer("udp:192.0.2.50:5060"), 0).verdict,
+        Verdict::Dropped
+    );
+}
+
+#[test]
+fn only_dialog_creating_requests_are_record_routed() {
+    let mut r = relay();
+    let (_, m) = only(&r.handle(invite(""), peer(ALICE), 0));
+    assert_eq!(m.record_routes().unwrap().len(), 1);
+    assert!(m.record_routes().unwrap()[0].uri().lr());
+    let opt = request(
+        "OPTIONS sip:carol@other.org SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKo",
+        "",
+    );
+    let (_, m) = only(&r.handle(opt, peer(ALICE), 0));
+    assert!(m.record_routes().unwrap().is_empty());
+}
+
+#[test]
+fn strict_route_restores_the_request_uri_and_loose_route_pops_ours() {
+    let mut r = relay();
+    let strict = request(
+        "BYE sip:192.0.2.1 SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKs",
+        "Route: <sip:192.0.2.61;lr>\r\nRoute: <sip:bob@192.0.2.9:5080>\r\n",
+    );
+    let (to, m) = only(&r.handle(strict, peer(ALICE), 0));
+    assert_eq!(to, peer("udp:192.0.2.61:5060"));
+    assert_eq!(m.request_uri(), Some(&b"sip:bob@192.0.2.9:5080"[..]));
+    assert_eq!(m.routes().unwrap().len(), 1);
+    let loose = request(
+        "BYE sip:bob@192.0.2.9:5080 SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKl",
+        "Route: <sip:192.0.2.1:5060;lr>\r\n",
+    );
+    let (to, m) = only(&r.handle(loose, peer(ALICE), 0));
+    assert_eq!(to, peer("udp:192.0.2.9:5080"));
+    assert!(m.routes().unwrap().is_empty());
+    // A Route naming another port of the same host is not ours: kept and followed.
+    let other_port = request(
+        "BYE sip:bob@192.0.2.9:5080 SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKp",
+        "Route: <sip:192.0.2.1:5999;lr>\r\n",
+    );
+    let (to, _) = only(&r.handle(other_port, peer(ALICE), 0));
+    assert_eq!(to, peer("udp:192.0.2.1:5999"));
+}
+
+#[test]
+fn a_large_request_goes_over_tcp_with_a_matching_via() {
+    let mut r = relay();
+    let big = format!("Subject: {}\r\n", "x".repeat(UDP_REQUEST_LIMIT));
+    let (to, m) = only(&r.handle(invite(&big), peer(ALICE), 0));
+    assert_eq!(to.transport, Transport::Tcp);
+    assert_eq!(m.top_via().unwrap().transport(), b"TCP");
+    assert_eq!(
+        m.vias().unwrap().len(),
+        2,
+        "the UDP Via was replaced, not stacked"
+    );
+}
+
+#[test]
+fn invalid_requests_get_400_and_invalid_acks_nothing() {
+    let mut r = relay();
+    let bad = Message::parse(
+        "OPTIONS sip:a@other.org SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKb\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(status(&r.handle(bad, peer(ALICE), 0)), 400);
+    let bad_ack = Message::parse(
+        "ACK sip:a@other.org SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKb\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(r.handle(bad_ack, peer(ALICE), 0).verdict, Verdict::Dropped);
+    assert_eq!(
+        r.handle_bytes(b"not sip\r\n\r\n", peer(ALICE), 0).verdict,
+        Verdict::Dropped
+    );
+}
+
+#[test]
+fn location_routes_registered_aors_and_refuses_unknown_ones() {
+    let mut r = relay();
+    let reg = Message::parse(
+        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5080;branch=z9hG4bKr\r\n\
+         From: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: r\r\n\
+         CSeq: 1 REGISTER\r\nContact: <sip:bob@192.0.2.9:5080>;expires=100\r\n\
+         Content-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    let d = r.handle(reg, peer("udp:192.0.2.9:5080"), 1000);
+    let (_, ok) = only(&d);
+    assert_eq!(ok.status_code(), Some(200));
+    assert!(ok
+        .value(HeaderKind::Contact)
+        .unwrap()
+        .ends_with(b";expires=100"));
+    let call = |r: &mut Relay, now| {
+        r.handle(
+            request(
+                "INVITE sip:bob@example.com SIP/2.0",
+                "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKc",
+                "",
+            ),
+            peer(ALICE),
+            now,
+        )
+    };
+    let (to, m) = only(&call(&mut r, 1099));
+    assert_eq!(to, peer("udp:192.0.2.9:5080"));
+    assert_eq!(m.request_uri(), Some(&b"sip:bob@192.0.2.9:5080"[..]));
+    assert_eq!(status(&call(&mut r, 1100)), 404);
+}
