@@ -5,8 +5,13 @@
 //!
 //! Run with `cargo bench --bench parse`. After criterion's own report, a summary is printed with
 //! MB/s, messages/s and the ratio framing / memchr, which is comparable across machines.
+//!
+//! For instruction counts, which a loaded machine does not disturb, `SIPSEC_PARSE_ONCE=index`
+//! (or `views`) frames the stream once and exits, without criterion:
+//! `SIPSEC_PARSE_ONCE=views valgrind --tool=callgrind --collect-atstart=no
+//! --toggle-collect='parse::frame*' target/release/deps/parse-*` counts the framing alone.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{black_box, criterion_group, Criterion, Throughput};
 use sipsec::framing::{FrameEvent, OnGarbage, StreamFramer};
 use sipsec::Message;
 use std::time::{Duration, Instant};
@@ -353,5 +358,30 @@ fn summary(data: &[u8], messages: usize) {
     );
 }
 
+/// Frames the stream once in the mode named by `SIPSEC_PARSE_ONCE`, for a profiler.
+fn once(mode: &str) {
+    let (data, messages) = stream();
+    let per_message = match mode {
+        "index" => index_only,
+        "views" => with_views,
+        other => panic!("SIPSEC_PARSE_ONCE is index or views, not {other}"),
+    };
+    let (framed, sum) = frame(black_box(&data), per_message);
+    assert_eq!(framed, messages, "every message framed");
+    println!(
+        "{mode}: {} bytes, {messages} messages, checksum {sum}",
+        data.len()
+    );
+}
+
 criterion_group!(benches, bench_framing);
-criterion_main!(benches);
+
+fn main() {
+    match std::env::var("SIPSEC_PARSE_ONCE") {
+        Ok(mode) => once(&mode),
+        Err(_) => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}

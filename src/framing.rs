@@ -15,8 +15,8 @@
 
 use crate::error::{ParseError, ParseErrorKind};
 use crate::message::{
-    body_end, detect_line_ending, parse_start_line, scan_head, Framing, LineEnding, Message,
-    ParseOptions, DEFAULT_MAX_SIZE,
+    body_end, parse_start_line, scan_head_after_start, Framing, LineEnding, Message, ParseOptions,
+    DEFAULT_MAX_SIZE,
 };
 
 /// What a [`StreamFramer`] does after bytes that are not SIP.
@@ -158,10 +158,14 @@ impl StreamFramer {
             return None;
         };
         let first_line = trim_cr(&data[..first_lf]);
-        if parse_start_line(first_line).is_err() {
+        let Ok(start) = parse_start_line(first_line) else {
             return self.garbage(offset);
-        }
-        let ending = detect_line_ending(data).unwrap_or(LineEnding::CrLf);
+        };
+        let ending = if first_line.len() < first_lf {
+            LineEnding::CrLf
+        } else {
+            LineEnding::Lf
+        };
         let separator: &[u8] = match ending {
             LineEnding::CrLf => b"\r\n\r\n",
             LineEnding::Lf => b"\n\n",
@@ -177,7 +181,7 @@ impl StreamFramer {
         let scanned = if waiting_for_head {
             Err(ParseError::new(ParseErrorKind::Incomplete, data.len()))
         } else {
-            scan_head(data, false)
+            scan_head_after_start(data, start)
         };
         let head = match scanned {
             Ok(head) => head,

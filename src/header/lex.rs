@@ -292,7 +292,19 @@ impl<'a> Iterator for ListIter<'a> {
         let mut i = start;
         let mut in_angle = false;
         let b = self.value;
-        while i < b.len() {
+        // Only `"`, `<`, `>` and `,` matter: jump between them. Outside `<…>` a `>` changes
+        // nothing, inside it `<` and `,` change nothing, so each state looks for three or two.
+        loop {
+            let next = if in_angle {
+                memchr::memchr2(b'"', b'>', &b[i..])
+            } else {
+                memchr::memchr3(b'"', b'<', b',', &b[i..])
+            };
+            let Some(skip) = next else {
+                i = b.len();
+                break;
+            };
+            i += skip;
             match b[i] {
                 b'"' => {
                     let mut c = Cursor { b, pos: i };

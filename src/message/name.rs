@@ -91,52 +91,98 @@ const KNOWN: &[(&str, Option<u8>, HeaderKind)] = &[
 impl HeaderKind {
     /// Recognises a header name as written (any case, long or compact form).
     pub fn from_name(name: &[u8]) -> HeaderKind {
-        // Called for every header line of every message: narrow by length and first byte
-        // before comparing whole names.
-        let candidates: &[usize] = match name.len() {
-            1 => return Self::from_compact(name[0]),
-            2 => &[31],
-            3 => &[32],
-            4 => &[10, 11, 14],
-            5 => &[12, 27],
-            7 => &[3, 4, 13, 26, 29],
-            8 => &[15, 22],
-            9 => &[30],
-            11 => &[23],
-            12 => &[1, 9, 16, 17, 21],
-            13 => &[2, 20],
-            14 => &[0, 7, 24],
-            15 => &[28],
-            16 => &[6, 33],
-            18 => &[18],
-            19 => &[5, 19, 25],
-            25 => &[8],
-            // Empty names included: `Other`, never a panic.
+        // Called for every header line of every message: (length, first and last byte in lower
+        // case) picks at most one candidate, and one comparison decides. `| 0x20` lower-cases
+        // letters; for other bytes it only narrows, the comparison is what is exact.
+        let (Some(&first), Some(&last)) = (name.first(), name.last()) else {
+            return HeaderKind::Other;
+        };
+        if name.len() == 1 {
+            return Self::from_compact(first);
+        }
+        let candidate = match (name.len(), first | 0x20, last | 0x20) {
+            (2, b't', b'o') => 31,
+            (3, b'v', b'a') => 32,
+            (4, b'c', b'q') => 10,
+            (4, b'd', b'e') => 11,
+            (4, b'f', b'm') => 14,
+            (5, b'e', b't') => 12,
+            (5, b'r', b'e') => 27,
+            (7, b'c', b'd') => 3,
+            (7, b'c', b't') => 4,
+            (7, b'e', b's') => 13,
+            (7, b'r', b'e') => 26,
+            (7, b's', b't') => 29,
+            (8, b'i', b'y') => 15,
+            (8, b'r', b'o') => 22,
+            (9, b's', b'd') => 30,
+            (11, b'r', b'y') => 23,
+            (12, b'a', b's') => 1,
+            (12, b'c', b'e') => 9,
+            (12, b'm', b'n') => 17,
+            (12, b'm', b's') => 16,
+            (12, b'r', b'e') => 21,
+            (13, b'a', b'n') => 2,
+            (13, b'p', b'e') => 20,
+            (14, b'a', b't') => 0,
+            (14, b'c', b'h') => 7,
+            (14, b'r', b't') => 24,
+            (15, b's', b's') => 28,
+            (16, b'c', b'g') => 6,
+            (16, b'w', b'e') => 33,
+            (18, b'p', b'e') => 18,
+            (19, b'c', b'n') => 5,
+            (19, b'p', b'n') => 19,
+            (19, b'r', b'n') => 25,
+            (25, b'c', b'g') => 8,
             _ => return HeaderKind::Other,
         };
-        let first = name.first().map(u8::to_ascii_lowercase);
-        candidates
-            .iter()
-            .map(|&i| &KNOWN[i])
-            .find(|(long, _, _)| {
-                long.bytes().next().map(|c| c.to_ascii_lowercase()) == first
-                    && long.as_bytes().eq_ignore_ascii_case(name)
-            })
-            .map_or(HeaderKind::Other, |k| k.2)
+        let (long, _, kind) = KNOWN[candidate];
+        if long.len() == name.len() && same_name(long.as_bytes(), name) {
+            kind
+        } else {
+            HeaderKind::Other
+        }
     }
 
     fn from_compact(c: u8) -> HeaderKind {
-        let c = c.to_ascii_lowercase();
-        KNOWN
-            .iter()
-            .find(|(_, compact, _)| *compact == Some(c))
-            .map_or(HeaderKind::Other, |k| k.2)
+        match c.to_ascii_lowercase() {
+            b'a' => HeaderKind::AcceptContact,
+            b'b' => HeaderKind::ReferredBy,
+            b'c' => HeaderKind::ContentType,
+            b'd' => HeaderKind::RequestDisposition,
+            b'e' => HeaderKind::ContentEncoding,
+            b'f' => HeaderKind::From,
+            b'i' => HeaderKind::CallId,
+            b'j' => HeaderKind::RejectContact,
+            b'k' => HeaderKind::Supported,
+            b'l' => HeaderKind::ContentLength,
+            b'm' => HeaderKind::Contact,
+            b'o' => HeaderKind::Event,
+            b'r' => HeaderKind::ReferTo,
+            b's' => HeaderKind::Subject,
+            b't' => HeaderKind::To,
+            b'u' => HeaderKind::AllowEvents,
+            b'v' => HeaderKind::Via,
+            b'x' => HeaderKind::SessionExpires,
+            b'y' => HeaderKind::Identity,
+            _ => HeaderKind::Other,
+        }
     }
 
     /// The long name as sipsec writes it (`Call-ID`, `Content-Length`), or `None` for `Other`.
     pub fn name(self) -> Option<&'static str> {
         KNOWN.iter().find(|k| k.2 == self).map(|k| k.0)
     }
+}
+
+/// Case-insensitive equality of a known name (letters and `-`) with a name of the same length,
+/// without branches per byte: a letter position ignores bit 0x20, any other must match exactly.
+fn same_name(known: &[u8], name: &[u8]) -> bool {
+    known.iter().zip(name).fold(0u8, |diff, (&k, &c)| {
+        let case = u8::from(k.is_ascii_alphabetic()) << 5;
+        diff | ((c | case) ^ (k | case))
+    }) == 0
 }
 
 /// True for the characters RFC 3261 §25.1 allows in a `token` (header names, methods).
@@ -200,6 +246,16 @@ mod tests {
             assert_eq!(HeaderKind::from_name(long.as_bytes()), lower);
         }
         assert_eq!(HeaderKind::from_name(b"q"), HeaderKind::Other);
+        // The table's compact column and `from_compact` agree, letter for letter.
+        for c in b'a'..=b'z' {
+            let listed = KNOWN.iter().find(|k| k.1 == Some(c)).map(|k| k.2);
+            assert_eq!(
+                listed.unwrap_or(HeaderKind::Other),
+                HeaderKind::from_name(&[c]),
+                "{}",
+                c as char
+            );
+        }
     }
 
     #[test]

@@ -253,6 +253,20 @@ pub(crate) fn parse_content_length(value: &[u8]) -> Option<usize> {
 /// Indexes the header section of `bytes`. For a full message the empty line must be present
 /// (`Incomplete` otherwise); a fragment may end without one.
 pub(crate) fn scan_head(bytes: &[u8], fragment: bool) -> ParseResult<Head> {
+    scan_head_with(bytes, fragment, None)
+}
+
+/// [`scan_head`] for a full message whose first line the caller has already parsed as a start
+/// line (the stream framer does, to tell garbage from a message): it is not parsed again.
+pub(crate) fn scan_head_after_start(bytes: &[u8], start: StartIndex) -> ParseResult<Head> {
+    scan_head_with(bytes, false, Some(start))
+}
+
+fn scan_head_with(
+    bytes: &[u8],
+    fragment: bool,
+    parsed_start: Option<StartIndex>,
+) -> ParseResult<Head> {
     let line_ending = match detect_line_ending(bytes) {
         Some(e) => e,
         None if fragment => LineEnding::CrLf,
@@ -288,11 +302,11 @@ pub(crate) fn scan_head(bytes: &[u8], fragment: bool) -> ParseResult<Head> {
             break;
         }
         if first && !(fragment && looks_like_header(line)) {
-            head.start = Some(
-                parse_start_line(line)
-                    .map_err(|e| e.at_base(pos))?
-                    .shifted(pos),
-            );
+            // The first line starts at 0, so no shift is needed.
+            head.start = Some(match parsed_start {
+                Some(start) => start,
+                None => parse_start_line(line)?,
+            });
             head.start_line = Span::new(pos, content_end);
         } else if is_ws(line[0]) {
             let Some(field) = head.fields.last_mut() else {
