@@ -138,7 +138,7 @@ impl HeaderKind {
             _ => return HeaderKind::Other,
         };
         let (long, _, kind) = KNOWN[candidate];
-        if long.len() == name.len() && same_name(long.as_bytes(), name) {
+        if same_name(long.as_bytes(), name) {
             kind
         } else {
             HeaderKind::Other
@@ -176,13 +176,33 @@ impl HeaderKind {
     }
 }
 
-/// Case-insensitive equality of a known name (letters and `-`) with a name of the same length,
-/// without branches per byte: a letter position ignores bit 0x20, any other must match exactly.
+/// Case-insensitive equality of a known name (letters and `-` only) with a name of the same
+/// length, eight bytes at a time: a letter position ignores bit 0x20 (a letter's bit 0x40 moved
+/// down), a `-` position must match exactly, so no other byte can pass for either.
 fn same_name(known: &[u8], name: &[u8]) -> bool {
-    known.iter().zip(name).fold(0u8, |diff, (&k, &c)| {
-        let case = u8::from(k.is_ascii_alphabetic()) << 5;
-        diff | ((c | case) ^ (k | case))
-    }) == 0
+    fn word(b: &[u8]) -> u64 {
+        let mut w = [0u8; 8];
+        w[..b.len()].copy_from_slice(b);
+        u64::from_le_bytes(w)
+    }
+    let same = |k: &[u8], n: &[u8]| {
+        let (k, n) = (word(k), word(n));
+        let case = (k & 0x4040_4040_4040_4040) >> 1;
+        (n | case) == (k | case)
+    };
+    let len = known.len();
+    if len != name.len() {
+        return false;
+    }
+    if len <= 8 {
+        return same(known, name);
+    }
+    // Whole words, then the last eight bytes (overlapping the previous word).
+    known
+        .chunks_exact(8)
+        .zip(name.chunks_exact(8))
+        .all(|(k, n)| same(k, n))
+        && same(&known[len - 8..], &name[len - 8..])
 }
 
 /// True for the characters RFC 3261 §25.1 allows in a `token` (header names, methods).
@@ -285,6 +305,21 @@ mod tests {
         expected.extend_from_slice(b"-.!%*_+`'~");
         expected.sort_unstable();
         assert_eq!(token, expected);
+    }
+
+    #[test]
+    fn known_names_hold_only_letters_and_hyphens() {
+        // `same_name` relies on it.
+        for (long, _, _) in KNOWN {
+            assert!(
+                long.bytes().all(|c| c.is_ascii_alphabetic() || c == b'-'),
+                "{long}"
+            );
+        }
+        // A byte that differs from `-` only in bit 0x20 (CR) is not a hyphen.
+        assert_eq!(HeaderKind::from_name(b"Call\rID"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"Max\rForwards"), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"CALL-ID"), HeaderKind::CallId);
     }
 
     #[test]
