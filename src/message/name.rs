@@ -176,33 +176,41 @@ impl HeaderKind {
     }
 }
 
-/// Case-insensitive equality of a known name (letters and `-` only) with a name of the same
-/// length, eight bytes at a time: a letter position ignores bit 0x20 (a letter's bit 0x40 moved
-/// down), a `-` position must match exactly, so no other byte can pass for either.
+/// Case-insensitive equality of a known name (letters and `-` only) with a name, a word at a
+/// time: a letter position ignores bit 0x20 (a letter's bit 0x40 moved down), a `-` position
+/// must match exactly, so no other byte can pass for either. Fixed-size loads, because a
+/// variable-length copy into a word became a call to memcpy.
 fn same_name(known: &[u8], name: &[u8]) -> bool {
-    fn word(b: &[u8]) -> u64 {
-        let mut w = [0u8; 8];
-        w[..b.len()].copy_from_slice(b);
-        u64::from_le_bytes(w)
-    }
-    let same = |k: &[u8], n: &[u8]| {
-        let (k, n) = (word(k), word(n));
+    fn same(k: u64, n: u64) -> bool {
         let case = (k & 0x4040_4040_4040_4040) >> 1;
         (n | case) == (k | case)
-    };
+    }
+    fn at<const N: usize>(b: &[u8], i: usize) -> u64 {
+        let mut w = [0u8; 8];
+        if let Some(bytes) = b.get(i..i + N) {
+            w[..N].copy_from_slice(bytes);
+        }
+        u64::from_le_bytes(w)
+    }
+    // Two loads that together cover the name (overlapping when shorter than two words).
+    fn ends<const N: usize>(k: &[u8], n: &[u8]) -> bool {
+        let last = k.len() - N;
+        same(at::<N>(k, 0), at::<N>(n, 0)) && same(at::<N>(k, last), at::<N>(n, last))
+    }
     let len = known.len();
-    if len != name.len() {
-        return false;
+    match len {
+        _ if len != name.len() => false,
+        0 | 1 => known.eq_ignore_ascii_case(name),
+        2..=3 => ends::<2>(known, name),
+        4..=7 => ends::<4>(known, name),
+        _ => {
+            known
+                .chunks_exact(8)
+                .zip(name.chunks_exact(8))
+                .all(|(k, n)| same(at::<8>(k, 0), at::<8>(n, 0)))
+                && same(at::<8>(known, len - 8), at::<8>(name, len - 8))
+        }
     }
-    if len <= 8 {
-        return same(known, name);
-    }
-    // Whole words, then the last eight bytes (overlapping the previous word).
-    known
-        .chunks_exact(8)
-        .zip(name.chunks_exact(8))
-        .all(|(k, n)| same(k, n))
-        && same(&known[len - 8..], &name[len - 8..])
 }
 
 /// True for the characters RFC 3261 §25.1 allows in a `token` (header names, methods).

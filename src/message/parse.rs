@@ -107,15 +107,20 @@ pub(crate) fn parse_start_line(line: &[u8]) -> ParseResult<StartIndex> {
     if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
         return parse_status_line(line);
     }
-    let method_end = line.iter().position(|&c| c == b' ').ok_or(err(
-        ParseErrorKind::BadStartLine("no space after the method"),
-        0,
-    ))?;
-    if method_end == 0 || !line[..method_end].iter().all(|&c| is_token_char(c)) {
-        return Err(err(
-            ParseErrorKind::BadStartLine("method is not a token"),
-            0,
-        ));
+    // One pass over the method: it ends at the first byte that is not a token character, which
+    // must be the first space (the errors are those of finding the space, then checking the
+    // token).
+    let method_end = line
+        .iter()
+        .position(|&c| !is_token_char(c))
+        .unwrap_or(line.len());
+    if line.get(method_end) != Some(&b' ') || method_end == 0 {
+        let error = if memchr::memchr(b' ', line).is_none() {
+            "no space after the method"
+        } else {
+            "method is not a token"
+        };
+        return Err(err(ParseErrorKind::BadStartLine(error), 0));
     }
     let version_start = line.iter().rposition(|&c| c == b' ').unwrap_or(0) + 1;
     if version_start <= method_end + 1 {
