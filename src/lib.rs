@@ -13,6 +13,8 @@
 //! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
 //! - [`header`]: typed header views (addresses, Via, CSeq, auth, content, Date) and
 //!   `Message::validate`.
+//! - [`smime`]: S/MIME forms in SIP bodies: recognising them, verifying (each check apart,
+//!   marks, replay cache) and decrypting (key by recipient info, restoring the message).
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod capture;
@@ -24,6 +26,7 @@ pub mod framing;
 pub mod header;
 pub mod message;
 pub mod mime;
+pub mod smime;
 pub mod store;
 pub mod uri;
 

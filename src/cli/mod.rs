@@ -2,6 +2,8 @@
 //! function that runs a filter from them, exit codes; and each tool's clap definitions.
 
 pub mod certgen;
+pub mod decrypt;
+pub mod verify;
 
 use crate::filter::control::ControlKey;
 use crate::filter::driver::{self, DriverOptions, Input, Sinks};
@@ -230,5 +232,9 @@ fn try_run_filter(
 /// The command-line definitions of every shipped tool, from which the man pages and shell
 /// completions are generated (`SIPSEC_WRITE_DOCS=1 cargo test --test docs`).
 pub fn commands() -> Vec<clap::Command> {
-    vec![certgen::CertgenCli::command()]
+    vec![
+        certgen::CertgenCli::command(),
+        verify::VerifyCli::command(),
+        decrypt::DecryptCli::command(),
+    ]
 }

@@ -1,0 +1,5 @@
+pub mod decrypt;
+pub mod parse;
+pub mod restore;
+pub mod verdict;
+pub mod verify;
