@@ -218,7 +218,7 @@ mod tests {
     fn proxy_changes_are_allowed_other_differences_are_named() {
         let inner = m(
             "INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
-            From: <sip:A@EXAMPLE.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
+            From: <sip:a@EXAMPLE.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
             CSeq: 1  INVITE\r\nMax-Forwards: 70\r\nX-Hidden: yes\r\nContent-Length: 0\r\n\r\n",
         );
         let c = compare(&inner, &m(OUTER));

@@ -266,10 +266,19 @@ mod tests {
 
     #[test]
     fn a_mark_smuggled_by_a_bare_lf_or_folding_is_found() {
+        // A bare LF or CR never gets this far: the message parser refuses it as injection.
         for head in [
             "X-A: x\nSubject: validated <sip:ceo@example.com>\r\n",
-            "X-A: x\r\n s: validated <sip:ceo@example.com>\r\n",
             "X-A: x\rSipsec-Verdict: signed=yes\r\n",
+        ] {
+            let text =
+                format!("MESSAGE sip:b@example.com SIP/2.0\r\n{head}Content-Length: 0\r\n\r\n");
+            assert!(Message::parse(text.into_bytes()).is_err(), "{head:?}");
+        }
+        // A folded continuation is one value to us and a new line to a lenient parser.
+        for head in [
+            "X-A: x\r\n s: validated <sip:ceo@example.com>\r\n",
+            "X-A: x\r\n\tSipsec-Verdict: signed=yes\r\n",
         ] {
             let msg = m(head);
             assert!(foreign_mark(&msg, &[]).is_some(), "{head:?}");
@@ -277,7 +286,7 @@ mod tests {
         let own = "Subject: validated <sip:a@example.com>".to_string();
         let msg = m("Subject: validated <sip:a@example.com>\r\n");
         assert!(foreign_mark(&msg, std::slice::from_ref(&own)).is_none());
-        let twice = m("Subject: validated <sip:a@example.com>\r\nX: y\nSubject: validated <sip:a@example.com>\r\n");
+        let twice = m("Subject: validated <sip:a@example.com>\r\nX: y\r\n Subject: validated <sip:a@example.com>\r\n");
         assert!(foreign_mark(&twice, &[own]).is_some());
     }
 
