@@ -59,6 +59,8 @@ struct Opened {
     message: Message,
     facts: Vec<Value>,
     note: Option<String>,
+    /// An envelope remains, inside a signature, for after sipsec-verify.
+    sealed: bool,
 }
 
 impl Decryptor {
@@ -105,6 +107,7 @@ impl Decryptor {
         m.remove_named(control::HEADER);
         let mut facts = Vec::new();
         let mut note = None;
+        let mut sealed = false;
         for _ in 0..MAX_DEPTH {
             let der = match classify(&m) {
                 Ok(Protection::Enveloped(der)) => der.into_owned(),
@@ -119,6 +122,7 @@ impl Decryptor {
                             der
                         }
                         Some(_) => {
+                            sealed = true;
                             note = Some("signed around an envelope: left for sipsec-verify (then `sipsec-verify --unwrap | sipsec-decrypt`, or --open-signed)".into());
                             break;
                         }
@@ -148,6 +152,7 @@ impl Decryptor {
             message: m,
             facts,
             note,
+            sealed,
         })
     }
 }
@@ -180,7 +185,7 @@ impl Filter for Decryptor {
         let mut verdict = Verdict::new();
         match self.unwrap_all(message) {
             Ok(o) => {
-                verdict.set("encrypted", !o.facts.is_empty());
+                verdict.set("encrypted", !o.facts.is_empty() || o.sealed);
                 if let Some(last) = o.facts.last() {
                     for k in ["algorithm", "content_type", "recipients", "key"] {
                         if let Some(v) = last.get(k) {
