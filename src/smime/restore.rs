@@ -151,27 +151,56 @@ fn control_name() -> String {
 /// back); the body and its Content-Type come from the inner copy.
 pub fn restore_from_inner(outer: &Message, inner: &Message) -> crate::error::ParseResult<Message> {
     let mut out = outer.clone();
-    out.remove_all(HeaderKind::ContentType);
     out.remove_all(HeaderKind::ContentDisposition);
     out.remove_named("Content-Transfer-Encoding");
-    let mut replaced: Vec<String> = Vec::new();
+    match inner.value(HeaderKind::ContentType) {
+        Some(ct) => out.set_header(HeaderKind::ContentType, ct)?,
+        None => {
+            out.remove_all(HeaderKind::ContentType);
+        }
+    }
+    let mut done: Vec<String> = Vec::new();
     for f in inner.fields() {
         let name = lower_name(inner, f);
-        if OUTER_KEEPS.contains(&f.kind)
-            || f.kind == HeaderKind::ContentLength
+        let skip = OUTER_KEEPS.contains(&f.kind)
+            || matches!(
+                f.kind,
+                HeaderKind::ContentLength
+                    | HeaderKind::ContentType
+                    | HeaderKind::ContentDisposition
+            )
             || name == control_name()
-        {
+            || done.contains(&name);
+        if skip {
             continue;
         }
-        if !replaced.contains(&name) {
-            match f.kind {
-                HeaderKind::Other => out.remove_named(&name),
-                kind => out.remove_all(kind),
-            };
-            replaced.push(name);
+        done.push(name.clone());
+        let inside = values_of(inner, f.kind, &name);
+        let outside = values_of(&out, f.kind, &name);
+        let same = inside.len() == outside.len()
+            && inside
+                .iter()
+                .zip(&outside)
+                .all(|(a, b)| same_value(f.kind, a, b));
+        if same {
+            // Bytes we do not change stay exactly as they came, in their place.
+            continue;
         }
-        let written = String::from_utf8_lossy(inner.field_name(f)).into_owned();
-        out.append_field(&written, inner.field_value(f))?;
+        match f.kind {
+            HeaderKind::Other => out.remove_named(&name),
+            kind => out.remove_all(kind),
+        };
+        for g in inner
+            .fields()
+            .iter()
+            .filter(|g| lower_name(inner, g) == name)
+        {
+            let written = String::from_utf8_lossy(inner.field_name(g)).into_owned();
+            out.append_field(&written, inner.field_value(g))?;
+        }
+    }
+    if let Some(d) = inner.value(HeaderKind::ContentDisposition) {
+        out.set_header(HeaderKind::ContentDisposition, d)?;
     }
     out.set_body(inner.body())?;
     Ok(out)

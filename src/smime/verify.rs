@@ -155,7 +155,7 @@ impl ReplayCache {
             }
         }
         if let Some(&(first, _)) = self.entries.get(&key) {
-            return if now - first <= retransmit {
+            return if now - first < retransmit {
                 Seen::Retransmission
             } else {
                 Seen::Replay { first_seen: first }
