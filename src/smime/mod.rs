@@ -1,4 +1,5 @@
 pub mod decrypt;
+pub mod fastcms;
 pub mod parse;
 pub mod restore;
 pub mod verdict;

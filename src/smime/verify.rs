@@ -1,6 +1,7 @@
 //! sipsec-verify's engine: every check of a signed message on its own, a cache of verified
 //! chains, a bounded replay cache, the marks, and `--unwrap`.
 
+use super::fastcms::CertCache;
 use super::parse::{classify, Entity, Form, Protection, SignedBody};
 use super::restore::{compare, restore_entity, restore_from_inner, Comparison};
 use super::verdict::{foreign_mark, strip_marks, Check, Report, Status, VERDICT_HEADER};
@@ -179,6 +180,7 @@ pub struct Verifier {
     options: VerifyOptions,
     chains: Mutex<HashMap<ChainKey, TrustedSpan>>,
     store_certs: OnceLock<Vec<X509>>,
+    certs: CertCache,
     replay: Mutex<ReplayCache>,
 }
 
@@ -239,6 +241,7 @@ impl Verifier {
             options,
             chains: Mutex::new(HashMap::new()),
             store_certs: OnceLock::new(),
+            certs: CertCache::default(),
         }
     }
 
@@ -260,7 +263,13 @@ impl Verifier {
         &self,
         s: &SignedBody,
         who: Option<&Aor>,
-    ) -> (Check, Option<crypto::VerifiedSignature>) {
+    ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
+        if let Some((v, fingerprint)) = self.certs.verify(&s.signature, s.detached) {
+            let c = Check::pass()
+                .with("digest", v.digest.micalg())
+                .with("signer_certificate", "embedded");
+            return (c, Some((v, ChainKey(fingerprint))));
+        }
         let attempt = |extra: Vec<X509>| {
             crypto::verify(
                 &s.signature,
@@ -282,12 +291,15 @@ impl Verifier {
             result = attempt(all.clone());
         }
         match result {
-            Ok(v) => {
-                let c = Check::pass()
-                    .with("digest", v.digest.micalg())
-                    .with("signer_certificate", source);
-                (c, Some(v))
-            }
+            Ok(v) => match crypto::chain_key(&v.signer, &v.certificates) {
+                Ok(key) => {
+                    let c = Check::pass()
+                        .with("digest", v.digest.micalg())
+                        .with("signer_certificate", source);
+                    (c, Some((v, key)))
+                }
+                Err(e) => (Check::fail(e.to_string()), None),
+            },
             Err(CmsError::SignerNotFound) => (
                 Check::fail(
                     "the signer's certificate is neither in the signature nor in the store \
@@ -299,10 +311,9 @@ impl Verifier {
         }
     }
 
-    fn trust(&self, v: &crypto::VerifiedSignature, now: i64) -> Check {
-        let Ok(key) = crypto::chain_key(&v.signer, &v.certificates) else {
-            return Check::fail("cannot fingerprint the certificate chain");
-        };
+    /// Trust at `now`, from the cache of verified chains when `key` was judged before and
+    /// `now` lies inside the validity of every certificate of the chain.
+    fn trust(&self, v: &crypto::VerifiedSignature, key: ChainKey, now: i64) -> Check {
         let cached = self.chains.lock().ok().and_then(|c| c.get(&key).copied());
         if let Some(span) = cached {
             if span.from <= now && now <= span.until {
@@ -486,7 +497,7 @@ impl Verifier {
         let who = sender(&m);
         let (integrity, verified) = self.integrity(&s, who.as_ref().ok().map(|(a, _)| a));
         report.set("integrity", integrity);
-        let Some(v) = verified else {
+        let Some((v, chain_key)) = verified else {
             return (report, m);
         };
         let content: &[u8] = match (&v.content, s.detached) {
@@ -496,7 +507,7 @@ impl Verifier {
         };
         let (coverage, inner, date, entity) = self.coverage(&s, content, &m);
         report.set("coverage", coverage);
-        report.set("trust", self.trust(&v, now));
+        report.set("trust", self.trust(&v, chain_key, now));
         let validated = match &who {
             Ok((aor, which)) => {
                 let (c, uri) = self.identity(&v.signer, aor, which);
