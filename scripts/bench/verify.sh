@@ -3,16 +3,8 @@
 # chain (root -> issuing CA -> signer, chain embedded), every check on, against the bare CMS
 # verify rate of `cargo bench --bench cms` (cms/verify/rsa2048), in one run; with peak memory.
 # Usage: scripts/bench/verify.sh [MESSAGES]   (default 20000)
-set -eu
-cd "$(dirname "$0")/../.."
-n=${1:-20000}
-export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
-cargo build --release --quiet --bins --example sipsec-bench-messages
-bin=target/release
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-store=$work/store
-"$bin/sipsec-certgen" --store "$store" -q init-ca >/dev/null
+default_n=20000
+. "$(dirname "$0")/common.sh"
 "$bin/sipsec-certgen" --store "$store" -q init-intermediate --domain atlanta.example.com >/dev/null
 "$bin/sipsec-certgen" --store "$store" -q issue sip:alice@atlanta.example.com >/dev/null
 echo "signing $n messages for the input..." >&2

@@ -1,6 +1,7 @@
 //! sipsec-decrypt's engine: the key chosen by the envelope's recipient infos, the protected
 //! body (or tunnelled message) restored, every failure alike.
 
+use super::fastenv::{self, Route, RsaRecipient};
 use super::parse::{classify, Entity, Protection};
 use super::restore::{restore_entity, restore_from_inner};
 use crate::crypto::{self, RecipientId};
@@ -9,6 +10,8 @@ use crate::message::Message;
 use crate::store::{Identity, Store, StoreError};
 use openssl::x509::X509Name;
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// The one text every decryption failure gets, whatever went wrong: a proxy that told padding
 /// errors, tag errors and parse errors apart would be an oracle.
@@ -30,6 +33,11 @@ pub struct DecryptOptions {
 /// once; keys stay in memory only.
 pub struct Decryptor {
     identities: Vec<Identity>,
+    /// The RSA identities again, for the fast path; `rsa_of[i]` is the identity of `rsa[i]`.
+    rsa: Vec<RsaRecipient>,
+    rsa_of: Vec<usize>,
+    /// Descriptions of recipient ids already seen (an X.509 name is slow to print).
+    described: Mutex<HashMap<RecipientId, String>>,
     options: DecryptOptions,
 }
 
@@ -71,16 +79,66 @@ impl Decryptor {
                 identities.push(id);
             }
         }
+        let mut rsa = Vec::new();
+        let mut rsa_of = Vec::new();
+        for (i, id) in identities.iter().enumerate() {
+            let parts = (
+                id.key.rsa().ok(),
+                id.cert.issuer_name().to_der().ok(),
+                id.cert.serial_number().to_bn().ok(),
+            );
+            if let (Some(key), Some(issuer), Some(serial)) = parts {
+                rsa.push(RsaRecipient {
+                    issuer,
+                    serial: serial.to_vec(),
+                    key,
+                });
+                rsa_of.push(i);
+            }
+        }
         Ok(Decryptor {
             identities,
+            rsa,
+            rsa_of,
+            described: Mutex::new(HashMap::new()),
             options,
         })
     }
 
     /// Opens one envelope: the key is the identity whose certificate a recipient info names.
+    fn describe_all(&self, ids: &[RecipientId]) -> Vec<String> {
+        let Ok(mut memo) = self.described.lock() else {
+            return ids.iter().map(describe).collect();
+        };
+        if memo.len() > 4096 {
+            memo.clear();
+        }
+        ids.iter()
+            .map(|id| {
+                memo.entry(id.clone())
+                    .or_insert_with(|| describe(id))
+                    .clone()
+            })
+            .collect()
+    }
+
     fn open(&self, der: &[u8]) -> Result<(Vec<u8>, Value), (&'static str, Value)> {
+        match fastenv::open(der, &self.rsa) {
+            Route::Opened(content, cipher, at, ids) => {
+                let id = &self.identities[self.rsa_of[at]];
+                let facts = json!({
+                    "recipients": self.describe_all(&ids),
+                    "key": format!("sip:{}", id.aor),
+                    "algorithm": format!("{cipher:?}"),
+                    "content_type": crypto::CmsContentType::EnvelopedData.to_string(),
+                });
+                return Ok((content, facts));
+            }
+            Route::Failed => return Err(("failed", json!({}))),
+            Route::Full => {}
+        }
         let ids = crypto::recipients(der).map_err(|_| ("failed", json!({})))?;
-        let listed: Vec<String> = ids.iter().map(describe).collect();
+        let listed = self.describe_all(&ids);
         let found = ids.iter().find_map(|rid| {
             self.identities
                 .iter()

@@ -25,14 +25,14 @@ const CERT_CACHE_MAX: usize = 4096;
 
 /// One DER element: its tag, its content octets and the whole encoding.
 #[derive(Clone, Copy)]
-struct Element<'a> {
-    tag: u8,
-    content: &'a [u8],
-    whole: &'a [u8],
+pub(super) struct Element<'a> {
+    pub tag: u8,
+    pub content: &'a [u8],
+    pub whole: &'a [u8],
 }
 
 /// Splits the first DER element (definite length only) off `input`.
-fn element(input: &[u8]) -> Option<(Element<'_>, &[u8])> {
+pub(super) fn element(input: &[u8]) -> Option<(Element<'_>, &[u8])> {
     let tag = *input.first()?;
     let first = *input.get(1)?;
     let (len, header) = match first {
@@ -60,7 +60,7 @@ fn element(input: &[u8]) -> Option<(Element<'_>, &[u8])> {
 }
 
 /// The elements inside a constructed element's content.
-fn elements(content: &[u8]) -> Option<Vec<Element<'_>>> {
+pub(super) fn elements(content: &[u8]) -> Option<Vec<Element<'_>>> {
     let mut out = Vec::new();
     let mut rest = content;
     while !rest.is_empty() {
@@ -71,7 +71,7 @@ fn elements(content: &[u8]) -> Option<Vec<Element<'_>>> {
     Some(out)
 }
 
-fn expect<'a>(e: Option<&Element<'a>>, tag: u8) -> Option<Element<'a>> {
+pub(super) fn expect<'a>(e: Option<&Element<'a>>, tag: u8) -> Option<Element<'a>> {
     e.filter(|e| e.tag == tag).copied()
 }
 
