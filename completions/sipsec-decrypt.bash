@@ -23,12 +23,24 @@ _sipsec__decrypt() {
 
     case "${cmd}" in
         sipsec__decrypt)
-            opts="-o -j -q -v -h -V --output --report --json --fail-open --fail-closed --jobs --datagram --max-size --control-key --control-key-fd --keep-control --quiet --verbose --store --open-signed --help --version"
+            opts="-o -j -q -v -h -V --pcap --pcap-out --mtu --output --report --json --fail-open --fail-closed --jobs --datagram --max-size --control-key --control-key-fd --keep-control --quiet --verbose --store --open-signed --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --pcap)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pcap-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mtu)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --output)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -1,3 +1,6 @@
+complete -c sipsec-verify -l pcap -d 'Read a pcap or pcapng capture (repeatable; `-` for stdin)' -r -F
+complete -c sipsec-verify -l pcap-out -d 'Also write the output messages as a pcap capture, with their original addresses and times' -r -F
+complete -c sipsec-verify -l mtu -d 'With --pcap-out: fragment UDP datagrams and segment TCP streams to this IP MTU' -r
 complete -c sipsec-verify -s o -l output -d 'Write messages here instead of stdout' -r -F
 complete -c sipsec-verify -l report -d 'Write one JSON record a line per message to FILE (`-` for stderr)' -r -F
 complete -c sipsec-verify -s j -l jobs -d 'Worker threads; output order is kept' -r

@@ -13,19 +13,27 @@
 //! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
 //! - [`header`]: typed header views (addresses, Via, CSeq, auth, content, Date) and
 //!   `Message::validate`.
-//! - [`smime`]: S/MIME forms in SIP bodies: recognising them, verifying (each check apart,
-//!   marks, replay cache) and decrypting (key by recipient info, restoring the message).
+//! - [`smime`]: S/MIME bodies of SIP messages: the wrapping forms and the cleaned inner copy;
+//!   recognising the forms, verifying (each check apart, marks, replay cache) and decrypting
+//!   (key by recipient info, the message restored).
+//! - [`select`]: `--select` expressions (which messages a tool acts on).
+//! - [`sign`], [`encrypt`]: the filters that wrap messages (signature, envelope).
+//! - [`cache`]: the time-bounded cache of identities and certificates.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
+pub mod cache;
 pub mod capture;
 pub mod cli;
 pub mod crypto;
+pub mod encrypt;
 pub mod error;
 pub mod filter;
 pub mod framing;
 pub mod header;
 pub mod message;
 pub mod mime;
+pub mod select;
+pub mod sign;
 pub mod smime;
 pub mod store;
 pub mod uri;

@@ -597,7 +597,11 @@ impl<'a> Uri<'a> {
             Scheme::Sip | Scheme::Sips => {
                 let host = match self.host? {
                     Host::Name(n) => n.trim_end_matches('.').to_ascii_lowercase(),
-                    Host::Ipv4(a) => a.to_string(),
+                    Host::Ipv4(a) => {
+                        let mut text = String::with_capacity(15);
+                        push_ipv4(&mut text, a);
+                        text
+                    }
                     Host::Ipv6 { addr, .. } => format!("[{addr}]"),
                 };
                 let user = self.user.map(|u| canonical_user(u.as_bytes()));
@@ -784,3 +788,29 @@ impl fmt::Display for Aor {
 
 #[cfg(test)]
 mod tests;
+
+/// Appends `a.b.c.d` as `Ipv4Addr`'s `Display` writes it, without the formatting machinery
+/// (identity keys and report records are made for every message).
+pub(crate) fn push_ipv4(text: &mut String, addr: Ipv4Addr) {
+    for (i, octet) in addr.octets().iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        push_decimal(text, u32::from(*octet));
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(text: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    text.extend(digits[i..].iter().map(|&d| char::from(d)));
+}

@@ -1,17 +1,19 @@
-//! The capture layer against tshark: the SIP messages sipsec finds in each fixture of
+//! The capture layer and the filter driver against tshark: the SIP messages sipsec finds in each fixture of
 //! `testdata/captures/` (frame number, Call-ID, CSeq) are the ones tshark finds, and tshark reads
 //! what `PcapOut` writes with the same messages and good checksums.
 //!
 //! Without tshark these tests skip with a note, or fail when `SIPSEC_REQUIRE_PEERS=1`.
 
-use sipsec::capture::{
-    CaptureEvent, CaptureReader, FlowId, Limits, Origin, PcapOut, Problem, ProblemKind,
-};
+use sipsec::capture::{CaptureEvent, CaptureReader, Limits, Origin, PcapOut, Problem, ProblemKind};
+use sipsec::filter::driver::{run, DriverOptions, Input, InputKind, Sinks};
+use sipsec::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use sipsec::{HeaderKind, Message};
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
+
+mod common;
 
 type Row = (u64, String, String);
 
@@ -76,59 +78,29 @@ fn row(frame: u64, m: &Message) -> Row {
     (frame, field(HeaderKind::CallId), field(HeaderKind::CSeq))
 }
 
-/// A minimal Content-Length framer, enough for the fixtures (the real one is `framing`).
+/// A filter that keeps every message it is given, with where the driver says it came from.
 #[derive(Default)]
-struct Stream {
-    buf: Vec<u8>,
-    /// (end offset in `buf`, frame) of each chunk.
-    chunks: Vec<(usize, u64)>,
-}
+struct Collect(Mutex<Vec<(Row, Origin, Vec<u8>)>>);
 
-impl Stream {
-    fn push(
-        &mut self,
-        bytes: &[u8],
-        frame: u64,
-        found: &mut Vec<(Row, Origin, Vec<u8>)>,
-        origin: &Origin,
-    ) {
-        self.buf.extend_from_slice(bytes);
-        self.chunks.push((self.buf.len(), frame));
-        while let Some(head) = memchr::memmem::find(&self.buf, b"\r\n\r\n") {
-            let body = content_length(&self.buf[..head]);
-            let end = head + 4 + body;
-            if self.buf.len() < end {
-                return;
-            }
-            let last = self.chunks.iter().take_while(|(e, _)| *e < end).count();
-            let frame = self.chunks[..=last]
-                .iter()
-                .map(|(_, f)| *f)
-                .max()
-                .unwrap_or_default();
-            let bytes: Vec<u8> = self.buf.drain(..end).collect();
-            let m = Message::parse(bytes.clone()).expect("message parses");
-            found.push((row(frame, &m), origin.clone(), bytes));
-            self.chunks = self
-                .chunks
-                .iter()
-                .filter(|(e, _)| *e > end)
-                .map(|(e, f)| (e - end, *f))
-                .collect();
-        }
+impl Filter for Collect {
+    fn name(&self) -> &'static str {
+        "collect"
     }
-}
-
-fn content_length(head: &[u8]) -> usize {
-    head.split(|&b| b == b'\n')
-        .filter_map(|line| {
-            let (name, value) = line.split_at(line.iter().position(|&b| b == b':')?);
-            let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
-            (name == "content-length" || name == "l")
-                .then(|| String::from_utf8_lossy(&value[1..]).trim().parse().ok())?
-        })
-        .next()
-        .unwrap_or(0)
+    fn default_fail_mode(&self) -> FailMode {
+        FailMode::Open
+    }
+    fn process(&self, message: &Message, context: &MessageContext) -> Result<Processed, Failure> {
+        let origin = context
+            .origin
+            .capture()
+            .expect("a message from a capture has a capture origin");
+        let frame = origin.frames.iter().copied().max().unwrap_or_default();
+        self.0
+            .lock()
+            .unwrap()
+            .push((row(frame, message), origin, message.as_bytes().to_vec()));
+        Ok(Processed::unchanged(Verdict::new()))
+    }
 }
 
 struct Extracted {
@@ -136,38 +108,33 @@ struct Extracted {
     problems: Vec<Problem>,
 }
 
-fn extract_from(input: impl Read) -> Extracted {
-    let mut reader = CaptureReader::new(input, Limits::default()).expect("capture opens");
-    let mut streams: HashMap<FlowId, Stream> = HashMap::new();
-    let (mut messages, mut problems) = (Vec::new(), Vec::new());
-    for event in &mut reader {
-        match event {
-            CaptureEvent::Datagram { origin, payload } => {
-                let m = Message::parse(payload.clone()).expect("datagram parses");
-                let frame = origin.frames.iter().copied().max().unwrap_or_default();
-                messages.push((row(frame, &m), origin, payload));
-            }
-            CaptureEvent::StreamData {
-                flow,
-                origin,
-                bytes,
-            } => {
-                let frame = origin.frames.iter().copied().max().unwrap_or_default();
-                streams
-                    .entry(flow)
-                    .or_default()
-                    .push(&bytes, frame, &mut messages, &origin);
-            }
-            CaptureEvent::Problem(p) => problems.push(p),
-            CaptureEvent::StreamGap { .. } | CaptureEvent::StreamEnd { .. } => {}
-        }
-    }
+/// The messages the filter driver finds in a capture (its framing of datagrams and TCP flows),
+/// and the problems the capture reader reports.
+fn extract_from(input: impl Read + Send + 'static, again: impl Read) -> Extracted {
+    let collect = Collect::default();
+    let sinks = Sinks {
+        output: Box::new(std::io::sink()),
+        report: None,
+        diagnostics: None,
+        pcap: None,
+    };
+    let inputs = vec![Input::of_kind("capture", input, InputKind::Capture)];
+    run(&collect, &DriverOptions::default(), inputs, sinks).expect("the driver runs");
+    let mut messages = collect.0.into_inner().unwrap();
     messages.sort_by_key(|(r, _, _)| r.0);
+    let problems = CaptureReader::new(again, Limits::default())
+        .expect("capture opens")
+        .filter_map(|e| match e {
+            CaptureEvent::Problem(p) => Some(p),
+            _ => None,
+        })
+        .collect();
     Extracted { messages, problems }
 }
 
 fn extract(path: &Path) -> Extracted {
-    extract_from(std::fs::File::open(path).expect("fixture exists"))
+    let open = || std::fs::File::open(path).expect("fixture exists");
+    extract_from(open(), open())
 }
 
 fn rows(e: &Extracted) -> Vec<Row> {
@@ -251,9 +218,9 @@ impl<R: Read> Read for Trickle<R> {
 #[test]
 fn a_pipe_reads_the_same_as_a_file() {
     for name in ["sipp-tcp.pcapng", "frag-ipv6.pcap"] {
-        let file = std::fs::File::open(fixture(name)).expect("fixture");
+        let open = || std::fs::File::open(fixture(name)).expect("fixture");
         assert_eq!(
-            rows(&extract_from(Trickle(file))),
+            rows(&extract_from(Trickle(open()), open())),
             rows(&extract(&fixture(name)))
         );
     }
@@ -325,4 +292,55 @@ fn written_captures_carry_the_same_messages_with_good_checksums() {
             String::from_utf8_lossy(&bad.stdout)
         );
     }
+}
+
+#[test]
+fn the_command_line_reads_captures_and_writes_them_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out_pcap = dir.path().join("out.pcap");
+    let input = fixture("sipp-tcp.pcapng");
+    // A plain input is recognised as a capture by its magic number; --pcap names one.
+    let plain = Command::new(common::identity_binary())
+        .arg("--json")
+        .arg(&input)
+        .output()
+        .expect("runs");
+    let named = Command::new(common::identity_binary())
+        .args(["--json", "-q", "--pcap"])
+        .arg(&input)
+        .arg("--pcap-out")
+        .arg(&out_pcap)
+        .output()
+        .expect("runs");
+    assert_eq!(plain.status.code(), Some(0));
+    assert_eq!(named.status.code(), Some(0));
+    assert_eq!(plain.stdout, named.stdout);
+    let summary = String::from_utf8_lossy(&plain.stderr);
+    assert!(
+        summary.contains("TCP segments"),
+        "the capture summary is printed: {summary}"
+    );
+    assert!(named.stderr.is_empty(), "-q prints nothing");
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&plain.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let expected = extract(&input);
+    assert_eq!(records.len(), expected.messages.len());
+    for (record, (row, _, _)) in records.iter().zip(&expected.messages) {
+        assert_eq!(record["call_id"], row.1.as_str());
+        assert_eq!(record["origin"]["transport"], "tcp");
+    }
+    let again = extract(&out_pcap);
+    let ids = |e: &Extracted| {
+        e.messages
+            .iter()
+            .map(|(r, _, b)| (r.1.clone(), r.2.clone(), b.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(&again),
+        ids(&expected),
+        "--pcap-out holds the same messages, byte for byte"
+    );
 }

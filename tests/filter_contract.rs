@@ -9,6 +9,9 @@ use sipsec::message::Framing;
 use sipsec::Message;
 use std::io::Cursor;
 use std::path::PathBuf;
+
+mod common;
+use common::identity_binary;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
@@ -72,6 +75,7 @@ fn drive(options: &DriverOptions, inputs: Vec<(&str, Vec<u8>)>) -> Outcome {
         output: Box::new(output.clone()),
         report: Some(Box::new(report.clone())),
         diagnostics: None,
+        pcap: None,
     };
     let summary = run(&TestFilter, options, inputs, sinks).expect("run completes");
     let report = report.0.lock().unwrap().clone();
@@ -390,16 +394,6 @@ fn a_withheld_message_travels_as_a_placeholder_and_keeps_pairing() {
     let out = drive(&keyed(&key, true), vec![("-", forged)]);
     assert_eq!(out.records[0]["disposition"], "withheld");
     assert!(out.output.is_empty());
-}
-
-/// The example binary built on the same driver and command-line layer.
-fn identity_binary() -> PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples").join("sipsec-identity")
 }
 
 #[test]

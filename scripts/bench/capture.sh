@@ -3,8 +3,9 @@
 # cat. Builds target/bench-capture/big.pcap (SIZE_MB, default 520 MiB, of UDP SIP records taken
 # from testdata/captures/sipp-udp.pcap, repeated) and a 20 MiB slice of it for tshark, which
 # decodes SIP far too slowly for the whole file. Nothing here is committed.
-# Until the filter tools exist, "sipsec" is `examples/capture_scan --count`: it reads every
-# record, decodes it, and parses every SIP message with `Message::parse`.
+# "sipsec" is the identity filter (examples/sipsec-identity.rs) on the real filter driver:
+# `--pcap big.pcap --json`: every record decoded, every message framed, indexed and reported.
+# Once sipsec-verify exists, `BIN=target/release/sipsec-verify scripts/bench/capture.sh` times it.
 set -eu
 cd "$(dirname "$0")/../.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
@@ -30,8 +31,8 @@ if [ ! -s "$big" ] || [ "$(stat -c %s "$big")" -lt $((size_mb * 1048576)) ]; the
     done
 fi
 
-cargo build -q --release --example capture_scan
-scan=target/release/examples/capture_scan
+cargo build -q --release --example sipsec-identity
+scan=${BIN:-target/release/examples/sipsec-identity}
 
 # run NAME FILE COMMAND...: prints seconds, MB/s and max RSS, and keeps MB/s for the ratios.
 run() {
@@ -50,7 +51,7 @@ run() {
 }
 
 cat "$big" > /dev/null # warm the page cache for everyone
-run sipsec "$big" "$scan" --count "$big"
+run sipsec "$big" "$scan" --json --pcap "$big"
 tail -n 1 "$dir/sipsec.err"
 run cat "$big" cat "$big"
 if command -v sipgrep > /dev/null; then

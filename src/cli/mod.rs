@@ -3,10 +3,12 @@
 
 pub mod certgen;
 pub mod decrypt;
+pub mod encrypt;
+pub mod sign;
 pub mod verify;
 
 use crate::filter::control::ControlKey;
-use crate::filter::driver::{self, DriverOptions, Input, Sinks};
+use crate::filter::driver::{self, DriverOptions, Input, InputKind, Sinks};
 use crate::filter::{FailMode, Filter};
 use crate::message::{Framing, DEFAULT_MAX_SIZE};
 use clap::{Args, CommandFactory};
@@ -63,9 +65,20 @@ pub struct StoreArgs {
 /// The options of every filter (sign, encrypt, verify, decrypt).
 #[derive(Debug, Clone, Args)]
 pub struct FilterArgs {
-    /// Inputs: SIP message streams (`-` or none for stdin).
+    /// Inputs: SIP message streams, or pcap/pcapng captures (recognised by their magic
+    /// number); `-` or none for stdin.
     #[arg(value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
+    /// Read a pcap or pcapng capture (repeatable; `-` for stdin).
+    #[arg(long = "pcap", value_name = "FILE")]
+    pub pcaps: Vec<PathBuf>,
+    /// Also write the output messages as a pcap capture, with their original addresses and
+    /// times.
+    #[arg(long, value_name = "FILE")]
+    pub pcap_out: Option<PathBuf>,
+    /// With --pcap-out: fragment UDP datagrams and segment TCP streams to this IP MTU.
+    #[arg(long, value_name = "BYTES", requires = "pcap_out")]
+    pub mtu: Option<usize>,
     /// Write messages here instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -150,22 +163,25 @@ impl FilterArgs {
         })
     }
 
-    /// Opens the inputs (`-` or none: stdin).
+    /// Opens the inputs (`-` or none: stdin): plain inputs are sniffed for a capture's magic
+    /// number, `--pcap` inputs must be captures.
     pub fn open_inputs(&self) -> Result<Vec<Input>, SetupError> {
-        if self.inputs.is_empty() {
-            return Ok(vec![Input::new("-", io::stdin())]);
+        if self.inputs.is_empty() && self.pcaps.is_empty() {
+            return Ok(vec![Input::of_kind("-", io::stdin(), InputKind::Sniff)]);
         }
-        self.inputs
-            .iter()
-            .map(|path| {
+        let plain = self.inputs.iter().map(|p| (p, InputKind::Sniff));
+        let captures = self.pcaps.iter().map(|p| (p, InputKind::Capture));
+        plain
+            .chain(captures)
+            .map(|(path, kind)| {
                 if path.as_os_str() == "-" {
-                    return Ok(Input::new("-", io::stdin()));
+                    return Ok(Input::of_kind("-", io::stdin(), kind));
                 }
                 let file = File::open(path).map_err(|source| SetupError::Open {
                     path: path.display().to_string(),
                     source,
                 })?;
-                Ok(Input::new(path.display().to_string(), file))
+                Ok(Input::of_kind(path.display().to_string(), file, kind))
             })
             .collect()
     }
@@ -196,7 +212,8 @@ fn try_run_filter(
     args: &FilterArgs,
     common: &CommonArgs,
 ) -> anyhow::Result<Exit> {
-    let options = args.driver_options(filter.default_fail_mode())?;
+    let mut options = args.driver_options(filter.default_fail_mode())?;
+    options.progress = !common.quiet;
     let inputs = args.open_inputs()?;
     let output: Box<dyn Write + Send> = match &args.output {
         Some(path) => Box::new(BufWriter::new(create(path)?)),
@@ -211,12 +228,32 @@ fn try_run_filter(
     // Warnings go to stderr unless -q, or unless the report already goes there.
     let diagnostics = (!common.quiet && !report_to_stderr)
         .then(|| Box::new(io::stderr()) as Box<dyn Write + Send>);
+    let pcap = match &args.pcap_out {
+        Some(path) => {
+            let file: Box<dyn Write + Send> = Box::new(BufWriter::new(create(path)?));
+            Some(crate::capture::PcapOut::new(file, args.mtu)?)
+        }
+        None => None,
+    };
     let sinks = Sinks {
         output,
         report,
         diagnostics,
+        pcap,
     };
     let summary = driver::run(filter, &options, inputs, sinks)?;
+    if !common.quiet {
+        for (name, capture) in &summary.captures {
+            eprintln!("sipsec-{tool}: {name}: {capture}", tool = filter.name());
+        }
+        if summary.pcap_placeholder_origins > 0 {
+            eprintln!(
+                "sipsec-{tool}: warning: {} messages did not come from a capture and were written to the pcap with placeholder addresses 192.0.2.1 -> 192.0.2.2 and time 0",
+                summary.pcap_placeholder_origins,
+                tool = filter.name()
+            );
+        }
+    }
     if common.verbose > 0 || (summary.input_errors > 0 && !common.quiet) {
         eprintln!("{}", summary.line(filter.name()));
     }
@@ -234,6 +271,8 @@ fn try_run_filter(
 pub fn commands() -> Vec<clap::Command> {
     vec![
         certgen::CertgenCli::command(),
+        sign::SignCli::command(),
+        encrypt::EncryptCli::command(),
         verify::VerifyCli::command(),
         decrypt::DecryptCli::command(),
     ]

@@ -9,7 +9,7 @@
 use super::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
 use super::report::{Disposition, Record, Refusal};
 use super::{FailMode, Filter, MessageContext, Origin};
-use crate::capture::{sniff_format, CaptureSummary, Limits};
+use crate::capture::{sniff_format, CaptureSummary, Limits, PcapOut, Timestamp, Transport};
 use crate::error::ParseError;
 use crate::framing::{datagram, FrameEvent, OnGarbage, StreamFramer};
 use crate::message::{Framing, Message, DEFAULT_MAX_SIZE};
@@ -98,6 +98,8 @@ pub struct Sinks<'a> {
     pub report: Option<Box<dyn Write + Send + 'a>>,
     /// One human line per warning or refusal (stderr unless quiet).
     pub diagnostics: Option<Box<dyn Write + Send + 'a>>,
+    /// The output messages as a capture (`--pcap-out`), with their original addresses and times.
+    pub pcap: Option<PcapOut<Box<dyn Write + Send + 'a>>>,
 }
 
 /// Counts of what happened, for the exit code and the summary line.
@@ -118,6 +120,9 @@ pub struct RunSummary {
     pub input_errors: u64,
     /// The capture reader's own summary, per capture input.
     pub captures: Vec<(String, CaptureSummary)>,
+    /// Messages written to `--pcap-out` that did not come from a capture, so were given
+    /// placeholder addresses.
+    pub pcap_placeholder_origins: u64,
 }
 
 impl RunSummary {
@@ -743,6 +748,18 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Where a message that did not come from a capture is put in `--pcap-out`: UDP between two
+/// documentation addresses (RFC 5737), at time zero, so it is plainly not a real origin.
+fn placeholder_capture_origin() -> crate::capture::Origin {
+    crate::capture::Origin {
+        frames: Vec::new(),
+        timestamp: Timestamp::default(),
+        src: "192.0.2.1:5060".parse().expect("a literal address"),
+        dst: "192.0.2.2:5060".parse().expect("a literal address"),
+        transport: Transport::Udp,
+    }
+}
+
 /// Decides a sniffed input's kind from its first four bytes, which are put back in front.
 fn sniff(
     mut reader: Box<dyn Read + Send>,
@@ -804,6 +821,13 @@ impl Writer<'_> {
         } else if let Some(bytes) = &done.bytes {
             self.sinks.output.write_all(bytes)?;
         }
+        if let (Some(pcap), Some(bytes)) = (self.sinks.pcap.as_mut(), &done.bytes) {
+            let origin = done.record.origin.capture().unwrap_or_else(|| {
+                self.summary.pcap_placeholder_origins += 1;
+                placeholder_capture_origin()
+            });
+            pcap.write(&origin, bytes).map_err(io::Error::other)?;
+        }
         if let Some(report) = self.sinks.report.as_mut() {
             report.write_all(line.as_bytes())?;
         }
@@ -825,6 +849,11 @@ impl Writer<'_> {
 
     fn finish(mut self) -> Result<RunSummary, DriverError> {
         self.flush();
+        if let Some(pcap) = self.sinks.pcap.take() {
+            if let Err(e) = pcap.into_inner().flush() {
+                self.failure.get_or_insert(e);
+            }
+        }
         if let Some(report) = self.sinks.report.as_mut() {
             if let Err(e) = report.flush() {
                 self.failure.get_or_insert(e);
@@ -839,13 +868,14 @@ impl Writer<'_> {
 
 fn write_diagnostics(out: &mut dyn Write, record: &Record) -> io::Result<()> {
     let origin = &record.origin;
-    let place = match (&origin.input, origin.offset, record.index) {
-        (Some(input), Some(offset), Some(index)) => {
-            format!("{input}: message {index} at byte {offset}")
-        }
-        (Some(input), Some(offset), None) => format!("{input}: byte {offset}"),
-        (_, _, Some(index)) => format!("message {index}"),
-        _ => "input".to_string(),
+    let input = origin.input.as_deref().unwrap_or("input");
+    let place = match (origin.frames.iter().max(), origin.offset, record.index) {
+        (Some(frame), _, Some(index)) => format!("{input}: message {index} (frame {frame})"),
+        (Some(_), _, None) => input.to_string(),
+        (None, Some(offset), Some(index)) => format!("{input}: message {index} at byte {offset}"),
+        (None, Some(offset), None) => format!("{input}: byte {offset}"),
+        (None, None, Some(index)) => format!("{input}: message {index}"),
+        (None, None, None) => input.to_string(),
     };
     for warning in &record.warnings {
         writeln!(out, "sipsec-{}: warning: {place}: {warning}", record.tool)?;
@@ -854,6 +884,8 @@ fn write_diagnostics(out: &mut dyn Write, record: &Record) -> io::Result<()> {
         let what = match record.disposition {
             Disposition::Garbage => format!("{} bytes skipped", record.len.unwrap_or(0)),
             Disposition::Unparsable => "refused".to_string(),
+            Disposition::CaptureProblem => "record skipped".to_string(),
+            Disposition::CaptureNote => "note".to_string(),
             _ => "withheld".to_string(),
         };
         writeln!(

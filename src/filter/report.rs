@@ -120,8 +120,8 @@ impl Record {
         };
         self.call_id = text(HeaderKind::CallId);
         self.cseq = text(HeaderKind::CSeq);
-        self.from = address_aor(message, HeaderKind::From);
-        self.to = address_aor(message, HeaderKind::To);
+        self.from = address_aor(message.from());
+        self.to = address_aor(message.to());
     }
 
     pub fn with_verdict(mut self, verdict: Verdict) -> Self {
@@ -137,16 +137,8 @@ impl Record {
     }
 }
 
-/// The address-of-record of a From or To header, for the report (best effort: a header that
-/// does not parse is reported as absent).
-fn address_aor(message: &Message, kind: HeaderKind) -> Option<String> {
-    let value = unfold(message.value(kind)?).into_owned();
-    let text = String::from_utf8_lossy(&value);
-    let uri = match (text.find('<'), text.find('>')) {
-        (Some(open), Some(close)) if open < close => &text[open + 1..close],
-        _ => text.split(';').next().unwrap_or(""),
-    };
-    crate::uri::Aor::parse(uri.trim())
-        .ok()
-        .map(|a| a.to_string())
+/// The address-of-record of a From or To header, for the report (a header that does not parse
+/// is reported as absent; the record still says what the message is).
+fn address_aor(address: crate::error::ParseResult<crate::header::Address<'_>>) -> Option<String> {
+    address.ok()?.uri().aor().map(|a| a.to_string())
 }

@@ -5,8 +5,8 @@ fn corpus(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn shared_vector(name: &str) -> Vec<u8> {
-    let path = format!("{}/../shared/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+fn vector(name: &str) -> Vec<u8> {
+    let path = format!("{}/testdata/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
@@ -487,8 +487,8 @@ fn sipfrag_bytes_after_content_length_are_refused_not_dropped() {
 #[test]
 fn rfc3893_identity_body_nested_structure() {
     // Illustrative example (fake signature, LF line ends): structure only.
-    let message = parse_message_sip(&shared_vector("rfc3893-s3-invite-with-aib.txt"))
-        .expect("INVITE with AIB");
+    let message =
+        parse_message_sip(&vector("rfc3893-s3-invite-with-aib.txt")).expect("INVITE with AIB");
     let mixed = Multipart::of_message(&message).expect("multipart/mixed");
     assert_eq!(mixed.line_ending(), LineEnding::Lf);
     assert_eq!(mixed.parts().len(), 2);
@@ -514,7 +514,7 @@ fn rfc3893_identity_body_nested_structure() {
         Some(&b"application/pkcs7-signature; name=smime.p7s"[..])
     );
 
-    let entity = shared_vector("rfc3893-s2-aib-body.txt");
+    let entity = vector("rfc3893-s2-aib-body.txt");
     let part = Part::parse(&entity).expect("AIB entity");
     assert_eq!(part.content_type(), Some(&b"message/sipfrag"[..]));
     assert_eq!(
@@ -522,7 +522,7 @@ fn rfc3893_identity_body_nested_structure() {
         6
     );
 
-    let entity = shared_vector("rfc3893-s9-encrypted-signed-aib.txt");
+    let entity = vector("rfc3893-s9-encrypted-signed-aib.txt");
     let part = Part::parse(&entity).expect("s9 entity");
     let signed = part.multipart().expect("multipart/signed");
     assert_eq!(signed.parts().len(), 2);
@@ -534,7 +534,7 @@ fn rfc3893_identity_body_nested_structure() {
 #[test]
 fn rfc3261_tunneled_invite_has_a_broken_close_delimiter() {
     // RFC 3261 §23.4.2 as printed ends with `--boundary42-`: refused, not guessed at.
-    let bytes = shared_vector("rfc3261-s23.4.2-tunneled-signed-invite.txt");
+    let bytes = vector("rfc3261-s23.4.2-tunneled-signed-invite.txt");
     // Its Content-Length (568) is wrong too: take every byte after the head as the body.
     let (head, _) = Message::parse_with(bytes.clone(), &Default::default()).expect("head");
     let body = &bytes[head.body_span().range().start..];

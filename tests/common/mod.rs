@@ -71,3 +71,14 @@ pub fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .position(|w| w == needle)
         .map(|i| i + from)
 }
+
+/// The `sipsec-identity` example binary (built by `cargo test`), which runs the real filter
+/// driver and command-line layer.
+pub fn identity_binary() -> PathBuf {
+    let mut path = std::env::current_exe().expect("test binary path");
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.join("examples").join("sipsec-identity")
+}

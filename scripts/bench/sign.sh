@@ -1,0 +1,20 @@
+#!/bin/sh
+# sipsec-sign over a stream of N (default 10,000) 200 OKs with RSA-2048 and P-256 group keys,
+# against the bare CMS signing rate of benches/cms.rs measured in the same run, with
+# `openssl speed` for reference. Targets: >= 0.85 of bare CMS on one core; --jobs 2 >= 1.6x.
+# Usage: N=10000 FORM=aib scripts/bench/sign.sh
+. "$(dirname "$0")/wrapkit.sh"
+form=${FORM:-aib}
+cargo bench --quiet --bench cms -- --measurement-time 5 'cms/sign/' >/dev/null 2>&1
+echo "sipsec-sign --form $form, $n messages each"
+for key in rsa2048 p256; do
+    name=$(echo $key | sed 's/2048//')
+    data=target/bench-sign-$key.sip
+    stream "$name" "$data"
+    t1=$(seconds target/release/sipsec-sign -q --store "$store" --trust-from-header --form "$form" "$data")
+    t2=$(seconds target/release/sipsec-sign -q --store "$store" --trust-from-header --form "$form" --jobs 2 "$data")
+    bare=$(criterion_rate sign "$key")
+    python3 -c 'import sys; n,t1,t2,b=int(sys.argv[2]),*map(float,sys.argv[3:]); r1,r2=n/t1,n/t2; print(f"{sys.argv[1]:8} bare CMS {b:8.0f}/s | jobs 1 {r1:8.0f} msg/s ({r1/b:.2f} of bare) | jobs 2 {r2:8.0f} msg/s ({r2/r1:.2f}x jobs 1)")' "$key" "$n" "$t1" "$t2" "$bare"
+done
+echo "openssl speed (reference):"
+openssl speed -seconds 2 rsa2048 ecdsap256 2>/dev/null | grep -E "^(rsa 2048|.*256 bits ecdsa)" || true

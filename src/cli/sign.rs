@@ -1,0 +1,172 @@
+//! `sipsec-sign`: the command line of the sign filter (man page and completions come from here).
+
+use crate::cli::certgen::KeyPassArgs;
+use crate::cli::{run_filter, CommonArgs, Exit, FilterArgs, StoreArgs};
+use crate::crypto::DigestAlgorithm;
+use crate::select::Selection;
+use crate::sign::{Form, SignConfig, SignFilter};
+use crate::smime::build::{Handling, Transfer};
+use crate::smime::inner::InnerPolicy;
+use crate::store::fsio::PassSource;
+use crate::store::Store;
+use clap::{Parser, ValueEnum};
+use std::process::ExitCode;
+
+const AFTER_HELP: &str = "\
+Whose signature. A request is signed as its From, a response as its To, mapped through the \
+store's group map: an agent (a member of sip:support@callcentre.example) signs as the group. \
+In a relay the message must be attributed to a member by the relay's control header; a From \
+or To header alone proves nothing and is not signed. A shell pipeline has no attribution: with \
+--trust-from-header YOU vouch that the input's From/To headers are authentic (a pipeline trusts \
+its input), and sipsec-sign signs as they say. For a request an agent starts, the From URI is \
+replaced by the group URI (tag and header parameters kept, display name dropped so the agent \
+stays anonymous), so that the signature and the From agree. Certificates missing from the store \
+are made on demand only when the store's config allows it and only for an attributed member.
+
+Forms (--form):
+  aib   (default) RFC 3893 Authenticated Identity Body: a message/sipfrag with From, To, \
+Contact, Date, Call-ID and CSeq (responses: the responder as From, no To), signed, beside the \
+original body in multipart/mixed. It proves who sent this very message in this very call \
+(identity plus Call-ID, CSeq and Date against replay), which is the call-centre claim, while \
+the SDP stays readable by a terminal without S/MIME. The body is NOT covered.
+  body  RFC 3261 §23.2: the body in multipart/signed with a detached signature. Covers the \
+body (e.g. the SDP) and nothing of the headers: a signed body can be replayed into another \
+call. The SDP stays readable.
+  sip   RFC 3261 §23.4: a complete copy of the message (credentials, sipsec's own headers and \
+--internal headers removed) as message/sip in multipart/signed. Covers every header and the \
+body; the SDP sits inside, so only an S/MIME terminal can use it. Choose it when the peer \
+does S/MIME and header integrity matters.
+  cms   RFC 8591: application/pkcs7-mime signed-data holding the body. Covers the body only; \
+the body is unreadable without S/MIME. Choose it for RFC 8591 peers (SIP MESSAGE).
+
+--handling defaults to optional: in the call-centre case the caller's terminal may not \
+understand S/MIME, and handling=required would make it reject the call with 415. Use \
+required towards peers that do S/MIME (RFC 3261 §23.3), so that a stripped signature is noticed.
+
+A message the user agent signed itself is left as it is, unless its Content-Type carries the \
+parameter substitute_by_proxy_cert: then the user agent's signature is checked and replaced by \
+the group's (anonymity). Messages not selected (--select) pass unchanged.
+
+Default fail mode: OPEN (the paper's behaviour): a message that cannot be signed passes \
+unchanged with a warning; --fail-closed withholds it instead.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DigestArg {
+    Sha256,
+    Sha1,
+    Sha384,
+    Sha512,
+}
+
+impl DigestArg {
+    pub fn algorithm(self) -> DigestAlgorithm {
+        match self {
+            DigestArg::Sha256 => DigestAlgorithm::Sha256,
+            DigestArg::Sha1 => DigestAlgorithm::Sha1,
+            DigestArg::Sha384 => DigestAlgorithm::Sha384,
+            DigestArg::Sha512 => DigestAlgorithm::Sha512,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HandlingArg {
+    Required,
+    Optional,
+}
+
+impl HandlingArg {
+    pub fn handling(self) -> Handling {
+        match self {
+            HandlingArg::Required => Handling::Required,
+            HandlingArg::Optional => Handling::Optional,
+        }
+    }
+}
+
+/// Sign SIP messages with S/MIME on behalf of the store's members and groups.
+#[derive(Debug, Parser)]
+#[command(
+    name = "sipsec-sign",
+    version,
+    after_long_help = format!("{AFTER_HELP}\n\n{}", crate::cli::EXIT_CODES_HELP)
+)]
+pub struct SignCli {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub key_pass: KeyPassArgs,
+    /// What the signature covers (see below).
+    #[arg(long, value_enum, default_value_t = Form::Aib)]
+    pub form: Form,
+    /// Which messages to sign: all, request, response, body, rfc3261, METHOD, STATUS or
+    /// STATUS/METHOD (e.g. 2xx/INVITE), comma-separated. Default: RFC 3261 §23.2
+    /// (dialog-initiating and out-of-dialog requests, 2xx responses to INVITE).
+    #[arg(long, value_name = "LIST", default_value = "rfc3261")]
+    pub select: Selection,
+    /// Digest algorithm (micalg); SHA-256 is RFC 8591's MUST.
+    #[arg(long, value_enum, default_value_t = DigestArg::Sha256)]
+    pub digest: DigestArg,
+    /// Leave the signer certificate and chain out of the CMS (RFC 3261 §23.2 wants them in;
+    /// some implementations leave them out).
+    #[arg(long)]
+    pub no_certs: bool,
+    /// The handling parameter of the signature's Content-Disposition.
+    #[arg(long, value_enum, default_value_t = HandlingArg::Optional)]
+    pub handling: HandlingArg,
+    /// Base64 Content-Transfer-Encoding for the CMS instead of binary (RFC 3853).
+    #[arg(long)]
+    pub base64: bool,
+    /// Vouch that the input's From (requests) and To (responses) are authentic, so
+    /// unattributed messages are signed as they say (for shell pipelines).
+    #[arg(long)]
+    pub trust_from_header: bool,
+    /// A header private to this deployment, never copied into a signed message (repeatable).
+    #[arg(long, value_name = "HEADER")]
+    pub internal: Vec<String>,
+}
+
+/// Opens the store named on the command line, with its key passphrase.
+pub fn open_store(store: &StoreArgs, key_pass: &KeyPassArgs) -> anyhow::Result<Store> {
+    let pass = key_pass
+        .passphrase_file
+        .clone()
+        .map(PassSource::File)
+        .or_else(|| key_pass.passphrase_env.clone().map(PassSource::Env));
+    Ok(Store::open(&store.store)?.with_passphrase(pass.as_ref())?)
+}
+
+/// Reports a setup failure the way every filter does (exit code 3).
+pub fn setup_failed(tool: &str, e: &anyhow::Error) -> ExitCode {
+    eprintln!("sipsec-{tool}: {e:#}");
+    Exit::Fatal.into()
+}
+
+/// The whole `main` of sipsec-sign.
+pub fn run(cli: &SignCli) -> ExitCode {
+    let store = match open_store(&cli.store, &cli.key_pass) {
+        Ok(s) => s,
+        Err(e) => return setup_failed("sign", &e),
+    };
+    let config = SignConfig {
+        form: cli.form,
+        selection: cli.select.clone(),
+        digest: cli.digest.algorithm(),
+        include_certs: !cli.no_certs,
+        handling: cli.handling.handling(),
+        transfer: if cli.base64 {
+            Transfer::Base64
+        } else {
+            Transfer::Binary
+        },
+        trust_from_header: cli.trust_from_header,
+        inner: InnerPolicy {
+            internal: cli.internal.clone(),
+        },
+    };
+    run_filter(&SignFilter::new(store, config), &cli.filter, &cli.common)
+}

@@ -1,0 +1,221 @@
+//! The encrypt filter: S/MIME confidentiality done by the sending proxy (issue 7, items 1-4).
+//!
+//! The envelope is made for the AOR the message goes to (a request's To, else its
+//! Request-URI; a response's From), with the certificate the store holds or has learned, or one
+//! given on the command line, plus any extra recipients. A message that cannot be encrypted is
+//! refused by default: passing it on in plaintext would be a downgrade an attacker can trigger.
+
+use crate::cache::TtlCache;
+use crate::crypto::EncryptOptions;
+use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
+use crate::message::{HeaderKind, Message};
+use crate::select::Selection;
+use crate::smime::build::{self, EncryptSpec, Transfer};
+use crate::smime::inner::InnerPolicy;
+use crate::store::Store;
+use crate::uri::{Aor, Uri};
+use openssl::x509::X509;
+use std::time::Duration;
+
+/// What goes into the envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EncryptForm {
+    /// The body with its Content-Type (e.g. the SDP).
+    Body,
+    /// A copy of the whole message as message/sip (RFC 3261 §23.4.3).
+    Sip,
+}
+
+impl EncryptForm {
+    pub fn name(self) -> &'static str {
+        match self {
+            EncryptForm::Body => "body",
+            EncryptForm::Sip => "sip",
+        }
+    }
+}
+
+/// Headers that routing and dialog matching need, so they always stay outside (RFC 3261
+/// §23.4.1.2), and the ones that describe the outer body.
+pub const ALWAYS_OUTSIDE: [&str; 12] = [
+    "To",
+    "From",
+    "Call-ID",
+    "CSeq",
+    "Contact",
+    "Via",
+    "Route",
+    "Record-Route",
+    "Max-Forwards",
+    "Content-Type",
+    "Content-Length",
+    "Content-Disposition",
+];
+
+/// Refuses a `--hide` header that must stay outside.
+pub fn check_hide(name: &str) -> Result<(), String> {
+    let kind = HeaderKind::from_name(name.as_bytes());
+    let outside = ALWAYS_OUTSIDE.iter().any(|o| {
+        o.eq_ignore_ascii_case(name)
+            || (kind != HeaderKind::Other && HeaderKind::from_name(o.as_bytes()) == kind)
+    });
+    if outside {
+        return Err(format!(
+            "{name} cannot be hidden: it must stay outside for routing and dialogs (RFC 3261 §23.4.1.2)"
+        ));
+    }
+    Ok(())
+}
+
+/// Everything the encrypt filter is told.
+#[derive(Debug, Clone)]
+pub struct EncryptConfig {
+    pub form: EncryptForm,
+    pub selection: Selection,
+    pub options: EncryptOptions,
+    pub transfer: Transfer,
+    /// Used instead of the store's certificate for the message's recipient.
+    pub recipient_cert: Option<X509>,
+    /// Extra recipients of every envelope (e.g. the recipient's validating proxy).
+    pub also_to: Vec<X509>,
+    /// End-to-end headers that move inside (sip form).
+    pub hide: Vec<String>,
+    pub inner: InnerPolicy,
+}
+
+/// The encrypt filter over a store.
+pub struct EncryptFilter {
+    store: Store,
+    config: EncryptConfig,
+    certs: TtlCache<Aor, X509>,
+}
+
+/// How long a recipient certificate read from the store is reused.
+pub const CERT_TTL: Duration = Duration::from_secs(60);
+
+fn is_envelope(message: &Message) -> bool {
+    message.content_type().ok().flatten().is_some_and(|ct| {
+        (ct.is("application", "pkcs7-mime") || ct.is("application", "x-pkcs7-mime"))
+            && ct.param("smime-type").is_some_and(|t| {
+                t.eq_ignore_ascii_case(b"enveloped-data")
+                    || t.eq_ignore_ascii_case(b"auth-enveloped-data")
+                    || t.eq_ignore_ascii_case(b"authenveloped-data")
+            })
+    })
+}
+
+impl EncryptFilter {
+    pub fn new(store: Store, config: EncryptConfig) -> EncryptFilter {
+        EncryptFilter {
+            store,
+            config,
+            certs: TtlCache::new(CERT_TTL),
+        }
+    }
+
+    /// The AORs the message goes to, in the order they are tried.
+    fn destinations(message: &Message) -> Vec<Aor> {
+        let mut out = Vec::with_capacity(2);
+        if message.is_request() {
+            out.extend(message.to().ok().and_then(|a| a.uri().aor()));
+            let ruri = message
+                .request_uri()
+                .and_then(|u| Uri::parse(u).ok()?.aor());
+            out.extend(ruri.filter(|a| !out.contains(a)));
+        } else {
+            out.extend(message.from().ok().and_then(|a| a.uri().aor()));
+        }
+        out
+    }
+
+    fn recipient(&self, message: &Message) -> Result<(String, X509), String> {
+        if let Some(cert) = &self.config.recipient_cert {
+            return Ok(("--recipient-cert".into(), cert.clone()));
+        }
+        let destinations = Self::destinations(message);
+        for aor in &destinations {
+            let found = self
+                .certs
+                .get_or_try(aor, || self.store.recipient_cert(aor).ok_or(()));
+            if let Ok(cert) = found {
+                return Ok((aor.to_string(), cert));
+            }
+        }
+        if destinations.is_empty() {
+            return Err("the message names no recipient address-of-record".into());
+        }
+        let names: Vec<String> = destinations.iter().map(ToString::to_string).collect();
+        Err(format!(
+            "no certificate for {} in the store (own, group or learned); not sent in plaintext",
+            names.join(" or ")
+        ))
+    }
+
+    fn encrypt(&self, message: &Message) -> Result<Processed, Failure> {
+        let mut verdict = Verdict::new();
+        verdict.set("form", self.config.form.name());
+        let fail =
+            |reason: String, verdict: &Verdict| Failure::with_verdict(reason, verdict.clone());
+        let (recipient, cert) = self.recipient(message).map_err(|e| fail(e, &verdict))?;
+        let mut recipients = vec![cert];
+        recipients.extend(self.config.also_to.iter().cloned());
+        let mut work = message.clone();
+        let date_added = build::ensure_date(&mut work, build::now_unix())
+            .map_err(|e| fail(e.to_string(), &verdict))?;
+        let spec = EncryptSpec {
+            recipients: &recipients,
+            options: self.config.options.clone(),
+            transfer: self.config.transfer,
+        };
+        let out = match self.config.form {
+            EncryptForm::Body => build::encrypt_body(&work, &spec),
+            EncryptForm::Sip => {
+                build::encrypt_sip(&work, &self.config.inner, &self.config.hide, &spec)
+            }
+        }
+        .map_err(|e| fail(format!("not encrypted: {e}"), &verdict))?;
+        verdict
+            .set("encrypted", true)
+            .set("recipient", recipient)
+            .set("recipients", recipients.len())
+            .set("cipher", format!("{:?}", self.config.options.cipher))
+            .set(
+                "smime_type",
+                build::envelope_smime_type(&self.config.options),
+            )
+            .set(
+                "rsa_padding",
+                format!("{:?}", self.config.options.rsa_padding),
+            )
+            .set("transfer_encoding", self.config.transfer.as_str())
+            .set("date_added", date_added);
+        if self.config.form == EncryptForm::Sip {
+            verdict.set("hidden", self.config.hide.clone());
+        }
+        Ok(Processed::changed(out, verdict))
+    }
+}
+
+impl Filter for EncryptFilter {
+    fn name(&self) -> &'static str {
+        "encrypt"
+    }
+
+    /// A silent fall-back to plaintext is a downgrade an attacker can trigger.
+    fn default_fail_mode(&self) -> FailMode {
+        FailMode::Closed
+    }
+
+    fn process(&self, message: &Message, _context: &MessageContext) -> Result<Processed, Failure> {
+        let mut verdict = Verdict::new();
+        if !self.config.selection.matches(message) {
+            verdict.set("selected", false);
+            return Ok(Processed::unchanged(verdict));
+        }
+        if is_envelope(message) {
+            verdict.set("already_encrypted", true);
+            return Ok(Processed::unchanged(verdict));
+        }
+        self.encrypt(message)
+    }
+}

@@ -1,0 +1,576 @@
+//! The wrapping forms of RFC 3261 §23, RFC 3893 and RFC 8591, built from a message.
+//!
+//! Every form is written once here and shared by sign and encrypt:
+//! - `multipart/signed` with a detached `application/pkcs7-signature` (RFC 3261 §23.2, RFC 1847):
+//!   over the body (`body`), over a `message/sip` copy (`sip`, §23.4) or over a
+//!   `message/sipfrag` Authenticated Identity Body (`aib`, RFC 3893), the latter beside the
+//!   original body in `multipart/mixed`;
+//! - `application/pkcs7-mime; smime-type=signed-data` with the content attached (`cms`,
+//!   RFC 8591);
+//! - `application/pkcs7-mime; smime-type=enveloped-data` (or `auth-enveloped-data`, RFC 8591
+//!   §4.2) of the body or of a `message/sip` copy (§23.4.3).
+//!
+//! The signature is made over the first part's octets exactly as they are then written: the
+//! part is rendered once, signed, and the written multipart is checked to hold those very bytes.
+
+use super::inner::{body_header_name, InnerPolicy, BODY_HEADERS};
+use crate::crypto::{self, CmsError, EncryptOptions, SignOptions, Signer};
+use crate::error::ParseError;
+use crate::message::{unfold, HeaderKind, LineEnding, Message};
+use crate::mime::{self, BuildError, NewPart, Part};
+use crate::uri::Aor;
+
+/// Why a wrapping form could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum WrapError {
+    #[error("the message has no body to {0}")]
+    NoBody(&'static str),
+    #[error("the body has no Content-Type, so its type cannot be carried inside")]
+    NoContentType,
+    #[error("the message lacks {0}, which the identity body must carry")]
+    MissingHeader(&'static str),
+    #[error("a header of the message does not parse: {0}")]
+    Parse(#[from] ParseError),
+    #[error("building the MIME body: {0}")]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Cms(#[from] CmsError),
+    #[error("the written first part differs from the signed octets")]
+    SignedPartMismatch,
+}
+
+/// The `handling` parameter of Content-Disposition (RFC 3261 §20.11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handling {
+    Required,
+    Optional,
+}
+
+impl Handling {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Handling::Required => "required",
+            Handling::Optional => "optional",
+        }
+    }
+}
+
+/// Content-Transfer-Encoding of the CMS bodies: binary (RFC 3853 §3) or base64 for peers that
+/// cannot take binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transfer {
+    #[default]
+    Binary,
+    Base64,
+}
+
+impl Transfer {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transfer::Binary => "binary",
+            Transfer::Base64 => "base64",
+        }
+    }
+
+    /// The DER as it is written: unchanged, or base64 in lines of 76 (RFC 2045 §6.8).
+    fn encode(self, der: Vec<u8>, eol: LineEnding) -> Vec<u8> {
+        match self {
+            Transfer::Binary => der,
+            Transfer::Base64 => {
+                let text = openssl::base64::encode_block(&der);
+                let mut out = Vec::with_capacity(text.len() + text.len() / 38);
+                for (i, line) in text.as_bytes().chunks(76).enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(eol.as_bytes());
+                    }
+                    out.extend_from_slice(line);
+                }
+                out
+            }
+        }
+    }
+}
+
+/// A MIME entity: the header fields that describe a body, and the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entity {
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Entity {
+    /// The body of `message` with its describing headers ([`BODY_HEADERS`], unfolded, under
+    /// their full names). Refused when there is no body or no Content-Type.
+    pub fn of_message(message: &Message, purpose: &'static str) -> Result<Entity, WrapError> {
+        if message.body().is_empty() {
+            return Err(WrapError::NoBody(purpose));
+        }
+        let headers: Vec<(String, Vec<u8>)> = message
+            .fields()
+            .iter()
+            .filter_map(|f| {
+                body_header_name(message, f).map(|name| {
+                    (
+                        name.to_string(),
+                        unfold(message.field_value(f)).into_owned(),
+                    )
+                })
+            })
+            .collect();
+        if !headers.iter().any(|(n, _)| n == "Content-Type") {
+            return Err(WrapError::NoContentType);
+        }
+        Ok(Entity {
+            headers,
+            body: message.body().to_vec(),
+        })
+    }
+
+    /// A MIME part read back (e.g. the first part of a signature being replaced).
+    pub fn of_part(part: &Part<'_>) -> Entity {
+        Entity {
+            headers: part
+                .fields()
+                .iter()
+                .map(|f| {
+                    (
+                        String::from_utf8_lossy(part.field_name(f)).into_owned(),
+                        unfold(part.field_value(f)).into_owned(),
+                    )
+                })
+                .collect(),
+            body: part.body().to_vec(),
+        }
+    }
+
+    pub fn to_part(&self) -> NewPart {
+        NewPart {
+            headers: self.headers.clone(),
+            body: self.body.clone(),
+        }
+    }
+
+    /// The entity's octets as a part of a multipart body writes them.
+    pub fn render(&self, eol: LineEnding) -> Vec<u8> {
+        render(&self.headers, &self.body, eol)
+    }
+}
+
+fn render(headers: &[(String, Vec<u8>)], body: &[u8], eol: LineEnding) -> Vec<u8> {
+    let eol = eol.as_bytes();
+    let mut out = Vec::with_capacity(body.len() + 64 * headers.len() + 2);
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(eol);
+    }
+    out.extend_from_slice(eol);
+    out.extend_from_slice(body);
+    out
+}
+
+/// A Date value in the RFC 1123 form SIP requires (RFC 3261 §20.17), GMT.
+pub fn format_date(unix: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // H. Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// The current time, seconds since 1970.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Adds a Date header when the message has none (RFC 3261 §23.4.1: inner and outer carry the
+/// same Date, so it is added before any inner copy is made). True when one was added.
+pub fn ensure_date(message: &mut Message, now: i64) -> Result<bool, WrapError> {
+    if message.value(HeaderKind::Date).is_some() {
+        return Ok(false);
+    }
+    message.append_field("Date", format_date(now).as_bytes())?;
+    Ok(true)
+}
+
+/// Replaces the body and the headers that describe it; Content-Length follows.
+pub fn replace_body(
+    message: &mut Message,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> Result<(), WrapError> {
+    for name in BODY_HEADERS {
+        message.remove_named(name);
+    }
+    for (name, value) in headers {
+        message.append_field(name, value)?;
+    }
+    message.set_body(body)?;
+    Ok(())
+}
+
+/// How to sign: the identity, the CMS options, and how the signature is presented.
+pub struct SignSpec<'a> {
+    pub signer: &'a Signer,
+    /// Digest and whether certificates are included; `detached` is set by each form.
+    pub options: SignOptions,
+    pub handling: Handling,
+    pub transfer: Transfer,
+}
+
+/// A built body with the Content-Type that announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Wrapped {
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// `multipart/signed` over `first`, with a detached signature of its octets as written.
+pub fn multipart_signed(
+    first: NewPart,
+    spec: &SignSpec<'_>,
+    eol: LineEnding,
+) -> Result<Wrapped, WrapError> {
+    let signed = render(&first.headers, &first.body, eol);
+    let options = SignOptions {
+        detached: true,
+        ..spec.options.clone()
+    };
+    let der = crypto::sign(&signed, spec.signer, &options)?;
+    let signature = NewPart::new(spec.transfer.encode(der, eol))
+        .header("Content-Type", "application/pkcs7-signature;name=smime.p7s")
+        .header(
+            "Content-Disposition",
+            format!(
+                "attachment;handling={};filename=smime.p7s",
+                spec.handling.as_str()
+            ),
+        )
+        .header("Content-Transfer-Encoding", spec.transfer.as_str());
+    let built = mime::build_multipart(&[first, signature], eol)?;
+    if built.part(0) != Some(&signed[..]) {
+        return Err(WrapError::SignedPartMismatch);
+    }
+    Ok(Wrapped {
+        content_type: format!(
+            "multipart/signed;protocol=\"application/pkcs7-signature\";micalg={};boundary={}",
+            options.digest.micalg(),
+            built.boundary
+        ),
+        body: built.body,
+    })
+}
+
+fn set_wrapped(message: &mut Message, wrapped: &Wrapped) -> Result<(), WrapError> {
+    replace_body(
+        message,
+        &[("Content-Type", wrapped.content_type.as_bytes())],
+        &wrapped.body,
+    )
+}
+
+/// The `body` form: the body in `multipart/signed` (RFC 3261 §23.2). Headers stay as they are.
+pub fn sign_body(message: &Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
+    let entity = Entity::of_message(message, "sign (the body form covers only the body)")?;
+    let wrapped = multipart_signed(entity.to_part(), spec, message.line_ending())?;
+    let mut out = message.clone();
+    set_wrapped(&mut out, &wrapped)?;
+    Ok(out)
+}
+
+/// The `sip` form: a cleaned copy of the whole message as `message/sip` in `multipart/signed`
+/// (RFC 3261 §23.4). The outer message keeps its headers.
+pub fn sign_sip(
+    message: &Message,
+    policy: &InnerPolicy,
+    spec: &SignSpec<'_>,
+) -> Result<Message, WrapError> {
+    let inner = policy.copy(message);
+    let part = NewPart::new(inner.into_bytes()).header("Content-Type", "message/sip");
+    let wrapped = multipart_signed(part, spec, message.line_ending())?;
+    let mut out = message.clone();
+    set_wrapped(&mut out, &wrapped)?;
+    Ok(out)
+}
+
+fn header_value(message: &Message, kind: HeaderKind) -> Result<Vec<u8>, WrapError> {
+    message
+        .value(kind)
+        .map(|v| unfold(v).into_owned())
+        .ok_or(WrapError::MissingHeader(kind.name().unwrap_or("a header")))
+}
+
+/// The `message/sipfrag` of an Authenticated Identity Body (RFC 3893 §2, §5, §6). A request's
+/// carries From, To, Contact, Date, Call-ID, CSeq. A response's From is the responder
+/// (`signed_as`), the request's To is left out, and Contact, Date, Call-ID, CSeq are the
+/// response's own.
+pub fn aib_fragment(message: &Message, signed_as: &Aor) -> Result<Vec<u8>, WrapError> {
+    let mut fields: Vec<(&str, Vec<u8>)> = Vec::with_capacity(6);
+    if message.is_request() {
+        fields.push(("From", header_value(message, HeaderKind::From)?));
+        fields.push(("To", header_value(message, HeaderKind::To)?));
+    } else {
+        let to = message.to()?;
+        let from = if to.uri().aor().as_ref() == Some(signed_as) {
+            header_value(message, HeaderKind::To)?
+        } else {
+            let mut v = format!("<sip:{signed_as}>").into_bytes();
+            if let Some(tag) = to.tag() {
+                v.extend_from_slice(b";tag=");
+                v.extend_from_slice(tag);
+            }
+            v
+        };
+        fields.push(("From", from));
+    }
+    if let Some(contact) = message.value(HeaderKind::Contact) {
+        fields.push(("Contact", unfold(contact).into_owned()));
+    }
+    fields.push(("Date", header_value(message, HeaderKind::Date)?));
+    fields.push(("Call-ID", header_value(message, HeaderKind::CallId)?));
+    fields.push(("CSeq", header_value(message, HeaderKind::CSeq)?));
+    let eol = message.line_ending().as_bytes();
+    let mut out = Vec::with_capacity(256);
+    for (name, value) in fields {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(&value);
+        out.extend_from_slice(eol);
+    }
+    Ok(out)
+}
+
+/// The `aib` form: the signed AIB beside the original body in `multipart/mixed` (RFC 3893 §3),
+/// or alone when the message has no body. The body is not covered by the signature.
+pub fn sign_aib(
+    message: &Message,
+    signed_as: &Aor,
+    spec: &SignSpec<'_>,
+) -> Result<Message, WrapError> {
+    let eol = message.line_ending();
+    let aib = NewPart::new(aib_fragment(message, signed_as)?)
+        .header("Content-Type", "message/sipfrag")
+        .header("Content-Disposition", "aib;handling=optional");
+    let signed = multipart_signed(aib, spec, eol)?;
+    let wrapped = if message.body().is_empty() {
+        signed
+    } else {
+        let original = Entity::of_message(message, "carry")?.to_part();
+        let signed_part = NewPart::new(signed.body).header("Content-Type", signed.content_type);
+        let mixed = mime::build_multipart(&[original, signed_part], eol)?;
+        Wrapped {
+            content_type: format!("multipart/mixed;boundary={}", mixed.boundary),
+            body: mixed.body,
+        }
+    };
+    let mut out = message.clone();
+    set_wrapped(&mut out, &wrapped)?;
+    Ok(out)
+}
+
+/// Sets an `application/pkcs7-mime` body with its disposition and transfer encoding.
+fn set_pkcs7_mime(
+    message: &mut Message,
+    smime_type: &str,
+    handling: Handling,
+    transfer: Transfer,
+    der: Vec<u8>,
+) -> Result<(), WrapError> {
+    let content_type = format!("application/pkcs7-mime;smime-type={smime_type};name=smime.p7m");
+    let disposition = format!(
+        "attachment;handling={};filename=smime.p7m",
+        handling.as_str()
+    );
+    let eol = message.line_ending();
+    let body = transfer.encode(der, eol);
+    let mut headers: Vec<(&str, &[u8])> = vec![
+        ("Content-Type", content_type.as_bytes()),
+        ("Content-Disposition", disposition.as_bytes()),
+    ];
+    if transfer == Transfer::Base64 {
+        headers.push(("Content-Transfer-Encoding", b"base64"));
+    }
+    replace_body(message, &headers, &body)
+}
+
+/// The `cms` form: `application/pkcs7-mime; smime-type=signed-data` holding the body as a MIME
+/// entity (RFC 8591 §4.1). Headers stay as they are.
+pub fn sign_cms(message: &Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
+    let entity = Entity::of_message(message, "sign (the cms form covers only the body)")?;
+    let options = SignOptions {
+        detached: false,
+        ..spec.options.clone()
+    };
+    let der = crypto::sign(&entity.render(message.line_ending()), spec.signer, &options)?;
+    let mut out = message.clone();
+    set_pkcs7_mime(&mut out, "signed-data", spec.handling, spec.transfer, der)?;
+    Ok(out)
+}
+
+/// How to encrypt.
+pub struct EncryptSpec<'a> {
+    pub recipients: &'a [openssl::x509::X509],
+    pub options: EncryptOptions,
+    pub transfer: Transfer,
+}
+
+/// The smime-type of an envelope: RFC 8591 §4.2 spells the AuthEnvelopedData one
+/// `auth-enveloped-data`.
+pub fn envelope_smime_type(options: &EncryptOptions) -> &'static str {
+    if options.cipher.is_aead() {
+        "auth-enveloped-data"
+    } else {
+        "enveloped-data"
+    }
+}
+
+fn set_envelope(
+    message: &mut Message,
+    content: &[u8],
+    spec: &EncryptSpec<'_>,
+) -> Result<(), WrapError> {
+    let der = crypto::encrypt(content, spec.recipients, &spec.options)?;
+    set_pkcs7_mime(
+        message,
+        envelope_smime_type(&spec.options),
+        Handling::Required,
+        spec.transfer,
+        der,
+    )
+}
+
+/// Encrypts the body (with its describing headers, as a MIME entity). Headers stay outside.
+pub fn encrypt_body(message: &Message, spec: &EncryptSpec<'_>) -> Result<Message, WrapError> {
+    let entity = Entity::of_message(message, "encrypt")?;
+    let mut out = message.clone();
+    set_envelope(&mut out, &entity.render(message.line_ending()), spec)?;
+    Ok(out)
+}
+
+/// Encrypts a cleaned copy of the whole message as `message/sip` (RFC 3261 §23.4.3); the
+/// headers named in `hide` are then removed from the outer message, so they travel only inside.
+pub fn encrypt_sip(
+    message: &Message,
+    policy: &InnerPolicy,
+    hide: &[String],
+    spec: &EncryptSpec<'_>,
+) -> Result<Message, WrapError> {
+    let inner = policy.copy(message);
+    let entity = Entity {
+        headers: vec![("Content-Type".into(), b"message/sip".to_vec())],
+        body: inner.into_bytes(),
+    };
+    let mut out = message.clone();
+    for name in hide {
+        out.remove_named(name);
+    }
+    set_envelope(&mut out, &entity.render(message.line_ending()), spec)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header::SipDate;
+
+    #[test]
+    fn dates_are_rfc1123_and_read_back() {
+        assert_eq!(format_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(format_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(format_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        for t in [1, 68_169_600, 1_700_000_000, 4_102_444_799] {
+            assert_eq!(SipDate::parse(format_date(t).as_bytes()).unwrap().unix, t);
+        }
+    }
+
+    #[test]
+    fn base64_lines_are_76_wide() {
+        let out = Transfer::Base64.encode(vec![7u8; 200], LineEnding::CrLf);
+        let lines: Vec<&[u8]> = out.split(|&c| c == b'\n').collect();
+        assert!(lines.len() > 1 && lines[..lines.len() - 1].iter().all(|l| l.len() == 77));
+        assert_eq!(
+            Transfer::Binary.encode(vec![1, 2], LineEnding::CrLf),
+            [1, 2]
+        );
+    }
+
+    fn msg(text: &str) -> Message {
+        Message::parse(text.replace('\n', "\r\n").into_bytes()).unwrap()
+    }
+
+    #[test]
+    fn aib_fragments_follow_rfc3893() {
+        let req = msg(
+            "INVITE sip:b@example.net SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:g@cc.example>;tag=1\nTo: <sip:b@example.net>\nCall-ID: c\nCSeq: 1 INVITE\n\
+            Contact: <sip:a@h>\nDate: Sun, 06 Nov 1994 08:49:37 GMT\nContent-Length: 0\n\n",
+        );
+        let g = Aor::parse("g@cc.example").unwrap();
+        assert_eq!(
+            String::from_utf8(aib_fragment(&req, &g).unwrap()).unwrap(),
+            "From: <sip:g@cc.example>;tag=1\r\nTo: <sip:b@example.net>\r\nContact: <sip:a@h>\r\n\
+             Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
+        );
+        // A response whose To is not the responder: From names the responder, tag kept.
+        let resp = msg("SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:b@example.net>;tag=1\nTo: <sip:alias@cc.example>;tag=9\nCall-ID: c\n\
+            CSeq: 1 INVITE\nDate: Sun, 06 Nov 1994 08:49:37 GMT\nContent-Length: 0\n\n");
+        let frag = String::from_utf8(aib_fragment(&resp, &g).unwrap()).unwrap();
+        assert!(
+            frag.starts_with("From: <sip:g@cc.example>;tag=9\r\nDate:"),
+            "{frag}"
+        );
+        // Without a Date the AIB cannot be made (callers add one first).
+        let undated = msg("SIP/2.0 200 OK\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:b@example.net>;tag=1\nTo: <sip:g@cc.example>;tag=9\nCall-ID: c\n\
+            CSeq: 1 INVITE\nContent-Length: 0\n\n");
+        assert!(matches!(
+            aib_fragment(&undated, &g),
+            Err(WrapError::MissingHeader("Date"))
+        ));
+    }
+
+    #[test]
+    fn bodies_without_type_are_refused() {
+        let m = msg(
+            "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: c\nCSeq: 1 MESSAGE\n\
+            Content-Length: 2\n\nhi",
+        );
+        assert!(matches!(
+            Entity::of_message(&m, "sign"),
+            Err(WrapError::NoContentType)
+        ));
+        let empty = msg(
+            "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:a@x>;tag=1\nTo: <sip:b@x>\nCall-ID: c\nCSeq: 1 MESSAGE\n\
+            Content-Length: 0\n\n",
+        );
+        assert!(matches!(
+            Entity::of_message(&empty, "sign"),
+            Err(WrapError::NoBody(_))
+        ));
+    }
+}

@@ -1,0 +1,291 @@
+//! Shared by tests/sign.rs and tests/encrypt.rs: a store with a call-centre group (RSA and
+//! P-256), messages, running the tools, and taking their output apart for the openssl CLI.
+#![allow(dead_code)]
+
+use sipsec::mime::Multipart;
+use sipsec::store::policy::MemberPattern;
+use sipsec::store::x509::{KeyType, LeafProfile};
+use sipsec::store::Store;
+use sipsec::uri::Aor;
+use sipsec::Message;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub struct Pki {
+    pub dir: tempfile::TempDir,
+    pub store: PathBuf,
+    /// The anchor, for -CAfile.
+    pub ca_file: String,
+}
+
+pub const RSA_GROUP: &str = "support@callcentre.example";
+pub const EC_GROUP: &str = "sales@callcentre.example";
+pub const BOB_RSA: &str = "bob@callcentre.example";
+pub const BOB_EC: &str = "carol@callcentre.example";
+
+impl Pki {
+    pub fn new() -> Pki {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store");
+        let mut store = Store::create(&path).unwrap();
+        let root = store
+            .init_root("Test Root", KeyType::P256, 30, true)
+            .unwrap();
+        let mut cfg = store.config().clone();
+        cfg.domains = vec!["callcentre.example".into()];
+        store.set_config(&cfg).unwrap();
+        for (aor, kind) in [
+            (RSA_GROUP, KeyType::Rsa2048),
+            (EC_GROUP, KeyType::P256),
+            (BOB_RSA, KeyType::Rsa2048),
+            (BOB_EC, KeyType::P256),
+        ] {
+            let profile = LeafProfile::new(Aor::parse(aor).unwrap(), 30);
+            store.issue(&profile, kind, false, false).unwrap();
+        }
+        for (group, pattern) in [
+            (RSA_GROUP, "sip:agent-*@callcentre.example"),
+            (EC_GROUP, "sip:seller-*@callcentre.example"),
+        ] {
+            store
+                .add_group_member(
+                    Aor::parse(group).unwrap(),
+                    MemberPattern::parse(pattern).unwrap(),
+                )
+                .unwrap();
+        }
+        let ca_file = dir.path().join("anchor.pem");
+        std::fs::write(&ca_file, root.to_pem().unwrap()).unwrap();
+        Pki {
+            store: path,
+            ca_file: ca_file.to_str().unwrap().to_string(),
+            dir,
+        }
+    }
+
+    pub fn open(&self) -> Store {
+        Store::open(&self.store).unwrap()
+    }
+
+    /// (cert.pem, key.pem) of an identity, for openssl cms -decrypt.
+    pub fn identity_files(&self, aor: &str) -> (String, String) {
+        let d = self.store.join("identities").join(aor);
+        let s = |n: &str| d.join(n).to_str().unwrap().to_string();
+        (s("cert.pem"), s("key.pem"))
+    }
+
+    fn signer_path(&self) -> String {
+        self.dir
+            .path()
+            .join("signer.pem")
+            .to_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Whether the last signature openssl verified was made with `aor`'s certificate.
+    pub fn last_signer_is(&self, aor: &str) -> bool {
+        let signer = std::fs::read(self.signer_path()).unwrap();
+        let want = std::fs::read(self.identity_files(aor).0).unwrap();
+        openssl::x509::X509::from_pem(&signer).unwrap()
+            == openssl::x509::X509::from_pem(&want).unwrap()
+    }
+
+    pub fn file(&self, name: &str, data: &[u8]) -> String {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, data).unwrap();
+        p.to_str().unwrap().to_string()
+    }
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+/// Runs a tool with `input` on stdin.
+pub fn run(bin: &str, store: &Path, args: &[&str], input: &[u8]) -> Run {
+    let mut child = Command::new(bin)
+        .args(args)
+        .env("SIPSEC_STORE", store)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+pub const SDP: &str = "v=0\r\no=agent 1 1 IN IP4 192.0.2.7\r\ns=-\r\nc=IN IP4 192.0.2.7\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n";
+
+/// An INVITE from `from` (a URI) to `to`, with an SDP body and credentials.
+pub fn invite(from: &str, to: &str) -> Vec<u8> {
+    format!(
+        "INVITE sip:{to} SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.7;branch=z9hG4bKa1\r\n\
+         Max-Forwards: 70\r\nFrom: \"Agent Seven\" <sip:{from}>;tag=f7\r\nTo: <sip:{to}>\r\n\
+         Call-ID: call-1@192.0.2.7\r\nCSeq: 1 INVITE\r\nContact: <sip:agent@192.0.2.7>\r\n\
+         Subject: order 42\r\n\
+         Proxy-Authorization: Digest username=\"agent-7\", realm=\"cc\", response=\"c0ffee\"\r\n\
+         Authorization: Digest username=\"agent-7\", realm=\"x\", response=\"beefbeef\"\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+        SDP.len()
+    )
+    .into_bytes()
+}
+
+/// A 200 OK to an INVITE, answered by `to` (the dialled AOR), from caller `from`.
+pub fn ok_200(from: &str, to: &str) -> Vec<u8> {
+    format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP 192.0.2.1;branch=z9hG4bKa1\r\n\
+         From: <sip:{from}>;tag=f1\r\nTo: <sip:{to}>;tag=t9\r\n\
+         Call-ID: call-2@192.0.2.1\r\nCSeq: 1 INVITE\r\nContact: <sip:agent@192.0.2.7>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
+        SDP.len()
+    )
+    .into_bytes()
+}
+
+pub fn parse(bytes: &[u8]) -> Message {
+    Message::parse(bytes.to_vec()).unwrap_or_else(|e| {
+        panic!(
+            "output does not parse: {e}\n{}",
+            String::from_utf8_lossy(bytes)
+        )
+    })
+}
+
+/// (exact octets of part 1, signature DER) of a multipart/signed body with its Content-Type.
+pub fn signed_parts(content_type: &[u8], body: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mp = Multipart::with_content_type(content_type, body).unwrap();
+    assert_eq!(mp.parts().len(), 2);
+    let sig = &mp.parts()[1];
+    let der = match sig.value_named("Content-Transfer-Encoding") {
+        Some(b"base64") => decode_base64(sig.body()),
+        _ => sig.body().to_vec(),
+    };
+    (mp.parts()[0].bytes().to_vec(), der)
+}
+
+pub fn decode_base64(text: &[u8]) -> Vec<u8> {
+    let clean: String = text
+        .iter()
+        .filter(|c| !c.is_ascii_whitespace())
+        .map(|&c| c as char)
+        .collect();
+    openssl::base64::decode_block(&clean).unwrap()
+}
+
+/// Runs `openssl cms -verify` on a detached signature; returns whether it passed, and output.
+pub fn openssl_verify_detached(
+    openssl: &Path,
+    pki: &Pki,
+    part1: &[u8],
+    der: &[u8],
+) -> (bool, String) {
+    let content = pki.file("part1.bin", part1);
+    let sig = pki.file("sig.der", der);
+    crate::common::run(
+        openssl,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            &sig,
+            "-content",
+            &content,
+            "-CAfile",
+            &pki.ca_file,
+            "-purpose",
+            "any",
+            "-out",
+            "/dev/null",
+            "-signer",
+            &pki.signer_path(),
+        ],
+    )
+}
+
+/// Runs `openssl cms -verify` on an attached signature; returns the content on success.
+pub fn openssl_verify_attached(openssl: &Path, pki: &Pki, der: &[u8]) -> Result<Vec<u8>, String> {
+    let sig = pki.file("attached.der", der);
+    let out = pki.dir.path().join("content.bin");
+    let (ok, text) = crate::common::run(
+        openssl,
+        &[
+            "cms",
+            "-verify",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            &sig,
+            "-CAfile",
+            &pki.ca_file,
+            "-purpose",
+            "any",
+            "-out",
+            out.to_str().unwrap(),
+            "-signer",
+            &pki.signer_path(),
+        ],
+    );
+    if ok {
+        Ok(std::fs::read(out).unwrap())
+    } else {
+        Err(text)
+    }
+}
+
+/// Runs `openssl cms -decrypt` with an identity of the store; returns the content.
+pub fn openssl_decrypt(
+    openssl: &Path,
+    pki: &Pki,
+    aor: &str,
+    der: &[u8],
+) -> Result<Vec<u8>, String> {
+    let (cert, key) = pki.identity_files(aor);
+    let env = pki.file("envelope.der", der);
+    let out = pki.dir.path().join("plain.bin");
+    let (ok, text) = crate::common::run(
+        openssl,
+        &[
+            "cms",
+            "-decrypt",
+            "-binary",
+            "-inform",
+            "DER",
+            "-in",
+            &env,
+            "-recip",
+            &cert,
+            "-inkey",
+            &key,
+            "-out",
+            out.to_str().unwrap(),
+        ],
+    );
+    if ok {
+        Ok(std::fs::read(out).unwrap())
+    } else {
+        Err(text)
+    }
+}
+
+/// The body's DER, base64 undone when the message says so.
+pub fn body_der(message: &Message) -> Vec<u8> {
+    match message.values_named("Content-Transfer-Encoding").next() {
+        Some(b"base64") => decode_base64(message.body()),
+        _ => message.body().to_vec(),
+    }
+}
