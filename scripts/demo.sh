@@ -47,32 +47,7 @@ sed "s/^Date: .*$cr\$/Date: $now_date$cr/" testdata/demo/200-ok.sip > "$work/200
 show "$work/200-ok.sip"
 
 say "The call centre's proxy signs the 200 OK as the group (sip form: a signed message/sip copy)"
-if [ -x "$bin/sipsec-sign" ]; then
-    "$bin/sipsec-sign" --store "$cc" --form sip --trust-from-header < "$work/200-ok.sip" > "$work/signed.sip"
-else
-    # sipsec-sign is not built in this checkout: make the same wire format with the openssl CLI.
-    echo "(sipsec-sign not available: signing with openssl cms -sign in the same wire format)"
-    id=$cc/identities/support@callcentre.example
-    { printf 'Content-Type: message/sip\r\n\r\n'; cat "$work/200-ok.sip"; } > "$work/entity"
-    chain=""
-    [ -s "$id/chain.pem" ] && chain="-certfile $id/chain.pem"
-    # shellcheck disable=SC2086
-    openssl cms -sign -binary -md sha256 -outform DER -in "$work/entity" -signer "$id/cert.pem" \
-        -inkey "$id/key.pem" $chain -out "$work/sig.der"
-    b=sipsec-demo-7f3a
-    {
-        printf -- '--%s\r\n' "$b"; cat "$work/entity"
-        printf '\r\n--%s\r\nContent-Type: application/pkcs7-signature;name=smime.p7s\r\n' "$b"
-        printf 'Content-Disposition: attachment;handling=required;filename=smime.p7s\r\n'
-        printf 'Content-Transfer-Encoding: binary\r\n\r\n'; cat "$work/sig.der"; printf '\r\n--%s--\r\n' "$b"
-    } > "$work/body"
-    {
-        sed -n "1,/^$cr\$/p" "$work/200-ok.sip" | grep -v -i -e '^Content-Type:' -e '^Content-Length:' -e "^$cr\$"
-        printf 'Content-Type: multipart/signed;protocol="application/pkcs7-signature";micalg=sha-256;boundary=%s\r\n' "$b"
-        printf 'Content-Length: %s\r\n\r\n' "$(wc -c < "$work/body" | tr -d ' ')"
-        cat "$work/body"
-    } > "$work/signed.sip"
-fi
+"$bin/sipsec-sign" --store "$cc" --form sip --trust-from-header < "$work/200-ok.sip" > "$work/signed.sip"
 show "$work/signed.sip" 40
 
 say "The caller's proxy verifies it: --require fresh --unwrap (the terminal gets plain SDP)"

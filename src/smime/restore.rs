@@ -93,7 +93,9 @@ fn same_value(kind: HeaderKind, a: &[u8], b: &[u8]) -> bool {
 /// Compares the inner copy with the message (RFC 3261 §23.4.1.1). The start lines must agree
 /// in method or status code; a header of the inner copy must have the same values outside
 /// unless a proxy may change it; an inner header absent outside is a hidden end-to-end header.
-pub fn compare(inner: &Message, outer: &Message) -> Comparison {
+/// For an identity body (`aib`) in a response, the fragment's From is the responder (RFC 3893
+/// §6): it is compared, by URI, with the message's To.
+pub fn compare(inner: &Message, outer: &Message, aib: bool) -> Comparison {
     let mut c = Comparison::default();
     match (
         inner.method(),
@@ -115,6 +117,19 @@ pub fn compare(inner: &Message, outer: &Message) -> Comparison {
             continue;
         }
         seen.push(name.clone());
+        if aib && f.kind == HeaderKind::From && outer.status_code().is_some() {
+            let same = match (inner.from(), outer.to()) {
+                (Ok(a), Ok(b)) => a.uri().equivalent(b.uri()),
+                _ => false,
+            };
+            let label = "to (the identity body's From, RFC 3893 §6)".to_string();
+            if same {
+                c.covered.push(label);
+            } else {
+                c.differing.push(label);
+            }
+            continue;
+        }
         let inside = values_of(inner, f.kind, &name);
         let outside = values_of(outer, f.kind, &name);
         if outside.is_empty() {
@@ -250,7 +265,7 @@ mod tests {
             From: <sip:a@EXAMPLE.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
             CSeq: 1  INVITE\r\nMax-Forwards: 70\r\nX-Hidden: yes\r\nContent-Length: 0\r\n\r\n",
         );
-        let c = compare(&inner, &m(OUTER));
+        let c = compare(&inner, &m(OUTER), false);
         assert!(c.passed(), "{c:?}");
         assert!(c.covered.contains(&"x-hidden".to_string()));
         assert_eq!(c.outer_only, vec!["subject".to_string()]);
@@ -260,16 +275,32 @@ mod tests {
             From: <sip:a@example.com>;tag=2\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
             CSeq: 1 INVITE\r\nSubject: inner\r\nContent-Length: 0\r\n\r\n",
         );
-        let c = compare(&forged, &m(OUTER));
+        let c = compare(&forged, &m(OUTER), false);
         assert_eq!(c.differing, vec!["from".to_string(), "subject".to_string()]);
         let bye = m(
             "BYE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
             From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
             CSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
         );
-        assert!(compare(&bye, &m(OUTER))
+        assert!(compare(&bye, &m(OUTER), false)
             .differing
             .contains(&"method".to_string()));
+    }
+
+    #[test]
+    fn a_response_identity_body_names_the_responder_in_its_from() {
+        let resp = m("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+            From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\nCall-ID: c1\r\n\
+            CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+        let frag = |from: &str| {
+            let text = format!("From: <{from}>;tag=2\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\r\n");
+            crate::mime::parse_sipfrag(text.as_bytes()).unwrap()
+        };
+        assert!(compare(&frag("sip:b@example.com"), &resp, true).passed());
+        let c = compare(&frag("sip:mallory@example.com"), &resp, true);
+        assert_eq!(c.differing.len(), 1, "{c:?}");
+        // Outside an identity body, a From is a From.
+        assert!(!compare(&frag("sip:b@example.com"), &resp, false).passed());
     }
 
     #[test]

@@ -421,7 +421,10 @@ impl Verifier {
 
     fn freshness(&self, date: Option<i64>, now: i64) -> Check {
         let Some(d) = date else {
-            return Check::new(Status::Absent).with("reason", "no Date inside the signed content");
+            return Check {
+                reason: Some("no Date inside the signed content".into()),
+                ..Check::new(Status::Absent)
+            };
         };
         let c = if now - d > self.options.window {
             Check::fail(format!(
@@ -625,7 +628,7 @@ impl Verifier {
                 None,
             ),
             Some(Ok(inner)) => {
-                let cmp = compare(&inner, outer);
+                let cmp = compare(&inner, outer, media == "message/sipfrag");
                 let date = inner.date().ok().flatten().map(|d| d.unix);
                 let body_covered = if !s.uncovered.is_empty()
                     || (media == "message/sipfrag" && inner.body().is_empty())
