@@ -3,18 +3,16 @@
 //! refusal test for each failure, all with the same text.
 
 mod common;
+mod unwrapkit;
 
-use common::{find, openssl_cli, run, write};
-use serde_json::Value;
+use common::{openssl_cli, run, write};
 use sipsec::crypto::{encrypt, ContentCipher, EncryptOptions};
 use sipsec::store::Store;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use unwrapkit::{body_of, certgen, tool, with_body};
 
 const DECRYPT: &str = env!("CARGO_BIN_EXE_sipsec-decrypt");
 const VERIFY: &str = env!("CARGO_BIN_EXE_sipsec-verify");
-const CERTGEN: &str = env!("CARGO_BIN_EXE_sipsec-certgen");
 const SDP: &[u8] = b"v=0\r\no=bob 2 2 IN IP4 192.0.2.9\r\ns=-\r\nc=IN IP4 192.0.2.9\r\nt=0 0\r\nm=audio 3456 RTP/AVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:secret\r\n";
 const FAILED: &str = "cannot decrypt: the message is not for this proxy's keys, or it is damaged";
 
@@ -24,16 +22,6 @@ fn head(extra: &str) -> String {
          Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=1928\r\nTo: <sip:bob@example.net>\r\n\
          Call-ID: c0ffee\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@192.0.2.1>\r\n{extra}"
     )
-}
-
-fn with_body(head: &str, ct: &str, body: &[u8]) -> Vec<u8> {
-    let mut m = format!(
-        "{head}Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    m.extend_from_slice(body);
-    m
 }
 
 fn enveloped(der: &[u8], smime_type: &str) -> Vec<u8> {
@@ -61,19 +49,7 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let store = path.join("store");
-    for args in [vec!["init-ca"], vec!["issue", "sip:bob@example.net"]] {
-        let out = Command::new(CERTGEN)
-            .arg("--store")
-            .arg(&store)
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    certgen(&store, &[&["init-ca"], &["issue", "sip:bob@example.net"]]);
     Setup {
         _dir: dir,
         dir: path,
@@ -83,43 +59,6 @@ fn setup() -> Setup {
 
 fn bob_cert(store: &Path) -> PathBuf {
     store.join("identities/bob@example.net/cert.pem")
-}
-
-struct Outcome {
-    code: i32,
-    stdout: Vec<u8>,
-    records: Vec<Value>,
-}
-
-fn tool(bin: &str, store: &Path, args: &[&str], input: &[u8]) -> Outcome {
-    let report = tempfile::NamedTempFile::new().unwrap();
-    let mut child = Command::new(bin)
-        .arg("--store")
-        .arg(store)
-        .arg("--report")
-        .arg(report.path())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let records = std::fs::read_to_string(report.path())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        records,
-    }
-}
-
-fn body_of(msg: &[u8]) -> &[u8] {
-    &msg[find(msg, b"\r\n\r\n", 0).unwrap() + 4..]
 }
 
 #[test]
@@ -312,31 +251,20 @@ fn kumiko_store(dir: &Path) -> PathBuf {
     let pem = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/rfc6216/pem");
     let store = dir.join("store");
     Store::create(&store).unwrap();
-    let out = Command::new(CERTGEN)
-        .arg("--store")
-        .arg(&store)
-        .args(["anchor", "add"])
-        .arg(pem.join("02-cert-sipit-test-ca.pem"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = Command::new(CERTGEN)
-        .arg("--store")
-        .arg(&store)
-        .arg("import-cert")
-        .arg("--key")
-        .arg(pem.join("06-eku-key-kumiko-s-private-key-for-user-certificate-for-example-net.pem"))
-        .arg(pem.join("05-eku-cert-kumiko-s-user-certificate-for-example-net.pem"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let ca = pem.join("02-cert-sipit-test-ca.pem");
+    let key = pem.join("06-eku-key-kumiko-s-private-key-for-user-certificate-for-example-net.pem");
+    let cert = pem.join("05-eku-cert-kumiko-s-user-certificate-for-example-net.pem");
+    certgen(
+        &store,
+        &[
+            &["anchor", "add", ca.to_str().unwrap()],
+            &[
+                "import-cert",
+                "--key",
+                key.to_str().unwrap(),
+                cert.to_str().unwrap(),
+            ],
+        ],
     );
     let fluffy = openssl::x509::X509::from_pem(
         &std::fs::read(pem.join("03-eku-cert-fluffy-s-user-certificate-for-example-com.pem"))

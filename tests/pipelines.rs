@@ -3,15 +3,16 @@
 //! encrypt | sign | verify | decrypt (RFC 3261 §23.4.3 order), each giving back the original
 //! body and Content-Type byte for byte, with every check of verify passed.
 
-use std::io::Write;
+mod common;
+mod unwrapkit;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use unwrapkit::{certgen, tool};
 
 const SIGN: &str = env!("CARGO_BIN_EXE_sipsec-sign");
 const ENCRYPT: &str = env!("CARGO_BIN_EXE_sipsec-encrypt");
 const DECRYPT: &str = env!("CARGO_BIN_EXE_sipsec-decrypt");
 const VERIFY: &str = env!("CARGO_BIN_EXE_sipsec-verify");
-const CERTGEN: &str = env!("CARGO_BIN_EXE_sipsec-certgen");
 // Binary-safe: a NUL, a lone LF and bytes above 0x7f, as an SDP with a key line.
 const BODY: &[u8] = b"v=0\r\no=alice 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
 m=audio 49170 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\nx=\x00\xff\n";
@@ -19,23 +20,14 @@ m=audio 49170 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW
 fn store() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
-    for args in [
-        vec!["init-ca", "--issuing"],
-        vec!["issue", "sip:alice@example.com"],
-        vec!["issue", "sip:bob@example.net"],
-    ] {
-        let out = Command::new(CERTGEN)
-            .arg("--store")
-            .arg(&store)
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    certgen(
+        &store,
+        &[
+            &["init-ca", "--issuing"],
+            &["issue", "sip:alice@example.com"],
+            &["issue", "sip:bob@example.net"],
+        ],
+    );
     (dir, store)
 }
 
@@ -60,23 +52,7 @@ fn message(request: bool) -> Vec<u8> {
 
 /// Runs one tool as a filter; it must succeed.
 fn run(bin: &str, store: &Path, args: &[&str], input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new(bin)
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{bin} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
+    tool(bin, store, args, input).passed()
 }
 
 fn body_and_type(msg: &[u8]) -> (Vec<u8>, String) {

@@ -2,6 +2,7 @@
 //! refusal test for every check, each refused with its reason named.
 
 mod common;
+mod unwrapkit;
 
 use common::testkit::{now, Ca, KeyKind, Validity};
 use common::{openssl_cli, run, write, write_cert, write_key};
@@ -9,9 +10,8 @@ use openssl::x509::X509;
 use serde_json::Value;
 use sipsec::crypto::{sign, SignOptions, Signer};
 use sipsec::store::Store;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use unwrapkit::{tool, with_body, Outcome};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sipsec-verify");
 const SDP: &[u8] = b"v=0\r\no=alice 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n";
@@ -81,16 +81,6 @@ fn head(request: bool, from: &str, to: &str, extra: &str) -> String {
     )
 }
 
-fn with_body(head: &str, ct: &str, body: &[u8]) -> Vec<u8> {
-    let mut m = format!(
-        "{head}Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    m.extend_from_slice(body);
-    m
-}
-
 fn entity(ct: &str, body: &[u8]) -> Vec<u8> {
     let mut e = format!("Content-Type: {ct}\r\n\r\n").into_bytes();
     e.extend_from_slice(body);
@@ -153,52 +143,8 @@ fn signed_sip(s: &Signer, from: &str, when: i64) -> Vec<u8> {
     with_body(&h, &ct, &body)
 }
 
-struct Outcome {
-    code: i32,
-    stdout: Vec<u8>,
-    records: Vec<Value>,
-}
-
-impl Outcome {
-    fn verdict(&self) -> &Value {
-        &self.records[0]["verdict"]
-    }
-    fn refusal(&self) -> String {
-        self.records[0]["refusal"]["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-}
-
 fn verify(store: &Path, args: &[&str], input: &[u8]) -> Outcome {
-    let report = tempfile::NamedTempFile::new().unwrap();
-    let mut child = Command::new(BIN)
-        .arg("--store")
-        .arg(store)
-        .arg("--report")
-        .arg(report.path())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let records = std::fs::read_to_string(report.path())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        records,
-    }
+    tool(BIN, store, args, input)
 }
 
 fn result(v: &Value, check: &str) -> String {
