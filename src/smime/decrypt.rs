@@ -4,7 +4,7 @@
 use super::fastenv::{self, Route, RsaRecipient};
 use super::parse::{classify, Entity, Protection};
 use super::restore::{restore_entity, restore_from_inner};
-use crate::crypto::{self, RecipientId};
+use crate::crypto::{self, ContentCipher, RecipientId};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::Message;
 use crate::store::{Identity, Store, StoreError};
@@ -60,6 +60,20 @@ fn describe(id: &RecipientId) -> String {
             let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
             format!("subject key id {hex}")
         }
+    }
+}
+
+/// The content-encryption algorithm as the report names it (OpenSSL's names).
+fn cipher_name(c: &ContentCipher) -> String {
+    match c {
+        ContentCipher::Aes128Cbc => "aes-128-cbc".into(),
+        ContentCipher::Aes192Cbc => "aes-192-cbc".into(),
+        ContentCipher::Aes256Cbc => "aes-256-cbc".into(),
+        ContentCipher::Aes128Gcm => "aes-128-gcm".into(),
+        ContentCipher::Aes192Gcm => "aes-192-gcm".into(),
+        ContentCipher::Aes256Gcm => "aes-256-gcm".into(),
+        ContentCipher::DesEde3Cbc => "des-ede3-cbc".into(),
+        ContentCipher::Other(oid) => format!("oid {oid}"),
     }
 }
 
@@ -129,7 +143,7 @@ impl Decryptor {
                 let facts = json!({
                     "recipients": self.describe_all(&ids),
                     "key": format!("sip:{}", id.aor),
-                    "algorithm": format!("{cipher:?}"),
+                    "algorithm": cipher_name(&cipher),
                     "content_type": crypto::CmsContentType::EnvelopedData.to_string(),
                 });
                 return Ok((content, facts));
@@ -152,7 +166,7 @@ impl Decryptor {
         match crypto::decrypt(der, &id.key, &id.cert) {
             Ok(d) => {
                 let mut f = facts;
-                f["algorithm"] = json!(format!("{:?}", d.cipher));
+                f["algorithm"] = json!(cipher_name(&d.cipher));
                 f["content_type"] = json!(d.content_type.to_string());
                 Ok((d.content, f))
             }

@@ -102,6 +102,8 @@ pub struct Report {
     pub validated: Option<String>,
     /// Marks found on the incoming message and removed.
     pub marks_removed: Vec<String>,
+    /// An unsigned envelope: whatever it holds (perhaps a signature) is for after decryption.
+    pub encrypted: bool,
 }
 
 impl Report {
@@ -134,7 +136,11 @@ impl Report {
     /// The value of the `Sipsec-Verdict` header: `signed=no`, or every check as a token.
     pub fn header_value(&self) -> String {
         if !self.signed {
-            return "signed=no".into();
+            return if self.encrypted {
+                "signed=no;encrypted=yes".into()
+            } else {
+                "signed=no".into()
+            };
         }
         let mut v = format!("signed=yes;form={}", self.form.unwrap_or("unknown"));
         for name in CHECKS {
@@ -159,6 +165,12 @@ impl Report {
     pub fn fields(&self) -> serde_json::Map<String, Value> {
         let mut m = serde_json::Map::new();
         m.insert("signed".into(), json!(self.signed));
+        if self.encrypted {
+            m.insert(
+                "note".into(),
+                json!("an envelope: run sipsec-decrypt first, a signature may be inside"),
+            );
+        }
         if let Some(f) = self.form {
             m.insert("form".into(), json!(f));
         }

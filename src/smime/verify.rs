@@ -493,7 +493,11 @@ impl Verifier {
         };
         let s = match protection {
             Protection::Signed(s) => s,
-            Protection::Enveloped(_) | Protection::Plain => return (report, m),
+            Protection::Enveloped(_) => {
+                report.encrypted = true;
+                return (report, m);
+            }
+            Protection::Plain => return (report, m),
         };
         report.signed = true;
         report.form = Some(s.form.name());
