@@ -28,7 +28,9 @@ CR and LF) and a message carrying a mark that is not the verifier's own is refus
 Default fail mode: closed. A message that misses the --require level (or the peer policy) is \
 withheld: forwarding it unchanged (--fail-open) would also forward the sender's bytes as they \
 came, including any forged mark. With the default --require none every message is forwarded, \
-marked or not, with its verdict; only a smuggled mark is refused.
+marked or not, with its verdict; only a smuggled mark is refused. That default is deliberate: most SIP traffic is unsigned, and refusing it would break calls without making anyone safer, because a terminal behind this proxy trusts the mark, never the absence of a refusal. Senders that must sign go in --peer-policy (a stripped signature is then refused), and a deployment that wants every message checked says --require identity or fresh.
+
+The signer certificate is taken from the signature, else from the store: the sender's AOR (learned or own certificates), then every store certificate by issuer and serial number. Trust verdicts are cached per certificate chain for the span in which every certificate of the chain is valid; CRLs are read when the run starts.
 
 ";
 
