@@ -117,7 +117,10 @@ fn encrypt_then_decrypt_both_forms() {
             );
             // Verify before decrypt: not signed (as far as it can see), and says why.
             let seen = String::from_utf8_lossy(&run(VERIFY, &s, &[], &sealed)).into_owned();
-            assert!(seen.contains("Sipsec-Verdict: signed=no;encrypted=yes\r\n"), "{what}");
+            assert!(
+                seen.contains("Sipsec-Verdict: signed=no;encrypted=yes\r\n"),
+                "{what}"
+            );
             let out = run(DECRYPT, &s, &["--fail-closed"], &sealed);
             assert_original(&out, &what);
             assert!(

@@ -20,6 +20,21 @@ const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
 /// ansi-X9-62: ecdsa-with-SHA1, ecdsa-with-SHA2 family, and id-ecPublicKey as some signers write.
 const OID_X962: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d];
 
+/// The chain-cache key of a signature: SHA-256 over the length-prefixed DER of the signer and
+/// then of every certificate carried. The signer comes first because the same certificates
+/// carried for another signer are another chain.
+fn fingerprint(signer: &[u8], certs: &[&[u8]]) -> Option<[u8; 32]> {
+    let mut input = Vec::new();
+    for c in std::iter::once(&signer).chain(certs) {
+        input.extend_from_slice(&(c.len() as u64).to_be_bytes());
+        input.extend_from_slice(c);
+    }
+    let d = hash(MessageDigest::sha256(), &input).ok()?;
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&d);
+    Some(key)
+}
+
 /// Certificates kept at most; past that the cache starts over.
 const CERT_CACHE_MAX: usize = 4096;
 
@@ -223,14 +238,13 @@ impl CertCache {
         if !v.verify_oneshot(signature, &signed).ok()? {
             return None;
         }
-        let mut fingerprint_input = Vec::new();
-        for c in &certs {
-            fingerprint_input.extend_from_slice(&(c.whole.len() as u64).to_be_bytes());
-            fingerprint_input.extend_from_slice(c.whole);
-        }
-        let fp = hash(MessageDigest::sha256(), &fingerprint_input).ok()?;
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&fp);
+        let signer_der = certs
+            .iter()
+            .zip(&known)
+            .find(|(_, k)| Arc::ptr_eq(k, signer))
+            .map(|(c, _)| c.whole)?;
+        let all: Vec<&[u8]> = certs.iter().map(|c| c.whole).collect();
+        let key = fingerprint(signer_der, &all)?;
         Some((
             VerifiedSignature {
                 signer: signer.cert.clone(),
@@ -295,6 +309,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_chain_fingerprint_names_the_signer() {
+        // Two signers carrying the very same certificates: a trust verdict cached for one must
+        // not serve the other.
+        let (a, b) = (b"certificate A".as_slice(), b"certificate B".as_slice());
+        assert_ne!(fingerprint(a, &[a, b]), fingerprint(b, &[a, b]));
+        assert_ne!(fingerprint(a, &[a, b]), fingerprint(a, &[b, a]));
+        assert_eq!(fingerprint(a, &[a, b]), fingerprint(a, &[a, b]));
+        // And the key the fast path returns is that fingerprint.
+        let (s, _) = signer(KeyKind::Rsa);
+        let der = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let (v, key) = CertCache::default().verify(&der, Some(BODY)).unwrap();
+        let certs: Vec<Vec<u8>> = v.certificates.iter().map(|c| c.to_der().unwrap()).collect();
+        let refs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
+        assert_eq!(Some(key), fingerprint(&v.signer.to_der().unwrap(), &refs));
     }
 
     #[test]
