@@ -34,7 +34,8 @@ pub enum FrameEvent {
     /// A complete message that starts at `offset`.
     Message { offset: u64, message: Message },
     /// A message whose start line was found but which was refused. `raw` holds its bytes when
-    /// they were buffered (not for a message refused for its size).
+    /// they were buffered and are within the size cap (not for a message refused for its size,
+    /// nor for a refused head whose extent runs past the cap).
     Refused {
         offset: u64,
         len: u64,
@@ -156,39 +157,43 @@ impl StreamFramer {
         if parse_start_line(first_line).is_err() {
             return self.garbage(offset);
         }
-        let ending = detect_line_ending(data).unwrap_or(LineEnding::CrLf);
-        let separator: &[u8] = match ending {
-            LineEnding::CrLf => b"\r\n\r\n",
-            LineEnding::Lf => b"\n\n",
-        };
-        let Some(sep) = memchr::memmem::find(data, separator) else {
-            if data.len() > self.max_size {
-                let error = ParseError::new(
-                    ParseErrorKind::TooLarge {
-                        limit: self.max_size,
-                    },
-                    self.max_size,
-                );
-                return Some(self.refuse_unframed(offset, error));
-            }
-            if self.eof {
-                let len = data.len();
-                let raw = data.to_vec();
-                self.consume(len);
-                return Some(FrameEvent::Refused {
-                    offset,
-                    len: len as u64,
-                    error: ParseError::new(ParseErrorKind::Incomplete, len),
-                    raw: Some(raw),
-                });
-            }
-            return None;
-        };
-        let head_len = sep + separator.len();
-        let head = match scan_head(&data[..head_len], false) {
+        // One pass in the common case: the scan stops at the empty line. Only when it fails is
+        // the empty line searched for, to tell a defective head from one not yet complete.
+        let head = match scan_head(data, false) {
             Ok(head) => head,
-            Err(error) => return Some(self.refuse_unframed(offset, error)),
+            Err(error) => {
+                let ending = detect_line_ending(data).unwrap_or(LineEnding::CrLf);
+                let separator: &[u8] = match ending {
+                    LineEnding::CrLf => b"\r\n\r\n",
+                    LineEnding::Lf => b"\n\n",
+                };
+                if memchr::memmem::find(data, separator).is_some() {
+                    return Some(self.refuse_unframed(offset, error));
+                }
+                if data.len() > self.max_size {
+                    let error = ParseError::new(
+                        ParseErrorKind::TooLarge {
+                            limit: self.max_size,
+                        },
+                        self.max_size,
+                    );
+                    return Some(self.refuse_unframed(offset, error));
+                }
+                if self.eof {
+                    let len = data.len();
+                    let raw = data.to_vec();
+                    self.consume(len);
+                    return Some(FrameEvent::Refused {
+                        offset,
+                        len: len as u64,
+                        error: ParseError::new(ParseErrorKind::Incomplete, len),
+                        raw: Some(raw),
+                    });
+                }
+                return None;
+            }
         };
+        let head_len = head.body_start;
         let body_len = head.content_length.unwrap_or(0);
         let total = head_len as u64 + body_len as u64;
         if head.content_length.is_none() {

@@ -677,22 +677,23 @@ impl<'a> Uri<'a> {
         {
             return false;
         }
-        // These must match when either URI carries them.
+        // These must match when either URI carries them. A repeated name compares all its
+        // values in order: comparing only the first would make equivalence non-reflexive
+        // (found by the `uri` fuzz target) and let a second value ride along unseen.
         for name in ["user", "ttl", "method", "maddr", "transport"] {
-            match (self.param(name), other.param(name)) {
-                (None, None) => {}
-                (Some(a), Some(b)) if same_ci(a, b) => {}
-                _ => return false,
+            if !same_values(
+                &param_values(self, name.as_bytes()),
+                &param_values(other, name.as_bytes()),
+            ) {
+                return false;
             }
         }
         // Any other parameter is compared only when both carry it.
         for p in self.params() {
             let name = unescape(p.name.as_bytes());
-            let theirs = std::str::from_utf8(&name).ok().and_then(|n| other.param(n));
-            if let Some(theirs) = theirs {
-                if !same_ci(p.value, theirs) {
-                    return false;
-                }
+            let theirs = param_values(other, &name);
+            if !theirs.is_empty() && !same_values(&param_values(self, &name), &theirs) {
+                return false;
             }
         }
         // Headers are never ignored: the same set on both sides, in any order.
@@ -715,6 +716,18 @@ impl fmt::Display for Uri<'_> {
 }
 
 /// Equal once unescaped, ignoring ASCII case; both absent counts as equal.
+/// Every value `uri` gives the parameter `name` (unescaped, any case), in order.
+fn param_values<'u>(uri: &Uri<'u>, name: &[u8]) -> Vec<Option<&'u str>> {
+    uri.params()
+        .filter(|p| unescape(p.name.as_bytes()).eq_ignore_ascii_case(name))
+        .map(|p| p.value)
+        .collect()
+}
+
+fn same_values(a: &[Option<&str>], b: &[Option<&str>]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_ci(*x, *y))
+}
+
 fn same_ci(a: Option<&str>, b: Option<&str>) -> bool {
     match (a, b) {
         (Some(a), Some(b)) => unescape(a.as_bytes()).eq_ignore_ascii_case(&unescape(b.as_bytes())),

@@ -220,3 +220,29 @@ fn datagram_keeps_trailing_octets_aside() {
     assert_eq!(d.message.body(), b"hi");
     assert_eq!(d.trailing.as_deref(), Some(&b" and more"[..]));
 }
+
+#[test]
+fn a_defective_head_is_refused_only_once_its_empty_line_arrives() {
+    // Until the empty line arrives the head is incomplete, whatever its lines hold: a refusal
+    // now would depend on how the stream was cut into reads.
+    let mut f = StreamFramer::new(OnGarbage::Stop);
+    f.push(b"OPTIONS sip:a@b SIP/2.0\r\nno colon here\r\nCall-ID: 1\r\n");
+    assert_eq!(f.next_event(), None);
+    f.push(b"\r\n");
+    match f.next_event() {
+        Some(FrameEvent::Refused { offset, error, .. }) => {
+            assert_eq!(offset, 0);
+            assert_eq!(error.kind, ParseErrorKind::BadHeaderName);
+            assert_eq!(error.offset, 25);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    // At the end of the stream without the empty line, it is incomplete instead.
+    let mut f = StreamFramer::new(OnGarbage::Resync);
+    f.push(b"OPTIONS sip:a@b SIP/2.0\r\nno colon here\r\n");
+    f.finish();
+    assert!(matches!(
+        f.next_event(),
+        Some(FrameEvent::Refused { ref error, .. }) if error.kind == ParseErrorKind::Incomplete
+    ));
+}

@@ -348,10 +348,13 @@ impl Message {
         self.splice(field.value.start as usize..end_of_value_line, value);
         // Set both ends: an empty value is an insertion point, which `splice` moves.
         let start = field.value.start;
-        self.fields[index].value = Span {
+        let field = &mut self.fields[index];
+        field.value = Span {
             start,
             end: start + value.len() as u32,
         };
+        // On a sipfrag's unterminated last line the line ends where the value did: it grows.
+        field.line.end = field.line.end.max(field.value.end);
         Ok(())
     }
 
@@ -359,7 +362,7 @@ impl Message {
     /// what a replacement removes).
     fn line_end_after(&self, at: usize) -> usize {
         let rest = &self.bytes[at..];
-        let eol = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| at + i);
+        let eol = memchr::memchr(b'\n', rest).map_or(self.bytes.len(), |i| at + i);
         match self.line_ending {
             LineEnding::CrLf if eol > at && self.bytes[eol - 1] == b'\r' => eol - 1,
             _ => eol,
@@ -403,6 +406,9 @@ impl Message {
     pub fn insert_field(&mut self, index: usize, name: &str, value: &[u8]) -> ParseResult<()> {
         Self::check_name(name)?;
         Self::check_line_safe(value)?;
+        if index >= self.fields.len() {
+            self.terminate_last_line();
+        }
         let at = match self.fields.get(index) {
             Some(f) => f.line.start as usize,
             None => self.separator.start as usize,
@@ -435,6 +441,26 @@ impl Message {
         Ok(())
     }
 
+    /// A sipfrag may end in a line without its line end (RFC 3420). Before anything is added
+    /// after that line it gets one: otherwise the addition would run into it, and the index
+    /// would show a header the bytes do not hold.
+    fn terminate_last_line(&mut self) {
+        let at = self.body.start as usize;
+        if !self.separator.is_empty() || at == 0 || self.bytes[at - 1] == b'\n' {
+            return;
+        }
+        let eol = self.line_ending.as_bytes();
+        let last_before = self.fields.last().copied();
+        self.splice(at..at, eol);
+        if let (Some(before), Some(last)) = (last_before, self.fields.last_mut()) {
+            if before.line.end as usize == at {
+                // The line end goes after the value, even an empty one that `splice` moved.
+                last.value = before.value;
+                last.line.end = (at + eol.len()) as u32;
+            }
+        }
+    }
+
     /// Appends `name: value` after the last field.
     pub fn append_field(&mut self, name: &str, value: &[u8]) -> ParseResult<()> {
         self.insert_field(self.fields.len(), name, value)
@@ -463,6 +489,7 @@ impl Message {
         let len = body.len().to_string();
         if self.separator.is_empty() && self.body.is_empty() {
             // A message with no empty line yet (a headers-only sipfrag): add one.
+            self.terminate_last_line();
             let at = self.body.start as usize;
             let eol = self.line_ending.as_bytes();
             self.bytes.splice(at..at, eol.iter().copied());

@@ -91,15 +91,46 @@ const KNOWN: &[(&str, Option<u8>, HeaderKind)] = &[
 impl HeaderKind {
     /// Recognises a header name as written (any case, long or compact form).
     pub fn from_name(name: &[u8]) -> HeaderKind {
-        let found = if name.len() == 1 {
-            let c = name[0].to_ascii_lowercase();
-            KNOWN.iter().find(|(_, compact, _)| *compact == Some(c))
-        } else {
-            KNOWN
-                .iter()
-                .find(|(long, _, _)| long.as_bytes().eq_ignore_ascii_case(name))
+        // Called for every header line of every message: narrow by length and first byte
+        // before comparing whole names.
+        let candidates: &[usize] = match name.len() {
+            1 => return Self::from_compact(name[0]),
+            2 => &[31],
+            3 => &[32],
+            4 => &[10, 11, 14],
+            5 => &[12, 27],
+            7 => &[3, 4, 13, 26, 29],
+            8 => &[15, 22],
+            9 => &[30],
+            11 => &[23],
+            12 => &[1, 9, 16, 17, 21],
+            13 => &[2, 20],
+            14 => &[0, 7, 24],
+            15 => &[28],
+            16 => &[6, 33],
+            18 => &[18],
+            19 => &[5, 19, 25],
+            25 => &[8],
+            // Empty names included: `Other`, never a panic.
+            _ => return HeaderKind::Other,
         };
-        found.map_or(HeaderKind::Other, |k| k.2)
+        let first = name.first().map(u8::to_ascii_lowercase);
+        candidates
+            .iter()
+            .map(|&i| &KNOWN[i])
+            .find(|(long, _, _)| {
+                long.bytes().next().map(|c| c.to_ascii_lowercase()) == first
+                    && long.as_bytes().eq_ignore_ascii_case(name)
+            })
+            .map_or(HeaderKind::Other, |k| k.2)
+    }
+
+    fn from_compact(c: u8) -> HeaderKind {
+        let c = c.to_ascii_lowercase();
+        KNOWN
+            .iter()
+            .find(|(_, compact, _)| *compact == Some(c))
+            .map_or(HeaderKind::Other, |k| k.2)
     }
 
     /// The long name as sipsec writes it (`Call-ID`, `Content-Length`), or `None` for `Other`.
@@ -110,8 +141,24 @@ impl HeaderKind {
 
 /// True for the characters RFC 3261 §25.1 allows in a `token` (header names, methods).
 pub fn is_token_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&c)
+    TOKEN[c as usize]
 }
+
+/// `is_token_char` as a table: it runs over every header name and method.
+static TOKEN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        c += 1;
+    }
+    table
+};
 
 #[cfg(test)]
 mod tests {
@@ -153,6 +200,35 @@ mod tests {
             assert_eq!(HeaderKind::from_name(long.as_bytes()), lower);
         }
         assert_eq!(HeaderKind::from_name(b"q"), HeaderKind::Other);
+    }
+
+    #[test]
+    fn every_long_name_is_recognised_in_any_case() {
+        for (long, _, kind) in KNOWN {
+            assert_eq!(HeaderKind::from_name(long.as_bytes()), *kind, "{long}");
+            let upper = long.to_ascii_uppercase();
+            assert_eq!(HeaderKind::from_name(upper.as_bytes()), *kind, "{upper}");
+            let lower = long.to_ascii_lowercase();
+            assert_eq!(HeaderKind::from_name(lower.as_bytes()), *kind, "{lower}");
+            // One byte off is another header.
+            let mut near = lower.into_bytes();
+            near[long.len() - 1] ^= 0x01;
+            assert_eq!(HeaderKind::from_name(&near), HeaderKind::Other, "{long}");
+        }
+        assert_eq!(HeaderKind::from_name(b""), HeaderKind::Other);
+        assert_eq!(HeaderKind::from_name(b"Via-X"), HeaderKind::Other);
+    }
+
+    #[test]
+    fn token_characters_are_those_of_rfc_3261() {
+        let token: Vec<u8> = (0..=255u8).filter(|&c| is_token_char(c)).collect();
+        let mut expected: Vec<u8> = (b'0'..=b'9')
+            .chain(b'A'..=b'Z')
+            .chain(b'a'..=b'z')
+            .collect();
+        expected.extend_from_slice(b"-.!%*_+`'~");
+        expected.sort_unstable();
+        assert_eq!(token, expected);
     }
 
     #[test]

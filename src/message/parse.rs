@@ -337,15 +337,19 @@ pub(crate) fn scan_head(bytes: &[u8], fragment: bool) -> ParseResult<Head> {
 
 /// Indexes one header line `name [WS] ":" [WS] value [WS]`.
 fn scan_field(line: &[u8], pos: usize, next: usize) -> ParseResult<HeaderField> {
-    let colon = memchr::memchr(b':', line).ok_or(err(ParseErrorKind::BadHeaderName, pos))?;
-    let name_end = line[..colon]
+    // One pass: `token *WS ":"`. (':' and white space are not token characters, so this is
+    // the first colon with a token before it.)
+    let name_end = line
         .iter()
-        .rposition(|&c| !is_ws(c))
-        .map_or(0, |i| i + 1);
+        .position(|&c| !is_token_char(c))
+        .unwrap_or(line.len());
+    let colon = line[name_end..]
+        .iter()
+        .position(|&c| !is_ws(c))
+        .map(|i| name_end + i)
+        .filter(|&i| name_end > 0 && line[i] == b':')
+        .ok_or(err(ParseErrorKind::BadHeaderName, pos))?;
     let name = &line[..name_end];
-    if name.is_empty() || !name.iter().all(|&c| is_token_char(c)) {
-        return Err(err(ParseErrorKind::BadHeaderName, pos));
-    }
     let value_start = line[colon + 1..]
         .iter()
         .position(|&c| !is_ws(c))

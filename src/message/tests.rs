@@ -414,3 +414,65 @@ fn set_field_value_on_an_empty_value() {
     let reparsed = Message::parse(m.as_bytes().to_vec()).expect("reparses");
     assert_eq!(reparsed.fields(), m.fields());
 }
+
+/// Found by the `message` fuzz target: a field appended to a sipfrag whose last line had no line
+/// end ran into that line, so the index showed a header the bytes did not hold.
+#[test]
+fn additions_after_an_unterminated_fragment_line_start_a_new_line() {
+    let cases: [(&[u8], &[u8]); 3] = [
+        (
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP a",
+            b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP a\r\nX-A: 1\r\n",
+        ),
+        (b"SIP/2.0 200 OK", b"SIP/2.0 200 OK\r\nX-A: 1\r\n"),
+        (
+            b"Via: SIP/2.0/TCP a\nTo: b",
+            b"Via: SIP/2.0/TCP a\nTo: b\nX-A: 1\n",
+        ),
+    ];
+    for (input, expected) in cases {
+        let mut m = Message::parse_fragment(input).unwrap();
+        m.append_field("X-A", b"1").unwrap();
+        assert_eq!(m.as_bytes(), expected);
+        let again = Message::parse_fragment(m.as_bytes()).unwrap();
+        assert_eq!(again.fields(), m.fields());
+        assert_eq!(m.values_named("X-A").next(), Some(&b"1"[..]));
+    }
+
+    let mut m = Message::parse_fragment(&b"To: <sip:a@b>"[..]).unwrap();
+    m.set_body(b"body").unwrap();
+    assert_eq!(
+        m.as_bytes(),
+        b"To: <sip:a@b>\r\nContent-Length: 4\r\n\r\nbody"
+    );
+    let again = Message::parse_fragment(m.as_bytes()).unwrap();
+    assert_eq!(again.fields(), m.fields());
+    assert_eq!(again.body(), b"body");
+
+    // The last field's value is empty and ends the fragment: it stays before the new line end.
+    let mut m = Message::parse_fragment(&b"X-B:  "[..]).unwrap();
+    m.set_body(b"b").unwrap();
+    assert_eq!(m.as_bytes(), b"X-B:  \r\nContent-Length: 1\r\n\r\nb");
+    assert_eq!(m.values_named("X-B").next(), Some(&b""[..]));
+    let again = Message::parse_fragment(m.as_bytes()).unwrap();
+    assert_eq!(again.fields(), m.fields());
+}
+
+/// Found by the `message` fuzz target: replacing the value of a sipfrag's last field, on a line
+/// without a line end, took the end of the message to be offset 0 and panicked.
+#[test]
+fn value_on_an_unterminated_last_line_is_replaced() {
+    let mut m = Message::parse_fragment(&b"To: <sip:a@b>\r\nSubject: old  "[..]).unwrap();
+    m.set_field_value(1, b"new").unwrap();
+    assert_eq!(m.as_bytes(), b"To: <sip:a@b>\r\nSubject: new");
+    let again = Message::parse_fragment(m.as_bytes()).unwrap();
+    assert_eq!(again.fields(), m.fields());
+
+    // An empty value there: the line grows with the value written into it.
+    let mut m = Message::parse_fragment(&b"Subject:"[..]).unwrap();
+    m.set_field_value(0, b"new").unwrap();
+    assert_eq!(m.as_bytes(), b"Subject:new");
+    assert_eq!(m.field_line(&m.fields()[0]), b"Subject:new");
+    let again = Message::parse_fragment(m.as_bytes()).unwrap();
+    assert_eq!(again.fields(), m.fields());
+}

@@ -328,3 +328,22 @@ mod fuzz {
         }
     }
 }
+
+/// Found by the `uri` fuzz target: with a parameter repeated, only the first value of the other
+/// URI was compared, so a URI was not equivalent to itself.
+#[test]
+fn repeated_parameters_compare_every_value() {
+    let u = Uri::parse_str("sip:alice@atlanta.com;foo=A;foo=B;transport=tcp").unwrap();
+    assert!(u.equivalent(&u));
+    let swapped = Uri::parse_str("sip:alice@atlanta.com;foo=B;foo=A;transport=tcp").unwrap();
+    assert!(!u.equivalent(&swapped) && !swapped.equivalent(&u));
+    // A second transport cannot hide behind the first.
+    let one = Uri::parse_str("sip:alice@atlanta.com;transport=tcp").unwrap();
+    let two = Uri::parse_str("sip:alice@atlanta.com;transport=tcp;transport=udp").unwrap();
+    assert!(two.equivalent(&two));
+    assert!(!one.equivalent(&two) && !two.equivalent(&one));
+    // Unrepeated parameters compare as before.
+    let a = Uri::parse_str("sip:alice@atlanta.com;Transport=TCP;lr").unwrap();
+    let b = Uri::parse_str("sip:alice@AtLanTa.CoM;transport=tcp").unwrap();
+    assert!(a.equivalent(&b) && b.equivalent(&a));
+}
