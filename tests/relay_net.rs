@@ -9,20 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod relay_common;
-use relay_common::Relay;
-
-/// Reads one message with no body (head only); `None` at end of stream or on timeout.
-fn read_message(s: &mut impl Read) -> Option<Message> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match s.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return None,
-        }
-    }
-    Message::parse(buf).ok()
-}
+use relay_common::{read_message, Relay};
 
 fn connect(port: u16) -> TcpStream {
     let s = TcpStream::connect(("127.0.0.1", port)).unwrap();

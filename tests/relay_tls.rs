@@ -7,12 +7,15 @@ use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVerifyM
 use sipsec::relay::core::build_response;
 use sipsec::Message;
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod relay_common;
+use relay_common::{free_port, read_message};
 
 /// A self-signed certificate for 127.0.0.1 made with the openssl CLI: (cert, key) paths.
 fn cert(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
@@ -46,27 +49,6 @@ fn cert(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
         return None;
     }
     Some((c, k))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Reads one Content-Length: 0 message (head only).
-fn read_message(s: &mut impl Read) -> Option<Message> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match s.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return None,
-        }
-    }
-    Message::parse(buf).ok()
 }
 
 /// A TLS next hop: answers each request it gets with 200, reports the requests on `tx`.

@@ -3,6 +3,8 @@
 // Each test binary that includes this uses a part of it.
 #![allow(dead_code)]
 
+use sipsec::Message;
+use std::io::Read;
 use std::net::{TcpListener, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -131,4 +133,17 @@ pub fn signal(child: &Child, sig: libc::c_int) {
     unsafe {
         libc::kill(child.id() as libc::pid_t, sig);
     }
+}
+
+/// Reads one message with no body (head only); `None` at end of stream or on timeout.
+pub fn read_message(s: &mut impl Read) -> Option<Message> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Message::parse(buf).ok()
 }
