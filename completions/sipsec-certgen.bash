@@ -52,6 +52,9 @@ _sipsec__certgen() {
             sipsec__certgen,issue)
                 cmd="sipsec__certgen__subcmd__issue"
                 ;;
+            sipsec__certgen,issue-tls)
+                cmd="sipsec__certgen__subcmd__issue__subcmd__tls"
+                ;;
             sipsec__certgen,list)
                 cmd="sipsec__certgen__subcmd__list"
                 ;;
@@ -133,6 +136,9 @@ _sipsec__certgen() {
             sipsec__certgen__subcmd__help,issue)
                 cmd="sipsec__certgen__subcmd__help__subcmd__issue"
                 ;;
+            sipsec__certgen__subcmd__help,issue-tls)
+                cmd="sipsec__certgen__subcmd__help__subcmd__issue__subcmd__tls"
+                ;;
             sipsec__certgen__subcmd__help,list)
                 cmd="sipsec__certgen__subcmd__help__subcmd__list"
                 ;;
@@ -164,7 +170,7 @@ _sipsec__certgen() {
 
     case "${cmd}" in
         sipsec__certgen)
-            opts="-q -v -h -V --quiet --verbose --store --passphrase-file --passphrase-env --help --version init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help"
+            opts="-q -v -h -V --quiet --verbose --store --passphrase-file --passphrase-env --help --version init-ca init-intermediate issue issue-tls csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -534,7 +540,7 @@ _sipsec__certgen() {
             return 0
             ;;
         sipsec__subcmd__certgen__subcmd__help)
-            opts="init-ca init-intermediate issue csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help"
+            opts="init-ca init-intermediate issue issue-tls csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -744,6 +750,20 @@ _sipsec__certgen() {
             return 0
             ;;
         sipsec__subcmd__certgen__subcmd__help__subcmd__issue)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__issue__subcmd__tls)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -970,6 +990,44 @@ _sipsec__certgen() {
                 return 0
             fi
             case "${prev}" in
+                --key-type)
+                    COMPREPLY=($(compgen -W "rsa2048 rsa3072 rsa4096 p256 p384" -- "${cur}"))
+                    return 0
+                    ;;
+                --days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__issue__subcmd__tls)
+            opts="-q -v -h --host --ip --key-type --days --replace --quiet --verbose --passphrase-file --passphrase-env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ip)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --key-type)
                     COMPREPLY=($(compgen -W "rsa2048 rsa3072 rsa4096 p256 p384" -- "${cur}"))
                     return 0

@@ -9,7 +9,11 @@ complete -c sipsec-relay -l idle-timeout -d 'Close TCP and TLS connections idle 
 complete -c sipsec-relay -l max-size -d 'Refuse messages larger than this' -r
 complete -c sipsec-relay -l tls-cert -d 'TLS: our certificate chain (PEM, leaf first)' -r -F
 complete -c sipsec-relay -l tls-key -d 'TLS: our private key (PEM file; never given on the command line itself)' -r -F
-complete -c sipsec-relay -l tls-ca -d 'TLS: trust anchors (PEM) a next hop\'s certificate must chain to' -r -F
+complete -c sipsec-relay -l tls-ca -d 'TLS: trust anchors (PEM) a next hop\'s certificate must chain to (default: the --store\'s anchors when a store is given, else the system\'s)' -r -F
+complete -c sipsec-relay -l tls-identity -d 'TLS: our certificate, key and chain from the --store, as made by `sipsec-certgen issue-tls --host HOST`' -r
+complete -c sipsec-relay -l store -d 'The certificate store (for --tls-identity and its trust anchors)' -r -F
+complete -c sipsec-relay -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-relay -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
 complete -c sipsec-relay -l status-file -d 'SIGUSR1 writes the counters to this file instead of stderr' -r -F
 complete -c sipsec-relay -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-relay -s v -l verbose -d 'Also print a summary at the end (repeat for more)'

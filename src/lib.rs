@@ -13,7 +13,9 @@
 //! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
 //! - [`header`]: typed header views (addresses, Via, CSeq, auth, content, Date) and
 //!   `Message::validate`.
-//! - [`smime`]: S/MIME bodies of SIP messages: the wrapping forms and the cleaned inner copy.
+//! - [`smime`]: S/MIME bodies of SIP messages: the wrapping forms and the cleaned inner copy;
+//!   recognising the forms, verifying (each check apart, marks, replay cache) and decrypting
+//!   (key by recipient info, the message restored).
 //! - [`select`]: `--select` expressions (which messages a tool acts on).
 //! - [`sign`], [`encrypt`]: the filters that wrap messages (signature, envelope).
 //! - [`cache`]: the time-bounded cache of identities and certificates.

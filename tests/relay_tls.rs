@@ -6,12 +6,16 @@
 use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVerifyMode};
 use sipsec::relay::core::build_response;
 use sipsec::Message;
-use std::io::{Read, Write};
+use std::ffi::OsString;
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod relay_common;
+use relay_common::{free_port, read_message};
 
 /// A self-signed certificate for 127.0.0.1 made with the openssl CLI: (cert, key) paths.
 fn cert(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
@@ -47,27 +51,6 @@ fn cert(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
     Some((c, k))
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Reads one Content-Length: 0 message (head only).
-fn read_message(s: &mut impl Read) -> Option<Message> {
-    let mut buf = Vec::new();
-    let mut byte = [0u8; 1];
-    while !buf.ends_with(b"\r\n\r\n") {
-        match s.read(&mut byte) {
-            Ok(1) => buf.push(byte[0]),
-            _ => return None,
-        }
-    }
-    Message::parse(buf).ok()
-}
-
 /// A TLS next hop: answers each request it gets with 200, reports the requests on `tx`.
 fn next_hop(cert: &Path, key: &Path, tx: mpsc::Sender<Message>) -> u16 {
     let mut b = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
@@ -100,16 +83,23 @@ impl Drop for Relay {
 }
 
 fn start_relay(port: u16, next: u16, dir: &Path, ca: &Path) -> Relay {
+    let files = [
+        "--tls-cert".into(),
+        dir.join("relay.pem").into(),
+        "--tls-key".into(),
+        dir.join("relay.key").into(),
+        "--tls-ca".into(),
+        ca.into(),
+    ];
+    start_relay_with(port, next, dir, &files)
+}
+
+fn start_relay_with(port: u16, next: u16, dir: &Path, tls: &[OsString]) -> Relay {
     let log = dir.join(format!("relay-{port}.log"));
-    let child = Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
         .args(["-v", "--listen", &format!("tls:127.0.0.1:{port}")])
         .args(["--route", &format!("next.test=tls:127.0.0.1:{next}")])
-        .arg("--tls-cert")
-        .arg(dir.join("relay.pem"))
-        .arg("--tls-key")
-        .arg(dir.join("relay.key"))
-        .arg("--tls-ca")
-        .arg(ca)
+        .args(tls)
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
@@ -118,7 +108,12 @@ fn start_relay(port: u16, next: u16, dir: &Path, ca: &Path) -> Relay {
         .unwrap_or_default()
         .contains("listening")
     {
-        assert!(t.elapsed() < Duration::from_secs(10), "relay did not start");
+        let exited = child.try_wait().unwrap();
+        assert!(
+            exited.is_none() && t.elapsed() < Duration::from_secs(10),
+            "relay did not start ({exited:?}): {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     Relay(child, log)
@@ -189,4 +184,141 @@ fn tls_in_and_out_with_the_next_hop_verified() {
         assert!(t.elapsed() < Duration::from_secs(5), "{log}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+fn certgen(store: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_sipsec-certgen"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn issue_tls(store: &Path, host: &str) {
+    let out = certgen(
+        store,
+        &[
+            "issue-tls",
+            "--host",
+            host,
+            "--ip",
+            "127.0.0.1",
+            "--key-type",
+            "p256",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `openssl s_client` against the relay, trusting only `ca` and checking `host`; true when
+/// the chain and the name verify.
+fn s_client_verifies(port: u16, ca: &Path, host: &str) -> bool {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .arg("-CAfile")
+        .arg(ca)
+        .args(["-verify_return_error", "-verify_hostname", host])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    out.status.success() && text.contains("Verify return code: 0 (ok)")
+}
+
+#[test]
+fn tls_identity_and_trust_anchors_from_the_certgen_store() {
+    let dir = tempfile::tempdir().unwrap();
+    if cert(dir.path(), "probe").is_none() {
+        return;
+    }
+    let store = dir.path().join("store");
+    for args in [
+        &["init-ca", "--key-type", "p256"][..],
+        &[
+            "init-intermediate",
+            "--domain",
+            "relay.test",
+            "--key-type",
+            "p256",
+        ],
+    ] {
+        let out = certgen(&store, args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    issue_tls(&store, "proxy.relay.test");
+    issue_tls(&store, "hop.relay.test");
+    // The issuing CA's name constraints cover only its domains: refused at issuance.
+    let out = certgen(&store, &["issue-tls", "--host", "proxy.other.test"]);
+    assert!(!out.status.success(), "issued outside the store's domains");
+    let out = certgen(&store, &["issue-tls", "--host", "proxy.relay.test"]);
+    assert!(!out.status.success(), "replaced without --replace");
+
+    // The next hop serves its store certificate and chain.
+    let hop_dir = store.join("tls/hop.relay.test");
+    let mut chain = std::fs::read(hop_dir.join("cert.pem")).unwrap();
+    chain.extend(std::fs::read(hop_dir.join("chain.pem")).unwrap());
+    let hop_chain = dir.path().join("hop-chain.pem");
+    std::fs::write(&hop_chain, chain).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let hop = next_hop(&hop_chain, &hop_dir.join("key.pem"), tx);
+
+    // No --tls-ca: the next hop is verified against the store's anchors.
+    let port = free_port();
+    let args: Vec<OsString> = vec![
+        "--tls-identity".into(),
+        "proxy.relay.test".into(),
+        "--store".into(),
+        store.clone().into(),
+    ];
+    let relay = start_relay_with(port, hop, dir.path(), &args);
+    let root = store.join("root/cert.pem");
+    assert!(s_client_verifies(port, &root, "proxy.relay.test"));
+    assert!(
+        !s_client_verifies(port, &root, "other.relay.test"),
+        "a name the certificate does not carry verified"
+    );
+    let foreign_ca = cert(dir.path(), "foreign").unwrap().0;
+    assert!(
+        !s_client_verifies(port, &foreign_ca, "proxy.relay.test"),
+        "verified against an unrelated anchor"
+    );
+    let mut c = client(port, &root);
+    let local = c.get_ref().local_addr().unwrap().port();
+    c.write_all(invite(local).as_bytes()).unwrap();
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("INVITE not forwarded to the store-verified hop");
+    assert_eq!(got.top_via().unwrap().transport(), b"TLS");
+    let resp = read_message(&mut c).expect("no response on the client's connection");
+    assert_eq!(resp.status_code(), Some(200));
+    drop(relay);
+
+    // A key that does not match the stored certificate: the relay refuses to start (exit 3).
+    let other = store.join("tls/hop.relay.test/key.pem");
+    std::fs::copy(&other, store.join("tls/proxy.relay.test/key.pem")).unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
+        .args(["--listen", &format!("tls:127.0.0.1:{}", free_port())])
+        .args(&args)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3));
+    // No TLS identity for the host: the same.
+    let status = Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
+        .args(["--listen", &format!("tls:127.0.0.1:{}", free_port())])
+        .args(["--tls-identity", "nobody.relay.test", "--store"])
+        .arg(&store)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3));
 }

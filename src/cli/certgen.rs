@@ -6,7 +6,7 @@
 
 use crate::cli::{CommonArgs, StoreArgs};
 use crate::store::fsio::{self, PassSource, PUBLIC_MODE, SECRET_MODE};
-use crate::store::x509::{self, KeyType, LeafProfile};
+use crate::store::x509::{self, KeyType, LeafProfile, TlsProfile};
 use crate::store::{policy::MemberPattern, Store, StoreError};
 use clap::{Args, Parser, Subcommand};
 use openssl::pkey::PKey;
@@ -143,6 +143,21 @@ pub enum CertgenCommand {
         /// Self-signed even when the store has a CA.
         #[arg(long)]
         self_signed: bool,
+    },
+    /// Issue the TLS certificate of the proxy's own host (for `sipsec-relay --tls-identity`):
+    /// DNS:HOST and IP: names, server and client authentication, stored in tls/HOST/.
+    IssueTls {
+        /// The proxy's host name.
+        #[arg(long)]
+        host: String,
+        /// An address the proxy is also reached by (repeatable).
+        #[arg(long = "ip", value_name = "ADDR")]
+        ips: Vec<std::net::IpAddr>,
+        #[command(flatten)]
+        key: KeyOpts,
+        /// Replace an existing TLS certificate for the host.
+        #[arg(long)]
+        replace: bool,
     },
     /// Make a key and a CSR for a SIP URI, for an outside CA; the CSR goes to --out or stdout.
     Csr {
@@ -351,6 +366,21 @@ pub fn run(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
                 out,
                 "issued sip:{} serial {}",
                 id.aor,
+                x509::serial_hex(&id.cert)?
+            )?;
+        }
+        CertgenCommand::IssueTls {
+            host,
+            ips,
+            key,
+            replace,
+        } => {
+            let profile = TlsProfile::new(host, ips.clone(), key.days)?;
+            let id = store.issue_tls(&profile, key.key_type, *replace)?;
+            writeln!(
+                out,
+                "issued TLS {} serial {}",
+                profile.host,
                 x509::serial_hex(&id.cert)?
             )?;
         }

@@ -2,9 +2,11 @@
 //! function that runs a filter from them, exit codes; and each tool's clap definitions.
 
 pub mod certgen;
+pub mod decrypt;
 pub mod encrypt;
 pub mod relay;
 pub mod sign;
+pub mod verify;
 
 use crate::filter::control::ControlKey;
 use crate::filter::driver::{self, DriverOptions, Input, InputKind, Sinks};
@@ -273,5 +275,7 @@ pub fn commands() -> Vec<clap::Command> {
         sign::SignCli::command(),
         encrypt::EncryptCli::command(),
         relay::RelayCli::command(),
+        verify::VerifyCli::command(),
+        decrypt::DecryptCli::command(),
     ]
 }

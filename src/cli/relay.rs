@@ -1,10 +1,13 @@
 //! `sipsec-relay`: the stateless SIP proxy and registrar. The clap definitions (man pages and
 //! completions are generated from them), the configuration file, and `run`.
 
+use crate::cli::certgen::KeyPassArgs;
 use crate::cli::{CommonArgs, Exit};
-use crate::relay::core::Relay;
+use crate::relay::core::{BranchKey, Relay};
 use crate::relay::net::{self, NetOptions, Tls};
 use crate::relay::{stdio, Config, Peer, StaticRoute};
+use crate::store::fsio::PassSource;
+use crate::store::Store;
 use clap::Parser;
 use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion};
 use std::ffi::OsString;
@@ -24,8 +27,12 @@ Configuration file (--config): one `key = value` a line, keys the long option na
 override them.
 
 --stdio: reads NDJSON lines {\"from\":\"udp:192.0.2.7:5060\",\"time\":12,\"message\":\"…\"} \
-and writes {\"in\":LINE,\"to\":\"udp:…\",\"message\":\"…\"} for every message it would send. \
-\"time\" is seconds on the registrar's clock (optional, default the previous line's).
+and writes {\"in\":LINE,\"to\":\"udp:…\",\"message\":\"…\"} for every message it would send \
+(with \"fallback\": where a TCP/TLS response goes if its connection is gone, RFC 3261 \
+§18.2.2). \"time\" is seconds on the registrar's clock (optional, default the previous line's). \
+Branches: over sockets their transaction part is keyed with a key drawn at random per process \
+(unpredictable; stable for retransmissions within the process); in --stdio mode the key is \
+fixed so that transcripts are reproducible.
 
 Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGTERM and SIGINT \
 finish the messages in hand and exit 0.
@@ -75,14 +82,30 @@ pub struct RelayCli {
     #[arg(long, value_name = "BYTES", default_value_t = 65535)]
     pub max_size: usize,
     /// TLS: our certificate chain (PEM, leaf first).
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_identity"
+    )]
     pub tls_cert: Option<PathBuf>,
     /// TLS: our private key (PEM file; never given on the command line itself).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// TLS: trust anchors (PEM) a next hop's certificate must chain to.
+    /// TLS: trust anchors (PEM) a next hop's certificate must chain to (default: the
+    /// --store's anchors when a store is given, else the system's).
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
+    /// TLS: our certificate, key and chain from the --store, as made by
+    /// `sipsec-certgen issue-tls --host HOST`.
+    #[arg(long, value_name = "HOST", requires = "store")]
+    pub tls_identity: Option<String>,
+    /// The certificate store (for --tls-identity and its trust anchors).
+    #[arg(long, env = "SIPSEC_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Passphrase of the store's private keys.
+    #[command(flatten)]
+    pub key_pass: KeyPassArgs,
     /// SIGUSR1 writes the counters to this file instead of stderr.
     #[arg(long, value_name = "FILE")]
     pub status_file: Option<PathBuf>,
@@ -161,20 +184,54 @@ impl RelayCli {
         }
     }
 
-    fn tls(&self) -> anyhow::Result<Option<Tls>> {
-        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+    fn store(&self) -> anyhow::Result<Option<Store>> {
+        let Some(dir) = &self.store else {
             return Ok(None);
         };
+        let k = &self.key_pass;
+        let pass = k
+            .passphrase_file
+            .clone()
+            .map(PassSource::File)
+            .or_else(|| k.passphrase_env.clone().map(PassSource::Env));
+        Ok(Some(Store::open(dir)?.with_passphrase(pass.as_ref())?))
+    }
+
+    fn tls(&self) -> anyhow::Result<Option<Tls>> {
+        let store = self.store()?;
         let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls())?;
         acceptor.set_min_proto_version(Some(SslVersion::TLS1_2))?;
-        acceptor.set_certificate_chain_file(cert)?;
-        acceptor.set_private_key_file(key, SslFiletype::PEM)?;
+        match (&self.tls_cert, &self.tls_key, &self.tls_identity, &store) {
+            (Some(cert), Some(key), _, _) => {
+                acceptor.set_certificate_chain_file(cert)?;
+                acceptor.set_private_key_file(key, SslFiletype::PEM)?;
+            }
+            (_, _, Some(host), Some(store)) => {
+                let id = store.tls_identity(host)?.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{}: no TLS certificate for {host} (sipsec-certgen issue-tls --host {host})",
+                        store.path().display()
+                    )
+                })?;
+                acceptor.set_certificate(&id.cert)?;
+                for c in &id.chain {
+                    acceptor.add_extra_chain_cert(c.clone())?;
+                }
+                acceptor.set_private_key(&id.key)?;
+            }
+            _ => return Ok(None),
+        }
         acceptor.check_private_key()?;
         let mut connector = SslConnector::builder(SslMethod::tls())?;
         connector.set_min_proto_version(Some(SslVersion::TLS1_2))?;
-        match &self.tls_ca {
-            Some(ca) => connector.set_ca_file(ca)?,
-            None => connector.set_default_verify_paths()?,
+        match (&self.tls_ca, &store) {
+            (Some(ca), _) => connector.set_ca_file(ca)?,
+            (None, Some(store)) => {
+                for anchor in store.trust_anchors() {
+                    connector.cert_store_mut().add_cert(anchor)?;
+                }
+            }
+            (None, None) => connector.set_default_verify_paths()?,
         }
         Ok(Some(Tls {
             acceptor: acceptor.build(),
@@ -197,7 +254,8 @@ pub fn run(cli: &RelayCli) -> Exit {
 fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
     let relay = Relay::new(cli.relay_config());
     if cli.stdio {
-        let mut relay = relay;
+        // Transcripts must be reproducible; no branch made here reaches a network.
+        let mut relay = relay.with_branch_key(BranchKey::Fixed);
         let stdin = io::stdin();
         let stdout = io::BufWriter::new(io::stdout());
         let mut stderr = io::stderr();

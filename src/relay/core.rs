@@ -11,7 +11,7 @@ use crate::message::Message;
 use crate::uri::{Host, Scheme, Uri};
 use crate::HeaderKind;
 use std::fmt::Write as _;
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher, RandomState};
 use std::net::{IpAddr, SocketAddr};
 
 /// RFC 3261 §18.1.1: a request this large goes over a congestion-controlled transport.
@@ -25,6 +25,41 @@ const BRANCH_PREFIX: &str = "z9hG4bKsr";
 pub struct Send {
     pub to: Peer,
     pub bytes: Vec<u8>,
+    /// A response over TCP or TLS whose connection (`to`) is gone goes here on a new
+    /// connection: the `received` address and the sent-by port (RFC 3261 §18.2.2).
+    pub fallback: Option<Peer>,
+}
+
+impl Send {
+    fn new(to: Peer, bytes: Vec<u8>) -> Send {
+        Send {
+            to,
+            bytes,
+            fallback: None,
+        }
+    }
+}
+
+/// The key of the transaction part of our branches (§16.11).
+#[derive(Debug, Clone)]
+pub enum BranchKey {
+    /// A key drawn at random for this process, so that branches cannot be predicted.
+    Random(RandomState),
+    /// SipHash under a fixed key: reproducible branches (`--stdio` transcripts, tests).
+    Fixed,
+}
+
+impl BranchKey {
+    pub fn random() -> BranchKey {
+        BranchKey::Random(RandomState::new())
+    }
+
+    fn hasher(&self) -> DefaultHasher {
+        match self {
+            BranchKey::Random(s) => s.build_hasher(),
+            BranchKey::Fixed => DefaultHasher::new(),
+        }
+    }
 }
 
 /// What became of a message.
@@ -104,6 +139,7 @@ pub struct Relay {
     config: Config,
     location: Location,
     resolver: Box<dyn Resolver>,
+    branch_key: BranchKey,
 }
 
 impl Relay {
@@ -116,7 +152,14 @@ impl Relay {
             config,
             location: Location::default(),
             resolver,
+            branch_key: BranchKey::random(),
         }
+    }
+
+    /// Replaces the random branch key (see [`BranchKey::Fixed`]).
+    pub fn with_branch_key(mut self, key: BranchKey) -> Relay {
+        self.branch_key = key;
+        self
     }
 
     pub fn config(&self) -> &Config {
@@ -131,7 +174,7 @@ impl Relay {
     pub fn handle_bytes(&mut self, bytes: &[u8], from: Peer, now: u64) -> Decision {
         match crate::framing::datagram(bytes, crate::message::DEFAULT_MAX_SIZE) {
             Ok(d) => self.handle(d.message, from, now),
-            Err(e) => Decision::drop(format!("unparsable message from {from}: {e}")),
+            Err(e) => refuse_unparsable(bytes, from, &e.to_string()),
         }
     }
 
@@ -151,7 +194,7 @@ impl Relay {
         if let Err(e) = msg.validate() {
             return self.refuse(&msg, from, 400, "Bad Request", &format!("invalid: {e}"));
         }
-        let txn = transaction_hash(&msg);
+        let txn = transaction_hash(&msg, self.branch_key.hasher());
         let scheme_ok = matches!(
             msg.request_uri_parsed().map(|u| u.map(|u| u.scheme())),
             Some(Ok(Scheme::Sip | Scheme::Sips))
@@ -240,10 +283,7 @@ impl Relay {
                 String::from_utf8_lossy(msg.request_uri().unwrap_or_default()),
                 if popped { ", after our Route" } else { "" }
             ),
-            sends: vec![Send {
-                to: target,
-                bytes: msg.into_bytes(),
-            }],
+            sends: vec![Send::new(target, msg.into_bytes())],
         }
     }
 
@@ -404,17 +444,26 @@ impl Relay {
         if method == "ACK" {
             return Decision::drop(format!("ACK not answered ({code} {reason}): {note}"));
         }
-        let to = match msg.top_via().ok().and_then(|v| via_target(&v)) {
-            Some(t) if !from.transport.is_stream() => t,
-            _ => from,
+        let via = msg.top_via().ok();
+        let bytes = build_response(msg, code, reason, extra);
+        let send = if from.transport.is_stream() {
+            // The connection first; the Via's received address and sent-by port if it is gone.
+            let fallback = via
+                .and_then(|v| via_address(&v, false))
+                .map(|p| Peer::new(from.transport, p.addr))
+                .filter(|p| *p != from);
+            Send {
+                to: from,
+                bytes,
+                fallback,
+            }
+        } else {
+            Send::new(via.and_then(|v| via_target(&v)).unwrap_or(from), bytes)
         };
         Decision {
             verdict: Verdict::Answered(code),
             note: format!("{method} from {from}: {code} {reason}: {note}"),
-            sends: vec![Send {
-                to,
-                bytes: build_response(msg, code, reason, extra),
-            }],
+            sends: vec![send],
         }
     }
 
@@ -427,16 +476,21 @@ impl Relay {
         }
         remove_list_element(&mut msg, HeaderKind::Via, Position::First);
         let target = match msg.top_via() {
-            Ok(v) => via_target(&v),
+            Ok(v) => via_target(&v).map(|to| {
+                let fallback =
+                    via_address(&v, false).filter(|p| to.transport.is_stream() && *p != to);
+                (to, fallback)
+            }),
             Err(_) => None,
         };
         match target {
-            Some(to) => Decision {
+            Some((to, fallback)) => Decision {
                 verdict: Verdict::Forwarded,
                 note: format!("{code} from {from} -> {to}"),
                 sends: vec![Send {
                     to,
                     bytes: msg.into_bytes(),
+                    fallback,
                 }],
             },
             None => Decision::drop(format!("{code} from {from}: no Via to send it on")),
@@ -516,6 +570,108 @@ impl Relay {
     }
 }
 
+/// A message that cannot be parsed: when its start line is a request's (not ACK), a 400 made
+/// from its Via, From, To, Call-ID and CSeq lines as they stand. Over TCP and TLS it goes back
+/// on the connection (even when no Via can be read: the connection is the return path); over
+/// UDP only to an address a readable top Via gives (§18.2.2), else nothing is sent.
+pub fn refuse_unparsable(bytes: &[u8], from: Peer, why: &str) -> Decision {
+    let unanswered = |what: &str| Decision::drop(format!("{what} from {from}: {why}"));
+    let head_end = memchr::memmem::find(bytes, b"\r\n\r\n").unwrap_or(bytes.len());
+    let mut lines = bytes[..head_end]
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let Some(method) = lines.next().and_then(request_method) else {
+        return unanswered("unparsable message");
+    };
+    if method == b"ACK" {
+        return unanswered("unparsable ACK (never answered)");
+    }
+    let mut copied: Vec<(HeaderKind, Vec<u8>)> = Vec::new();
+    let mut last_copied = false;
+    for line in lines {
+        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
+            // A folded continuation belongs to the line before it.
+            if let (true, Some((_, prev))) = (last_copied, copied.last_mut()) {
+                prev.extend_from_slice(b"\r\n");
+                prev.extend_from_slice(line);
+            }
+            continue;
+        }
+        let kind = memchr::memchr(b':', line)
+            .map(|colon| HeaderKind::from_name(line[..colon].trim_ascii()));
+        last_copied = matches!(
+            kind,
+            Some(HeaderKind::Via | HeaderKind::From | HeaderKind::To)
+                | Some(HeaderKind::CallId | HeaderKind::CSeq)
+        );
+        if let (true, Some(kind)) = (last_copied, kind) {
+            copied.push((kind, line.to_vec()));
+        }
+    }
+    let to = if from.transport.is_stream() {
+        from
+    } else {
+        let top = copied
+            .iter()
+            .find(|(k, _)| *k == HeaderKind::Via)
+            .and_then(|(_, line)| unparsable_via_target(line, from));
+        match top {
+            Some(t) => t,
+            None => {
+                return unanswered("unparsable request without a readable Via (no return path)")
+            }
+        }
+    };
+    let mut out = b"SIP/2.0 400 Bad Request\r\n".to_vec();
+    for (kind, line) in &copied {
+        out.extend_from_slice(line);
+        let to_has_tag = memchr::memmem::find(&line.to_ascii_lowercase(), b";tag=").is_some();
+        if *kind == HeaderKind::To && !to_has_tag {
+            let mut h = DefaultHasher::new();
+            bytes.hash(&mut h);
+            let _ = write!(VecWriter(&mut out), ";tag=sr{:016x}", h.finish());
+        }
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"Server: sipsec-relay\r\nContent-Length: 0\r\n\r\n");
+    Decision {
+        verdict: Verdict::Answered(400),
+        note: format!(
+            "unparsable {} from {from}: 400 Bad Request: {why}",
+            String::from_utf8_lossy(method)
+        ),
+        sends: vec![Send::new(to, out)],
+    }
+}
+
+/// The method of a request line `METHOD SP Request-URI SP SIP/2.0`.
+fn request_method(line: &[u8]) -> Option<&[u8]> {
+    let mut parts = line.split(|&b| b == b' ');
+    let method = parts
+        .next()
+        .filter(|m| !m.is_empty() && m.iter().all(|&c| crate::message::is_token_char(c)))?;
+    let uri = parts.next()?;
+    let version = parts.next()?;
+    let ok = !uri.is_empty() && version.eq_ignore_ascii_case(b"SIP/2.0") && parts.next().is_none();
+    ok.then_some(method)
+}
+
+/// Over UDP: the source address, and the port from rport (the source port) or sent-by.
+fn unparsable_via_target(line: &[u8], from: Peer) -> Option<Peer> {
+    let colon = memchr::memchr(b':', line)?;
+    let value = line.get(colon + 1..)?.trim_ascii();
+    let (_, elem) = split_list(value).next()?.ok()?;
+    let via = Via::parse(elem).ok()?;
+    let port = match via.rport() {
+        Some(_) => from.addr.port(),
+        None => via.port().unwrap_or(default_port(from.transport)),
+    };
+    Some(Peer::new(
+        from.transport,
+        SocketAddr::new(from.addr.ip(), port),
+    ))
+}
+
 /// The host of a URI as a domain key: names lower-cased without a final dot, IPv4 dotted,
 /// IPv6 bracketed.
 fn host_key(uri: &Uri<'_>) -> String {
@@ -541,6 +697,12 @@ fn host_port(addr: SocketAddr) -> String {
 /// Where a response goes by this Via (§18.2.2, RFC 3581): received (else the sent-by host,
 /// if it is an address) and rport (else the sent-by port, else the default).
 fn via_target(via: &Via<'_>) -> Option<Peer> {
+    via_address(via, true)
+}
+
+/// [`via_target`], or with `use_rport` false the sent-by port even when rport is there: where
+/// a new connection goes when the one a request came on is gone (§18.2.2).
+fn via_address(via: &Via<'_>, use_rport: bool) -> Option<Peer> {
     let transport = Transport::from_token(via.transport())?;
     let ip: IpAddr = match via.received() {
         Some(r) => std::str::from_utf8(r)
@@ -554,7 +716,7 @@ fn via_target(via: &Via<'_>) -> Option<Peer> {
             Host::Name(_) => return None,
         },
     };
-    let port = match via.rport() {
+    let port = match via.rport().filter(|_| use_rport) {
         Some(Some(p)) => std::str::from_utf8(p).ok()?.parse().ok()?,
         _ => via.port().unwrap_or(default_port(transport)),
     };
@@ -634,8 +796,7 @@ impl std::fmt::Write for VecWriter<'_> {
 
 /// The transaction part of our branch (§16.11): the same for retransmissions, and for a CANCEL
 /// or non-2xx ACK as for their INVITE, so the method is left out.
-fn transaction_hash(msg: &Message) -> u64 {
-    let mut h = DefaultHasher::new();
+fn transaction_hash(msg: &Message, mut h: DefaultHasher) -> u64 {
     let top = msg.top_via().ok();
     match top
         .and_then(|v| v.branch())
@@ -695,7 +856,9 @@ pub fn build_response(req: &Message, code: u16, reason: &str, extra: &[(&str, St
             out.extend_from_slice(b": ");
             out.extend_from_slice(req.field_value(f));
             if f.kind == HeaderKind::To && code > 100 && req.to().is_ok_and(|t| t.tag().is_none()) {
-                let _ = write!(VecWriter(&mut out), ";tag=sr{:016x}", transaction_hash(req));
+                // Unkeyed: the tag only has to repeat for a retransmission.
+                let txn = transaction_hash(req, DefaultHasher::new());
+                let _ = write!(VecWriter(&mut out), ";tag=sr{txn:016x}");
             }
             out.extend_from_slice(b"\r\n");
         }

@@ -5,7 +5,7 @@
 //! listener, one reader thread per connection. The core sits behind one mutex; a message is
 //! handled and its sends done before the next is read from the same socket.
 
-use super::core::{Decision, Relay, Verdict};
+use super::core::{refuse_unparsable, Decision, Relay, Verdict};
 use super::{Peer, Transport};
 use crate::framing::{FrameEvent, OnGarbage, StreamFramer};
 use openssl::ssl::{SslAcceptor, SslConnector, SslStream};
@@ -193,7 +193,7 @@ fn handle(sh: &Arc<Shared>, bytes: &[u8], from: Peer) {
         Ok(d) => d.message,
         Err(e) => {
             Counters::bump(&sh.counters.parse_failures);
-            sh.log(|| format!("unparsable message from {from}: {e}"));
+            dispatch(sh, refuse_unparsable(bytes, from, &e.to_string()));
             return;
         }
     };
@@ -209,16 +209,25 @@ fn dispatch(sh: &Arc<Shared>, decision: Decision) {
     }
     sh.log(|| decision.note.clone());
     for send in decision.sends {
-        if send.to.transport.is_stream() && !lock(&sh.conns).contains_key(&send.to) {
-            if let Err(e) = connect(sh, send.to) {
-                sh.log(|| format!("connect to {} failed: {e}", send.to));
+        let mut to = send.to;
+        if to.transport.is_stream() && !lock(&sh.conns).contains_key(&to) {
+            // §18.2.2: a response whose connection is gone goes on a new one to the Via's
+            // received address and sent-by port, never to the old ephemeral port.
+            if let Some(f) = send.fallback {
+                sh.log(|| format!("connection {to} is gone; response to {f}"));
+                to = f;
+            }
+            if !lock(&sh.conns).contains_key(&to) {
+                if let Err(e) = connect(sh, to) {
+                    sh.log(|| format!("connect to {to} failed: {e}"));
+                }
             }
         }
-        match sh.send(send.to, &send.bytes) {
-            Ok(()) => Counters::bump(sh.counters.outbound(send.to.transport)),
+        match sh.send(to, &send.bytes) {
+            Ok(()) => Counters::bump(sh.counters.outbound(to.transport)),
             Err(e) => {
                 Counters::bump(&sh.counters.send_failures);
-                sh.log(|| format!("send to {} failed: {e}", send.to));
+                sh.log(|| format!("send to {to} failed: {e}"));
             }
         }
     }
@@ -236,7 +245,7 @@ pub fn start(relay: Relay, opts: NetOptions) -> io::Result<Running> {
     let listen = relay.config().listen.clone();
     if listen.iter().any(|l| l.transport == Transport::Tls) && opts.tls.is_none() {
         return Err(io::Error::other(
-            "a tls listener needs --tls-cert and --tls-key",
+            "a tls listener needs --tls-cert and --tls-key, or --tls-identity and --store",
         ));
     }
     let mut udp = Vec::new();
@@ -512,9 +521,12 @@ fn drain(sh: &Arc<Shared>, framer: &mut StreamFramer, peer: Peer) -> Option<Stri
                 let decision = lock(&sh.relay).handle(message, peer, sh.now());
                 dispatch(sh, decision);
             }
-            FrameEvent::Refused { error, .. } => {
+            FrameEvent::Refused { error, raw, .. } => {
                 Counters::bump(&sh.counters.parse_failures);
                 sh.log(|| format!("{peer}: refused message: {error}"));
+                if let Some(raw) = raw {
+                    dispatch(sh, refuse_unparsable(&raw, peer, &error.to_string()));
+                }
             }
             FrameEvent::Garbage { offset, len, .. } => {
                 Counters::bump(&sh.counters.parse_failures);

@@ -25,6 +25,9 @@ struct Output<'a> {
     #[serde(rename = "in")]
     line: usize,
     to: String,
+    /// Where a stream response goes if its connection is gone (RFC 3261 §18.2.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback: Option<String>,
     message: &'a str,
 }
 
@@ -87,6 +90,7 @@ pub fn run(
             let out = Output {
                 line: number,
                 to: send.to.to_string(),
+                fallback: send.fallback.map(|p| p.to_string()),
                 message: &text,
             };
             serde_json::to_writer(&mut output, &out)?;

@@ -21,7 +21,7 @@ use openssl::x509::{X509Crl, X509NameRef, X509Req, X509};
 use policy::{Config, Groups, MemberPattern};
 use std::fs;
 use std::path::{Path, PathBuf};
-use x509::{KeyType, LeafProfile, Revocation};
+use x509::{KeyType, LeafProfile, Revocation, TlsProfile};
 
 /// The on-disk layout, for the man page (`sipsec-certgen --help`).
 pub const LAYOUT_HELP: &str = r#"Store layout (--store DIR or SIPSEC_STORE):
@@ -42,6 +42,8 @@ DIR/                         mode 0700; refused if group/others may write it
   ca/revoked                 `SERIAL-HEX UNIX-TIME` lines, the input of the CRL
   crl/*.pem                  CRLs (ours in crl/issuing-ca.pem, others' beside it)
   learned/<aor>.pem          certificates learned from verified messages, kept apart
+  tls/<host>/                the proxy's TLS certificate (issue-tls): cert.pem, key.pem,
+                             chain.pem as in identities/, DNS:<host> and IP: names
   issued.log                 one line per certificate made on demand
   .lock                      flock(2) target: writers exclusive, readers shared
 
@@ -366,7 +368,10 @@ impl Store {
     }
 
     fn load_identity_unlocked(&self, aor: &Aor) -> Result<Option<Identity>, StoreError> {
-        let dir = self.identity_dir(aor);
+        self.load_identity_at(&self.identity_dir(aor), aor)
+    }
+
+    fn load_identity_at(&self, dir: &Path, aor: &Aor) -> Result<Option<Identity>, StoreError> {
         let Some(cert) =
             Self::read_certs(&dir.join("cert.pem"))?.and_then(|v| v.into_iter().next())
         else {
@@ -645,7 +650,10 @@ impl Store {
     }
 
     fn write_identity_unlocked(&self, id: &Identity) -> Result<(), StoreError> {
-        let dir = self.identity_dir(&id.aor);
+        self.write_identity_at(&self.identity_dir(&id.aor), id)
+    }
+
+    fn write_identity_at(&self, dir: &Path, id: &Identity) -> Result<(), StoreError> {
         fsio::write_atomic(&dir.join("key.pem"), &self.key_pem(&id.key)?, SECRET_MODE)?;
         fsio::write_atomic(
             &dir.join("cert.pem"),
@@ -679,11 +687,7 @@ impl Store {
             Some(ca) => {
                 self.check_domain(&profile.aor)?;
                 let cert = x509::make_leaf(profile, &key, Some((&ca.cert, &ca.key)), None)?;
-                let mut chain = vec![ca.cert.clone()];
-                chain.extend(ca.chain.iter().cloned());
-                // The anchor itself is not part of the chain a signer sends.
-                chain.retain(|c| !self.anchors.iter().any(|a| a == c));
-                (cert, chain)
+                (cert, self.chain_below(ca))
             }
             None => (
                 x509::make_leaf(profile, &key, None, Some(&key))?,
@@ -696,6 +700,75 @@ impl Store {
             key,
             chain,
         })
+    }
+
+    /// The chain a certificate issued by `ca` is sent with: `ca` and its own chain, without the
+    /// anchor (a peer has that already).
+    fn chain_below(&self, ca: &Ca) -> Vec<X509> {
+        let mut chain = vec![ca.cert.clone()];
+        chain.extend(ca.chain.iter().cloned());
+        chain.retain(|c| !self.anchors.iter().any(|a| a == c));
+        chain
+    }
+
+    fn tls_dir(&self, host: &Aor) -> PathBuf {
+        self.root.join("tls").join(aor_dir_name(host))
+    }
+
+    /// Issues and stores the TLS certificate of the proxy's own host, in `tls/<host>/` apart
+    /// from the SIP identities: from the issuing CA (the host must lie in one of the store's
+    /// domains, as the CA's name constraints demand), or self-signed when there is none. An
+    /// existing one is refused unless `replace`.
+    pub fn issue_tls(
+        &self,
+        profile: &TlsProfile,
+        key_type: KeyType,
+        replace: bool,
+    ) -> Result<Identity, StoreError> {
+        let aor = profile.aor()?;
+        let key = x509::generate_key(key_type)?;
+        let (cert, chain) = match self.issuing_ca()? {
+            Some(ca) => {
+                let host = &profile.host;
+                let inside = |d: &String| host == d || host.ends_with(&format!(".{d}"));
+                if !self.config.domains.is_empty() && !self.config.domains.iter().any(inside) {
+                    return Err(StoreError::Refused(format!(
+                        "{host} is not in one of this store's domains ({})",
+                        self.config.domains.join(", ")
+                    )));
+                }
+                let cert = x509::make_tls_leaf(profile, &key, Some((&ca.cert, &ca.key)), None)?;
+                (cert, self.chain_below(&ca))
+            }
+            None => (
+                x509::make_tls_leaf(profile, &key, None, Some(&key))?,
+                Vec::new(),
+            ),
+        };
+        let id = Identity {
+            aor,
+            cert,
+            key,
+            chain,
+        };
+        let dir = self.tls_dir(&id.aor);
+        let _l = self.lock(true)?;
+        if !replace && dir.join("cert.pem").exists() {
+            return Err(StoreError::Refused(format!(
+                "{} already has a TLS certificate (give --replace)",
+                profile.host
+            )));
+        }
+        self.write_identity_at(&dir, &id)?;
+        Ok(id)
+    }
+
+    /// The TLS identity of `host` made by [`Store::issue_tls`]; refused when its key does not
+    /// match its certificate or the certificate does not name the host.
+    pub fn tls_identity(&self, host: &str) -> Result<Option<Identity>, StoreError> {
+        let aor = x509::parse_aor(host.trim_end_matches('.'))?;
+        let _l = self.lock(false)?;
+        self.load_identity_at(&self.tls_dir(&aor), &aor)
     }
 
     /// Issues and stores a certificate. An existing identity is refused unless `replace`.

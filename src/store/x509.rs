@@ -295,49 +295,143 @@ pub fn make_leaf<T: HasPublic>(
     self_key: Option<&PKeyRef<Private>>,
 ) -> Result<X509, StoreError> {
     let subject = profile.subject().map_err(crypto("building a name"))?;
-    let mut b = base_builder(&subject, public, profile.days)?;
-    let signer = match (issuer, self_key) {
-        (Some((_, k)), _) => k,
-        (None, Some(k)) => k,
-        (None, None) => {
-            return Err(StoreError::Refused(
-                "a self-signed certificate needs its private key".into(),
-            ))
-        }
+    let mut eku = ExtendedKeyUsage::new();
+    eku.email_protection();
+    if profile.domain_cert {
+        eku.other(ID_KP_SIP_DOMAIN);
+    }
+    let leaf = Leaf {
+        subject: &subject,
+        days: profile.days,
+        san: profile.san(),
+        eku,
     };
-    let rsa = public.id() == Id::RSA;
-    let build = |b: &mut X509Builder| -> Result<(), openssl::error::ErrorStack> {
-        let issuer_cert = issuer.map(|(c, _)| c);
-        b.set_issuer_name(issuer_cert.map_or(&subject, |c| c.subject_name()))?;
-        b.append_extension(BasicConstraints::new().critical().build()?)?;
-        let mut ku = KeyUsage::new();
-        ku.critical().digital_signature();
-        if rsa {
-            ku.key_encipherment();
-        } else {
-            ku.key_agreement();
+    leaf.sign(public, issuer, self_key)
+}
+
+/// What goes into a TLS certificate for the proxy's own host (RFC 5922 §7.1 matches a SIP
+/// server by its DNS subjectAltName): server and client authentication, no S/MIME use.
+#[derive(Debug, Clone)]
+pub struct TlsProfile {
+    /// The host name, lower-case, no final dot.
+    pub host: String,
+    /// Addresses also named (`IP:` subjectAltName), for peers that connect by address.
+    pub ips: Vec<std::net::IpAddr>,
+    pub days: u32,
+}
+
+impl TlsProfile {
+    /// Refuses a host that is not a DNS name (letters, digits, `-`, dots between labels).
+    pub fn new(
+        host: &str,
+        ips: Vec<std::net::IpAddr>,
+        days: u32,
+    ) -> Result<TlsProfile, StoreError> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        };
+        if host.len() > 253
+            || !host.split('.').all(label_ok)
+            || host.parse::<std::net::IpAddr>().is_ok()
+        {
+            return Err(StoreError::Refused(format!(
+                "{host:?} is not a DNS host name (give addresses with --ip)"
+            )));
         }
-        b.append_extension(ku.build()?)?;
-        let mut eku = ExtendedKeyUsage::new();
-        eku.email_protection();
-        if profile.domain_cert {
-            eku.other(ID_KP_SIP_DOMAIN);
-        }
-        b.append_extension(eku.build()?)?;
-        let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(issuer_cert, None))?;
-        b.append_extension(ski)?;
-        if issuer_cert.is_some() {
-            let aki = AuthorityKeyIdentifier::new()
-                .keyid(true)
-                .build(&b.x509v3_context(issuer_cert, None))?;
-            b.append_extension(aki)?;
-        }
-        let san = profile.san().build(&b.x509v3_context(issuer_cert, None))?;
-        b.append_extension(san)?;
-        b.sign(signer, digest_for(signer))
+        Ok(TlsProfile { host, ips, days })
+    }
+
+    /// The host as the store's key for this identity.
+    pub fn aor(&self) -> Result<Aor, StoreError> {
+        parse_aor(&self.host)
+    }
+}
+
+/// Issues a TLS server (and client) certificate for `profile.host` under `issuer`, or
+/// self-signed with `self_key`.
+pub fn make_tls_leaf<T: HasPublic>(
+    profile: &TlsProfile,
+    public: &PKeyRef<T>,
+    issuer: Option<(&X509Ref, &PKeyRef<Private>)>,
+    self_key: Option<&PKeyRef<Private>>,
+) -> Result<X509, StoreError> {
+    let subject = name(&profile.host, None).map_err(crypto("building a name"))?;
+    let mut san = SubjectAlternativeName::new();
+    san.dns(&profile.host);
+    for ip in &profile.ips {
+        san.ip(&ip.to_string());
+    }
+    let mut eku = ExtendedKeyUsage::new();
+    eku.server_auth().client_auth();
+    let leaf = Leaf {
+        subject: &subject,
+        days: profile.days,
+        san,
+        eku,
     };
-    build(&mut b).map_err(crypto("signing the certificate"))?;
-    Ok(b.build())
+    leaf.sign(public, issuer, self_key)
+}
+
+/// The parts in which leaf certificates differ.
+struct Leaf<'a> {
+    subject: &'a X509Name,
+    days: u32,
+    san: SubjectAlternativeName,
+    eku: ExtendedKeyUsage,
+}
+
+impl Leaf<'_> {
+    fn sign<T: HasPublic>(
+        &self,
+        public: &PKeyRef<T>,
+        issuer: Option<(&X509Ref, &PKeyRef<Private>)>,
+        self_key: Option<&PKeyRef<Private>>,
+    ) -> Result<X509, StoreError> {
+        let subject = self.subject;
+        let mut b = base_builder(subject, public, self.days)?;
+        let signer = match (issuer, self_key) {
+            (Some((_, k)), _) => k,
+            (None, Some(k)) => k,
+            (None, None) => {
+                return Err(StoreError::Refused(
+                    "a self-signed certificate needs its private key".into(),
+                ))
+            }
+        };
+        let rsa = public.id() == Id::RSA;
+        let build = |b: &mut X509Builder| -> Result<(), openssl::error::ErrorStack> {
+            let issuer_cert = issuer.map(|(c, _)| c);
+            b.set_issuer_name(issuer_cert.map_or(subject, |c| c.subject_name()))?;
+            b.append_extension(BasicConstraints::new().critical().build()?)?;
+            let mut ku = KeyUsage::new();
+            ku.critical().digital_signature();
+            if rsa {
+                ku.key_encipherment();
+            } else {
+                ku.key_agreement();
+            }
+            b.append_extension(ku.build()?)?;
+            b.append_extension(self.eku.build()?)?;
+            let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(issuer_cert, None))?;
+            b.append_extension(ski)?;
+            if issuer_cert.is_some() {
+                let aki = AuthorityKeyIdentifier::new()
+                    .keyid(true)
+                    .build(&b.x509v3_context(issuer_cert, None))?;
+                b.append_extension(aki)?;
+            }
+            let san = self.san.build(&b.x509v3_context(issuer_cert, None))?;
+            b.append_extension(san)?;
+            b.sign(signer, digest_for(signer))
+        };
+        build(&mut b).map_err(crypto("signing the certificate"))?;
+        Ok(b.build())
+    }
 }
 
 /// A CSR for a SIP URI: subject `O=<host>, CN=<aor>` and the same subjectAltName a leaf gets.
@@ -654,6 +748,46 @@ mod tests {
             assert!(back.key.public_eq(&k));
             let e = import_p12(&der, "wrong");
             assert!(matches!(e, Err(StoreError::WrongPassphrase)), "{legacy}");
+        }
+    }
+
+    #[test]
+    fn tls_leaf_names_the_host_and_addresses_for_server_and_client_auth() {
+        let (cc, ck) = ca();
+        let k = generate_key(KeyType::P256).expect("key");
+        let p = TlsProfile::new("Proxy.Example.", vec!["127.0.0.1".parse().expect("ip")], 5)
+            .expect("profile");
+        assert_eq!(p.host, "proxy.example");
+        let c = make_tls_leaf(&p, &k, Some((&cc, &ck)), None).expect("leaf");
+        assert!(c.verify(&ck).expect("verify"));
+        let sans = c.subject_alt_names().expect("san");
+        assert_eq!(
+            sans.iter().filter_map(|n| n.dnsname()).collect::<Vec<_>>(),
+            ["proxy.example"]
+        );
+        assert_eq!(
+            sans.iter()
+                .filter_map(|n| n.ipaddress())
+                .collect::<Vec<_>>(),
+            [&[127u8, 0, 0, 1][..]]
+        );
+        let text = String::from_utf8(c.to_text().expect("text")).expect("utf8");
+        assert!(
+            text.contains("TLS Web Server Authentication, TLS Web Client Authentication"),
+            "{text}"
+        );
+        assert!(!text.contains("E-mail Protection"), "{text}");
+        assert!(check_cert_matches(&c, &k, &aor("proxy.example")).is_ok());
+        assert!(check_cert_matches(&c, &k, &aor("other.example")).is_err());
+        for bad in [
+            "",
+            "127.0.0.1",
+            "a..b",
+            "-x.example",
+            "sip:proxy.example",
+            "a b",
+        ] {
+            assert!(TlsProfile::new(bad, Vec::new(), 5).is_err(), "{bad:?}");
         }
     }
 

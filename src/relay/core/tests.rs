@@ -270,3 +270,100 @@ fn location_routes_registered_aors_and_refuses_unknown_ones() {
     assert_eq!(m.request_uri(), Some(&b"sip:bob@192.0.2.9:5080"[..]));
     assert_eq!(status(&call(&mut r, 1100)), 404);
 }
+
+#[test]
+fn branches_are_keyed_per_process_unless_fixed() {
+    let branch = |r: &mut Relay| {
+        let (_, out) = only(&r.handle(invite(""), peer(ALICE), 0));
+        let b = out.top_via().unwrap().branch().unwrap().to_vec();
+        String::from_utf8(b).unwrap()
+    };
+    let (mut a, mut b) = (relay(), relay());
+    let (ba, bb) = (branch(&mut a), branch(&mut b));
+    // The transaction part differs between two random keys; the loop part does not.
+    assert_ne!(ba.split('.').next(), bb.split('.').next());
+    assert_eq!(ba.split('.').nth(1), bb.split('.').nth(1));
+    assert_eq!(ba, branch(&mut a), "a retransmission keeps its branch");
+    let mut f1 = relay().with_branch_key(BranchKey::Fixed);
+    let mut f2 = relay().with_branch_key(BranchKey::Fixed);
+    assert_eq!(branch(&mut f1), branch(&mut f2));
+}
+
+#[test]
+fn stream_responses_fall_back_to_received_and_sent_by_port() {
+    let mut r = relay();
+    // Made here: to the connection, else to received with the sent-by port.
+    let req = request(
+        "OPTIONS sip:nobody@example.com SIP/2.0",
+        "SIP/2.0/TCP 10.0.0.5:5080;branch=z9hG4bKt1",
+        "",
+    );
+    let d = r.handle(req, peer("tcp:192.0.2.7:40001"), 0);
+    assert_eq!(d.verdict, Verdict::Answered(404));
+    assert_eq!(d.sends[0].to, peer("tcp:192.0.2.7:40001"));
+    assert_eq!(d.sends[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
+    // Forwarded along the Via path: rport names the connection, sent-by the fallback.
+    let m = Message::parse(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsrx\r\n\
+         Via: SIP/2.0/TCP 10.0.0.5:5080;branch=z9hG4bKt1;received=192.0.2.7;rport=40001\r\n\
+         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\
+         Content-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    let d = r.handle(m, peer("udp:192.0.2.50:5060"), 0);
+    assert_eq!(d.sends[0].to, peer("tcp:192.0.2.7:40001"));
+    assert_eq!(d.sends[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
+    // UDP has no connection to lose.
+    let d = r.handle(invite("Max-Forwards: 0\r\n"), peer(ALICE), 0);
+    assert_eq!(d.sends[0].fallback, None);
+}
+
+#[test]
+fn unparsable_requests_get_400_where_a_return_path_exists() {
+    let broken = |via: &str| {
+        format!(
+            "INVITE sip:carol@other.org SIP/2.0\r\n{via}From: <sip:alice@other.net>;tag=a1\r\n\
+             To: <sip:carol@other.org>\r\nCall-ID: u1\r\nCSeq: 1 INVITE\r\nBroken header line\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    let with_via = broken("Via: SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKu1\r\n");
+    let mut r = relay();
+    let d = r.handle_bytes(with_via.as_bytes(), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Answered(400));
+    let (to, m) = only(&d);
+    // The source address, the sent-by port.
+    assert_eq!(to, peer("udp:192.0.2.7:5070"));
+    assert_eq!(m.status_code(), Some(400));
+    assert_eq!(m.call_id().unwrap(), b"u1");
+    assert!(m.to().unwrap().tag().is_some());
+    assert_eq!(
+        m.top_via().unwrap().branch(),
+        Some(&b"z9hG4bKu1"[..]),
+        "the client can match it"
+    );
+    // No readable Via over UDP: no return path, nothing sent.
+    let no_via = broken("");
+    let d = r.handle_bytes(no_via.as_bytes(), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Dropped);
+    assert!(d.sends.is_empty());
+    let d = r.handle_bytes(broken("Via: garbage\r\n").as_bytes(), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Dropped);
+    // Over TCP the connection is the return path.
+    let tcp = peer("tcp:192.0.2.7:40001");
+    let d = r.handle_bytes(no_via.as_bytes(), tcp, 0);
+    assert_eq!(d.verdict, Verdict::Answered(400));
+    assert_eq!(only(&d).0, tcp);
+    // An ACK is never answered; a broken response is not a request.
+    let ack = with_via.replacen("INVITE sip", "ACK sip", 1);
+    assert_eq!(
+        r.handle_bytes(ack.as_bytes(), tcp, 0).verdict,
+        Verdict::Dropped
+    );
+    let resp = b"SIP/2.0 200 OK\r\nBroken\r\n\r\n";
+    assert_eq!(r.handle_bytes(resp, tcp, 0).verdict, Verdict::Dropped);
+    assert_eq!(
+        r.handle_bytes(b"not sip at all\r\n\r\n", tcp, 0).verdict,
+        Verdict::Dropped
+    );
+}

@@ -1,0 +1,112 @@
+//! Writes a stream of distinct protected SIP messages for the verify and decrypt benchmarks
+//! (scripts/bench/verify.sh, scripts/bench/decrypt.sh), using the library directly so the
+//! benchmarks need no other tool.
+//!
+//! Usage: sipsec-bench-messages signed|encrypted STORE AOR COUNT > FILE
+//! `signed`: the sip form (a signed message/sip copy with a current Date) signed by AOR's
+//! identity in STORE, its chain embedded. `encrypted`: an SDP body enveloped (AES-128-CBC,
+//! RSA-OAEP) to AOR's certificate in STORE.
+
+use sipsec::crypto::{encrypt, sign, EncryptOptions, SignOptions, Signer};
+use sipsec::store::Store;
+use sipsec::uri::Aor;
+use std::io::Write;
+
+const SDP: &str = "v=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.101\r\ns=-\r\n\
+c=IN IP4 192.0.2.101\r\nt=0 0\r\nm=audio 49172 RTP/AVP 0 8 97\r\na=rtpmap:0 PCMU/8000\r\n\
+a=rtpmap:8 PCMA/8000\r\na=rtpmap:97 iLBC/8000\r\na=sendrecv\r\n";
+
+fn head(i: usize, aor: &Aor, date: &str) -> String {
+    format!(
+        "INVITE sip:support@callcentre.example SIP/2.0\r\n\
+         Via: SIP/2.0/TCP client.atlanta.example.com:5060;branch=z9hG4bK{i:x}a\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{aor}>;tag={i:x}f\r\nTo: <sip:support@callcentre.example>\r\n\
+         Call-ID: {i:x}@atlanta.example.com\r\nCSeq: 1 INVITE\r\n\
+         Contact: <sip:alice@192.0.2.101;transport=tcp>\r\nDate: {date}\r\n"
+    )
+}
+
+fn message(head: &str, ct: &str, body: &[u8]) -> Vec<u8> {
+    let mut m = format!(
+        "{head}Content-Type: {ct}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    m.extend_from_slice(body);
+    m
+}
+
+fn rfc1123_now() -> String {
+    let now = openssl::asn1::Asn1Time::days_from_now(0).expect("time");
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let days = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    // Asn1Time prints `Nov 26 18:00:00 2026 GMT`.
+    let text = now.to_string();
+    let p: Vec<&str> = text.split_whitespace().collect();
+    format!(
+        "{}, {:0>2} {} {} {} GMT",
+        days[((secs / 86_400) % 7) as usize],
+        p[1],
+        p[0],
+        p[3],
+        p[2]
+    )
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, kind, store, aor, count] = &args[..] else {
+        anyhow::bail!("usage: sipsec-bench-messages signed|encrypted STORE AOR COUNT");
+    };
+    let store = Store::open(std::path::Path::new(store))?;
+    let aor = Aor::parse(aor).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let count: usize = count.parse()?;
+    let date = rfc1123_now();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut sdp_entity = b"Content-Type: application/sdp\r\n\r\n".to_vec();
+    sdp_entity.extend_from_slice(SDP.as_bytes());
+    match kind.as_str() {
+        "signed" => {
+            let id = store.signing_identity(&aor)?;
+            let signer = Signer {
+                cert: id.cert,
+                key: id.key,
+                chain: id.chain,
+            };
+            for i in 0..count {
+                let h = head(i, &aor, &date);
+                let mut e = b"Content-Type: message/sip\r\n\r\n".to_vec();
+                e.extend_from_slice(&message(&h, "application/sdp", SDP.as_bytes()));
+                let sig = sign(&e, &signer, &SignOptions::default())?;
+                let mut body = b"--b1\r\n".to_vec();
+                body.extend_from_slice(&e);
+                body.extend_from_slice(
+                    b"\r\n--b1\r\nContent-Type: application/pkcs7-signature\r\n\r\n",
+                );
+                body.extend_from_slice(&sig);
+                body.extend_from_slice(b"\r\n--b1--\r\n");
+                let ct = "multipart/signed;protocol=\"application/pkcs7-signature\";micalg=sha-256;boundary=b1";
+                out.write_all(&message(&h, ct, &body))?;
+            }
+        }
+        "encrypted" => {
+            let cert = store
+                .recipient_cert(&aor)
+                .ok_or_else(|| anyhow::anyhow!("no certificate for {aor}"))?;
+            for i in 0..count {
+                let der = encrypt(
+                    &sdp_entity,
+                    std::slice::from_ref(&cert),
+                    &EncryptOptions::default(),
+                )?;
+                let ct = "application/pkcs7-mime;smime-type=enveloped-data;name=smime.p7m";
+                out.write_all(&message(&head(i, &aor, &date), ct, &der))?;
+            }
+        }
+        other => anyhow::bail!("unknown kind {other}"),
+    }
+    out.flush()?;
+    Ok(())
+}

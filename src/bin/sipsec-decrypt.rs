@@ -1,0 +1,7 @@
+use clap::Parser;
+use sipsec::cli::decrypt::{run, DecryptCli};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    run(&DecryptCli::parse())
+}

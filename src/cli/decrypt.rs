@@ -1,0 +1,67 @@
+//! `sipsec-decrypt`: the clap definitions (man page and completions come from here) and the
+//! runner that builds the decryptor from them.
+
+use crate::cli::{run_filter, CommonArgs, Exit, FilterArgs, StoreArgs, EXIT_CODES_HELP};
+use crate::smime::decrypt::{DecryptOptions, Decryptor};
+use crate::store::Store;
+use clap::Parser;
+use std::process::ExitCode;
+
+const AFTER_HELP: &str = "\
+The key is the store identity whose certificate an envelope's recipient info names (issuer and \
+serial number, or subject key identifier); keys are never tried one after another. A body \
+envelope gives back the body and its Content-Type; a tunnelled message/sip gives back the \
+end-to-end headers and the body, while the message keeps its own From, To, Call-ID, CSeq, \
+Contact and routing headers (inner From/To are display-only, RFC 3261 §23.4.1.2). Envelopes \
+inside envelopes are opened; a signature inside is left for sipsec-verify. An envelope inside a \
+signature (encrypt-then-sign) is left alone unless --open-signed, since opening it breaks the \
+signature: run sipsec-verify --unwrap first.
+
+Every failure to decrypt (no key for any recipient, a damaged envelope, a wrong padding or GCM \
+tag, an inner message that does not parse) gives the same text, so the proxy is no oracle; the \
+report's `cause` says only whether a key was found.
+
+Default fail mode: open. A message this proxy cannot decrypt is usually for another key holder \
+(the terminal itself, another proxy): it passes through unchanged, never half-changed, with a \
+warning. --fail-closed withholds it.
+
+";
+
+fn help() -> String {
+    format!("{AFTER_HELP}{EXIT_CODES_HELP}")
+}
+
+/// Decrypt S/MIME bodies for devices that cannot afford it.
+#[derive(Debug, Parser)]
+#[command(name = "sipsec-decrypt", version, after_long_help = help())]
+pub struct DecryptCli {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    #[command(flatten)]
+    pub common: CommonArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Also open an envelope covered by a signature (encrypt-then-sign), dropping the
+    /// signature unverified.
+    #[arg(long)]
+    pub open_signed: bool,
+}
+
+/// The whole of sipsec-decrypt.
+pub fn run(cli: &DecryptCli) -> ExitCode {
+    let decryptor = Store::open(&cli.store.store).and_then(|s| {
+        Decryptor::new(
+            &s,
+            DecryptOptions {
+                open_signed: cli.open_signed,
+            },
+        )
+    });
+    match decryptor {
+        Ok(d) => run_filter(&d, &cli.filter, &cli.common),
+        Err(e) => {
+            eprintln!("sipsec-decrypt: {e}");
+            Exit::Fatal.into()
+        }
+    }
+}

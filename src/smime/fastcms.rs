@@ -1,0 +1,379 @@
+//! A fast path for the integrity check of the common SignedData (RFC 5652 §5.4): one signer,
+//! signed attributes, the signer's certificate embedded, RSA PKCS#1 v1.5 or ECDSA with SHA-1/2,
+//! DER. Certificates are parsed once and kept (OpenSSL 3 spends most of a CMS verify decoding
+//! the same certificates again and again). Anything else, and any failure, returns `None` so
+//! the caller runs the full [`crate::crypto::verify`], which gives the canonical result and
+//! error: this path can only ever say "intact", never "damaged".
+
+use crate::crypto::{DigestAlgorithm, VerifiedSignature};
+use openssl::hash::{hash, MessageDigest};
+use openssl::pkey::{PKey, Public};
+use openssl::sign::Verifier;
+use openssl::x509::X509;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+const OID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+const OID_CONTENT_TYPE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03];
+const OID_MESSAGE_DIGEST: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x04];
+const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
+/// ansi-X9-62: ecdsa-with-SHA1, ecdsa-with-SHA2 family, and id-ecPublicKey as some signers write.
+const OID_X962: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d];
+
+/// The chain-cache key of a signature: SHA-256 over the length-prefixed DER of the signer and
+/// then of every certificate carried. The signer comes first because the same certificates
+/// carried for another signer are another chain.
+fn fingerprint(signer: &[u8], certs: &[&[u8]]) -> Option<[u8; 32]> {
+    let mut input = Vec::new();
+    for c in std::iter::once(&signer).chain(certs) {
+        input.extend_from_slice(&(c.len() as u64).to_be_bytes());
+        input.extend_from_slice(c);
+    }
+    let d = hash(MessageDigest::sha256(), &input).ok()?;
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&d);
+    Some(key)
+}
+
+/// Certificates kept at most; past that the cache starts over.
+const CERT_CACHE_MAX: usize = 4096;
+
+/// One DER element: its tag, its content octets and the whole encoding.
+#[derive(Clone, Copy)]
+pub(super) struct Element<'a> {
+    pub tag: u8,
+    pub content: &'a [u8],
+    pub whole: &'a [u8],
+}
+
+/// Splits the first DER element (definite length only) off `input`.
+pub(super) fn element(input: &[u8]) -> Option<(Element<'_>, &[u8])> {
+    let tag = *input.first()?;
+    let first = *input.get(1)?;
+    let (len, header) = match first {
+        0..=0x7f => (usize::from(first), 2),
+        0x81..=0x84 => {
+            let n = usize::from(first & 0x7f);
+            let bytes = input.get(2..2 + n)?;
+            (
+                bytes.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)),
+                2 + n,
+            )
+        }
+        _ => return None,
+    };
+    let end = header.checked_add(len)?;
+    let whole = input.get(..end)?;
+    Some((
+        Element {
+            tag,
+            content: &whole[header..],
+            whole,
+        },
+        &input[end..],
+    ))
+}
+
+/// The elements inside a constructed element's content.
+pub(super) fn elements(content: &[u8]) -> Option<Vec<Element<'_>>> {
+    let mut out = Vec::new();
+    let mut rest = content;
+    while !rest.is_empty() {
+        let (e, r) = element(rest)?;
+        out.push(e);
+        rest = r;
+    }
+    Some(out)
+}
+
+pub(super) fn expect<'a>(e: Option<&Element<'a>>, tag: u8) -> Option<Element<'a>> {
+    e.filter(|e| e.tag == tag).copied()
+}
+
+fn digest_of(oid: &[u8]) -> Option<(MessageDigest, DigestAlgorithm)> {
+    Some(match oid {
+        [0x2b, 0x0e, 0x03, 0x02, 0x1a] => (MessageDigest::sha1(), DigestAlgorithm::Sha1),
+        [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, n] => match n {
+            1 => (MessageDigest::sha256(), DigestAlgorithm::Sha256),
+            2 => (MessageDigest::sha384(), DigestAlgorithm::Sha384),
+            3 => (MessageDigest::sha512(), DigestAlgorithm::Sha512),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+struct KnownCert {
+    cert: X509,
+    key: PKey<Public>,
+    issuer: Vec<u8>,
+    serial: Vec<u8>,
+}
+
+/// The parsed-certificate cache, shared by the verifier's threads.
+#[derive(Default)]
+pub struct CertCache {
+    known: Mutex<HashMap<Vec<u8>, Arc<KnownCert>>>,
+}
+
+impl CertCache {
+    fn get(&self, der: &[u8]) -> Option<Arc<KnownCert>> {
+        if let Some(k) = self.known.lock().ok()?.get(der) {
+            return Some(k.clone());
+        }
+        let cert = X509::from_der(der).ok()?;
+        let known = Arc::new(KnownCert {
+            key: cert.public_key().ok()?,
+            issuer: cert.issuer_name().to_der().ok()?,
+            serial: cert.serial_number().to_bn().ok()?.to_vec(),
+            cert,
+        });
+        let mut map = self.known.lock().ok()?;
+        if map.len() >= CERT_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(der.to_vec(), known.clone());
+        Some(known)
+    }
+
+    /// Verifies `der` over `detached` (or its own content) on the fast path. `Some` only when
+    /// the signature is intact; the second value is a fingerprint of the embedded
+    /// certificates, for the chain cache.
+    pub fn verify(
+        &self,
+        der: &[u8],
+        detached: Option<&[u8]>,
+    ) -> Option<(VerifiedSignature, [u8; 32])> {
+        let (ci, rest) = element(der)?;
+        if ci.tag != 0x30 || !rest.is_empty() {
+            return None;
+        }
+        let ci = elements(ci.content)?;
+        if expect(ci.first(), 0x06)?.content != OID_SIGNED_DATA {
+            return None;
+        }
+        let sd = elements(expect(ci.get(1), 0xa0)?.content)?;
+        let sd = elements(expect(sd.first(), 0x30)?.content)?;
+        // version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
+        let encap = elements(expect(sd.get(2), 0x30)?.content)?;
+        let econtent_type = expect(encap.first(), 0x06)?.content;
+        let attached = match encap.get(1) {
+            Some(e) if e.tag == 0xa0 => Some(expect(elements(e.content)?.first(), 0x04)?.content),
+            Some(_) => return None,
+            None => None,
+        };
+        let content = match (attached, detached) {
+            (Some(c), None) => c,
+            (None, Some(c)) => c,
+            _ => return None,
+        };
+        let mut at = 3;
+        let certs = match sd.get(at) {
+            Some(e) if e.tag == 0xa0 => {
+                at += 1;
+                elements(e.content)?
+            }
+            _ => return None,
+        };
+        if sd.get(at).is_some_and(|e| e.tag == 0xa1) {
+            at += 1;
+        }
+        let infos = elements(expect(sd.get(at), 0x31)?.content)?;
+        let [info] = &infos[..] else { return None };
+        let si = elements(expect(Some(info), 0x30)?.content)?;
+        let sid = expect(si.get(1), 0x30)?;
+        let sid = elements(sid.content)?;
+        let (issuer, serial) = (
+            expect(sid.first(), 0x30)?.whole,
+            expect(sid.get(1), 0x02)?.content,
+        );
+        let serial = {
+            let trimmed = serial.iter().position(|&b| b != 0).unwrap_or(serial.len());
+            &serial[trimmed..]
+        };
+        let digest_alg = elements(expect(si.get(2), 0x30)?.content)?;
+        let (md, digest) = digest_of(expect(digest_alg.first(), 0x06)?.content)?;
+        let attrs = expect(si.get(3), 0xa0)?;
+        let sig_alg = elements(expect(si.get(4), 0x30)?.content)?;
+        let sig_oid = expect(sig_alg.first(), 0x06)?.content;
+        let signature = expect(si.get(5), 0x04)?.content;
+
+        let mut message_digest = None;
+        let mut content_type_ok = false;
+        for attr in elements(attrs.content)? {
+            let a = elements(expect(Some(&attr), 0x30)?.content)?;
+            let oid = expect(a.first(), 0x06)?.content;
+            let values = elements(expect(a.get(1), 0x31)?.content)?;
+            if oid == OID_MESSAGE_DIGEST {
+                let [v] = &values[..] else { return None };
+                if message_digest
+                    .replace(expect(Some(v), 0x04)?.content)
+                    .is_some()
+                {
+                    return None;
+                }
+            } else if oid == OID_CONTENT_TYPE {
+                let [v] = &values[..] else { return None };
+                content_type_ok = expect(Some(v), 0x06)?.content == econtent_type;
+            }
+        }
+        if !content_type_ok || hash(md, content).ok()?.as_ref() != message_digest? {
+            return None;
+        }
+        let known: Vec<Arc<KnownCert>> = certs
+            .iter()
+            .map(|c| self.get(c.whole))
+            .collect::<Option<_>>()?;
+        let signer = known
+            .iter()
+            .find(|k| k.issuer == issuer && k.serial == serial)?;
+        let algorithm_fits = sig_oid.starts_with(OID_RSA) || sig_oid.starts_with(OID_X962);
+        if !algorithm_fits || sig_oid == [OID_RSA, &[0x0a]].concat() {
+            return None; // RSASSA-PSS and others: the full path
+        }
+        // The signature covers the DER of the attributes as a SET (RFC 5652 §5.4).
+        let mut signed = attrs.whole.to_vec();
+        signed[0] = 0x31;
+        let mut v = Verifier::new(md, &signer.key).ok()?;
+        if !v.verify_oneshot(signature, &signed).ok()? {
+            return None;
+        }
+        let signer_der = certs
+            .iter()
+            .zip(&known)
+            .find(|(_, k)| Arc::ptr_eq(k, signer))
+            .map(|(c, _)| c.whole)?;
+        let all: Vec<&[u8]> = certs.iter().map(|c| c.whole).collect();
+        let key = fingerprint(signer_der, &all)?;
+        Some((
+            VerifiedSignature {
+                signer: signer.cert.clone(),
+                certificates: known.iter().map(|k| k.cert.clone()).collect(),
+                content: attached.map(<[u8]>::to_vec),
+                digest,
+                signing_time: None,
+            },
+            key,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::testkit::{Ca, KeyKind};
+    use crate::crypto::{sign, SignOptions, Signer};
+
+    const BODY: &[u8] = b"Content-Type: application/sdp\r\n\r\nv=0\r\n\x00\xff";
+
+    fn signer(kind: KeyKind) -> (Signer, Ca) {
+        let ca = Ca::new(KeyKind::Rsa);
+        let inter = ca.sub_ca(KeyKind::Rsa);
+        let (cert, key) = inter.leaf(kind, "sip:alice@example.com");
+        (
+            Signer {
+                cert,
+                key,
+                chain: vec![inter.cert.clone()],
+            },
+            inter,
+        )
+    }
+
+    #[test]
+    fn intact_signatures_pass_and_agree_with_the_full_path() {
+        let cache = CertCache::default();
+        for kind in [KeyKind::Rsa, KeyKind::P256] {
+            let (s, _) = signer(kind);
+            for digest in [
+                DigestAlgorithm::Sha1,
+                DigestAlgorithm::Sha256,
+                DigestAlgorithm::Sha512,
+            ] {
+                for detached in [true, false] {
+                    let opts = SignOptions {
+                        digest: digest.clone(),
+                        detached,
+                        include_certs: true,
+                    };
+                    let der = sign(BODY, &s, &opts).unwrap();
+                    let dc = detached.then_some(BODY);
+                    let (fast, _) = cache
+                        .verify(&der, dc)
+                        .unwrap_or_else(|| panic!("fast path {kind:?} {digest:?} {detached}"));
+                    let full = crate::crypto::verify(&der, dc, &Default::default()).unwrap();
+                    assert_eq!(fast.signer.to_der().unwrap(), full.signer.to_der().unwrap());
+                    assert_eq!(fast.content, full.content);
+                    assert_eq!(fast.digest, digest);
+                    assert_eq!(fast.certificates.len(), 2);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_chain_fingerprint_names_the_signer() {
+        // Two signers carrying the very same certificates: a trust verdict cached for one must
+        // not serve the other.
+        let (a, b) = (b"certificate A".as_slice(), b"certificate B".as_slice());
+        assert_ne!(fingerprint(a, &[a, b]), fingerprint(b, &[a, b]));
+        assert_ne!(fingerprint(a, &[a, b]), fingerprint(a, &[b, a]));
+        assert_eq!(fingerprint(a, &[a, b]), fingerprint(a, &[a, b]));
+        // And the key the fast path returns is that fingerprint.
+        let (s, _) = signer(KeyKind::Rsa);
+        let der = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let (v, key) = CertCache::default().verify(&der, Some(BODY)).unwrap();
+        let certs: Vec<Vec<u8>> = v.certificates.iter().map(|c| c.to_der().unwrap()).collect();
+        let refs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
+        assert_eq!(Some(key), fingerprint(&v.signer.to_der().unwrap(), &refs));
+    }
+
+    #[test]
+    fn anything_doubtful_goes_to_the_full_path() {
+        let cache = CertCache::default();
+        let (s, _) = signer(KeyKind::Rsa);
+        let der = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let mut body = BODY.to_vec();
+        body[3] ^= 1;
+        assert!(cache.verify(&der, Some(&body)).is_none(), "changed content");
+        let mut bad = der.clone();
+        let n = bad.len() - 1;
+        bad[n] ^= 1;
+        assert!(
+            cache.verify(&bad, Some(BODY)).is_none(),
+            "changed signature"
+        );
+        assert!(
+            cache.verify(&der, None).is_none(),
+            "detached without content"
+        );
+        assert!(
+            cache.verify(&der[..der.len() - 1], Some(BODY)).is_none(),
+            "truncated"
+        );
+        let bare = sign(
+            BODY,
+            &s,
+            &SignOptions {
+                include_certs: false,
+                ..SignOptions::default()
+            },
+        )
+        .unwrap();
+        assert!(cache.verify(&bare, Some(BODY)).is_none(), "no certificates");
+        for garbage in [&b""[..], b"\x30\x80\x00\x00", b"\x30\x03\x06\x01\x00"] {
+            assert!(cache.verify(garbage, Some(BODY)).is_none());
+        }
+        // Another signer's certificate swapped in (same issuer name, other key): refused.
+        let (other, _) = signer(KeyKind::Rsa);
+        let good = sign(BODY, &other, &SignOptions::default()).unwrap();
+        let theirs = s.cert.to_der().unwrap();
+        let mine = other.cert.to_der().unwrap();
+        if theirs.len() == mine.len() {
+            let at = good.windows(mine.len()).position(|w| w == mine).unwrap();
+            let mut swapped = good.clone();
+            swapped[at..at + mine.len()].copy_from_slice(&theirs);
+            assert!(cache.verify(&swapped, Some(BODY)).is_none());
+        }
+    }
+}

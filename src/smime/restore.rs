@@ -1,0 +1,326 @@
+//! The inner copy of a message (`message/sip`, `message/sipfrag`) against the outer one:
+//! the RFC 3261 §23.4.1.1 comparison, and restoring what the inner copy protected.
+
+use crate::filter::control;
+use crate::header::Address;
+use crate::message::{unfold, HeaderKind, Message};
+
+/// Headers a proxy may change in transit, so they may differ between the inner copy and the
+/// message (RFC 3261 §23.4.1.1), plus the outer wrapper's Content-Type and Content-Length.
+const MAY_DIFFER: [HeaderKind; 7] = [
+    HeaderKind::Via,
+    HeaderKind::RecordRoute,
+    HeaderKind::Route,
+    HeaderKind::MaxForwards,
+    HeaderKind::ProxyAuthorization,
+    HeaderKind::ContentType,
+    HeaderKind::ContentLength,
+];
+
+/// Headers the outer message keeps when an inner copy is restored: what routing and the
+/// dialog need (RFC 3261 §23.4.1.2: inner From/To are display-only).
+const OUTER_KEEPS: [HeaderKind; 10] = [
+    HeaderKind::From,
+    HeaderKind::To,
+    HeaderKind::CallId,
+    HeaderKind::CSeq,
+    HeaderKind::Contact,
+    HeaderKind::Via,
+    HeaderKind::Route,
+    HeaderKind::RecordRoute,
+    HeaderKind::MaxForwards,
+    HeaderKind::ProxyAuthorization,
+];
+
+/// The comparison's result: headers that matched (covered), headers that differ (each a
+/// refusal reason), headers only the outer message has (not covered).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    pub covered: Vec<String>,
+    pub differing: Vec<String>,
+    pub outer_only: Vec<String>,
+}
+
+impl Comparison {
+    pub fn passed(&self) -> bool {
+        self.differing.is_empty()
+    }
+}
+
+fn lower_name(m: &Message, f: &crate::message::HeaderField) -> String {
+    match f.kind.name() {
+        Some(n) => n.to_ascii_lowercase(),
+        None => String::from_utf8_lossy(m.field_name(f)).to_ascii_lowercase(),
+    }
+}
+
+fn values_of<'a>(m: &'a Message, kind: HeaderKind, name: &str) -> Vec<&'a [u8]> {
+    m.fields()
+        .iter()
+        .filter(|f| f.kind == kind && (kind != HeaderKind::Other || lower_name(m, f) == name))
+        .map(|f| m.field_value(f))
+        .collect()
+}
+
+fn normalise(value: &[u8]) -> Vec<u8> {
+    let v = unfold(value);
+    let mut out = Vec::with_capacity(v.len());
+    for w in v
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+    {
+        if !out.is_empty() {
+            out.push(b' ');
+        }
+        out.extend_from_slice(w);
+    }
+    out
+}
+
+/// Two values of one header are the same per RFC 3261 §20: addresses by URI equivalence and
+/// tag, everything else with white space normalised.
+fn same_value(kind: HeaderKind, a: &[u8], b: &[u8]) -> bool {
+    if matches!(kind, HeaderKind::From | HeaderKind::To) {
+        let (ua, ub) = (unfold(a), unfold(b));
+        return match (Address::parse(&ua), Address::parse(&ub)) {
+            (Ok(x), Ok(y)) => x.uri().equivalent(y.uri()) && x.tag() == y.tag(),
+            _ => normalise(a) == normalise(b),
+        };
+    }
+    normalise(a) == normalise(b)
+}
+
+/// Compares the inner copy with the message (RFC 3261 §23.4.1.1). The start lines must agree
+/// in method or status code; a header of the inner copy must have the same values outside
+/// unless a proxy may change it; an inner header absent outside is a hidden end-to-end header.
+/// For an identity body (`aib`) in a response, the fragment's From is the responder (RFC 3893
+/// §6): it is compared, by URI, with the message's To.
+pub fn compare(inner: &Message, outer: &Message, aib: bool) -> Comparison {
+    let mut c = Comparison::default();
+    match (
+        inner.method(),
+        outer.method(),
+        inner.status_code(),
+        outer.status_code(),
+    ) {
+        (Some(a), Some(b), _, _) if a != b => c.differing.push("method".into()),
+        (_, _, Some(a), Some(b)) if a != b => c.differing.push("status code".into()),
+        (Some(_), None, _, _) | (None, Some(_), Some(_), _) => {
+            c.differing.push("start line (request vs response)".into())
+        }
+        _ => {}
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for f in inner.fields() {
+        let name = lower_name(inner, f);
+        if seen.contains(&name) || MAY_DIFFER.contains(&f.kind) || name == control_name() {
+            continue;
+        }
+        seen.push(name.clone());
+        if aib && f.kind == HeaderKind::From && outer.status_code().is_some() {
+            let same = match (inner.from(), outer.to()) {
+                (Ok(a), Ok(b)) => a.uri().equivalent(b.uri()),
+                _ => false,
+            };
+            let label = "to (the identity body's From, RFC 3893 §6)".to_string();
+            if same {
+                c.covered.push(label);
+            } else {
+                c.differing.push(label);
+            }
+            continue;
+        }
+        let inside = values_of(inner, f.kind, &name);
+        let outside = values_of(outer, f.kind, &name);
+        if outside.is_empty() {
+            c.covered.push(name);
+            continue;
+        }
+        let same = inside.len() == outside.len()
+            && inside
+                .iter()
+                .zip(&outside)
+                .all(|(a, b)| same_value(f.kind, a, b));
+        if same {
+            c.covered.push(name);
+        } else {
+            c.differing.push(name);
+        }
+    }
+    for f in outer.fields() {
+        let name = lower_name(outer, f);
+        if !seen.contains(&name) && !MAY_DIFFER.contains(&f.kind) && !c.outer_only.contains(&name) {
+            c.outer_only.push(name);
+        }
+    }
+    c
+}
+
+fn control_name() -> String {
+    control::HEADER.to_ascii_lowercase()
+}
+
+/// The message a terminal should get from a tunnelled `message/sip`: the outer message keeps
+/// From, To, Call-ID, CSeq, Contact and its routing headers; every other header the inner copy
+/// carries replaces the outer one of the same name (end-to-end headers hidden inside come
+/// back); the body and its Content-Type come from the inner copy.
+pub fn restore_from_inner(outer: &Message, inner: &Message) -> crate::error::ParseResult<Message> {
+    let mut out = outer.clone();
+    out.remove_all(HeaderKind::ContentDisposition);
+    out.remove_named("Content-Transfer-Encoding");
+    match inner.value(HeaderKind::ContentType) {
+        Some(ct) => out.set_header(HeaderKind::ContentType, ct)?,
+        None => {
+            out.remove_all(HeaderKind::ContentType);
+        }
+    }
+    let mut done: Vec<String> = Vec::new();
+    for f in inner.fields() {
+        let name = lower_name(inner, f);
+        let skip = OUTER_KEEPS.contains(&f.kind)
+            || matches!(
+                f.kind,
+                HeaderKind::ContentLength
+                    | HeaderKind::ContentType
+                    | HeaderKind::ContentDisposition
+            )
+            || name == control_name()
+            || done.contains(&name);
+        if skip {
+            continue;
+        }
+        done.push(name.clone());
+        let inside = values_of(inner, f.kind, &name);
+        let outside = values_of(&out, f.kind, &name);
+        let same = inside.len() == outside.len()
+            && inside
+                .iter()
+                .zip(&outside)
+                .all(|(a, b)| same_value(f.kind, a, b));
+        if same {
+            // Bytes we do not change stay exactly as they came, in their place.
+            continue;
+        }
+        match f.kind {
+            HeaderKind::Other => out.remove_named(&name),
+            kind => out.remove_all(kind),
+        };
+        for g in inner
+            .fields()
+            .iter()
+            .filter(|g| lower_name(inner, g) == name)
+        {
+            let written = String::from_utf8_lossy(inner.field_name(g)).into_owned();
+            out.append_field(&written, inner.field_value(g))?;
+        }
+    }
+    if let Some(d) = inner.value(HeaderKind::ContentDisposition) {
+        out.set_header(HeaderKind::ContentDisposition, d)?;
+    }
+    out.set_body(inner.body())?;
+    Ok(out)
+}
+
+/// Replaces the body of `outer` with a MIME entity's content: Content-Type (and
+/// Content-Disposition) from the entity, the S/MIME wrapper's own ones removed.
+pub fn restore_entity(
+    outer: &Message,
+    content_type: Option<&[u8]>,
+    disposition: Option<&[u8]>,
+    body: &[u8],
+) -> crate::error::ParseResult<Message> {
+    let mut out = outer.clone();
+    out.remove_all(HeaderKind::ContentDisposition);
+    out.remove_named("Content-Transfer-Encoding");
+    match content_type {
+        Some(ct) => out.set_header(HeaderKind::ContentType, ct)?,
+        None => {
+            out.remove_all(HeaderKind::ContentType);
+        }
+    }
+    if let Some(d) = disposition {
+        out.set_header(HeaderKind::ContentDisposition, d)?;
+    }
+    out.set_body(body)?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(text: &str) -> Message {
+        Message::parse(text.as_bytes().to_vec()).unwrap()
+    }
+
+    const OUTER: &str = "INVITE sip:b@10.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP p;branch=z9hG4bKx\r\n\
+        Via: SIP/2.0/UDP a;branch=z9hG4bK1\r\nFrom: <sip:a@example.com>;tag=1\r\n\
+        To: <sip:b@example.com>\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 69\r\n\
+        Subject: outer\r\nContent-Type: application/pkcs7-mime\r\nContent-Length: 0\r\n\r\n";
+
+    #[test]
+    fn proxy_changes_are_allowed_other_differences_are_named() {
+        let inner = m(
+            "INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+            From: <sip:a@EXAMPLE.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
+            CSeq: 1  INVITE\r\nMax-Forwards: 70\r\nX-Hidden: yes\r\nContent-Length: 0\r\n\r\n",
+        );
+        let c = compare(&inner, &m(OUTER), false);
+        assert!(c.passed(), "{c:?}");
+        assert!(c.covered.contains(&"x-hidden".to_string()));
+        assert_eq!(c.outer_only, vec!["subject".to_string()]);
+
+        let forged = m(
+            "INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+            From: <sip:a@example.com>;tag=2\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
+            CSeq: 1 INVITE\r\nSubject: inner\r\nContent-Length: 0\r\n\r\n",
+        );
+        let c = compare(&forged, &m(OUTER), false);
+        assert_eq!(c.differing, vec!["from".to_string(), "subject".to_string()]);
+        let bye = m(
+            "BYE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+            From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
+            CSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert!(compare(&bye, &m(OUTER), false)
+            .differing
+            .contains(&"method".to_string()));
+    }
+
+    #[test]
+    fn a_response_identity_body_names_the_responder_in_its_from() {
+        let resp = m("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+            From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>;tag=2\r\nCall-ID: c1\r\n\
+            CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+        let frag = |from: &str| {
+            let text = format!("From: <{from}>;tag=2\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\r\n");
+            crate::mime::parse_sipfrag(text.as_bytes()).unwrap()
+        };
+        assert!(compare(&frag("sip:b@example.com"), &resp, true).passed());
+        let c = compare(&frag("sip:mallory@example.com"), &resp, true);
+        assert_eq!(c.differing.len(), 1, "{c:?}");
+        // Outside an identity body, a From is a From.
+        assert!(!compare(&frag("sip:b@example.com"), &resp, false).passed());
+    }
+
+    #[test]
+    fn restoring_keeps_outer_dialog_headers_and_brings_back_hidden_ones() {
+        let inner = m("INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
+            From: \"Display\" <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
+            CSeq: 1 INVITE\r\nSubject: secret\r\nContent-Type: application/sdp\r\n\
+            Content-Length: 4\r\n\r\nv=0\n");
+        let r = restore_from_inner(&m(OUTER), &inner).unwrap();
+        assert_eq!(r.body(), b"v=0\n");
+        assert_eq!(r.value(HeaderKind::Subject), Some(&b"secret"[..]));
+        assert_eq!(
+            r.value(HeaderKind::From),
+            Some(&b"<sip:a@example.com>;tag=1"[..])
+        );
+        assert_eq!(
+            r.value(HeaderKind::ContentType),
+            Some(&b"application/sdp"[..])
+        );
+        assert_eq!(r.values(HeaderKind::Via).count(), 2);
+        assert_eq!(r.value(HeaderKind::MaxForwards), Some(&b"69"[..]));
+    }
+}

@@ -1,0 +1,328 @@
+//! The verifier's statement about one message: each check on its own (never one merged
+//! "valid"), the `Sipsec-Verdict` header that carries them, and the marks: removing incoming
+//! ones, and proving on the way out that only our own are present.
+
+use crate::message::{unfold, HeaderKind, Message};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// The header that carries the verdict to the terminal.
+pub const VERDICT_HEADER: &str = "Sipsec-Verdict";
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// The message carries nothing to check (no Date in the signed content, for example).
+    Absent,
+    /// The check does not apply to this form or message.
+    NotApplicable,
+}
+
+impl Status {
+    pub fn token(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Absent => "absent",
+            Status::NotApplicable => "n-a",
+        }
+    }
+
+    /// Passed, or had nothing to judge: what a mark may rest on.
+    pub fn not_failed(self) -> bool {
+        self != Status::Fail
+    }
+}
+
+/// One named check with its reason and facts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub status: Status,
+    pub reason: Option<String>,
+    pub facts: serde_json::Map<String, Value>,
+}
+
+impl Check {
+    pub fn new(status: Status) -> Check {
+        Check {
+            status,
+            reason: None,
+            facts: serde_json::Map::new(),
+        }
+    }
+
+    pub fn pass() -> Check {
+        Check::new(Status::Pass)
+    }
+
+    pub fn fail(reason: impl Into<String>) -> Check {
+        Check {
+            reason: Some(reason.into()),
+            ..Check::new(Status::Fail)
+        }
+    }
+
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Check {
+        self.facts.insert(key.to_string(), value.into());
+        self
+    }
+
+    pub fn json(&self) -> Value {
+        let mut m = self.facts.clone();
+        m.insert("result".into(), json!(self.status));
+        if let Some(r) = &self.reason {
+            m.insert("reason".into(), json!(r));
+        }
+        Value::Object(m)
+    }
+}
+
+/// The checks in the order they are reported.
+pub const CHECKS: [&str; 7] = [
+    "integrity",
+    "coverage",
+    "trust",
+    "identity",
+    "freshness",
+    "replay",
+    "inner_outer",
+];
+
+/// Every check of a signed message, or the plain fact that it is not signed.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub signed: bool,
+    pub form: Option<&'static str>,
+    /// `(name, check)` in [`CHECKS`] order, only for signed messages.
+    pub checks: Vec<(&'static str, Check)>,
+    /// The SAN URI the identity check matched: what `Subject: validated` names.
+    pub validated: Option<String>,
+    /// Marks found on the incoming message and removed.
+    pub marks_removed: Vec<String>,
+    /// An unsigned envelope: whatever it holds (perhaps a signature) is for after decryption.
+    pub encrypted: bool,
+}
+
+impl Report {
+    pub fn get(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|(n, _)| *n == name).map(|(_, c)| c)
+    }
+
+    pub fn status(&self, name: &str) -> Status {
+        self.get(name).map_or(Status::NotApplicable, |c| c.status)
+    }
+
+    pub fn set(&mut self, name: &'static str, check: Check) {
+        match self.checks.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = check,
+            None => self.checks.push((name, check)),
+        }
+    }
+
+    /// Every check passed or had nothing to judge: the message may carry the mark.
+    pub fn all_passed(&self) -> bool {
+        self.signed
+            && CHECKS
+                .iter()
+                .all(|n| self.get(n).is_some_and(|c| c.status.not_failed()))
+            && self.status("integrity") == Status::Pass
+            && self.status("trust") == Status::Pass
+            && self.status("identity") == Status::Pass
+    }
+
+    /// The value of the `Sipsec-Verdict` header: `signed=no`, or every check as a token.
+    pub fn header_value(&self) -> String {
+        if !self.signed {
+            return if self.encrypted {
+                "signed=no;encrypted=yes".into()
+            } else {
+                "signed=no".into()
+            };
+        }
+        let mut v = format!("signed=yes;form={}", self.form.unwrap_or("unknown"));
+        for name in CHECKS {
+            v.push_str(&format!(
+                ";{}={}",
+                name.replace('_', "-"),
+                self.status(name).token()
+            ));
+        }
+        if let Some(c) = self.get("coverage") {
+            if let Some(Value::String(what)) = c.facts.get("body") {
+                v.push_str(&format!(";body={what}"));
+            }
+        }
+        if let Some(uri) = &self.validated {
+            v.push_str(&format!(";signer=\"{uri}\""));
+        }
+        v
+    }
+
+    /// The verdict as JSON fields, for the run's report.
+    pub fn fields(&self) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("signed".into(), json!(self.signed));
+        if self.encrypted {
+            m.insert(
+                "note".into(),
+                json!("an envelope: run sipsec-decrypt first, a signature may be inside"),
+            );
+        }
+        if let Some(f) = self.form {
+            m.insert("form".into(), json!(f));
+        }
+        for (name, c) in &self.checks {
+            m.insert((*name).into(), c.json());
+        }
+        m.insert(
+            "marked".into(),
+            json!(self.validated.is_some() && self.all_passed()),
+        );
+        if let Some(uri) = &self.validated {
+            m.insert("signer".into(), json!(uri));
+        }
+        if !self.marks_removed.is_empty() {
+            m.insert("marks_removed".into(), json!(self.marks_removed));
+        }
+        m
+    }
+}
+
+fn is_mark_subject(value: &[u8]) -> bool {
+    let v = unfold(value);
+    let v = v.trim_ascii_start();
+    v.len() >= 9 && v[..9].eq_ignore_ascii_case(b"validated")
+}
+
+/// Removes every `Subject: validated …` and `Sipsec-Verdict` field; returns the removed lines.
+pub fn strip_marks(m: &mut Message) -> Vec<String> {
+    let mut removed = Vec::new();
+    let mut i = m.fields().len();
+    while i > 0 {
+        i -= 1;
+        let f = m.fields()[i];
+        let is_mark = (f.kind == HeaderKind::Subject && is_mark_subject(m.field_value(&f)))
+            || m.field_name(&f)
+                .eq_ignore_ascii_case(VERDICT_HEADER.as_bytes());
+        if is_mark {
+            removed.push(
+                String::from_utf8_lossy(m.field_line(&f))
+                    .trim_end()
+                    .to_string(),
+            );
+            m.remove_field(i);
+        }
+    }
+    removed.reverse();
+    removed
+}
+
+/// Looks at the header section byte by byte, splitting at every CR and every LF (as the most
+/// lenient parser downstream would), for a line that looks like a mark and is not one of
+/// `own`. Returns the first such line: a mark smuggled past the parser (a bare LF inside
+/// another header's value, a folded continuation).
+pub fn foreign_mark(m: &Message, own: &[String]) -> Option<String> {
+    let head = m.head();
+    let mut own_seen = vec![false; own.len()];
+    for line in head.split(|&b| b == b'\r' || b == b'\n') {
+        let t = line.trim_ascii();
+        let lower = t.to_ascii_lowercase();
+        let colon = lower.iter().position(|&b| b == b':');
+        let Some(colon) = colon else { continue };
+        let name = lower[..colon].trim_ascii();
+        let value = &t[colon + 1..];
+        let looks = ((name == b"subject" || name == b"s") && is_mark_subject(value))
+            || name == VERDICT_HEADER.to_ascii_lowercase().as_bytes();
+        if !looks {
+            continue;
+        }
+        let mine = own
+            .iter()
+            .enumerate()
+            .find(|(i, o)| !own_seen[*i] && o.as_bytes() == t);
+        match mine {
+            Some((i, _)) => own_seen[i] = true,
+            None => return Some(String::from_utf8_lossy(t).into_owned()),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(head: &str) -> Message {
+        Message::parse(format!(
+            "MESSAGE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c\r\n\
+             CSeq: 1 MESSAGE\r\n{head}Content-Length: 0\r\n\r\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn incoming_marks_are_removed_and_reported() {
+        let mut msg = m(
+            "Subject: validated <sip:ceo@example.com>\r\nSipsec-Verdict: signed=yes\r\n\
+            Subject: lunch\r\n",
+        );
+        let removed = strip_marks(&mut msg);
+        assert_eq!(removed.len(), 2, "{removed:?}");
+        assert_eq!(msg.value(HeaderKind::Subject), Some(&b"lunch"[..]));
+        assert!(foreign_mark(&msg, &[]).is_none());
+    }
+
+    #[test]
+    fn a_mark_smuggled_by_a_bare_lf_or_folding_is_found() {
+        // A bare LF or CR never gets this far: the message parser refuses it as injection.
+        for head in [
+            "X-A: x\nSubject: validated <sip:ceo@example.com>\r\n",
+            "X-A: x\rSipsec-Verdict: signed=yes\r\n",
+        ] {
+            let text =
+                format!("MESSAGE sip:b@example.com SIP/2.0\r\n{head}Content-Length: 0\r\n\r\n");
+            assert!(Message::parse(text.into_bytes()).is_err(), "{head:?}");
+        }
+        // A folded continuation is one value to us and a new line to a lenient parser.
+        for head in [
+            "X-A: x\r\n s: validated <sip:ceo@example.com>\r\n",
+            "X-A: x\r\n\tSipsec-Verdict: signed=yes\r\n",
+        ] {
+            let msg = m(head);
+            assert!(foreign_mark(&msg, &[]).is_some(), "{head:?}");
+        }
+        let own = "Subject: validated <sip:a@example.com>".to_string();
+        let msg = m("Subject: validated <sip:a@example.com>\r\n");
+        assert!(foreign_mark(&msg, std::slice::from_ref(&own)).is_none());
+        let twice = m("Subject: validated <sip:a@example.com>\r\nX: y\r\n Subject: validated <sip:a@example.com>\r\n");
+        assert!(foreign_mark(&twice, &[own]).is_some());
+    }
+
+    #[test]
+    fn header_lists_every_check() {
+        let mut r = Report {
+            signed: true,
+            form: Some("body"),
+            ..Report::default()
+        };
+        for n in CHECKS {
+            r.set(n, Check::pass());
+        }
+        r.set("freshness", Check::new(Status::Absent));
+        assert!(r.all_passed());
+        let h = r.header_value();
+        assert!(
+            h.contains("integrity=pass")
+                && h.contains("freshness=absent")
+                && h.contains("inner-outer=pass"),
+            "{h}"
+        );
+        r.set("replay", Check::fail("replay"));
+        assert!(!r.all_passed());
+        assert_eq!(Report::default().header_value(), "signed=no");
+    }
+}

@@ -1,0 +1,811 @@
+//! sipsec-verify's engine: every check of a signed message on its own, a cache of verified
+//! chains, a bounded replay cache, the marks, and `--unwrap`.
+
+use super::fastcms::CertCache;
+use super::parse::{classify, Entity, Form, Protection, SignedBody};
+use super::restore::{compare, restore_entity, restore_from_inner, Comparison};
+use super::verdict::{foreign_mark, strip_marks, Check, Report, Status, VERDICT_HEADER};
+use crate::crypto::{self, ChainKey, CmsError, TrustContext, TrustVerdict, VerifyContext};
+use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
+use crate::message::{HeaderKind, Message};
+use crate::store::{x509::cert_aors, Store};
+use crate::uri::Aor;
+use openssl::hash::{hash, MessageDigest};
+use openssl::x509::{X509Crl, X509};
+use serde_json::json;
+use std::collections::{BinaryHeap, HashMap};
+use std::sync::{Mutex, OnceLock};
+
+/// id-kp-sipDomain (RFC 5924) as DER: tag, length, 1.3.6.1.5.5.7.3.20.
+const SIP_DOMAIN_OID_DER: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x14];
+
+/// Which checks must pass for a message to count as accepted (cumulative levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
+pub enum Require {
+    /// Nothing: every message passes on with its verdict; only a mark that is not ours refuses.
+    #[default]
+    None,
+    /// Signed, intact, not a replay.
+    Signed,
+    /// And the signer's chain is trusted.
+    Trusted,
+    /// And the signer is who the message says (From/To), inner and outer copies agree.
+    Identity,
+    /// And a signed Date within the freshness window.
+    Fresh,
+}
+
+/// Senders (exact AORs or whole domains) whose messages must always arrive signed.
+#[derive(Debug, Clone, Default)]
+pub struct PeerPolicy {
+    aors: Vec<Aor>,
+    domains: Vec<String>,
+}
+
+impl PeerPolicy {
+    /// One entry a line: `sip:alice@example.com`, `alice@example.com` or a bare domain
+    /// `example.com`; `#` starts a comment.
+    pub fn parse(text: &str) -> Result<PeerPolicy, String> {
+        let mut p = PeerPolicy::default();
+        for (n, line) in text.lines().enumerate() {
+            let l = line.split('#').next().unwrap_or("").trim();
+            if l.is_empty() {
+                continue;
+            }
+            let aor = Aor::parse(l).map_err(|e| format!("line {}: {l:?}: {e}", n + 1))?;
+            match aor.user() {
+                Some(_) => p.aors.push(aor),
+                None => p.domains.push(aor.host().to_string()),
+            }
+        }
+        Ok(p)
+    }
+
+    pub fn must_sign(&self, aor: &Aor) -> bool {
+        self.aors.contains(aor) || self.domains.iter().any(|d| d == aor.host())
+    }
+}
+
+/// The verifier's settings.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// How old a signed Date may be (RFC 3893 §10), seconds.
+    pub window: i64,
+    /// How far in the future a signed Date may be (clock skew), seconds.
+    pub future_skew: i64,
+    /// A repeat within this many seconds is a retransmission (64*T1 = 32 s), later a replay.
+    pub retransmit_interval: i64,
+    /// Signatures remembered at most; when full, new signed messages are refused.
+    pub replay_capacity: usize,
+    /// The time to judge by when the message has no capture time (`None`: the clock).
+    pub now: Option<i64>,
+    pub require: Require,
+    pub peers: PeerPolicy,
+    pub unwrap: bool,
+    pub learn_certs: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            window: 3600,
+            future_skew: 300,
+            retransmit_interval: 32,
+            replay_capacity: 100_000,
+            now: None,
+            require: Require::None,
+            peers: PeerPolicy::default(),
+            unwrap: false,
+            learn_certs: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct TrustedSpan {
+    from: i64,
+    until: i64,
+}
+
+/// What the replay cache says about a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    First,
+    Retransmission,
+    Replay {
+        first_seen: i64,
+    },
+    /// The cache is full of live entries: the message cannot be checked, so it is refused.
+    Full,
+}
+
+/// Signatures seen, each kept until its Date (or first sighting) plus the window; never
+/// evicted early. Memory is bounded by `capacity` entries.
+pub struct ReplayCache {
+    capacity: usize,
+    entries: HashMap<[u8; 32], (i64, i64)>,
+    expiry: BinaryHeap<std::cmp::Reverse<(i64, [u8; 32])>>,
+}
+
+impl ReplayCache {
+    pub fn new(capacity: usize) -> ReplayCache {
+        ReplayCache {
+            capacity,
+            entries: HashMap::new(),
+            expiry: BinaryHeap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Records `key` seen at `now`, remembered until `expires`.
+    pub fn check(&mut self, key: [u8; 32], now: i64, expires: i64, retransmit: i64) -> Seen {
+        while let Some(std::cmp::Reverse((t, k))) = self.expiry.peek().copied() {
+            if t >= now {
+                break;
+            }
+            self.expiry.pop();
+            if self.entries.get(&k).is_some_and(|e| e.1 == t) {
+                self.entries.remove(&k);
+            }
+        }
+        if let Some(&(first, _)) = self.entries.get(&key) {
+            return if now - first < retransmit {
+                Seen::Retransmission
+            } else {
+                Seen::Replay { first_seen: first }
+            };
+        }
+        if self.entries.len() >= self.capacity {
+            return Seen::Full;
+        }
+        self.entries.insert(key, (now, expires));
+        self.expiry.push(std::cmp::Reverse((expires, key)));
+        Seen::First
+    }
+}
+
+/// sipsec-verify as a filter.
+pub struct Verifier {
+    store: Store,
+    anchors: Vec<X509>,
+    /// CRLs as DER: `X509Crl` cannot be cloned into each trust context.
+    crl_der: Vec<Vec<u8>>,
+    options: VerifyOptions,
+    chains: Mutex<HashMap<ChainKey, TrustedSpan>>,
+    store_certs: OnceLock<Vec<X509>>,
+    certs: CertCache,
+    replay: Mutex<ReplayCache>,
+}
+
+/// Verified chains kept at most; past that the cache starts over (it is only a speed-up).
+const CHAIN_CACHE_MAX: usize = 10_000;
+
+fn unix_of(t: &openssl::asn1::Asn1TimeRef) -> Option<i64> {
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).ok()?;
+    let d = epoch.diff(t).ok()?;
+    Some(i64::from(d.days) * 86_400 + i64::from(d.secs))
+}
+
+fn system_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn sip_uri(aor: &Aor) -> String {
+    format!("sip:{aor}")
+}
+
+fn has_sip_domain_eku(cert: &X509) -> bool {
+    // The openssl crate has no accessor for extended key usage; the OID's DER cannot occur in
+    // a certificate other than as a key purpose (it lies under id-kp).
+    cert.to_der().is_ok_and(|d| {
+        d.windows(SIP_DOMAIN_OID_DER.len())
+            .any(|w| w == SIP_DOMAIN_OID_DER)
+    })
+}
+
+/// The AOR a message speaks for: the From of a request, the To of a response.
+fn sender(m: &Message) -> Result<(Aor, &'static str), String> {
+    let (addr, which) = if m.is_request() {
+        (m.from(), "From")
+    } else {
+        (m.to(), "To")
+    };
+    let addr = addr.map_err(|e| format!("{which} does not parse: {e}"))?;
+    let aor = addr
+        .uri()
+        .aor()
+        .ok_or_else(|| format!("{which} has no address-of-record"))?;
+    Ok((aor, which))
+}
+
+impl Verifier {
+    pub fn new(store: Store, options: VerifyOptions) -> Verifier {
+        Verifier {
+            anchors: store.trust_anchors(),
+            crl_der: store
+                .crls()
+                .iter()
+                .filter_map(|c| c.to_der().ok())
+                .collect(),
+            replay: Mutex::new(ReplayCache::new(options.replay_capacity)),
+            store,
+            options,
+            chains: Mutex::new(HashMap::new()),
+            store_certs: OnceLock::new(),
+            certs: CertCache::default(),
+        }
+    }
+
+    pub fn options(&self) -> &VerifyOptions {
+        &self.options
+    }
+
+    fn now(&self, ctx: &MessageContext) -> i64 {
+        ctx.origin
+            .timestamp
+            .map(|t| t.secs as i64)
+            .or(self.options.now)
+            .unwrap_or_else(system_now)
+    }
+
+    /// Integrity, finding the signer certificate when the CMS carries none: by the sender's
+    /// AOR, then by issuer and serial among every certificate the store holds.
+    fn integrity(
+        &self,
+        s: &SignedBody,
+        who: Option<&Aor>,
+    ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
+        if let Some((v, fingerprint)) = self.certs.verify(&s.signature, s.detached) {
+            let c = Check::pass()
+                .with("digest", v.digest.micalg())
+                .with("signer_certificate", "embedded");
+            return (c, Some((v, ChainKey(fingerprint))));
+        }
+        let attempt = |extra: Vec<X509>| {
+            crypto::verify(
+                &s.signature,
+                s.detached,
+                &VerifyContext { extra_certs: extra },
+            )
+        };
+        let mut source = "embedded";
+        let mut result = attempt(Vec::new());
+        if matches!(result, Err(CmsError::SignerNotFound)) {
+            if let Some(c) = who.and_then(|a| self.store.recipient_cert(a)) {
+                source = "store (by AOR)";
+                result = attempt(vec![c]);
+            }
+        }
+        if matches!(result, Err(CmsError::SignerNotFound)) {
+            source = "store (by issuer and serial)";
+            let all = self.store_certs.get_or_init(|| self.store.all_certs());
+            result = attempt(all.clone());
+        }
+        match result {
+            Ok(v) => match crypto::chain_key(&v.signer, &v.certificates) {
+                Ok(key) => {
+                    let c = Check::pass()
+                        .with("digest", v.digest.micalg())
+                        .with("signer_certificate", source);
+                    (c, Some((v, key)))
+                }
+                Err(e) => (Check::fail(e.to_string()), None),
+            },
+            Err(CmsError::SignerNotFound) => (
+                Check::fail(
+                    "the signer's certificate is neither in the signature nor in the store \
+                     (by AOR or issuer and serial)",
+                ),
+                None,
+            ),
+            Err(e) => (Check::fail(e.to_string()), None),
+        }
+    }
+
+    /// Trust at `now`, from the cache of verified chains when `key` was judged before and
+    /// `now` lies inside the validity of every certificate of the chain.
+    fn trust(&self, v: &crypto::VerifiedSignature, key: ChainKey, now: i64) -> Check {
+        let cached = self.chains.lock().ok().and_then(|c| c.get(&key).copied());
+        if let Some(span) = cached {
+            if span.from <= now && now <= span.until {
+                return Check::pass().with("cached", true);
+            }
+        }
+        let ctx = TrustContext {
+            anchors: self.anchors.clone(),
+            crls: self
+                .crl_der
+                .iter()
+                .filter_map(|d| X509Crl::from_der(d).ok())
+                .collect(),
+            at_time: Some(now),
+            purpose: crypto::TrustPurpose::SmimeSign,
+        };
+        match crypto::check_trust(&v.signer, &v.certificates, &ctx) {
+            Ok(TrustVerdict::Trusted { chain, valid_until }) => {
+                let from = chain
+                    .iter()
+                    .filter_map(|c| unix_of(c.not_before()))
+                    .max()
+                    .unwrap_or(i64::MIN);
+                let until = valid_until.unwrap_or(i64::MAX);
+                if let Ok(mut c) = self.chains.lock() {
+                    if c.len() >= CHAIN_CACHE_MAX {
+                        c.clear();
+                    }
+                    c.insert(key, TrustedSpan { from, until });
+                }
+                Check::pass().with("chain_length", chain.len())
+            }
+            Ok(other) => Check::fail(other.to_string()),
+            Err(e) => Check::fail(e.to_string()),
+        }
+    }
+
+    /// The signer certificate against the sender: its own SAN URI, or a domain certificate
+    /// (id-kp-sipDomain only) for the sender's domain. The group map explains, never widens.
+    fn identity(&self, signer: &X509, who: &Aor, which: &str) -> (Check, Option<String>) {
+        let names = cert_aors(signer);
+        let listed: Vec<String> = names.iter().map(sip_uri).collect();
+        let base = |c: Check| {
+            c.with("against", which)
+                .with("sender", sip_uri(who))
+                .with("certificate_names", listed.clone())
+        };
+        if names.contains(who) {
+            let uri = sip_uri(who);
+            let mut c = base(Check::pass()).with("matched", uri.clone());
+            if self.store.groups().is_group(who) {
+                c = c.with("group", true);
+            }
+            return (c, Some(uri));
+        }
+        let domain = names
+            .iter()
+            .find(|a| a.user().is_none() && a.host() == who.host());
+        if let Some(d) = domain {
+            if has_sip_domain_eku(signer) {
+                let uri = sip_uri(d);
+                return (
+                    base(Check::pass())
+                        .with("matched", uri.clone())
+                        .with("domain_certificate", true),
+                    Some(uri),
+                );
+            }
+            return (
+                base(Check::fail(format!(
+                    "a certificate for the domain {} without id-kp-sipDomain (1.3.6.1.5.5.7.3.20) \
+                     cannot vouch for {}",
+                    d.host(),
+                    sip_uri(who)
+                ))),
+                None,
+            );
+        }
+        let groups = self.store.groups();
+        if let Some(g) = groups.group_of(who).filter(|g| names.contains(g)) {
+            return (
+                base(Check::fail(format!(
+                    "{} is a member of the group {}, and the certificate is the group's: it \
+                     vouches for {} only",
+                    sip_uri(who),
+                    sip_uri(g),
+                    sip_uri(g)
+                ))),
+                None,
+            );
+        }
+        (
+            base(Check::fail(format!(
+                "the certificate is for {}, not for the {which} {}",
+                if listed.is_empty() {
+                    "no SIP URI".to_string()
+                } else {
+                    listed.join(", ")
+                },
+                sip_uri(who)
+            ))),
+            None,
+        )
+    }
+
+    fn freshness(&self, date: Option<i64>, now: i64) -> Check {
+        let Some(d) = date else {
+            return Check {
+                reason: Some("no Date inside the signed content".into()),
+                ..Check::new(Status::Absent)
+            };
+        };
+        let c = if now - d > self.options.window {
+            Check::fail(format!(
+                "the signed Date is {} s old, more than the {} s window (stale or replayed)",
+                now - d,
+                self.options.window
+            ))
+        } else if d - now > self.options.future_skew {
+            Check::fail(format!(
+                "the signed Date is {} s in the future, more than the {} s allowed skew",
+                d - now,
+                self.options.future_skew
+            ))
+        } else {
+            Check::pass()
+        };
+        c.with("date", d).with("now", now)
+    }
+
+    fn replay(&self, signature: &[u8], date: Option<i64>, now: i64) -> Check {
+        let Ok(digest) = hash(MessageDigest::sha256(), signature) else {
+            return Check::fail("cannot hash the signature");
+        };
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&digest);
+        let expires = date.unwrap_or(now).max(now) + self.options.window;
+        let seen = match self.replay.lock() {
+            Ok(mut r) => r.check(key, now, expires, self.options.retransmit_interval),
+            Err(_) => Seen::Full,
+        };
+        match seen {
+            Seen::First => Check::pass().with("seen", "first"),
+            Seen::Retransmission => Check::pass().with("seen", "retransmission"),
+            Seen::Replay { first_seen } => Check::fail(format!(
+                "replay: the same signature was seen {} s ago, after the {} s retransmission interval",
+                now - first_seen,
+                self.options.retransmit_interval
+            ))
+            .with("seen", "replay"),
+            Seen::Full => Check::fail(
+                "the replay cache is full of live entries; refusing rather than forgetting",
+            )
+            .with("seen", "unknown"),
+        }
+    }
+
+    /// Every check of one message, and the message to forward (unwrapped if asked).
+    pub fn examine(&self, original: &Message, ctx: &MessageContext) -> (Report, Message) {
+        let mut m = original.clone();
+        m.remove_named(control::HEADER);
+        let mut report = Report {
+            marks_removed: strip_marks(&mut m),
+            ..Report::default()
+        };
+        let now = self.now(ctx);
+        let protection = match classify(&m) {
+            Ok(p) => p,
+            Err(e) => {
+                report.signed = true;
+                report.set(
+                    "integrity",
+                    Check::fail(format!("damaged signed body, not repaired: {e}")),
+                );
+                return (report, m);
+            }
+        };
+        let s = match protection {
+            Protection::Signed(s) => s,
+            Protection::Enveloped(_) => {
+                report.encrypted = true;
+                return (report, m);
+            }
+            Protection::Plain => return (report, m),
+        };
+        report.signed = true;
+        report.form = Some(s.form.name());
+        let who = sender(&m);
+        let (integrity, verified) = self.integrity(&s, who.as_ref().ok().map(|(a, _)| a));
+        report.set("integrity", integrity);
+        let Some((v, chain_key)) = verified else {
+            return (report, m);
+        };
+        let content: &[u8] = match (&v.content, s.detached) {
+            (Some(c), _) => c,
+            (None, Some(d)) => d,
+            (None, None) => &[],
+        };
+        let (coverage, inner, date, entity) = self.coverage(&s, content, &m);
+        report.set("coverage", coverage);
+        report.set("trust", self.trust(&v, chain_key, now));
+        let validated = match &who {
+            Ok((aor, which)) => {
+                let (c, uri) = self.identity(&v.signer, aor, which);
+                report.set("identity", c);
+                uri
+            }
+            Err(e) => {
+                report.set("identity", Check::fail(e.clone()));
+                None
+            }
+        };
+        report.set("freshness", self.freshness(date, now));
+        report.set("replay", self.replay(&s.signature, date, now));
+        report.set(
+            "inner_outer",
+            match &inner {
+                Some((_, cmp)) => comparison_check(cmp),
+                None => Check::new(Status::NotApplicable),
+            },
+        );
+        report.validated = validated;
+        if self.options.learn_certs
+            && report.status("trust") == Status::Pass
+            && report.status("identity") == Status::Pass
+        {
+            if let Ok((aor, _)) = &who {
+                let learned = self.learn(aor, &v.signer);
+                report.set(
+                    "identity",
+                    report
+                        .get("identity")
+                        .cloned()
+                        .unwrap_or_else(Check::pass)
+                        .with("learned", learned),
+                );
+            }
+        }
+        if self.options.unwrap {
+            m = self.unwrap(&m, &s, inner.map(|(i, _)| i), entity);
+            strip_marks(&mut m);
+        }
+        (report, m)
+    }
+
+    fn learn(&self, aor: &Aor, cert: &X509) -> String {
+        if self.store.recipient_cert(aor).is_some() {
+            return "already known; not overwritten".into();
+        }
+        match self.store.learn_cert(aor, cert) {
+            Ok(()) => "stored".into(),
+            Err(e) => format!("not stored: {e}"),
+        }
+    }
+
+    /// Coverage facts, the inner copy (with its comparison), the signed Date and the entity.
+    #[allow(clippy::type_complexity)]
+    fn coverage(
+        &self,
+        s: &SignedBody,
+        content: &[u8],
+        outer: &Message,
+    ) -> (
+        Check,
+        Option<(Message, Comparison)>,
+        Option<i64>,
+        Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
+    ) {
+        let entity = match Entity::parse(content) {
+            Ok(e) => e,
+            Err(e) => {
+                return (
+                    Check::fail(format!("the signed content is not a MIME entity: {e}")),
+                    None,
+                    None,
+                    None,
+                )
+            }
+        };
+        let media = entity.media_type();
+        let kept = (
+            entity.content_type.map(<[u8]>::to_vec),
+            entity.disposition.map(<[u8]>::to_vec),
+            entity.body.to_vec(),
+        );
+        let inner = match media.as_str() {
+            "message/sip" => Some(crate::mime::parse_message_sip(&entity.body)),
+            "message/sipfrag" => Some(crate::mime::parse_sipfrag(&entity.body)),
+            _ => None,
+        };
+        let outer_headers = s.form != Form::Cms;
+        match inner {
+            None => {
+                let body = if media == "application/pkcs7-mime" {
+                    "encrypted"
+                } else {
+                    "yes"
+                };
+                let c = Check::pass()
+                    .with("body", body)
+                    .with("headers", json!([]))
+                    .with(
+                        "note",
+                        if outer_headers {
+                            "no header is covered"
+                        } else {
+                            "a cms form covers no outer header"
+                        },
+                    );
+                (c, None, None, Some(kept))
+            }
+            Some(Err(e)) => (
+                Check::fail(format!("the signed {media} does not parse: {e}")),
+                None,
+                None,
+                None,
+            ),
+            Some(Ok(inner)) => {
+                let cmp = compare(&inner, outer, media == "message/sipfrag");
+                let date = inner.date().ok().flatten().map(|d| d.unix);
+                let body_covered = if !s.uncovered.is_empty()
+                    || (media == "message/sipfrag" && inner.body().is_empty())
+                {
+                    "no"
+                } else {
+                    "yes"
+                };
+                let c = Check::pass()
+                    .with("body", body_covered)
+                    .with("headers", json!(cmp.covered))
+                    .with("not_covered", json!(cmp.outer_only));
+                (c, Some((inner, cmp)), date, Some(kept))
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn unwrap(
+        &self,
+        m: &Message,
+        s: &SignedBody,
+        inner: Option<Message>,
+        entity: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
+    ) -> Message {
+        let result = match (s.form, inner) {
+            (Form::Sip, Some(inner)) => restore_from_inner(m, &inner),
+            (Form::Aib, _) => match s.uncovered.first() {
+                Some(p) => restore_entity(m, p.content_type(), None, p.body()),
+                None => restore_entity(m, None, None, b""),
+            },
+            (_, _) => match entity {
+                Some((ct, disp, body)) => restore_entity(m, ct.as_deref(), disp.as_deref(), &body),
+                None => Ok(m.clone()),
+            },
+        };
+        result.unwrap_or_else(|_| m.clone())
+    }
+
+    /// The checks a requirement level needs, failing ones first.
+    fn unmet(&self, report: &Report, level: Require) -> Option<String> {
+        if level == Require::None {
+            return None;
+        }
+        if !report.signed {
+            return Some("not signed".into());
+        }
+        let mut needed = vec!["integrity", "replay"];
+        if level >= Require::Trusted {
+            needed.push("trust");
+        }
+        if level >= Require::Identity {
+            needed.extend(["identity", "inner_outer", "coverage"]);
+        }
+        if level >= Require::Fresh {
+            needed.push("freshness");
+        }
+        for n in needed {
+            let ok = match report.get(n) {
+                Some(c) if n == "freshness" => c.status == Status::Pass,
+                Some(c) => c.status.not_failed(),
+                None => false,
+            };
+            if !ok {
+                let why = report
+                    .get(n)
+                    .and_then(|c| c.reason.clone())
+                    .unwrap_or_else(|| "not checked".into());
+                return Some(format!("{n} failed: {why}"));
+            }
+        }
+        None
+    }
+}
+
+fn comparison_check(cmp: &Comparison) -> Check {
+    if cmp.passed() {
+        Check::pass()
+    } else {
+        Check::fail(format!(
+            "the signed copy and the message differ in: {}",
+            cmp.differing.join(", ")
+        ))
+    }
+    .with("differing", json!(cmp.differing))
+}
+
+impl Filter for Verifier {
+    fn name(&self) -> &'static str {
+        "verify"
+    }
+
+    /// Closed: a refused message must not reach the terminal, and fail-open would forward the
+    /// original bytes, incoming marks included.
+    fn default_fail_mode(&self) -> FailMode {
+        FailMode::Closed
+    }
+
+    fn process(&self, message: &Message, ctx: &MessageContext) -> Result<Processed, Failure> {
+        let (report, mut out) = self.examine(message, ctx);
+        let mut own = Vec::new();
+        if report.all_passed() {
+            if let Some(uri) = &report.validated {
+                let value = format!("validated <{uri}>");
+                if out
+                    .set_header(HeaderKind::Subject, value.as_bytes())
+                    .is_ok()
+                {
+                    own.push(format!("Subject: {value}"));
+                }
+            }
+        }
+        let header = report.header_value();
+        if out.append_field(VERDICT_HEADER, header.as_bytes()).is_ok() {
+            own.push(format!("{VERDICT_HEADER}: {header}"));
+        }
+        let mut verdict = Verdict {
+            fields: report.fields(),
+            warnings: Vec::new(),
+        };
+        for r in &report.marks_removed {
+            verdict.warn(format!("removed an incoming mark: {r}"));
+        }
+        if let Some(line) = foreign_mark(&out, &own) {
+            return Err(Failure::with_verdict(
+                format!("a mark that is not the verifier's own would be forwarded: {line:?}"),
+                verdict,
+            ));
+        }
+        let mut level = self.options.require;
+        if let Ok((aor, _)) = sender(message) {
+            if self.options.peers.must_sign(&aor) && level < Require::Identity {
+                level = Require::Identity;
+            }
+        }
+        if let Some(why) = self.unmet(&report, level) {
+            return Err(Failure::with_verdict(why, verdict));
+        }
+        Ok(Processed::changed(out, verdict))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_cache_tells_retransmission_from_replay_and_never_evicts_early() {
+        let mut c = ReplayCache::new(2);
+        assert_eq!(c.check([1; 32], 100, 200, 32), Seen::First);
+        assert_eq!(c.check([1; 32], 120, 200, 32), Seen::Retransmission);
+        assert_eq!(
+            c.check([1; 32], 140, 200, 32),
+            Seen::Replay { first_seen: 100 }
+        );
+        assert_eq!(c.check([2; 32], 140, 300, 32), Seen::First);
+        // Full of live entries: a new one is refused, the old ones stay.
+        assert_eq!(c.check([3; 32], 150, 300, 32), Seen::Full);
+        assert_eq!(
+            c.check([1; 32], 150, 200, 32),
+            Seen::Replay { first_seen: 100 }
+        );
+        // Once the first has expired it makes room.
+        assert_eq!(c.check([3; 32], 201, 400, 32), Seen::First);
+        assert_eq!(c.len(), 2);
+    }
+
+    #[test]
+    fn peer_policy_by_aor_and_domain() {
+        let p = PeerPolicy::parse("# must sign\nsip:ceo@example.com\nbank.example\n").unwrap();
+        assert!(p.must_sign(&Aor::parse("ceo@example.com").unwrap()));
+        assert!(p.must_sign(&Aor::parse("sip:anyone@bank.example").unwrap()));
+        assert!(!p.must_sign(&Aor::parse("bob@example.com").unwrap()));
+        assert!(PeerPolicy::parse("not a uri <>").is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! A `sipsec-relay` process on loopback for the end-to-end tests: start, log, counters
+//! (SIGUSR1 and the status file), stop.
+// Each test binary that includes this uses a part of it.
+#![allow(dead_code)]
+
+use sipsec::Message;
+use std::io::Read;
+use std::net::{TcpListener, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A loopback port free for both UDP and TCP right now.
+pub fn free_port() -> u16 {
+    loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+pub struct Relay {
+    pub child: Child,
+    pub port: u16,
+    log: PathBuf,
+    status: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Relay {
+    pub fn start(transports: &[&str], extra: &[&str]) -> Relay {
+        Relay::start_at(free_port(), transports, extra)
+    }
+
+    pub fn start_at(port: u16, transports: &[&str], extra: &[&str]) -> Relay {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("relay.log");
+        let status = dir.path().join("status");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sipsec-relay"));
+        for t in transports {
+            cmd.arg("--listen").arg(format!("{t}:127.0.0.1:{port}"));
+        }
+        cmd.args(["-v", "--status-file"])
+            .arg(&status)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let child = cmd.spawn().unwrap();
+        let r = Relay {
+            child,
+            port,
+            log,
+            status,
+            _dir: dir,
+        };
+        r.wait_for_log("listening on");
+        r
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn wait_for_log(&self, what: &str) {
+        let t = Instant::now();
+        while !self.log_text().contains(what) {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "relay log lacks {what:?}:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The counters, through SIGUSR1 and the status file.
+    pub fn counters(&self) -> String {
+        let _ = std::fs::remove_file(&self.status);
+        signal(&self.child, libc::SIGUSR1);
+        let t = Instant::now();
+        loop {
+            if let Ok(s) = std::fs::read_to_string(&self.status) {
+                if s.ends_with('\n') {
+                    return s;
+                }
+            }
+            assert!(t.elapsed() < Duration::from_secs(5), "no status file");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn counter(&self, name: &str) -> u64 {
+        let all = self.counters();
+        all.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no counter {name} in {all}"))
+    }
+
+    /// SIGTERM; the relay must exit 0 promptly.
+    pub fn stop(mut self) -> String {
+        signal(&self.child, libc::SIGTERM);
+        let t = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "relay exit {status}:\n{}",
+                    self.log_text()
+                );
+                return self.log_text();
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "relay did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn signal(child: &Child, sig: libc::c_int) {
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, sig);
+    }
+}
+
+/// Reads one message with no body (head only); `None` at end of stream or on timeout.
+pub fn read_message(s: &mut impl Read) -> Option<Message> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        match s.read(&mut byte) {
+            Ok(1) => buf.push(byte[0]),
+            _ => return None,
+        }
+    }
+    Message::parse(buf).ok()
+}

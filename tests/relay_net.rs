@@ -1,0 +1,164 @@
+//! `sipsec-relay` over sockets without SIPp: responses whose TCP connection is gone (RFC 3261
+//! §18.2.2), 400 for requests that cannot be parsed, and the idle timeout.
+
+use sipsec::relay::core::build_response;
+use sipsec::Message;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+mod relay_common;
+use relay_common::{read_message, Relay};
+
+fn connect(port: u16) -> TcpStream {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+/// Accepts one connection within five seconds.
+fn accept(listener: &TcpListener) -> TcpStream {
+    listener.set_nonblocking(true).unwrap();
+    let t = Instant::now();
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => {
+                s.set_nonblocking(false).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                return s;
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                assert!(t.elapsed() < Duration::from_secs(5), "no connection came");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    }
+}
+
+#[test]
+fn a_response_whose_connection_is_gone_goes_to_received_and_the_sent_by_port() {
+    // The next hop: gets the INVITE, answers only when told to.
+    let hop = TcpListener::bind("127.0.0.1:0").unwrap();
+    let hop_port = hop.local_addr().unwrap().port();
+    let (got_tx, got_rx) = mpsc::channel();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut s = accept(&hop);
+        let req = read_message(&mut s).expect("INVITE at the hop");
+        got_tx.send(req.clone()).unwrap();
+        go_rx.recv().unwrap();
+        s.write_all(&build_response(&req, 200, "OK", &[])).unwrap();
+        // Keep the connection open until the test ends.
+        let _ = read_message(&mut s);
+    });
+    let route = format!("next.test=tcp:127.0.0.1:{hop_port}");
+    let relay = Relay::start(&["tcp"], &["--route", &route]);
+
+    // The client listens on its sent-by port and sends from another (ephemeral) one.
+    let client_listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let sent_by = client_listener.local_addr().unwrap().port();
+    let mut c = connect(relay.port);
+    let invite = format!(
+        "INVITE sip:carol@next.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:{sent_by};branch=z9hG4bKgone1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:carol@next.test>\r\n\
+         Call-ID: gone1\r\nCSeq: 1 INVITE\r\nContact: <sip:alice@127.0.0.1:{sent_by};transport=tcp>\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    c.write_all(invite.as_bytes()).unwrap();
+    let ephemeral = c.local_addr().unwrap().port();
+    let forwarded = got_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("INVITE not forwarded");
+    let vias = forwarded.vias().unwrap();
+    assert_eq!(
+        vias[1].rport(),
+        Some(Some(ephemeral.to_string().as_bytes())),
+        "the relay stamped the connection's port"
+    );
+    drop(c);
+    relay.wait_for_log("closed by peer");
+
+    go_tx.send(()).unwrap();
+    let mut back = accept(&client_listener);
+    let resp = read_message(&mut back).expect("no 200 on the new connection");
+    assert_eq!(resp.status_code(), Some(200));
+    assert_eq!(resp.call_id().unwrap(), b"gone1");
+    assert_eq!(resp.vias().unwrap().len(), 1, "the relay's Via was removed");
+    assert!(relay.log_text().contains(&format!(
+        "connection tcp:127.0.0.1:{ephemeral} is gone; response to tcp:127.0.0.1:{sent_by}"
+    )));
+    assert_eq!(relay.counter("send_failures"), 0);
+}
+
+fn broken_request(via: &str) -> String {
+    format!(
+        "OPTIONS sip:carol@next.test SIP/2.0\r\n{via}From: <sip:alice@a.test>;tag=1\r\n\
+         To: <sip:carol@next.test>\r\nCall-ID: broken1\r\nCSeq: 1 OPTIONS\r\n\
+         This line is no header\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn unparsable_requests_are_answered_400_on_the_connection_or_per_via() {
+    let relay = Relay::start(&["udp", "tcp"], &[]);
+
+    // TCP, no Via at all: the connection is the return path.
+    let mut c = connect(relay.port);
+    c.write_all(broken_request("").as_bytes()).unwrap();
+    let resp = read_message(&mut c).expect("no 400 on the connection");
+    assert_eq!(resp.status_code(), Some(400));
+    assert_eq!(resp.call_id().unwrap(), b"broken1");
+    // Then the connection ends: after a refused message the framing cannot be trusted.
+    assert!(read_message(&mut c).is_none());
+    relay.wait_for_log("framing stopped");
+
+    // UDP with a readable Via: to the source address and the sent-by port.
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let port = udp.local_addr().unwrap().port();
+    let via = format!("Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKu1\r\n");
+    udp.send_to(broken_request(&via).as_bytes(), ("127.0.0.1", relay.port))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let (n, _) = udp.recv_from(&mut buf).expect("no 400 over UDP");
+    let resp = Message::parse(buf[..n].to_vec()).unwrap();
+    assert_eq!(resp.status_code(), Some(400));
+    assert_eq!(resp.top_via().unwrap().branch(), Some(&b"z9hG4bKu1"[..]));
+
+    // UDP without a Via: no return path, nothing comes back.
+    udp.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    udp.send_to(broken_request("").as_bytes(), ("127.0.0.1", relay.port))
+        .unwrap();
+    assert!(udp.recv_from(&mut buf).is_err(), "answered without a Via");
+    assert_eq!(relay.counter("parse_failures"), 3);
+    assert_eq!(relay.counter("generated"), 2, "two 400s");
+}
+
+#[test]
+fn idle_connections_are_closed() {
+    let relay = Relay::start(&["tcp"], &["--idle-timeout", "1"]);
+    let mut c = connect(relay.port);
+    // The sandbox clock may jump ahead while everything sleeps: assert only that the
+    // connection ends, not when.
+    c.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let t = Instant::now();
+    let mut buf = [0u8; 16];
+    loop {
+        match c.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => panic!("unexpected {n} bytes"),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the idle connection was never closed"
+        );
+    }
+    relay.wait_for_log("idle for");
+    assert_eq!(relay.counter("connections_opened"), 1);
+    assert_eq!(relay.counter("connections_closed"), 1);
+}
