@@ -802,12 +802,26 @@ impl Aor {
     }
 }
 
+impl Aor {
+    /// `user@host` as a string, built directly (report records make one per message; the
+    /// `Display` route through the formatter cost more than parsing the URI).
+    pub fn key(&self) -> String {
+        match &self.user {
+            Some(u) => {
+                let mut text = String::with_capacity(u.len() + 1 + self.host.len());
+                text.push_str(u);
+                text.push('@');
+                text.push_str(&self.host);
+                text
+            }
+            None => self.host.clone(),
+        }
+    }
+}
+
 impl fmt::Display for Aor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.user {
-            Some(u) => write!(f, "{u}@{}", self.host),
-            None => f.write_str(&self.host),
-        }
+        f.write_str(&self.key())
     }
 }
 
@@ -821,13 +835,13 @@ pub(crate) fn push_ipv4(text: &mut String, addr: Ipv4Addr) {
         if i > 0 {
             text.push('.');
         }
-        push_decimal(text, u32::from(*octet));
+        push_u64(text, u64::from(*octet));
     }
 }
 
 /// Appends `n` in decimal.
-pub(crate) fn push_decimal(text: &mut String, mut n: u32) {
-    let mut digits = [0u8; 10];
+pub(crate) fn push_u64(text: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
         i -= 1;
@@ -837,5 +851,5 @@ pub(crate) fn push_decimal(text: &mut String, mut n: u32) {
             break;
         }
     }
-    text.extend(digits[i..].iter().map(|&d| char::from(d)));
+    text.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
 }

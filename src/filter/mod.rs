@@ -63,15 +63,23 @@ fn socket_addr_text<S: serde::Serializer>(
     s: S,
 ) -> Result<S::Ok, S::Error> {
     match addr {
-        Some(SocketAddr::V4(v4)) => {
+        Some(addr) => {
             let mut text = String::with_capacity(21);
-            crate::uri::push_ipv4(&mut text, *v4.ip());
-            text.push(':');
-            crate::uri::push_decimal(&mut text, u32::from(v4.port()));
+            push_socket_addr(&mut text, addr);
             s.serialize_str(&text)
         }
-        Some(other) => s.collect_str(other),
         None => s.serialize_none(),
+    }
+}
+
+fn push_socket_addr(text: &mut String, addr: &SocketAddr) {
+    match addr {
+        SocketAddr::V4(v4) => {
+            crate::uri::push_ipv4(text, *v4.ip());
+            text.push(':');
+            crate::uri::push_u64(text, u64::from(v4.port()));
+        }
+        SocketAddr::V6(_) => text.push_str(&addr.to_string()),
     }
 }
 
