@@ -12,8 +12,8 @@ complete -c sipsec-sign -l passphrase-file -d 'Read the key passphrase from the 
 complete -c sipsec-sign -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
 complete -c sipsec-sign -l form -d 'What the signature covers (see below)' -r -f -a "body\t'The body only, in multipart/signed (RFC 3261 §23.2)'
 sip\t'A copy of the whole message as message/sip in multipart/signed (RFC 3261 §23.4)'
-aib\t'An Authenticated Identity Body beside the body (RFC 3893)'
-cms\t'application/pkcs7-mime signed-data of the body (RFC 8591)'"
+aib\t'An Authenticated Identity Body (message/sipfrag) beside the body (RFC 3893)'
+cms\t'application/pkcs7-mime signed-data: the content travels inside the CMS (RFC 8591)'"
 complete -c sipsec-sign -l select -d 'Which messages to sign: all, request, response, body, rfc3261, METHOD, STATUS or STATUS/METHOD (e.g. 2xx/INVITE), comma-separated. Default: RFC 3261 §23.2 (dialog-initiating and out-of-dialog requests, 2xx responses to INVITE)' -r
 complete -c sipsec-sign -l digest -d 'Digest algorithm (micalg); SHA-256 is RFC 8591\'s MUST' -r -f -a "sha256\t''
 sha1\t''

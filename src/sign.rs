@@ -23,29 +23,7 @@ use std::time::Duration;
 /// with the group's (the paper's anonymity option).
 pub const SUBSTITUTE_PARAM: &str = "substitute_by_proxy_cert";
 
-/// What the signature covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Form {
-    /// The body only, in multipart/signed (RFC 3261 §23.2).
-    Body,
-    /// A copy of the whole message as message/sip in multipart/signed (RFC 3261 §23.4).
-    Sip,
-    /// An Authenticated Identity Body beside the body (RFC 3893).
-    Aib,
-    /// application/pkcs7-mime signed-data of the body (RFC 8591).
-    Cms,
-}
-
-impl Form {
-    pub fn name(self) -> &'static str {
-        match self {
-            Form::Body => "body",
-            Form::Sip => "sip",
-            Form::Aib => "aib",
-            Form::Cms => "cms",
-        }
-    }
-}
+pub use crate::smime::Form;
 
 /// Everything the sign filter is told.
 #[derive(Debug, Clone)]

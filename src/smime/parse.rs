@@ -8,6 +8,7 @@
 //! - `application/pkcs7-mime; smime-type=signed-data` (`cms`, the content inside the CMS);
 //! - `application/pkcs7-mime; smime-type=enveloped-data` or `authEnveloped-data` (`envelope`).
 
+pub use super::Form;
 use crate::header::MediaType;
 use crate::message::{unfold, HeaderKind, Message};
 use crate::mime::{Multipart, Part};
@@ -26,31 +27,6 @@ pub enum FormError {
     BadBase64(&'static str),
     #[error("Content-Type {0:?} does not parse")]
     BadContentType(String),
-}
-
-/// The S/MIME forms, named as `sipsec-sign --form` names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Form {
-    /// multipart/signed over a body.
-    Body,
-    /// multipart/signed over a `message/sip` copy of the message.
-    Sip,
-    /// An RFC 3893 identity body (`message/sipfrag`), alone or in `multipart/mixed`.
-    Aib,
-    /// application/pkcs7-mime signed-data: the content travels inside the CMS.
-    Cms,
-}
-
-impl Form {
-    pub fn name(self) -> &'static str {
-        match self {
-            Form::Body => "body",
-            Form::Sip => "sip",
-            Form::Aib => "aib",
-            Form::Cms => "cms",
-        }
-    }
 }
 
 /// A signed body as found: the DER signature, and the signed entity for detached forms.
