@@ -62,6 +62,8 @@ pub struct StreamFramer {
     skip: u64,
     /// How many bytes from `pos` are known not to hold the empty line that ends a head.
     head_searched: usize,
+    /// Where the search for the next start line in garbage at `pos` goes on (a line start).
+    garbage_searched: usize,
     eof: bool,
     stopped: bool,
     max_size: usize,
@@ -80,6 +82,7 @@ impl StreamFramer {
             base: 0,
             skip: 0,
             head_searched: 0,
+            garbage_searched: 0,
             eof: false,
             stopped: false,
             max_size,
@@ -132,6 +135,7 @@ impl StreamFramer {
     fn consume(&mut self, n: usize) {
         self.pos += n;
         self.head_searched = 0;
+        self.garbage_searched = 0;
     }
 
     /// The next event, or `None` when more bytes are needed (or, after `finish`, when all is
@@ -314,8 +318,9 @@ impl StreamFramer {
     /// Bytes that do not start with a start line: report them up to the next start line.
     fn garbage(&mut self, offset: u64) -> Option<FrameEvent> {
         let data = &self.buf[self.pos..];
-        match next_start_line(data) {
-            Some(next) => {
+        // Garbage arriving in small pieces: lines already checked are not checked again.
+        match next_start_line_from(data, self.garbage_searched) {
+            Ok(next) => {
                 let resume_at = offset + next as u64;
                 if self.on_garbage == OnGarbage::Stop {
                     self.stopped = true;
@@ -328,7 +333,8 @@ impl StreamFramer {
                     resume_at: Some(resume_at),
                 })
             }
-            None => {
+            Err(searched) => {
+                self.garbage_searched = searched;
                 // The next start line may still arrive: wait, unless the stream has ended, the
                 // garbage already exceeds what one message may hold, or this is a live
                 // connection, which ends at the garbage anyway (a peer must not hold it open
@@ -366,15 +372,22 @@ fn trim_cr(line: &[u8]) -> &[u8] {
 
 /// The offset of the first complete line after the one at offset 0 that parses as a start line.
 fn next_start_line(data: &[u8]) -> Option<usize> {
-    let mut line_start = 0;
+    next_start_line_from(data, 0).ok()
+}
+
+/// As [`next_start_line`], starting at `from` (0, or a line start returned earlier as `Err`):
+/// `Ok(offset)` of the start line, or `Err(offset)` of the first line not yet complete, where a
+/// later search may go on.
+fn next_start_line_from(data: &[u8], from: usize) -> Result<usize, usize> {
+    let mut line_start = from.min(data.len());
     while let Some(lf) = memchr::memchr(b'\n', &data[line_start..]) {
         let line = trim_cr(&data[line_start..line_start + lf]);
         if line_start > 0 && parse_start_line(line).is_ok() {
-            return Some(line_start);
+            return Ok(line_start);
         }
         line_start += lf + 1;
     }
-    None
+    Err(line_start)
 }
 
 /// One datagram (or one file) holding one message.
