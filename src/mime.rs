@@ -14,7 +14,7 @@
 use crate::error::{ParseError, ParseErrorKind, ParseResult};
 use crate::message::{
     detect_line_ending, is_token_char, scan_head, unfold, HeaderField, HeaderKind, LineEnding,
-    Message, ParseOptions,
+    Message,
 };
 use std::ops::Range;
 
@@ -591,19 +591,9 @@ pub fn parse_message_sip(body: &[u8]) -> ParseResult<Message> {
 
 /// A `message/sipfrag` body (RFC 3420): start line, headers, or both, and a body only after
 /// the empty line. Like [`parse_message_sip`], octets after the body that a Content-Length
-/// delimits are refused ([`Message::parse_fragment`] would drop them silently).
+/// delimits are refused.
 pub fn parse_sipfrag(body: &[u8]) -> ParseResult<Message> {
-    let options = ParseOptions {
-        fragment: true,
-        ..ParseOptions::default()
-    };
-    match Message::parse_with(body, &options)? {
-        (message, None) => Ok(message),
-        (message, Some(_)) => Err(ParseError::new(
-            ParseErrorKind::BadValue("bytes after the body that Content-Length delimits"),
-            message.len(),
-        )),
-    }
+    Message::parse_fragment(body)
 }
 
 #[cfg(test)]

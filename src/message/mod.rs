@@ -120,14 +120,7 @@ impl Message {
     /// `message/sip` body). Bytes after Content-Length are an error here; use
     /// [`Message::parse_with`] with [`Framing::Datagram`] to keep them aside instead.
     pub fn parse(bytes: impl Into<Vec<u8>>) -> ParseResult<Message> {
-        let parsed = parse::parse(bytes.into(), &ParseOptions::default())?;
-        match parsed.trailing_bytes {
-            None => Ok(parsed.message),
-            Some(_) => Err(ParseError::new(
-                ParseErrorKind::BadValue("bytes after the body that Content-Length delimits"),
-                parsed.message.len(),
-            )),
-        }
+        exactly_one(parse::parse(bytes.into(), &ParseOptions::default())?)
     }
 
     /// Parses one message with explicit framing rules; returns the message and the range of
@@ -148,14 +141,7 @@ impl Message {
             fragment: true,
             ..ParseOptions::default()
         };
-        let parsed = parse::parse(bytes.into(), &options)?;
-        match parsed.trailing_bytes {
-            None => Ok(parsed.message),
-            Some(_) => Err(ParseError::new(
-                ParseErrorKind::BadValue("bytes after the body that Content-Length delimits"),
-                parsed.message.len(),
-            )),
-        }
+        exactly_one(parse::parse(bytes.into(), &options)?)
     }
 
     /// The message exactly as it is now: the input bytes, with only the edits applied.
@@ -513,6 +499,18 @@ impl Message {
         self.start_line = Span::new(old.start as usize, old.start as usize + line.len());
         self.start = Some(parsed.shifted(old.start as usize));
         Ok(())
+    }
+}
+
+/// The message of bytes that must hold exactly one: octets after the body that Content-Length
+/// delimits are refused, not silently dropped.
+fn exactly_one(parsed: parse::Parsed) -> ParseResult<Message> {
+    match parsed.trailing_bytes {
+        None => Ok(parsed.message),
+        Some(_) => Err(ParseError::new(
+            ParseErrorKind::BadValue("bytes after the body that Content-Length delimits"),
+            parsed.message.len(),
+        )),
     }
 }
 
