@@ -371,16 +371,23 @@ fn accept_loop(sh: &Arc<Shared>, transport: Transport, listener: TcpListener) {
     }
 }
 
+/// How long a TLS handshake may wait for its peer.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The TLS configuration, for a peer whose transport is TLS.
+fn tls_of(sh: &Shared) -> io::Result<&Tls> {
+    sh.opts
+        .tls
+        .as_ref()
+        .ok_or_else(|| io::Error::other("no TLS"))
+}
+
 fn serve_accepted(sh: &Arc<Shared>, stream: TcpStream, peer: Peer) -> io::Result<()> {
     stream.set_nonblocking(false)?;
     let stream = match peer.transport {
         Transport::Tls => {
-            let tls = sh
-                .opts
-                .tls
-                .as_ref()
-                .ok_or_else(|| io::Error::other("no TLS"))?;
-            stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+            let tls = tls_of(sh)?;
+            stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
             let s = tls
                 .acceptor
                 .accept(stream)
@@ -398,12 +405,8 @@ fn connect(sh: &Arc<Shared>, to: Peer) -> io::Result<()> {
     let tcp = TcpStream::connect_timeout(&to.addr, Duration::from_secs(3))?;
     let stream = match to.transport {
         Transport::Tls => {
-            let tls = sh
-                .opts
-                .tls
-                .as_ref()
-                .ok_or_else(|| io::Error::other("no TLS"))?;
-            tcp.set_read_timeout(Some(Duration::from_secs(10)))?;
+            let tls = tls_of(sh)?;
+            tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
             let s = tls
                 .connector
                 .connect(&to.addr.ip().to_string(), tcp)

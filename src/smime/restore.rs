@@ -90,6 +90,15 @@ fn same_value(kind: HeaderKind, a: &[u8], b: &[u8]) -> bool {
     normalise(a) == normalise(b)
 }
 
+/// Whether all the values of one header agree, in order, inside and outside.
+fn same_values(kind: HeaderKind, inside: &[&[u8]], outside: &[&[u8]]) -> bool {
+    inside.len() == outside.len()
+        && inside
+            .iter()
+            .zip(outside)
+            .all(|(a, b)| same_value(kind, a, b))
+}
+
 /// Compares the inner copy with the message (RFC 3261 §23.4.1.1). The start lines must agree
 /// in method or status code; a header of the inner copy must have the same values outside
 /// unless a proxy may change it; an inner header absent outside is a hidden end-to-end header.
@@ -136,11 +145,7 @@ pub fn compare(inner: &Message, outer: &Message, aib: bool) -> Comparison {
             c.covered.push(name);
             continue;
         }
-        let same = inside.len() == outside.len()
-            && inside
-                .iter()
-                .zip(&outside)
-                .all(|(a, b)| same_value(f.kind, a, b));
+        let same = same_values(f.kind, &inside, &outside);
         if same {
             c.covered.push(name);
         } else {
@@ -192,11 +197,7 @@ pub fn restore_from_inner(outer: &Message, inner: &Message) -> crate::error::Par
         done.push(name.clone());
         let inside = values_of(inner, f.kind, &name);
         let outside = values_of(&out, f.kind, &name);
-        let same = inside.len() == outside.len()
-            && inside
-                .iter()
-                .zip(&outside)
-                .all(|(a, b)| same_value(f.kind, a, b));
+        let same = same_values(f.kind, &inside, &outside);
         if same {
             // Bytes we do not change stay exactly as they came, in their place.
             continue;
