@@ -410,11 +410,7 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
                     (Some(message), Disposition::PassedOnFailure)
                 }
                 FailMode::Closed => {
-                    record.refusal = Some(Refusal {
-                        reason: failure.reason.clone(),
-                        byte: context.origin.offset,
-                        header: None,
-                    });
+                    record.refusal = Some(Refusal::at(&context.origin, failure.reason.clone()));
                     let placeholder = control_key_for_output(options).map(|key| {
                         control::refusal_placeholder(
                             Some(&message),
@@ -499,11 +495,10 @@ impl<'a> Reader<'a> {
                     Disposition::Unparsable,
                     origin_at(&input.name, None),
                 );
-                record.refusal = Some(Refusal {
-                    reason: format!("input could not be read to the end: {e}"),
-                    byte: None,
-                    header: None,
-                });
+                record.refusal = Some(Refusal::at(
+                    &record.origin,
+                    format!("input could not be read to the end: {e}"),
+                ));
                 emit.item(Prepared::Ready(Done {
                     bytes: None,
                     record,
@@ -602,11 +597,7 @@ impl<'a> Reader<'a> {
             Disposition::CaptureNote
         };
         let mut record = Record::new(self.tool, disposition, origin);
-        record.refusal = Some(Refusal {
-            reason,
-            byte: None,
-            header: None,
-        });
+        record.refusal = Some(Refusal::at(&record.origin, reason));
         Prepared::Ready(Done {
             bytes: None,
             record,
@@ -638,11 +629,10 @@ impl<'a> Reader<'a> {
     fn garbage(&mut self, origin: Origin, len: u64) -> Prepared {
         let mut record = Record::new(self.tool, Disposition::Garbage, origin);
         record.len = Some(len);
-        record.refusal = Some(Refusal {
-            reason: "bytes that are not a SIP message".into(),
-            byte: record.origin.offset,
-            header: None,
-        });
+        record.refusal = Some(Refusal::at(
+            &record.origin,
+            "bytes that are not a SIP message",
+        ));
         Prepared::Ready(Done {
             bytes: None,
             record,
@@ -696,11 +686,10 @@ impl<'a> Reader<'a> {
             let mut record = Record::new(self.tool, Disposition::Withheld, context.origin.clone());
             record.index = Some(context.index);
             record.warnings = warnings;
-            record.refusal = Some(Refusal {
-                reason: "a refusal placeholder without a valid control header (forged)".into(),
-                byte: context.origin.offset,
-                header: None,
-            });
+            record.refusal = Some(Refusal::at(
+                &context.origin,
+                "a refusal placeholder without a valid control header (forged)",
+            ));
             return Prepared::Ready(Done {
                 bytes: None,
                 record,
@@ -735,11 +724,10 @@ impl<'a> Reader<'a> {
         record.cseq = message
             .value(crate::HeaderKind::CSeq)
             .map(|v| String::from_utf8_lossy(v).into_owned());
-        record.refusal = Some(Refusal {
-            reason: control::refusal_reason(&message),
-            byte: context.origin.offset,
-            header: None,
-        });
+        record.refusal = Some(Refusal::at(
+            &context.origin,
+            control::refusal_reason(&message),
+        ));
         let bytes = control_key_for_output(self.options).map(|key| {
             control::attach(&mut message, key, ControlKind::Refusal, &data);
             message.into_bytes()

@@ -49,6 +49,17 @@ pub struct Refusal {
     pub header: Option<String>,
 }
 
+impl Refusal {
+    /// A refusal of a whole item, placed where the item starts.
+    pub fn at(origin: &Origin, reason: impl Into<String>) -> Refusal {
+        Refusal {
+            reason: reason.into(),
+            byte: origin.offset,
+            header: None,
+        }
+    }
+}
+
 /// One line of the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Record {
