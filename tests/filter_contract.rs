@@ -428,3 +428,44 @@ fn exit_codes_are_as_documented() {
     assert_eq!(text.lines().count(), 2);
     assert!(text.contains("\"disposition\":\"withheld\""));
 }
+
+#[test]
+fn setup_refusals_exit_3_and_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.sip");
+    std::fs::write(&input, message(1, "")).unwrap();
+    let run = |args: &[&std::ffi::OsStr]| {
+        Command::new(identity_binary())
+            .args(args)
+            .arg(&input)
+            .output()
+            .unwrap()
+    };
+    // Keeping the control header without a key would send out a header no one can check.
+    let keep = run(&["--keep-control".as_ref()]);
+    assert_eq!(keep.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&keep.stderr).contains("--keep-control needs --control-key"));
+    // A key file others can read is not a secret.
+    let key = dir.path().join("run.key");
+    std::fs::write(&key, "00".repeat(32)).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let unsafe_key = run(&["--control-key".as_ref(), key.as_os_str()]);
+    assert_eq!(unsafe_key.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&unsafe_key.stderr).contains("chmod 600"));
+    // An MTU too small for an IP and a UDP/TCP header cannot be written.
+    let pcap = dir.path().join("out.pcap");
+    let mtu = run(&[
+        "--pcap-out".as_ref(),
+        pcap.as_os_str(),
+        "--mtu".as_ref(),
+        "60".as_ref(),
+    ]);
+    assert_eq!(mtu.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&mtu.stderr)
+            .to_lowercase()
+            .contains("mtu"),
+        "{}",
+        String::from_utf8_lossy(&mtu.stderr)
+    );
+}
