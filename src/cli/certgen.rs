@@ -65,6 +65,13 @@ pub struct P12PassArgs {
     pub p12_pass_env: Option<String>,
 }
 
+impl KeyPassArgs {
+    /// Where the store's key passphrase comes from, if the user named a source.
+    pub fn source(&self) -> Option<PassSource> {
+        pass_source(&self.passphrase_file, &self.passphrase_env)
+    }
+}
+
 fn pass_source(file: &Option<PathBuf>, env: &Option<String>) -> Option<PassSource> {
     file.clone()
         .map(PassSource::File)
@@ -328,7 +335,7 @@ fn emit(out: &mut dyn Write, to: Option<&Path>, pem: &[u8]) -> Result<(), Certge
 /// Runs one certgen command against the store, writing results to `out`.
 pub fn run(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
     let path = &cli.store.store;
-    let key_pass = pass_source(&cli.key_pass.passphrase_file, &cli.key_pass.passphrase_env);
+    let key_pass = cli.key_pass.source();
     let creating = matches!(cli.command, CertgenCommand::InitCa { .. });
     let store = if creating {
         Store::create(path)?

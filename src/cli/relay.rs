@@ -6,7 +6,6 @@ use crate::cli::{CommonArgs, Exit};
 use crate::relay::core::{BranchKey, Relay};
 use crate::relay::net::{self, NetOptions, Tls};
 use crate::relay::{stdio, Config, Peer, StaticRoute};
-use crate::store::fsio::PassSource;
 use crate::store::Store;
 use clap::Parser;
 use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion};
@@ -188,13 +187,9 @@ impl RelayCli {
         let Some(dir) = &self.store else {
             return Ok(None);
         };
-        let k = &self.key_pass;
-        let pass = k
-            .passphrase_file
-            .clone()
-            .map(PassSource::File)
-            .or_else(|| k.passphrase_env.clone().map(PassSource::Env));
-        Ok(Some(Store::open(dir)?.with_passphrase(pass.as_ref())?))
+        Ok(Some(
+            Store::open(dir)?.with_passphrase(self.key_pass.source().as_ref())?,
+        ))
     }
 
     fn tls(&self) -> anyhow::Result<Option<Tls>> {

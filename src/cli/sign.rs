@@ -7,7 +7,6 @@ use crate::select::Selection;
 use crate::sign::{Form, SignConfig, SignFilter};
 use crate::smime::build::{Handling, Transfer};
 use crate::smime::inner::InnerPolicy;
-use crate::store::fsio::PassSource;
 use crate::store::Store;
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
@@ -132,12 +131,7 @@ pub struct SignCli {
 
 /// Opens the store named on the command line, with its key passphrase.
 pub fn open_store(store: &StoreArgs, key_pass: &KeyPassArgs) -> anyhow::Result<Store> {
-    let pass = key_pass
-        .passphrase_file
-        .clone()
-        .map(PassSource::File)
-        .or_else(|| key_pass.passphrase_env.clone().map(PassSource::Env));
-    Ok(Store::open(&store.store)?.with_passphrase(pass.as_ref())?)
+    Ok(Store::open(&store.store)?.with_passphrase(key_pass.source().as_ref())?)
 }
 
 /// Reports a setup failure the way every filter does (exit code 3).
