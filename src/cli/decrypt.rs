@@ -1,7 +1,8 @@
 //! `sipsec-decrypt`: the clap definitions (man page and completions come from here) and the
 //! runner that builds the decryptor from them.
 
-use crate::cli::{run_filter, CommonArgs, Exit, FilterArgs, StoreArgs, EXIT_CODES_HELP};
+use crate::cli::setup_failed;
+use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP};
 use crate::smime::decrypt::{DecryptOptions, Decryptor};
 use crate::store::Store;
 use clap::Parser;
@@ -59,9 +60,6 @@ pub fn run(cli: &DecryptCli) -> ExitCode {
     });
     match decryptor {
         Ok(d) => run_filter(&d, &cli.filter, &cli.common),
-        Err(e) => {
-            eprintln!("sipsec-decrypt: {e}");
-            Exit::Fatal.into()
-        }
+        Err(e) => setup_failed("decrypt", e),
     }
 }

@@ -1,7 +1,8 @@
 //! `sipsec-encrypt`: the command line of the encrypt filter.
 
 use crate::cli::certgen::KeyPassArgs;
-use crate::cli::sign::{open_store, setup_failed};
+use crate::cli::setup_failed;
+use crate::cli::sign::open_store;
 use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs};
 use crate::crypto::{ContentCipher, EncryptOptions, RsaPadding};
 use crate::encrypt::{check_hide, EncryptConfig, EncryptFilter, EncryptForm};
@@ -178,6 +179,6 @@ pub fn run(cli: &EncryptCli) -> ExitCode {
         Ok((config, store)) => {
             run_filter(&EncryptFilter::new(store, config), &cli.filter, &cli.common)
         }
-        Err(e) => setup_failed("encrypt", &e),
+        Err(e) => setup_failed("encrypt", format_args!("{e:#}")),
     }
 }

@@ -195,16 +195,20 @@ fn create(path: &PathBuf) -> Result<File, SetupError> {
     })
 }
 
+/// Reports a failure to set a run up (store, keys, inputs, output): one line on stderr,
+/// exit code 3.
+pub fn setup_failed(tool: &str, error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("sipsec-{tool}: {error}");
+    Exit::Fatal.into()
+}
+
 /// Runs a filter tool from its parsed options: the whole `main` of sign, encrypt, verify and
 /// decrypt once they have built their [`Filter`].
 pub fn run_filter(filter: &dyn Filter, args: &FilterArgs, common: &CommonArgs) -> ExitCode {
     let tool = filter.name();
     match try_run_filter(filter, args, common) {
         Ok(code) => code.into(),
-        Err(e) => {
-            eprintln!("sipsec-{tool}: {e}");
-            Exit::Fatal.into()
-        }
+        Err(e) => setup_failed(tool, e),
     }
 }
 

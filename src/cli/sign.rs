@@ -1,7 +1,8 @@
 //! `sipsec-sign`: the command line of the sign filter (man page and completions come from here).
 
 use crate::cli::certgen::KeyPassArgs;
-use crate::cli::{run_filter, CommonArgs, Exit, FilterArgs, StoreArgs};
+use crate::cli::setup_failed;
+use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs};
 use crate::crypto::DigestAlgorithm;
 use crate::select::Selection;
 use crate::sign::{Form, SignConfig, SignFilter};
@@ -134,17 +135,11 @@ pub fn open_store(store: &StoreArgs, key_pass: &KeyPassArgs) -> anyhow::Result<S
     Ok(Store::open(&store.store)?.with_passphrase(key_pass.source().as_ref())?)
 }
 
-/// Reports a setup failure the way every filter does (exit code 3).
-pub fn setup_failed(tool: &str, e: &anyhow::Error) -> ExitCode {
-    eprintln!("sipsec-{tool}: {e:#}");
-    Exit::Fatal.into()
-}
-
 /// The whole `main` of sipsec-sign.
 pub fn run(cli: &SignCli) -> ExitCode {
     let store = match open_store(&cli.store, &cli.key_pass) {
         Ok(s) => s,
-        Err(e) => return setup_failed("sign", &e),
+        Err(e) => return setup_failed("sign", format_args!("{e:#}")),
     };
     let config = SignConfig {
         form: cli.form,

@@ -1,7 +1,8 @@
 //! `sipsec-verify`: the clap definitions (man page and completions come from here) and the
 //! runner that builds the verifier from them.
 
-use crate::cli::{run_filter, CommonArgs, Exit, FilterArgs, StoreArgs, EXIT_CODES_HELP};
+use crate::cli::setup_failed;
+use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP};
 use crate::smime::verify::{PeerPolicy, Require, Verifier, VerifyOptions};
 use crate::store::Store;
 use clap::Parser;
@@ -89,19 +90,13 @@ pub fn run(cli: &VerifyCli) -> ExitCode {
             .and_then(|t| PeerPolicy::parse(&t))
         {
             Ok(p) => p,
-            Err(e) => {
-                eprintln!("sipsec-verify: {}: {e}", p.display());
-                return Exit::Fatal.into();
-            }
+            Err(e) => return setup_failed("verify", format_args!("{}: {e}", p.display())),
         },
         None => PeerPolicy::default(),
     };
     let store = match Store::open(&cli.store.store) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("sipsec-verify: {e}");
-            return Exit::Fatal.into();
-        }
+        Err(e) => return setup_failed("verify", e),
     };
     let options = VerifyOptions {
         window: cli.window,
