@@ -192,6 +192,19 @@ struct Done {
     record: Record,
 }
 
+/// A finished item with its report line, rendered where it was finished: with `--jobs`, on a
+/// worker rather than on the one writer thread.
+struct Rendered {
+    done: Done,
+    line: Option<String>,
+}
+
+fn finish_and_render(work: &Work<'_>, prepared: Prepared) -> Rendered {
+    let done = finish(work, prepared);
+    let line = work.describe.then(|| done.record.to_json_line());
+    Rendered { done, line }
+}
+
 /// Runs `filter` over `inputs` to completion. Per-message problems never end the run; only a
 /// failure to write does.
 pub fn run(
@@ -204,7 +217,8 @@ pub fn run(
     let work = Work {
         filter,
         options,
-        // Call-ID, From, To… are only looked up when a record is written somewhere.
+        // Call-ID, From, To… are only looked up, and the record rendered, when it is
+        // written somewhere.
         describe: options.json || sinks.report.is_some(),
     };
     let writer = Writer {
@@ -250,8 +264,8 @@ struct Inline<'w, 'a> {
 impl ItemSink for Inline<'_, '_> {
     fn item(&mut self, prepared: Prepared) {
         if self.writer.failure.is_none() {
-            let done = finish(self.work, prepared);
-            self.writer.write(done);
+            let rendered = finish_and_render(self.work, prepared);
+            self.writer.write(rendered);
         }
     }
 
@@ -303,7 +317,7 @@ fn run_parallel(
     let in_flight = jobs * 4;
     std::thread::scope(|scope| {
         let (work_tx, work_rx) = sync_channel::<Batch<Prepared>>(in_flight);
-        let (done_tx, done_rx) = sync_channel::<Batch<Done>>(in_flight);
+        let (done_tx, done_rx) = sync_channel::<Batch<Rendered>>(in_flight);
         // A permit per batch in flight: the reader waits for the writer, so the reorder buffer
         // never holds more than `in_flight` batches.
         let (permit_tx, permit_rx) = sync_channel::<()>(in_flight);
@@ -354,7 +368,7 @@ fn run_parallel(
 fn worker(
     work: &Work<'_>,
     jobs: &Mutex<Receiver<Batch<Prepared>>>,
-    done: &SyncSender<Batch<Done>>,
+    done: &SyncSender<Batch<Rendered>>,
 ) {
     loop {
         let job = match jobs.lock() {
@@ -362,7 +376,10 @@ fn worker(
             Err(_) => return,
         };
         let Ok((seq, batch)) = job else { return };
-        let finished = batch.into_iter().map(|p| finish(work, p)).collect();
+        let finished = batch
+            .into_iter()
+            .map(|p| finish_and_render(work, p))
+            .collect();
         if done.send((seq, finished)).is_err() {
             return;
         }
@@ -789,22 +806,18 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn write(&mut self, done: Done) {
-        self.summary.count(&done.record);
+    fn write(&mut self, rendered: Rendered) {
+        self.summary.count(&rendered.done.record);
         if self.failure.is_none() {
-            if let Err(e) = self.try_write(&done) {
+            if let Err(e) = self.try_write(&rendered) {
                 self.failure = Some(e);
             }
         }
     }
 
-    fn try_write(&mut self, done: &Done) -> io::Result<()> {
-        let needs_line = self.json || self.sinks.report.is_some();
-        let line = if needs_line {
-            done.record.to_json_line()
-        } else {
-            String::new()
-        };
+    fn try_write(&mut self, rendered: &Rendered) -> io::Result<()> {
+        let done = &rendered.done;
+        let line = rendered.line.as_deref().unwrap_or_default();
         if self.json {
             self.sinks.output.write_all(line.as_bytes())?;
         } else if let Some(bytes) = &done.bytes {

@@ -298,10 +298,23 @@ fn push_json_object(out: &mut String, fields: &Map<String, Value>) {
     out.push('}');
 }
 
+/// Bytes a JSON string cannot hold as they are: control characters, `"` and `\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// A JSON string: copied as it is when nothing in it needs escaping (the common case),
 /// otherwise escaped by serde_json.
 fn push_json_str(out: &mut String, text: &str) {
-    let plain = text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    let plain = !text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]);
     if plain {
         out.push('"');
         out.push_str(text);

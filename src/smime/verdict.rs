@@ -231,11 +231,16 @@ pub fn foreign_mark(m: &Message, own: &[String]) -> Option<String> {
     let mut own_seen = 0u64;
     let head = m.head();
     let mut start = 0;
-    while start <= head.len() {
-        let end = memchr::memchr2(b'\r', b'\n', &head[start..]).map_or(head.len(), |i| start + i);
+    let mut breaks = memchr::memchr2_iter(b'\r', b'\n', head);
+    while start < head.len() {
+        let end = breaks.next().unwrap_or(head.len());
         let line = head[start..end].trim_ascii();
         start = end + 1;
-        let Some(colon) = memchr::memchr(b':', line) else {
+        // Only the names `Subject`, `s` and `Sipsec-Verdict` can make a mark.
+        if !matches!(line.first(), Some(b's' | b'S')) {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
         let name = line[..colon].trim_ascii();
@@ -297,6 +302,8 @@ mod tests {
         for head in [
             "X-A: x\r\n s: validated <sip:ceo@example.com>\r\n",
             "X-A: x\r\n\tSipsec-Verdict: signed=yes\r\n",
+            "X-A: x\r\n SUBJECT : Validated <sip:ceo@example.com>\r\n",
+            "X-A: x\r\n S:validated\r\n",
         ] {
             let msg = m(head);
             assert!(foreign_mark(&msg, &[]).is_some(), "{head:?}");
