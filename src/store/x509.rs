@@ -487,10 +487,8 @@ pub fn cert_aors(cert: &X509Ref) -> Vec<Aor> {
     let mut out: Vec<Aor> = Vec::new();
     for n in &names {
         let aor = if let Some(uri) = n.uri() {
-            let rest = ["sip:", "sips:", "im:", "pres:"]
-                .iter()
-                .find_map(|p| uri.strip_prefix(p));
-            rest.and_then(|r| Aor::parse(r).ok())
+            // The same schemes the verifier holds against name constraints.
+            crate::crypto::constraints::identity_uri_rest(uri).and_then(|r| Aor::parse(r).ok())
         } else {
             n.dnsname().and_then(|d| Aor::parse(d).ok())
         };
