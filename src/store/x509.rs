@@ -6,8 +6,11 @@
 //! name syntax" (error 53) for EVERY `sip:` SAN under a URI constraint, its own domain included.
 //! So by default the intermediate carries DNS subtrees only (every certificate this module
 //! issues carries `DNS:<domain>` for domain certificates, and the store refuses foreign domains
-//! at issuance); `uri_constraints` adds the URI subtrees for verifiers that implement RFC 5280
-//! host matching, at the price of `openssl verify` refusing every leaf.
+//! at issuance); sipsec-verify and the store's issuance hold the host of every SIP URI against
+//! them (`crypto::constraints`), since OpenSSL never holds a URI against a DNS subtree.
+//! `uri_constraints` adds the URI subtrees for verifiers that implement RFC 5280 host matching,
+//! at the price of `openssl verify` (and so sipsec-verify, which runs it first) refusing every
+//! leaf.
 
 use super::StoreError;
 use crate::uri::Aor;
