@@ -607,32 +607,41 @@ impl<'a> Uri<'a> {
     pub fn aor(&self) -> Option<Aor> {
         match self.scheme {
             Scheme::Sip | Scheme::Sips => {
-                let host = match self.host? {
-                    Host::Name(n) => n.trim_end_matches('.').to_ascii_lowercase(),
-                    Host::Ipv4(a) => {
-                        let mut text = String::with_capacity(15);
-                        push_ipv4(&mut text, a);
-                        text
-                    }
-                    Host::Ipv6 { addr, .. } => format!("[{addr}]"),
-                };
-                let user = self.user.map(|u| canonical_user(u.as_bytes()));
+                let mut host = String::new();
+                push_host_key(&mut host, self.host?);
+                let user = self.user.map(|u| {
+                    let mut text = String::with_capacity(u.len());
+                    push_canonical_user(&mut text, u.as_bytes());
+                    text
+                });
                 Some(Aor { user, host })
             }
             Scheme::Tel => {
-                let number: String = self
-                    .user?
-                    .chars()
-                    .filter(|c| !"-.()".contains(*c))
-                    .map(|c| c.to_ascii_lowercase())
-                    .collect();
-                Some(Aor {
-                    user: None,
-                    host: number,
-                })
+                let mut host = String::new();
+                push_tel_number(&mut host, self.user?);
+                Some(Aor { user: None, host })
             }
             Scheme::Other => None,
         }
+    }
+
+    /// What `self.aor().map(|a| a.key())` gives, built in one string: the report writes one
+    /// for the From and the To of every message.
+    pub fn aor_key(&self) -> Option<String> {
+        let mut key = String::with_capacity(self.raw.len());
+        match self.scheme {
+            Scheme::Sip | Scheme::Sips => {
+                let host = self.host?;
+                if let Some(user) = self.user {
+                    push_canonical_user(&mut key, user.as_bytes());
+                    key.push('@');
+                }
+                push_host_key(&mut key, host);
+            }
+            Scheme::Tel => push_tel_number(&mut key, self.user?),
+            Scheme::Other => return None,
+        }
+        Some(key)
     }
 
     /// URI equivalence per RFC 3261 §19.1.4 for sip/sips and RFC 3966 §4 for tel; other
@@ -750,16 +759,46 @@ fn same_ci(a: Option<&str>, b: Option<&str>) -> bool {
 
 /// Decodes every escape, then escapes again exactly the bytes a user part may not hold raw, so
 /// that `%61lice` and `alice` give one key.
-fn canonical_user(user: &[u8]) -> String {
-    let mut out = String::with_capacity(user.len());
+fn push_canonical_user(out: &mut String, user: &[u8]) {
     for &c in unescape(user).iter() {
         if is_user_char(c) {
             out.push(c as char);
         } else {
-            out.push_str(&format!("%{c:02X}"));
+            out.push('%');
+            out.push(char::from(HEX_UPPER[usize::from(c >> 4)]));
+            out.push(char::from(HEX_UPPER[usize::from(c & 15)]));
         }
     }
-    out
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The host as an address-of-record names it: a name in lower case without a final dot, an
+/// address in its canonical text.
+fn push_host_key(out: &mut String, host: Host<'_>) {
+    match host {
+        Host::Name(n) => out.extend(
+            n.trim_end_matches('.')
+                .chars()
+                .map(|c| c.to_ascii_lowercase()),
+        ),
+        Host::Ipv4(a) => push_ipv4(out, a),
+        Host::Ipv6 { addr, .. } => {
+            use fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "[{addr}]");
+        }
+    }
+}
+
+/// A tel number without visual separators, in lower case (RFC 3966 §4).
+fn push_tel_number(out: &mut String, number: &str) {
+    out.extend(
+        number
+            .chars()
+            .filter(|c| !"-.()".contains(*c))
+            .map(|c| c.to_ascii_lowercase()),
+    );
 }
 
 /// An address-of-record, `user@host` with the host in lower case: the identity key used
@@ -839,17 +878,7 @@ pub(crate) fn push_ipv4(text: &mut String, addr: Ipv4Addr) {
     }
 }
 
-/// Appends `n` in decimal.
-pub(crate) fn push_u64(text: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    text.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+/// Appends `n` in decimal (itoa: numbers are most of a capture record's report line).
+pub(crate) fn push_u64(text: &mut String, n: u64) {
+    text.push_str(itoa::Buffer::new().format(n));
 }

@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex};
 
 /// One input: a name for reports and the bytes.
 pub struct Input {
-    pub name: String,
+    /// Shared by the origin of every message read from it.
+    pub name: Arc<str>,
     pub reader: Box<dyn Read + Send>,
     pub kind: InputKind,
 }
@@ -38,12 +39,12 @@ pub enum InputKind {
 }
 
 impl Input {
-    pub fn new(name: impl Into<String>, reader: impl Read + Send + 'static) -> Self {
+    pub fn new(name: impl Into<Arc<str>>, reader: impl Read + Send + 'static) -> Self {
         Self::of_kind(name, reader, InputKind::Messages)
     }
 
     pub fn of_kind(
-        name: impl Into<String>,
+        name: impl Into<Arc<str>>,
         reader: impl Read + Send + 'static,
         kind: InputKind,
     ) -> Self {
@@ -509,7 +510,7 @@ impl<'a> Reader<'a> {
 
     fn read_stream(
         &mut self,
-        name: &str,
+        name: &Arc<str>,
         mut reader: Box<dyn Read + Send>,
         emit: &mut dyn ItemSink,
     ) -> io::Result<()> {
@@ -534,7 +535,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn drain(&mut self, name: &str, framer: &mut StreamFramer, emit: &mut dyn ItemSink) {
+    fn drain(&mut self, name: &Arc<str>, framer: &mut StreamFramer, emit: &mut dyn ItemSink) {
         while let Some(event) = framer.next_event() {
             let prepared = match event {
                 FrameEvent::Message { offset, message } => {
@@ -554,7 +555,7 @@ impl<'a> Reader<'a> {
 
     fn read_datagram(
         &mut self,
-        name: &str,
+        name: &Arc<str>,
         mut reader: Box<dyn Read + Send>,
         emit: &mut dyn ItemSink,
     ) -> io::Result<()> {
@@ -581,13 +582,13 @@ impl<'a> Reader<'a> {
     /// A capture record that could not be read, or a note about one (a TLS flow).
     fn capture_problem(
         &mut self,
-        name: &str,
+        name: &Arc<str>,
         frame: u64,
         reason: String,
         refused: bool,
     ) -> Prepared {
         let origin = Origin {
-            input: Some(name.to_string()),
+            input: Some(Arc::clone(name)),
             frames: vec![frame],
             ..Origin::default()
         };
@@ -770,9 +771,9 @@ fn sniff(
     Ok((Box::new(io::Cursor::new(magic).chain(reader)), kind))
 }
 
-fn origin_at(name: &str, offset: Option<u64>) -> Origin {
+fn origin_at(name: &Arc<str>, offset: Option<u64>) -> Origin {
     Origin {
-        input: Some(name.to_string()),
+        input: Some(Arc::clone(name)),
         offset,
         ..Origin::default()
     }
@@ -855,6 +856,9 @@ impl Writer<'_> {
 }
 
 fn write_diagnostics(out: &mut dyn Write, record: &Record) -> io::Result<()> {
+    if record.warnings.is_empty() && record.refusal.is_none() {
+        return Ok(());
+    }
     let origin = &record.origin;
     let input = origin.input.as_deref().unwrap_or("input");
     let place = match (origin.frames.iter().max(), origin.offset, record.index) {

@@ -61,6 +61,11 @@ impl PeerPolicy {
         Ok(p)
     }
 
+    /// No peer is required to sign (the common case: nothing to look up per message).
+    pub fn is_empty(&self) -> bool {
+        self.aors.is_empty() && self.domains.is_empty()
+    }
+
     pub fn must_sign(&self, aor: &Aor) -> bool {
         self.aors.contains(aor) || self.domains.iter().any(|d| d == aor.host())
     }
@@ -763,9 +768,11 @@ impl Filter for Verifier {
             ));
         }
         let mut level = self.options.require;
-        if let Ok((aor, _)) = sender(message) {
-            if self.options.peers.must_sign(&aor) && level < Require::Identity {
-                level = Require::Identity;
+        if level < Require::Identity && !self.options.peers.is_empty() {
+            if let Ok((aor, _)) = sender(message) {
+                if self.options.peers.must_sign(&aor) {
+                    level = Require::Identity;
+                }
             }
         }
         if let Some(why) = self.unmet(&report, level) {

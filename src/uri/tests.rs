@@ -178,6 +178,29 @@ fn tel_uris() {
 }
 
 #[test]
+fn aor_key_is_the_aor_written_out() {
+    for text in [
+        "sip:Alice%41%2a@Atlanta.Example.COM.:5060;transport=tcp",
+        "sips:%61lice@[2001:DB8::1]",
+        "sip:bob@192.0.2.4",
+        "sip:host.example.com",
+        "tel:+1-201-555-0123;phone-context=x",
+        "sip:a%20b@h",
+    ] {
+        let u = Uri::parse_str(text).unwrap();
+        assert_eq!(u.aor_key(), Some(u.aor().unwrap().key()), "{text}");
+    }
+    assert_eq!(
+        Uri::parse_str("sip:Alice%41%2a@Atlanta.Example.COM.")
+            .unwrap()
+            .aor_key()
+            .as_deref(),
+        Some("AliceA*@atlanta.example.com")
+    );
+    assert_eq!(Uri::parse_str("x:opaque").unwrap().aor_key(), None);
+}
+
+#[test]
 fn aor_api() {
     let a = Aor::parse("sip:Alice@Atlanta.COM:5060;transport=tcp").unwrap();
     assert_eq!(a.user(), Some("Alice"));
@@ -321,6 +344,7 @@ mod fuzz {
                         if u.scheme() != Scheme::Other {
                             prop_assert!(u.aor().is_some());
                         }
+                        prop_assert_eq!(u.aor_key(), u.aor().map(|a| a.key()));
                     }
                     Err(e) => prop_assert!(e.offset <= input.len()),
                 }
