@@ -214,6 +214,17 @@ fn verdict(error: X509VerifyResult, depth: u32, chain: Vec<X509>) -> TrustVerdic
             depth,
             reason: error.error_string().to_string(),
         },
+        // What OpenSSL says for every sip: name under a URI subtree (see `constraints`): name
+        // the cause, or the store's `--uri-constraints` choice looks like a damaged certificate.
+        sys::X509_V_ERR_UNSUPPORTED_NAME_SYNTAX => TrustVerdict::Other {
+            depth,
+            code,
+            reason: format!(
+                "{} (OpenSSL says so for every sip: URI under a URI name constraint; a CA with \
+                 DNS subtrees avoids it, and sipsec holds URI hosts against those itself)",
+                error.error_string()
+            ),
+        },
         _ => TrustVerdict::Other {
             depth,
             code,
@@ -350,6 +361,23 @@ mod tests {
         assert!(
             text.contains("sip:mallory@evil.example") && text.contains("DNS:example.com"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn a_uri_subtree_is_refused_by_openssl_with_the_cause_named() {
+        let root = Ca::new(KeyKind::P256);
+        let inter = root.constrained_sub_ca(KeyKind::P256, "critical,permitted;URI:.example.com");
+        let (leaf, _) = inter.leaf(KeyKind::P256, "sip:alice@a.example.com");
+        let v = check_trust(
+            &leaf,
+            std::slice::from_ref(&inter.cert),
+            &ctx(vec![root.cert.clone()]),
+        )
+        .unwrap();
+        assert!(
+            matches!(&v, TrustVerdict::Other { code: 53, reason, .. } if reason.contains("DNS subtrees")),
+            "{v}"
         );
     }
 
