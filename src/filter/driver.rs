@@ -582,7 +582,8 @@ impl<'a> Reader<'a> {
             .take(self.options.max_size as u64 + 1)
             .read_to_end(&mut bytes)?;
         let origin = origin_at(name, Some(0));
-        match datagram(&bytes, self.options.max_size) {
+        let bytes_len = bytes.len() as u64;
+        match datagram(bytes, self.options.max_size) {
             Ok(d) => {
                 let len = d.message.len() as u64;
                 emit.item(self.prepare(d.message, origin));
@@ -590,7 +591,7 @@ impl<'a> Reader<'a> {
                     emit.item(self.garbage(origin_at(name, Some(len)), trailing.len() as u64));
                 }
             }
-            Err(error) => emit.item(self.unparsable(origin, bytes.len() as u64, &error)),
+            Err(error) => emit.item(self.unparsable(origin, bytes_len, &error)),
         }
         emit.flush();
         Ok(())

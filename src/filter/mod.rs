@@ -86,11 +86,11 @@ fn push_socket_addr(text: &mut String, addr: &SocketAddr) {
 
 impl Origin {
     /// A message read from a capture.
-    pub fn from_capture(input: &Arc<str>, capture: &crate::capture::Origin) -> Origin {
+    pub fn from_capture(input: &Arc<str>, capture: crate::capture::Origin) -> Origin {
         Origin {
             input: Some(Arc::clone(input)),
             offset: None,
-            frames: capture.frames.clone(),
+            frames: capture.frames,
             timestamp: Some(capture.timestamp),
             transport: Some(capture.transport),
             src: Some(capture.src),

@@ -478,7 +478,8 @@ impl Verifier {
 
     /// Every check of one message, and the message to forward (unwrapped if asked).
     pub fn examine(&self, original: &Message, ctx: &MessageContext) -> (Report, Message) {
-        let mut m = original.clone();
+        // Room for the verdict header and a Subject mark.
+        let mut m = original.clone_with_room(256);
         m.remove_named(control::HEADER);
         let mut report = Report {
             marks_removed: strip_marks(&mut m),
@@ -752,7 +753,7 @@ impl Filter for Verifier {
         }
         let header = report.header_value();
         if out.append_field(VERDICT_HEADER, header.as_bytes()).is_ok() {
-            own.push(format!("{VERDICT_HEADER}: {header}"));
+            own.push([VERDICT_HEADER, ": ", &header].concat());
         }
         let mut verdict = Verdict {
             fields: report.fields(),

@@ -371,3 +371,41 @@ fn repeated_parameters_compare_every_value() {
     let b = Uri::parse_str("sip:alice@AtLanTa.CoM;transport=tcp").unwrap();
     assert!(a.equivalent(&b) && b.equivalent(&a));
 }
+
+#[test]
+fn ipv4_hosts_are_read_as_std_reads_them() {
+    let mut cases: Vec<String> = [
+        "0.0.0.0",
+        "127.0.0.1",
+        "255.255.255.255",
+        "256.0.0.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "01.2.3.4",
+        "1..2.3",
+        ".1.2.3",
+        "1.2.3.",
+        "1.2.3.4.",
+        "0.00.0.0",
+        "1000.1.1.1",
+        "192.168.001.1",
+        "",
+        "...",
+        "9.99.199.249",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for a in [0u32, 7, 10, 99, 100, 199, 200, 255, 256, 999] {
+        cases.push(format!("{a}.{a}.1.{a}"));
+    }
+    for text in cases {
+        let ours = super::parse_ipv4(text.as_bytes());
+        assert_eq!(ours, text.parse::<std::net::Ipv4Addr>().ok(), "{text:?}");
+        if let Some(addr) = ours {
+            let mut written = String::new();
+            super::push_ipv4(&mut written, addr);
+            assert_eq!(written, addr.to_string());
+        }
+    }
+}

@@ -34,8 +34,10 @@ impl Reader<'_> {
         while let Some(event) = capture.next_event() {
             match event {
                 CaptureEvent::Datagram { origin, payload } => {
-                    let origin = Origin::from_capture(name, &origin);
-                    match datagram(&payload, self.options.max_size) {
+                    let origin = Origin::from_capture(name, origin);
+                    let payload_len = payload.len() as u64;
+                    // The payload becomes the message's own buffer: no copy.
+                    match datagram(payload, self.options.max_size) {
                         Ok(d) => {
                             let len = d.message.len() as u64;
                             match d.trailing {
@@ -50,9 +52,7 @@ impl Reader<'_> {
                                 }
                             }
                         }
-                        Err(error) => {
-                            emit.item(self.unparsable(origin, payload.len() as u64, &error))
-                        }
+                        Err(error) => emit.item(self.unparsable(origin, payload_len, &error)),
                     }
                 }
                 CaptureEvent::StreamData {
@@ -126,7 +126,7 @@ impl Reader<'_> {
 
     fn drain_flow(&mut self, name: &Arc<str>, flow: &mut Flow, emit: &mut dyn ItemSink) {
         while let Some(event) = flow.framer.next_event() {
-            let mut origin = Origin::from_capture(name, &flow.last);
+            let mut origin = Origin::from_capture(name, flow.last.clone());
             if !flow.frames.is_empty() {
                 origin.frames = std::mem::take(&mut flow.frames);
             }
