@@ -116,18 +116,6 @@ fn is_user_char(c: u8) -> bool {
     USER[c as usize]
 }
 
-fn is_password_char(c: u8) -> bool {
-    PASSWORD[c as usize]
-}
-
-fn is_param_char(c: u8) -> bool {
-    PARAM[c as usize]
-}
-
-fn is_header_char(c: u8) -> bool {
-    HEADER[c as usize]
-}
-
 pub(crate) fn is_hostname_char(c: u8) -> bool {
     HOSTNAME[c as usize]
 }
@@ -137,7 +125,7 @@ pub(crate) fn is_hostname_char(c: u8) -> bool {
 fn check_chars(
     text: &str,
     base: usize,
-    allowed: fn(u8) -> bool,
+    allowed: &[bool; 256],
     why: &'static str,
 ) -> ParseResult<()> {
     let b = text.as_bytes();
@@ -150,7 +138,7 @@ fn check_chars(
                 return Err(bad("% not followed by two hex digits", base + i));
             }
             i += 3;
-        } else if allowed(b[i]) {
+        } else if allowed[usize::from(b[i])] {
             i += 1;
         } else {
             return Err(bad(why, base + i));
@@ -312,12 +300,7 @@ fn check_params(text: &str, base: usize) -> ParseResult<()> {
         if name.is_empty() {
             return Err(bad("empty URI parameter name", at));
         }
-        check_chars(
-            name,
-            at,
-            is_param_char,
-            "character not allowed in a URI parameter",
-        )?;
+        check_chars(name, at, &PARAM, "character not allowed in a URI parameter")?;
         if let Some(v) = value {
             if v.is_empty() {
                 return Err(bad("empty URI parameter value", at + name.len() + 1));
@@ -325,7 +308,7 @@ fn check_params(text: &str, base: usize) -> ParseResult<()> {
             check_chars(
                 v,
                 at + name.len() + 1,
-                is_param_char,
+                &PARAM,
                 "character not allowed in a URI parameter",
             )?;
         }
@@ -344,16 +327,11 @@ fn check_headers(text: &str, base: usize) -> ParseResult<()> {
         if name.is_empty() {
             return Err(bad("empty URI header name", at));
         }
-        check_chars(
-            name,
-            at,
-            is_header_char,
-            "character not allowed in a URI header",
-        )?;
+        check_chars(name, at, &HEADER, "character not allowed in a URI header")?;
         check_chars(
             value,
             at + name.len() + 1,
-            is_header_char,
+            &HEADER,
             "character not allowed in a URI header",
         )?;
         at += h.len() + 1;
@@ -416,8 +394,7 @@ impl<'a> Uri<'a> {
             }
             Scheme::Other => {
                 // RFC 3986 characters only: no quotes, angle brackets or braces.
-                let allowed = |c: u8| OPAQUE[c as usize];
-                check_chars(rest, base, allowed, "character not allowed in a URI")?;
+                check_chars(rest, base, &OPAQUE, "character not allowed in a URI")?;
             }
         }
         Ok(uri)
@@ -436,17 +413,12 @@ impl<'a> Uri<'a> {
                 if user.is_empty() {
                     return Err(bad("empty user part before @", base));
                 }
-                check_chars(
-                    user,
-                    base,
-                    is_user_char,
-                    "character not allowed in the user part",
-                )?;
+                check_chars(user, base, &USER, "character not allowed in the user part")?;
                 if let Some(p) = password {
                     check_chars(
                         p,
                         base + user.len() + 1,
-                        is_password_char,
+                        &PASSWORD,
                         "character not allowed in the password",
                     )?;
                 }
