@@ -401,11 +401,8 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
         } => (message, context, warnings),
     };
     let fail_mode = options.fail_mode;
-    let mut record = Record::new(
-        filter.name(),
-        Disposition::Unchanged,
-        context.origin.clone(),
-    );
+    // The origin moves into the record once the context is no longer needed.
+    let mut record = Record::new(filter.name(), Disposition::Unchanged, Origin::default());
     record.index = Some(context.index);
     record.attribution = context.attribution.as_ref().map(Aor::to_string);
     if work.describe {
@@ -442,6 +439,7 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
                         )
                     });
                     record.disposition = Disposition::Withheld;
+                    record.origin = context.origin;
                     return Done {
                         bytes: placeholder.map(Message::into_bytes),
                         record,
@@ -457,6 +455,7 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
         }
         m.into_bytes()
     });
+    record.origin = context.origin;
     Done { bytes, record }
 }
 
