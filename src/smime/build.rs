@@ -17,7 +17,7 @@ use super::inner::{body_header_name, InnerPolicy, BODY_HEADERS};
 use crate::crypto::{self, CmsError, EncryptOptions, SignOptions, Signer};
 use crate::error::ParseError;
 use crate::message::{unfold, HeaderKind, LineEnding, Message};
-use crate::mime::{self, BuildError, NewPart, Part};
+use crate::mime::{self, BuildError, Part};
 use crate::uri::Aor;
 
 /// Why a wrapping form could not be built.
@@ -99,33 +99,6 @@ pub struct Entity {
 }
 
 impl Entity {
-    /// The body of `message` with its describing headers ([`BODY_HEADERS`], unfolded, under
-    /// their full names). Refused when there is no body or no Content-Type.
-    pub fn of_message(message: &Message, purpose: &'static str) -> Result<Entity, WrapError> {
-        if message.body().is_empty() {
-            return Err(WrapError::NoBody(purpose));
-        }
-        let headers: Vec<(String, Vec<u8>)> = message
-            .fields()
-            .iter()
-            .filter_map(|f| {
-                body_header_name(message, f).map(|name| {
-                    (
-                        name.to_string(),
-                        unfold(message.field_value(f)).into_owned(),
-                    )
-                })
-            })
-            .collect();
-        if !headers.iter().any(|(n, _)| n == "Content-Type") {
-            return Err(WrapError::NoContentType);
-        }
-        Ok(Entity {
-            headers,
-            body: message.body().to_vec(),
-        })
-    }
-
     /// A MIME part read back (e.g. the first part of a signature being replaced).
     pub fn of_part(part: &Part<'_>) -> Entity {
         Entity {
@@ -142,32 +115,34 @@ impl Entity {
             body: part.body().to_vec(),
         }
     }
-
-    pub fn to_part(&self) -> NewPart {
-        NewPart {
-            headers: self.headers.clone(),
-            body: self.body.clone(),
-        }
-    }
-
-    /// The entity's octets as a part of a multipart body writes them.
-    pub fn render(&self, eol: LineEnding) -> Vec<u8> {
-        render(&self.headers, &self.body, eol)
-    }
 }
 
-fn render(headers: &[(String, Vec<u8>)], body: &[u8], eol: LineEnding) -> Vec<u8> {
-    let eol = eol.as_bytes();
-    let mut out = Vec::with_capacity(body.len() + 64 * headers.len() + 2);
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value);
-        out.extend_from_slice(eol);
+/// The body of `message` with its describing headers ([`BODY_HEADERS`], unfolded, under their
+/// full names), written as a MIME entity straight from the message. Refused when there is no
+/// body or no Content-Type.
+pub fn body_entity(message: &Message, purpose: &'static str) -> Result<Vec<u8>, WrapError> {
+    if message.body().is_empty() {
+        return Err(WrapError::NoBody(purpose));
     }
-    out.extend_from_slice(eol);
-    out.extend_from_slice(body);
-    out
+    let mut out = Vec::with_capacity(message.body().len() + 128);
+    let mut has_type = false;
+    for f in message.fields() {
+        if let Some(name) = body_header_name(message, f) {
+            has_type |= name == BODY_HEADERS[0];
+            mime::write_field(
+                &mut out,
+                name,
+                &unfold(message.field_value(f)),
+                message.line_ending(),
+            )?;
+        }
+    }
+    if !has_type {
+        return Err(WrapError::NoContentType);
+    }
+    out.extend_from_slice(message.line_ending().as_bytes());
+    out.extend_from_slice(message.body());
+    Ok(out)
 }
 
 /// A Date value in the RFC 1123 form SIP requires (RFC 3261 §20.17), GMT.
@@ -247,38 +222,51 @@ pub struct Wrapped {
     pub body: Vec<u8>,
 }
 
-/// `multipart/signed` over `first`, with a detached signature of its octets as written.
+/// `multipart/signed` over `first`, a part as [`mime::write_part`] writes it, with a detached
+/// signature of exactly those octets.
 pub fn multipart_signed(
-    first: NewPart,
+    first: &[u8],
     spec: &SignSpec<'_>,
     eol: LineEnding,
 ) -> Result<Wrapped, WrapError> {
-    let signed = render(&first.headers, &first.body, eol);
     let options = SignOptions {
         detached: true,
         ..spec.options.clone()
     };
-    let der = crypto::sign(&signed, spec.signer, &options)?;
-    let signature = NewPart::new(spec.transfer.encode(der, eol))
-        .header("Content-Type", "application/pkcs7-signature;name=smime.p7s")
-        .header(
-            "Content-Disposition",
-            format!(
-                "attachment;handling={};filename=smime.p7s",
-                spec.handling.as_str()
+    let der = crypto::sign(first, spec.signer, &options)?;
+    let encoded = spec.transfer.encode(der, eol);
+    let disposition = match spec.handling {
+        Handling::Required => "attachment;handling=required;filename=smime.p7s",
+        Handling::Optional => "attachment;handling=optional;filename=smime.p7s",
+    };
+    let mut signature = Vec::with_capacity(encoded.len() + 160);
+    mime::write_part(
+        &mut signature,
+        [
+            (
+                "Content-Type",
+                &b"application/pkcs7-signature;name=smime.p7s"[..],
             ),
-        )
-        .header("Content-Transfer-Encoding", spec.transfer.as_str());
-    let built = mime::build_multipart(&[first, signature], eol)?;
-    if built.part(0) != Some(&signed[..]) {
+            ("Content-Disposition", disposition.as_bytes()),
+            (
+                "Content-Transfer-Encoding",
+                spec.transfer.as_str().as_bytes(),
+            ),
+        ],
+        &encoded,
+        eol,
+    )?;
+    let built = mime::build_multipart_rendered(&[first, &signature], eol)?;
+    if built.part(0) != Some(first) {
         return Err(WrapError::SignedPartMismatch);
     }
+    let mut content_type = String::with_capacity(120);
+    content_type.push_str("multipart/signed;protocol=\"application/pkcs7-signature\";micalg=");
+    content_type.push_str(options.digest.micalg());
+    content_type.push_str(";boundary=");
+    content_type.push_str(&built.boundary);
     Ok(Wrapped {
-        content_type: format!(
-            "multipart/signed;protocol=\"application/pkcs7-signature\";micalg={};boundary={}",
-            options.digest.micalg(),
-            built.boundary
-        ),
+        content_type,
         body: built.body,
     })
 }
@@ -293,8 +281,8 @@ fn set_wrapped(message: &mut Message, wrapped: &Wrapped) -> Result<(), WrapError
 
 /// The `body` form: the body in `multipart/signed` (RFC 3261 §23.2). Headers stay as they are.
 pub fn sign_body(message: &Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
-    let entity = Entity::of_message(message, "sign (the body form covers only the body)")?;
-    let wrapped = multipart_signed(entity.to_part(), spec, message.line_ending())?;
+    let entity = body_entity(message, "sign (the body form covers only the body)")?;
+    let wrapped = multipart_signed(&entity, spec, message.line_ending())?;
     let mut out = message.clone();
     set_wrapped(&mut out, &wrapped)?;
     Ok(out)
@@ -307,59 +295,63 @@ pub fn sign_sip(
     policy: &InnerPolicy,
     spec: &SignSpec<'_>,
 ) -> Result<Message, WrapError> {
+    let eol = message.line_ending();
+    let mut part = Vec::with_capacity(message.len() + 32);
     let inner = policy.copy(message);
-    let part = NewPart::new(inner.into_bytes()).header("Content-Type", "message/sip");
-    let wrapped = multipart_signed(part, spec, message.line_ending())?;
+    mime::write_part(
+        &mut part,
+        [("Content-Type", &b"message/sip"[..])],
+        inner.as_bytes(),
+        eol,
+    )?;
+    let wrapped = multipart_signed(&part, spec, eol)?;
     let mut out = message.clone();
     set_wrapped(&mut out, &wrapped)?;
     Ok(out)
 }
 
-fn header_value(message: &Message, kind: HeaderKind) -> Result<Vec<u8>, WrapError> {
+fn header_value(message: &Message, kind: HeaderKind) -> Result<&[u8], WrapError> {
     message
         .value(kind)
-        .map(|v| unfold(v).into_owned())
         .ok_or(WrapError::MissingHeader(kind.name().unwrap_or("a header")))
 }
 
-/// The `message/sipfrag` of an Authenticated Identity Body (RFC 3893 §2, §5, §6). A request's
-/// carries From, To, Contact, Date, Call-ID, CSeq. A response's From is the responder
-/// (`signed_as`), the request's To is left out, and Contact, Date, Call-ID, CSeq are the
-/// response's own.
-pub fn aib_fragment(message: &Message, signed_as: &Aor) -> Result<Vec<u8>, WrapError> {
-    let mut fields: Vec<(&str, Vec<u8>)> = Vec::with_capacity(6);
+/// Appends the `message/sipfrag` of an Authenticated Identity Body (RFC 3893 §2, §5, §6) to
+/// `out`. A request's carries From, To, Contact, Date, Call-ID, CSeq. A response's From is the
+/// responder (`signed_as`), the request's To is left out, and Contact, Date, Call-ID, CSeq are
+/// the response's own.
+pub fn write_aib_fragment(
+    out: &mut Vec<u8>,
+    message: &Message,
+    signed_as: &Aor,
+) -> Result<(), WrapError> {
+    let eol = message.line_ending();
+    let mut field = |name: &str, raw: &[u8]| mime::write_field(out, name, &unfold(raw), eol);
     if message.is_request() {
-        fields.push(("From", header_value(message, HeaderKind::From)?));
-        fields.push(("To", header_value(message, HeaderKind::To)?));
+        field("From", header_value(message, HeaderKind::From)?)?;
+        field("To", header_value(message, HeaderKind::To)?)?;
     } else {
         let to = message.to()?;
-        let from = if to.uri().aor().as_ref() == Some(signed_as) {
-            header_value(message, HeaderKind::To)?
+        if to.uri().aor().as_ref() == Some(signed_as) {
+            field("From", header_value(message, HeaderKind::To)?)?;
         } else {
             let mut v = format!("<sip:{signed_as}>").into_bytes();
             if let Some(tag) = to.tag() {
                 v.extend_from_slice(b";tag=");
                 v.extend_from_slice(tag);
             }
-            v
-        };
-        fields.push(("From", from));
+            field("From", &v)?;
+        }
     }
     if let Some(contact) = message.value(HeaderKind::Contact) {
-        fields.push(("Contact", unfold(contact).into_owned()));
+        field("Contact", contact)?;
     }
-    fields.push(("Date", header_value(message, HeaderKind::Date)?));
-    fields.push(("Call-ID", header_value(message, HeaderKind::CallId)?));
-    fields.push(("CSeq", header_value(message, HeaderKind::CSeq)?));
-    let eol = message.line_ending().as_bytes();
-    let mut out = Vec::with_capacity(256);
-    for (name, value) in fields {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(&value);
-        out.extend_from_slice(eol);
+    // Each is looked up before anything is written for it, so a missing one is named.
+    for kind in [HeaderKind::Date, HeaderKind::CallId, HeaderKind::CSeq] {
+        let value = header_value(message, kind)?;
+        field(kind.name().unwrap_or_default(), value)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The `aib` form: the signed AIB beside the original body in `multipart/mixed` (RFC 3893 §3),
@@ -370,16 +362,30 @@ pub fn sign_aib(
     spec: &SignSpec<'_>,
 ) -> Result<Message, WrapError> {
     let eol = message.line_ending();
-    let aib = NewPart::new(aib_fragment(message, signed_as)?)
-        .header("Content-Type", "message/sipfrag")
-        .header("Content-Disposition", "aib;handling=optional");
-    let signed = multipart_signed(aib, spec, eol)?;
+    let mut aib = Vec::with_capacity(384);
+    mime::write_part(
+        &mut aib,
+        [
+            ("Content-Type", &b"message/sipfrag"[..]),
+            ("Content-Disposition", &b"aib;handling=optional"[..]),
+        ],
+        b"",
+        eol,
+    )?;
+    write_aib_fragment(&mut aib, message, signed_as)?;
+    let signed = multipart_signed(&aib, spec, eol)?;
     let wrapped = if message.body().is_empty() {
         signed
     } else {
-        let original = Entity::of_message(message, "carry")?.to_part();
-        let signed_part = NewPart::new(signed.body).header("Content-Type", signed.content_type);
-        let mixed = mime::build_multipart(&[original, signed_part], eol)?;
+        let original = body_entity(message, "carry")?;
+        let mut signed_part = Vec::with_capacity(signed.body.len() + 160);
+        mime::write_part(
+            &mut signed_part,
+            [("Content-Type", signed.content_type.as_bytes())],
+            &signed.body,
+            eol,
+        )?;
+        let mixed = mime::build_multipart_rendered(&[&original, &signed_part], eol)?;
         Wrapped {
             content_type: format!("multipart/mixed;boundary={}", mixed.boundary),
             body: mixed.body,
@@ -418,12 +424,12 @@ fn set_pkcs7_mime(
 /// The `cms` form: `application/pkcs7-mime; smime-type=signed-data` holding the body as a MIME
 /// entity (RFC 8591 §4.1). Headers stay as they are.
 pub fn sign_cms(message: &Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
-    let entity = Entity::of_message(message, "sign (the cms form covers only the body)")?;
+    let entity = body_entity(message, "sign (the cms form covers only the body)")?;
     let options = SignOptions {
         detached: false,
         ..spec.options.clone()
     };
-    let der = crypto::sign(&entity.render(message.line_ending()), spec.signer, &options)?;
+    let der = crypto::sign(&entity, spec.signer, &options)?;
     let mut out = message.clone();
     set_pkcs7_mime(&mut out, "signed-data", spec.handling, spec.transfer, der)?;
     Ok(out)
@@ -463,9 +469,9 @@ fn set_envelope(
 
 /// Encrypts the body (with its describing headers, as a MIME entity). Headers stay outside.
 pub fn encrypt_body(message: &Message, spec: &EncryptSpec<'_>) -> Result<Message, WrapError> {
-    let entity = Entity::of_message(message, "encrypt")?;
+    let entity = body_entity(message, "encrypt")?;
     let mut out = message.clone();
-    set_envelope(&mut out, &entity.render(message.line_ending()), spec)?;
+    set_envelope(&mut out, &entity, spec)?;
     Ok(out)
 }
 
@@ -478,15 +484,14 @@ pub fn encrypt_sip(
     spec: &EncryptSpec<'_>,
 ) -> Result<Message, WrapError> {
     let inner = policy.copy(message);
-    let entity = Entity {
-        headers: vec![("Content-Type".into(), b"message/sip".to_vec())],
-        body: inner.into_bytes(),
-    };
+    let mut entity = Vec::with_capacity(inner.len() + 32);
+    let sip = [("Content-Type", &b"message/sip"[..])];
+    mime::write_part(&mut entity, sip, inner.as_bytes(), message.line_ending())?;
     let mut out = message.clone();
     for name in hide {
         out.remove_named(name);
     }
-    set_envelope(&mut out, &entity.render(message.line_ending()), spec)?;
+    set_envelope(&mut out, &entity, spec)?;
     Ok(out)
 }
 
@@ -514,6 +519,11 @@ mod tests {
             Transfer::Binary.encode(vec![1, 2], LineEnding::CrLf),
             [1, 2]
         );
+    }
+
+    fn aib_fragment(message: &Message, signed_as: &Aor) -> Result<Vec<u8>, WrapError> {
+        let mut out = Vec::new();
+        write_aib_fragment(&mut out, message, signed_as).map(|()| out)
     }
 
     fn msg(text: &str) -> Message {
@@ -553,6 +563,19 @@ mod tests {
     }
 
     #[test]
+    fn the_body_entity_carries_the_describing_headers_unfolded() {
+        let m = msg(
+            "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:a@x>;tag=1\nc: text/plain;\n charset=utf-8\nTo: <sip:b@x>\n\
+            Content-Language: en\nCall-ID: c\nCSeq: 1 MESSAGE\nContent-Length: 2\n\nhi",
+        );
+        assert_eq!(
+            body_entity(&m, "sign").unwrap(),
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Language: en\r\n\r\nhi"
+        );
+    }
+
+    #[test]
     fn bodies_without_type_are_refused() {
         let m = msg(
             "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
@@ -560,7 +583,7 @@ mod tests {
             Content-Length: 2\n\nhi",
         );
         assert!(matches!(
-            Entity::of_message(&m, "sign"),
+            body_entity(&m, "sign"),
             Err(WrapError::NoContentType)
         ));
         let empty = msg(
@@ -569,7 +592,7 @@ mod tests {
             Content-Length: 0\n\n",
         );
         assert!(matches!(
-            Entity::of_message(&empty, "sign"),
+            body_entity(&empty, "sign"),
             Err(WrapError::NoBody(_))
         ));
     }
