@@ -297,7 +297,16 @@ impl Message {
     fn splice(&mut self, range: Range<usize>, with: &[u8]) {
         let delta = with.len() as isize - range.len() as isize;
         let (a, b) = (range.start, range.end);
-        self.bytes.splice(range, with.iter().copied());
+        // Moves the tail once and copies `with` in one go: `Vec::splice` fills byte by byte,
+        // which was a tenth of a signing tool's own work on a body of a few kilobytes.
+        let tail = self.bytes.len() - b;
+        if with.len() > range.len() {
+            self.bytes
+                .resize(self.bytes.len() + with.len() - range.len(), 0);
+        }
+        self.bytes.copy_within(b..b + tail, a + with.len());
+        self.bytes.truncate(a + with.len() + tail);
+        self.bytes[a..a + with.len()].copy_from_slice(with);
         if delta == 0 {
             return;
         }
