@@ -269,10 +269,10 @@ impl SignFilter {
             transfer: self.config.transfer,
         };
         let signed = match self.config.form {
-            Form::Body => build::sign_body(&work, &spec),
-            Form::Sip => build::sign_sip(&work, &self.config.inner, &spec),
-            Form::Aib => build::sign_aib(&work, &target, &spec),
-            Form::Cms => build::sign_cms(&work, &spec),
+            Form::Body => build::sign_body(work, &spec),
+            Form::Sip => build::sign_sip(work, &self.config.inner, &spec),
+            Form::Aib => build::sign_aib(work, &target, &spec),
+            Form::Cms => build::sign_cms(work, &spec),
         }
         .map_err(|e: WrapError| failure(format!("not signed: {e}"), &verdict))?;
         verdict

@@ -216,8 +216,12 @@ pub fn replace_body(
     headers: &[(&str, &[u8])],
     body: &[u8],
 ) -> Result<(), WrapError> {
-    for name in BODY_HEADERS {
-        message.remove_named(name);
+    // One pass over the index rather than a search per name; from the end, so the indices
+    // still to visit stay valid.
+    for i in (0..message.fields().len()).rev() {
+        if body_header_name(message, &message.fields()[i]).is_some() {
+            message.remove_field(i);
+        }
     }
     for (name, value) in headers {
         message.append_field(name, value)?;
@@ -300,24 +304,24 @@ fn set_wrapped(message: &mut Message, wrapped: &Wrapped) -> Result<(), WrapError
 }
 
 /// The `body` form: the body in `multipart/signed` (RFC 3261 §23.2). Headers stay as they are.
-pub fn sign_body(message: &Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
-    let entity = body_entity(message, "sign (the body form covers only the body)")?;
+/// The sign forms take the message and change it into the result, rather than copy it.
+pub fn sign_body(mut message: Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
+    let entity = body_entity(&message, "sign (the body form covers only the body)")?;
     let wrapped = multipart_signed(&entity, spec, message.line_ending())?;
-    let mut out = message.clone();
-    set_wrapped(&mut out, &wrapped)?;
-    Ok(out)
+    set_wrapped(&mut message, &wrapped)?;
+    Ok(message)
 }
 
 /// The `sip` form: a cleaned copy of the whole message as `message/sip` in `multipart/signed`
 /// (RFC 3261 §23.4). The outer message keeps its headers.
 pub fn sign_sip(
-    message: &Message,
+    mut message: Message,
     policy: &InnerPolicy,
     spec: &SignSpec<'_>,
 ) -> Result<Message, WrapError> {
     let eol = message.line_ending();
     let mut part = Vec::with_capacity(message.len() + 32);
-    let inner = policy.copy(message);
+    let inner = policy.copy(&message);
     mime::write_part(
         &mut part,
         [("Content-Type", &b"message/sip"[..])],
@@ -325,9 +329,8 @@ pub fn sign_sip(
         eol,
     )?;
     let wrapped = multipart_signed(&part, spec, eol)?;
-    let mut out = message.clone();
-    set_wrapped(&mut out, &wrapped)?;
-    Ok(out)
+    set_wrapped(&mut message, &wrapped)?;
+    Ok(message)
 }
 
 fn header_value(message: &Message, kind: HeaderKind) -> Result<&[u8], WrapError> {
@@ -377,7 +380,7 @@ pub fn write_aib_fragment(
 /// The `aib` form: the signed AIB beside the original body in `multipart/mixed` (RFC 3893 §3),
 /// or alone when the message has no body. The body is not covered by the signature.
 pub fn sign_aib(
-    message: &Message,
+    mut message: Message,
     signed_as: &Aor,
     spec: &SignSpec<'_>,
 ) -> Result<Message, WrapError> {
@@ -392,12 +395,12 @@ pub fn sign_aib(
         b"",
         eol,
     )?;
-    write_aib_fragment(&mut aib, message, signed_as)?;
+    write_aib_fragment(&mut aib, &message, signed_as)?;
     let signed = multipart_signed(&aib, spec, eol)?;
     let wrapped = if message.body().is_empty() {
         signed
     } else {
-        let original = body_entity(message, "carry")?;
+        let original = body_entity(&message, "carry")?;
         let mut signed_part = Vec::with_capacity(signed.body.len() + 160);
         mime::write_part(
             &mut signed_part,
@@ -411,9 +414,8 @@ pub fn sign_aib(
             body: mixed.body,
         }
     };
-    let mut out = message.clone();
-    set_wrapped(&mut out, &wrapped)?;
-    Ok(out)
+    set_wrapped(&mut message, &wrapped)?;
+    Ok(message)
 }
 
 /// Sets an `application/pkcs7-mime` body with its disposition and transfer encoding.
@@ -443,16 +445,21 @@ fn set_pkcs7_mime(
 
 /// The `cms` form: `application/pkcs7-mime; smime-type=signed-data` holding the body as a MIME
 /// entity (RFC 8591 §4.1). Headers stay as they are.
-pub fn sign_cms(message: &Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
-    let entity = body_entity(message, "sign (the cms form covers only the body)")?;
+pub fn sign_cms(mut message: Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
+    let entity = body_entity(&message, "sign (the cms form covers only the body)")?;
     let options = SignOptions {
         detached: false,
         ..spec.options.clone()
     };
     let der = crypto::sign(&entity, spec.signer, &options)?;
-    let mut out = message.clone();
-    set_pkcs7_mime(&mut out, "signed-data", spec.handling, spec.transfer, der)?;
-    Ok(out)
+    set_pkcs7_mime(
+        &mut message,
+        "signed-data",
+        spec.handling,
+        spec.transfer,
+        der,
+    )?;
+    Ok(message)
 }
 
 /// How to encrypt.
