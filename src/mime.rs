@@ -13,8 +13,8 @@
 
 use crate::error::{ParseError, ParseErrorKind, ParseResult};
 use crate::message::{
-    detect_line_ending, is_token_char, scan_head, unfold, HeaderField, HeaderKind, LineEnding,
-    Message,
+    detect_line_ending, is_token_char, parse_content_length, scan_head, unfold, HeaderField,
+    HeaderKind, LineEnding, Message,
 };
 use std::ops::Range;
 
@@ -547,15 +547,15 @@ impl BoundarySource {
 
 /// Writes `parts` as a multipart body with a fresh boundary that occurs in no part.
 pub fn build_multipart(parts: &[NewPart], line_ending: LineEnding) -> Result<Built, BuildError> {
-    let rendered = render_parts(parts, line_ending)?;
-    let rendered: Vec<&[u8]> = rendered.iter().map(Vec::as_slice).collect();
-    build_multipart_rendered(&rendered, line_ending)
+    let written = write_parts(parts, line_ending)?;
+    let written: Vec<&WrittenPart> = written.iter().collect();
+    build_multipart_written(&written, line_ending)
 }
 
-/// [`build_multipart`] of parts already written by [`write_part`]: a signer writes the first
-/// part of `multipart/signed` once, signs those octets and hands them here.
-pub fn build_multipart_rendered(
-    parts: &[&[u8]],
+/// [`build_multipart`] of parts already written: a signer writes the first part of
+/// `multipart/signed` once, signs those octets and hands them here.
+pub fn build_multipart_written(
+    parts: &[&WrittenPart],
     line_ending: LineEnding,
 ) -> Result<Built, BuildError> {
     if parts.is_empty() {
@@ -568,7 +568,7 @@ pub fn build_multipart_rendered(
                 None => source.insert(BoundarySource::fresh()?),
             };
             let boundary = current.next();
-            if parts.iter().any(|p| current.occurs(&boundary, p)) {
+            if parts.iter().any(|p| current.occurs(&boundary, &p.bytes)) {
                 // Whoever wrote the content may have learnt this thread's boundaries from its
                 // output: draw afresh.
                 *source = None;
@@ -588,16 +588,16 @@ pub fn build_multipart_with(
     line_ending: LineEnding,
 ) -> Result<Built, BuildError> {
     check_boundary(boundary.as_bytes()).map_err(BuildError::BadBoundary)?;
-    let rendered = render_parts(parts, line_ending)?;
+    let written = write_parts(parts, line_ending)?;
     let finder = memchr::memmem::Finder::new(boundary.as_bytes());
-    if let Some(i) = rendered.iter().position(|p| finder.find(p).is_some()) {
+    if let Some(i) = written.iter().position(|p| finder.find(&p.bytes).is_some()) {
         return Err(BuildError::BoundaryInContent(i));
     }
-    let rendered: Vec<&[u8]> = rendered.iter().map(Vec::as_slice).collect();
-    assemble(&rendered, boundary.to_owned(), line_ending)
+    let written: Vec<&WrittenPart> = written.iter().collect();
+    assemble(&written, boundary.to_owned(), line_ending)
 }
 
-fn render_parts(parts: &[NewPart], line_ending: LineEnding) -> Result<Vec<Vec<u8>>, BuildError> {
+fn write_parts(parts: &[NewPart], line_ending: LineEnding) -> Result<Vec<WrittenPart>, BuildError> {
     if parts.is_empty() {
         return Err(BuildError::NoParts);
     }
@@ -605,34 +605,87 @@ fn render_parts(parts: &[NewPart], line_ending: LineEnding) -> Result<Vec<Vec<u8
         .iter()
         .enumerate()
         .map(|(index, part)| {
-            let mut out = Vec::with_capacity(part.body.len() + 64);
-            let headers = part.headers.iter().map(|(n, v)| (n.as_str(), v.as_slice()));
-            write_part(&mut out, headers, &part.body, line_ending)
-                .map_err(|error| BuildError::BadHeader { part: index, error })?;
-            Ok(out)
+            let mut head = PartHead::new(line_ending);
+            for (name, value) in &part.headers {
+                head.field(name, value).map_err(|error| match error.kind {
+                    // The field can be written, but the part index would refuse it.
+                    ParseErrorKind::BadContentLength | ParseErrorKind::MultipleContentLength => {
+                        BuildError::Unreadable(error)
+                    }
+                    _ => BuildError::BadHeader { part: index, error },
+                })?;
+            }
+            Ok(head.content(&part.body))
         })
         .collect()
 }
 
-/// Appends a body part to `out`: each header field, the empty line, the content. A field the
-/// parser would not read back as written is refused (see [`write_field`]).
-pub fn write_part<'h>(
-    out: &mut Vec<u8>,
-    headers: impl IntoIterator<Item = (&'h str, &'h [u8])>,
-    body: &[u8],
+/// The head of a body part being written; [`PartHead::content`] ends it.
+#[derive(Debug)]
+pub struct PartHead {
+    bytes: Vec<u8>,
     line_ending: LineEnding,
-) -> ParseResult<()> {
-    for (name, value) in headers {
-        write_field(out, name, value, line_ending)?;
+    content_length: bool,
+}
+
+/// A body part that reads back exactly as written: each header field passed [`write_field`],
+/// a Content-Length is a number and the only one (as the part index requires), and one line
+/// ending runs through the head. A multipart of such parts therefore needs no re-parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenPart {
+    bytes: Vec<u8>,
+    line_ending: LineEnding,
+}
+
+impl PartHead {
+    pub fn new(line_ending: LineEnding) -> PartHead {
+        PartHead {
+            bytes: Vec::with_capacity(256),
+            line_ending,
+            content_length: false,
+        }
     }
-    out.extend_from_slice(line_ending.as_bytes());
-    out.extend_from_slice(body);
-    Ok(())
+
+    /// Adds a header field; nothing is written when it is refused.
+    pub fn field(&mut self, name: &str, value: &[u8]) -> ParseResult<&mut PartHead> {
+        if HeaderKind::from_name(name.as_bytes()) == HeaderKind::ContentLength {
+            let refused = if self.content_length {
+                Some(ParseErrorKind::MultipleContentLength)
+            } else {
+                parse_content_length(value)
+                    .is_none()
+                    .then_some(ParseErrorKind::BadContentLength)
+            };
+            if let Some(kind) = refused {
+                return Err(ParseError::new(kind, 0).in_header(name.as_bytes()));
+            }
+            self.content_length = true;
+        }
+        write_field(&mut self.bytes, name, value, self.line_ending)?;
+        Ok(self)
+    }
+
+    /// Ends the head with the empty line and adds the content.
+    pub fn content(mut self, content: &[u8]) -> WrittenPart {
+        self.bytes.extend_from_slice(self.line_ending.as_bytes());
+        self.bytes.extend_from_slice(content);
+        WrittenPart {
+            bytes: self.bytes,
+            line_ending: self.line_ending,
+        }
+    }
+}
+
+impl WrittenPart {
+    /// The part's octets: what a signature over it covers.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
 }
 
 /// Appends `name: value` and a line end to `out`, for a field the parser reads back as
 /// written: a token name, a value without line breaks and without surrounding white space
-/// (which the index would trim).
+/// (which the index would trim). Nothing is written when it is refused.
 pub fn write_field(
     out: &mut Vec<u8>,
     name: &str,
@@ -659,18 +712,21 @@ pub fn write_field(
     Ok(())
 }
 
-/// Writes the delimiters around parts that do not contain the boundary. The body then parses
-/// back by construction: a line starting with `--boundary` can only be one written here, as the
-/// boundary has no line-break character and so no occurrence can run from a part into the line
-/// end after it. What remains for the parser to refuse is in the part headers (a Content-Length
-/// that is not a number, a second one), so each part head is indexed as the parser does.
+/// Writes the delimiters around parts that do not contain the boundary. The body parses back
+/// by construction: a line starting with `--boundary` can only be one written here, as the
+/// boundary has no line-break character, so no occurrence can run from a part into the line end
+/// after it; and a [`WrittenPart`]'s head reads back as written. Only a part written in another
+/// line ending than the body's is refused, as the parser would.
 fn assemble(
-    parts: &[&[u8]],
+    parts: &[&WrittenPart],
     boundary: String,
     line_ending: LineEnding,
 ) -> Result<Built, BuildError> {
     let eol = line_ending.as_bytes();
-    let total: usize = parts.iter().map(|p| p.len() + boundary.len() + 8).sum();
+    let total: usize = parts
+        .iter()
+        .map(|p| p.bytes.len() + boundary.len() + 8)
+        .sum();
     let mut body = Vec::with_capacity(total + boundary.len() + 8);
     let mut ranges = Vec::with_capacity(parts.len());
     for (i, part) in parts.iter().enumerate() {
@@ -680,17 +736,18 @@ fn assemble(
         body.extend_from_slice(b"--");
         body.extend_from_slice(boundary.as_bytes());
         body.extend_from_slice(eol);
-        ranges.push(body.len()..body.len() + part.len());
-        body.extend_from_slice(part);
+        if part.line_ending != line_ending {
+            let error = ParseError::new(ParseErrorKind::MixedLineEnds, body.len());
+            return Err(BuildError::Unreadable(error));
+        }
+        ranges.push(body.len()..body.len() + part.bytes.len());
+        body.extend_from_slice(&part.bytes);
     }
     body.extend_from_slice(eol);
     body.extend_from_slice(b"--");
     body.extend_from_slice(boundary.as_bytes());
     body.extend_from_slice(b"--");
     body.extend_from_slice(eol);
-    for range in &ranges {
-        body_part(&body, range.clone(), line_ending).map_err(BuildError::Unreadable)?;
-    }
     Ok(Built {
         boundary,
         body,

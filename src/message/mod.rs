@@ -8,7 +8,8 @@ mod parse;
 
 pub use name::{is_token_char, HeaderKind};
 pub(crate) use parse::{
-    body_end, detect_line_ending, parse_start_line, scan_head, scan_head_after_start,
+    body_end, detect_line_ending, parse_content_length, parse_start_line, scan_head,
+    scan_head_after_start,
 };
 pub use parse::{Framing, ParseOptions, DEFAULT_MAX_SIZE};
 

@@ -17,7 +17,7 @@ use super::inner::{body_header_name, InnerPolicy, BODY_HEADERS};
 use crate::crypto::{self, CmsError, EncryptOptions, SignOptions, Signer};
 use crate::error::ParseError;
 use crate::message::{unfold, HeaderKind, LineEnding, Message};
-use crate::mime::{self, BuildError, Part};
+use crate::mime::{self, BuildError, Part, PartHead, WrittenPart};
 use crate::uri::Aor;
 
 /// Why a wrapping form could not be built.
@@ -120,29 +120,22 @@ impl Entity {
 /// The body of `message` with its describing headers ([`BODY_HEADERS`], unfolded, under their
 /// full names), written as a MIME entity straight from the message. Refused when there is no
 /// body or no Content-Type.
-pub fn body_entity(message: &Message, purpose: &'static str) -> Result<Vec<u8>, WrapError> {
+pub fn body_entity(message: &Message, purpose: &'static str) -> Result<WrittenPart, WrapError> {
     if message.body().is_empty() {
         return Err(WrapError::NoBody(purpose));
     }
-    let mut out = Vec::with_capacity(message.body().len() + 128);
+    let mut head = PartHead::new(message.line_ending());
     let mut has_type = false;
     for f in message.fields() {
         if let Some(name) = body_header_name(message, f) {
             has_type |= name == BODY_HEADERS[0];
-            mime::write_field(
-                &mut out,
-                name,
-                &unfold(message.field_value(f)),
-                message.line_ending(),
-            )?;
+            head.field(name, &unfold(message.field_value(f)))?;
         }
     }
     if !has_type {
         return Err(WrapError::NoContentType);
     }
-    out.extend_from_slice(message.line_ending().as_bytes());
-    out.extend_from_slice(message.body());
-    Ok(out)
+    Ok(head.content(message.body()))
 }
 
 /// A Date value in the RFC 1123 form SIP requires (RFC 3261 §20.17), GMT.
@@ -246,10 +239,9 @@ pub struct Wrapped {
     pub body: Vec<u8>,
 }
 
-/// `multipart/signed` over `first`, a part as [`mime::write_part`] writes it, with a detached
-/// signature of exactly those octets.
+/// `multipart/signed` over `first`, with a detached signature of exactly its octets.
 pub fn multipart_signed(
-    first: &[u8],
+    first: &WrittenPart,
     spec: &SignSpec<'_>,
     eol: LineEnding,
 ) -> Result<Wrapped, WrapError> {
@@ -257,31 +249,24 @@ pub fn multipart_signed(
         detached: true,
         ..spec.options.clone()
     };
-    let der = crypto::sign(first, spec.signer, &options)?;
-    let encoded = spec.transfer.encode(der, eol);
+    let der = crypto::sign(first.bytes(), spec.signer, &options)?;
     let disposition = match spec.handling {
         Handling::Required => "attachment;handling=required;filename=smime.p7s",
         Handling::Optional => "attachment;handling=optional;filename=smime.p7s",
     };
-    let mut signature = Vec::with_capacity(encoded.len() + 160);
-    mime::write_part(
-        &mut signature,
-        [
-            (
-                "Content-Type",
-                &b"application/pkcs7-signature;name=smime.p7s"[..],
-            ),
-            ("Content-Disposition", disposition.as_bytes()),
-            (
-                "Content-Transfer-Encoding",
-                spec.transfer.as_str().as_bytes(),
-            ),
-        ],
-        &encoded,
-        eol,
+    let mut head = PartHead::new(eol);
+    head.field(
+        "Content-Type",
+        b"application/pkcs7-signature;name=smime.p7s",
+    )?
+    .field("Content-Disposition", disposition.as_bytes())?
+    .field(
+        "Content-Transfer-Encoding",
+        spec.transfer.as_str().as_bytes(),
     )?;
-    let built = mime::build_multipart_rendered(&[first, &signature], eol)?;
-    if built.part(0) != Some(first) {
+    let signature = head.content(&spec.transfer.encode(der, eol));
+    let built = mime::build_multipart_written(&[first, &signature], eol)?;
+    if built.part(0) != Some(first.bytes()) {
         return Err(WrapError::SignedPartMismatch);
     }
     let mut content_type = String::with_capacity(120);
@@ -320,14 +305,9 @@ pub fn sign_sip(
     spec: &SignSpec<'_>,
 ) -> Result<Message, WrapError> {
     let eol = message.line_ending();
-    let mut part = Vec::with_capacity(message.len() + 32);
-    let inner = policy.copy(&message);
-    mime::write_part(
-        &mut part,
-        [("Content-Type", &b"message/sip"[..])],
-        inner.as_bytes(),
-        eol,
-    )?;
+    let mut head = PartHead::new(eol);
+    head.field("Content-Type", b"message/sip")?;
+    let part = head.content(policy.copy(&message).as_bytes());
     let wrapped = multipart_signed(&part, spec, eol)?;
     set_wrapped(&mut message, &wrapped)?;
     Ok(message)
@@ -385,30 +365,20 @@ pub fn sign_aib(
     spec: &SignSpec<'_>,
 ) -> Result<Message, WrapError> {
     let eol = message.line_ending();
-    let mut aib = Vec::with_capacity(384);
-    mime::write_part(
-        &mut aib,
-        [
-            ("Content-Type", &b"message/sipfrag"[..]),
-            ("Content-Disposition", &b"aib;handling=optional"[..]),
-        ],
-        b"",
-        eol,
-    )?;
-    write_aib_fragment(&mut aib, &message, signed_as)?;
-    let signed = multipart_signed(&aib, spec, eol)?;
+    let mut fragment = Vec::with_capacity(256);
+    write_aib_fragment(&mut fragment, &message, signed_as)?;
+    let mut head = PartHead::new(eol);
+    head.field("Content-Type", b"message/sipfrag")?
+        .field("Content-Disposition", b"aib;handling=optional")?;
+    let signed = multipart_signed(&head.content(&fragment), spec, eol)?;
     let wrapped = if message.body().is_empty() {
         signed
     } else {
         let original = body_entity(&message, "carry")?;
-        let mut signed_part = Vec::with_capacity(signed.body.len() + 160);
-        mime::write_part(
-            &mut signed_part,
-            [("Content-Type", signed.content_type.as_bytes())],
-            &signed.body,
-            eol,
-        )?;
-        let mixed = mime::build_multipart_rendered(&[&original, &signed_part], eol)?;
+        let mut head = PartHead::new(eol);
+        head.field("Content-Type", signed.content_type.as_bytes())?;
+        let signed_part = head.content(&signed.body);
+        let mixed = mime::build_multipart_written(&[&original, &signed_part], eol)?;
         Wrapped {
             content_type: format!("multipart/mixed;boundary={}", mixed.boundary),
             body: mixed.body,
@@ -451,7 +421,7 @@ pub fn sign_cms(mut message: Message, spec: &SignSpec<'_>) -> Result<Message, Wr
         detached: false,
         ..spec.options.clone()
     };
-    let der = crypto::sign(&entity, spec.signer, &options)?;
+    let der = crypto::sign(entity.bytes(), spec.signer, &options)?;
     set_pkcs7_mime(
         &mut message,
         "signed-data",
@@ -498,7 +468,7 @@ fn set_envelope(
 pub fn encrypt_body(message: &Message, spec: &EncryptSpec<'_>) -> Result<Message, WrapError> {
     let entity = body_entity(message, "encrypt")?;
     let mut out = message.clone();
-    set_envelope(&mut out, &entity, spec)?;
+    set_envelope(&mut out, entity.bytes(), spec)?;
     Ok(out)
 }
 
@@ -511,14 +481,14 @@ pub fn encrypt_sip(
     spec: &EncryptSpec<'_>,
 ) -> Result<Message, WrapError> {
     let inner = policy.copy(message);
-    let mut entity = Vec::with_capacity(inner.len() + 32);
-    let sip = [("Content-Type", &b"message/sip"[..])];
-    mime::write_part(&mut entity, sip, inner.as_bytes(), message.line_ending())?;
+    let mut head = PartHead::new(message.line_ending());
+    head.field("Content-Type", b"message/sip")?;
+    let entity = head.content(inner.as_bytes());
     let mut out = message.clone();
     for name in hide {
         out.remove_named(name);
     }
-    set_envelope(&mut out, &entity, spec)?;
+    set_envelope(&mut out, entity.bytes(), spec)?;
     Ok(out)
 }
 
@@ -606,7 +576,7 @@ mod tests {
             Content-Language: en\nCall-ID: c\nCSeq: 1 MESSAGE\nContent-Length: 2\n\nhi",
         );
         assert_eq!(
-            body_entity(&m, "sign").unwrap(),
+            body_entity(&m, "sign").unwrap().bytes(),
             b"Content-Type: text/plain; charset=utf-8\r\nContent-Language: en\r\n\r\nhi"
         );
     }
