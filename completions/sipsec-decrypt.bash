@@ -23,7 +23,7 @@ _sipsec__decrypt() {
 
     case "${cmd}" in
         sipsec__decrypt)
-            opts="-o -j -q -v -h -V --pcap --pcap-out --mtu --output --report --json --fail-open --fail-closed --jobs --datagram --max-size --control-key --control-key-fd --keep-control --quiet --verbose --store --open-signed --help --version"
+            opts="-o -j -q -v -h -V --pcap --pcap-out --mtu --output --report --json --fail-open --fail-closed --jobs --datagram --max-size --control-key --control-key-fd --keep-control --quiet --verbose --store --passphrase-file --passphrase-env --open-signed --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -74,6 +74,14 @@ _sipsec__decrypt() {
                     return 0
                     ;;
                 --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

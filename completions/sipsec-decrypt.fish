@@ -8,6 +8,8 @@ complete -c sipsec-decrypt -l max-size -d 'Refuse messages larger than this many
 complete -c sipsec-decrypt -l control-key -d 'Per-run secret for the control header between sipsec processes (created, mode 0600, when missing; use a fresh file per run)' -r -F
 complete -c sipsec-decrypt -l control-key-fd -d 'Read the control key from this inherited file descriptor' -r
 complete -c sipsec-decrypt -l store -d 'Certificate store directory' -r -F
+complete -c sipsec-decrypt -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
+complete -c sipsec-decrypt -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
 complete -c sipsec-decrypt -l json -d 'Print the JSON records on stdout instead of the messages'
 complete -c sipsec-decrypt -l fail-open -d 'Pass a message the tool cannot handle on unchanged, with a warning'
 complete -c sipsec-decrypt -l fail-closed -d 'Withhold a message the tool cannot handle, and record why'

@@ -399,7 +399,7 @@ pub struct Datagram {
 }
 
 /// Frames one datagram: the body runs to the end unless Content-Length says otherwise.
-pub fn datagram(bytes: &[u8], max_size: usize) -> Result<Datagram, ParseError> {
+pub fn datagram(bytes: impl Into<Vec<u8>>, max_size: usize) -> Result<Datagram, ParseError> {
     let options = ParseOptions {
         framing: Framing::Datagram,
         fragment: false,

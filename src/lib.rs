@@ -42,3 +42,10 @@ pub mod uri;
 
 pub use error::{ParseError, ParseErrorKind};
 pub use message::{HeaderKind, Message};
+
+/// Every tool allocates a few small objects per message, and with `--jobs` a message is
+/// allocated on the reader thread and freed on another: glibc's allocator made `--jobs 2`
+/// slower than one job on a capture (4.9 s against 2.6 s) and was a quarter of the
+/// instructions of `sipsec-verify --pcap`; mimalloc's per-thread free lists do neither.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

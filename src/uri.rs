@@ -205,10 +205,9 @@ pub fn parse_host(text: &str, base: usize) -> ParseResult<Host<'_>> {
         return Err(bad("empty host", base));
     }
     if b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
-        return text
-            .parse::<Ipv4Addr>()
+        return parse_ipv4(b)
             .map(Host::Ipv4)
-            .map_err(|_| bad("malformed IPv4 address", base));
+            .ok_or(bad("malformed IPv4 address", base));
     }
     if let Some(i) = b.iter().position(|&c| !is_hostname_char(c)) {
         return Err(bad("character not allowed in a host name", base + i));
@@ -222,6 +221,25 @@ pub fn parse_host(text: &str, base: usize) -> ParseResult<Host<'_>> {
         return Err(bad("malformed host name", base));
     }
     Ok(Host::Name(text))
+}
+
+/// A dotted quad of digits and dots, read as `Ipv4Addr::from_str` reads it (four decimal
+/// octets up to 255, no leading zeros) without its general-purpose parser: every From and
+/// To of a capture from a lab network has one.
+fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = text.split(|&c| c == b'.');
+    for octet in &mut octets {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let value = part.iter().try_fold(0u16, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
+        })?;
+        *octet = u8::try_from(value).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
 /// An IPv6 address as in RFC 4291, tolerating the `:::` form the RFC 3261 ABNF allows
@@ -249,7 +267,8 @@ fn parse_port(text: &str, base: usize) -> ParseResult<u16> {
 /// `str::find` for an ASCII byte, with memchr: URIs are parsed for every address of every
 /// message, and the char searcher was a tenth of the views' time.
 fn find_byte(text: &str, b: u8) -> Option<usize> {
-    memchr::memchr(b, text.as_bytes())
+    // A plain loop: URI pieces are a few dozen bytes, shorter than memchr's set-up pays for.
+    text.bytes().position(|c| c == b)
 }
 
 /// `str::split_once` for an ASCII byte (an ASCII byte's index is always a char boundary).
@@ -263,10 +282,14 @@ pub fn parse_hostport(text: &str, base: usize) -> ParseResult<(Host<'_>, Option<
         find_byte(text, b']')
             .map(|i| i + 1)
             .ok_or(bad("unbalanced [ in host", base))?
-    } else if memchr::memchr_iter(b':', text.as_bytes()).nth(1).is_some() {
-        return Err(bad("IPv6 address without brackets", base));
     } else {
-        find_byte(text, b':').unwrap_or(text.len())
+        match find_byte(text, b':') {
+            Some(colon) if find_byte(&text[colon + 1..], b':').is_some() => {
+                return Err(bad("IPv6 address without brackets", base));
+            }
+            Some(colon) => colon,
+            None => text.len(),
+        }
     };
     let host = parse_host(&text[..host_end], base)?;
     let rest = &text[host_end..];
@@ -607,32 +630,41 @@ impl<'a> Uri<'a> {
     pub fn aor(&self) -> Option<Aor> {
         match self.scheme {
             Scheme::Sip | Scheme::Sips => {
-                let host = match self.host? {
-                    Host::Name(n) => n.trim_end_matches('.').to_ascii_lowercase(),
-                    Host::Ipv4(a) => {
-                        let mut text = String::with_capacity(15);
-                        push_ipv4(&mut text, a);
-                        text
-                    }
-                    Host::Ipv6 { addr, .. } => format!("[{addr}]"),
-                };
-                let user = self.user.map(|u| canonical_user(u.as_bytes()));
+                let mut host = String::new();
+                push_host_key(&mut host, self.host?);
+                let user = self.user.map(|u| {
+                    let mut text = String::with_capacity(u.len());
+                    push_canonical_user(&mut text, u.as_bytes());
+                    text
+                });
                 Some(Aor { user, host })
             }
             Scheme::Tel => {
-                let number: String = self
-                    .user?
-                    .chars()
-                    .filter(|c| !"-.()".contains(*c))
-                    .map(|c| c.to_ascii_lowercase())
-                    .collect();
-                Some(Aor {
-                    user: None,
-                    host: number,
-                })
+                let mut host = String::new();
+                push_tel_number(&mut host, self.user?);
+                Some(Aor { user: None, host })
             }
             Scheme::Other => None,
         }
+    }
+
+    /// What `self.aor().map(|a| a.key())` gives, built in one string: the report writes one
+    /// for the From and the To of every message.
+    pub fn aor_key(&self) -> Option<String> {
+        let mut key = String::with_capacity(self.raw.len());
+        match self.scheme {
+            Scheme::Sip | Scheme::Sips => {
+                let host = self.host?;
+                if let Some(user) = self.user {
+                    push_canonical_user(&mut key, user.as_bytes());
+                    key.push('@');
+                }
+                push_host_key(&mut key, host);
+            }
+            Scheme::Tel => push_tel_number(&mut key, self.user?),
+            Scheme::Other => return None,
+        }
+        Some(key)
     }
 
     /// URI equivalence per RFC 3261 §19.1.4 for sip/sips and RFC 3966 §4 for tel; other
@@ -750,16 +782,51 @@ fn same_ci(a: Option<&str>, b: Option<&str>) -> bool {
 
 /// Decodes every escape, then escapes again exactly the bytes a user part may not hold raw, so
 /// that `%61lice` and `alice` give one key.
-fn canonical_user(user: &[u8]) -> String {
-    let mut out = String::with_capacity(user.len());
+fn push_canonical_user(out: &mut String, user: &[u8]) {
+    if user.iter().all(|&c| is_user_char(c)) {
+        // Nothing escaped, nothing to escape: the common case, copied as it is.
+        out.extend(user.iter().map(|&c| char::from(c)));
+        return;
+    }
     for &c in unescape(user).iter() {
         if is_user_char(c) {
             out.push(c as char);
         } else {
-            out.push_str(&format!("%{c:02X}"));
+            out.push('%');
+            out.push(char::from(HEX_UPPER[usize::from(c >> 4)]));
+            out.push(char::from(HEX_UPPER[usize::from(c & 15)]));
         }
     }
-    out
+}
+
+const HEX_UPPER: &[u8; 16] = b"0123456789ABCDEF";
+
+/// The host as an address-of-record names it: a name in lower case without a final dot, an
+/// address in its canonical text.
+fn push_host_key(out: &mut String, host: Host<'_>) {
+    match host {
+        Host::Name(n) => out.extend(
+            n.trim_end_matches('.')
+                .chars()
+                .map(|c| c.to_ascii_lowercase()),
+        ),
+        Host::Ipv4(a) => push_ipv4(out, a),
+        Host::Ipv6 { addr, .. } => {
+            use fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = write!(out, "[{addr}]");
+        }
+    }
+}
+
+/// A tel number without visual separators, in lower case (RFC 3966 §4).
+fn push_tel_number(out: &mut String, number: &str) {
+    out.extend(
+        number
+            .chars()
+            .filter(|c| !"-.()".contains(*c))
+            .map(|c| c.to_ascii_lowercase()),
+    );
 }
 
 /// An address-of-record, `user@host` with the host in lower case: the identity key used
@@ -831,25 +898,21 @@ mod tests;
 /// Appends `a.b.c.d` as `Ipv4Addr`'s `Display` writes it, without the formatting machinery
 /// (identity keys and report records are made for every message).
 pub(crate) fn push_ipv4(text: &mut String, addr: Ipv4Addr) {
-    for (i, octet) in addr.octets().iter().enumerate() {
+    for (i, &octet) in addr.octets().iter().enumerate() {
         if i > 0 {
             text.push('.');
         }
-        push_u64(text, u64::from(*octet));
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
     }
 }
 
-/// Appends `n` in decimal.
-pub(crate) fn push_u64(text: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    text.push_str(std::str::from_utf8(&digits[i..]).unwrap_or_default());
+/// Appends `n` in decimal (itoa: numbers are most of a capture record's report line).
+pub(crate) fn push_u64(text: &mut String, n: u64) {
+    text.push_str(itoa::Buffer::new().format(n));
 }

@@ -211,6 +211,21 @@ fn name_constraints_make_openssl_refuse_a_foreign_leaf() {
 }
 
 #[test]
+fn issue_refuses_a_configured_domain_the_ca_is_not_constrained_to() {
+    let p = pki();
+    ok(certgen(
+        &p.store,
+        &["config", "--add-domain", "evil.example"],
+    ));
+    refused(
+        certgen(&p.store, &["issue", "sip:mallory@evil.example"]),
+        "the issuing CA's name constraints do not allow it: sip:mallory@evil.example is outside \
+         the permitted subtrees DNS:callcentre.example",
+    );
+    assert!(!p.path("identities/mallory@evil.example").exists());
+}
+
+#[test]
 fn csr_round_trip_through_an_outside_ca() {
     if !have_openssl() {
         return;

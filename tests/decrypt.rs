@@ -9,7 +9,7 @@ use common::{openssl_cli, run, write};
 use sipsec::crypto::{encrypt, ContentCipher, EncryptOptions};
 use sipsec::store::Store;
 use std::path::{Path, PathBuf};
-use unwrapkit::{body_of, certgen, tool, with_body};
+use unwrapkit::{body_of, certgen, tool, with_body, Outcome};
 
 const DECRYPT: &str = env!("CARGO_BIN_EXE_sipsec-decrypt");
 const VERIFY: &str = env!("CARGO_BIN_EXE_sipsec-verify");
@@ -327,4 +327,118 @@ fn rfc6216_envelopes_open_with_kumikos_key_and_signed_ones_verify_through_the_pi
         .as_str()
         .unwrap()
         .contains("dropped unverified"));
+}
+
+/// sipsec-decrypt on `input` with `args` and extra environment variables.
+fn decrypt_with_env(store: &Path, args: &[&str], env: &[(&str, &str)], input: &[u8]) -> Outcome {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(DECRYPT)
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A run refused at setup may exit before reading its input.
+    let _ = child.stdin.take().unwrap().write_all(input);
+    let out = child.wait_with_output().unwrap();
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        records: Vec::new(),
+    }
+}
+
+#[test]
+fn a_passphrase_protected_store_decrypts_only_with_its_passphrase() {
+    const PASS: &str = "correct horse battery staple";
+    const WRONG: &str = "incorrect donkey";
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let pass_file = write(dir.path(), "pass", format!("{PASS}\n").as_bytes());
+    let wrong_file = write(dir.path(), "wrong", WRONG.as_bytes());
+    certgen(
+        &store,
+        &[
+            &["--passphrase-file", &pass_file, "init-ca"],
+            &[
+                "--passphrase-file",
+                &pass_file,
+                "issue",
+                "sip:bob@example.net",
+            ],
+        ],
+    );
+    let key = std::fs::read_to_string(store.join("identities/bob@example.net/key.pem")).unwrap();
+    assert!(key.contains("ENCRYPTED PRIVATE KEY"), "{key}");
+    let bob = openssl::x509::X509::from_pem(&std::fs::read(bob_cert(&store)).unwrap()).unwrap();
+    let der = encrypt(&sdp_entity(), &[bob], &EncryptOptions::default()).unwrap();
+    let msg = enveloped(&der, "enveloped-data");
+
+    let from_file = decrypt_with_env(&store, &["--passphrase-file", &pass_file], &[], &msg);
+    let from_env = decrypt_with_env(
+        &store,
+        &["--passphrase-env", "SIPSEC_TEST_KEY_PASS"],
+        &[("SIPSEC_TEST_KEY_PASS", PASS)],
+        &msg,
+    );
+    for o in [&from_file, &from_env] {
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        assert_eq!(body_of(&o.stdout), SDP);
+    }
+
+    let refusals = [
+        (
+            decrypt_with_env(&store, &["--passphrase-file", &wrong_file], &[], &msg),
+            "wrong passphrase for",
+        ),
+        (
+            decrypt_with_env(
+                &store,
+                &["--passphrase-env", "SIPSEC_TEST_KEY_PASS"],
+                &[("SIPSEC_TEST_KEY_PASS", WRONG)],
+                &msg,
+            ),
+            "wrong passphrase for",
+        ),
+        (
+            decrypt_with_env(&store, &[], &[], &msg),
+            "is encrypted; give --passphrase-file or --passphrase-env",
+        ),
+        (
+            decrypt_with_env(
+                &store,
+                &["--passphrase-env", "SIPSEC_TEST_UNSET"],
+                &[],
+                &msg,
+            ),
+            "environment variable SIPSEC_TEST_UNSET is not set",
+        ),
+    ];
+    for (o, why) in &refusals {
+        // Refused before any message is read: nothing written, the setup exit code.
+        assert_eq!(o.code, 3, "{why}: {}", o.stderr);
+        assert!(o.stdout.is_empty(), "{why}");
+        assert!(
+            o.stderr.starts_with("sipsec-decrypt: ") && o.stderr.contains(why),
+            "{why}: {}",
+            o.stderr
+        );
+    }
+    for o in refusals
+        .iter()
+        .map(|(o, _)| o)
+        .chain([&from_file, &from_env])
+    {
+        assert!(
+            !o.stderr.contains(PASS) && !o.stderr.contains(WRONG),
+            "{}",
+            o.stderr
+        );
+    }
 }

@@ -9,7 +9,10 @@ use common::{openssl_cli, run, write, write_cert, write_key};
 use openssl::x509::X509;
 use serde_json::Value;
 use sipsec::crypto::{sign, SignOptions, Signer};
+use sipsec::store::fsio::PassSource;
+use sipsec::store::x509::{self, KeyType, LeafProfile};
 use sipsec::store::Store;
+use sipsec::uri::Aor;
 use std::path::{Path, PathBuf};
 use unwrapkit::{tool, with_body, Outcome};
 
@@ -886,4 +889,110 @@ fn rfc6216_restored_messages_verify_and_captured_ones_are_refused() {
         );
         assert!(o.stdout.is_empty());
     }
+}
+
+/// A store made with sipsec-certgen as an administrator would: keys encrypted under a
+/// passphrase, a root, an issuing CA constrained to example.com, and alice's identity; also
+/// the store opened with the passphrase, for minting.
+fn certgen_store(dir: &Path) -> (PathBuf, Store) {
+    let store = dir.join("store");
+    let pass = common::write(dir, "pass", b"s3cret passphrase\n");
+    unwrapkit::certgen(
+        &store,
+        &[
+            &["--passphrase-file", &pass, "init-ca"],
+            &[
+                "--passphrase-file",
+                &pass,
+                "init-intermediate",
+                "--domain",
+                "example.com",
+            ],
+            &["--passphrase-file", &pass, "issue", "sip:alice@example.com"],
+        ],
+    );
+    let opened = Store::open(&store)
+        .unwrap()
+        .with_passphrase(Some(&PassSource::File(pass.into())))
+        .unwrap();
+    (store, opened)
+}
+
+#[test]
+fn a_certificate_outside_the_issuing_cas_name_constraints_is_untrusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, opened) = certgen_store(dir.path());
+    // Verification reads no private key, so the encrypted store needs no passphrase here.
+    let id = opened
+        .signing_identity(&Aor::parse("alice@example.com").unwrap())
+        .unwrap();
+    let alice = Signer {
+        cert: id.cert,
+        key: id.key,
+        chain: id.chain,
+    };
+    let o = verify(
+        &store,
+        &["--require", "identity"],
+        &signed_body(&alice, "sip:alice@example.com"),
+    );
+    assert_all_pass(&o);
+
+    // What a thief of the issuing key could mint, bypassing certgen's own domain check.
+    let ca = opened.issuing_ca().unwrap().unwrap();
+    let mint = |uri: &str| {
+        let key = x509::generate_key(KeyType::P256).unwrap();
+        let profile = LeafProfile::new(Aor::parse(uri).unwrap(), 5);
+        let cert = x509::make_leaf(&profile, &key, Some((&ca.cert, &ca.key)), None).unwrap();
+        Signer {
+            cert,
+            key,
+            chain: vec![ca.cert.clone()],
+        }
+    };
+    // A host below the permitted domain is inside its DNS subtree.
+    let carol = mint("sip:carol@sales.example.com");
+    let o = verify(
+        &store,
+        &["--require", "identity"],
+        &signed_body(&carol, "sip:carol@sales.example.com"),
+    );
+    assert_all_pass(&o);
+
+    let mallory = mint("sip:mallory@evil.example");
+    let o = verify(
+        &store,
+        &["--require", "trusted"],
+        &signed_body(&mallory, "sip:mallory@evil.example"),
+    );
+    assert_eq!(o.code, 1, "{}", o.verdict());
+    assert_eq!(result(o.verdict(), "integrity"), "pass");
+    assert_eq!(result(o.verdict(), "trust"), "fail");
+    let why = o.refusal();
+    assert!(
+        why.contains("trust failed")
+            && why.contains("name constraints")
+            && why.contains("sip:mallory@evil.example")
+            && why.contains("DNS:example.com"),
+        "{why}"
+    );
+    assert!(!o.text().contains("validated"), "{}", o.text());
+
+    // The gap this closes: OpenSSL alone accepts the forged certificate.
+    let Some(ossl) = openssl_cli() else { return };
+    let leaf = write_cert(dir.path(), "mallory.pem", &mallory.cert);
+    let ca_file = write_cert(dir.path(), "ca.pem", &ca.cert);
+    let root = store.join("root/cert.pem");
+    let (ok, text) = run(
+        &ossl,
+        &[
+            "verify",
+            "-CAfile",
+            root.to_str().unwrap(),
+            "-untrusted",
+            &ca_file,
+            &leaf,
+        ],
+    );
+    assert!(ok, "{text}");
 }

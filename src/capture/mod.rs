@@ -56,6 +56,16 @@ pub enum Transport {
     Tcp,
 }
 
+impl Transport {
+    /// The name in reports (what the `Serialize` derive writes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
+}
+
 /// Where a message (or a chunk of a TCP stream) came from in the capture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Origin {

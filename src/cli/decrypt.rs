@@ -1,10 +1,11 @@
 //! `sipsec-decrypt`: the clap definitions (man page and completions come from here) and the
 //! runner that builds the decryptor from them.
 
-use crate::cli::setup_failed;
-use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP};
+use crate::cli::certgen::KeyPassArgs;
+use crate::cli::{
+    open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP,
+};
 use crate::smime::decrypt::{DecryptOptions, Decryptor};
-use crate::store::Store;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -17,6 +18,10 @@ Contact and routing headers (inner From/To are display-only, RFC 3261 §23.4.1.2
 inside envelopes are opened; a signature inside is left for sipsec-verify. An envelope inside a \
 signature (encrypt-then-sign) is left alone unless --open-signed, since opening it breaks the \
 signature: run sipsec-verify --unwrap first.
+
+Every identity's key is read when the run starts: a store whose keys are encrypted (made with \
+sipsec-certgen --passphrase-file or --passphrase-env) needs the same option here, and a missing \
+or wrong passphrase ends the run before any message is read (exit code 3).
 
 Every failure to decrypt (no key for any recipient, a damaged envelope, a wrong padding or GCM \
 tag, an inner message that does not parse) gives the same text, so the proxy is no oracle; the \
@@ -42,6 +47,9 @@ pub struct DecryptCli {
     pub common: CommonArgs,
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Passphrase of the store's private keys.
+    #[command(flatten)]
+    pub key_pass: KeyPassArgs,
     /// Also open an envelope covered by a signature (encrypt-then-sign), dropping the
     /// signature unverified.
     #[arg(long)]
@@ -50,7 +58,7 @@ pub struct DecryptCli {
 
 /// The whole of sipsec-decrypt.
 pub fn run(cli: &DecryptCli) -> ExitCode {
-    let decryptor = Store::open(&cli.store.store).and_then(|s| {
+    let decryptor = open_store(&cli.store.store, &cli.key_pass).and_then(|s| {
         Decryptor::new(
             &s,
             DecryptOptions {

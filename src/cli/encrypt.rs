@@ -1,9 +1,7 @@
 //! `sipsec-encrypt`: the command line of the encrypt filter.
 
 use crate::cli::certgen::KeyPassArgs;
-use crate::cli::setup_failed;
-use crate::cli::sign::open_store;
-use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs};
+use crate::cli::{open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs};
 use crate::crypto::{ContentCipher, EncryptOptions, RsaPadding};
 use crate::encrypt::{check_hide, EncryptConfig, EncryptFilter, EncryptForm};
 use crate::select::Selection;
@@ -173,8 +171,9 @@ fn config(cli: &EncryptCli, store: &Store) -> anyhow::Result<EncryptConfig> {
 
 /// The whole `main` of sipsec-encrypt.
 pub fn run(cli: &EncryptCli) -> ExitCode {
-    let setup =
-        open_store(&cli.store, &cli.key_pass).and_then(|store| Ok((config(cli, &store)?, store)));
+    let setup = open_store(&cli.store.store, &cli.key_pass)
+        .map_err(anyhow::Error::from)
+        .and_then(|store| Ok((config(cli, &store)?, store)));
     match setup {
         Ok((config, store)) => {
             run_filter(&EncryptFilter::new(store, config), &cli.filter, &cli.common)

@@ -12,10 +12,12 @@ use crate::filter::control::ControlKey;
 use crate::filter::driver::{self, DriverOptions, Input, InputKind, Sinks};
 use crate::filter::{FailMode, Filter};
 use crate::message::{Framing, DEFAULT_MAX_SIZE};
+use crate::store::{Store, StoreError};
+use certgen::KeyPassArgs;
 use clap::{Args, CommandFactory};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// The exit codes of every sipsec tool.
@@ -61,6 +63,12 @@ pub struct StoreArgs {
     /// Certificate store directory.
     #[arg(long, env = "SIPSEC_STORE", value_name = "DIR")]
     pub store: PathBuf,
+}
+
+/// Opens the store at `path` with the key passphrase the command line names: the one way
+/// sign, encrypt, decrypt and relay open a store whose keys may be encrypted.
+pub fn open_store(path: &Path, key_pass: &KeyPassArgs) -> Result<Store, StoreError> {
+    Store::open(path)?.with_passphrase(key_pass.source().as_ref())
 }
 
 /// The options of every filter (sign, encrypt, verify, decrypt).

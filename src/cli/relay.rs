@@ -187,9 +187,7 @@ impl RelayCli {
         let Some(dir) = &self.store else {
             return Ok(None);
         };
-        Ok(Some(
-            Store::open(dir)?.with_passphrase(self.key_pass.source().as_ref())?,
-        ))
+        Ok(Some(crate::cli::open_store(dir, &self.key_pass)?))
     }
 
     fn tls(&self) -> anyhow::Result<Option<Tls>> {

@@ -1,14 +1,12 @@
 //! `sipsec-sign`: the command line of the sign filter (man page and completions come from here).
 
 use crate::cli::certgen::KeyPassArgs;
-use crate::cli::setup_failed;
-use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs};
+use crate::cli::{open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs};
 use crate::crypto::DigestAlgorithm;
 use crate::select::Selection;
 use crate::sign::{Form, SignConfig, SignFilter};
 use crate::smime::build::{Handling, Transfer};
 use crate::smime::inner::InnerPolicy;
-use crate::store::Store;
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
 
@@ -130,16 +128,11 @@ pub struct SignCli {
     pub internal: Vec<String>,
 }
 
-/// Opens the store named on the command line, with its key passphrase.
-pub fn open_store(store: &StoreArgs, key_pass: &KeyPassArgs) -> anyhow::Result<Store> {
-    Ok(Store::open(&store.store)?.with_passphrase(key_pass.source().as_ref())?)
-}
-
 /// The whole `main` of sipsec-sign.
 pub fn run(cli: &SignCli) -> ExitCode {
-    let store = match open_store(&cli.store, &cli.key_pass) {
+    let store = match open_store(&cli.store.store, &cli.key_pass) {
         Ok(s) => s,
-        Err(e) => return setup_failed("sign", format_args!("{e:#}")),
+        Err(e) => return setup_failed("sign", e),
     };
     let config = SignConfig {
         form: cli.form,

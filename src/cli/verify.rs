@@ -14,7 +14,8 @@ Every check is reported on its own in the Sipsec-Verdict header and the JSON rep
 merged \"valid\": integrity (the signature over the exact octets received), coverage (which \
 headers and whether the body are signed: a body form covers no header, an AIB does not cover \
 the SDP, a cms form covers no outer header), trust (chain to the store's anchors at the capture \
-time or --now, validity, key usage, CRLs), identity (the certificate's SIP URI against the From \
+time or --now, validity, key usage, CRLs, and the host of every SIP URI of the certificate \
+within each CA's name constraints, which OpenSSL does not check), identity (the certificate's SIP URI against the From \
 of a request or the To of a response; a domain certificate only with id-kp-sipDomain; a group \
 certificate vouches for the group AOR only), freshness (the Date inside the signed content, \
 within --window, at most --future-skew ahead), replay (the same signature again: a \
@@ -31,7 +32,7 @@ withheld: forwarding it unchanged (--fail-open) would also forward the sender's 
 came, including any forged mark. With the default --require none every message is forwarded, \
 marked or not, with its verdict; only a smuggled mark is refused. That default is deliberate: most SIP traffic is unsigned, and refusing it would break calls without making anyone safer, because a terminal behind this proxy trusts the mark, never the absence of a refusal. Senders that must sign go in --peer-policy (a stripped signature is then refused), and a deployment that wants every message checked says --require identity or fresh.
 
-The signer certificate is taken from the signature, else from the store: the sender's AOR (learned or own certificates), then every store certificate by issuer and serial number. Trust verdicts are cached per certificate chain for the span in which every certificate of the chain is valid; CRLs are read when the run starts.
+The signer certificate is taken from the signature, else from the store: the sender's AOR (learned or own certificates), then every store certificate by issuer and serial number. Trust verdicts are cached per certificate chain for the span in which every certificate of the chain is valid; CRLs are read when the run starts. No private key is read, so a store whose keys are encrypted needs no passphrase here.
 
 ";
 

@@ -1,17 +1,18 @@
-//! Just enough BER/DER reading to find the content-encryption algorithm of an Enveloped or
-//! AuthEnvelopedData, which OpenSSL 3.0 has no public getter for. Accepts definite and
-//! indefinite lengths (the CLI streams with indefinite lengths); never panics.
+//! Just enough BER/DER reading for what OpenSSL 3.0 has no public getter for: the
+//! content-encryption algorithm of an Enveloped or AuthEnvelopedData, and the raw value of a
+//! certificate extension (nameConstraints, for `constraints`). Accepts definite and indefinite
+//! lengths (the CLI streams with indefinite lengths); never panics.
 
 const MAX_DEPTH: usize = 16;
 
-struct Tlv<'a> {
-    tag: u8,
+pub(super) struct Tlv<'a> {
+    pub(super) tag: u8,
     /// Content octets; for an indefinite length, the children without the end-of-contents.
-    body: &'a [u8],
+    pub(super) body: &'a [u8],
 }
 
 /// Reads one TLV from the front of `input`; returns it and the rest.
-fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
+pub(super) fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -60,7 +61,7 @@ fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
     Some((Tlv { tag, body }, rest))
 }
 
-fn children(body: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
+pub(super) fn children(body: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
     let mut out = Vec::new();
     let mut cursor = body;
     while !cursor.is_empty() {
@@ -86,6 +87,29 @@ pub(crate) fn content_encryption_oid(der: &[u8]) -> Option<String> {
     let alg = eci.get(1).filter(|t| t.tag == 0x30)?;
     let (oid, _) = read(alg.body, 5)?;
     (oid.tag == 0x06).then(|| dotted(oid.body)).flatten()
+}
+
+/// The value (the extnValue octets) of the extension `oid` (its content octets, e.g.
+/// `55 1d 1e` for nameConstraints) in a certificate's DER: `Some(None)` when the certificate
+/// has no such extension, `None` when the DER does not read.
+pub(super) fn extension_value<'a>(cert: &'a [u8], oid: &[u8]) -> Option<Option<&'a [u8]>> {
+    let (certificate, _) = read(cert, 0)?;
+    let (tbs, _) = read(certificate.body, 1)?;
+    // Extensions are the [3] field, last of the TBSCertificate; a v1 certificate has none.
+    let Some(explicit) = children(tbs.body, 2)?.into_iter().find(|t| t.tag == 0xa3) else {
+        return Some(None);
+    };
+    let (extensions, _) = read(explicit.body, 3)?;
+    for ext in children(extensions.body, 4)? {
+        // Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
+        let fields = children(ext.body, 5)?;
+        let id = fields.first().filter(|t| t.tag == 0x06)?;
+        if id.body == oid {
+            let value = fields.last().filter(|t| t.tag == 0x04)?;
+            return Some(Some(value.body));
+        }
+    }
+    Some(None)
 }
 
 fn dotted(body: &[u8]) -> Option<String> {

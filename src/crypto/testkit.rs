@@ -14,8 +14,8 @@ use openssl::x509::extension::{
     SubjectKeyIdentifier,
 };
 use openssl::x509::{
-    CrlNumber, X509Builder, X509Crl, X509CrlBuilder, X509Name, X509NameBuilder, X509RevokedBuilder,
-    X509,
+    CrlNumber, X509Builder, X509Crl, X509CrlBuilder, X509Extension, X509Name, X509NameBuilder,
+    X509RevokedBuilder, X509,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +102,19 @@ impl Ca {
         let key = key(kind);
         let mut b = builder("sipsec test intermediate", &key, Validity::Now);
         b.set_issuer_name(self.cert.subject_name()).unwrap();
+        Ca::finish_ca(b, key, Some(self))
+    }
+
+    /// An intermediate CA signed by this one with a nameConstraints extension, written in
+    /// OpenSSL's configuration syntax (`critical,permitted;DNS:example.com,excluded;IP:...`).
+    pub fn constrained_sub_ca(&self, kind: KeyKind, constraints: &str) -> Ca {
+        let key = key(kind);
+        let mut b = builder("sipsec test constrained intermediate", &key, Validity::Now);
+        b.set_issuer_name(self.cert.subject_name()).unwrap();
+        let ctx = b.x509v3_context(Some(&self.cert), None);
+        #[allow(deprecated)] // the crate has no typed builder for nameConstraints
+        let nc = X509Extension::new(None, Some(&ctx), "nameConstraints", constraints).unwrap();
+        b.append_extension(nc).unwrap();
         Ca::finish_ca(b, key, Some(self))
     }
 

@@ -8,6 +8,7 @@ use openssl::x509::verify::{X509VerifyFlags, X509VerifyParam};
 use openssl::x509::{X509Crl, X509PurposeId, X509StoreContext, X509VerifyResult, X509};
 use openssl_sys as sys;
 
+use super::constraints::{self, NameViolation};
 use super::{epoch_seconds, ffi, CmsError};
 
 /// What the certificate must be good for (RFC 8550 §4.4 key usage / EKU rules).
@@ -63,6 +64,13 @@ pub enum TrustVerdict {
         depth: u32,
         reason: String,
     },
+    /// OpenSSL accepted the chain, but a SIP URI of the certificate lies outside the name
+    /// constraints of the CA at `ca_depth` (OpenSSL cannot judge `sip:` names: see
+    /// [`constraints`]).
+    NameConstraints {
+        ca_depth: u32,
+        violation: NameViolation,
+    },
     Other {
         depth: u32,
         code: i32,
@@ -96,6 +104,14 @@ impl std::fmt::Display for TrustVerdict {
             TrustVerdict::CrlUnavailable { depth, reason } => {
                 write!(f, "revocation unknown: {reason} (depth {depth}); supply a current CRL")
             }
+            TrustVerdict::NameConstraints {
+                ca_depth,
+                violation,
+            } => write!(
+                f,
+                "certificate name not allowed by its CA's name constraints: {violation} \
+                 (CA at depth {ca_depth})"
+            ),
             TrustVerdict::Other {
                 depth,
                 code,
@@ -166,6 +182,12 @@ fn verdict(error: X509VerifyResult, depth: u32, chain: Vec<X509>) -> TrustVerdic
     let code = error.as_raw();
     match code {
         sys::X509_V_OK => {
+            if let Err((ca_depth, violation)) = constraints::check_chain(&chain) {
+                return TrustVerdict::NameConstraints {
+                    ca_depth,
+                    violation,
+                };
+            }
             let valid_until = chain
                 .iter()
                 .filter_map(|c| epoch_seconds(c.not_after()))
@@ -191,6 +213,17 @@ fn verdict(error: X509VerifyResult, depth: u32, chain: Vec<X509>) -> TrustVerdic
         | sys::X509_V_ERR_CRL_SIGNATURE_FAILURE => TrustVerdict::CrlUnavailable {
             depth,
             reason: error.error_string().to_string(),
+        },
+        // What OpenSSL says for every sip: name under a URI subtree (see `constraints`): name
+        // the cause, or the store's `--uri-constraints` choice looks like a damaged certificate.
+        sys::X509_V_ERR_UNSUPPORTED_NAME_SYNTAX => TrustVerdict::Other {
+            depth,
+            code,
+            reason: format!(
+                "{} (OpenSSL says so for every sip: URI under a URI name constraint; a CA with \
+                 DNS subtrees avoids it, and sipsec holds URI hosts against those itself)",
+                error.error_string()
+            ),
         },
         _ => TrustVerdict::Other {
             depth,
@@ -302,6 +335,50 @@ mod tests {
         let mut any = ctx(vec![ca.cert.clone()]);
         any.purpose = TrustPurpose::Any;
         assert!(check_trust(&server, &[], &any).unwrap().is_trusted());
+    }
+
+    #[test]
+    fn a_sip_uri_outside_the_issuing_cas_constraints_is_untrusted() {
+        let root = Ca::new(KeyKind::P256);
+        let inter = root.constrained_sub_ca(KeyKind::P256, "critical,permitted;DNS:example.com");
+        let judge = |uri: &str| {
+            let (leaf, _) = inter.leaf(KeyKind::P256, uri);
+            check_trust(
+                &leaf,
+                std::slice::from_ref(&inter.cert),
+                &ctx(vec![root.cert.clone()]),
+            )
+            .unwrap()
+        };
+        assert!(judge("sip:alice@example.com").is_trusted());
+        // OpenSSL alone accepts this chain: it holds no URI against a DNS subtree.
+        let v = judge("sip:mallory@evil.example");
+        assert!(
+            matches!(&v, TrustVerdict::NameConstraints { ca_depth: 1, .. }),
+            "{v}"
+        );
+        let text = v.to_string();
+        assert!(
+            text.contains("sip:mallory@evil.example") && text.contains("DNS:example.com"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_uri_subtree_is_refused_by_openssl_with_the_cause_named() {
+        let root = Ca::new(KeyKind::P256);
+        let inter = root.constrained_sub_ca(KeyKind::P256, "critical,permitted;URI:.example.com");
+        let (leaf, _) = inter.leaf(KeyKind::P256, "sip:alice@a.example.com");
+        let v = check_trust(
+            &leaf,
+            std::slice::from_ref(&inter.cert),
+            &ctx(vec![root.cert.clone()]),
+        )
+        .unwrap();
+        assert!(
+            matches!(&v, TrustVerdict::Other { code: 53, reason, .. } if reason.contains("DNS subtrees")),
+            "{v}"
+        );
     }
 
     #[test]

@@ -21,7 +21,8 @@ use std::sync::{Arc, Mutex};
 
 /// One input: a name for reports and the bytes.
 pub struct Input {
-    pub name: String,
+    /// Shared by the origin of every message read from it.
+    pub name: Arc<str>,
     pub reader: Box<dyn Read + Send>,
     pub kind: InputKind,
 }
@@ -38,12 +39,12 @@ pub enum InputKind {
 }
 
 impl Input {
-    pub fn new(name: impl Into<String>, reader: impl Read + Send + 'static) -> Self {
+    pub fn new(name: impl Into<Arc<str>>, reader: impl Read + Send + 'static) -> Self {
         Self::of_kind(name, reader, InputKind::Messages)
     }
 
     pub fn of_kind(
-        name: impl Into<String>,
+        name: impl Into<Arc<str>>,
         reader: impl Read + Send + 'static,
         kind: InputKind,
     ) -> Self {
@@ -191,6 +192,19 @@ struct Done {
     record: Record,
 }
 
+/// A finished item with its report line, rendered where it was finished: with `--jobs`, on a
+/// worker rather than on the one writer thread.
+struct Rendered {
+    done: Done,
+    line: Option<String>,
+}
+
+fn finish_and_render(work: &Work<'_>, prepared: Prepared) -> Rendered {
+    let done = finish(work, prepared);
+    let line = work.describe.then(|| done.record.to_json_line());
+    Rendered { done, line }
+}
+
 /// Runs `filter` over `inputs` to completion. Per-message problems never end the run; only a
 /// failure to write does.
 pub fn run(
@@ -203,7 +217,8 @@ pub fn run(
     let work = Work {
         filter,
         options,
-        // Call-ID, From, To… are only looked up when a record is written somewhere.
+        // Call-ID, From, To… are only looked up, and the record rendered, when it is
+        // written somewhere.
         describe: options.json || sinks.report.is_some(),
     };
     let writer = Writer {
@@ -249,8 +264,8 @@ struct Inline<'w, 'a> {
 impl ItemSink for Inline<'_, '_> {
     fn item(&mut self, prepared: Prepared) {
         if self.writer.failure.is_none() {
-            let done = finish(self.work, prepared);
-            self.writer.write(done);
+            let rendered = finish_and_render(self.work, prepared);
+            self.writer.write(rendered);
         }
     }
 
@@ -302,7 +317,7 @@ fn run_parallel(
     let in_flight = jobs * 4;
     std::thread::scope(|scope| {
         let (work_tx, work_rx) = sync_channel::<Batch<Prepared>>(in_flight);
-        let (done_tx, done_rx) = sync_channel::<Batch<Done>>(in_flight);
+        let (done_tx, done_rx) = sync_channel::<Batch<Rendered>>(in_flight);
         // A permit per batch in flight: the reader waits for the writer, so the reorder buffer
         // never holds more than `in_flight` batches.
         let (permit_tx, permit_rx) = sync_channel::<()>(in_flight);
@@ -353,7 +368,7 @@ fn run_parallel(
 fn worker(
     work: &Work<'_>,
     jobs: &Mutex<Receiver<Batch<Prepared>>>,
-    done: &SyncSender<Batch<Done>>,
+    done: &SyncSender<Batch<Rendered>>,
 ) {
     loop {
         let job = match jobs.lock() {
@@ -361,7 +376,10 @@ fn worker(
             Err(_) => return,
         };
         let Ok((seq, batch)) = job else { return };
-        let finished = batch.into_iter().map(|p| finish(work, p)).collect();
+        let finished = batch
+            .into_iter()
+            .map(|p| finish_and_render(work, p))
+            .collect();
         if done.send((seq, finished)).is_err() {
             return;
         }
@@ -509,7 +527,7 @@ impl<'a> Reader<'a> {
 
     fn read_stream(
         &mut self,
-        name: &str,
+        name: &Arc<str>,
         mut reader: Box<dyn Read + Send>,
         emit: &mut dyn ItemSink,
     ) -> io::Result<()> {
@@ -534,7 +552,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn drain(&mut self, name: &str, framer: &mut StreamFramer, emit: &mut dyn ItemSink) {
+    fn drain(&mut self, name: &Arc<str>, framer: &mut StreamFramer, emit: &mut dyn ItemSink) {
         while let Some(event) = framer.next_event() {
             let prepared = match event {
                 FrameEvent::Message { offset, message } => {
@@ -554,7 +572,7 @@ impl<'a> Reader<'a> {
 
     fn read_datagram(
         &mut self,
-        name: &str,
+        name: &Arc<str>,
         mut reader: Box<dyn Read + Send>,
         emit: &mut dyn ItemSink,
     ) -> io::Result<()> {
@@ -564,7 +582,8 @@ impl<'a> Reader<'a> {
             .take(self.options.max_size as u64 + 1)
             .read_to_end(&mut bytes)?;
         let origin = origin_at(name, Some(0));
-        match datagram(&bytes, self.options.max_size) {
+        let bytes_len = bytes.len() as u64;
+        match datagram(bytes, self.options.max_size) {
             Ok(d) => {
                 let len = d.message.len() as u64;
                 emit.item(self.prepare(d.message, origin));
@@ -572,7 +591,7 @@ impl<'a> Reader<'a> {
                     emit.item(self.garbage(origin_at(name, Some(len)), trailing.len() as u64));
                 }
             }
-            Err(error) => emit.item(self.unparsable(origin, bytes.len() as u64, &error)),
+            Err(error) => emit.item(self.unparsable(origin, bytes_len, &error)),
         }
         emit.flush();
         Ok(())
@@ -581,13 +600,13 @@ impl<'a> Reader<'a> {
     /// A capture record that could not be read, or a note about one (a TLS flow).
     fn capture_problem(
         &mut self,
-        name: &str,
+        name: &Arc<str>,
         frame: u64,
         reason: String,
         refused: bool,
     ) -> Prepared {
         let origin = Origin {
-            input: Some(name.to_string()),
+            input: Some(Arc::clone(name)),
             frames: vec![frame],
             ..Origin::default()
         };
@@ -770,9 +789,9 @@ fn sniff(
     Ok((Box::new(io::Cursor::new(magic).chain(reader)), kind))
 }
 
-fn origin_at(name: &str, offset: Option<u64>) -> Origin {
+fn origin_at(name: &Arc<str>, offset: Option<u64>) -> Origin {
     Origin {
-        input: Some(name.to_string()),
+        input: Some(Arc::clone(name)),
         offset,
         ..Origin::default()
     }
@@ -788,22 +807,18 @@ struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    fn write(&mut self, done: Done) {
-        self.summary.count(&done.record);
+    fn write(&mut self, rendered: Rendered) {
+        self.summary.count(&rendered.done.record);
         if self.failure.is_none() {
-            if let Err(e) = self.try_write(&done) {
+            if let Err(e) = self.try_write(&rendered) {
                 self.failure = Some(e);
             }
         }
     }
 
-    fn try_write(&mut self, done: &Done) -> io::Result<()> {
-        let needs_line = self.json || self.sinks.report.is_some();
-        let line = if needs_line {
-            done.record.to_json_line()
-        } else {
-            String::new()
-        };
+    fn try_write(&mut self, rendered: &Rendered) -> io::Result<()> {
+        let done = &rendered.done;
+        let line = rendered.line.as_deref().unwrap_or_default();
         if self.json {
             self.sinks.output.write_all(line.as_bytes())?;
         } else if let Some(bytes) = &done.bytes {
@@ -855,6 +870,9 @@ impl Writer<'_> {
 }
 
 fn write_diagnostics(out: &mut dyn Write, record: &Record) -> io::Result<()> {
+    if record.warnings.is_empty() && record.refusal.is_none() {
+        return Ok(());
+    }
     let origin = &record.origin;
     let input = origin.input.as_deref().unwrap_or("input");
     let place = match (origin.frames.iter().max(), origin.offset, record.index) {

@@ -25,13 +25,14 @@ use crate::uri::Aor;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Where a message came from, as far as sipsec knows.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Origin {
     /// The input it was read from (file name, `-` for stdin, or a capture).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub input: Option<String>,
+    pub input: Option<Arc<str>>,
     /// Byte offset of the message in that input (stream inputs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
@@ -85,11 +86,11 @@ fn push_socket_addr(text: &mut String, addr: &SocketAddr) {
 
 impl Origin {
     /// A message read from a capture.
-    pub fn from_capture(input: &str, capture: &crate::capture::Origin) -> Origin {
+    pub fn from_capture(input: &Arc<str>, capture: crate::capture::Origin) -> Origin {
         Origin {
-            input: Some(input.to_string()),
+            input: Some(Arc::clone(input)),
             offset: None,
-            frames: capture.frames.clone(),
+            frames: capture.frames,
             timestamp: Some(capture.timestamp),
             transport: Some(capture.transport),
             src: Some(capture.src),

@@ -30,6 +30,21 @@ pub enum Disposition {
 }
 
 impl Disposition {
+    /// The name in the report (what the `Serialize` derive writes).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::Unchanged => "unchanged",
+            Disposition::Changed => "changed",
+            Disposition::PassedOnFailure => "passed-on-failure",
+            Disposition::Withheld => "withheld",
+            Disposition::WithheldUpstream => "withheld-upstream",
+            Disposition::Unparsable => "unparsable",
+            Disposition::Garbage => "garbage",
+            Disposition::CaptureProblem => "capture-problem",
+            Disposition::CaptureNote => "capture-note",
+        }
+    }
+
     /// True when nothing was written for the item.
     pub fn is_refusal(self) -> bool {
         !matches!(
@@ -153,7 +168,7 @@ impl Record {
             push_u64_field(&mut out, "index", index);
         }
         out.push_str(",\"disposition\":");
-        push_json_value(&mut out, &self.disposition);
+        push_json_str(&mut out, self.disposition.as_str());
         out.push_str(",\"origin\":");
         self.origin.push_json(&mut out);
         if let Some(len) = self.len {
@@ -173,7 +188,7 @@ impl Record {
             push_json_value(&mut out, mode);
         }
         out.push_str(",\"verdict\":");
-        push_json_value(&mut out, &self.verdict);
+        push_json_object(&mut out, &self.verdict);
         if !self.warnings.is_empty() {
             out.push_str(",\"warnings\":");
             push_json_value(&mut out, &self.warnings);
@@ -223,7 +238,7 @@ impl Origin {
         }
         if let Some(transport) = &self.transport {
             key(out, "transport");
-            push_json_value(out, transport);
+            push_json_str(out, transport.as_str());
         }
         for (name, addr) in [("src", &self.src), ("dst", &self.dst)] {
             if let Some(addr) = addr {
@@ -261,10 +276,45 @@ fn push_json_value<T: Serialize + ?Sized>(out: &mut String, value: &T) {
     out.push_str(&serde_json::to_string(value).expect("records are plain data"));
 }
 
+/// A verdict's fields: the common values (strings, booleans, objects of them) written
+/// directly, numbers and arrays through serde_json.
+fn push_json_object(out: &mut String, fields: &Map<String, Value>) {
+    let mut first = true;
+    for (name, value) in fields {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        push_json_str(out, name);
+        out.push(':');
+        match value {
+            Value::String(text) => push_json_str(out, text),
+            Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Value::Object(inner) => push_json_object(out, inner),
+            other => push_json_value(out, other),
+        }
+    }
+    if first {
+        out.push('{');
+    }
+    out.push('}');
+}
+
+/// Bytes a JSON string cannot hold as they are: control characters, `"` and `\`.
+static NEEDS_ESCAPE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// A JSON string: copied as it is when nothing in it needs escaping (the common case),
 /// otherwise escaped by serde_json.
 fn push_json_str(out: &mut String, text: &str) {
-    let plain = text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\');
+    let plain = !text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]);
     if plain {
         out.push('"');
         out.push_str(text);
@@ -277,7 +327,7 @@ fn push_json_str(out: &mut String, text: &str) {
 /// The address-of-record of a From or To header, for the report (a header that does not parse
 /// is reported as absent; the record still says what the message is).
 fn address_aor(address: crate::error::ParseResult<crate::header::Address<'_>>) -> Option<String> {
-    address.ok()?.uri().aor().map(|a| a.key())
+    address.ok()?.uri().aor_key()
 }
 
 #[cfg(test)]
@@ -314,8 +364,13 @@ mod tests {
         full.to = Some("b\u{e9}b@example.com".into());
         full.attribution = Some("agent-1@callcentre.example".into());
         full.fail_mode = Some(FailMode::Closed);
+        full.verdict.insert(
+            "integrity".into(),
+            serde_json::json!({"result": "fail", "depth": 2, "names": ["a", "b\"c"], "ok": true,
+                "nested": {"x": null, "y": 1.5, "z": {}}}),
+        );
         full.verdict
-            .insert("integrity".into(), serde_json::json!({"result": "fail"}));
+            .insert("signed".into(), serde_json::json!(false));
         full.warnings = vec!["w\n1".into()];
         full.refusal = Some(Refusal {
             reason: "why".into(),
@@ -323,6 +378,27 @@ mod tests {
             header: Some("From".into()),
         });
         vec![plain, full]
+    }
+
+    #[test]
+    fn names_are_what_serde_writes() {
+        use Disposition::*;
+        for d in [
+            Unchanged,
+            Changed,
+            PassedOnFailure,
+            Withheld,
+            WithheldUpstream,
+            Unparsable,
+            Garbage,
+            CaptureProblem,
+            CaptureNote,
+        ] {
+            assert_eq!(serde_json::to_value(d).unwrap(), d.as_str(), "{d:?}");
+        }
+        for t in [Transport::Udp, Transport::Tcp] {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str(), "{t:?}");
+        }
     }
 
     #[test]

@@ -154,6 +154,21 @@ impl Message {
         self.bytes
     }
 
+    /// A copy with room for `extra` more bytes and a few more fields, for a tool that is about
+    /// to add headers (a plain clone has no spare capacity, so the first insertion would copy
+    /// the whole message again).
+    pub fn clone_with_room(&self, extra: usize) -> Message {
+        let mut bytes = Vec::with_capacity(self.bytes.len() + extra);
+        bytes.extend_from_slice(&self.bytes);
+        let mut fields = Vec::with_capacity(self.fields.len() + 4);
+        fields.extend_from_slice(&self.fields);
+        Message {
+            bytes,
+            fields,
+            ..*self
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.bytes.len()
     }

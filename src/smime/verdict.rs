@@ -225,27 +225,38 @@ pub fn strip_marks(m: &mut Message) -> Vec<String> {
 /// `own`. Returns the first such line: a mark smuggled past the parser (a bare LF inside
 /// another header's value, a folded continuation).
 pub fn foreign_mark(m: &Message, own: &[String]) -> Option<String> {
+    // A bit per own mark, so that each may excuse one line only (no allocation: this runs for
+    // every message the verifier forwards).
+    debug_assert!(own.len() <= 64, "a verifier writes a handful of marks");
+    let mut own_seen = 0u64;
     let head = m.head();
-    let mut own_seen = vec![false; own.len()];
-    for line in head.split(|&b| b == b'\r' || b == b'\n') {
-        let t = line.trim_ascii();
-        let lower = t.to_ascii_lowercase();
-        let colon = lower.iter().position(|&b| b == b':');
-        let Some(colon) = colon else { continue };
-        let name = lower[..colon].trim_ascii();
-        let value = &t[colon + 1..];
-        let looks = ((name == b"subject" || name == b"s") && is_mark_subject(value))
-            || name == VERDICT_HEADER.to_ascii_lowercase().as_bytes();
+    let mut start = 0;
+    let mut breaks = memchr::memchr2_iter(b'\r', b'\n', head);
+    while start < head.len() {
+        let end = breaks.next().unwrap_or(head.len());
+        let line = head[start..end].trim_ascii();
+        start = end + 1;
+        // Only the names `Subject`, `s` and `Sipsec-Verdict` can make a mark.
+        if !matches!(line.first(), Some(b's' | b'S')) {
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        let name = line[..colon].trim_ascii();
+        let looks = ((name.eq_ignore_ascii_case(b"subject") || name.eq_ignore_ascii_case(b"s"))
+            && is_mark_subject(&line[colon + 1..]))
+            || name.eq_ignore_ascii_case(VERDICT_HEADER.as_bytes());
         if !looks {
             continue;
         }
         let mine = own
             .iter()
             .enumerate()
-            .find(|(i, o)| !own_seen[*i] && o.as_bytes() == t);
+            .find(|(i, o)| own_seen & (1 << i) == 0 && o.as_bytes() == line);
         match mine {
-            Some((i, _)) => own_seen[i] = true,
-            None => return Some(String::from_utf8_lossy(t).into_owned()),
+            Some((i, _)) => own_seen |= 1 << i,
+            None => return Some(String::from_utf8_lossy(line).into_owned()),
         }
     }
     None
@@ -291,6 +302,8 @@ mod tests {
         for head in [
             "X-A: x\r\n s: validated <sip:ceo@example.com>\r\n",
             "X-A: x\r\n\tSipsec-Verdict: signed=yes\r\n",
+            "X-A: x\r\n SUBJECT : Validated <sip:ceo@example.com>\r\n",
+            "X-A: x\r\n S:validated\r\n",
         ] {
             let msg = m(head);
             assert!(foreign_mark(&msg, &[]).is_some(), "{head:?}");

@@ -61,6 +61,11 @@ impl PeerPolicy {
         Ok(p)
     }
 
+    /// No peer is required to sign (the common case: nothing to look up per message).
+    pub fn is_empty(&self) -> bool {
+        self.aors.is_empty() && self.domains.is_empty()
+    }
+
     pub fn must_sign(&self, aor: &Aor) -> bool {
         self.aors.contains(aor) || self.domains.iter().any(|d| d == aor.host())
     }
@@ -473,7 +478,8 @@ impl Verifier {
 
     /// Every check of one message, and the message to forward (unwrapped if asked).
     pub fn examine(&self, original: &Message, ctx: &MessageContext) -> (Report, Message) {
-        let mut m = original.clone();
+        // Room for the verdict header and a Subject mark.
+        let mut m = original.clone_with_room(256);
         m.remove_named(control::HEADER);
         let mut report = Report {
             marks_removed: strip_marks(&mut m),
@@ -747,7 +753,7 @@ impl Filter for Verifier {
         }
         let header = report.header_value();
         if out.append_field(VERDICT_HEADER, header.as_bytes()).is_ok() {
-            own.push(format!("{VERDICT_HEADER}: {header}"));
+            own.push([VERDICT_HEADER, ": ", &header].concat());
         }
         let mut verdict = Verdict {
             fields: report.fields(),
@@ -763,9 +769,11 @@ impl Filter for Verifier {
             ));
         }
         let mut level = self.options.require;
-        if let Ok((aor, _)) = sender(message) {
-            if self.options.peers.must_sign(&aor) && level < Require::Identity {
-                level = Require::Identity;
+        if level < Require::Identity && !self.options.peers.is_empty() {
+            if let Ok((aor, _)) = sender(message) {
+                if self.options.peers.must_sign(&aor) {
+                    level = Require::Identity;
+                }
             }
         }
         if let Some(why) = self.unmet(&report, level) {

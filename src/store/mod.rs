@@ -93,6 +93,8 @@ pub enum StoreError {
     OnDemandRefused { aor: String, reason: String },
     #[error("{0} is an identity of this store; a learned certificate never replaces it")]
     OwnIdentity(String),
+    #[error("the issuing CA's name constraints do not allow it: {0}")]
+    NameConstraints(crate::crypto::constraints::NameViolation),
     #[error("{0}")]
     Refused(String),
 }
@@ -133,6 +135,15 @@ pub struct Store {
     anchors: Vec<X509>,
     crls: Vec<X509Crl>,
     stamp: Vec<u128>,
+}
+
+/// Refuses a certificate issued by `ca` that the CA's own name constraints do not allow, as a
+/// verifier would: the store's domain list is configuration (`config --add-domain`) and may
+/// name more than the CA was constrained to.
+fn check_constraints(cert: &X509, ca: &Ca) -> Result<(), StoreError> {
+    let mut chain = vec![cert.clone(), ca.cert.clone()];
+    chain.extend(ca.chain.iter().cloned());
+    crate::crypto::constraints::check_chain(&chain).map_err(|(_, v)| StoreError::NameConstraints(v))
 }
 
 /// File-system safe name for an AOR: bytes outside `[A-Za-z0-9@._+-]` become `%XX`, and a
@@ -687,6 +698,7 @@ impl Store {
             Some(ca) => {
                 self.check_domain(&profile.aor)?;
                 let cert = x509::make_leaf(profile, &key, Some((&ca.cert, &ca.key)), None)?;
+                check_constraints(&cert, ca)?;
                 (cert, self.chain_below(ca))
             }
             None => (
@@ -941,7 +953,9 @@ impl Store {
     pub fn sign_csr(&self, csr: &X509Req, profile: &LeafProfile) -> Result<X509, StoreError> {
         let ca = self.issuing_ca()?.ok_or(StoreError::NoCa)?;
         self.check_domain(&profile.aor)?;
-        x509::sign_csr(csr, profile, (&ca.cert, &ca.key))
+        let cert = x509::sign_csr(csr, profile, (&ca.cert, &ca.key))?;
+        check_constraints(&cert, &ca)?;
+        Ok(cert)
     }
 
     pub fn export_p12(

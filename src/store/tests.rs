@@ -120,6 +120,32 @@ fn issuing_for_a_foreign_domain_under_the_ca_is_refused() {
 }
 
 #[test]
+fn a_configured_domain_outside_the_cas_name_constraints_is_never_issued() {
+    let (_d, mut s) = call_centre();
+    // The domain list is configuration; the CA was constrained to callcentre.example only.
+    let mut cfg = s.config().clone();
+    cfg.domains.push("evil.example".into());
+    s.set_config(&cfg).expect("config");
+    let mallory = aor("sip:mallory@evil.example");
+    let p = LeafProfile::new(mallory.clone(), 5);
+    let e = s.issue(&p, KeyType::P256, false, false);
+    assert!(
+        matches!(&e, Err(StoreError::NameConstraints(v)) if v.to_string().contains("evil.example")),
+        "{e:?}"
+    );
+    assert!(s.identity(&mallory).expect("read").is_none());
+    let k = x509::generate_key(KeyType::P256).expect("key");
+    let csr = x509::make_csr(&p, &k).expect("csr");
+    let e = s.sign_csr(&csr, &p);
+    assert!(matches!(e, Err(StoreError::NameConstraints(_))), "{e:?}");
+    // Inside the constraints both still work.
+    let bob = LeafProfile::new(aor("sip:bob@callcentre.example"), 5);
+    assert!(s.issue(&bob, KeyType::P256, false, false).is_ok());
+    let csr = x509::make_csr(&bob, &k).expect("csr");
+    assert!(s.sign_csr(&csr, &bob).is_ok());
+}
+
+#[test]
 fn learning_never_replaces_an_own_identity() {
     let (_d, s) = call_centre();
     let group = aor("sip:support@callcentre.example");

@@ -6,8 +6,11 @@
 //! name syntax" (error 53) for EVERY `sip:` SAN under a URI constraint, its own domain included.
 //! So by default the intermediate carries DNS subtrees only (every certificate this module
 //! issues carries `DNS:<domain>` for domain certificates, and the store refuses foreign domains
-//! at issuance); `uri_constraints` adds the URI subtrees for verifiers that implement RFC 5280
-//! host matching, at the price of `openssl verify` refusing every leaf.
+//! at issuance); sipsec-verify and the store's issuance hold the host of every SIP URI against
+//! them (`crypto::constraints`), since OpenSSL never holds a URI against a DNS subtree.
+//! `uri_constraints` adds the URI subtrees for verifiers that implement RFC 5280 host matching,
+//! at the price of `openssl verify` (and so sipsec-verify, which runs it first) refusing every
+//! leaf.
 
 use super::StoreError;
 use crate::uri::Aor;
@@ -487,10 +490,8 @@ pub fn cert_aors(cert: &X509Ref) -> Vec<Aor> {
     let mut out: Vec<Aor> = Vec::new();
     for n in &names {
         let aor = if let Some(uri) = n.uri() {
-            let rest = ["sip:", "sips:", "im:", "pres:"]
-                .iter()
-                .find_map(|p| uri.strip_prefix(p));
-            rest.and_then(|r| Aor::parse(r).ok())
+            // The same schemes the verifier holds against name constraints.
+            crate::crypto::constraints::identity_uri_rest(uri).and_then(|r| Aor::parse(r).ok())
         } else {
             n.dnsname().and_then(|d| Aor::parse(d).ok())
         };

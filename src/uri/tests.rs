@@ -178,6 +178,29 @@ fn tel_uris() {
 }
 
 #[test]
+fn aor_key_is_the_aor_written_out() {
+    for text in [
+        "sip:Alice%41%2a@Atlanta.Example.COM.:5060;transport=tcp",
+        "sips:%61lice@[2001:DB8::1]",
+        "sip:bob@192.0.2.4",
+        "sip:host.example.com",
+        "tel:+1-201-555-0123;phone-context=x",
+        "sip:a%20b@h",
+    ] {
+        let u = Uri::parse_str(text).unwrap();
+        assert_eq!(u.aor_key(), Some(u.aor().unwrap().key()), "{text}");
+    }
+    assert_eq!(
+        Uri::parse_str("sip:Alice%41%2a@Atlanta.Example.COM.")
+            .unwrap()
+            .aor_key()
+            .as_deref(),
+        Some("AliceA*@atlanta.example.com")
+    );
+    assert_eq!(Uri::parse_str("x:opaque").unwrap().aor_key(), None);
+}
+
+#[test]
 fn aor_api() {
     let a = Aor::parse("sip:Alice@Atlanta.COM:5060;transport=tcp").unwrap();
     assert_eq!(a.user(), Some("Alice"));
@@ -321,6 +344,7 @@ mod fuzz {
                         if u.scheme() != Scheme::Other {
                             prop_assert!(u.aor().is_some());
                         }
+                        prop_assert_eq!(u.aor_key(), u.aor().map(|a| a.key()));
                     }
                     Err(e) => prop_assert!(e.offset <= input.len()),
                 }
@@ -346,4 +370,42 @@ fn repeated_parameters_compare_every_value() {
     let a = Uri::parse_str("sip:alice@atlanta.com;Transport=TCP;lr").unwrap();
     let b = Uri::parse_str("sip:alice@AtLanTa.CoM;transport=tcp").unwrap();
     assert!(a.equivalent(&b) && b.equivalent(&a));
+}
+
+#[test]
+fn ipv4_hosts_are_read_as_std_reads_them() {
+    let mut cases: Vec<String> = [
+        "0.0.0.0",
+        "127.0.0.1",
+        "255.255.255.255",
+        "256.0.0.1",
+        "1.2.3",
+        "1.2.3.4.5",
+        "01.2.3.4",
+        "1..2.3",
+        ".1.2.3",
+        "1.2.3.",
+        "1.2.3.4.",
+        "0.00.0.0",
+        "1000.1.1.1",
+        "192.168.001.1",
+        "",
+        "...",
+        "9.99.199.249",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for a in [0u32, 7, 10, 99, 100, 199, 200, 255, 256, 999] {
+        cases.push(format!("{a}.{a}.1.{a}"));
+    }
+    for text in cases {
+        let ours = super::parse_ipv4(text.as_bytes());
+        assert_eq!(ours, text.parse::<std::net::Ipv4Addr>().ok(), "{text:?}");
+        if let Some(addr) = ours {
+            let mut written = String::new();
+            super::push_ipv4(&mut written, addr);
+            assert_eq!(written, addr.to_string());
+        }
+    }
 }

@@ -8,6 +8,7 @@ use super::{
 use crate::capture::{CaptureEvent, CaptureReader, FlowId, Problem, ProblemKind};
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// One TCP flow being framed.
@@ -21,7 +22,7 @@ struct Flow {
 impl Reader<'_> {
     pub(super) fn read_capture(
         &mut self,
-        name: &str,
+        name: &Arc<str>,
         reader: Box<dyn Read + Send>,
         emit: &mut dyn ItemSink,
     ) -> io::Result<()> {
@@ -33,22 +34,25 @@ impl Reader<'_> {
         while let Some(event) = capture.next_event() {
             match event {
                 CaptureEvent::Datagram { origin, payload } => {
-                    let origin = Origin::from_capture(name, &origin);
-                    match datagram(&payload, self.options.max_size) {
+                    let origin = Origin::from_capture(name, origin);
+                    let payload_len = payload.len() as u64;
+                    // The payload becomes the message's own buffer: no copy.
+                    match datagram(payload, self.options.max_size) {
                         Ok(d) => {
                             let len = d.message.len() as u64;
-                            emit.item(self.prepare(d.message, origin.clone()));
-                            if let Some(trailing) = d.trailing {
-                                let origin = Origin {
-                                    offset: Some(len),
-                                    ..origin
-                                };
-                                emit.item(self.garbage(origin, trailing.len() as u64));
+                            match d.trailing {
+                                None => emit.item(self.prepare(d.message, origin)),
+                                Some(trailing) => {
+                                    emit.item(self.prepare(d.message, origin.clone()));
+                                    let origin = Origin {
+                                        offset: Some(len),
+                                        ..origin
+                                    };
+                                    emit.item(self.garbage(origin, trailing.len() as u64));
+                                }
                             }
                         }
-                        Err(error) => {
-                            emit.item(self.unparsable(origin, payload.len() as u64, &error))
-                        }
+                        Err(error) => emit.item(self.unparsable(origin, payload_len, &error)),
                     }
                 }
                 CaptureEvent::StreamData {
@@ -120,9 +124,9 @@ impl Reader<'_> {
         Ok(())
     }
 
-    fn drain_flow(&mut self, name: &str, flow: &mut Flow, emit: &mut dyn ItemSink) {
+    fn drain_flow(&mut self, name: &Arc<str>, flow: &mut Flow, emit: &mut dyn ItemSink) {
         while let Some(event) = flow.framer.next_event() {
-            let mut origin = Origin::from_capture(name, &flow.last);
+            let mut origin = Origin::from_capture(name, flow.last.clone());
             if !flow.frames.is_empty() {
                 origin.frames = std::mem::take(&mut flow.frames);
             }
