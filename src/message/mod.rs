@@ -313,8 +313,8 @@ impl Message {
     fn splice(&mut self, range: Range<usize>, with: &[u8]) {
         let delta = with.len() as isize - range.len() as isize;
         let (a, b) = (range.start, range.end);
-        // Moves the tail once and copies `with` in one go: `Vec::splice` fills byte by byte,
-        // which was a tenth of a signing tool's own work on a body of a few kilobytes.
+        // Moves the tail once and copies `with` in one go: `Vec::splice` refills byte by byte,
+        // which showed in the signing tool's profile for bodies of a few kilobytes.
         let tail = self.bytes.len() - b;
         if with.len() > range.len() {
             self.bytes
