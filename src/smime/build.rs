@@ -379,8 +379,10 @@ pub fn sign_aib(
         head.field("Content-Type", signed.content_type.as_bytes())?;
         let signed_part = head.content(&signed.body);
         let mixed = mime::build_multipart_written(&[&original, &signed_part], eol)?;
+        let mut content_type = String::from("multipart/mixed;boundary=");
+        content_type.push_str(&mixed.boundary);
         Wrapped {
-            content_type: format!("multipart/mixed;boundary={}", mixed.boundary),
+            content_type,
             body: mixed.body,
         }
     };
