@@ -477,10 +477,11 @@ const BOUNDARY_TAG: &str = "sipsec-";
 
 /// The boundaries of one thread: `sipsec-`, 16 hex digits drawn once from OpenSSL, then 16 more
 /// that a bijective mix of a random key and a counter gives, so no two are equal until the
-/// counter wraps. Drawing 16 random bytes and running `format!` per byte for every multipart was
-/// a tenth of the signing tool's instructions. The boundary only needs to be absent from the
-/// content, which is checked for every part; the randomness makes that check fail only for
-/// content built to fail it, and a failure draws everything afresh.
+/// counter wraps. Drawing 16 random bytes from OpenSSL and running `format!` per byte for every
+/// multipart stood out in the signing tool's profile. The boundary only needs to be absent from
+/// the content, which is checked for every part; the randomness makes that check fail only for
+/// content built to fail it (say by someone who saw an earlier boundary of the thread and worked
+/// out the next), and a failure draws everything afresh.
 #[derive(Clone)]
 struct BoundarySource {
     /// `sipsec-` and the random hex digits: the searcher finds them once, for any counter.

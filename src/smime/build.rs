@@ -584,6 +584,23 @@ mod tests {
     }
 
     #[test]
+    fn replacing_the_body_takes_every_describing_header_and_keeps_the_rest_in_order() {
+        let mut m = msg(
+            "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nc: text/plain\n\
+            From: <sip:a@x>;tag=1\ncontent-language: en\nTo: <sip:b@x>\n\
+            Content-Disposition: render\nCall-ID: c\nContent-Encoding: gzip\nCSeq: 1 MESSAGE\n\
+            Content-Transfer-Encoding: binary\nContent-Length: 2\n\nhi",
+        );
+        replace_body(&mut m, &[("Content-Type", b"a/b")], b"new").unwrap();
+        assert_eq!(
+            String::from_utf8(m.into_bytes()).unwrap(),
+            "MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n\
+             Content-Length: 3\r\nContent-Type: a/b\r\n\r\nnew"
+        );
+    }
+
+    #[test]
     fn bodies_without_type_are_refused() {
         let m = msg(
             "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
