@@ -116,18 +116,6 @@ fn is_user_char(c: u8) -> bool {
     USER[c as usize]
 }
 
-fn is_password_char(c: u8) -> bool {
-    PASSWORD[c as usize]
-}
-
-fn is_param_char(c: u8) -> bool {
-    PARAM[c as usize]
-}
-
-fn is_header_char(c: u8) -> bool {
-    HEADER[c as usize]
-}
-
 pub(crate) fn is_hostname_char(c: u8) -> bool {
     HOSTNAME[c as usize]
 }
@@ -137,7 +125,7 @@ pub(crate) fn is_hostname_char(c: u8) -> bool {
 fn check_chars(
     text: &str,
     base: usize,
-    allowed: fn(u8) -> bool,
+    allowed: &[bool; 256],
     why: &'static str,
 ) -> ParseResult<()> {
     let b = text.as_bytes();
@@ -150,7 +138,7 @@ fn check_chars(
                 return Err(bad("% not followed by two hex digits", base + i));
             }
             i += 3;
-        } else if allowed(b[i]) {
+        } else if allowed[usize::from(b[i])] {
             i += 1;
         } else {
             return Err(bad(why, base + i));
@@ -207,7 +195,7 @@ pub fn parse_host(text: &str, base: usize) -> ParseResult<Host<'_>> {
     if b.iter().all(|&c| c.is_ascii_digit() || c == b'.') {
         return parse_ipv4(b)
             .map(Host::Ipv4)
-            .ok_or(bad("malformed IPv4 address", base));
+            .ok_or_else(|| bad("malformed IPv4 address", base));
     }
     if let Some(i) = b.iter().position(|&c| !is_hostname_char(c)) {
         return Err(bad("character not allowed in a host name", base + i));
@@ -228,18 +216,31 @@ pub fn parse_host(text: &str, base: usize) -> ParseResult<Host<'_>> {
 /// To of a capture from a lab network has one.
 fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
     let mut octets = [0u8; 4];
-    let mut parts = text.split(|&c| c == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
-            return None;
+    let mut filled = 0;
+    let (mut value, mut digits) = (0u16, 0);
+    for &c in text {
+        if c == b'.' {
+            if digits == 0 || filled == 3 {
+                return None;
+            }
+            octets[filled] = u8::try_from(value).ok()?;
+            filled += 1;
+            (value, digits) = (0, 0);
+        } else {
+            let digit = c.wrapping_sub(b'0');
+            // No leading zero, at most three digits, nothing but digits.
+            if digit > 9 || digits == 3 || (digits == 1 && value == 0) {
+                return None;
+            }
+            value = value * 10 + u16::from(digit);
+            digits += 1;
         }
-        let value = part.iter().try_fold(0u16, |n, &d| {
-            d.is_ascii_digit().then(|| n * 10 + u16::from(d - b'0'))
-        })?;
-        *octet = u8::try_from(value).ok()?;
     }
-    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+    if digits == 0 || filled != 3 {
+        return None;
+    }
+    octets[3] = u8::try_from(value).ok()?;
+    Some(Ipv4Addr::from(octets))
 }
 
 /// An IPv6 address as in RFC 4291, tolerating the `:::` form the RFC 3261 ABNF allows
@@ -260,8 +261,12 @@ fn parse_port(text: &str, base: usize) -> ParseResult<u16> {
     if text.is_empty() || !text.bytes().all(|c| c.is_ascii_digit()) {
         return Err(bad("port is not a number", base));
     }
-    text.parse()
-        .map_err(|_| bad("port is larger than 65535", base))
+    // Digits only: the value (leading zeros allowed) either fits in 16 bits or is too large.
+    text.bytes()
+        .try_fold(0u16, |n, c| {
+            n.checked_mul(10)?.checked_add(u16::from(c - b'0'))
+        })
+        .ok_or_else(|| bad("port is larger than 65535", base))
 }
 
 /// `str::find` for an ASCII byte, with memchr: URIs are parsed for every address of every
@@ -281,7 +286,7 @@ pub fn parse_hostport(text: &str, base: usize) -> ParseResult<(Host<'_>, Option<
     let host_end = if text.starts_with('[') {
         find_byte(text, b']')
             .map(|i| i + 1)
-            .ok_or(bad("unbalanced [ in host", base))?
+            .ok_or_else(|| bad("unbalanced [ in host", base))?
     } else {
         match find_byte(text, b':') {
             Some(colon) if find_byte(&text[colon + 1..], b':').is_some() => {
@@ -312,12 +317,7 @@ fn check_params(text: &str, base: usize) -> ParseResult<()> {
         if name.is_empty() {
             return Err(bad("empty URI parameter name", at));
         }
-        check_chars(
-            name,
-            at,
-            is_param_char,
-            "character not allowed in a URI parameter",
-        )?;
+        check_chars(name, at, &PARAM, "character not allowed in a URI parameter")?;
         if let Some(v) = value {
             if v.is_empty() {
                 return Err(bad("empty URI parameter value", at + name.len() + 1));
@@ -325,7 +325,7 @@ fn check_params(text: &str, base: usize) -> ParseResult<()> {
             check_chars(
                 v,
                 at + name.len() + 1,
-                is_param_char,
+                &PARAM,
                 "character not allowed in a URI parameter",
             )?;
         }
@@ -344,16 +344,11 @@ fn check_headers(text: &str, base: usize) -> ParseResult<()> {
         if name.is_empty() {
             return Err(bad("empty URI header name", at));
         }
-        check_chars(
-            name,
-            at,
-            is_header_char,
-            "character not allowed in a URI header",
-        )?;
+        check_chars(name, at, &HEADER, "character not allowed in a URI header")?;
         check_chars(
             value,
             at + name.len() + 1,
-            is_header_char,
+            &HEADER,
             "character not allowed in a URI header",
         )?;
         at += h.len() + 1;
@@ -383,7 +378,7 @@ impl<'a> Uri<'a> {
             ));
         }
         let raw = std::str::from_utf8(bytes).map_err(|_| bad("not ASCII", 0))?;
-        let colon = scheme_end(bytes).ok_or(bad("no scheme", 0))?;
+        let colon = scheme_end(bytes).ok_or_else(|| bad("no scheme", 0))?;
         let scheme_text = &raw[..colon];
         let scheme = if scheme_text.eq_ignore_ascii_case("sip") {
             Scheme::Sip
@@ -416,8 +411,7 @@ impl<'a> Uri<'a> {
             }
             Scheme::Other => {
                 // RFC 3986 characters only: no quotes, angle brackets or braces.
-                let allowed = |c: u8| OPAQUE[c as usize];
-                check_chars(rest, base, allowed, "character not allowed in a URI")?;
+                check_chars(rest, base, &OPAQUE, "character not allowed in a URI")?;
             }
         }
         Ok(uri)
@@ -436,17 +430,12 @@ impl<'a> Uri<'a> {
                 if user.is_empty() {
                     return Err(bad("empty user part before @", base));
                 }
-                check_chars(
-                    user,
-                    base,
-                    is_user_char,
-                    "character not allowed in the user part",
-                )?;
+                check_chars(user, base, &USER, "character not allowed in the user part")?;
                 if let Some(p) = password {
                     check_chars(
                         p,
                         base + user.len() + 1,
-                        is_password_char,
+                        &PASSWORD,
                         "character not allowed in the password",
                     )?;
                 }
@@ -852,10 +841,10 @@ impl Aor {
             return Uri::parse_str(&with_scheme)
                 .map_err(|e| ParseError::new(e.kind, e.offset.saturating_sub(4)))?
                 .aor()
-                .ok_or(bad("no address-of-record", 0));
+                .ok_or_else(|| bad("no address-of-record", 0));
         };
         uri.aor()
-            .ok_or(bad("no address-of-record for this scheme", 0))
+            .ok_or_else(|| bad("no address-of-record for this scheme", 0))
     }
 
     /// The user part (escapes normalised), `None` for a host-only or tel address.

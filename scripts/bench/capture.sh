@@ -3,9 +3,10 @@
 # cat. Builds target/bench-capture/big.pcap (SIZE_MB, default 520 MiB, of UDP SIP records taken
 # from testdata/captures/sipp-udp.pcap, repeated) and a 20 MiB slice of it for tshark, which
 # decodes SIP far too slowly for the whole file. Nothing here is committed.
-# "sipsec" is the identity filter (examples/sipsec-identity.rs) on the real filter driver:
-# `--pcap big.pcap --json`: every record decoded, every message framed, indexed and reported.
-# Once sipsec-verify exists, `BIN=target/release/sipsec-verify scripts/bench/capture.sh` times it.
+# "sipsec" is `sipsec-verify --pcap big.pcap --json` (every record decoded, every message framed,
+# indexed, checked for a signature and marks, marked, and reported as one JSON line) with its
+# default of one worker per CPU, "sipsec_j1" the same on one job; "identity" is the
+# pass-through filter (examples/sipsec-identity.rs) on one job, for the capture layer alone.
 set -eu
 cd "$(dirname "$0")/../.."
 export CARGO_BUILD_JOBS="${CARGO_BUILD_JOBS:-1}"
@@ -31,28 +32,38 @@ if [ ! -s "$big" ] || [ "$(stat -c %s "$big")" -lt $((size_mb * 1048576)) ]; the
     done
 fi
 
-cargo build -q --release --example sipsec-identity
-scan=${BIN:-target/release/examples/sipsec-identity}
+cargo build -q --release --example sipsec-identity --bin sipsec-verify --bin sipsec-certgen
+store=$dir/store
+if [ ! -d "$store/identities" ]; then
+    rm -rf "$store"
+    target/release/sipsec-certgen --store "$store" -q init-ca --issuing --key-type p256 > /dev/null
+fi
+verify="target/release/sipsec-verify --store $store --json"
 
-# run NAME FILE COMMAND...: prints seconds, MB/s and max RSS, and keeps MB/s for the ratios.
+# run NAME FILE COMMAND...: prints seconds (wall and CPU), MB/s and max RSS, and keeps MB/s for
+# the ratios.
 run() {
     name=$1 file=$2
     shift 2
-    /usr/bin/time -f '%e %M' -o "$dir/time" "$@" > /dev/null 2> "$dir/$name.err" || {
+    /usr/bin/time -f '%e %M %U %S' -o "$dir/time" "$@" > /dev/null 2> "$dir/$name.err" || {
         echo "$name failed: $(tail -n 3 "$dir/$name.err")"
         return 0
     }
     bytes=$(stat -c %s "$file")
-    read -r secs rss_kb < "$dir/time"
+    read -r secs rss_kb user sys < "$dir/time"
     mbps=$(awk -v b="$bytes" -v s="$secs" 'BEGIN { if (s < 0.01) s = 0.01; printf "%.1f", b / 1048576 / s }')
-    printf '%-10s %8.1f MiB %7.2f s %9s MiB/s   max RSS %6.1f MiB\n' "$name" \
-        "$(awk -v b="$bytes" 'BEGIN { print b / 1048576 }')" "$secs" "$mbps" "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')"
+    printf '%-10s %8.1f MiB %7.2f s (CPU %5.2f s) %9s MiB/s   max RSS %6.1f MiB\n' "$name" \
+        "$(awk -v b="$bytes" 'BEGIN { print b / 1048576 }')" "$secs" \
+        "$(awk -v u="$user" -v s="$sys" 'BEGIN { print u + s }')" "$mbps" \
+        "$(awk -v k="$rss_kb" 'BEGIN { print k / 1024 }')"
     eval "mbps_$name=$mbps"
 }
 
 cat "$big" > /dev/null # warm the page cache for everyone
-run sipsec "$big" "$scan" --json --pcap "$big"
+run sipsec "$big" $verify --pcap "$big"
 tail -n 1 "$dir/sipsec.err"
+run sipsec_j1 "$big" $verify --jobs 1 --pcap "$big"
+run identity "$big" target/release/examples/sipsec-identity --jobs 1 --json --pcap "$big"
 run cat "$big" cat "$big"
 if command -v sipgrep > /dev/null; then
     run sipgrep "$big" sipgrep -C -I "$big"
@@ -65,7 +76,11 @@ else
     echo "tshark not installed"
 fi
 
-for peer in sipgrep tshark cat; do
-    eval "v=\${mbps_$peer:-}"
-    [ -n "$v" ] && awk -v a="$mbps_sipsec" -v b="$v" -v p="$peer" 'BEGIN { printf "sipsec / %-8s %8.2fx\n", p, a / b }'
+for ours in sipsec sipsec_j1 identity; do
+    eval "a=\${mbps_$ours:-}"
+    [ -n "$a" ] || continue
+    for peer in sipgrep tshark cat; do
+        eval "v=\${mbps_$peer:-}"
+        [ -n "$v" ] && awk -v a="$a" -v b="$v" -v o="$ours" -v p="$peer" 'BEGIN { printf "%-9s / %-8s %8.2fx\n", o, p, a / b }'
+    done
 done

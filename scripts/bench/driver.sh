@@ -41,7 +41,7 @@ bytes=$(stat -c %s "$data")
 seconds() { /usr/bin/env python3 -c 'import sys,time,subprocess; t=time.perf_counter(); subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=False); print(time.perf_counter()-t)' "$@"; }
 cat "$data" > /dev/null
 t_cat=$(seconds cat "$data")
-t_id1=$(seconds "$bin" -q "$data")
+t_id1=$(seconds "$bin" -q --jobs 1 "$data")
 t_id2=$(seconds "$bin" -q --jobs 2 "$data")
 python3 - "$bytes" "$t_cat" "$t_id1" "$t_id2" <<'PY'
 import sys

@@ -11,7 +11,7 @@ for key in rsa2048 p256; do
     name=$(echo $key | sed 's/2048//')
     data=target/bench-sign-$key.sip
     stream "$name" "$data"
-    t1=$(seconds target/release/sipsec-sign -q --store "$store" --trust-from-header --form "$form" "$data")
+    t1=$(seconds target/release/sipsec-sign -q --store "$store" --trust-from-header --form "$form" --jobs 1 "$data")
     t2=$(seconds target/release/sipsec-sign -q --store "$store" --trust-from-header --form "$form" --jobs 2 "$data")
     bare=$(criterion_rate sign "$key")
     python3 -c 'import sys; n,t1,t2,b=int(sys.argv[2]),*map(float,sys.argv[3:]); r1,r2=n/t1,n/t2; print(f"{sys.argv[1]:8} bare CMS {b:8.0f}/s | jobs 1 {r1:8.0f} msg/s ({r1/b:.2f} of bare) | jobs 2 {r2:8.0f} msg/s ({r2/r1:.2f}x jobs 1)")' "$key" "$n" "$t1" "$t2" "$bare"

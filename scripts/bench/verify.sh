@@ -18,9 +18,9 @@ print(f"{u.ru_utime + u.ru_stime:.3f} {u.ru_maxrss} {r.returncode}")
 PY
 }
 cat "$work/in.sip" > /dev/null
-set -- $(run taskset -c 0 "$bin/sipsec-verify" --store "$store" -q --require fresh --unwrap "$work/in.sip")
+set -- $(run taskset -c 0 "$bin/sipsec-verify" --jobs 1 --store "$store" -q --require fresh --unwrap "$work/in.sip")
 t_verify=$1 rss=$2 rc=$3
-set -- $(run taskset -c 0 "$bin/sipsec-verify" --store "$store" -q --require fresh --replay-cache 1000000 "$work/in.sip")
+set -- $(run taskset -c 0 "$bin/sipsec-verify" --jobs 1 --store "$store" -q --require fresh --replay-cache 1000000 "$work/in.sip")
 t_big=$1 rss_big=$2
 echo "bare CMS verify (cargo bench --bench cms -- cms/verify/rsa2048)..." >&2
 bare=$(taskset -c 0 cargo bench --quiet --bench cms -- 'cms/verify/rsa2048' 2>/dev/null \

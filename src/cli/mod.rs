@@ -103,9 +103,9 @@ pub struct FilterArgs {
     /// Withhold a message the tool cannot handle, and record why.
     #[arg(long)]
     pub fail_closed: bool,
-    /// Worker threads; output order is kept.
-    #[arg(short, long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
-    pub jobs: u16,
+    /// Worker threads (default: one per CPU, at most 8); output order is kept.
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub jobs: Option<u16>,
     /// Each input is one datagram: no Content-Length needed, trailing bytes reported.
     #[arg(long)]
     pub datagram: bool,
@@ -140,6 +140,12 @@ pub enum SetupError {
     KeepControlWithoutKey,
 }
 
+/// One worker per CPU, as many as eight: the per-message work of every tool splits across
+/// threads (output order is kept), and past eight the one reader and one writer are the limit.
+fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
 impl FilterArgs {
     /// The driver options, with the tool's default fail mode where the user chose none.
     pub fn driver_options(&self, default_fail_mode: FailMode) -> Result<DriverOptions, SetupError> {
@@ -163,7 +169,7 @@ impl FilterArgs {
                 (_, true) => FailMode::Closed,
                 _ => default_fail_mode,
             },
-            jobs: usize::from(self.jobs),
+            jobs: self.jobs.map_or_else(default_jobs, usize::from),
             json: self.json,
             control_key,
             keep_control: self.keep_control,

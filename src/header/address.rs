@@ -60,7 +60,8 @@ impl<'a> Address<'a> {
         let bracketed = c.eat(b'<');
         let uri = if bracketed {
             let from = c.pos;
-            let len = memchr::memchr(b'>', &c.b[from..]).ok_or(bad("< without >", from - 1))?;
+            let len =
+                memchr::memchr(b'>', &c.b[from..]).ok_or_else(|| bad("< without >", from - 1))?;
             c.pos = from + len + 1;
             Uri::parse(&c.b[from..from + len]).map_err(|e| e.at_base(from))?
         } else {

@@ -20,7 +20,7 @@ impl<'a> CSeq<'a> {
         }
         // RFC 3261 §8.1.1.5: the number MUST be less than 2**31 (RFC 4475 scalar02).
         let seq = parse_decimal(digits, (1 << 31) - 1)
-            .ok_or(bad("CSeq number is not below 2**31", at))?;
+            .ok_or_else(|| bad("CSeq number is not below 2**31", at))?;
         if !c.lws() {
             return Err(bad(
                 "no white space between the CSeq number and method",

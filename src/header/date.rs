@@ -62,13 +62,13 @@ impl SipDate {
         let num = |from: usize, to: usize, max: u64, why| {
             parse_decimal(&v[from..to], max)
                 .map(|n| n as i64)
-                .ok_or(bad(why, from))
+                .ok_or_else(|| bad(why, from))
         };
         let day = num(5, 7, 31, "bad day of month")?;
         let month = MONTHS
             .iter()
             .position(|m| m[..] == v[8..11])
-            .ok_or(bad("bad month name", 8))? as i64
+            .ok_or_else(|| bad("bad month name", 8))? as i64
             + 1;
         let year = num(12, 16, 9999, "bad year")?;
         let hour = num(17, 19, 23, "bad hour")?;

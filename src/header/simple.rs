@@ -40,14 +40,14 @@ pub fn parse_call_id(value: &[u8]) -> ParseResult<&[u8]> {
 pub fn parse_max_forwards(value: &[u8]) -> ParseResult<u8> {
     parse_decimal(value, 255)
         .map(|n| n as u8)
-        .ok_or(bad("Max-Forwards is not a number from 0 to 255", 0))
+        .ok_or_else(|| bad("Max-Forwards is not a number from 0 to 255", 0))
 }
 
 /// `delta-seconds`, which must fit in 32 bits (RFC 4475 scalar02's huge Expires is refused).
 pub fn parse_expires(value: &[u8]) -> ParseResult<u32> {
     parse_decimal(value, u64::from(u32::MAX))
         .map(|n| n as u32)
-        .ok_or(bad("Expires is not a 32-bit number of seconds", 0))
+        .ok_or_else(|| bad("Expires is not a 32-bit number of seconds", 0))
 }
 
 /// Any text; folding undone.

@@ -35,7 +35,7 @@ impl<'a> Via<'a> {
         let host_start = c.pos;
         let host_text = if c.peek() == Some(b'[') {
             let close = memchr::memchr(b']', &c.b[c.pos..])
-                .ok_or(bad("unbalanced [ in the Via sent-by", c.pos))?;
+                .ok_or_else(|| bad("unbalanced [ in the Via sent-by", c.pos))?;
             c.pos += close + 1;
             &c.b[host_start..c.pos]
         } else {
@@ -52,7 +52,7 @@ impl<'a> Via<'a> {
             let n = std::str::from_utf8(digits)
                 .ok()
                 .and_then(|d| d.parse::<u16>().ok())
-                .ok_or(bad("malformed Via port", at))?;
+                .ok_or_else(|| bad("malformed Via port", at))?;
             Some(n)
         } else {
             None
