@@ -13,8 +13,8 @@
 
 use crate::error::{ParseError, ParseErrorKind, ParseResult};
 use crate::message::{
-    detect_line_ending, is_token_char, scan_head, unfold, HeaderField, HeaderKind, LineEnding,
-    Message,
+    detect_line_ending, is_token_char, parse_content_length, scan_head, unfold, HeaderField,
+    HeaderKind, LineEnding, Message,
 };
 use std::ops::Range;
 
@@ -468,26 +468,117 @@ pub enum BuildError {
     Random(#[from] openssl::error::ErrorStack),
 }
 
-/// How many random boundaries to try before giving up; with 128 random bits a collision means
-/// the content was made to contain the boundary, which no retry count would fix anyway.
+/// How many boundaries to try before giving up; each retry draws fresh randomness, so a
+/// collision means the content was made to contain the boundary, which no retry count would fix.
 const BOUNDARY_ATTEMPTS: usize = 4;
 
-/// Writes `parts` as a multipart body with a fresh random boundary that occurs in no part.
-pub fn build_multipart(parts: &[NewPart], line_ending: LineEnding) -> Result<Built, BuildError> {
-    let rendered = render_parts(parts, line_ending)?;
-    for _ in 0..BOUNDARY_ATTEMPTS {
+/// What every boundary starts with.
+const BOUNDARY_TAG: &str = "sipsec-";
+
+/// The boundaries of one thread: `sipsec-`, 16 hex digits drawn once from OpenSSL, then 16 more
+/// that a bijective mix of a random key and a counter gives, so no two are equal until the
+/// counter wraps. Drawing 16 random bytes from OpenSSL and running `format!` per byte for every
+/// multipart stood out in the signing tool's profile. The boundary only needs to be absent from
+/// the content, which is checked for every part; the randomness makes that check fail only for
+/// content built to fail it (say by someone who saw an earlier boundary of the thread and worked
+/// out the next), and a failure draws everything afresh.
+#[derive(Clone)]
+struct BoundarySource {
+    /// `sipsec-` and the random hex digits: the searcher finds them once, for any counter.
+    prefix: memchr::memmem::Finder<'static>,
+    key: u64,
+    counter: u64,
+}
+
+thread_local! {
+    static BOUNDARIES: std::cell::RefCell<Option<BoundarySource>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Appends `value` as 16 lower-case hex digits.
+fn push_hex(out: &mut String, value: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out.extend(
+        (0..16)
+            .rev()
+            .map(|i| char::from(DIGITS[(value >> (i * 4)) as usize & 15])),
+    );
+}
+
+/// SplitMix64's finaliser: a bijection on u64 whose outputs for consecutive inputs look
+/// unrelated.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+impl BoundarySource {
+    fn fresh() -> Result<BoundarySource, BuildError> {
         let mut random = [0u8; 16];
         openssl::rand::rand_bytes(&mut random)?;
-        let mut boundary = String::from("sipsec-");
-        for b in random {
-            boundary.push_str(&format!("{b:02x}"));
-        }
-        match assemble(&rendered, &boundary, line_ending) {
-            Err(BuildError::BoundaryInContent(_)) => continue,
-            other => return other,
-        }
+        let random = u128::from_be_bytes(random);
+        let mut prefix = String::from(BOUNDARY_TAG);
+        push_hex(&mut prefix, (random >> 64) as u64);
+        Ok(BoundarySource {
+            prefix: memchr::memmem::Finder::new(prefix.as_bytes()).into_owned(),
+            key: random as u64,
+            counter: 0,
+        })
     }
-    Err(BuildError::BoundaryInContent(0))
+
+    fn next(&mut self) -> String {
+        self.counter = self.counter.wrapping_add(1);
+        let prefix = self.prefix.needle();
+        let mut boundary = String::with_capacity(prefix.len() + 16);
+        boundary.push_str(std::str::from_utf8(prefix).unwrap_or_default());
+        push_hex(&mut boundary, mix(self.key.wrapping_add(self.counter)));
+        boundary
+    }
+
+    /// True when `boundary` occurs in `content`: at some occurrence of the shared prefix
+    /// (a multipart that nests one of this thread's holds some, with other counters), the
+    /// rest of it follows.
+    fn occurs(&self, boundary: &str, content: &[u8]) -> bool {
+        self.prefix
+            .find_iter(content)
+            .any(|at| content[at..].starts_with(boundary.as_bytes()))
+    }
+}
+
+/// Writes `parts` as a multipart body with a fresh boundary that occurs in no part.
+pub fn build_multipart(parts: &[NewPart], line_ending: LineEnding) -> Result<Built, BuildError> {
+    let written = write_parts(parts, line_ending)?;
+    let written: Vec<&WrittenPart> = written.iter().collect();
+    build_multipart_written(&written, line_ending)
+}
+
+/// [`build_multipart`] of parts already written: a signer writes the first part of
+/// `multipart/signed` once, signs those octets and hands them here.
+pub fn build_multipart_written(
+    parts: &[&WrittenPart],
+    line_ending: LineEnding,
+) -> Result<Built, BuildError> {
+    if parts.is_empty() {
+        return Err(BuildError::NoParts);
+    }
+    BOUNDARIES.with_borrow_mut(|source| {
+        for _ in 0..BOUNDARY_ATTEMPTS {
+            let current = match source {
+                Some(current) => current,
+                None => source.insert(BoundarySource::fresh()?),
+            };
+            let boundary = current.next();
+            if parts.iter().any(|p| current.occurs(&boundary, &p.bytes)) {
+                // Whoever wrote the content may have learnt this thread's boundaries from its
+                // output: draw afresh.
+                *source = None;
+                continue;
+            }
+            return assemble(parts, boundary, line_ending);
+        }
+        Err(BuildError::BoundaryInContent(0))
+    })
 }
 
 /// Writes `parts` as a multipart body with the caller's boundary, refused if it occurs in a
@@ -498,37 +589,110 @@ pub fn build_multipart_with(
     line_ending: LineEnding,
 ) -> Result<Built, BuildError> {
     check_boundary(boundary.as_bytes()).map_err(BuildError::BadBoundary)?;
-    assemble(&render_parts(parts, line_ending)?, boundary, line_ending)
+    let written = write_parts(parts, line_ending)?;
+    let finder = memchr::memmem::Finder::new(boundary.as_bytes());
+    if let Some(i) = written.iter().position(|p| finder.find(&p.bytes).is_some()) {
+        return Err(BuildError::BoundaryInContent(i));
+    }
+    let written: Vec<&WrittenPart> = written.iter().collect();
+    assemble(&written, boundary.to_owned(), line_ending)
 }
 
-fn render_parts(parts: &[NewPart], line_ending: LineEnding) -> Result<Vec<Vec<u8>>, BuildError> {
+fn write_parts(parts: &[NewPart], line_ending: LineEnding) -> Result<Vec<WrittenPart>, BuildError> {
     if parts.is_empty() {
         return Err(BuildError::NoParts);
     }
-    let eol = line_ending.as_bytes();
     parts
         .iter()
         .enumerate()
         .map(|(index, part)| {
-            let mut out = Vec::with_capacity(part.body.len() + 64);
+            let mut head = PartHead::new(line_ending);
             for (name, value) in &part.headers {
-                check_field(name, value)
-                    .map_err(|error| BuildError::BadHeader { part: index, error })?;
-                out.extend_from_slice(name.as_bytes());
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(value);
-                out.extend_from_slice(eol);
+                head.field(name, value).map_err(|error| match error.kind {
+                    // The field can be written, but the part index would refuse it.
+                    ParseErrorKind::BadContentLength | ParseErrorKind::MultipleContentLength => {
+                        BuildError::Unreadable(error)
+                    }
+                    _ => BuildError::BadHeader { part: index, error },
+                })?;
             }
-            out.extend_from_slice(eol);
-            out.extend_from_slice(&part.body);
-            Ok(out)
+            Ok(head.content(&part.body))
         })
         .collect()
 }
 
-/// A field the parser reads back as written: a token name, a value without line breaks and
-/// without surrounding white space (which the index would trim).
-fn check_field(name: &str, value: &[u8]) -> ParseResult<()> {
+/// The head of a body part being written; [`PartHead::content`] ends it.
+#[derive(Debug)]
+pub struct PartHead {
+    bytes: Vec<u8>,
+    line_ending: LineEnding,
+    content_length: bool,
+}
+
+/// A body part that reads back exactly as written: each header field passed [`write_field`],
+/// a Content-Length is a number and the only one (as the part index requires), and one line
+/// ending runs through the head. A multipart of such parts therefore needs no re-parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenPart {
+    bytes: Vec<u8>,
+    line_ending: LineEnding,
+}
+
+impl PartHead {
+    pub fn new(line_ending: LineEnding) -> PartHead {
+        PartHead {
+            bytes: Vec::with_capacity(256),
+            line_ending,
+            content_length: false,
+        }
+    }
+
+    /// Adds a header field; nothing is written when it is refused.
+    pub fn field(&mut self, name: &str, value: &[u8]) -> ParseResult<&mut PartHead> {
+        if HeaderKind::from_name(name.as_bytes()) == HeaderKind::ContentLength {
+            let refused = if self.content_length {
+                Some(ParseErrorKind::MultipleContentLength)
+            } else {
+                parse_content_length(value)
+                    .is_none()
+                    .then_some(ParseErrorKind::BadContentLength)
+            };
+            if let Some(kind) = refused {
+                return Err(ParseError::new(kind, 0).in_header(name.as_bytes()));
+            }
+            self.content_length = true;
+        }
+        write_field(&mut self.bytes, name, value, self.line_ending)?;
+        Ok(self)
+    }
+
+    /// Ends the head with the empty line and adds the content.
+    pub fn content(mut self, content: &[u8]) -> WrittenPart {
+        self.bytes.extend_from_slice(self.line_ending.as_bytes());
+        self.bytes.extend_from_slice(content);
+        WrittenPart {
+            bytes: self.bytes,
+            line_ending: self.line_ending,
+        }
+    }
+}
+
+impl WrittenPart {
+    /// The part's octets: what a signature over it covers.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// Appends `name: value` and a line end to `out`, for a field the parser reads back as
+/// written: a token name, a value without line breaks and without surrounding white space
+/// (which the index would trim). Nothing is written when it is refused.
+pub fn write_field(
+    out: &mut Vec<u8>,
+    name: &str,
+    value: &[u8],
+    line_ending: LineEnding,
+) -> ParseResult<()> {
     if name.is_empty() || !name.bytes().all(is_token_char) {
         return Err(ParseError::new(ParseErrorKind::BadHeaderName, 0).in_header(name.as_bytes()));
     }
@@ -542,40 +706,51 @@ fn check_field(name: &str, value: &[u8]) -> ParseResult<()> {
                 .in_header(name.as_bytes()),
         );
     }
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
+    out.extend_from_slice(line_ending.as_bytes());
     Ok(())
 }
 
+/// Writes the delimiters around parts that do not contain the boundary. The body parses back
+/// by construction: a line starting with `--boundary` can only be one written here, as the
+/// boundary has no line-break character, so no occurrence can run from a part into the line end
+/// after it; and a [`WrittenPart`]'s head reads back as written. Only a part written in another
+/// line ending than the body's is refused, as the parser would.
 fn assemble(
-    rendered: &[Vec<u8>],
-    boundary: &str,
+    parts: &[&WrittenPart],
+    boundary: String,
     line_ending: LineEnding,
 ) -> Result<Built, BuildError> {
-    let finder = memchr::memmem::Finder::new(boundary.as_bytes());
-    if let Some(i) = rendered.iter().position(|p| finder.find(p).is_some()) {
-        return Err(BuildError::BoundaryInContent(i));
-    }
     let eol = line_ending.as_bytes();
-    let total: usize = rendered.iter().map(|p| p.len() + boundary.len() + 8).sum();
+    let total: usize = parts
+        .iter()
+        .map(|p| p.bytes.len() + boundary.len() + 8)
+        .sum();
     let mut body = Vec::with_capacity(total + boundary.len() + 8);
-    let mut ranges = Vec::with_capacity(rendered.len());
-    for (i, part) in rendered.iter().enumerate() {
+    let mut ranges = Vec::with_capacity(parts.len());
+    for (i, part) in parts.iter().enumerate() {
         if i > 0 {
             body.extend_from_slice(eol);
         }
         body.extend_from_slice(b"--");
         body.extend_from_slice(boundary.as_bytes());
         body.extend_from_slice(eol);
-        ranges.push(body.len()..body.len() + part.len());
-        body.extend_from_slice(part);
+        if part.line_ending != line_ending {
+            let error = ParseError::new(ParseErrorKind::MixedLineEnds, body.len());
+            return Err(BuildError::Unreadable(error));
+        }
+        ranges.push(body.len()..body.len() + part.bytes.len());
+        body.extend_from_slice(&part.bytes);
     }
     body.extend_from_slice(eol);
     body.extend_from_slice(b"--");
     body.extend_from_slice(boundary.as_bytes());
     body.extend_from_slice(b"--");
     body.extend_from_slice(eol);
-    Multipart::parse(&body, boundary.as_bytes()).map_err(BuildError::Unreadable)?;
     Ok(Built {
-        boundary: boundary.to_owned(),
+        boundary,
         body,
         parts: ranges,
     })

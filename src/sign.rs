@@ -40,6 +40,11 @@ pub struct SignConfig {
     pub inner: InnerPolicy,
 }
 
+/// What signing usually adds to a message (a Date, the wrapping headers and delimiters, a
+/// signature with its certificates): room reserved up front, so the edits that follow do not
+/// each copy the message into a larger buffer.
+const SIGNED_ROOM: usize = 4096;
+
 /// How long a loaded signing identity is reused before the store is read again.
 pub const IDENTITY_TTL: Duration = Duration::from_secs(60);
 
@@ -231,7 +236,7 @@ impl SignFilter {
         let mut verdict = Verdict::new();
         verdict.set("form", self.config.form.name());
         let mut work = match Self::ua_signature(message).map_err(|e| failure(e, &verdict))? {
-            None => message.clone(),
+            None => message.clone_with_room(SIGNED_ROOM),
             Some((_, false)) => {
                 verdict.set("signed", false);
                 verdict.set("ua_signature_kept", true);
@@ -269,10 +274,10 @@ impl SignFilter {
             transfer: self.config.transfer,
         };
         let signed = match self.config.form {
-            Form::Body => build::sign_body(&work, &spec),
-            Form::Sip => build::sign_sip(&work, &self.config.inner, &spec),
-            Form::Aib => build::sign_aib(&work, &target, &spec),
-            Form::Cms => build::sign_cms(&work, &spec),
+            Form::Body => build::sign_body(work, &spec),
+            Form::Sip => build::sign_sip(work, &self.config.inner, &spec),
+            Form::Aib => build::sign_aib(work, &target, &spec),
+            Form::Cms => build::sign_cms(work, &spec),
         }
         .map_err(|e: WrapError| failure(format!("not signed: {e}"), &verdict))?;
         verdict

@@ -428,6 +428,142 @@ fn build_refuses_a_boundary_found_in_content_and_bad_parts() {
     ));
 }
 
+/// The boundary this thread's next random build will try first.
+fn next_boundary() -> String {
+    // Make sure the thread has drawn its randomness.
+    build_multipart(&signed_parts(), LineEnding::CrLf).expect("builds");
+    BOUNDARIES.with_borrow(|s| s.clone().expect("drawn").next())
+}
+
+#[test]
+fn boundaries_of_a_thread_share_a_prefix_but_never_repeat() {
+    let a = next_boundary();
+    let b = build_multipart(&signed_parts(), LineEnding::CrLf).expect("builds");
+    assert_eq!(a, b.boundary, "the next boundary is the predicted one");
+    let c = build_multipart(&signed_parts(), LineEnding::CrLf).expect("builds");
+    assert_ne!(b.boundary, c.boundary);
+    assert_eq!(b.boundary.len(), c.boundary.len());
+    assert_eq!(b.boundary[..23], c.boundary[..23]);
+    check_boundary(b.boundary.as_bytes()).expect("valid");
+    assert!(b.boundary[7..].bytes().all(|c| c.is_ascii_hexdigit()));
+}
+
+#[test]
+fn mix_is_a_bijection_on_a_sample() {
+    let outputs: std::collections::HashSet<u64> = (0..10_000u64).map(mix).collect();
+    assert_eq!(outputs.len(), 10_000);
+    let mut hex = String::new();
+    push_hex(&mut hex, 0x0123_4567_89ab_cdef);
+    assert_eq!(hex, "0123456789abcdef");
+}
+
+#[test]
+fn a_nested_multipart_of_the_same_thread_is_no_collision() {
+    let inner = build_multipart(&signed_parts(), LineEnding::CrLf).expect("builds");
+    let parts = [
+        NewPart::new(b"v=0\r\n".to_vec()).header("Content-Type", "application/sdp"),
+        NewPart::new(inner.body.clone()).header(
+            "Content-Type",
+            format!("multipart/signed;boundary={}", inner.boundary),
+        ),
+    ];
+    let outer = build_multipart(&parts, LineEnding::CrLf).expect("builds");
+    assert_eq!(
+        outer.boundary[..23],
+        inner.boundary[..23],
+        "no fresh draw was needed"
+    );
+    let mp = Multipart::parse(&outer.body, outer.boundary.as_bytes()).expect("parses");
+    assert_eq!(mp.parts()[1].body(), inner.body);
+}
+
+#[test]
+fn content_holding_the_next_boundary_gets_another_that_it_does_not_hold() {
+    let predicted = next_boundary();
+    let trap = format!("text that names --{predicted} on purpose\r\n--{predicted}--");
+    let parts = [
+        NewPart::new(b"first".to_vec()).header("Content-Type", "text/plain"),
+        NewPart::new(trap.into_bytes()).header("Content-Type", "text/plain"),
+    ];
+    let built = build_multipart(&parts, LineEnding::CrLf).expect("builds");
+    assert_ne!(built.boundary, predicted);
+    assert_ne!(
+        built.boundary[..23],
+        predicted[..23],
+        "a collision draws fresh randomness"
+    );
+    assert!(parts
+        .iter()
+        .all(|p| memchr::memmem::find(&p.body, built.boundary.as_bytes()).is_none()));
+    let mp = Multipart::parse(&built.body, built.boundary.as_bytes()).expect("parses");
+    for (i, part) in mp.parts().iter().enumerate() {
+        assert_eq!(part.range(), built.parts[i]);
+        assert_eq!(part.body(), parts[i].body);
+    }
+}
+
+#[test]
+fn written_parts_keep_their_exact_octets_and_parse_back_at_their_ranges() {
+    let mut head = PartHead::new(LineEnding::CrLf);
+    head.field("Content-Type", b"message/sipfrag")
+        .expect("writes");
+    let first = head.content(b"From: <sip:a@b>\r\n");
+    assert_eq!(
+        first.bytes(),
+        b"Content-Type: message/sipfrag\r\n\r\nFrom: <sip:a@b>\r\n"
+    );
+    let mut head = PartHead::new(LineEnding::CrLf);
+    head.field("Content-Type", b"application/pkcs7-signature")
+        .expect("writes")
+        .field("Content-Length", b"4")
+        .expect("a number");
+    let second = head.content(b"\x30\x82\x00\xff");
+    let built = build_multipart_written(&[&first, &second], LineEnding::CrLf).expect("builds");
+    assert_eq!(built.part(0), Some(first.bytes()));
+    assert_eq!(built.part(1), Some(second.bytes()));
+    let mp = Multipart::parse(&built.body, built.boundary.as_bytes()).expect("parses");
+    assert_eq!(mp.parts().len(), 2);
+    for (i, part) in mp.parts().iter().enumerate() {
+        assert_eq!(part.range(), built.parts[i]);
+    }
+    assert_eq!(mp.parts()[1].body(), b"\x30\x82\x00\xff");
+}
+
+#[test]
+fn heads_the_part_index_would_refuse_are_not_written() {
+    let mut head = PartHead::new(LineEnding::CrLf);
+    let refused = |r: ParseResult<&mut PartHead>| r.map(|_| ()).map_err(|e| e.kind);
+    assert_eq!(
+        refused(head.field("l", b"x")),
+        Err(ParseErrorKind::BadContentLength)
+    );
+    assert_eq!(
+        refused(head.field("X", b" padded")),
+        Err(ParseErrorKind::BadValue("white space around a value"))
+    );
+    assert_eq!(refused(head.field("Content-Length", b"1")), Ok(()));
+    assert_eq!(
+        refused(head.field("content-length", b"1")),
+        Err(ParseErrorKind::MultipleContentLength)
+    );
+    let part = head.content(b"x");
+    assert_eq!(
+        part.bytes(),
+        b"Content-Length: 1\r\n\r\nx",
+        "refused fields left nothing"
+    );
+    // A part written with LF does not go into a CRLF body, where the parser would refuse it.
+    let lf = PartHead::new(LineEnding::Lf).content(b"x");
+    assert!(matches!(
+        build_multipart_written(&[&part, &lf], LineEnding::CrLf),
+        Err(BuildError::Unreadable(e)) if e.kind == ParseErrorKind::MixedLineEnds
+    ));
+    assert!(matches!(
+        build_multipart_written(&[], LineEnding::CrLf),
+        Err(BuildError::NoParts)
+    ));
+}
+
 // ----- message/sip and message/sipfrag -----
 
 /// (file suffix, method, status code, number of fields, body)

@@ -17,7 +17,7 @@ use super::inner::{body_header_name, InnerPolicy, BODY_HEADERS};
 use crate::crypto::{self, CmsError, EncryptOptions, SignOptions, Signer};
 use crate::error::ParseError;
 use crate::message::{unfold, HeaderKind, LineEnding, Message};
-use crate::mime::{self, BuildError, NewPart, Part};
+use crate::mime::{self, BuildError, Part, PartHead, WrittenPart};
 use crate::uri::Aor;
 
 /// Why a wrapping form could not be built.
@@ -99,33 +99,6 @@ pub struct Entity {
 }
 
 impl Entity {
-    /// The body of `message` with its describing headers ([`BODY_HEADERS`], unfolded, under
-    /// their full names). Refused when there is no body or no Content-Type.
-    pub fn of_message(message: &Message, purpose: &'static str) -> Result<Entity, WrapError> {
-        if message.body().is_empty() {
-            return Err(WrapError::NoBody(purpose));
-        }
-        let headers: Vec<(String, Vec<u8>)> = message
-            .fields()
-            .iter()
-            .filter_map(|f| {
-                body_header_name(message, f).map(|name| {
-                    (
-                        name.to_string(),
-                        unfold(message.field_value(f)).into_owned(),
-                    )
-                })
-            })
-            .collect();
-        if !headers.iter().any(|(n, _)| n == "Content-Type") {
-            return Err(WrapError::NoContentType);
-        }
-        Ok(Entity {
-            headers,
-            body: message.body().to_vec(),
-        })
-    }
-
     /// A MIME part read back (e.g. the first part of a signature being replaced).
     pub fn of_part(part: &Part<'_>) -> Entity {
         Entity {
@@ -142,32 +115,27 @@ impl Entity {
             body: part.body().to_vec(),
         }
     }
-
-    pub fn to_part(&self) -> NewPart {
-        NewPart {
-            headers: self.headers.clone(),
-            body: self.body.clone(),
-        }
-    }
-
-    /// The entity's octets as a part of a multipart body writes them.
-    pub fn render(&self, eol: LineEnding) -> Vec<u8> {
-        render(&self.headers, &self.body, eol)
-    }
 }
 
-fn render(headers: &[(String, Vec<u8>)], body: &[u8], eol: LineEnding) -> Vec<u8> {
-    let eol = eol.as_bytes();
-    let mut out = Vec::with_capacity(body.len() + 64 * headers.len() + 2);
-    for (name, value) in headers {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value);
-        out.extend_from_slice(eol);
+/// The body of `message` with its describing headers ([`BODY_HEADERS`], unfolded, under their
+/// full names), written as a MIME entity straight from the message. Refused when there is no
+/// body or no Content-Type.
+pub fn body_entity(message: &Message, purpose: &'static str) -> Result<WrittenPart, WrapError> {
+    if message.body().is_empty() {
+        return Err(WrapError::NoBody(purpose));
     }
-    out.extend_from_slice(eol);
-    out.extend_from_slice(body);
-    out
+    let mut head = PartHead::new(message.line_ending());
+    let mut has_type = false;
+    for f in message.fields() {
+        if let Some(name) = body_header_name(message, f) {
+            has_type |= name == BODY_HEADERS[0];
+            head.field(name, &unfold(message.field_value(f)))?;
+        }
+    }
+    if !has_type {
+        return Err(WrapError::NoContentType);
+    }
+    Ok(head.content(message.body()))
 }
 
 /// A Date value in the RFC 1123 form SIP requires (RFC 3261 §20.17), GMT.
@@ -188,14 +156,34 @@ pub fn format_date(unix: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    // Written piece by piece: `format!` with its padding was most of what adding a Date cost.
+    let mut out = String::with_capacity(29);
+    out.push_str(DAYS[days.rem_euclid(7) as usize]);
+    out.push_str(", ");
+    push_padded(&mut out, day, 2);
+    out.push(' ');
+    out.push_str(MONTHS[(month - 1) as usize]);
+    out.push(' ');
+    push_padded(&mut out, year, 4);
+    for (sep, value) in [(' ', secs / 3600), (':', secs / 60 % 60), (':', secs % 60)] {
+        out.push(sep);
+        push_padded(&mut out, value, 2);
+    }
+    out.push_str(" GMT");
+    out
+}
+
+/// Appends `value` zero-padded to `width` digits, as `{value:0width$}` would.
+fn push_padded(out: &mut String, value: i64, width: u32) {
+    if !(0..10i64.pow(width)).contains(&value) {
+        use std::fmt::Write;
+        let _ = write!(out, "{value:0w$}", w = width as usize);
+        return;
+    }
+    for place in (0..width).rev() {
+        let digit = (value / 10i64.pow(place) % 10) as u8;
+        out.push(char::from(b'0' + digit));
+    }
 }
 
 /// The current time, seconds since 1970.
@@ -221,8 +209,12 @@ pub fn replace_body(
     headers: &[(&str, &[u8])],
     body: &[u8],
 ) -> Result<(), WrapError> {
-    for name in BODY_HEADERS {
-        message.remove_named(name);
+    // One pass over the index rather than a search per name; from the end, so the indices
+    // still to visit stay valid.
+    for i in (0..message.fields().len()).rev() {
+        if body_header_name(message, &message.fields()[i]).is_some() {
+            message.remove_field(i);
+        }
     }
     for (name, value) in headers {
         message.append_field(name, value)?;
@@ -247,38 +239,43 @@ pub struct Wrapped {
     pub body: Vec<u8>,
 }
 
-/// `multipart/signed` over `first`, with a detached signature of its octets as written.
+/// `multipart/signed` over `first`, with a detached signature of exactly its octets.
 pub fn multipart_signed(
-    first: NewPart,
+    first: &WrittenPart,
     spec: &SignSpec<'_>,
     eol: LineEnding,
 ) -> Result<Wrapped, WrapError> {
-    let signed = render(&first.headers, &first.body, eol);
     let options = SignOptions {
         detached: true,
         ..spec.options.clone()
     };
-    let der = crypto::sign(&signed, spec.signer, &options)?;
-    let signature = NewPart::new(spec.transfer.encode(der, eol))
-        .header("Content-Type", "application/pkcs7-signature;name=smime.p7s")
-        .header(
-            "Content-Disposition",
-            format!(
-                "attachment;handling={};filename=smime.p7s",
-                spec.handling.as_str()
-            ),
-        )
-        .header("Content-Transfer-Encoding", spec.transfer.as_str());
-    let built = mime::build_multipart(&[first, signature], eol)?;
-    if built.part(0) != Some(&signed[..]) {
+    let der = crypto::sign(first.bytes(), spec.signer, &options)?;
+    let disposition = match spec.handling {
+        Handling::Required => "attachment;handling=required;filename=smime.p7s",
+        Handling::Optional => "attachment;handling=optional;filename=smime.p7s",
+    };
+    let mut head = PartHead::new(eol);
+    head.field(
+        "Content-Type",
+        b"application/pkcs7-signature;name=smime.p7s",
+    )?
+    .field("Content-Disposition", disposition.as_bytes())?
+    .field(
+        "Content-Transfer-Encoding",
+        spec.transfer.as_str().as_bytes(),
+    )?;
+    let signature = head.content(&spec.transfer.encode(der, eol));
+    let built = mime::build_multipart_written(&[first, &signature], eol)?;
+    if built.part(0) != Some(first.bytes()) {
         return Err(WrapError::SignedPartMismatch);
     }
+    let mut content_type = String::with_capacity(120);
+    content_type.push_str("multipart/signed;protocol=\"application/pkcs7-signature\";micalg=");
+    content_type.push_str(options.digest.micalg());
+    content_type.push_str(";boundary=");
+    content_type.push_str(&built.boundary);
     Ok(Wrapped {
-        content_type: format!(
-            "multipart/signed;protocol=\"application/pkcs7-signature\";micalg={};boundary={}",
-            options.digest.micalg(),
-            built.boundary
-        ),
+        content_type,
         body: built.body,
     })
 }
@@ -292,102 +289,105 @@ fn set_wrapped(message: &mut Message, wrapped: &Wrapped) -> Result<(), WrapError
 }
 
 /// The `body` form: the body in `multipart/signed` (RFC 3261 §23.2). Headers stay as they are.
-pub fn sign_body(message: &Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
-    let entity = Entity::of_message(message, "sign (the body form covers only the body)")?;
-    let wrapped = multipart_signed(entity.to_part(), spec, message.line_ending())?;
-    let mut out = message.clone();
-    set_wrapped(&mut out, &wrapped)?;
-    Ok(out)
+/// The sign forms take the message and change it into the result, rather than copy it.
+pub fn sign_body(mut message: Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
+    let entity = body_entity(&message, "sign (the body form covers only the body)")?;
+    let wrapped = multipart_signed(&entity, spec, message.line_ending())?;
+    set_wrapped(&mut message, &wrapped)?;
+    Ok(message)
 }
 
 /// The `sip` form: a cleaned copy of the whole message as `message/sip` in `multipart/signed`
 /// (RFC 3261 §23.4). The outer message keeps its headers.
 pub fn sign_sip(
-    message: &Message,
+    mut message: Message,
     policy: &InnerPolicy,
     spec: &SignSpec<'_>,
 ) -> Result<Message, WrapError> {
-    let inner = policy.copy(message);
-    let part = NewPart::new(inner.into_bytes()).header("Content-Type", "message/sip");
-    let wrapped = multipart_signed(part, spec, message.line_ending())?;
-    let mut out = message.clone();
-    set_wrapped(&mut out, &wrapped)?;
-    Ok(out)
+    let eol = message.line_ending();
+    let mut head = PartHead::new(eol);
+    head.field("Content-Type", b"message/sip")?;
+    let part = head.content(policy.copy(&message).as_bytes());
+    let wrapped = multipart_signed(&part, spec, eol)?;
+    set_wrapped(&mut message, &wrapped)?;
+    Ok(message)
 }
 
-fn header_value(message: &Message, kind: HeaderKind) -> Result<Vec<u8>, WrapError> {
+fn header_value(message: &Message, kind: HeaderKind) -> Result<&[u8], WrapError> {
     message
         .value(kind)
-        .map(|v| unfold(v).into_owned())
         .ok_or(WrapError::MissingHeader(kind.name().unwrap_or("a header")))
 }
 
-/// The `message/sipfrag` of an Authenticated Identity Body (RFC 3893 §2, §5, §6). A request's
-/// carries From, To, Contact, Date, Call-ID, CSeq. A response's From is the responder
-/// (`signed_as`), the request's To is left out, and Contact, Date, Call-ID, CSeq are the
-/// response's own.
-pub fn aib_fragment(message: &Message, signed_as: &Aor) -> Result<Vec<u8>, WrapError> {
-    let mut fields: Vec<(&str, Vec<u8>)> = Vec::with_capacity(6);
+/// Appends the `message/sipfrag` of an Authenticated Identity Body (RFC 3893 §2, §5, §6) to
+/// `out`. A request's carries From, To, Contact, Date, Call-ID, CSeq. A response's From is the
+/// responder (`signed_as`), the request's To is left out, and Contact, Date, Call-ID, CSeq are
+/// the response's own.
+pub fn write_aib_fragment(
+    out: &mut Vec<u8>,
+    message: &Message,
+    signed_as: &Aor,
+) -> Result<(), WrapError> {
+    let eol = message.line_ending();
+    let mut field = |name: &str, raw: &[u8]| mime::write_field(out, name, &unfold(raw), eol);
     if message.is_request() {
-        fields.push(("From", header_value(message, HeaderKind::From)?));
-        fields.push(("To", header_value(message, HeaderKind::To)?));
+        field("From", header_value(message, HeaderKind::From)?)?;
+        field("To", header_value(message, HeaderKind::To)?)?;
     } else {
         let to = message.to()?;
-        let from = if to.uri().aor().as_ref() == Some(signed_as) {
-            header_value(message, HeaderKind::To)?
+        if to.uri().aor().as_ref() == Some(signed_as) {
+            field("From", header_value(message, HeaderKind::To)?)?;
         } else {
             let mut v = format!("<sip:{signed_as}>").into_bytes();
             if let Some(tag) = to.tag() {
                 v.extend_from_slice(b";tag=");
                 v.extend_from_slice(tag);
             }
-            v
-        };
-        fields.push(("From", from));
+            field("From", &v)?;
+        }
     }
     if let Some(contact) = message.value(HeaderKind::Contact) {
-        fields.push(("Contact", unfold(contact).into_owned()));
+        field("Contact", contact)?;
     }
-    fields.push(("Date", header_value(message, HeaderKind::Date)?));
-    fields.push(("Call-ID", header_value(message, HeaderKind::CallId)?));
-    fields.push(("CSeq", header_value(message, HeaderKind::CSeq)?));
-    let eol = message.line_ending().as_bytes();
-    let mut out = Vec::with_capacity(256);
-    for (name, value) in fields {
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(&value);
-        out.extend_from_slice(eol);
+    // Each is looked up before anything is written for it, so a missing one is named.
+    for kind in [HeaderKind::Date, HeaderKind::CallId, HeaderKind::CSeq] {
+        let value = header_value(message, kind)?;
+        field(kind.name().unwrap_or_default(), value)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The `aib` form: the signed AIB beside the original body in `multipart/mixed` (RFC 3893 §3),
 /// or alone when the message has no body. The body is not covered by the signature.
 pub fn sign_aib(
-    message: &Message,
+    mut message: Message,
     signed_as: &Aor,
     spec: &SignSpec<'_>,
 ) -> Result<Message, WrapError> {
     let eol = message.line_ending();
-    let aib = NewPart::new(aib_fragment(message, signed_as)?)
-        .header("Content-Type", "message/sipfrag")
-        .header("Content-Disposition", "aib;handling=optional");
-    let signed = multipart_signed(aib, spec, eol)?;
+    let mut fragment = Vec::with_capacity(256);
+    write_aib_fragment(&mut fragment, &message, signed_as)?;
+    let mut head = PartHead::new(eol);
+    head.field("Content-Type", b"message/sipfrag")?
+        .field("Content-Disposition", b"aib;handling=optional")?;
+    let signed = multipart_signed(&head.content(&fragment), spec, eol)?;
     let wrapped = if message.body().is_empty() {
         signed
     } else {
-        let original = Entity::of_message(message, "carry")?.to_part();
-        let signed_part = NewPart::new(signed.body).header("Content-Type", signed.content_type);
-        let mixed = mime::build_multipart(&[original, signed_part], eol)?;
+        let original = body_entity(&message, "carry")?;
+        let mut head = PartHead::new(eol);
+        head.field("Content-Type", signed.content_type.as_bytes())?;
+        let signed_part = head.content(&signed.body);
+        let mixed = mime::build_multipart_written(&[&original, &signed_part], eol)?;
+        let mut content_type = String::from("multipart/mixed;boundary=");
+        content_type.push_str(&mixed.boundary);
         Wrapped {
-            content_type: format!("multipart/mixed;boundary={}", mixed.boundary),
+            content_type,
             body: mixed.body,
         }
     };
-    let mut out = message.clone();
-    set_wrapped(&mut out, &wrapped)?;
-    Ok(out)
+    set_wrapped(&mut message, &wrapped)?;
+    Ok(message)
 }
 
 /// Sets an `application/pkcs7-mime` body with its disposition and transfer encoding.
@@ -417,16 +417,21 @@ fn set_pkcs7_mime(
 
 /// The `cms` form: `application/pkcs7-mime; smime-type=signed-data` holding the body as a MIME
 /// entity (RFC 8591 §4.1). Headers stay as they are.
-pub fn sign_cms(message: &Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
-    let entity = Entity::of_message(message, "sign (the cms form covers only the body)")?;
+pub fn sign_cms(mut message: Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
+    let entity = body_entity(&message, "sign (the cms form covers only the body)")?;
     let options = SignOptions {
         detached: false,
         ..spec.options.clone()
     };
-    let der = crypto::sign(&entity.render(message.line_ending()), spec.signer, &options)?;
-    let mut out = message.clone();
-    set_pkcs7_mime(&mut out, "signed-data", spec.handling, spec.transfer, der)?;
-    Ok(out)
+    let der = crypto::sign(entity.bytes(), spec.signer, &options)?;
+    set_pkcs7_mime(
+        &mut message,
+        "signed-data",
+        spec.handling,
+        spec.transfer,
+        der,
+    )?;
+    Ok(message)
 }
 
 /// How to encrypt.
@@ -463,9 +468,9 @@ fn set_envelope(
 
 /// Encrypts the body (with its describing headers, as a MIME entity). Headers stay outside.
 pub fn encrypt_body(message: &Message, spec: &EncryptSpec<'_>) -> Result<Message, WrapError> {
-    let entity = Entity::of_message(message, "encrypt")?;
+    let entity = body_entity(message, "encrypt")?;
     let mut out = message.clone();
-    set_envelope(&mut out, &entity.render(message.line_ending()), spec)?;
+    set_envelope(&mut out, entity.bytes(), spec)?;
     Ok(out)
 }
 
@@ -478,15 +483,14 @@ pub fn encrypt_sip(
     spec: &EncryptSpec<'_>,
 ) -> Result<Message, WrapError> {
     let inner = policy.copy(message);
-    let entity = Entity {
-        headers: vec![("Content-Type".into(), b"message/sip".to_vec())],
-        body: inner.into_bytes(),
-    };
+    let mut head = PartHead::new(message.line_ending());
+    head.field("Content-Type", b"message/sip")?;
+    let entity = head.content(inner.as_bytes());
     let mut out = message.clone();
     for name in hide {
         out.remove_named(name);
     }
-    set_envelope(&mut out, &entity.render(message.line_ending()), spec)?;
+    set_envelope(&mut out, entity.bytes(), spec)?;
     Ok(out)
 }
 
@@ -500,6 +504,15 @@ mod tests {
         assert_eq!(format_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(format_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(format_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        // Years outside four digits are written as `{year:04}` would.
+        assert_eq!(
+            format_date(253_402_300_800),
+            "Sat, 01 Jan 10000 00:00:00 GMT"
+        );
+        assert_eq!(
+            format_date(-62_198_755_200),
+            "Fri, 01 Jan -001 00:00:00 GMT"
+        );
         for t in [1, 68_169_600, 1_700_000_000, 4_102_444_799] {
             assert_eq!(SipDate::parse(format_date(t).as_bytes()).unwrap().unix, t);
         }
@@ -514,6 +527,11 @@ mod tests {
             Transfer::Binary.encode(vec![1, 2], LineEnding::CrLf),
             [1, 2]
         );
+    }
+
+    fn aib_fragment(message: &Message, signed_as: &Aor) -> Result<Vec<u8>, WrapError> {
+        let mut out = Vec::new();
+        write_aib_fragment(&mut out, message, signed_as).map(|()| out)
     }
 
     fn msg(text: &str) -> Message {
@@ -553,6 +571,36 @@ mod tests {
     }
 
     #[test]
+    fn the_body_entity_carries_the_describing_headers_unfolded() {
+        let m = msg(
+            "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
+            From: <sip:a@x>;tag=1\nc: text/plain;\n charset=utf-8\nTo: <sip:b@x>\n\
+            Content-Language: en\nCall-ID: c\nCSeq: 1 MESSAGE\nContent-Length: 2\n\nhi",
+        );
+        assert_eq!(
+            body_entity(&m, "sign").unwrap().bytes(),
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Language: en\r\n\r\nhi"
+        );
+    }
+
+    #[test]
+    fn replacing_the_body_takes_every_describing_header_and_keeps_the_rest_in_order() {
+        let mut m = msg(
+            "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nc: text/plain\n\
+            From: <sip:a@x>;tag=1\ncontent-language: en\nTo: <sip:b@x>\n\
+            Content-Disposition: render\nCall-ID: c\nContent-Encoding: gzip\nCSeq: 1 MESSAGE\n\
+            Content-Transfer-Encoding: binary\nContent-Length: 2\n\nhi",
+        );
+        replace_body(&mut m, &[("Content-Type", b"a/b")], b"new").unwrap();
+        assert_eq!(
+            String::from_utf8(m.into_bytes()).unwrap(),
+            "MESSAGE sip:b@x SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
+             From: <sip:a@x>;tag=1\r\nTo: <sip:b@x>\r\nCall-ID: c\r\nCSeq: 1 MESSAGE\r\n\
+             Content-Length: 3\r\nContent-Type: a/b\r\n\r\nnew"
+        );
+    }
+
+    #[test]
     fn bodies_without_type_are_refused() {
         let m = msg(
             "MESSAGE sip:b@x SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\n\
@@ -560,7 +608,7 @@ mod tests {
             Content-Length: 2\n\nhi",
         );
         assert!(matches!(
-            Entity::of_message(&m, "sign"),
+            body_entity(&m, "sign"),
             Err(WrapError::NoContentType)
         ));
         let empty = msg(
@@ -569,7 +617,7 @@ mod tests {
             Content-Length: 0\n\n",
         );
         assert!(matches!(
-            Entity::of_message(&empty, "sign"),
+            body_entity(&empty, "sign"),
             Err(WrapError::NoBody(_))
         ));
     }
