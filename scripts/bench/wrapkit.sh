@@ -28,6 +28,8 @@ with open(path, "w", newline="") as f:
                 f"Content-Length: {len(sdp)}\r\n\r\n{sdp}")
 PY
 }
+# min A B: the smaller of two numbers of seconds.
+min() { python3 -c 'import sys; print(min(map(float, sys.argv[1:])))' "$@"; }
 seconds() { python3 -c 'import sys,time,subprocess; t=time.perf_counter(); r=subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL); print(time.perf_counter()-t) if r.returncode==0 else sys.exit("failed: "+" ".join(sys.argv[1:]))' "$@"; }
 # Bare CMS operations per second from benches/cms.rs, e.g. `criterion_rate sign rsa2048`.
 criterion_rate() {

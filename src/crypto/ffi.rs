@@ -55,6 +55,16 @@ extern "C" {
         psig: *mut *mut sys::X509_ALGOR,
     );
     fn CMS_signed_get_attr_by_NID(si: *const Opaque, nid: c_int, lastpos: c_int) -> c_int;
+    fn CMS_signed_add1_attr_by_NID(
+        si: *mut Opaque,
+        nid: c_int,
+        atrtype: c_int,
+        bytes: *const c_void,
+        len: c_int,
+    ) -> c_int;
+    fn CMS_add_standard_smimecap(algs: *mut *mut sys::OPENSSL_STACK) -> c_int;
+    fn i2d_X509_ALGORS(algs: *const sys::OPENSSL_STACK, out: *mut *mut u8) -> c_int;
+    fn X509_ALGOR_free(alg: *mut sys::X509_ALGOR);
     fn CMS_signed_get_attr(si: *const Opaque, loc: c_int) -> *mut sys::X509_ATTRIBUTE;
     fn X509_ATTRIBUTE_get0_data(
         attr: *mut sys::X509_ATTRIBUTE,
@@ -170,16 +180,28 @@ pub(crate) fn add_signer_and_finalise(
     flags: CMSOptions,
 ) -> Result<(), ErrorStack> {
     let bio = MemBio::new(data)?;
+    let capabilities = standard_smime_capabilities()?;
     // SAFETY: all pointers come from live borrowed objects; CMS_add1_signer up-refs the
-    // certificate and key it keeps, and returns a SignerInfo owned by `cms` (not freed here).
-    // CMS_final only reads from the BIO.
+    // certificate and key it keeps, and returns a SignerInfo owned by `cms` (not freed here);
+    // CMS_signed_add1_attr_by_NID copies the bytes. CMS_final only reads from the BIO.
     unsafe {
-        cvt_p(CMS_add1_signer(
+        // The SMIMECapabilities attribute CMS_add1_signer would build, from the copy made once:
+        // building it looks up eight algorithms by name under OpenSSL's global locks, a sixth
+        // of a P-256 signature and the main contention between two signing threads. Signed
+        // attributes are a DER SET OF, sorted when encoded, so the output is the same.
+        let si = cvt_p(CMS_add1_signer(
             cms.as_ptr(),
             cert.as_ptr(),
             key.as_ptr(),
             md.as_ptr(),
-            flags.bits(),
+            (flags | CMSOptions::NOSMIMECAP).bits(),
+        ))?;
+        cvt(CMS_signed_add1_attr_by_NID(
+            si,
+            sys::NID_SMIMECapabilities,
+            sys::V_ASN1_SEQUENCE,
+            capabilities.as_ptr().cast(),
+            c_int::try_from(capabilities.len()).map_err(|_| ErrorStack::get())?,
         ))?;
         cvt(CMS_final(
             cms.as_ptr(),
@@ -188,6 +210,41 @@ pub(crate) fn add_signer_and_finalise(
             flags.bits(),
         ))
     }
+}
+
+unsafe extern "C" fn free_algor(alg: *mut c_void) {
+    // SAFETY: called by OPENSSL_sk_pop_free on the X509_ALGOR elements of a stack we own.
+    unsafe { X509_ALGOR_free(alg.cast()) }
+}
+
+/// The DER of the SMIMECapabilities list OpenSSL puts in every signature
+/// (`CMS_add_standard_smimecap`: the content ciphers this OpenSSL offers), made once.
+pub(crate) fn standard_smime_capabilities() -> Result<&'static [u8], ErrorStack> {
+    static CAPABILITIES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    if let Some(der) = CAPABILITIES.get() {
+        return Ok(der);
+    }
+    // SAFETY: the stack is created by CMS_add_standard_smimecap and freed here with its
+    // X509_ALGOR elements; i2d with a null output only measures, then writes into a buffer of
+    // that length.
+    let der = unsafe {
+        let mut algs: *mut sys::OPENSSL_STACK = ptr::null_mut();
+        let added = CMS_add_standard_smimecap(&mut algs);
+        let der = if added == 1 && !algs.is_null() {
+            let len = i2d_X509_ALGORS(algs, ptr::null_mut());
+            let mut der = vec![0u8; usize::try_from(len).unwrap_or(0)];
+            let mut out = der.as_mut_ptr();
+            (len > 0 && i2d_X509_ALGORS(algs, &mut out) == len).then_some(der)
+        } else {
+            None
+        };
+        if !algs.is_null() {
+            sys::OPENSSL_sk_pop_free(algs, Some(free_algor));
+        }
+        der
+    };
+    let der = der.ok_or_else(ErrorStack::get)?;
+    Ok(CAPABILITIES.get_or_init(|| der))
 }
 
 /// Adds recipients to a CMS made with `CMSOptions::PARTIAL` and encrypts `data`

@@ -194,6 +194,39 @@ mod tests {
     }
 
     #[test]
+    fn the_capabilities_attribute_is_the_one_openssl_builds() {
+        let s = signer(KeyKind::P256);
+        let ours = sign(BODY, &s, &SignOptions::default()).unwrap();
+        // OpenSSL's own path (CMS_sign), which builds the list for every signature.
+        let theirs = CmsContentInfo::sign(
+            Some(&s.cert),
+            Some(&s.key),
+            None,
+            Some(BODY),
+            CMSOptions::BINARY | CMSOptions::DETACHED,
+        )
+        .unwrap()
+        .to_der()
+        .unwrap();
+        // smimeCapabilities (1.2.840.113549.1.9.15), its SET, then the list.
+        let capabilities = ffi::standard_smime_capabilities().unwrap();
+        let oid = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0f,
+        ];
+        let at = |der: &[u8]| der.windows(oid.len()).position(|w| w == oid);
+        for der in [&ours, &theirs] {
+            let after_oid = at(der).expect("SMIMECapabilities present") + oid.len();
+            // SET header (tag 0x31 and a one-byte length: the list is short), then the list.
+            assert_eq!(der[after_oid], 0x31);
+            assert_eq!(
+                &der[after_oid + 2..after_oid + 2 + capabilities.len()],
+                capabilities
+            );
+        }
+        assert!(capabilities.len() > 20, "AES ciphers at least");
+    }
+
+    #[test]
     fn detached_and_attached_round_trip_for_each_digest_and_key() {
         for kind in [KeyKind::Rsa, KeyKind::P256] {
             let s = signer(kind);
