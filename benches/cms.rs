@@ -51,6 +51,29 @@ fn bench(c: &mut Criterion) {
             b.iter(|| decrypt(&env, &key, &cert).unwrap())
         });
     }
+    // The identities of a store, for a bare rate with the very key, certificate and chain a
+    // tool signs with (scripts/bench/sign.sh sets these): SIPSEC_BENCH_STORE=DIR and
+    // SIPSEC_BENCH_IDENTITIES="aor name, aor name".
+    if let (Ok(dir), Ok(list)) = (
+        std::env::var("SIPSEC_BENCH_STORE"),
+        std::env::var("SIPSEC_BENCH_IDENTITIES"),
+    ) {
+        let store = sipsec::store::Store::open(std::path::Path::new(&dir)).expect("bench store");
+        for entry in list.split(',') {
+            let (aor, name) = entry.trim().split_once(' ').expect("`aor name` pairs");
+            let aor = sipsec::uri::Aor::parse(aor).expect("an AOR");
+            let id = store.signing_identity(&aor).expect("an identity");
+            let signer = Signer {
+                cert: id.cert,
+                key: id.key,
+                chain: id.chain,
+            };
+            let opts = SignOptions::default();
+            g.bench_function(format!("sign-store/{name}"), |b| {
+                b.iter(|| sign(&body, &signer, &opts).unwrap())
+            });
+        }
+    }
     g.finish();
 }
 
