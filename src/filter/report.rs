@@ -133,17 +133,11 @@ impl Record {
     /// Fills in what the message says about itself: method or status, Call-ID, CSeq, From/To.
     pub fn describe(&mut self, message: &Message) {
         match message.start_line() {
-            Some(StartLine::Request { method, .. }) => {
-                self.method = Some(String::from_utf8_lossy(method).into_owned())
-            }
+            Some(StartLine::Request { method, .. }) => self.method = Some(text_of(method)),
             Some(StartLine::Response { code, .. }) => self.status = Some(code),
             None => {}
         }
-        let text = |kind| {
-            message
-                .value(kind)
-                .map(|v| String::from_utf8_lossy(&unfold(v)).into_owned())
-        };
+        let text = |kind| message.value(kind).map(|v| text_of(&unfold(v)));
         self.call_id = text(HeaderKind::CallId);
         self.cseq = text(HeaderKind::CSeq);
         self.from = address_aor(message.from());
@@ -321,6 +315,15 @@ fn push_json_str(out: &mut String, text: &str) {
         out.push('"');
     } else {
         push_json_value(out, text);
+    }
+}
+
+/// Header text for the report: valid UTF-8 (nearly always ASCII) copied as it is, anything else
+/// with replacement characters (`from_utf8_lossy` walks the text in chunks even when valid).
+fn text_of(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 
