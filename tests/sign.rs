@@ -390,3 +390,59 @@ fn no_certs_leaves_the_chain_out() {
     assert!(contains(with.body()));
     assert!(!contains(without.body()));
 }
+
+#[test]
+fn a_passphrase_that_cannot_read_the_keys_stops_the_run_before_any_message() {
+    const PASS: &str = "correct horse battery staple";
+    let pki = Pki::new();
+    // Every identity key under PASS, as `sipsec-certgen --passphrase-file` writes them.
+    for aor in [RSA_GROUP, EC_GROUP, BOB_RSA, BOB_EC] {
+        let path = pki.identity_files(aor).1;
+        let key =
+            openssl::pkey::PKey::private_key_from_pem(&std::fs::read(&path).unwrap()).unwrap();
+        let pem = key
+            .private_key_to_pem_pkcs8_passphrase(
+                openssl::symm::Cipher::aes_256_cbc(),
+                PASS.as_bytes(),
+            )
+            .unwrap();
+        std::fs::write(&path, pem).unwrap();
+    }
+    let right = pki.file("right", PASS.as_bytes());
+    let wrong = pki.file("wrong", b"incorrect donkey");
+    let input = invite("agent-7@callcentre.example", "bob@example.net");
+    let ok = sign(
+        &pki,
+        &[
+            "--trust-from-header",
+            "--form",
+            "cms",
+            "--passphrase-file",
+            &right,
+        ],
+        &input,
+    );
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_ne!(ok.stdout, input, "signed");
+    for (pass, why) in [
+        (
+            vec!["--passphrase-file", wrong.as_str()],
+            "wrong passphrase for",
+        ),
+        (
+            vec![],
+            "is encrypted; give --passphrase-file or --passphrase-env",
+        ),
+    ] {
+        let mut a = vec!["--trust-from-header", "--form", "cms"];
+        a.extend(pass);
+        let refused = sign(&pki, &a, &input);
+        assert_eq!(refused.code, 3, "{why}: {}", refused.stderr);
+        assert!(
+            refused.stdout.is_empty(),
+            "{why}: nothing passed on unsigned"
+        );
+        assert!(refused.stderr.contains(why), "{why}: {}", refused.stderr);
+        assert!(!refused.stderr.contains(PASS));
+    }
+}

@@ -130,7 +130,11 @@ pub struct SignCli {
 
 /// The whole `main` of sipsec-sign.
 pub fn run(cli: &SignCli) -> ExitCode {
-    let store = match open_store(&cli.store.store, &cli.key_pass) {
+    // The group keys are read per message: a passphrase that cannot read them is a set-up
+    // error, not a warning on every message passed on unsigned.
+    let store = match open_store(&cli.store.store, &cli.key_pass)
+        .and_then(|s| s.check_passphrase().map(|()| s))
+    {
         Ok(s) => s,
         Err(e) => return setup_failed("sign", e),
     };

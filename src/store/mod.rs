@@ -338,10 +338,22 @@ impl Store {
         self.root.join("identities").join(aor_dir_name(aor))
     }
 
+    /// Fails now, rather than at every message, when the identities' keys are encrypted and
+    /// the passphrase given (or none) cannot read them: tries the first encrypted key.
+    pub fn check_passphrase(&self) -> Result<(), StoreError> {
+        for dir in fsio::list_dir(&self.root.join("identities"))? {
+            let key = dir.join("key.pem");
+            if fs::read(&key).is_ok_and(|pem| is_encrypted_pem(&pem)) {
+                return self.read_key(&key).map(drop);
+            }
+        }
+        Ok(())
+    }
+
     fn read_key(&self, path: &Path) -> Result<PKey<Private>, StoreError> {
         fsio::check_secret_mode(path)?;
         let pem = fs::read(path).map_err(io_err(path))?;
-        let encrypted = pem.windows(9).any(|w| w == b"ENCRYPTED");
+        let encrypted = is_encrypted_pem(&pem);
         match (&self.passphrase, encrypted) {
             (None, true) => Err(StoreError::Passphrase(format!(
                 "{} is encrypted; give --passphrase-file or --passphrase-env",
@@ -1069,6 +1081,12 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A PEM private key under a passphrase (`ENCRYPTED PRIVATE KEY`, or a legacy
+/// `Proc-Type: 4,ENCRYPTED` header).
+fn is_encrypted_pem(pem: &[u8]) -> bool {
+    pem.windows(9).any(|w| w == b"ENCRYPTED")
 }
 
 #[cfg(test)]
