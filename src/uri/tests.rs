@@ -177,6 +177,39 @@ fn tel_uris() {
     assert_eq!(local.user(), Some("7042"));
 }
 
+/// The one-pass reader takes the common shapes (so that the proptests comparing it with the
+/// general parser compare something) and leaves the others to the general parser.
+#[test]
+fn plain_sip_uris_take_the_one_pass_reader() {
+    for text in [
+        "sip:sipp@127.0.0.1:5072",
+        "sip:service@127.0.0.1",
+        "SIPS:alice@Atlanta.Example.COM.:05061;transport=tcp;lr;maddr=239.255.255.1",
+        "sip:+1-212-555-1212@gw.example.com;user=phone",
+    ] {
+        let fast = Uri::parse_plain_sip(text.as_bytes());
+        assert!(fast.is_some(), "{text}");
+        assert_eq!(fast.map(Ok), Some(Uri::parse_general(text.as_bytes())));
+    }
+    for text in [
+        "sip:host.example.com",
+        "sip:a%41@h",
+        "sip:a:pw@h",
+        "sip:a;b@h",
+        "sip:a@[::1]",
+        "sip:a@h?x=y",
+        "sip:a@h;%6Cr",
+        "sip:a@h:65536",
+        "sip:a@256.0.0.1",
+        "sip:a@-h",
+        "sip:a@h;",
+        "sip:a@h;x=",
+        "tel:+1",
+    ] {
+        assert!(Uri::parse_plain_sip(text.as_bytes()).is_none(), "{text}");
+    }
+}
+
 #[test]
 fn aor_key_is_the_aor_written_out() {
     for text in [
@@ -331,7 +364,44 @@ mod fuzz {
         proptest::collection::vec(prop_oneof![4 => syntax, 1 => any::<u8>()], 0..48)
     }
 
+    /// The shapes the one-pass reader takes, with the ways of leaving them close by: escapes,
+    /// passwords and `;` in the user part, bad IPv4 addresses, labels ending in `-`, ports out
+    /// of range, escaped, empty or `?`-ended parameters.
+    const PLAIN_ISH: &str = "(sip|SIP|sIpS|sips):[a-zA-Z0-9.!~_%:;-]{1,6}@[a-z0-9.-]{1,12}\
+        (:[0-9]{1,6})?(;[a-z0-9=.%?-]{1,6}){0,3}";
+    /// Farther away: no scheme or another, empty parts, IPv6 references, headers.
+    const NEAR_PLAIN: &str = "(sip|SIP|sIpS|sips|tel|x)?:?[a-zA-Z0-9.%;:?!~_-]{0,6}@?\\[?\
+        [a-zA-Z0-9.:-]{0,12}\\]?(:[0-9]{0,6})?(;[a-zA-Z0-9=;%?&.-]{0,6}){0,3}(\\?[a-z=&]{0,4})?";
+
+    /// The one-pass reader accepts only what the general parser accepts, with the same
+    /// components; `Uri::parse` as a whole, refusals included, is the general parser.
+    fn same_as_general(input: &[u8]) -> Result<(), TestCaseError> {
+        if let Some(fast) = Uri::parse_plain_sip(input) {
+            prop_assert_eq!(Ok(fast), Uri::parse_general(input));
+        }
+        prop_assert_eq!(Uri::parse(input), Uri::parse_general(input));
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn one_pass_reader_agrees_with_the_general_parser(
+            plain in PLAIN_ISH,
+            near in NEAR_PLAIN,
+        ) {
+            same_as_general(plain.as_bytes())?;
+            same_as_general(near.as_bytes())?;
+        }
+
+        #[test]
+        fn one_pass_reader_agrees_on_any_bytes(tail in uri_bytes()) {
+            for scheme in [&b"sip:"[..], b"sips:", b"sip:a@"] {
+                let mut input = scheme.to_vec();
+                input.extend_from_slice(&tail);
+                same_as_general(&input)?;
+            }
+        }
+
         #[test]
         fn accepted_uris_are_self_equivalent_and_kept_verbatim(tail in uri_bytes()) {
             for scheme in [&b"sip:"[..], b"tel:", b"x:"] {
