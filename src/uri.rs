@@ -218,32 +218,22 @@ fn well_formed_name(text: &str) -> bool {
 /// octets up to 255, no leading zeros) without its general-purpose parser: every From and
 /// To of a capture from a lab network has one.
 fn parse_ipv4(text: &[u8]) -> Option<Ipv4Addr> {
+    // Octet by octet rather than a state machine over every byte: a third of the instructions.
+    let digit = |c: u8| c.is_ascii_digit().then(|| c - b'0');
     let mut octets = [0u8; 4];
-    let mut filled = 0;
-    let (mut value, mut digits) = (0u16, 0);
-    for &c in text {
-        if c == b'.' {
-            if digits == 0 || filled == 3 {
-                return None;
+    let mut parts = text.split(|&c| c == b'.');
+    for octet in &mut octets {
+        *octet = match *parts.next()? {
+            [a] => digit(a)?,
+            [a, b] if a != b'0' => digit(a)? * 10 + digit(b)?,
+            [a, b, c] if a != b'0' => {
+                let n = u16::from(digit(a)?) * 100 + u16::from(digit(b)?) * 10;
+                u8::try_from(n + u16::from(digit(c)?)).ok()?
             }
-            octets[filled] = u8::try_from(value).ok()?;
-            filled += 1;
-            (value, digits) = (0, 0);
-        } else {
-            let digit = c.wrapping_sub(b'0');
-            // No leading zero, at most three digits, nothing but digits.
-            if digit > 9 || digits == 3 || (digits == 1 && value == 0) {
-                return None;
-            }
-            value = value * 10 + u16::from(digit);
-            digits += 1;
-        }
+            _ => return None,
+        };
     }
-    if digits == 0 || filled != 3 {
-        return None;
-    }
-    octets[3] = u8::try_from(value).ok()?;
-    Some(Ipv4Addr::from(octets))
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
 /// An IPv6 address as in RFC 4291, tolerating the `:::` form the RFC 3261 ABNF allows

@@ -305,11 +305,32 @@ static NEEDS_ESCAPE: [bool; 256] = {
     table
 };
 
+/// True when a byte of `text` is in [`NEEDS_ESCAPE`]. Eight bytes at a time, with the
+/// "has a byte below n" and "has a zero byte" word tricks (both exact): a record's strings (the
+/// input path on every line among them) were otherwise looked up byte by byte.
+fn needs_escape(text: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS != 0;
+    let mut words = text.chunks_exact(8);
+    for word in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(word);
+        let w = u64::from_le_bytes(bytes);
+        if below(w, 0x20) || below(w ^ (ONES * 0x22), 1) || below(w ^ (ONES * 0x5c), 1) {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| NEEDS_ESCAPE[usize::from(b)])
+}
+
 /// A JSON string: copied as it is when nothing in it needs escaping (the common case),
 /// otherwise escaped by serde_json.
 fn push_json_str(out: &mut String, text: &str) {
-    let plain = !text.bytes().any(|b| NEEDS_ESCAPE[usize::from(b)]);
-    if plain {
+    if !needs_escape(text.as_bytes()) {
         out.push('"');
         out.push_str(text);
         out.push('"');
@@ -401,6 +422,14 @@ mod tests {
         }
         for t in [Transport::Udp, Transport::Tcp] {
             assert_eq!(serde_json::to_value(t).unwrap(), t.as_str(), "{t:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn escapes_are_found_where_serde_would_make_them(text in "[ -~\t\n\u{0}\u{1f}\u{7f}é\"\\\\]{0,40}") {
+            let escaped = serde_json::to_string(&text).unwrap();
+            proptest::prop_assert_eq!(needs_escape(text.as_bytes()), escaped.len() != text.len() + 2);
         }
     }
 

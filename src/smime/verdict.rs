@@ -313,27 +313,25 @@ impl MarkJudge<'_> {
         if !matches!(line.first(), Some(b's' | b'S')) {
             return None;
         }
-        let colon = line.iter().position(|&b| b == b':')?;
-        let name = line[..colon].trim_ascii();
-        let looks = ((name.eq_ignore_ascii_case(b"subject") || name.eq_ignore_ascii_case(b"s"))
-            && is_mark_subject(&line[colon + 1..]))
-            || name.eq_ignore_ascii_case(VERDICT_HEADER.as_bytes());
-        if !looks {
-            return None;
-        }
+        // Our own line first: it is on every message, and one comparison spares reading its
+        // name. Taking the excuse before asking whether the line looks like a mark changes
+        // nothing: every line equal to an own line gets the same answer to that question.
         let mine = self
             .own
             .iter()
             .enumerate()
             .take(64)
             .find(|(i, o)| self.own_seen & (1 << i) == 0 && o.as_bytes() == line);
-        match mine {
-            Some((i, _)) => {
-                self.own_seen |= 1 << i;
-                None
-            }
-            None => Some(String::from_utf8_lossy(line).into_owned()),
+        if let Some((i, _)) = mine {
+            self.own_seen |= 1 << i;
+            return None;
         }
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = line[..colon].trim_ascii();
+        let looks = ((name.eq_ignore_ascii_case(b"subject") || name.eq_ignore_ascii_case(b"s"))
+            && is_mark_subject(&line[colon + 1..]))
+            || name.eq_ignore_ascii_case(VERDICT_HEADER.as_bytes());
+        looks.then(|| String::from_utf8_lossy(line).into_owned())
     }
 }
 
@@ -423,6 +421,19 @@ mod tests {
         assert!(foreign_mark(&msg, std::slice::from_ref(&own)).is_none());
         let twice = m("Subject: validated <sip:a@example.com>\r\nX: y\r\n Subject: validated <sip:a@example.com>\r\n");
         assert!(foreign_mark(&twice, &[own]).is_some());
+        // Own lines are excused before their names are read: one that is no mark excuses
+        // nothing else, and a verdict among them still counts once only.
+        let own = [
+            "Subject: hello".to_string(),
+            "Sipsec-Verdict: signed=no".to_string(),
+        ];
+        let msg = m("Subject: hello\r\nSubject: hello\r\nSipsec-Verdict: signed=no\r\n");
+        assert!(foreign_mark(&msg, &own).is_none());
+        let msg = m("Subject: hello\r\nSipsec-Verdict: signed=no\r\nSipsec-Verdict: signed=no\r\n");
+        assert_eq!(
+            foreign_mark(&msg, &own).as_deref(),
+            Some("Sipsec-Verdict: signed=no")
+        );
     }
 
     #[test]

@@ -403,6 +403,11 @@ mod fuzz {
         }
 
         #[test]
+        fn ipv4_addresses_are_read_as_std_reads_them(text in "[0-9.]{0,16}") {
+            prop_assert_eq!(super::parse_ipv4(text.as_bytes()), text.parse().ok());
+        }
+
+        #[test]
         fn accepted_uris_are_self_equivalent_and_kept_verbatim(tail in uri_bytes()) {
             for scheme in [&b"sip:"[..], b"tel:", b"x:"] {
                 let mut input = scheme.to_vec();
