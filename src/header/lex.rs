@@ -192,6 +192,43 @@ fn param_at<'a>(c: &mut Cursor<'a>) -> ParseResult<Param<'a>> {
     Ok(Param { name, value })
 }
 
+/// Where `;name[=value]…` parameters starting at `start` end, for the common shape only: no
+/// white space anywhere, no quoted value. `None` leaves everything else (and every refusal) to
+/// the general reader, which gives the same end for what this accepts (a proptest holds them
+/// together). One loop instead of a separator, white-space and token call per step: every From
+/// and To has a tag.
+fn plain_params_end(b: &[u8], start: usize) -> Option<usize> {
+    let run = |from: usize, f: fn(u8) -> bool| {
+        from + b
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .position(|&c| !f(c))
+            .unwrap_or(b.len().saturating_sub(from))
+    };
+    let mut i = start;
+    loop {
+        match b.get(i) {
+            Some(b';') => {}
+            // White space may hide a `;` after it: the general reader decides.
+            Some(&c) if is_lws(c) => return None,
+            _ => return Some(i),
+        }
+        let name_end = run(i + 1, is_token_char);
+        if name_end == i + 1 {
+            return None;
+        }
+        i = name_end;
+        if b.get(i) == Some(&b'=') {
+            let value_end = run(i + 1, is_value_char);
+            if value_end == i + 1 {
+                return None;
+            }
+            i = value_end;
+        }
+    }
+}
+
 /// `*( SEMI name [EQUAL value] )`, checked once at parse time and re-read lazily on lookup, so
 /// a view holds one slice instead of a vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -202,6 +239,18 @@ pub struct Params<'a> {
 impl<'a> Params<'a> {
     /// Reads parameters at the cursor (each introduced by `;`) and stops before anything else.
     pub(crate) fn parse(c: &mut Cursor<'a>) -> ParseResult<Params<'a>> {
+        match plain_params_end(c.b, c.pos) {
+            Some(end) => {
+                let raw = &c.b[c.pos..end];
+                c.pos = end;
+                Ok(Params { raw })
+            }
+            None => Self::parse_general(c),
+        }
+    }
+
+    /// [`Params::parse`] by the general rules: white space around separators, quoted values.
+    fn parse_general(c: &mut Cursor<'a>) -> ParseResult<Params<'a>> {
         let start = c.pos;
         let mut end = start;
         while c.sep(b';') {
@@ -389,6 +438,58 @@ mod tests {
             e.kind,
             ParseErrorKind::BadValue("parameter without a value after =")
         );
+    }
+
+    /// The one-loop reader takes the plain shapes (so the proptest below compares something)
+    /// and leaves white space, quotes and empty parts to the general reader.
+    #[test]
+    fn plain_params_take_the_one_loop_reader() {
+        assert_eq!(plain_params_end(b";tag=18799SIPpTag001", 0), Some(20));
+        assert_eq!(plain_params_end(b">;lr;q=0.5,x", 1), Some(10));
+        assert_eq!(plain_params_end(b"", 0), Some(0));
+        for v in [
+            &b" ;a"[..],
+            b";a ",
+            b";a =b",
+            b";a=\"b\"",
+            b";;",
+            b";a=",
+            b";=b",
+        ] {
+            assert_eq!(
+                plain_params_end(v, 0),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(v)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        /// `Params::parse` reads, stops and refuses exactly as the general reader does.
+        #[test]
+        fn one_loop_params_agree_with_the_general_reader(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    ";", "=", "tag", "1.5", " ", "\t", "\r\n ", "\"q\"", "\"", "\\", ",", ">",
+                    "[::1]", ":", "é", ";lr", ";tag=x", ";a=", ";a", "=b", ";=", ";;",
+                ]),
+                0..8,
+            ),
+            start in 0usize..2,
+        ) {
+            let v = pieces.concat().into_bytes();
+            let start = start.min(v.len());
+            let (mut fast, mut general) = (Cursor::new(&v), Cursor::new(&v));
+            fast.pos = start;
+            general.pos = start;
+            let read = Params::parse(&mut fast);
+            proptest::prop_assert_eq!(&read, &Params::parse_general(&mut general));
+            proptest::prop_assert_eq!(fast.pos, general.pos);
+            if let Some(end) = plain_params_end(&v, start) {
+                proptest::prop_assert_eq!(read.map(|p| p.raw), Ok(&v[start..end]));
+            }
+        }
     }
 
     #[test]
