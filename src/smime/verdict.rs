@@ -287,9 +287,11 @@ fn index_is_the_line_split(m: &Message) -> bool {
 
 /// The CR and LF bytes in `bytes`, counted in chunks small enough for a byte-wide counter, which
 /// the compiler turns into vector compares (a usize counter per byte was four times slower).
+/// 192 bytes, a multiple of the unrolled vector loop's 64: with 255 every chunk ended in a
+/// byte-by-byte tail, a quarter of the count on a message's head.
 fn count_line_breaks(bytes: &[u8]) -> usize {
     bytes
-        .chunks(255)
+        .chunks(192)
         .map(|chunk| {
             let n = chunk
                 .iter()
@@ -393,6 +395,23 @@ mod tests {
         assert!(!index_is_the_line_split(&folded));
         let lf = Message::parse(&b"MESSAGE sip:b@example.com SIP/2.0\nContent-Length: 0\n\n"[..]);
         assert!(!index_is_the_line_split(&lf.unwrap()));
+    }
+
+    #[test]
+    fn line_breaks_are_counted_across_chunk_boundaries() {
+        // Breaks on and beside every chunk boundary, at lengths around multiples of the chunk.
+        for len in (0..600).step_by(7).chain([191, 192, 193, 383, 384, 385]) {
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| match i % 5 {
+                    0 => b'\r',
+                    3 => b'\n',
+                    _ if i % 192 == 191 => b'\n',
+                    _ => b'x',
+                })
+                .collect();
+            let naive = bytes.iter().filter(|&&b| b == b'\r' || b == b'\n').count();
+            assert_eq!(count_line_breaks(&bytes), naive, "{len}");
+        }
     }
 
     #[test]
