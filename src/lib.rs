@@ -43,12 +43,11 @@ pub mod uri;
 pub use error::{ParseError, ParseErrorKind};
 pub use message::{HeaderKind, Message};
 
-/// Every tool allocates a few small objects per message, and with `--jobs` a message is
-/// allocated on the reader thread and freed on another: glibc's allocator made `--jobs 2`
-/// slower than one job on a capture (4.9 s against 2.6 s) and was a quarter of the
-/// instructions of `sipsec-verify --pcap`; mimalloc's per-thread free lists do neither.
+#[cfg(feature = "mimalloc")]
+mod alloc;
+
 /// A feature (on by default) so that a program embedding the library can keep its own
 /// allocator; the fuzzers turn it off, as their address sanitizer must see every allocation.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: alloc::MiMalloc = alloc::MiMalloc;
