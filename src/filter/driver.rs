@@ -177,6 +177,9 @@ pub enum DriverError {
 }
 
 /// An item after the reader: either ready to write, or a message for the tool.
+// The large variant is the common one (nearly every item is a message): boxing it would cost an
+// allocation per message to save space only on the rare ready items.
+#[allow(clippy::large_enum_variant)]
 enum Prepared {
     Ready(Done),
     Process {
@@ -189,7 +192,8 @@ enum Prepared {
 /// An item ready to write.
 struct Done {
     bytes: Option<Vec<u8>>,
-    record: Record,
+    /// Boxed: a record is over 500 bytes, and an item moves through several hands.
+    record: Box<Record>,
 }
 
 /// A finished item with its report line, rendered where it was finished: with `--jobs`, on a
@@ -418,7 +422,11 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
     };
     let fail_mode = options.fail_mode;
     // The origin moves into the record once the context is no longer needed.
-    let mut record = Record::new(filter.name(), Disposition::Unchanged, Origin::default());
+    let mut record = Box::new(Record::new(
+        filter.name(),
+        Disposition::Unchanged,
+        Origin::default(),
+    ));
     record.index = Some(context.index);
     record.attribution = context.attribution.as_ref().map(Aor::to_string);
     if work.describe {
@@ -427,14 +435,14 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
     record.warnings = warnings;
     let (out, disposition) = match filter.process(&message, &context) {
         Ok(processed) => {
-            record = record.with_verdict(processed.verdict);
+            record.set_verdict(processed.verdict);
             match processed.message {
                 Some(changed) => (Some(changed), Disposition::Changed),
                 None => (Some(message), Disposition::Unchanged),
             }
         }
         Err(failure) => {
-            record = record.with_verdict(failure.verdict);
+            record.set_verdict(failure.verdict);
             record.fail_mode = Some(fail_mode);
             match fail_mode {
                 FailMode::Open => {
@@ -537,7 +545,7 @@ impl<'a> Reader<'a> {
                 ));
                 emit.item(Prepared::Ready(Done {
                     bytes: None,
-                    record,
+                    record: Box::new(record),
                 }));
             }
         }
@@ -637,7 +645,7 @@ impl<'a> Reader<'a> {
         record.refusal = Some(Refusal::at(&record.origin, reason));
         Prepared::Ready(Done {
             bytes: None,
-            record,
+            record: Box::new(record),
         })
     }
 
@@ -659,7 +667,7 @@ impl<'a> Reader<'a> {
         });
         Prepared::Ready(Done {
             bytes: None,
-            record,
+            record: Box::new(record),
         })
     }
 
@@ -672,7 +680,7 @@ impl<'a> Reader<'a> {
         ));
         Prepared::Ready(Done {
             bytes: None,
-            record,
+            record: Box::new(record),
         })
     }
 
@@ -729,7 +737,7 @@ impl<'a> Reader<'a> {
             ));
             return Prepared::Ready(Done {
                 bytes: None,
-                record,
+                record: Box::new(record),
             });
         }
         Prepared::Process {
@@ -769,7 +777,10 @@ impl<'a> Reader<'a> {
             control::attach(&mut message, key, ControlKind::Refusal, &data);
             message.into_bytes()
         });
-        Prepared::Ready(Done { bytes, record })
+        Prepared::Ready(Done {
+            bytes,
+            record: Box::new(record),
+        })
     }
 }
 

@@ -144,10 +144,9 @@ impl Record {
         self.to = address_aor(message.to());
     }
 
-    pub fn with_verdict(mut self, verdict: Verdict) -> Self {
+    pub fn set_verdict(&mut self, verdict: Verdict) {
         self.verdict = verdict.fields;
         self.warnings.extend(verdict.warnings);
-        self
     }
 
     /// The record as one JSON line. Written by hand rather than through serde: one record is

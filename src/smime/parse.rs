@@ -55,14 +55,17 @@ pub fn classify(message: &Message) -> Result<Protection<'_>, FormError> {
     let Some(ct) = message.value(HeaderKind::ContentType) else {
         return Ok(Protection::Plain);
     };
-    let cte = message.values_named("Content-Transfer-Encoding").next();
+    // Looked up only for a pkcs7-mime body: a search by name through every field, for each
+    // message a verifier forwards.
+    let cte = || message.values_named("Content-Transfer-Encoding").next();
     classify_entity(ct, cte, message.body())
 }
 
-/// Classifies a body given its raw Content-Type and Content-Transfer-Encoding values.
-pub fn classify_entity<'a>(
+/// Classifies a body given its raw Content-Type, and its Content-Transfer-Encoding value
+/// when asked for.
+pub fn classify_entity<'a, 'c>(
     content_type: &'a [u8],
-    cte: Option<&[u8]>,
+    cte: impl FnOnce() -> Option<&'c [u8]>,
     body: &'a [u8],
 ) -> Result<Protection<'a>, FormError> {
     let unfolded = unfold(content_type);
@@ -75,7 +78,7 @@ pub fn classify_entity<'a>(
         return mixed(content_type, body);
     }
     if mt.is("application", "pkcs7-mime") || mt.is("application", "x-pkcs7-mime") {
-        let der = decode_cte(body, cte, "application/pkcs7-mime")?;
+        let der = decode_cte(body, cte(), "application/pkcs7-mime")?;
         let smime_type = mt
             .param("smime-type")
             .map(|t| t.to_ascii_lowercase())
