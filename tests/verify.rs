@@ -996,3 +996,43 @@ fn a_certificate_outside_the_issuing_cas_name_constraints_is_untrusted() {
     );
     assert!(ok, "{text}");
 }
+
+#[test]
+fn replays_are_judged_in_input_order_on_one_job() {
+    let pki = Pki::new();
+    let s = pki.signer("sip:alice@example.com");
+    // Two different signatures far apart, hundreds of unsigned messages between (several of
+    // the driver's batches): with a cache of one entry the first is accepted and the second is
+    // the one refused, as the input order says, never the other way round.
+    let mut stream = signed_sip(&s, "sip:alice@example.com", now() - 1);
+    let plain = with_body(
+        &head(true, "sip:carol@example.com", "sip:bob@example.net", ""),
+        "application/sdp",
+        SDP,
+    );
+    for _ in 0..1200 {
+        stream.extend_from_slice(&plain);
+    }
+    stream.extend_from_slice(&signed_sip(&s, "sip:alice@example.com", now()));
+    let o = verify(
+        &pki.store,
+        &["--require", "signed", "--replay-cache", "1"],
+        &stream,
+    );
+    assert_eq!(o.records.len(), 1202);
+    assert_eq!(result(&o.records[0]["verdict"], "replay"), "pass");
+    assert!(
+        o.records[1201]["refusal"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("full")),
+        "{}",
+        o.records[1201]
+    );
+
+    // Several jobs would see the two out of order: refused at set-up with the reason.
+    let jobs = verify(&pki.store, &["--jobs", "2"], &stream);
+    assert_eq!(jobs.code, 3);
+    assert!(jobs.stdout.is_empty());
+    assert!(jobs.stderr.contains("runs on one job"), "{}", jobs.stderr);
+    assert_eq!(verify(&pki.store, &["--jobs", "1"], &plain).code, 0);
+}

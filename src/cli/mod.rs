@@ -103,7 +103,8 @@ pub struct FilterArgs {
     /// Withhold a message the tool cannot handle, and record why.
     #[arg(long)]
     pub fail_closed: bool,
-    /// Worker threads (default: one per CPU, at most 8); output order is kept.
+    /// Worker threads (default: one per CPU, at most 8); output order is kept. sipsec-verify
+    /// runs on one: its replay check judges each message against the ones before it.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
     /// Each input is one datagram: no Content-Length needed, trailing bytes reported.
@@ -138,6 +139,11 @@ pub enum SetupError {
     ControlKey(#[from] crate::filter::control::ControlKeyError),
     #[error("--keep-control needs --control-key or --control-key-fd")]
     KeepControlWithoutKey,
+    #[error(
+        "--jobs {0}: this tool judges each message against the ones before it (replays), so it \
+         runs on one job; leave --jobs out"
+    )]
+    JobsNeedInputOrder(u16),
 }
 
 /// One worker per CPU, as many as eight: the per-message work of every tool splits across
@@ -147,8 +153,16 @@ fn default_jobs() -> usize {
 }
 
 impl FilterArgs {
-    /// The driver options, with the tool's default fail mode where the user chose none.
-    pub fn driver_options(&self, default_fail_mode: FailMode) -> Result<DriverOptions, SetupError> {
+    /// The driver options for `filter`: its default fail mode where the user chose none, and
+    /// one job when it needs its input in order.
+    pub fn driver_options(&self, filter: &dyn Filter) -> Result<DriverOptions, SetupError> {
+        let jobs = match (self.jobs, filter.needs_input_order()) {
+            (Some(n), true) if n > 1 => return Err(SetupError::JobsNeedInputOrder(n)),
+            (_, true) => 1,
+            (Some(n), false) => usize::from(n),
+            (None, false) => default_jobs(),
+        };
+        let default_fail_mode = filter.default_fail_mode();
         let control_key = match (&self.control_key, self.control_key_fd) {
             (Some(path), _) => Some(ControlKey::load_or_create(path)?),
             (None, Some(fd)) => Some(ControlKey::from_fd(fd)?),
@@ -169,7 +183,7 @@ impl FilterArgs {
                 (_, true) => FailMode::Closed,
                 _ => default_fail_mode,
             },
-            jobs: self.jobs.map_or_else(default_jobs, usize::from),
+            jobs,
             json: self.json,
             control_key,
             keep_control: self.keep_control,
@@ -231,7 +245,7 @@ fn try_run_filter(
     args: &FilterArgs,
     common: &CommonArgs,
 ) -> anyhow::Result<Exit> {
-    let mut options = args.driver_options(filter.default_fail_mode())?;
+    let mut options = args.driver_options(filter)?;
     options.progress = !common.quiet;
     let inputs = args.open_inputs()?;
     let output: Box<dyn Write + Send> = match &args.output {

@@ -215,6 +215,12 @@ pub trait Filter: Sync {
     /// Handles one message. The control header has already been removed and its content put in
     /// `context`; the tool never sees it.
     fn process(&self, message: &Message, context: &MessageContext) -> Result<Processed, Failure>;
+
+    /// True when a message's verdict depends on the messages before it (sipsec-verify's replay
+    /// cache): workers would see them out of order, so such a tool runs on one job.
+    fn needs_input_order(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]

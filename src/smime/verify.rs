@@ -737,6 +737,11 @@ impl Filter for Verifier {
         FailMode::Closed
     }
 
+    /// A replay is the later of two copies of a signature: the cache must see them in order.
+    fn needs_input_order(&self) -> bool {
+        true
+    }
+
     fn process(&self, message: &Message, ctx: &MessageContext) -> Result<Processed, Failure> {
         let (report, mut out) = self.examine(message, ctx);
         let mut own = Vec::new();

@@ -115,9 +115,15 @@ pub fn run(bin: &str, store: &Path, args: &[&str], input: &[u8]) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // A run refused at set-up may exit before reading its input.
-    let _ = child.stdin.take().unwrap().write_all(input);
+    // Written from another thread while the output is read: a large input would otherwise
+    // fill both pipes. A run refused at set-up may exit before reading its input.
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
     let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: out.stdout,
