@@ -130,6 +130,50 @@ fn order_is_kept_with_two_jobs() {
     );
 }
 
+/// Needs its input in order, and records the order it was given.
+#[derive(Default)]
+struct OrderedFilter(Mutex<Vec<u64>>);
+
+impl Filter for OrderedFilter {
+    fn name(&self) -> &'static str {
+        "ordered"
+    }
+    fn default_fail_mode(&self) -> FailMode {
+        FailMode::Open
+    }
+    fn needs_input_order(&self) -> bool {
+        true
+    }
+    fn process(&self, message: &Message, context: &MessageContext) -> Result<Processed, Failure> {
+        self.0.lock().unwrap().push(context.index);
+        TestFilter.process(message, context)
+    }
+}
+
+#[test]
+fn a_tool_that_needs_input_order_gets_it_whatever_the_jobs() {
+    let mut stream = Vec::new();
+    for i in 0..1000 {
+        // Slow messages early in each batch: several workers would finish out of order.
+        let spin = if i % 300 == 0 { 40 } else { 0 };
+        stream.extend(message(i, &format!("X-Spin: {spin}\r\n")));
+    }
+    let options = DriverOptions {
+        jobs: 4,
+        ..DriverOptions::default()
+    };
+    let filter = OrderedFilter::default();
+    let inputs = vec![Input::new("s", Cursor::new(stream))];
+    let sinks = Sinks {
+        output: Box::new(std::io::sink()),
+        report: None,
+        diagnostics: None,
+        pcap: None,
+    };
+    run(&filter, &options, inputs, sinks).expect("run completes");
+    assert_eq!(*filter.0.lock().unwrap(), (0..1000).collect::<Vec<u64>>());
+}
+
 fn corpus_files() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(concat!(
         env!("CARGO_MANIFEST_DIR"),

@@ -153,15 +153,14 @@ fn default_jobs() -> usize {
 }
 
 impl FilterArgs {
-    /// The driver options for `filter`: its default fail mode where the user chose none, and
-    /// one job when it needs its input in order.
+    /// The driver options for `filter`: its default fail mode where the user chose none; more
+    /// than one job refused for a tool that needs its input in order.
     pub fn driver_options(&self, filter: &dyn Filter) -> Result<DriverOptions, SetupError> {
-        let jobs = match (self.jobs, filter.needs_input_order()) {
-            (Some(n), true) if n > 1 => return Err(SetupError::JobsNeedInputOrder(n)),
-            (_, true) => 1,
-            (Some(n), false) => usize::from(n),
-            (None, false) => default_jobs(),
-        };
+        // The driver runs such a tool on one job anyway: say so rather than ignore the ask.
+        if let Some(n) = self.jobs.filter(|&n| n > 1 && filter.needs_input_order()) {
+            return Err(SetupError::JobsNeedInputOrder(n));
+        }
+        let jobs = self.jobs.map_or_else(default_jobs, usize::from);
         let default_fail_mode = filter.default_fail_mode();
         let control_key = match (&self.control_key, self.control_key_fd) {
             (Some(path), _) => Some(ControlKey::load_or_create(path)?),

@@ -217,7 +217,13 @@ pub fn run(
     inputs: Vec<Input>,
     sinks: Sinks<'_>,
 ) -> Result<RunSummary, DriverError> {
-    let jobs = options.jobs.max(1);
+    // A tool that judges each message against the ones before it sees them in input order,
+    // whatever the caller asked for (the CLI refuses to be asked).
+    let jobs = if filter.needs_input_order() {
+        1
+    } else {
+        options.jobs.max(1)
+    };
     let work = Work {
         filter,
         options,
