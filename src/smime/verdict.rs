@@ -240,9 +240,7 @@ fn foreign_mark_by_index(m: &Message, own: &[String]) -> Option<String> {
     }
     m.fields()
         .iter()
-        .map(|f| m.field_line(f))
-        .filter(|line| matches!(line.first(), Some(b's' | b'S')))
-        .find_map(|line| judge.foreign(line))
+        .find_map(|f| judge.foreign(m.field_line(f)))
 }
 
 fn foreign_mark_by_bytes(m: &Message, own: &[String]) -> Option<String> {
