@@ -343,8 +343,10 @@ impl Store {
     pub fn check_passphrase(&self) -> Result<(), StoreError> {
         for dir in fsio::list_dir(&self.root.join("identities"))? {
             let key = dir.join("key.pem");
-            if fs::read(&key).is_ok_and(|pem| is_encrypted_pem(&pem)) {
-                return self.read_key(&key).map(drop);
+            let Ok(pem) = fs::read(&key) else { continue };
+            if is_encrypted_pem(&pem) {
+                fsio::check_secret_mode(&key)?;
+                return self.decode_key(&key, &pem).map(drop);
             }
         }
         Ok(())
@@ -353,18 +355,23 @@ impl Store {
     fn read_key(&self, path: &Path) -> Result<PKey<Private>, StoreError> {
         fsio::check_secret_mode(path)?;
         let pem = fs::read(path).map_err(io_err(path))?;
-        let encrypted = is_encrypted_pem(&pem);
+        self.decode_key(path, &pem)
+    }
+
+    /// The key in `pem` (read from `path`), with the store's passphrase when it is encrypted.
+    fn decode_key(&self, path: &Path, pem: &[u8]) -> Result<PKey<Private>, StoreError> {
+        let encrypted = is_encrypted_pem(pem);
         match (&self.passphrase, encrypted) {
             (None, true) => Err(StoreError::Passphrase(format!(
                 "{} is encrypted; give --passphrase-file or --passphrase-env",
                 path.display()
             ))),
-            (Some(pass), true) => PKey::private_key_from_pem_passphrase(&pem, pass.as_bytes())
+            (Some(pass), true) => PKey::private_key_from_pem_passphrase(pem, pass.as_bytes())
                 .map_err(|_| {
                     StoreError::Passphrase(format!("wrong passphrase for {}", path.display()))
                 }),
             // A callback that supplies nothing, so OpenSSL never prompts on a terminal.
-            (_, false) => PKey::private_key_from_pem_callback(&pem, |_| Ok(0)).map_err(|_| {
+            (_, false) => PKey::private_key_from_pem_callback(pem, |_| Ok(0)).map_err(|_| {
                 StoreError::BadFile {
                     path: path.to_path_buf(),
                     what: "private key",
