@@ -1,8 +1,9 @@
 #!/bin/sh
-# Installs what sipsec needs to build (OpenSSL headers, pkg-config) and, with --peers, the real
+# Installs what sipsec needs to build (OpenSSL headers, pkg-config, a C compiler for mimalloc)
+# and, with --peers, the real
 # peers the interop tests drive (openssl CLI, tshark, SIPp). Debian/Ubuntu; idempotent.
 set -eu
-want="libssl-dev pkg-config openssl"
+want="libssl-dev pkg-config openssl gcc"
 if [ "${1:-}" = "--peers" ]; then
     want="$want tshark sip-tester kamailio"
 fi
