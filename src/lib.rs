@@ -19,9 +19,11 @@
 //! - [`select`]: `--select` expressions (which messages a tool acts on).
 //! - [`sign`], [`encrypt`]: the filters that wrap messages (signature, envelope).
 //! - [`cache`]: the time-bounded cache of identities and certificates.
+//! - [`auth`]: member authentication at the relay (SIP digest) and attribution to members.
 //! - [`relay`]: the stateless proxy and registrar: sans-IO routing core, stdio driver, sockets.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
+pub mod auth;
 pub mod cache;
 pub mod capture;
 pub mod cli;
