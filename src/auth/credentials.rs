@@ -249,7 +249,11 @@ pub fn update<T>(
     path: &Path,
     change: impl FnOnce(&mut Members) -> Result<T, String>,
 ) -> Result<T, MemberFileError> {
-    let lock_path = path.with_extension("lock");
+    let lock_path = path.with_file_name(format!(
+        ".{}.lock",
+        path.file_name()
+            .map_or("credentials".into(), |n| n.to_string_lossy())
+    ));
     let _lock = Lock::acquire(&lock_path, true)?;
     let mut members = match fs::metadata(path) {
         Ok(_) => load(path)?,

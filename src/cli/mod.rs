@@ -4,6 +4,7 @@
 pub mod certgen;
 pub mod decrypt;
 pub mod encrypt;
+pub mod member;
 pub mod relay;
 pub mod sign;
 pub mod verify;
