@@ -12,6 +12,7 @@
 //! - [`throttle`]: repeated failures slowed, then refused, in bounded tables.
 //! - [`credentials`]: the members' HA1 file, checked as a key and re-read on change.
 //! - [`attribution`]: "from member X", for requests and for responses over a member's flow.
+//! - [`audit`]: the log of signatures made as a group for a member.
 //!
 //! Which requests are challenged: those whose From (for REGISTER, To) is in one of the relay's
 //! own domains, except ACK and CANCEL, which cannot be challenged (RFC 3261 §22.1). The realm
@@ -26,6 +27,7 @@
 //! SHA-256 is kept from MD5 by leaving its MD5 line out of the credentials file.
 
 pub mod attribution;
+pub mod audit;
 pub mod credentials;
 pub mod digest;
 pub mod nonce;
