@@ -37,13 +37,14 @@ pub mod throttle;
 use crate::header::{parse_auth_list, Auth};
 use crate::message::Message;
 use crate::relay::{Peer, Transport};
-use crate::uri::{Aor, Uri};
+use crate::uri::{Aor, Host, Scheme, Uri};
 use crate::HeaderKind;
 use attribution::{Attribution, Basis};
 use credentials::Members;
 use digest::{Algorithm, CredentialsError, DigestCredentials};
 use nonce::{NonceCheck, NonceKey};
 use replay::{CountCheck, NonceCounts};
+use std::net::SocketAddr;
 use throttle::{Gate, Throttle, ThrottleConfig};
 
 /// The authenticator's settings.
@@ -51,6 +52,10 @@ use throttle::{Gate, Throttle, ThrottleConfig};
 pub struct AuthConfig {
     /// The domains whose members must authenticate (lower case); each is its own realm.
     pub domains: Vec<String>,
+    /// The relay's own addresses: credentials whose `uri` names one of them (or one of the
+    /// domains) are accepted whatever the Request-URI, as many clients (SIPp among them) put
+    /// the address they send to there.
+    pub own_addresses: Vec<SocketAddr>,
     /// The algorithms offered, preferred first.
     pub algorithms: Vec<Algorithm>,
     /// How long a nonce is good for, seconds.
@@ -64,6 +69,7 @@ impl Default for AuthConfig {
     fn default() -> AuthConfig {
         AuthConfig {
             domains: Vec::new(),
+            own_addresses: Vec::new(),
             algorithms: Algorithm::ALL.to_vec(),
             nonce_lifetime: 300,
             nonce_counts: 1 << 16,
@@ -90,7 +96,7 @@ pub enum Refusal {
     Expired,
     /// The digest was right but this nonce-count was used before: answered `stale=true`.
     ReplayedCount,
-    /// The `uri` of the credentials is not the Request-URI.
+    /// The `uri` of the credentials names neither the Request-URI nor the relay.
     UriMismatch,
     /// No member has this username in this realm.
     UnknownUser,
@@ -290,7 +296,7 @@ impl Authenticator {
         let Some(ha1) = secrets.ha1.get(&creds.algorithm) else {
             return Err((Refusal::AlgorithmNotAllowed, None));
         };
-        if !uri_matches(&creds.uri, req.msg) {
+        if !self.uri_matches(&creds.uri, req.msg) {
             return Err((Refusal::UriMismatch, None));
         }
         let method = req.msg.method().unwrap_or_default();
@@ -379,19 +385,57 @@ fn is_for_realm(auth: &Auth<'_>, realm: &str) -> bool {
     DigestCredentials::realm_of(auth).is_some_and(|r| *r == *realm.as_bytes())
 }
 
-/// The credentials' `uri` must name the Request-URI: the same text, or an equivalent URI
-/// (RFC 3261 §19.1.4). A member's requests reach the relay first, so no proxy had reason to
-/// change it.
-fn uri_matches(uri: &[u8], msg: &Message) -> bool {
-    let Some(ruri) = msg.request_uri() else {
-        return false;
-    };
-    if uri == ruri {
-        return true;
+impl Authenticator {
+    /// The credentials' `uri` must name the Request-URI (the same text, or an equivalent URI,
+    /// RFC 3261 §19.1.4), or the relay itself: its address or one of its domains without a
+    /// user part. RFC 8760 §2.6 leaves a UAS free to accept a `uri` that differs from the
+    /// Request-URI; binding it to the request keeps an attacker on the path from sending
+    /// the request elsewhere, which only the first form does.
+    fn uri_matches(&self, uri: &[u8], msg: &Message) -> bool {
+        let Some(ruri) = msg.request_uri() else {
+            return false;
+        };
+        if uri == ruri {
+            return true;
+        }
+        let Ok(given) = Uri::parse(uri) else {
+            return false;
+        };
+        if let Some(Ok(ruri)) = msg.request_uri_parsed() {
+            if given.equivalent(&ruri) {
+                return true;
+            }
+        }
+        if given.user().is_some() || !matches!(given.scheme(), Scheme::Sip | Scheme::Sips) {
+            return false;
+        }
+        let default_port = if given.scheme() == Scheme::Sips {
+            5061
+        } else {
+            5060
+        };
+        let port = given.port().unwrap_or(default_port);
+        match given.host() {
+            Some(Host::Name(name)) => {
+                given.port().is_none()
+                    && self
+                        .config
+                        .domains
+                        .iter()
+                        .any(|d| d.eq_ignore_ascii_case(name.trim_end_matches('.')))
+            }
+            Some(Host::Ipv4(a)) => self.is_own_address(SocketAddr::new(a.into(), port)),
+            Some(Host::Ipv6 { addr, .. }) => {
+                self.is_own_address(SocketAddr::new(addr.into(), port))
+            }
+            None => false,
+        }
     }
-    match (Uri::parse(uri), msg.request_uri_parsed()) {
-        (Ok(a), Some(Ok(b))) => a.equivalent(&b),
-        _ => false,
+
+    fn is_own_address(&self, addr: SocketAddr) -> bool {
+        self.config.own_addresses.iter().any(|own| {
+            own.port() == addr.port() && (own.ip() == addr.ip() || own.ip().is_unspecified())
+        })
     }
 }
 

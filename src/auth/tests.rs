@@ -29,6 +29,7 @@ fn aor(s: &str) -> Aor {
 fn config() -> AuthConfig {
     AuthConfig {
         domains: vec![REALM.into()],
+        own_addresses: vec!["127.0.0.1:5060".parse().unwrap()],
         ..AuthConfig::default()
     }
 }
@@ -453,6 +454,41 @@ fn credentials_for_another_request_uri_are_refused() {
         ..Client::agent()
     };
     assert!(authenticated(&answer_with(&mut a, &client, &nonce, 1)));
+    // The relay's own address or domain, as many clients write it.
+    for (i, uri) in [
+        "sip:127.0.0.1",
+        "sip:127.0.0.1:5060;transport=udp",
+        "sip:callcentre.example",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let client = Client {
+            uri,
+            nc: 2 + i as u32,
+            ..Client::agent()
+        };
+        assert!(
+            authenticated(&answer_with(&mut a, &client, &nonce, 1)),
+            "{uri}"
+        );
+    }
+    // But not another address, port, a user at our domain, or our domain with a port.
+    for uri in [
+        "sip:127.0.0.2",
+        "sip:127.0.0.1:5070",
+        "sip:agent-7@callcentre.example",
+        "sip:callcentre.example:5060",
+        "tel:+15551234",
+    ] {
+        let client = Client {
+            uri,
+            nc: 9,
+            ..Client::agent()
+        };
+        let ans = answer(answer_with(&mut a, &client, &nonce, 1));
+        assert_eq!(ans.refusal, Refusal::UriMismatch, "{uri}");
+    }
 }
 
 #[test]
