@@ -13,6 +13,7 @@
 //! - [`credentials`]: the members' HA1 file, checked as a key and re-read on change.
 //! - [`attribution`]: "from member X", for requests and for responses over a member's flow.
 //! - [`audit`]: the log of signatures made as a group for a member.
+//! - [`gate`]: what the relay core holds: all of the above, the members' flows, counters.
 //!
 //! Which requests are challenged: those whose From (for REGISTER, To) is in one of the relay's
 //! own domains, except ACK and CANCEL, which cannot be challenged (RFC 3261 §22.1). The realm
@@ -30,6 +31,7 @@ pub mod attribution;
 pub mod audit;
 pub mod credentials;
 pub mod digest;
+pub mod gate;
 pub mod nonce;
 pub mod replay;
 pub mod throttle;
