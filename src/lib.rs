@@ -20,12 +20,14 @@
 //! - [`sign`], [`encrypt`]: the filters that wrap messages (signature, envelope).
 //! - [`cache`]: the time-bounded cache of identities and certificates.
 //! - [`auth`]: member authentication at the relay (SIP digest) and attribution to members.
+//! - [`chain`]: filter chains on live traffic: sipsec's tools in process, other commands as children.
 //! - [`relay`]: the stateless proxy and registrar: sans-IO routing core, stdio driver, sockets.
 //! - [`cli`]: options shared by every tool, the filter driver, exit codes.
 
 pub mod auth;
 pub mod cache;
 pub mod capture;
+pub mod chain;
 pub mod cli;
 pub mod crypto;
 pub mod encrypt;

@@ -1,0 +1,215 @@
+//! Filter chains on live traffic: `CMD | CMD …`, each message through every stage in turn.
+//!
+//! A stage is either one of sipsec's own tools, run in process (no fork, no pipe: the relay
+//! hands it the message and the context, attribution included), or any other command, run as a
+//! long-lived child speaking the framed stream on stdin and stdout ([`child`]). Each message
+//! yields exactly one outcome: the message as the chain left it, or a refusal naming the stage
+//! and the reason. A stage that fails follows its fail mode: open passes the message on as it
+//! was before that stage (with a warning), closed withholds it.
+
+pub mod child;
+
+use crate::filter::{FailMode, Filter, MessageContext, Verdict};
+use crate::message::Message;
+
+/// A chain as written: stages, each a program and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainSpec {
+    pub stages: Vec<Vec<String>>,
+}
+
+impl ChainSpec {
+    /// Splits `CMD ARG … | CMD ARG …` into stages and words, with the shell's quoting
+    /// (`'…'`, `"…"` with `\"` and `\\`, and `\` outside quotes); nothing is expanded and no
+    /// shell runs.
+    pub fn parse(text: &str) -> Result<ChainSpec, String> {
+        let mut stages = vec![Vec::new()];
+        let mut word: Option<String> = None;
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '|' => {
+                    if let Some(w) = word.take() {
+                        stages.last_mut().expect("one stage").push(w);
+                    }
+                    stages.push(Vec::new());
+                }
+                c if c.is_whitespace() => {
+                    if let Some(w) = word.take() {
+                        stages.last_mut().expect("one stage").push(w);
+                    }
+                }
+                '\'' => {
+                    let w = word.get_or_insert_with(String::new);
+                    loop {
+                        match chars.next() {
+                            Some('\'') => break,
+                            Some(c) => w.push(c),
+                            None => return Err("unterminated ' quote".into()),
+                        }
+                    }
+                }
+                '"' => {
+                    let w = word.get_or_insert_with(String::new);
+                    loop {
+                        match chars.next() {
+                            Some('"') => break,
+                            Some('\\') => match chars.next() {
+                                Some(c @ ('"' | '\\')) => w.push(c),
+                                Some(c) => {
+                                    w.push('\\');
+                                    w.push(c);
+                                }
+                                None => return Err("unterminated \" quote".into()),
+                            },
+                            Some(c) => w.push(c),
+                            None => return Err("unterminated \" quote".into()),
+                        }
+                    }
+                }
+                '\\' => match chars.next() {
+                    Some(c) => word.get_or_insert_with(String::new).push(c),
+                    None => return Err("a \\ at the end".into()),
+                },
+                c => word.get_or_insert_with(String::new).push(c),
+            }
+        }
+        if let Some(w) = word.take() {
+            stages.last_mut().expect("one stage").push(w);
+        }
+        if stages.iter().any(Vec::is_empty) {
+            return Err("an empty stage (two | in a row, or one at an end)".into());
+        }
+        Ok(ChainSpec { stages })
+    }
+}
+
+/// One stage of a chain.
+pub enum Stage {
+    /// One of sipsec's tools, in process, with its fail mode.
+    Own {
+        filter: Box<dyn Filter + Send>,
+        fail_mode: FailMode,
+    },
+    /// Any other command, as a long-lived child.
+    Child(child::ChildStage),
+}
+
+impl Stage {
+    fn name(&self) -> String {
+        match self {
+            Stage::Own { filter, .. } => filter.name().to_string(),
+            Stage::Child(c) => c.name().to_string(),
+        }
+    }
+}
+
+/// What one stage said about a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StageReport {
+    pub stage: String,
+    pub verdict: Verdict,
+    /// Why the stage failed, when it did and the message went on (fail-open).
+    pub failed: Option<String>,
+}
+
+/// What became of a message.
+#[derive(Debug, Clone)]
+pub enum ChainOutcome {
+    /// The message to send on, and what each stage said.
+    Pass {
+        message: Message,
+        reports: Vec<StageReport>,
+    },
+    /// Withheld by a stage that failed closed.
+    Withheld {
+        stage: String,
+        reason: String,
+        reports: Vec<StageReport>,
+    },
+}
+
+/// A chain ready to run.
+pub struct Chain {
+    stages: Vec<Stage>,
+}
+
+impl Chain {
+    pub fn new(stages: Vec<Stage>) -> Chain {
+        Chain { stages }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+
+    /// How many times child stages were restarted.
+    pub fn restarts(&self) -> u64 {
+        self.stages
+            .iter()
+            .map(|s| match s {
+                Stage::Child(c) => c.restarts(),
+                Stage::Own { .. } => 0,
+            })
+            .sum()
+    }
+
+    /// Runs one message through every stage.
+    pub fn run(&mut self, message: Message, context: &MessageContext) -> ChainOutcome {
+        let mut message = message;
+        let mut reports = Vec::with_capacity(self.stages.len());
+        for stage in &mut self.stages {
+            let name = stage.name();
+            let (result, fail_mode) = match stage {
+                Stage::Own { filter, fail_mode } => (
+                    filter
+                        .process(&message, context)
+                        .map(|p| (p.message, p.verdict))
+                        .map_err(|f| (f.reason, f.verdict)),
+                    *fail_mode,
+                ),
+                Stage::Child(c) => (
+                    c.process(&message)
+                        .map(|m| (Some(m), Verdict::default()))
+                        .map_err(|reason| (reason, Verdict::default())),
+                    c.fail_mode(),
+                ),
+            };
+            match result {
+                Ok((changed, verdict)) => {
+                    if let Some(m) = changed {
+                        message = m;
+                    }
+                    reports.push(StageReport {
+                        stage: name,
+                        verdict,
+                        failed: None,
+                    });
+                }
+                Err((reason, verdict)) => match fail_mode {
+                    FailMode::Open => reports.push(StageReport {
+                        stage: name,
+                        verdict,
+                        failed: Some(reason),
+                    }),
+                    FailMode::Closed => {
+                        reports.push(StageReport {
+                            stage: name.clone(),
+                            verdict,
+                            failed: Some(reason.clone()),
+                        });
+                        return ChainOutcome::Withheld {
+                            stage: name,
+                            reason,
+                            reports,
+                        };
+                    }
+                },
+            }
+        }
+        ChainOutcome::Pass { message, reports }
+    }
+}
+
+#[cfg(test)]
+mod tests;
