@@ -5,6 +5,7 @@
 //! the fast paths for the common signature and envelope (`fastcms`, `fastenv`).
 
 pub mod build;
+pub mod certs_only;
 pub mod decrypt;
 pub mod fastcms;
 pub mod fastenv;
