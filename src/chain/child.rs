@@ -6,8 +6,14 @@
 //! does not answer within the bounded wait is killed; the message in flight fails (and follows
 //! the stage's fail mode) and the next message starts a new child. Restarts are at most one a
 //! second, so a child that dies at once cannot make the relay fork for every message.
+//!
+//! A child that is one of sipsec's own tools is given the run's control key on descriptor 3
+//! (never in its arguments or environment) and each message carries the control header with
+//! its attribution; what it writes back must carry a header that verifies under the key, and
+//! a refusal placeholder from it means the tool withheld the message.
 
-use crate::filter::FailMode;
+use crate::filter::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
+use crate::filter::{FailMode, MessageContext};
 use crate::framing::{FrameEvent, OnGarbage, StreamFramer};
 use crate::message::{unfold, HeaderKind, Message};
 use std::io::{self, Read, Write};
@@ -27,9 +33,29 @@ struct Running {
     output: Receiver<Result<Message, String>>,
 }
 
+/// Why a message did not come through a child.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildError {
+    /// The child failed (exited, hung, wrote something else): the stage's fail mode decides.
+    Failed(String),
+    /// A sipsec tool withheld the message on purpose (its own fail mode said so).
+    Withheld(String),
+}
+
+impl ChildError {
+    pub fn reason(&self) -> &str {
+        match self {
+            ChildError::Failed(r) | ChildError::Withheld(r) => r,
+        }
+    }
+}
+
 /// One external command of a chain.
 pub struct ChildStage {
     argv: Vec<String>,
+    /// The control key, for a child that is a sipsec tool.
+    control: Option<ControlKey>,
+    seq: u64,
     name: String,
     fail_mode: FailMode,
     timeout: Duration,
@@ -41,15 +67,23 @@ pub struct ChildStage {
 
 impl ChildStage {
     /// Starts `argv` now, so that a command that cannot run is reported at start-up.
+    /// `control`: the run's control key, for a child that is one of sipsec's tools (it is
+    /// told `--control-key-fd 3 --keep-control`).
     pub fn start(
-        argv: Vec<String>,
+        mut argv: Vec<String>,
+        control: Option<ControlKey>,
         fail_mode: FailMode,
         timeout: Duration,
         max_size: usize,
     ) -> io::Result<ChildStage> {
         let name = argv.first().cloned().unwrap_or_default();
+        if control.is_some() {
+            argv.extend(["--control-key-fd", "3", "--keep-control"].map(String::from));
+        }
         let mut stage = ChildStage {
             argv,
+            control,
+            seq: 0,
             name,
             fail_mode,
             timeout,
@@ -81,13 +115,20 @@ impl ChildStage {
             .split_first()
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
         self.last_start = Some(Instant::now());
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| io::Error::new(e.kind(), format!("{program}: {e}")))?;
+            .stderr(Stdio::inherit());
+        let key_pipe = match &self.control {
+            Some(key) => Some(pass_on_fd3(&mut command, key)?),
+            None => None,
+        };
+        let spawned = command.spawn();
+        // The read end is the child's now (or nobody's): close ours.
+        drop(key_pipe);
+        let mut child = spawned.map_err(|e| io::Error::new(e.kind(), format!("{program}: {e}")))?;
         self.starts += 1;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
@@ -112,21 +153,70 @@ impl ChildStage {
     }
 
     /// Sends one message through the child; the answer, or why there is none.
-    pub fn process(&mut self, message: &Message) -> Result<Message, String> {
+    pub fn process(
+        &mut self,
+        message: &Message,
+        context: &MessageContext,
+    ) -> Result<Message, ChildError> {
         if self.running.is_none() {
             if self
                 .last_start
                 .is_some_and(|t| t.elapsed() < RESTART_INTERVAL)
             {
-                return Err(format!("{} is restarting", self.name));
+                return Err(ChildError::Failed(format!("{} is restarting", self.name)));
             }
-            self.running = Some(self.spawn().map_err(|e| e.to_string())?);
+            self.running = Some(
+                self.spawn()
+                    .map_err(|e| ChildError::Failed(e.to_string()))?,
+            );
         }
-        let result = self.exchange(message);
-        if result.is_err() {
+        let mut outgoing = message.clone();
+        let sent = self.control.as_ref().map(|key| {
+            self.seq += 1;
+            let data = ControlData {
+                seq: self.seq,
+                origin: context.origin.clone(),
+                attribution: context.attribution.as_ref().map(ToString::to_string),
+            };
+            control::attach(&mut outgoing, key, ControlKind::Message, &data);
+            self.seq
+        });
+        let result = self
+            .exchange(&outgoing)
+            .map_err(ChildError::Failed)
+            .and_then(|answer| self.check_control(answer, sent));
+        if matches!(result, Err(ChildError::Failed(_))) {
             self.stop();
         }
         result
+    }
+
+    /// A sipsec child's answer must carry our control header for the same message; the header
+    /// is removed before the message goes on.
+    fn check_control(&self, mut answer: Message, sent: Option<u64>) -> Result<Message, ChildError> {
+        let (Some(key), Some(seq)) = (&self.control, sent) else {
+            return Ok(answer);
+        };
+        let name = &self.name;
+        match control::take(&mut answer, Some(key)) {
+            ControlCheck::Valid { data, .. } if data.seq != seq => Err(ChildError::Failed(
+                format!("{name}: answered for message {} instead of {seq}", data.seq),
+            )),
+            ControlCheck::Valid {
+                kind: ControlKind::Refusal,
+                ..
+            } => Err(ChildError::Withheld(format!(
+                "{name}: {}",
+                control::refusal_reason(&answer)
+            ))),
+            ControlCheck::Valid { .. } => Ok(answer),
+            ControlCheck::Absent => Err(ChildError::Failed(format!(
+                "{name}: its answer carries no control header"
+            ))),
+            ControlCheck::Invalid(why) => Err(ChildError::Failed(format!(
+                "{name}: its answer's control header: {why}"
+            ))),
+        }
     }
 
     fn exchange(&mut self, message: &Message) -> Result<Message, String> {
@@ -166,6 +256,45 @@ impl Drop for ChildStage {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Makes the child find `key` on its descriptor 3: a pipe holding the key in hex, its write
+/// end closed. Returns the parent's copy of the read end, to close once the child is started.
+fn pass_on_fd3(command: &mut Command, key: &ControlKey) -> io::Result<std::fs::File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::process::CommandExt;
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe2 fills two descriptors we then own; O_CLOEXEC keeps them from other
+    // children.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just made and are owned by nothing else.
+    let (read, mut write) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    // 64 hex digits fit in any pipe's buffer: this never blocks.
+    write.write_all(key.to_hex().as_bytes())?;
+    drop(write);
+    let fd = read.as_raw_fd();
+    // SAFETY: between fork and exec only async-signal-safe calls: dup2 and fcntl.
+    unsafe {
+        command.pre_exec(move || {
+            if fd == 3 {
+                // Already in place: only the close-on-exec flag must go.
+                if libc::fcntl(3, libc::F_SETFD, 0) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            } else if libc::dup2(fd, 3) != 3 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(read)
 }
 
 fn same_transaction(a: &Message, b: &Message) -> bool {

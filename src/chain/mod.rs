@@ -168,12 +168,16 @@ impl Chain {
                         .map_err(|f| (f.reason, f.verdict)),
                     *fail_mode,
                 ),
-                Stage::Child(c) => (
-                    c.process(&message)
-                        .map(|m| (Some(m), Verdict::default()))
-                        .map_err(|reason| (reason, Verdict::default())),
-                    c.fail_mode(),
-                ),
+                Stage::Child(c) => match c.process(&message, context) {
+                    Ok(m) => (Ok((Some(m), Verdict::default())), c.fail_mode()),
+                    // The tool withheld it itself: withheld, whatever the stage's mode.
+                    Err(child::ChildError::Withheld(reason)) => {
+                        (Err((reason, Verdict::default())), FailMode::Closed)
+                    }
+                    Err(child::ChildError::Failed(reason)) => {
+                        (Err((reason, Verdict::default())), c.fail_mode())
+                    }
+                },
             };
             match result {
                 Ok((changed, verdict)) => {

@@ -114,9 +114,18 @@ fn in_process_stages_see_the_attribution_and_follow_their_fail_mode() {
     );
 }
 
+/// Why message `n` did not come through `stage`.
+fn failure(stage: &mut ChildStage, n: u32) -> String {
+    let e = stage
+        .process(&message(n), &MessageContext::default())
+        .unwrap_err();
+    e.reason().to_string()
+}
+
 fn child(argv: &[&str], fail_mode: FailMode, timeout_ms: u64) -> ChildStage {
     ChildStage::start(
         argv.iter().map(ToString::to_string).collect(),
+        None,
         fail_mode,
         Duration::from_millis(timeout_ms),
         65536,
@@ -145,15 +154,12 @@ fn child_stage_passes_each_message_through_in_order() {
 #[test]
 fn child_that_dies_fails_the_message_in_flight_then_is_restarted() {
     let mut stage = child(&["sh", "-c", "exit 3"], FailMode::Open, 2000);
-    let e = stage.process(&message(1)).unwrap_err();
+    let e = failure(&mut stage, 1);
     assert!(e.contains("exited") || e.contains("not reading"), "{e}");
     // At most one start a second.
-    assert!(stage
-        .process(&message(2))
-        .unwrap_err()
-        .contains("restarting"));
+    assert!(failure(&mut stage, 2).contains("restarting"));
     std::thread::sleep(Duration::from_millis(1100));
-    assert!(stage.process(&message(3)).is_err());
+    assert!(failure(&mut stage, 3).contains("exited"));
     assert_eq!(stage.restarts(), 1);
 
     // Fail-open: the chain passes the message on unchanged, once.
@@ -197,17 +203,11 @@ fn child_that_answers_with_another_message_or_garbage_is_refused() {
         FailMode::Closed,
         2000,
     );
-    assert!(stage
-        .process(&message(1))
-        .unwrap_err()
-        .contains("another message"));
+    assert!(failure(&mut stage, 1).contains("another message"));
     let mut garbage = child(
         &["sh", "-c", "echo not SIP at all; sleep 5"],
         FailMode::Closed,
         2000,
     );
-    assert!(garbage
-        .process(&message(1))
-        .unwrap_err()
-        .contains("not SIP"));
+    assert!(failure(&mut garbage, 1).contains("not SIP"));
 }
