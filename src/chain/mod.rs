@@ -8,6 +8,7 @@
 //! was before that stage (with a warning), closed withholds it.
 
 pub mod child;
+pub mod worker;
 
 use crate::filter::{FailMode, Filter, MessageContext, Verdict};
 use crate::message::Message;
