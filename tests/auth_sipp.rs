@@ -5,7 +5,7 @@
 use sipsec::auth::credentials::Members;
 use sipsec::auth::digest::Algorithm;
 use sipsec::auth::nonce::NonceKey;
-use sipsec::auth::{AuthConfig, Authenticator, Outcome, Refusal};
+use sipsec::auth::{AuthConfig, Authenticator, NoGroups, Outcome, Refusal};
 use sipsec::relay::core::build_response;
 use sipsec::relay::{Peer, Transport};
 use sipsec::uri::Aor;
@@ -78,7 +78,7 @@ fn registrar(
             };
             let now = started.elapsed().as_secs();
             let from = Peer::new(Transport::Udp, addr);
-            let reply = match auth.check(&msg, from, &members, now) {
+            let reply = match auth.check(&msg, from, &members, &NoGroups, now) {
                 Outcome::Authenticated(a) => {
                     if let sipsec::auth::attribution::Basis::Digest(alg) = a.basis {
                         seen2.lock().unwrap().push(Seen::Authenticated(alg));

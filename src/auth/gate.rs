@@ -4,7 +4,9 @@
 
 use super::attribution::{Attribution, MemberConnections};
 use super::credentials::{MemberFile, Reload};
-use super::{strip_own_credentials, Answer, AuthConfig, Authenticator, Outcome, Refusal};
+use super::{
+    strip_own_credentials, Answer, AuthConfig, Authenticator, Groups, NoGroups, Outcome, Refusal,
+};
 use crate::message::Message;
 use crate::relay::Peer;
 use crate::uri::Aor;
@@ -34,11 +36,11 @@ pub enum RequestAuth {
 }
 
 /// Member authentication for a relay.
-#[derive(Debug)]
 pub struct AuthGate {
     authenticator: Authenticator,
     members: MemberFile,
     flows: MemberConnections,
+    groups: Box<dyn Groups + Send>,
     counters: AuthCounters,
     /// Why the members' file could not be read, until said once.
     warning: Option<String>,
@@ -57,9 +59,16 @@ impl AuthGate {
             authenticator: Authenticator::new(config, key),
             members,
             flows,
+            groups: Box::new(NoGroups),
             counters: AuthCounters::default(),
             warning: None,
         }
+    }
+
+    /// Lets members speak as their groups (the store's group map).
+    pub fn with_groups(mut self, groups: Box<dyn Groups + Send>) -> AuthGate {
+        self.groups = groups;
+        self
     }
 
     pub fn counters(&self) -> AuthCounters {
@@ -80,7 +89,7 @@ impl AuthGate {
         }
         match self
             .authenticator
-            .check(msg, from, self.members.members(), now)
+            .check(msg, from, self.members.members(), self.groups.as_ref(), now)
         {
             Outcome::Exempt => RequestAuth::Exempt,
             Outcome::Authenticated(a) => {

@@ -108,7 +108,8 @@ pub enum Refusal {
     AlgorithmNotAllowed,
     /// The response does not verify: a wrong password.
     WrongPassword,
-    /// The member authenticated, but the request claims to come from someone else.
+    /// The member authenticated, but the request claims to come from someone else (neither
+    /// the member nor its group).
     NotTheMember,
     /// Too many failures from this source or for this user: refused for a while.
     Throttled,
@@ -165,6 +166,22 @@ pub enum Outcome {
     Answer(Answer),
 }
 
+/// Whom a member may speak as besides itself: its group (the store's group map), so that an
+/// agent may register the group's address and call from it.
+pub trait Groups {
+    fn group_of(&self, member: &Aor) -> Option<Aor>;
+}
+
+/// No groups: a member speaks only as itself.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoGroups;
+
+impl Groups for NoGroups {
+    fn group_of(&self, _: &Aor) -> Option<Aor> {
+        None
+    }
+}
+
 /// The digest authenticator of a relay.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -198,8 +215,16 @@ impl Authenticator {
         &self.config
     }
 
-    /// Checks a request as it arrived (before any rewriting of its Request-URI).
-    pub fn check(&mut self, msg: &Message, from: Peer, members: &Members, now: u64) -> Outcome {
+    /// Checks a request as it arrived (before any rewriting of its Request-URI). The request
+    /// must claim (in From, for REGISTER in To) the member that authenticated, or its group.
+    pub fn check(
+        &mut self,
+        msg: &Message,
+        from: Peer,
+        members: &Members,
+        groups: &dyn Groups,
+        now: u64,
+    ) -> Outcome {
         let method = msg.method().unwrap_or_default();
         if method == b"ACK" || method == b"CANCEL" {
             return Outcome::Exempt;
@@ -226,7 +251,7 @@ impl Authenticator {
             from,
             now,
         };
-        match self.authenticate(&req, members) {
+        match self.authenticate(&req, members, groups) {
             Ok(attribution) => Outcome::Authenticated(attribution),
             Err((refusal, user)) => Outcome::Answer(self.answer(&req, refusal, user.as_deref())),
         }
@@ -237,6 +262,7 @@ impl Authenticator {
         &mut self,
         req: &Request<'_>,
         members: &Members,
+        groups: &dyn Groups,
     ) -> Result<Attribution, (Refusal, Option<String>)> {
         let kind = if req.register {
             HeaderKind::Authorization
@@ -312,7 +338,9 @@ impl Authenticator {
         if self.counts.check(nonce_id, creds.nc, oldest_live) == CountCheck::Replayed {
             return Err((Refusal::ReplayedCount, None));
         }
-        if secrets.aor != req.claimed {
+        if secrets.aor != req.claimed
+            && groups.group_of(&secrets.aor).as_ref() != Some(&req.claimed)
+        {
             return Err((Refusal::NotTheMember, None));
         }
         self.throttle

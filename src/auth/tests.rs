@@ -137,7 +137,7 @@ const AGENT_AOR: &str = "agent-7@callcentre.example";
 
 /// An INVITE from `from_aor` with the credential lines `creds`, arriving from `peer`.
 fn ask(a: &mut Authenticator, from_aor: &str, creds: &str, peer: Peer, now: u64) -> Outcome {
-    a.check(&invite(from_aor, creds), peer, &members(), now)
+    a.check(&invite(from_aor, creds), peer, &members(), &NoGroups, now)
 }
 
 /// [`ask`] as the agent from its address, expecting an answer.
@@ -192,7 +192,13 @@ fn first_challenge_offers_sha256_then_md5_with_one_nonce() {
     assert_eq!(algs, ["SHA-256", "MD5"]);
     assert_eq!(nonces[0], nonces[1]);
 
-    let reg = answer(a.check(&register(AGENT_AOR, ""), udp(AGENT), &members(), 0));
+    let reg = answer(a.check(
+        &register(AGENT_AOR, ""),
+        udp(AGENT),
+        &members(),
+        &NoGroups,
+        0,
+    ));
     assert_eq!((reg.code, reg.reason), (401, "Unauthorized"));
     assert!(reg.fields.iter().all(|(n, _)| *n == "WWW-Authenticate"));
 }
@@ -211,7 +217,10 @@ fn outsiders_ack_and_cancel_are_exempt() {
             .unwrap()
             .replace("INVITE", method);
         let msg = Message::parse(text.into_bytes()).unwrap();
-        assert_eq!(a.check(&msg, udp(AGENT), &members(), 0), Outcome::Exempt);
+        assert_eq!(
+            a.check(&msg, udp(AGENT), &members(), &NoGroups, 0),
+            Outcome::Exempt
+        );
     }
 }
 
@@ -232,8 +241,15 @@ fn right_password_with_either_algorithm_authenticates() {
 #[test]
 fn register_authenticates_with_authorization_only() {
     let mut a = auth();
-    let mut reg =
-        |creds: &str, now| a.check(&register(AGENT_AOR, creds), udp(AGENT), &members(), now);
+    let mut reg = |creds: &str, now| {
+        a.check(
+            &register(AGENT_AOR, creds),
+            udp(AGENT),
+            &members(),
+            &NoGroups,
+            now,
+        )
+    };
     let nonce = nonce_of(&answer(reg("", 0)));
     let client = Client {
         method: "REGISTER",
@@ -503,6 +519,41 @@ fn member_posing_as_another_is_forbidden() {
 }
 
 #[test]
+fn member_may_speak_as_its_group() {
+    struct Support;
+    impl Groups for Support {
+        fn group_of(&self, member: &Aor) -> Option<Aor> {
+            (member.user().is_some_and(|u| u.starts_with("agent-")))
+                .then(|| aor("sip:support@callcentre.example"))
+        }
+    }
+    let mut a = auth();
+    let support = "support@callcentre.example";
+    let nonce = nonce_of(&answer(ask(&mut a, support, "", udp(AGENT), 0)));
+    let line = Client::agent().line(&nonce);
+    let msg = invite(support, &line);
+    // Without the group map it is another's address; with it, the agent's group.
+    let refused = answer(a.check(&msg, udp(AGENT), &members(), &NoGroups, 1));
+    assert_eq!(refused.refusal, Refusal::NotTheMember);
+    let next = Client {
+        nc: 2,
+        ..Client::agent()
+    }
+    .line(&nonce);
+    let out = a.check(&invite(support, &next), udp(AGENT), &members(), &Support, 1);
+    assert_eq!(out, agent_attribution(Algorithm::Sha256));
+    // But not another group's address.
+    let sales = "sales@callcentre.example";
+    let third = Client {
+        nc: 3,
+        ..Client::agent()
+    }
+    .line(&nonce);
+    let refused = answer(a.check(&invite(sales, &third), udp(AGENT), &members(), &Support, 1));
+    assert_eq!(refused.refusal, Refusal::NotTheMember);
+}
+
+#[test]
 fn two_credentials_for_our_realm_or_malformed_ones_are_refused() {
     let mut a = auth();
     let nonce = challenge(&mut a, 0);
@@ -611,5 +662,11 @@ fn credentials_file_feeds_the_authenticator() {
     let mut a = auth();
     let line = Client::agent().line(&challenge(&mut a, 0));
     let msg = invite(AGENT_AOR, &line);
-    assert!(authenticated(&a.check(&msg, udp(AGENT), file.members(), 1)));
+    assert!(authenticated(&a.check(
+        &msg,
+        udp(AGENT),
+        file.members(),
+        &NoGroups,
+        1
+    )));
 }
