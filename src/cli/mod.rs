@@ -4,6 +4,7 @@
 pub mod certgen;
 pub mod decrypt;
 pub mod encrypt;
+pub mod live;
 pub mod member;
 pub mod relay;
 pub mod sign;
