@@ -12,6 +12,7 @@ pub mod worker;
 
 use crate::filter::{FailMode, Filter, MessageContext, Verdict};
 use crate::message::Message;
+use crate::uri::Aor;
 
 /// A chain as written: stages, each a program and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +113,16 @@ pub struct StageReport {
     pub verdict: Verdict,
     /// Why the stage failed, when it did and the message went on (fail-open).
     pub failed: Option<String>,
+}
+
+impl StageReport {
+    /// The identity a signing stage signed as, when it signed (sipsec-sign's verdict says
+    /// `signed` and `signed_as`).
+    pub fn signed_as(&self) -> Option<Aor> {
+        let signed = self.verdict.fields.get("signed")?.as_bool()?;
+        let aor = self.verdict.fields.get("signed_as")?.as_str()?;
+        signed.then(|| Aor::parse(aor).ok()).flatten()
+    }
 }
 
 /// What became of a message.

@@ -211,3 +211,23 @@ fn child_that_answers_with_another_message_or_garbage_is_refused() {
     );
     assert!(failure(&mut garbage, 1).contains("not SIP"));
 }
+
+#[test]
+fn a_signing_stage_says_whom_it_signed_as() {
+    let mut verdict = Verdict::new();
+    verdict
+        .set("signed", true)
+        .set("signed_as", "support@callcentre.example");
+    let report = StageReport {
+        stage: "sign".into(),
+        verdict: verdict.clone(),
+        failed: None,
+    };
+    assert_eq!(
+        report.signed_as().unwrap().to_string(),
+        "support@callcentre.example"
+    );
+    verdict.set("signed", false);
+    let unsigned = StageReport { verdict, ..report };
+    assert!(unsigned.signed_as().is_none());
+}
