@@ -12,6 +12,7 @@ pub mod worker;
 
 use crate::filter::{FailMode, Filter, MessageContext, Verdict};
 use crate::message::Message;
+use crate::smime::verdict::{foreign_mark, strip_marks};
 use crate::uri::Aor;
 
 /// A chain as written: stages, each a program and its arguments.
@@ -104,6 +105,17 @@ impl Stage {
             Stage::Child(c) => c.name().to_string(),
         }
     }
+
+    /// Whether the stage is sipsec's verifier, whose marks (`Subject: validated`,
+    /// `Sipsec-Verdict`) are the only ones a message may carry out of an inbound chain.
+    fn is_verifier(&self) -> bool {
+        match self {
+            Stage::Own { filter, .. } => filter.name() == "verify",
+            Stage::Child(c) => std::path::Path::new(c.name())
+                .file_name()
+                .is_some_and(|n| n == "sipsec-verify"),
+        }
+    }
 }
 
 /// What one stage said about a message.
@@ -144,11 +156,16 @@ pub enum ChainOutcome {
 /// A chain ready to run.
 pub struct Chain {
     stages: Vec<Stage>,
+    /// The marks the message carried right after the verifier, for the current message.
+    verifier_marks: Vec<String>,
 }
 
 impl Chain {
     pub fn new(stages: Vec<Stage>) -> Chain {
-        Chain { stages }
+        Chain {
+            stages,
+            verifier_marks: Vec::new(),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -166,10 +183,43 @@ impl Chain {
             .sum()
     }
 
+    /// Runs a message that arrived from the network towards the relay's terminals: any mark
+    /// it carries is removed first (a mark from outside is a forgery until sipsec's verifier
+    /// says otherwise), and what comes out may carry only the marks the chain's verifier
+    /// made; anything else is withheld.
+    pub fn run_inbound(&mut self, mut message: Message, context: &MessageContext) -> ChainOutcome {
+        let removed = strip_marks(&mut message);
+        let mut outcome = self.run_stages(message, context);
+        if let ChainOutcome::Pass { message, reports } = &mut outcome {
+            if !removed.is_empty() {
+                if let Some(first) = reports.first_mut() {
+                    for r in &removed {
+                        first
+                            .verdict
+                            .warn(format!("removed a mark from the network: {r}"));
+                    }
+                }
+            }
+            if let Some(line) = foreign_mark(message, &self.verifier_marks) {
+                return ChainOutcome::Withheld {
+                    stage: "chain".into(),
+                    reason: format!("a mark the chain's verifier did not make: {line:?}"),
+                    reports: std::mem::take(reports),
+                };
+            }
+        }
+        outcome
+    }
+
     /// Runs one message through every stage.
     pub fn run(&mut self, message: Message, context: &MessageContext) -> ChainOutcome {
+        self.run_stages(message, context)
+    }
+
+    fn run_stages(&mut self, message: Message, context: &MessageContext) -> ChainOutcome {
         let mut message = message;
         let mut reports = Vec::with_capacity(self.stages.len());
+        self.verifier_marks.clear();
         for stage in &mut self.stages {
             let name = stage.name();
             let (result, fail_mode) = match stage {
@@ -195,6 +245,9 @@ impl Chain {
                 Ok((changed, verdict)) => {
                     if let Some(m) = changed {
                         message = m;
+                    }
+                    if stage.is_verifier() {
+                        self.verifier_marks = strip_marks(&mut message.clone());
                     }
                     reports.push(StageReport {
                         stage: name,

@@ -231,3 +231,86 @@ fn a_signing_stage_says_whom_it_signed_as() {
     let unsigned = StageReport { verdict, ..report };
     assert!(unsigned.signed_as().is_none());
 }
+
+/// Stands for sipsec-verify: adds its mark.
+struct Marker {
+    name: &'static str,
+    mark: &'static str,
+}
+
+impl Filter for Marker {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn default_fail_mode(&self) -> FailMode {
+        FailMode::Closed
+    }
+
+    fn process(&self, message: &Message, _: &MessageContext) -> Result<Processed, Failure> {
+        let mut m = message.clone();
+        m.append_field("Subject", self.mark.as_bytes()).unwrap();
+        Ok(Processed::changed(m, Verdict::new()))
+    }
+}
+
+fn marker(name: &'static str, mark: &'static str) -> Stage {
+    Stage::Own {
+        filter: Box::new(Marker { name, mark }),
+        fail_mode: FailMode::Closed,
+    }
+}
+
+fn subjects(m: &Message) -> Vec<String> {
+    m.values(crate::HeaderKind::Subject)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .collect()
+}
+
+#[test]
+fn inbound_marks_from_the_network_are_removed_and_only_the_verifiers_stay() {
+    let forged = {
+        let mut m = message(1);
+        m.append_field("Subject", b"validated <sip:boss@bank.example>")
+            .unwrap();
+        m.append_field("Sipsec-Verdict", b"integrity=pass").unwrap();
+        m
+    };
+    // No verifier in the chain: the forged marks are gone, nothing else is added.
+    let mut plain = Chain::new(vec![own("tag", 1000, FailMode::Open)]);
+    let ChainOutcome::Pass {
+        message: out,
+        reports,
+    } = plain.run_inbound(forged.clone(), &MessageContext::default())
+    else {
+        panic!("withheld")
+    };
+    assert!(subjects(&out).is_empty());
+    assert_eq!(out.values_named("Sipsec-Verdict").count(), 0);
+    assert_eq!(reports[0].verdict.warnings.len(), 2);
+    // The verifier's mark stays.
+    let mut verified = Chain::new(vec![marker(
+        "verify",
+        "validated <sip:support@callcentre.example>",
+    )]);
+    let ChainOutcome::Pass { message: out, .. } =
+        verified.run_inbound(forged.clone(), &MessageContext::default())
+    else {
+        panic!("withheld")
+    };
+    assert_eq!(
+        subjects(&out),
+        ["validated <sip:support@callcentre.example>"]
+    );
+    // A stage after the verifier that adds a mark: withheld.
+    let mut sneaky = Chain::new(vec![
+        marker("verify", "validated <sip:support@callcentre.example>"),
+        marker("other", "validated <sip:boss@bank.example>"),
+    ]);
+    let ChainOutcome::Withheld { reason, .. } =
+        sneaky.run_inbound(forged, &MessageContext::default())
+    else {
+        panic!("a mark the verifier did not make went through")
+    };
+    assert!(reason.contains("boss@bank.example"), "{reason}");
+}
