@@ -137,6 +137,49 @@ impl StageReport {
     }
 }
 
+/// What the chains did, for the relay's status (SIGUSR1, the status file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChainCounters {
+    pub signed: u64,
+    pub encrypted: u64,
+    /// Verified and marked.
+    pub verified: u64,
+    pub decrypted: u64,
+    /// Withheld by a stage.
+    pub refused: u64,
+    /// Stages that failed and let the message through unchanged (fail-open).
+    pub passed_on_failure: u64,
+}
+
+impl ChainCounters {
+    /// Counts what one message's outcome says each stage did.
+    pub fn tally(&mut self, outcome: &ChainOutcome) {
+        let reports = match outcome {
+            ChainOutcome::Pass { reports, .. } => reports,
+            ChainOutcome::Withheld { reports, .. } => {
+                self.refused += 1;
+                reports
+            }
+        };
+        for r in reports {
+            if r.failed.is_some() {
+                if matches!(outcome, ChainOutcome::Pass { .. }) {
+                    self.passed_on_failure += 1;
+                }
+                continue;
+            }
+            let yes = |key: &str| r.verdict.fields.get(key).and_then(|v| v.as_bool()) == Some(true);
+            match r.stage.as_str() {
+                "sign" if yes("signed") => self.signed += 1,
+                "encrypt" if yes("encrypted") => self.encrypted += 1,
+                "verify" if yes("marked") => self.verified += 1,
+                "decrypt" if yes("encrypted") => self.decrypted += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
 /// What became of a message.
 #[derive(Debug, Clone)]
 pub enum ChainOutcome {

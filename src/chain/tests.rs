@@ -314,3 +314,47 @@ fn inbound_marks_from_the_network_are_removed_and_only_the_verifiers_stay() {
     };
     assert!(reason.contains("boss@bank.example"), "{reason}");
 }
+
+#[test]
+fn counters_follow_what_the_stages_said() {
+    let report = |stage: &str, key: &str, failed: bool| {
+        let mut verdict = Verdict::new();
+        verdict.set(key, true);
+        StageReport {
+            stage: stage.into(),
+            verdict,
+            failed: failed.then(|| "broke".to_string()),
+        }
+    };
+    let mut c = ChainCounters::default();
+    c.tally(&ChainOutcome::Pass {
+        message: message(1),
+        reports: vec![
+            report("sign", "signed", false),
+            report("encrypt", "encrypted", true),
+        ],
+    });
+    c.tally(&ChainOutcome::Pass {
+        message: message(2),
+        reports: vec![
+            report("decrypt", "encrypted", false),
+            report("verify", "marked", false),
+        ],
+    });
+    c.tally(&ChainOutcome::Withheld {
+        stage: "encrypt".into(),
+        reason: "no certificate".into(),
+        reports: vec![report("encrypt", "encrypted", true)],
+    });
+    assert_eq!(
+        c,
+        ChainCounters {
+            signed: 1,
+            encrypted: 0,
+            verified: 1,
+            decrypted: 1,
+            refused: 1,
+            passed_on_failure: 1,
+        }
+    );
+}
