@@ -307,7 +307,7 @@ fn stale_and_future_dates_are_refused() {
 #[test]
 fn retransmission_is_not_a_replay_but_a_later_repeat_is() {
     use sipsec::filter::{Filter, MessageContext, Origin};
-    use sipsec::smime::verify::{Require, Verifier, VerifyOptions};
+    use sipsec::tool::verify::{Require, Verifier, VerifyOptions};
     let pki = Pki::new();
     let s = pki.signer("sip:alice@example.com");
     let t = now() - 600;

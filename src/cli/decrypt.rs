@@ -5,7 +5,7 @@ use crate::cli::certgen::KeyPassArgs;
 use crate::cli::{
     open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP,
 };
-use crate::smime::decrypt::{DecryptOptions, Decryptor};
+use crate::tool::decrypt::{DecryptOptions, Decryptor};
 use clap::Parser;
 use std::process::ExitCode;
 

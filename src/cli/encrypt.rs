@@ -3,11 +3,11 @@
 use crate::cli::certgen::KeyPassArgs;
 use crate::cli::{open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs};
 use crate::crypto::{ContentCipher, EncryptOptions, RsaPadding};
-use crate::encrypt::{check_hide, EncryptConfig, EncryptFilter, EncryptForm};
-use crate::select::Selection;
 use crate::smime::build::Transfer;
 use crate::smime::inner::InnerPolicy;
 use crate::store::Store;
+use crate::tool::encrypt::{check_hide, EncryptConfig, EncryptFilter, EncryptForm};
+use crate::tool::select::Selection;
 use crate::uri::Aor;
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};

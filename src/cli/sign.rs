@@ -3,10 +3,10 @@
 use crate::cli::certgen::KeyPassArgs;
 use crate::cli::{open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs};
 use crate::crypto::DigestAlgorithm;
-use crate::select::Selection;
-use crate::sign::{Form, SignConfig, SignFilter};
 use crate::smime::build::{Handling, Transfer};
 use crate::smime::inner::InnerPolicy;
+use crate::tool::select::Selection;
+use crate::tool::sign::{Form, SignConfig, SignFilter};
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
 

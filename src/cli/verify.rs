@@ -3,8 +3,8 @@
 
 use crate::cli::setup_failed;
 use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP};
-use crate::smime::verify::{PeerPolicy, Require, Verifier, VerifyOptions};
 use crate::store::Store;
+use crate::tool::verify::{PeerPolicy, Require, Verifier, VerifyOptions};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -12,6 +12,8 @@
 pub mod constraints;
 mod der;
 mod envelope;
+pub mod fastcms;
+pub mod fastenv;
 mod ffi;
 mod sign;
 #[cfg(test)]

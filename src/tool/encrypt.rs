@@ -5,14 +5,14 @@
 //! given on the command line, plus any extra recipients. A message that cannot be encrypted is
 //! refused by default: passing it on in plaintext would be a downgrade an attacker can trigger.
 
-use crate::cache::TtlCache;
 use crate::crypto::EncryptOptions;
 use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
-use crate::select::Selection;
 use crate::smime::build::{self, EncryptSpec, Transfer};
 use crate::smime::inner::InnerPolicy;
 use crate::store::Store;
+use crate::tool::cache::TtlCache;
+use crate::tool::select::Selection;
 use crate::uri::{Aor, Uri};
 use openssl::x509::X509;
 use std::time::Duration;

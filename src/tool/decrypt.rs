@@ -1,12 +1,12 @@
 //! sipsec-decrypt's engine: the key chosen by the envelope's recipient infos, the protected
 //! body (or tunnelled message) restored, every failure alike.
 
-use super::fastenv::{self, Route, RsaRecipient};
-use super::parse::{classify, Entity, Protection};
-use super::restore::{restore_entity, restore_from_inner};
+use crate::crypto::fastenv::{self, Route, RsaRecipient};
 use crate::crypto::{self, ContentCipher, RecipientId};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::Message;
+use crate::smime::parse::{classify, Entity, Protection};
+use crate::smime::restore::{restore_entity, restore_from_inner};
 use crate::store::{Identity, Store, StoreError};
 use openssl::x509::X509Name;
 use serde_json::{json, Value};

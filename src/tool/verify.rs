@@ -1,13 +1,15 @@
 //! sipsec-verify's engine: every check of a signed message on its own, a cache of verified
 //! chains, a bounded replay cache, the marks, and `--unwrap`.
 
-use super::fastcms::CertCache;
-use super::parse::{classify, Entity, Form, Protection, SignedBody};
-use super::restore::{compare, restore_entity, restore_from_inner, Comparison};
-use super::verdict::{foreign_mark, strip_marks, Check, Report, Status, VERDICT_HEADER};
+pub mod verdict;
+
+use self::verdict::{foreign_mark, strip_marks, Check, Report, Status, VERDICT_HEADER};
+use crate::crypto::fastcms::CertCache;
 use crate::crypto::{self, ChainKey, CmsError, TrustContext, TrustVerdict, VerifyContext};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
+use crate::smime::parse::{classify, Entity, Form, Protection, SignedBody};
+use crate::smime::restore::{compare, restore_entity, restore_from_inner, Comparison};
 use crate::store::{x509::cert_aors, Store};
 use crate::uri::Aor;
 use openssl::hash::{hash, MessageDigest};

@@ -6,15 +6,15 @@
 //! authenticated member, carried by a MAC-verified control header), or, in a shell pipeline,
 //! the user's explicit `trust_from_header`. Without either the message is not signed.
 
-use crate::cache::TtlCache;
 use crate::crypto::{self, CmsContentType, DigestAlgorithm, SignOptions, Signer, VerifyContext};
 use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{unfold, HeaderKind, Message};
 use crate::mime::{Multipart, Part};
-use crate::select::Selection;
 use crate::smime::build::{self, Entity, Handling, SignSpec, Transfer, WrapError};
 use crate::smime::inner::InnerPolicy;
 use crate::store::{Store, StoreError};
+use crate::tool::cache::TtlCache;
+use crate::tool::select::Selection;
 use crate::uri::Aor;
 use std::sync::Arc;
 use std::time::Duration;
