@@ -5,7 +5,7 @@ use crate::cli::certgen::KeyPassArgs;
 use crate::cli::{
     open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP,
 };
-use crate::tool::decrypt::{DecryptOptions, Decryptor};
+use crate::tool::decrypt::{Decrypt, DecryptOptions};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -59,7 +59,7 @@ pub struct DecryptCli {
 /// The whole of sipsec-decrypt.
 pub fn run(cli: &DecryptCli) -> ExitCode {
     let decryptor = open_store(&cli.store.store, &cli.key_pass).and_then(|s| {
-        Decryptor::new(
+        Decrypt::new(
             &s,
             DecryptOptions {
                 open_signed: cli.open_signed,

@@ -6,7 +6,7 @@ use crate::crypto::DigestAlgorithm;
 use crate::smime::build::{Handling, Transfer};
 use crate::smime::inner::InnerPolicy;
 use crate::tool::select::Selection;
-use crate::tool::sign::{Form, SignConfig, SignFilter};
+use crate::tool::sign::{Form, Sign, SignOptions};
 use clap::{Parser, ValueEnum};
 use std::process::ExitCode;
 
@@ -138,7 +138,7 @@ pub fn run(cli: &SignCli) -> ExitCode {
         Ok(s) => s,
         Err(e) => return setup_failed("sign", e),
     };
-    let config = SignConfig {
+    let config = SignOptions {
         form: cli.form,
         selection: cli.select.clone(),
         digest: cli.digest.algorithm(),
@@ -154,5 +154,5 @@ pub fn run(cli: &SignCli) -> ExitCode {
             internal: cli.internal.clone(),
         },
     };
-    run_filter(&SignFilter::new(store, config), &cli.filter, &cli.common)
+    run_filter(&Sign::new(store, config), &cli.filter, &cli.common)
 }

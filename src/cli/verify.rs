@@ -4,7 +4,7 @@
 use crate::cli::setup_failed;
 use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP};
 use crate::store::Store;
-use crate::tool::verify::{PeerPolicy, Require, Verifier, VerifyOptions};
+use crate::tool::verify::{PeerPolicy, Require, Verify, VerifyOptions};
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -110,5 +110,5 @@ pub fn run(cli: &VerifyCli) -> ExitCode {
         unwrap: cli.unwrap,
         learn_certs: cli.learn_certs,
     };
-    run_filter(&Verifier::new(store, options), &cli.filter, &cli.common)
+    run_filter(&Verify::new(store, options), &cli.filter, &cli.common)
 }

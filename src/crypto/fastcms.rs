@@ -262,7 +262,7 @@ impl CertCache {
 mod tests {
     use super::*;
     use crate::crypto::testkit::{Ca, KeyKind};
-    use crate::crypto::{sign, SignOptions, Signer};
+    use crate::crypto::{sign, CmsSignOptions, Signer};
 
     const BODY: &[u8] = b"Content-Type: application/sdp\r\n\r\nv=0\r\n\x00\xff";
 
@@ -291,7 +291,7 @@ mod tests {
                 DigestAlgorithm::Sha512,
             ] {
                 for detached in [true, false] {
-                    let opts = SignOptions {
+                    let opts = CmsSignOptions {
                         digest: digest.clone(),
                         detached,
                         include_certs: true,
@@ -321,7 +321,7 @@ mod tests {
         assert_eq!(fingerprint(a, &[a, b]), fingerprint(a, &[a, b]));
         // And the key the fast path returns is that fingerprint.
         let (s, _) = signer(KeyKind::Rsa);
-        let der = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let der = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
         let (v, key) = CertCache::default().verify(&der, Some(BODY)).unwrap();
         let certs: Vec<Vec<u8>> = v.certificates.iter().map(|c| c.to_der().unwrap()).collect();
         let refs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
@@ -332,7 +332,7 @@ mod tests {
     fn anything_doubtful_goes_to_the_full_path() {
         let cache = CertCache::default();
         let (s, _) = signer(KeyKind::Rsa);
-        let der = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let der = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
         let mut body = BODY.to_vec();
         body[3] ^= 1;
         assert!(cache.verify(&der, Some(&body)).is_none(), "changed content");
@@ -354,9 +354,9 @@ mod tests {
         let bare = sign(
             BODY,
             &s,
-            &SignOptions {
+            &CmsSignOptions {
                 include_certs: false,
-                ..SignOptions::default()
+                ..CmsSignOptions::default()
             },
         )
         .unwrap();
@@ -366,7 +366,7 @@ mod tests {
         }
         // Another signer's certificate swapped in (same issuer name, other key): refused.
         let (other, _) = signer(KeyKind::Rsa);
-        let good = sign(BODY, &other, &SignOptions::default()).unwrap();
+        let good = sign(BODY, &other, &CmsSignOptions::default()).unwrap();
         let theirs = s.cert.to_der().unwrap();
         let mine = other.cert.to_der().unwrap();
         if theirs.len() == mine.len() {

@@ -20,8 +20,8 @@ mod sign;
 pub(crate) mod testkit;
 mod trust;
 
-pub use envelope::{content_type, decrypt, encrypt, recipients, Decrypted, EncryptOptions};
-pub use sign::{sign, verify, SignOptions, Signer, VerifiedSignature, VerifyContext};
+pub use envelope::{content_type, decrypt, encrypt, recipients, CmsEncryptOptions, Decrypted};
+pub use sign::{sign, verify, CmsSignOptions, Signer, VerifiedSignature, VerifyContext};
 pub use trust::{chain_key, check_trust, ChainKey, TrustContext, TrustPurpose, TrustVerdict};
 
 use openssl::error::ErrorStack;

@@ -31,7 +31,7 @@ pub struct DecryptOptions {
 
 /// sipsec-decrypt as a filter. The store's own identities (certificate and key) are loaded
 /// once; keys stay in memory only.
-pub struct Decryptor {
+pub struct Decrypt {
     identities: Vec<Identity>,
     /// The RSA identities again, for the fast path; `rsa_of[i]` is the identity of `rsa[i]`.
     rsa: Vec<RsaRecipient>,
@@ -85,8 +85,8 @@ struct Opened {
     sealed: bool,
 }
 
-impl Decryptor {
-    pub fn new(store: &Store, options: DecryptOptions) -> Result<Decryptor, StoreError> {
+impl Decrypt {
+    pub fn new(store: &Store, options: DecryptOptions) -> Result<Decrypt, StoreError> {
         let mut identities = Vec::new();
         for aor in store.identities()? {
             if let Some(id) = store.identity(&aor)? {
@@ -110,7 +110,7 @@ impl Decryptor {
                 rsa_of.push(i);
             }
         }
-        Ok(Decryptor {
+        Ok(Decrypt {
             identities,
             rsa,
             rsa_of,
@@ -242,7 +242,7 @@ fn restore(outer: &Message, content: &[u8]) -> Option<Message> {
     restore_entity(outer, e.content_type, e.disposition, &e.body).ok()
 }
 
-impl Filter for Decryptor {
+impl Filter for Decrypt {
     fn name(&self) -> &'static str {
         "decrypt"
     }

@@ -5,7 +5,7 @@
 //! given on the command line, plus any extra recipients. A message that cannot be encrypted is
 //! refused by default: passing it on in plaintext would be a downgrade an attacker can trigger.
 
-use crate::crypto::EncryptOptions;
+use crate::crypto::CmsEncryptOptions;
 use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
 use crate::smime::build::{self, EncryptSpec, Transfer};
@@ -69,10 +69,10 @@ pub fn check_hide(name: &str) -> Result<(), String> {
 
 /// Everything the encrypt filter is told.
 #[derive(Debug, Clone)]
-pub struct EncryptConfig {
+pub struct EncryptOptions {
     pub form: EncryptForm,
     pub selection: Selection,
-    pub options: EncryptOptions,
+    pub options: CmsEncryptOptions,
     pub transfer: Transfer,
     /// Used instead of the store's certificate for the message's recipient.
     pub recipient_cert: Option<X509>,
@@ -84,9 +84,9 @@ pub struct EncryptConfig {
 }
 
 /// The encrypt filter over a store.
-pub struct EncryptFilter {
+pub struct Encrypt {
     store: Store,
-    config: EncryptConfig,
+    config: EncryptOptions,
     certs: TtlCache<Aor, X509>,
 }
 
@@ -104,9 +104,9 @@ fn is_envelope(message: &Message) -> bool {
     })
 }
 
-impl EncryptFilter {
-    pub fn new(store: Store, config: EncryptConfig) -> EncryptFilter {
-        EncryptFilter {
+impl Encrypt {
+    pub fn new(store: Store, config: EncryptOptions) -> Encrypt {
+        Encrypt {
             store,
             config,
             certs: TtlCache::new(CERT_TTL),
@@ -196,7 +196,7 @@ impl EncryptFilter {
     }
 }
 
-impl Filter for EncryptFilter {
+impl Filter for Encrypt {
     fn name(&self) -> &'static str {
         "encrypt"
     }

@@ -6,7 +6,7 @@
 //! authenticated member, carried by a MAC-verified control header), or, in a shell pipeline,
 //! the user's explicit `trust_from_header`. Without either the message is not signed.
 
-use crate::crypto::{self, CmsContentType, DigestAlgorithm, SignOptions, Signer, VerifyContext};
+use crate::crypto::{self, CmsContentType, CmsSignOptions, DigestAlgorithm, Signer, VerifyContext};
 use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{unfold, HeaderKind, Message};
 use crate::mime::{Multipart, Part};
@@ -27,7 +27,7 @@ pub use crate::smime::Form;
 
 /// Everything the sign filter is told.
 #[derive(Debug, Clone)]
-pub struct SignConfig {
+pub struct SignOptions {
     pub form: Form,
     pub selection: Selection,
     pub digest: DigestAlgorithm,
@@ -49,9 +49,9 @@ const SIGNED_ROOM: usize = 4096;
 pub const IDENTITY_TTL: Duration = Duration::from_secs(60);
 
 /// The sign filter over a store.
-pub struct SignFilter {
+pub struct Sign {
     store: Store,
-    config: SignConfig,
+    config: SignOptions,
     cache: TtlCache<Aor, Arc<Signer>>,
 }
 
@@ -80,9 +80,9 @@ fn aor_of(message: &Message, kind: HeaderKind) -> Result<Aor, String> {
         .ok_or_else(|| "the signer's URI has no address-of-record".to_string())
 }
 
-impl SignFilter {
-    pub fn new(store: Store, config: SignConfig) -> SignFilter {
-        SignFilter {
+impl Sign {
+    pub fn new(store: Store, config: SignOptions) -> Sign {
+        Sign {
             store,
             config,
             cache: TtlCache::new(IDENTITY_TTL),
@@ -265,7 +265,7 @@ impl SignFilter {
         verdict.set("date_added", date_added);
         let spec = SignSpec {
             signer: &signer,
-            options: SignOptions {
+            options: CmsSignOptions {
                 digest: self.config.digest.clone(),
                 detached: true,
                 include_certs: self.config.include_certs,
@@ -312,7 +312,7 @@ fn rewrite_from(message: &mut Message, group: &Aor) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-impl Filter for SignFilter {
+impl Filter for Sign {
     fn name(&self) -> &'static str {
         "sign"
     }

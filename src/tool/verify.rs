@@ -179,7 +179,7 @@ impl ReplayCache {
 }
 
 /// sipsec-verify as a filter.
-pub struct Verifier {
+pub struct Verify {
     store: Store,
     anchors: Vec<X509>,
     /// CRLs as DER: `X509Crl` cannot be cloned into each trust context.
@@ -234,9 +234,9 @@ fn sender(m: &Message) -> Result<(Aor, &'static str), String> {
     Ok((aor, which))
 }
 
-impl Verifier {
-    pub fn new(store: Store, options: VerifyOptions) -> Verifier {
-        Verifier {
+impl Verify {
+    pub fn new(store: Store, options: VerifyOptions) -> Verify {
+        Verify {
             anchors: store.trust_anchors(),
             crl_der: store
                 .crls()
@@ -728,7 +728,7 @@ fn comparison_check(cmp: &Comparison) -> Check {
     .with("differing", json!(cmp.differing))
 }
 
-impl Filter for Verifier {
+impl Filter for Verify {
     fn name(&self) -> &'static str {
         "verify"
     }
