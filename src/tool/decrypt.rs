@@ -235,7 +235,7 @@ fn restore(outer: &Message, content: &[u8]) -> Option<Message> {
     let e = Entity::parse(content).ok()?;
     if e.media_type() == "message/sip" {
         let inner = crate::mime::parse_message_sip(&e.body).ok()?;
-        let mut r = restore_from_inner(outer, &inner).ok()?;
+        let mut r = restore_from_inner(outer, &inner, &[control::HEADER]).ok()?;
         r.remove_named(control::HEADER);
         return Some(r);
     }

@@ -87,6 +87,8 @@ pub struct EncryptOptions {
 pub struct Encrypt {
     store: Store,
     config: EncryptOptions,
+    /// `config.inner` with sipsec's own headers first.
+    inner: InnerPolicy,
     certs: TtlCache<Aor, X509>,
 }
 
@@ -108,6 +110,7 @@ impl Encrypt {
     pub fn new(store: Store, config: EncryptOptions) -> Encrypt {
         Encrypt {
             store,
+            inner: super::inner_policy(&config.inner),
             config,
             certs: TtlCache::new(CERT_TTL),
         }
@@ -169,9 +172,7 @@ impl Encrypt {
         };
         let out = match self.config.form {
             EncryptForm::Body => build::encrypt_body(&work, &spec),
-            EncryptForm::Sip => {
-                build::encrypt_sip(&work, &self.config.inner, &self.config.hide, &spec)
-            }
+            EncryptForm::Sip => build::encrypt_sip(&work, &self.inner, &self.config.hide, &spec),
         }
         .map_err(|e| fail(format!("not encrypted: {e}"), &verdict))?;
         verdict

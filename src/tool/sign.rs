@@ -52,6 +52,8 @@ pub const IDENTITY_TTL: Duration = Duration::from_secs(60);
 pub struct Sign {
     store: Store,
     config: SignOptions,
+    /// `config.inner` with sipsec's own headers first.
+    inner: InnerPolicy,
     cache: TtlCache<Aor, Arc<Signer>>,
 }
 
@@ -84,6 +86,7 @@ impl Sign {
     pub fn new(store: Store, config: SignOptions) -> Sign {
         Sign {
             store,
+            inner: super::inner_policy(&config.inner),
             config,
             cache: TtlCache::new(IDENTITY_TTL),
         }
@@ -275,7 +278,7 @@ impl Sign {
         };
         let signed = match self.config.form {
             Form::Body => build::sign_body(work, &spec),
-            Form::Sip => build::sign_sip(work, &self.config.inner, &spec),
+            Form::Sip => build::sign_sip(work, &self.inner, &spec),
             Form::Aib => build::sign_aib(work, &target, &spec),
             Form::Cms => build::sign_cms(work, &spec),
         }

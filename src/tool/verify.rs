@@ -640,7 +640,12 @@ impl Verify {
                 None,
             ),
             Some(Ok(inner)) => {
-                let cmp = compare(&inner, outer, media == "message/sipfrag");
+                let cmp = compare(
+                    &inner,
+                    outer,
+                    media == "message/sipfrag",
+                    &[control::HEADER],
+                );
                 let date = inner.date().ok().flatten().map(|d| d.unix);
                 let body_covered = if !s.uncovered.is_empty()
                     || (media == "message/sipfrag" && inner.body().is_empty())
@@ -667,7 +672,7 @@ impl Verify {
         entity: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
     ) -> Message {
         let result = match (s.form, inner) {
-            (Form::Sip, Some(inner)) => restore_from_inner(m, &inner),
+            (Form::Sip, Some(inner)) => restore_from_inner(m, &inner, &[control::HEADER]),
             (Form::Aib, _) => match s.uncovered.first() {
                 Some(p) => restore_entity(m, p.content_type(), None, p.body()),
                 None => restore_entity(m, None, None, b""),
