@@ -5,6 +5,7 @@
 //! the caller runs the full [`crate::crypto::verify`], which gives the canonical result and
 //! error: this path can only ever say "intact", never "damaged".
 
+use super::der::{element, elements, expect};
 use crate::crypto::{DigestAlgorithm, VerifiedSignature};
 use openssl::hash::{hash, MessageDigest};
 use openssl::pkey::{PKey, Public};
@@ -37,58 +38,6 @@ fn fingerprint(signer: &[u8], certs: &[&[u8]]) -> Option<[u8; 32]> {
 
 /// Certificates kept at most; past that the cache starts over.
 const CERT_CACHE_MAX: usize = 4096;
-
-/// One DER element: its tag, its content octets and the whole encoding.
-#[derive(Clone, Copy)]
-pub(super) struct Element<'a> {
-    pub tag: u8,
-    pub content: &'a [u8],
-    pub whole: &'a [u8],
-}
-
-/// Splits the first DER element (definite length only) off `input`.
-pub(super) fn element(input: &[u8]) -> Option<(Element<'_>, &[u8])> {
-    let tag = *input.first()?;
-    let first = *input.get(1)?;
-    let (len, header) = match first {
-        0..=0x7f => (usize::from(first), 2),
-        0x81..=0x84 => {
-            let n = usize::from(first & 0x7f);
-            let bytes = input.get(2..2 + n)?;
-            (
-                bytes.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)),
-                2 + n,
-            )
-        }
-        _ => return None,
-    };
-    let end = header.checked_add(len)?;
-    let whole = input.get(..end)?;
-    Some((
-        Element {
-            tag,
-            content: &whole[header..],
-            whole,
-        },
-        &input[end..],
-    ))
-}
-
-/// The elements inside a constructed element's content.
-pub(super) fn elements(content: &[u8]) -> Option<Vec<Element<'_>>> {
-    let mut out = Vec::new();
-    let mut rest = content;
-    while !rest.is_empty() {
-        let (e, r) = element(rest)?;
-        out.push(e);
-        rest = r;
-    }
-    Some(out)
-}
-
-pub(super) fn expect<'a>(e: Option<&Element<'a>>, tag: u8) -> Option<Element<'a>> {
-    e.filter(|e| e.tag == tag).copied()
-}
 
 fn digest_of(oid: &[u8]) -> Option<(MessageDigest, DigestAlgorithm)> {
     Some(match oid {

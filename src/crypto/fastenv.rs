@@ -4,7 +4,7 @@
 //! any private-key operation, so the caller runs [`crate::crypto::decrypt`]; once the key is
 //! used, every failure is [`Route::Failed`], whatever went wrong (no oracle, no second try).
 
-use super::fastcms::{element, elements, expect};
+use super::der::{element, elements, expect};
 use crate::crypto::{ContentCipher, RecipientId};
 use openssl::pkey::Private;
 use openssl::rsa::{Padding, Rsa};
