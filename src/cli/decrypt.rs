@@ -60,7 +60,7 @@ pub struct DecryptCli {
 pub fn run(cli: &DecryptCli) -> ExitCode {
     let decryptor = open_store(&cli.store.store, &cli.key_pass).and_then(|s| {
         Decrypt::new(
-            &s,
+            s,
             DecryptOptions {
                 open_signed: cli.open_signed,
             },

@@ -7,7 +7,7 @@ use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processe
 use crate::message::Message;
 use crate::smime::parse::{classify, Entity, Protection};
 use crate::smime::restore::{restore_entity, restore_from_inner};
-use crate::store::{Identity, Store, StoreError};
+use crate::store::{Identity, Lookup, StoreError};
 use openssl::x509::X509Name;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -86,10 +86,10 @@ struct Opened {
 }
 
 impl Decrypt {
-    pub fn new(store: &Store, options: DecryptOptions) -> Result<Decrypt, StoreError> {
+    pub fn new(lookup: impl Lookup, options: DecryptOptions) -> Result<Decrypt, StoreError> {
         let mut identities = Vec::new();
-        for aor in store.identities()? {
-            if let Some(id) = store.identity(&aor)? {
+        for aor in lookup.identities()? {
+            if let Some(id) = lookup.identity(&aor)? {
                 identities.push(id);
             }
         }

@@ -10,7 +10,7 @@ use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdic
 use crate::message::{HeaderKind, Message};
 use crate::smime::build::{self, EncryptSpec, Transfer};
 use crate::smime::inner::InnerPolicy;
-use crate::store::Store;
+use crate::store::Lookup;
 use crate::tool::cache::TtlCache;
 use crate::tool::select::Selection;
 use crate::uri::{Aor, Uri};
@@ -85,7 +85,7 @@ pub struct EncryptOptions {
 
 /// The encrypt filter over a store.
 pub struct Encrypt {
-    store: Store,
+    lookup: Box<dyn Lookup>,
     config: EncryptOptions,
     /// `config.inner` with sipsec's own headers first.
     inner: InnerPolicy,
@@ -107,9 +107,9 @@ fn is_envelope(message: &Message) -> bool {
 }
 
 impl Encrypt {
-    pub fn new(store: Store, config: EncryptOptions) -> Encrypt {
+    pub fn new(lookup: impl Lookup + 'static, config: EncryptOptions) -> Encrypt {
         Encrypt {
-            store,
+            lookup: Box::new(lookup),
             inner: super::inner_policy(&config.inner),
             config,
             certs: TtlCache::new(CERT_TTL),
@@ -139,7 +139,7 @@ impl Encrypt {
         for aor in &destinations {
             let found = self
                 .certs
-                .get_or_try(aor, || self.store.recipient_cert(aor).ok_or(()));
+                .get_or_try(aor, || self.lookup.recipient_cert(aor).ok_or(()));
             if let Ok(cert) = found {
                 return Ok((aor.to_string(), cert));
             }

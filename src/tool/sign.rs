@@ -12,7 +12,7 @@ use crate::message::{unfold, HeaderKind, Message};
 use crate::mime::{Multipart, Part};
 use crate::smime::build::{self, Entity, Handling, SignSpec, Transfer, WrapError};
 use crate::smime::inner::InnerPolicy;
-use crate::store::{Store, StoreError};
+use crate::store::{Lookup, StoreError};
 use crate::tool::cache::TtlCache;
 use crate::tool::select::Selection;
 use crate::uri::Aor;
@@ -50,7 +50,7 @@ pub const IDENTITY_TTL: Duration = Duration::from_secs(60);
 
 /// The sign filter over a store.
 pub struct Sign {
-    store: Store,
+    lookup: Box<dyn Lookup>,
     config: SignOptions,
     /// `config.inner` with sipsec's own headers first.
     inner: InnerPolicy,
@@ -83,9 +83,9 @@ fn aor_of(message: &Message, kind: HeaderKind) -> Result<Aor, String> {
 }
 
 impl Sign {
-    pub fn new(store: Store, config: SignOptions) -> Sign {
+    pub fn new(lookup: impl Lookup + 'static, config: SignOptions) -> Sign {
         Sign {
-            store,
+            lookup: Box::new(lookup),
             inner: super::inner_policy(&config.inner),
             config,
             cache: TtlCache::new(IDENTITY_TTL),
@@ -96,9 +96,9 @@ impl Sign {
     /// the store, else made on demand when the store allows it for the attributed member.
     fn signer(&self, target: &Aor, attribution: Option<&Aor>) -> Result<Arc<Signer>, StoreError> {
         self.cache.get_or_try(target, || {
-            let id = match self.store.identity(target)? {
+            let id = match self.lookup.identity(target)? {
                 Some(id) => id,
-                None => self.store.ensure_identity(target, attribution)?,
+                None => self.lookup.ensure_identity(target, attribution)?,
             };
             Ok(Arc::new(Signer {
                 cert: id.cert,
@@ -186,7 +186,7 @@ impl Sign {
         let verify = |ctx: &VerifyContext| crypto::verify(der, detached, ctx);
         let verified = match verify(&VerifyContext::default()) {
             Err(crypto::CmsError::SignerNotFound) => verify(&VerifyContext {
-                extra_certs: self.store.all_certs(),
+                extra_certs: self.lookup.all_certs(),
             }),
             other => other,
         };
@@ -220,7 +220,7 @@ impl Sign {
             }
         };
         let target = self
-            .store
+            .lookup
             .groups()
             .group_of(&member)
             .cloned()

@@ -10,7 +10,7 @@ use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processe
 use crate::message::{HeaderKind, Message};
 use crate::smime::parse::{classify, Entity, Form, Protection, SignedBody};
 use crate::smime::restore::{compare, restore_entity, restore_from_inner, Comparison};
-use crate::store::{x509::cert_aors, Store};
+use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
 use openssl::hash::{hash, MessageDigest};
 use openssl::x509::{X509Crl, X509};
@@ -180,7 +180,7 @@ impl ReplayCache {
 
 /// sipsec-verify as a filter.
 pub struct Verify {
-    store: Store,
+    lookup: Box<dyn Lookup>,
     anchors: Vec<X509>,
     /// CRLs as DER: `X509Crl` cannot be cloned into each trust context.
     crl_der: Vec<Vec<u8>>,
@@ -235,16 +235,16 @@ fn sender(m: &Message) -> Result<(Aor, &'static str), String> {
 }
 
 impl Verify {
-    pub fn new(store: Store, options: VerifyOptions) -> Verify {
+    pub fn new(lookup: impl Lookup + 'static, options: VerifyOptions) -> Verify {
         Verify {
-            anchors: store.trust_anchors(),
-            crl_der: store
+            anchors: lookup.trust_anchors(),
+            crl_der: lookup
                 .crls()
                 .iter()
                 .filter_map(|c| c.to_der().ok())
                 .collect(),
             replay: Mutex::new(ReplayCache::new(options.replay_capacity)),
-            store,
+            lookup: Box::new(lookup),
             options,
             chains: Mutex::new(HashMap::new()),
             store_certs: OnceLock::new(),
@@ -287,14 +287,14 @@ impl Verify {
         let mut source = "embedded";
         let mut result = attempt(Vec::new());
         if matches!(result, Err(CmsError::SignerNotFound)) {
-            if let Some(c) = who.and_then(|a| self.store.recipient_cert(a)) {
+            if let Some(c) = who.and_then(|a| self.lookup.recipient_cert(a)) {
                 source = "store (by AOR)";
                 result = attempt(vec![c]);
             }
         }
         if matches!(result, Err(CmsError::SignerNotFound)) {
             source = "store (by issuer and serial)";
-            let all = self.store_certs.get_or_init(|| self.store.all_certs());
+            let all = self.store_certs.get_or_init(|| self.lookup.all_certs());
             result = attempt(all.clone());
         }
         match result {
@@ -371,7 +371,7 @@ impl Verify {
         if names.contains(who) {
             let uri = sip_uri(who);
             let mut c = base(Check::pass()).with("matched", uri.clone());
-            if self.store.groups().is_group(who) {
+            if self.lookup.groups().is_group(who) {
                 c = c.with("group", true);
             }
             return (c, Some(uri));
@@ -399,7 +399,7 @@ impl Verify {
                 None,
             );
         }
-        let groups = self.store.groups();
+        let groups = self.lookup.groups();
         if let Some(g) = groups.group_of(who).filter(|g| names.contains(g)) {
             return (
                 base(Check::fail(format!(
@@ -568,10 +568,10 @@ impl Verify {
     }
 
     fn learn(&self, aor: &Aor, cert: &X509) -> String {
-        if self.store.recipient_cert(aor).is_some() {
+        if self.lookup.recipient_cert(aor).is_some() {
             return "already known; not overwritten".into();
         }
-        match self.store.learn_cert(aor, cert) {
+        match self.lookup.learn_cert(aor, cert) {
             Ok(()) => "stored".into(),
             Err(e) => format!("not stored: {e}"),
         }
