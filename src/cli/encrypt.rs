@@ -1,7 +1,9 @@
 //! `sipsec-encrypt`: the command line of the encrypt filter.
 
-use crate::cli::certgen::KeyPassArgs;
-use crate::cli::{open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs};
+use crate::cli::Exit;
+use crate::cli::{
+    open_store, run_filter, setup_failed, CommonArgs, FilterArgs, KeyPassArgs, StoreArgs,
+};
 use crate::crypto::{CmsEncryptOptions, ContentCipher, RsaPadding};
 use crate::smime::build::Transfer;
 use crate::smime::inner::InnerPolicy;
@@ -13,7 +15,6 @@ use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use openssl::x509::X509;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
 Recipients. The envelope is made for the address-of-record the message goes to: a request's \
@@ -170,7 +171,7 @@ fn config(cli: &EncryptCli, store: &Store) -> anyhow::Result<EncryptOptions> {
 }
 
 /// The whole `main` of sipsec-encrypt.
-pub fn run(cli: &EncryptCli) -> ExitCode {
+pub fn run(cli: &EncryptCli) -> Exit {
     let setup = open_store(&cli.store.store, &cli.key_pass)
         .map_err(anyhow::Error::from)
         .and_then(|store| Ok((config(cli, &store)?, store)));
