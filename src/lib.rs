@@ -10,6 +10,7 @@
 //!     `Message::validate`.
 //!   - [`mime`]: multipart bodies (parsed as an index, built with a verified boundary),
 //!     `message/sip` and `message/sipfrag` bodies.
+//!   - [`clock`]: the wall clock, read in one place.
 //!   - [`capture`]: pcap/pcapng reading, link layers, IP defragmentation, TCP reassembly, pcap
 //!     writing.
 //! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt, and
@@ -25,6 +26,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod filter;

@@ -186,7 +186,7 @@ pub(crate) fn extension_value<'a>(cert: &'a [u8], oid: &[u8]) -> Option<Option<&
     Some(None)
 }
 
-fn dotted(body: &[u8]) -> Option<String> {
+pub(crate) fn dotted(body: &[u8]) -> Option<String> {
     let mut arcs: Vec<u64> = Vec::new();
     let mut acc: u64 = 0;
     for &b in body {
@@ -213,6 +213,11 @@ fn dotted(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sip_domain_purpose_reads_as_its_dotted_oid() {
+        assert_eq!(crate::crypto::id_kp_sip_domain_text(), "1.3.6.1.5.5.7.3.20");
+    }
 
     #[test]
     fn oid_text() {

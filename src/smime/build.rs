@@ -186,13 +186,6 @@ fn push_padded(out: &mut String, value: i64, width: u32) {
     }
 }
 
-/// The current time, seconds since 1970.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Adds a Date header when the message has none (RFC 3261 §23.4.1: inner and outer carry the
 /// same Date, so it is added before any inner copy is made). True when one was added.
 pub fn ensure_date(message: &mut Message, now: i64) -> Result<bool, WrapError> {

@@ -121,7 +121,7 @@ impl Store {
         Ok(cert)
     }
 
-    pub fn set_config(&mut self, cfg: &Config) -> Result<(), StoreError> {
+    pub fn set_config(&mut self, cfg: &StoreConfig) -> Result<(), StoreError> {
         {
             let _l = self.lock(true)?;
             fsio::write_atomic(

@@ -18,13 +18,14 @@ pub mod x509;
 pub use error::StoreError;
 pub use lookup::Lookup;
 
+use crate::clock::now_unix;
 use crate::uri::Aor;
 use fsio::{io_err, Lock, PassSource, PUBLIC_MODE, SECRET_MODE};
 use openssl::asn1::Asn1IntegerRef;
 use openssl::pkey::{PKey, Private};
 use openssl::symm::Cipher;
 use openssl::x509::{X509Crl, X509NameRef, X509Req, X509};
-use policy::{Config, Groups, MemberPattern};
+use policy::{Groups, MemberPattern, StoreConfig};
 use std::fs;
 use std::path::{Path, PathBuf};
 use x509::{KeyType, LeafProfile, Revocation, TlsProfile};
@@ -87,7 +88,7 @@ pub struct Ca {
 pub struct Store {
     root: PathBuf,
     passphrase: Option<String>,
-    config: Config,
+    config: StoreConfig,
     groups: Groups,
     anchors: Vec<X509>,
     crls: Vec<X509Crl>,
@@ -154,13 +155,8 @@ fn pem_of(certs: &[X509]) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 const DIRS: [&str; 6] = ["identities", "anchors", "learned", "crl", "ca", "root"];
+
 impl Store {
     /// Creates the directory layout (mode 0700) if missing and opens the store.
     pub fn create(path: &Path) -> Result<Store, StoreError> {
@@ -174,7 +170,11 @@ impl Store {
         }
         let cfg = path.join("config");
         if !cfg.exists() {
-            fsio::write_atomic(&cfg, Config::default().render().as_bytes(), PUBLIC_MODE)?;
+            fsio::write_atomic(
+                &cfg,
+                StoreConfig::default().render().as_bytes(),
+                PUBLIC_MODE,
+            )?;
         }
         Store::open(path)
     }
@@ -185,7 +185,7 @@ impl Store {
         let mut s = Store {
             root: path.to_path_buf(),
             passphrase: None,
-            config: Config::default(),
+            config: StoreConfig::default(),
             groups: Groups::default(),
             anchors: Vec::new(),
             crls: Vec::new(),
@@ -206,7 +206,7 @@ impl Store {
         &self.root
     }
 
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &StoreConfig {
         &self.config
     }
 
@@ -250,8 +250,8 @@ impl Store {
         let stamp = self.current_stamp();
         let cfg = self.root.join("config");
         self.config = match fsio::read_opt(&cfg)? {
-            Some(b) => Config::parse(&String::from_utf8_lossy(&b), &cfg)?,
-            None => Config::default(),
+            Some(b) => StoreConfig::parse(&String::from_utf8_lossy(&b), &cfg)?,
+            None => StoreConfig::default(),
         };
         let gp = self.root.join("groups");
         self.groups = match fsio::read_opt(&gp)? {

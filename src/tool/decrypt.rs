@@ -5,7 +5,7 @@ use crate::crypto::fastenv::{self, Route, RsaRecipient};
 use crate::crypto::{self, ContentCipher, RecipientId};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::Message;
-use crate::smime::parse::{classify, Entity, Protection};
+use crate::smime::parse::{classify, EntityView, Protection};
 use crate::smime::restore::{restore_entity, restore_from_inner};
 use crate::store::{Identity, Lookup, StoreError};
 use openssl::x509::X509Name;
@@ -185,7 +185,7 @@ impl Decrypt {
                 Ok(Protection::Enveloped(der)) => der.into_owned(),
                 Ok(Protection::Signed(s)) => {
                     let inner_envelope = s.detached.and_then(|d| {
-                        let e = Entity::parse(d).ok()?;
+                        let e = EntityView::parse(d).ok()?;
                         (e.media_type() == "application/pkcs7-mime").then(|| e.body.into_owned())
                     });
                     match inner_envelope {
@@ -232,7 +232,7 @@ impl Decrypt {
 /// The message with the decrypted content in place: a tunnelled `message/sip` restores the
 /// end-to-end headers and body; any other entity restores body and Content-Type.
 fn restore(outer: &Message, content: &[u8]) -> Option<Message> {
-    let e = Entity::parse(content).ok()?;
+    let e = EntityView::parse(content).ok()?;
     if e.media_type() == "message/sip" {
         let inner = crate::mime::parse_message_sip(&e.body).ok()?;
         let mut r = restore_from_inner(outer, &inner, &[control::HEADER]).ok()?;

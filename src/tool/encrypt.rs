@@ -5,6 +5,7 @@
 //! given on the command line, plus any extra recipients. A message that cannot be encrypted is
 //! refused by default: passing it on in plaintext would be a downgrade an attacker can trigger.
 
+use crate::clock::now_unix;
 use crate::crypto::CmsEncryptOptions;
 use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
@@ -163,8 +164,8 @@ impl Encrypt {
         let mut recipients = vec![cert];
         recipients.extend(self.config.also_to.iter().cloned());
         let mut work = message.clone();
-        let date_added = build::ensure_date(&mut work, build::now_unix())
-            .map_err(|e| fail(e.to_string(), &verdict))?;
+        let date_added =
+            build::ensure_date(&mut work, now_unix()).map_err(|e| fail(e.to_string(), &verdict))?;
         let spec = EncryptSpec {
             recipients: &recipients,
             options: self.config.options.clone(),

@@ -6,6 +6,7 @@
 //! authenticated member, carried by a MAC-verified control header), or, in a shell pipeline,
 //! the user's explicit `trust_from_header`. Without either the message is not signed.
 
+use crate::clock::now_unix;
 use crate::crypto::{self, CmsContentType, CmsSignOptions, DigestAlgorithm, Signer, VerifyContext};
 use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{unfold, HeaderKind, Message};
@@ -263,7 +264,7 @@ impl Sign {
             rewrite_from(&mut work, &target).map_err(|e| failure(e, &verdict))?;
         }
         verdict.set("from_rewritten", rewrite);
-        let date_added = build::ensure_date(&mut work, build::now_unix())
+        let date_added = build::ensure_date(&mut work, now_unix())
             .map_err(|e| failure(e.to_string(), &verdict))?;
         verdict.set("date_added", date_added);
         let spec = SignSpec {

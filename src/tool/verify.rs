@@ -4,11 +4,12 @@
 pub mod verdict;
 
 use self::verdict::{foreign_mark, strip_marks, Check, Report, Status, VERDICT_HEADER};
+use crate::clock::now_unix;
 use crate::crypto::fastcms::CertCache;
 use crate::crypto::{self, ChainKey, CmsError, TrustContext, TrustVerdict, VerifyContext};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
-use crate::smime::parse::{classify, Entity, Form, Protection, SignedBody};
+use crate::smime::parse::{classify, EntityView, Form, Protection, SignedBody};
 use crate::smime::restore::{compare, restore_entity, restore_from_inner, Comparison};
 use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
@@ -17,9 +18,6 @@ use openssl::x509::{X509Crl, X509};
 use serde_json::json;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Mutex, OnceLock};
-
-/// id-kp-sipDomain (RFC 5924) as DER: tag, length, 1.3.6.1.5.5.7.3.20.
-const SIP_DOMAIN_OID_DER: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x14];
 
 /// Which checks must pass for a message to count as accepted (cumulative levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
@@ -200,23 +198,8 @@ fn unix_of(t: &openssl::asn1::Asn1TimeRef) -> Option<i64> {
     Some(i64::from(d.days) * 86_400 + i64::from(d.secs))
 }
 
-fn system_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn sip_uri(aor: &Aor) -> String {
     format!("sip:{aor}")
-}
-
-fn has_sip_domain_eku(cert: &X509) -> bool {
-    // The openssl crate has no accessor for extended key usage; the OID's DER cannot occur in
-    // a certificate other than as a key purpose (it lies under id-kp).
-    cert.to_der().is_ok_and(|d| {
-        d.windows(SIP_DOMAIN_OID_DER.len())
-            .any(|w| w == SIP_DOMAIN_OID_DER)
-    })
 }
 
 /// The AOR a message speaks for: the From of a request, the To of a response.
@@ -261,7 +244,7 @@ impl Verify {
             .timestamp
             .map(|t| t.secs as i64)
             .or(self.options.now)
-            .unwrap_or_else(system_now)
+            .unwrap_or_else(now_unix)
     }
 
     /// Integrity, finding the signer certificate when the CMS carries none: by the sender's
@@ -380,7 +363,7 @@ impl Verify {
             .iter()
             .find(|a| a.user().is_none() && a.host() == who.host());
         if let Some(d) = domain {
-            if has_sip_domain_eku(signer) {
+            if crypto::has_sip_domain_purpose(signer) {
                 let uri = sip_uri(d);
                 return (
                     base(Check::pass())
@@ -590,7 +573,7 @@ impl Verify {
         Option<i64>,
         Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
     ) {
-        let entity = match Entity::parse(content) {
+        let entity = match EntityView::parse(content) {
             Ok(e) => e,
             Err(e) => {
                 return (
