@@ -117,8 +117,9 @@ pub struct MessageContext {
     /// header, so every filter's report names the same message by the same number).
     pub index: u64,
     pub origin: Origin,
-    /// The authenticated member the message comes from: set only by the relay, and trusted only
-    /// from a control header whose MAC verified.
+    /// The authenticated member the message comes from, trusted only from a control header
+    /// whose MAC verified: a process holding the run's key vouches for it, never a header of
+    /// the message itself.
     pub attribution: Option<Aor>,
 }
 

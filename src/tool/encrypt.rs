@@ -1,4 +1,4 @@
-//! The encrypt filter: S/MIME confidentiality done by the sending proxy (issue 7, items 1-4).
+//! The encrypt filter: S/MIME confidentiality done by the sending proxy.
 //!
 //! The envelope is made for the AOR the message goes to (a request's To, else its
 //! Request-URI; a response's From), with the certificate the store holds or has learned, or one

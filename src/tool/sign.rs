@@ -1,10 +1,10 @@
-//! The sign filter: S/MIME signatures made by the proxy on behalf of its members (issue 5).
+//! The sign filter: S/MIME signatures made by the proxy on behalf of its members.
 //!
 //! Whose identity: a request's From or a response's To names the signer, and the store's group
 //! map turns a member into its group, so every agent's 200 OK is signed as the call centre. That
-//! claim is only believed when someone vouches for it: the relay's attribution (an
-//! authenticated member, carried by a MAC-verified control header), or, in a shell pipeline,
-//! the user's explicit `trust_from_header`. Without either the message is not signed.
+//! claim is only believed when someone vouches for it: an attribution (an authenticated
+//! member, carried by a MAC-verified control header), or, in a shell pipeline, the user's
+//! explicit `trust_from_header`. Without either the message is not signed.
 
 use crate::clock::now_unix;
 use crate::crypto::{self, CmsContentType, CmsSignOptions, DigestAlgorithm, Signer, VerifyContext};
