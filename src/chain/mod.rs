@@ -12,7 +12,7 @@ pub mod worker;
 
 use crate::filter::{FailMode, Filter, MessageContext, Verdict};
 use crate::message::Message;
-use crate::smime::verdict::{foreign_mark, strip_marks};
+use crate::tool::verify::verdict::{foreign_mark, strip_marks};
 use crate::uri::Aor;
 
 /// A chain as written: stages, each a program and its arguments.
