@@ -87,3 +87,36 @@ fn sipsec_sign_child_signs_an_attributed_response_as_the_group() {
     };
     assert_eq!(chain.restarts(), 0);
 }
+
+#[test]
+fn sipsec_sign_named_in_a_chain_runs_in_process() {
+    let pki = Pki::new();
+    let settings = sipsec::cli::chain::ChainSettings {
+        timeout: Duration::from_secs(2),
+        max_size: 1 << 20,
+        control: ControlKey::generate(),
+    };
+    let text = format!("sipsec-sign --store '{}'", pki.store.display());
+    let mut chain = sipsec::cli::chain::build(&text, &settings).expect("a chain");
+    let ok = parse(&ok_200("caller@example.net", RSA_GROUP));
+    let ChainOutcome::Pass { message, reports } = chain.run(ok.clone(), &agent()) else {
+        panic!("withheld")
+    };
+    assert_eq!(reports[0].stage, "sign");
+    assert_eq!(
+        reports[0].signed_as().map(|a| a.to_string()).as_deref(),
+        Some(RSA_GROUP)
+    );
+    assert!(String::from_utf8_lossy(message.as_bytes()).contains("message/sipfrag"));
+    // Unattributed, sign's own default (fail-open) lets it through unsigned.
+    let ChainOutcome::Pass { message, reports } = chain.run(ok.clone(), &MessageContext::default())
+    else {
+        panic!("withheld")
+    };
+    assert_eq!(message.as_bytes(), ok.as_bytes());
+    assert!(reports[0]
+        .failed
+        .as_deref()
+        .unwrap()
+        .contains("not attributed"));
+}

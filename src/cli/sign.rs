@@ -7,6 +7,7 @@ use crate::cli::{
 use crate::crypto::DigestAlgorithm;
 use crate::smime::build::{Handling, Transfer};
 use crate::smime::inner::InnerPolicy;
+use crate::store::StoreError;
 use crate::tool::select::Selection;
 use crate::tool::sign::{Form, Sign, SignOptions};
 use clap::{Parser, ValueEnum};
@@ -131,14 +132,18 @@ pub struct SignCli {
 
 /// The whole `main` of sipsec-sign.
 pub fn run(cli: &SignCli) -> Exit {
+    match tool(cli) {
+        Ok(sign) => run_filter(&sign, &cli.filter, &cli.common),
+        Err(e) => setup_failed("sign", e),
+    }
+}
+
+/// The tool the command line describes (also run in process by a relay's chain).
+pub fn tool(cli: &SignCli) -> Result<Sign, StoreError> {
     // The group keys are read per message: a passphrase that cannot read them is a set-up
     // error, not a warning on every message passed on unsigned.
-    let store = match open_store(&cli.store.store, &cli.key_pass)
-        .and_then(|s| s.check_passphrase().map(|()| s))
-    {
-        Ok(s) => s,
-        Err(e) => return setup_failed("sign", e),
-    };
+    let store = open_store(&cli.store.store, &cli.key_pass)
+        .and_then(|s| s.check_passphrase().map(|()| s))?;
     let config = SignOptions {
         form: cli.form,
         selection: cli.select.clone(),
@@ -155,5 +160,5 @@ pub fn run(cli: &SignCli) -> Exit {
             internal: cli.internal.clone(),
         },
     };
-    run_filter(&Sign::new(store, config), &cli.filter, &cli.common)
+    Ok(Sign::new(store, config))
 }

@@ -85,20 +85,22 @@ fn help() -> String {
 
 /// The whole of sipsec-verify.
 pub fn run(cli: &VerifyCli) -> Exit {
+    match tool(cli) {
+        Ok(verify) => run_filter(&verify, &cli.filter, &cli.common),
+        Err(e) => setup_failed("verify", e),
+    }
+}
+
+/// The tool the command line describes (also run in process by a relay's chain).
+pub fn tool(cli: &VerifyCli) -> Result<Verify, String> {
     let peers = match &cli.peer_policy {
-        Some(p) => match std::fs::read_to_string(p)
+        Some(p) => std::fs::read_to_string(p)
             .map_err(|e| e.to_string())
             .and_then(|t| PeerPolicy::parse(&t))
-        {
-            Ok(p) => p,
-            Err(e) => return setup_failed("verify", format_args!("{}: {e}", p.display())),
-        },
+            .map_err(|e| format!("{}: {e}", p.display()))?,
         None => PeerPolicy::default(),
     };
-    let store = match Store::open(&cli.store.store) {
-        Ok(s) => s,
-        Err(e) => return setup_failed("verify", e),
-    };
+    let store = Store::open(&cli.store.store).map_err(|e| e.to_string())?;
     let options = VerifyOptions {
         window: cli.window,
         future_skew: cli.future_skew,
@@ -110,5 +112,5 @@ pub fn run(cli: &VerifyCli) -> Exit {
         unwrap: cli.unwrap,
         learn_certs: cli.learn_certs,
     };
-    run_filter(&Verify::new(store, options), &cli.filter, &cli.common)
+    Ok(Verify::new(store, options))
 }
