@@ -5,7 +5,7 @@ mod common;
 mod unwrapkit;
 
 use common::testkit::{now, Ca, KeyKind, Validity};
-use common::{openssl_cli, run, write, write_cert, write_key};
+use common::{openssl_cli, replace, run, write, write_cert, write_key};
 use openssl::x509::X509;
 use serde_json::Value;
 use sipsec::crypto::{sign, SignOptions, Signer};
@@ -114,15 +114,6 @@ fn multipart_signed(signed: &[u8], sig: &[u8], micalg: &str, base64: bool) -> (S
         "multipart/signed;protocol=\"application/pkcs7-signature\";micalg={micalg};boundary=boundary42"
     );
     (ct, b)
-}
-
-/// Replaces the first `from` with `to`, byte for byte (the messages hold binary DER).
-fn replace(msg: &[u8], from: &str, to: &str) -> Vec<u8> {
-    let at = common::find(msg, from.as_bytes(), 0).expect("text to replace");
-    let mut out = msg[..at].to_vec();
-    out.extend_from_slice(to.as_bytes());
-    out.extend_from_slice(&msg[at + from.len()..]);
-    out
 }
 
 fn detached(content: &[u8], s: &Signer) -> Vec<u8> {
