@@ -14,12 +14,14 @@ mod der;
 mod envelope;
 mod ffi;
 mod sign;
+mod strict;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod trust;
 
 pub use envelope::{content_type, decrypt, encrypt, recipients, Decrypted, EncryptOptions};
 pub use sign::{sign, verify, SignOptions, Signer, VerifiedSignature, VerifyContext};
+pub use strict::{check_der, signature_identity, DerError};
 pub use trust::{chain_key, check_trust, ChainKey, TrustContext, TrustPurpose, TrustVerdict};
 
 use openssl::error::ErrorStack;

@@ -98,6 +98,12 @@ impl Lock {
     }
 }
 
+/// The user this process acts as, whose files it may trust.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Refuses a secret file readable or writable by group or others, as ssh does.
 pub fn check_secret_mode(path: &Path) -> Result<(), StoreError> {
     let meta = fs::metadata(path).map_err(io_err(path))?;
