@@ -109,8 +109,11 @@ pub fn check_der(der: &[u8]) -> Result<(), DerError> {
     check_elements(der, 0)
 }
 
-/// The constructed element's children, as (tag, content, whole encoding).
-fn children(content: &[u8]) -> Option<Vec<(u8, &[u8], &[u8])>> {
+/// An element as (tag, content octets, whole encoding).
+type Element<'a> = (u8, &'a [u8], &'a [u8]);
+
+/// The constructed element's children.
+fn children(content: &[u8]) -> Option<Vec<Element<'_>>> {
     let mut out = Vec::new();
     let mut rest = content;
     while !rest.is_empty() {
