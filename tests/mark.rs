@@ -192,9 +192,21 @@ fn marks_inside_an_envelope_are_never_restored() {
     let der = encrypt(&entity, &[w.bob_cert()], &EncryptOptions::default()).unwrap();
     let sealed = with_body(&outer_head, ENVELOPED, &der);
 
-    // The order the decrypt help prescribes for encrypt-then-sign.
-    let verified = verify(&w, &["--unwrap"], &sealed).passed();
-    let d = tool(DECRYPT, &w.proxy, &[], &verified);
+    // The order the decrypt help prescribes for encrypt-then-sign, the verifier's marks
+    // vouched for by the run's control header.
+    let key = w.dir.join("run.key");
+    let key = key.to_str().unwrap();
+    let verified = verify(
+        &w,
+        &["--control-key", key, "--keep-control", "--unwrap"],
+        &sealed,
+    );
+    let d = tool(
+        DECRYPT,
+        &w.proxy,
+        &["--control-key", key],
+        &verified.passed(),
+    );
     assert_eq!(d.code, 0, "{:?}", d.records);
     let out = d.stdout.clone();
     assert_eq!(body_of(&out), SDP, "the envelope was opened");
@@ -212,8 +224,8 @@ fn marks_inside_an_envelope_are_never_restored() {
         "{removed}"
     );
 
-    // decrypt on its own: a mark outside an envelope that no signature covered does not
-    // survive the opening, and the record says why.
+    // decrypt on its own: marks no sipsec-verify of this run made do not pass, and the
+    // record says so.
     let marked_outside = with_body(
         &head("INVITE", "support@callcentre.example", "env-2", &forged),
         ENVELOPED,
@@ -232,7 +244,10 @@ fn marks_inside_an_envelope_are_never_restored() {
     let v = &d.records[0]["verdict"];
     assert_eq!(v["marks_removed"].as_array().map(Vec::len), Some(2), "{v}");
     let warnings = d.records[0]["warnings"].to_string();
-    assert!(warnings.contains("not covered"), "{warnings}");
+    assert!(
+        warnings.contains("no sipsec-verify of this run made"),
+        "{warnings}"
+    );
 }
 
 /// Item 2: the same signature re-encoded (bytes after the DER, a non-minimal length, a

@@ -189,6 +189,20 @@ impl ContentCipher {
         }
     }
 
+    /// The name reports and headers give it: OpenSSL's (`aes-128-cbc`), or `oid 1.2.3`.
+    pub fn name(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(match self {
+            ContentCipher::Aes128Cbc => "aes-128-cbc",
+            ContentCipher::Aes192Cbc => "aes-192-cbc",
+            ContentCipher::Aes256Cbc => "aes-256-cbc",
+            ContentCipher::Aes128Gcm => "aes-128-gcm",
+            ContentCipher::Aes192Gcm => "aes-192-gcm",
+            ContentCipher::Aes256Gcm => "aes-256-gcm",
+            ContentCipher::DesEde3Cbc => "des-ede3-cbc",
+            ContentCipher::Other(oid) => return format!("oid {oid}").into(),
+        })
+    }
+
     /// Whether the cipher authenticates the content (AuthEnvelopedData).
     pub fn is_aead(&self) -> bool {
         matches!(

@@ -181,6 +181,10 @@ pub struct ControlData {
     pub origin: Origin,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<String>,
+    /// The digest ([`crate::filter::mark::digest`]) of the marks the message carried as the
+    /// filter that wrote this header passed it on: marks sipsec-verify made in this run.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub marks: Option<String>,
 }
 
 /// The result of looking for a control header.
@@ -329,6 +333,7 @@ mod tests {
                 ..Origin::default()
             },
             attribution: Some("agent-7@callcentre.example".into()),
+            marks: None,
         }
     }
 

@@ -4,8 +4,9 @@
 use super::fastcms::CertCache;
 use super::parse::{classify, Entity, Form, Protection, SignedBody};
 use super::restore::{compare, restore_entity, restore_from_inner, Comparison};
-use super::verdict::{foreign_mark, strip_marks, Check, Report, Status, VERDICT_HEADER};
+use super::verdict::{Check, Report, Status, VERDICT_HEADER};
 use crate::crypto::{self, ChainKey, CmsError, TrustContext, TrustVerdict, VerifyContext};
+use crate::filter::mark::{foreign_mark, strip_marks};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
 use crate::store::{x509::cert_aors, Store};
@@ -739,6 +740,12 @@ impl Filter for Verifier {
 
     /// A replay is the later of two copies of a signature: the cache must see them in order.
     fn needs_input_order(&self) -> bool {
+        true
+    }
+
+    /// Removes every incoming mark, reports it, and proves on the way out that only its own
+    /// leave.
+    fn judges_marks(&self) -> bool {
         true
     }
 
