@@ -9,6 +9,7 @@ default_n=100000
 . "$(dirname "$0")/common.sh"
 aor=support@callcentre.example
 evil=$work/outsider
+"$bin/sipsec-certgen" --store "$store" -q init-intermediate --domain callcentre.example >/dev/null
 "$bin/sipsec-certgen" --store "$store" -q issue "sip:$aor" >/dev/null
 "$bin/sipsec-certgen" --store "$evil" -q init-ca --cn "Outsider root" >/dev/null
 "$bin/sipsec-certgen" --store "$evil" -q issue --key-type p256 "sip:$aor" >/dev/null
