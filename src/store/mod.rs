@@ -10,6 +10,7 @@
 
 pub mod fsio;
 pub mod policy;
+pub mod watch;
 pub mod x509;
 
 use crate::uri::Aor;
