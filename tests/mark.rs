@@ -513,7 +513,7 @@ fn uncovered_parts_of_a_marked_message_are_named_or_removed() {
     assert_eq!(o.code, 1, "{}", o.verdict());
     assert!(o.stdout.is_empty());
     assert!(
-        o.refusal().contains("repeated") && o.refusal().contains("boundary"),
+        o.refusal().contains("repeats") && o.refusal().contains("boundary"),
         "{}",
         o.refusal()
     );

@@ -23,9 +23,24 @@ retransmission within --retransmit-interval, a replay after; when the cache is f
 messages are refused, never forgotten) and inner-outer (RFC 3261 §23.4.1.1).
 
 Marks: any incoming `Subject: validated ...` or Sipsec-Verdict header is removed and reported \
-first; `Subject: validated <sip:...>` (the certificate's own SIP URI) is added only when every \
-check passed or had nothing to judge; the outgoing header section is scanned (splitting at every \
-CR and LF) and a message carrying a mark that is not the verifier's own is refused.
+first. `Subject: validated <sip:...>` (the certificate's own SIP URI) is added only when the \
+signature is intact, trusted, of the sender, not a replay, agrees with the message, covers the \
+From of a request (the To of a response), the Call-ID and the CSeq, carries a signed Date within \
+the window, and covers the body the terminal receives. So only the sip form (a signed \
+message/sip copy, sipsec-sign's default) earns it for a message with a body, and an AIB for one \
+without; the body and cms forms and an AIB beside a body get their verdict and never the mark \
+(the JSON record says why in mark_refused). Outer headers that a signed copy does not cover \
+(and no proxy may change) are listed as uncovered= in Sipsec-Verdict and removed under \
+--require identity or fresh; --unwrap gives the terminal the signed From and To, display names \
+included. The outgoing header section is scanned (splitting at every CR and LF) and a message \
+carrying a mark that is not the verifier's own is refused. A Content-Type that repeats a \
+parameter (two boundary= parameters, say) is refused. Replays are known by the signature value \
+(with the signer's issuer and serial), however it is encoded, and only signatures with a trusted \
+chain enter the replay cache; a signature that is not DER (bytes after it, a longer length than \
+needed, a padded integer) fails integrity. For a capture, times are judged at the frames' \
+capture time, which the verdict says (judged-at=capture-time): forensics, not proof. Pass the \
+marks on to sipsec-decrypt with the run's control key (--control-key K --keep-control here, \
+--control-key K there): any other tool removes marks no sipsec-verify of the run made.
 
 Default fail mode: closed. A message that misses the --require level (or the peer policy) is \
 withheld: forwarding it unchanged (--fail-open) would also forward the sender's bytes as they \

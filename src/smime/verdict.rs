@@ -2,6 +2,7 @@
 //! "valid"), and the `Sipsec-Verdict` header that carries them.
 
 pub use crate::filter::mark::VERDICT_HEADER;
+use crate::smime::Form;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -76,57 +77,194 @@ impl Check {
     }
 }
 
-/// The checks in the order they are reported.
-pub const CHECKS: [&str; 7] = [
-    "integrity",
-    "coverage",
-    "trust",
-    "identity",
-    "freshness",
-    "replay",
-    "inner_outer",
-];
+/// The checks, each reported on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckName {
+    Integrity,
+    Coverage,
+    Trust,
+    Identity,
+    Freshness,
+    Replay,
+    InnerOuter,
+}
+
+impl CheckName {
+    /// In the order they are reported.
+    pub const ALL: [CheckName; 7] = [
+        CheckName::Integrity,
+        CheckName::Coverage,
+        CheckName::Trust,
+        CheckName::Identity,
+        CheckName::Freshness,
+        CheckName::Replay,
+        CheckName::InnerOuter,
+    ];
+
+    /// The name in the JSON report.
+    pub fn key(self) -> &'static str {
+        match self {
+            CheckName::Integrity => "integrity",
+            CheckName::Coverage => "coverage",
+            CheckName::Trust => "trust",
+            CheckName::Identity => "identity",
+            CheckName::Freshness => "freshness",
+            CheckName::Replay => "replay",
+            CheckName::InnerOuter => "inner_outer",
+        }
+    }
+
+    /// The name in the `Sipsec-Verdict` header.
+    pub fn token(self) -> &'static str {
+        match self {
+            CheckName::InnerOuter => "inner-outer",
+            other => other.key(),
+        }
+    }
+}
+
+/// Whether the body the terminal receives is what the signature covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyCoverage {
+    /// Not judged (the signed content did not read).
+    #[default]
+    Unknown,
+    Yes,
+    /// Beside the signature, not under it (an identity body in multipart/mixed).
+    No,
+    /// An envelope under the signature: its content is covered once decrypted.
+    Encrypted,
+}
+
+impl BodyCoverage {
+    pub fn token(self) -> &'static str {
+        match self {
+            BodyCoverage::Unknown => "unknown",
+            BodyCoverage::Yes => "yes",
+            BodyCoverage::No => "no",
+            BodyCoverage::Encrypted => "encrypted",
+        }
+    }
+}
+
+/// What the signature covers of what the mark rests on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// The header the mark names: the From of a request, the To of a response.
+    pub identity: bool,
+    pub call_id: bool,
+    pub cseq: bool,
+    pub body: BodyCoverage,
+    /// Outer headers (lower-case names) the signature does not cover and no proxy may change.
+    pub uncovered: Vec<String>,
+}
+
+/// Why a message does not earn `Subject: validated`, though it may pass on with its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarkRefused {
+    #[error("not signed")]
+    NotSigned,
+    #[error("{} {}", .0.key(), if *.1 == Status::Fail { "failed" } else { "not passed" })]
+    Check(CheckName, Status),
+    #[error("no certificate name matched the sender")]
+    NoSignerName,
+    #[error(
+        "the signature does not cover the {0}: a form without the headers (body, cms) gets its \
+         verdict, never the mark"
+    )]
+    HeadersNotCovered(String),
+    #[error("no signed Date: freshness cannot be judged")]
+    NoSignedDate,
+    #[error("the body the terminal receives is not covered by the signature")]
+    BodyNotCovered,
+}
+
+/// Whether a message earns the mark: a genuine, trusted, fresh signature that covers what the
+/// terminal relies on. The one place that decides it.
+pub fn earns_mark(r: &Report) -> Result<(), MarkRefused> {
+    if !r.signed {
+        return Err(MarkRefused::NotSigned);
+    }
+    for name in [CheckName::Integrity, CheckName::Trust, CheckName::Identity] {
+        match r.status(name) {
+            Status::Pass => {}
+            other => return Err(MarkRefused::Check(name, other)),
+        }
+    }
+    for name in [
+        CheckName::Coverage,
+        CheckName::Replay,
+        CheckName::InnerOuter,
+    ] {
+        match r.get(name) {
+            Some(c) if c.status.not_failed() => {}
+            other => {
+                let status = other.map_or(Status::NotApplicable, |c| c.status);
+                return Err(MarkRefused::Check(name, status));
+            }
+        }
+    }
+    if r.validated.is_none() {
+        return Err(MarkRefused::NoSignerName);
+    }
+    let c = &r.coverage;
+    let missing: Vec<&str> = [
+        (c.identity, r.identity_header),
+        (c.call_id, "Call-ID"),
+        (c.cseq, "CSeq"),
+    ]
+    .into_iter()
+    .filter(|(covered, _)| !covered)
+    .map(|(_, name)| name)
+    .collect();
+    if !missing.is_empty() {
+        return Err(MarkRefused::HeadersNotCovered(missing.join(", ")));
+    }
+    match r.status(CheckName::Freshness) {
+        Status::Pass => {}
+        Status::Absent => return Err(MarkRefused::NoSignedDate),
+        other => return Err(MarkRefused::Check(CheckName::Freshness, other)),
+    }
+    match c.body {
+        BodyCoverage::Yes | BodyCoverage::Encrypted => Ok(()),
+        BodyCoverage::No | BodyCoverage::Unknown => Err(MarkRefused::BodyNotCovered),
+    }
+}
 
 /// Every check of a signed message, or the plain fact that it is not signed.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub signed: bool,
-    pub form: Option<&'static str>,
-    /// `(name, check)` in [`CHECKS`] order, only for signed messages.
-    pub checks: Vec<(&'static str, Check)>,
+    pub form: Option<Form>,
+    /// `(name, check)` in [`CheckName::ALL`] order, only for signed messages.
+    pub checks: Vec<(CheckName, Check)>,
+    pub coverage: Coverage,
+    /// The header the identity is judged against and the mark names: `From` or `To`.
+    pub identity_header: &'static str,
     /// The SAN URI the identity check matched: what `Subject: validated` names.
     pub validated: Option<String>,
     /// Marks found on the incoming message and removed.
     pub marks_removed: Vec<String>,
     /// An unsigned envelope: whatever it holds (perhaps a signature) is for after decryption.
     pub encrypted: bool,
+    /// Time was judged at the capture time of the frames (which a sender can choose).
+    pub judged_at_capture_time: bool,
 }
 
 impl Report {
-    pub fn get(&self, name: &str) -> Option<&Check> {
+    pub fn get(&self, name: CheckName) -> Option<&Check> {
         self.checks.iter().find(|(n, _)| *n == name).map(|(_, c)| c)
     }
 
-    pub fn status(&self, name: &str) -> Status {
+    pub fn status(&self, name: CheckName) -> Status {
         self.get(name).map_or(Status::NotApplicable, |c| c.status)
     }
 
-    pub fn set(&mut self, name: &'static str, check: Check) {
+    pub fn set(&mut self, name: CheckName, check: Check) {
         match self.checks.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = check,
             None => self.checks.push((name, check)),
         }
-    }
-
-    /// Every check passed or had nothing to judge: the message may carry the mark.
-    pub fn all_passed(&self) -> bool {
-        self.signed
-            && CHECKS
-                .iter()
-                .all(|n| self.get(n).is_some_and(|c| c.status.not_failed()))
-            && self.status("integrity") == Status::Pass
-            && self.status("trust") == Status::Pass
-            && self.status("identity") == Status::Pass
     }
 
     /// The value of the `Sipsec-Verdict` header: `signed=no`, or every check as a token.
@@ -138,18 +276,19 @@ impl Report {
                 "signed=no".into()
             };
         }
-        let mut v = format!("signed=yes;form={}", self.form.unwrap_or("unknown"));
-        for name in CHECKS {
-            v.push_str(&format!(
-                ";{}={}",
-                name.replace('_', "-"),
-                self.status(name).token()
-            ));
+        let form = self.form.map_or("unknown", Form::name);
+        let mut v = format!("signed=yes;form={form}");
+        for name in CheckName::ALL {
+            v.push_str(&format!(";{}={}", name.token(), self.status(name).token()));
         }
-        if let Some(c) = self.get("coverage") {
-            if let Some(Value::String(what)) = c.facts.get("body") {
-                v.push_str(&format!(";body={what}"));
-            }
+        if self.get(CheckName::Coverage).is_some() {
+            v.push_str(&format!(";body={}", self.coverage.body.token()));
+        }
+        if !self.coverage.uncovered.is_empty() {
+            v.push_str(&format!(";uncovered={}", self.coverage.uncovered.join(",")));
+        }
+        if self.judged_at_capture_time {
+            v.push_str(";judged-at=capture-time");
         }
         if let Some(uri) = &self.validated {
             v.push_str(&format!(";signer=\"{uri}\""));
@@ -171,12 +310,13 @@ impl Report {
             m.insert("form".into(), json!(f));
         }
         for (name, c) in &self.checks {
-            m.insert((*name).into(), c.json());
+            m.insert(name.key().into(), c.json());
         }
-        m.insert(
-            "marked".into(),
-            json!(self.validated.is_some() && self.all_passed()),
-        );
+        let mark = earns_mark(self);
+        m.insert("marked".into(), json!(mark.is_ok()));
+        if let (Err(why), true) = (&mark, self.signed) {
+            m.insert("mark_refused".into(), json!(why.to_string()));
+        }
         if let Some(uri) = &self.validated {
             m.insert("signer".into(), json!(uri));
         }
@@ -191,27 +331,103 @@ impl Report {
 mod tests {
     use super::*;
 
-    #[test]
-    fn header_lists_every_check() {
+    /// A report that earns the mark: every rule met.
+    fn marked() -> Report {
         let mut r = Report {
             signed: true,
-            form: Some("body"),
+            form: Some(Form::Sip),
+            identity_header: "From",
+            validated: Some("sip:alice@example.com".into()),
+            coverage: Coverage {
+                identity: true,
+                call_id: true,
+                cseq: true,
+                body: BodyCoverage::Yes,
+                uncovered: Vec::new(),
+            },
             ..Report::default()
         };
-        for n in CHECKS {
+        for n in CheckName::ALL {
             r.set(n, Check::pass());
         }
-        r.set("freshness", Check::new(Status::Absent));
-        assert!(r.all_passed());
+        r
+    }
+
+    #[test]
+    fn header_lists_every_check() {
+        let mut r = marked();
+        r.set(CheckName::Freshness, Check::new(Status::Absent));
+        r.coverage.uncovered = vec!["reply-to".into(), "call-info".into()];
+        r.judged_at_capture_time = true;
         let h = r.header_value();
         assert!(
-            h.contains("integrity=pass")
+            h.starts_with("signed=yes;form=sip;integrity=pass;coverage=pass")
                 && h.contains("freshness=absent")
-                && h.contains("inner-outer=pass"),
+                && h.contains("inner-outer=pass;body=yes;uncovered=reply-to,call-info")
+                && h.contains(";judged-at=capture-time;signer=\"sip:alice@example.com\""),
             "{h}"
         );
-        r.set("replay", Check::fail("replay"));
-        assert!(!r.all_passed());
         assert_eq!(Report::default().header_value(), "signed=no");
+        let f = r.fields();
+        assert_eq!(f["marked"], false);
+        assert_eq!(f["inner_outer"]["result"], "pass");
+    }
+
+    #[test]
+    fn a_genuine_trusted_fresh_covering_signature_earns_the_mark() {
+        assert_eq!(earns_mark(&marked()), Ok(()));
+        let mut r = marked();
+        r.coverage.body = BodyCoverage::Encrypted;
+        assert_eq!(earns_mark(&r), Ok(()), "an envelope under the signature");
+        r.set(CheckName::InnerOuter, Check::new(Status::NotApplicable));
+        r.set(CheckName::Replay, Check::new(Status::NotApplicable));
+        assert_eq!(earns_mark(&r), Ok(()), "nothing to judge is no failure");
+        assert_eq!(marked().fields()["marked"], true);
+    }
+
+    #[test]
+    fn each_rule_alone_withholds_the_mark() {
+        let unsigned = Report::default();
+        assert_eq!(earns_mark(&unsigned), Err(MarkRefused::NotSigned));
+        for name in CheckName::ALL {
+            let mut r = marked();
+            r.set(name, Check::fail("x"));
+            assert_eq!(
+                earns_mark(&r),
+                Err(MarkRefused::Check(name, Status::Fail)),
+                "{name:?}"
+            );
+        }
+        for name in [CheckName::Integrity, CheckName::Trust, CheckName::Identity] {
+            let mut r = marked();
+            r.set(name, Check::new(Status::NotApplicable));
+            assert!(earns_mark(&r).is_err(), "{name:?} must pass");
+        }
+        let mut r = marked();
+        r.validated = None;
+        assert_eq!(earns_mark(&r), Err(MarkRefused::NoSignerName));
+        // Item by item of what the signature must cover.
+        let mut r = marked();
+        r.coverage.identity = false;
+        r.coverage.cseq = false;
+        let why = earns_mark(&r).unwrap_err();
+        assert_eq!(why, MarkRefused::HeadersNotCovered("From, CSeq".into()));
+        assert!(why.to_string().contains("does not cover the From, CSeq"));
+        let mut r = marked();
+        r.coverage.call_id = false;
+        assert!(matches!(earns_mark(&r), Err(MarkRefused::HeadersNotCovered(h)) if h == "Call-ID"));
+        let mut r = marked();
+        r.set(CheckName::Freshness, Check::new(Status::Absent));
+        assert_eq!(earns_mark(&r), Err(MarkRefused::NoSignedDate));
+        for body in [BodyCoverage::No, BodyCoverage::Unknown] {
+            let mut r = marked();
+            r.coverage.body = body;
+            assert_eq!(earns_mark(&r), Err(MarkRefused::BodyNotCovered));
+        }
+        let mut r = marked();
+        r.coverage.body = BodyCoverage::No;
+        let refused = r.fields();
+        assert_eq!(refused["marked"], false);
+        assert!(refused["mark_refused"].as_str().unwrap().contains("body"));
     }
 }

@@ -4,14 +4,15 @@
 use super::fastcms::CertCache;
 use super::parse::{classify, Entity, Form, Protection, SignedBody};
 use super::restore::{compare, restore_entity, restore_from_inner, Comparison};
-use super::verdict::{Check, Report, Status, VERDICT_HEADER};
+use super::verdict::{
+    earns_mark, BodyCoverage, Check, CheckName, Coverage, Report, Status, VERDICT_HEADER,
+};
 use crate::crypto::{self, ChainKey, CmsError, TrustContext, TrustVerdict, VerifyContext};
 use crate::filter::mark::{foreign_mark, strip_marks};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
 use crate::store::{x509::cert_aors, Store};
 use crate::uri::Aor;
-use openssl::hash::{hash, MessageDigest};
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
 use std::collections::{BinaryHeap, HashMap};
@@ -255,12 +256,13 @@ impl Verifier {
         &self.options
     }
 
-    fn now(&self, ctx: &MessageContext) -> i64 {
-        ctx.origin
-            .timestamp
-            .map(|t| t.secs as i64)
-            .or(self.options.now)
-            .unwrap_or_else(system_now)
+    /// The time to judge by, and whether it is a capture's frame time (which the sender of
+    /// the frames chose: forensics, not proof).
+    fn now(&self, ctx: &MessageContext) -> (i64, bool) {
+        match ctx.origin.timestamp {
+            Some(t) => (t.secs as i64, true),
+            None => (self.options.now.unwrap_or_else(system_now), false),
+        }
     }
 
     /// Integrity, finding the signer certificate when the CMS carries none: by the sender's
@@ -270,6 +272,11 @@ impl Verifier {
         s: &SignedBody,
         who: Option<&Aor>,
     ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
+        // Before either path: an encoding other than the one signed must not pass as another
+        // signature, nor anything OpenSSL itself would refuse.
+        if let Err(e) = crypto::check_der(&s.signature) {
+            return (Check::fail(format!("the signature is not DER: {e}")), None);
+        }
         if let Some((v, fingerprint)) = self.certs.verify(&s.signature, s.detached) {
             let c = Check::pass()
                 .with("digest", v.digest.micalg())
@@ -425,7 +432,7 @@ impl Verifier {
         )
     }
 
-    fn freshness(&self, date: Option<i64>, now: i64) -> Check {
+    fn freshness(&self, date: Option<i64>, now: i64, captured: bool) -> Check {
         let Some(d) = date else {
             return Check {
                 reason: Some("no Date inside the signed content".into()),
@@ -447,15 +454,27 @@ impl Verifier {
         } else {
             Check::pass()
         };
-        c.with("date", d).with("now", now)
+        let c = c.with("date", d).with("now", now);
+        if captured {
+            c.with("judged_at", "capture-time")
+        } else {
+            c
+        }
     }
 
-    fn replay(&self, signature: &[u8], date: Option<i64>, now: i64) -> Check {
-        let Ok(digest) = hash(MessageDigest::sha256(), signature) else {
-            return Check::fail("cannot hash the signature");
+    /// Only a signature whose chain is trusted is remembered: outsiders' signatures (which
+    /// anyone can make in any number) would otherwise fill the cache and lock out the genuine.
+    fn replay(&self, signature: &[u8], date: Option<i64>, now: i64, trusted: bool) -> Check {
+        if !trusted {
+            return Check {
+                reason: Some("only signatures with a trusted chain are remembered".into()),
+                ..Check::new(Status::NotApplicable)
+            };
+        }
+        // The signature value itself, not the bytes that carry it.
+        let Some(key) = crypto::signature_identity(signature) else {
+            return Check::fail("the signature value cannot be found in the SignedData");
         };
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&digest);
         let expires = date.unwrap_or(now).max(now) + self.options.window;
         let seen = match self.replay.lock() {
             Ok(mut r) => r.check(key, now, expires, self.options.retransmit_interval),
@@ -482,17 +501,19 @@ impl Verifier {
         // Room for the verdict header and a Subject mark.
         let mut m = original.clone_with_room(256);
         m.remove_named(control::HEADER);
+        let (now, captured) = self.now(ctx);
         let mut report = Report {
             marks_removed: strip_marks(&mut m),
+            judged_at_capture_time: captured,
+            identity_header: if m.is_request() { "From" } else { "To" },
             ..Report::default()
         };
-        let now = self.now(ctx);
         let protection = match classify(&m) {
             Ok(p) => p,
             Err(e) => {
                 report.signed = true;
                 report.set(
-                    "integrity",
+                    CheckName::Integrity,
                     Check::fail(format!("damaged signed body, not repaired: {e}")),
                 );
                 return (report, m);
@@ -507,10 +528,10 @@ impl Verifier {
             Protection::Plain => return (report, m),
         };
         report.signed = true;
-        report.form = Some(s.form.name());
+        report.form = Some(s.form);
         let who = sender(&m);
         let (integrity, verified) = self.integrity(&s, who.as_ref().ok().map(|(a, _)| a));
-        report.set("integrity", integrity);
+        report.set(CheckName::Integrity, integrity);
         let Some((v, chain_key)) = verified else {
             return (report, m);
         };
@@ -519,40 +540,47 @@ impl Verifier {
             (None, Some(d)) => d,
             (None, None) => &[],
         };
-        let (coverage, inner, date, entity) = self.coverage(&s, content, &m);
-        report.set("coverage", coverage);
-        report.set("trust", self.trust(&v, chain_key, now));
+        let covered = self.coverage(&s, content, &m);
+        report.set(CheckName::Coverage, covered.check);
+        report.coverage = covered.facts;
+        let trust = self.trust(&v, chain_key, now);
+        let trusted = trust.status == Status::Pass;
+        report.set(CheckName::Trust, trust);
         let validated = match &who {
             Ok((aor, which)) => {
                 let (c, uri) = self.identity(&v.signer, aor, which);
-                report.set("identity", c);
+                report.set(CheckName::Identity, c);
                 uri
             }
             Err(e) => {
-                report.set("identity", Check::fail(e.clone()));
+                report.set(CheckName::Identity, Check::fail(e.clone()));
                 None
             }
         };
-        report.set("freshness", self.freshness(date, now));
-        report.set("replay", self.replay(&s.signature, date, now));
+        let date = covered.date;
+        report.set(CheckName::Freshness, self.freshness(date, now, captured));
         report.set(
-            "inner_outer",
-            match &inner {
+            CheckName::Replay,
+            self.replay(&s.signature, date, now, trusted),
+        );
+        report.set(
+            CheckName::InnerOuter,
+            match &covered.inner {
                 Some((_, cmp)) => comparison_check(cmp),
                 None => Check::new(Status::NotApplicable),
             },
         );
         report.validated = validated;
         if self.options.learn_certs
-            && report.status("trust") == Status::Pass
-            && report.status("identity") == Status::Pass
+            && report.status(CheckName::Trust) == Status::Pass
+            && report.status(CheckName::Identity) == Status::Pass
         {
             if let Ok((aor, _)) = &who {
                 let learned = self.learn(aor, &v.signer);
                 report.set(
-                    "identity",
+                    CheckName::Identity,
                     report
-                        .get("identity")
+                        .get(CheckName::Identity)
                         .cloned()
                         .unwrap_or_else(Check::pass)
                         .with("learned", learned),
@@ -560,8 +588,14 @@ impl Verifier {
             }
         }
         if self.options.unwrap {
-            m = self.unwrap(&m, &s, inner.map(|(i, _)| i), entity);
+            m = self.unwrap(&m, &s, covered.inner.as_ref(), covered.entity);
             strip_marks(&mut m);
+        }
+        if self.options.require >= Require::Identity {
+            // What the terminal gets beside a signed copy must be what the signature covers.
+            for name in &report.coverage.uncovered {
+                m.remove_named(name);
+            }
         }
         (report, m)
     }
@@ -576,103 +610,116 @@ impl Verifier {
         }
     }
 
-    /// Coverage facts, the inner copy (with its comparison), the signed Date and the entity.
-    #[allow(clippy::type_complexity)]
-    fn coverage(
-        &self,
-        s: &SignedBody,
-        content: &[u8],
-        outer: &Message,
-    ) -> (
-        Check,
-        Option<(Message, Comparison)>,
-        Option<i64>,
-        Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
-    ) {
+    /// What the signature covers: the check, the facts the mark rests on, the inner copy (with
+    /// its comparison), the signed Date and the signed entity.
+    fn coverage(&self, s: &SignedBody, content: &[u8], outer: &Message) -> Covered {
+        let mut covered = Covered {
+            check: Check::pass(),
+            facts: Coverage::default(),
+            inner: None,
+            date: None,
+            entity: None,
+        };
         let entity = match Entity::parse(content) {
             Ok(e) => e,
             Err(e) => {
-                return (
-                    Check::fail(format!("the signed content is not a MIME entity: {e}")),
-                    None,
-                    None,
-                    None,
-                )
+                covered.check =
+                    Check::fail(format!("the signed content is not a MIME entity: {e}"));
+                return covered;
             }
         };
         let media = entity.media_type();
-        let kept = (
-            entity.content_type.map(<[u8]>::to_vec),
-            entity.disposition.map(<[u8]>::to_vec),
-            entity.body.to_vec(),
-        );
+        covered.entity = Some(SignedEntity {
+            content_type: entity.content_type.map(<[u8]>::to_vec),
+            disposition: entity.disposition.map(<[u8]>::to_vec),
+            body: entity.body.to_vec(),
+        });
+        let aib = media == "message/sipfrag";
         let inner = match media.as_str() {
-            "message/sip" => Some(crate::mime::parse_message_sip(&entity.body)),
-            "message/sipfrag" => Some(crate::mime::parse_sipfrag(&entity.body)),
-            _ => None,
-        };
-        let outer_headers = s.form != Form::Cms;
-        match inner {
-            None => {
-                let body = if media == "application/pkcs7-mime" {
-                    "encrypted"
+            "message/sip" => crate::mime::parse_message_sip(&entity.body),
+            "message/sipfrag" => crate::mime::parse_sipfrag(&entity.body),
+            _ => {
+                covered.facts.body = if media == "application/pkcs7-mime" {
+                    BodyCoverage::Encrypted
                 } else {
-                    "yes"
+                    BodyCoverage::Yes
                 };
-                let c = Check::pass()
-                    .with("body", body)
+                let note = if s.form == Form::Cms {
+                    "a cms form covers no outer header"
+                } else {
+                    "no header is covered"
+                };
+                covered.check = Check::pass()
+                    .with("body", covered.facts.body.token())
                     .with("headers", json!([]))
-                    .with(
-                        "note",
-                        if outer_headers {
-                            "no header is covered"
-                        } else {
-                            "a cms form covers no outer header"
-                        },
-                    );
-                (c, None, None, Some(kept))
+                    .with("note", note);
+                return covered;
             }
-            Some(Err(e)) => (
-                Check::fail(format!("the signed {media} does not parse: {e}")),
-                None,
-                None,
-                None,
-            ),
-            Some(Ok(inner)) => {
-                let cmp = compare(&inner, outer, media == "message/sipfrag");
-                let date = inner.date().ok().flatten().map(|d| d.unix);
-                let body_covered = if !s.uncovered.is_empty()
-                    || (media == "message/sipfrag" && inner.body().is_empty())
-                {
-                    "no"
-                } else {
-                    "yes"
-                };
-                let c = Check::pass()
-                    .with("body", body_covered)
-                    .with("headers", json!(cmp.covered))
-                    .with("not_covered", json!(cmp.outer_only));
-                (c, Some((inner, cmp)), date, Some(kept))
+        };
+        let inner = match inner {
+            Ok(i) => i,
+            Err(e) => {
+                covered.check = Check::fail(format!("the signed {media} does not parse: {e}"));
+                return covered;
             }
-        }
+        };
+        let cmp = compare(&inner, outer, aib);
+        let has = |name: &str| cmp.covered.iter().any(|c| c == name);
+        // An identity body of a response names the responder in its From, compared with the To.
+        let responder = cmp.covered.iter().any(|c| c.starts_with("to ("));
+        covered.facts = Coverage {
+            identity: if outer.is_request() {
+                has("from")
+            } else {
+                has("to") || responder
+            },
+            call_id: has("call-id"),
+            cseq: has("cseq"),
+            // The terminal gets the signed copy's body, or (without --unwrap) the signed entity
+            // itself; only parts beside the signature are not covered.
+            body: if s.uncovered.is_empty() {
+                BodyCoverage::Yes
+            } else {
+                BodyCoverage::No
+            },
+            uncovered: cmp
+                .outer_only
+                .iter()
+                .filter(|n| !(WRAPPER_HEADERS.contains(&n.as_str()) || responder && *n == "to"))
+                .cloned()
+                .collect(),
+        };
+        covered.date = inner.date().ok().flatten().map(|d| d.unix);
+        covered.check = Check::pass()
+            .with("body", covered.facts.body.token())
+            .with("headers", json!(cmp.covered))
+            .with("uncovered", json!(covered.facts.uncovered));
+        covered.inner = Some((inner, cmp));
+        covered
     }
 
-    #[allow(clippy::type_complexity)]
     fn unwrap(
         &self,
         m: &Message,
         s: &SignedBody,
-        inner: Option<Message>,
-        entity: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
+        inner: Option<&(Message, Comparison)>,
+        entity: Option<SignedEntity>,
     ) -> Message {
         let result = match (s.form, inner) {
-            (Form::Sip, Some(inner)) => restore_from_inner(m, &inner),
+            (Form::Sip, Some((inner, cmp))) => {
+                restore_from_inner(m, inner).and_then(|r| signed_addresses(r, inner, cmp))
+            }
             (Form::Aib, _) => match s.uncovered.first() {
                 Some(p) => restore_entity(m, p.content_type(), None, p.body()),
                 None => restore_entity(m, None, None, b""),
             },
             (_, _) => match entity {
-                Some((ct, disp, body)) => restore_entity(m, ct.as_deref(), disp.as_deref(), &body),
+                Some(e) => restore_entity(
+                    m,
+                    e.content_type.as_deref(),
+                    e.disposition.as_deref(),
+                    &e.body,
+                ),
                 None => Ok(m.clone()),
             },
         };
@@ -687,19 +734,23 @@ impl Verifier {
         if !report.signed {
             return Some("not signed".into());
         }
-        let mut needed = vec!["integrity", "replay"];
+        let mut needed = vec![CheckName::Integrity, CheckName::Replay];
         if level >= Require::Trusted {
-            needed.push("trust");
+            needed.push(CheckName::Trust);
         }
         if level >= Require::Identity {
-            needed.extend(["identity", "inner_outer", "coverage"]);
+            needed.extend([
+                CheckName::Identity,
+                CheckName::InnerOuter,
+                CheckName::Coverage,
+            ]);
         }
         if level >= Require::Fresh {
-            needed.push("freshness");
+            needed.push(CheckName::Freshness);
         }
         for n in needed {
             let ok = match report.get(n) {
-                Some(c) if n == "freshness" => c.status == Status::Pass,
+                Some(c) if n == CheckName::Freshness => c.status == Status::Pass,
                 Some(c) => c.status.not_failed(),
                 None => false,
             };
@@ -708,11 +759,48 @@ impl Verifier {
                     .get(n)
                     .and_then(|c| c.reason.clone())
                     .unwrap_or_else(|| "not checked".into());
-                return Some(format!("{n} failed: {why}"));
+                return Some(format!("{} failed: {why}", n.key()));
             }
         }
         None
     }
+}
+
+/// The S/MIME wrapper's own headers: never part of a signed copy, never listed as uncovered.
+const WRAPPER_HEADERS: [&str; 2] = ["content-transfer-encoding", "content-disposition"];
+
+/// The signed entity as it was, for `--unwrap`.
+struct SignedEntity {
+    content_type: Option<Vec<u8>>,
+    disposition: Option<Vec<u8>>,
+    body: Vec<u8>,
+}
+
+/// What [`Verifier::coverage`] found.
+struct Covered {
+    check: Check,
+    facts: Coverage,
+    inner: Option<(Message, Comparison)>,
+    date: Option<i64>,
+    entity: Option<SignedEntity>,
+}
+
+/// The restored message with the signed From and To (display names included) where they agree
+/// with the message's, so that a display name changed in transit does not reach the terminal.
+fn signed_addresses(
+    mut restored: Message,
+    inner: &Message,
+    cmp: &Comparison,
+) -> crate::error::ParseResult<Message> {
+    for (kind, name) in [(HeaderKind::From, "from"), (HeaderKind::To, "to")] {
+        let agreed = cmp.covered.iter().any(|c| c == name);
+        if let (true, Some(signed)) = (agreed, inner.value(kind)) {
+            if restored.value(kind) != Some(signed) {
+                restored.set_header(kind, signed)?;
+            }
+        }
+    }
+    Ok(restored)
 }
 
 fn comparison_check(cmp: &Comparison) -> Check {
@@ -752,7 +840,7 @@ impl Filter for Verifier {
     fn process(&self, message: &Message, ctx: &MessageContext) -> Result<Processed, Failure> {
         let (report, mut out) = self.examine(message, ctx);
         let mut own = Vec::new();
-        if report.all_passed() {
+        if earns_mark(&report).is_ok() {
             if let Some(uri) = &report.validated {
                 let value = format!("validated <{uri}>");
                 if out
