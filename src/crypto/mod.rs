@@ -222,6 +222,16 @@ pub enum RsaPadding {
     Pkcs1v15,
 }
 
+impl RsaPadding {
+    /// The name reports give it (OpenSSL's `rsa_padding_mode` values).
+    pub fn name(self) -> &'static str {
+        match self {
+            RsaPadding::Oaep => "oaep",
+            RsaPadding::Pkcs1v15 => "pkcs1",
+        }
+    }
+}
+
 /// The outer content type of a CMS ContentInfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CmsContentType {
