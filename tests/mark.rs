@@ -10,7 +10,7 @@ mod unwrapkit;
 use common::der::{Node, SIGNER_INFO};
 use common::{find, replace};
 use serde_json::Value;
-use sipsec::crypto::{encrypt, EncryptOptions};
+use sipsec::crypto::{encrypt, CmsEncryptOptions};
 use sipsec::HeaderKind;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -189,7 +189,7 @@ fn marks_inside_an_envelope_are_never_restored() {
     );
     let mut entity = b"Content-Type: message/sip\r\n\r\n".to_vec();
     entity.extend_from_slice(&inner);
-    let der = encrypt(&entity, &[w.bob_cert()], &EncryptOptions::default()).unwrap();
+    let der = encrypt(&entity, &[w.bob_cert()], &CmsEncryptOptions::default()).unwrap();
     let sealed = with_body(&outer_head, ENVELOPED, &der);
 
     // The order the decrypt help prescribes for encrypt-then-sign, the verifier's marks
@@ -239,7 +239,7 @@ fn marks_inside_an_envelope_are_never_restored() {
         &encrypt(
             &[&b"Content-Type: application/sdp\r\n\r\n"[..], SDP].concat(),
             &[w.bob_cert()],
-            &EncryptOptions::default(),
+            &CmsEncryptOptions::default(),
         )
         .unwrap(),
     );
@@ -587,7 +587,7 @@ fn a_revocation_mid_run_is_seen_by_the_next_message() {
 fn decrypt_opens_only_its_own_envelopes_and_tells_no_failure_apart() {
     let w = world();
     let entity = [&b"Content-Type: application/sdp\r\n\r\n"[..], SDP].concat();
-    let der = encrypt(&entity, &[w.bob_cert()], &EncryptOptions::default()).unwrap();
+    let der = encrypt(&entity, &[w.bob_cert()], &CmsEncryptOptions::default()).unwrap();
     let to_bob = with_body(
         &head("INVITE", "alice@example.com", "dec-1", ""),
         ENVELOPED,
@@ -622,7 +622,7 @@ fn decrypt_opens_only_its_own_envelopes_and_tells_no_failure_apart() {
     let not_sip = encrypt(
         b"Content-Type: message/sip\r\n\r\nthis is no SIP message",
         &[w.bob_cert()],
-        &EncryptOptions::default(),
+        &CmsEncryptOptions::default(),
     )
     .unwrap();
     let records: Vec<Value> = [bad_padding, not_sip]
@@ -737,12 +737,12 @@ fn a_capture_is_judged_at_capture_time_and_says_so() {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap();
-    let origin = sipsec::capture::Origin {
+    let origin = sipsec::capture::CaptureOrigin {
         frames: Vec::new(),
         timestamp: sipsec::capture::Timestamp::from_duration(now),
         src: "192.0.2.7:5060".parse().unwrap(),
         dst: "198.51.100.1:5060".parse().unwrap(),
-        transport: sipsec::capture::Transport::Udp,
+        transport: sipsec::capture::IpProtocol::Udp,
     };
     out.write(&origin, &signed).unwrap();
     drop(out.into_inner());

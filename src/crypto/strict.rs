@@ -194,7 +194,7 @@ pub fn signature_identity(der: &[u8]) -> Option<[u8; 32]> {
 mod tests {
     use super::*;
     use crate::crypto::testkit::{Ca, KeyKind};
-    use crate::crypto::{sign, SignOptions, Signer};
+    use crate::crypto::{sign, CmsSignOptions, Signer};
 
     fn signed(kind: KeyKind) -> Vec<u8> {
         let ca = Ca::new(KeyKind::Rsa);
@@ -204,7 +204,7 @@ mod tests {
             key,
             chain: vec![],
         };
-        sign(b"content", &s, &SignOptions::default()).unwrap()
+        sign(b"content", &s, &CmsSignOptions::default()).unwrap()
     }
 
     #[test]

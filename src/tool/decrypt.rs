@@ -1,15 +1,15 @@
 //! sipsec-decrypt's engine: the key chosen by the envelope's recipient infos, the protected
 //! body (or tunnelled message) restored, every failure alike.
 
-use super::fastenv::{self, Route, RsaRecipient};
-use super::parse::{classify, Entity, Protection};
-use super::restore::{restore_entity, restore_from_inner};
+use crate::crypto::fastenv::{self, Route, RsaRecipient};
 use crate::crypto::{self, RecipientId};
 use crate::filter::mark::{self, VERDICT_HEADER};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
+use crate::smime::parse::{classify, EntityView, Protection};
+use crate::smime::restore::{restore_entity, restore_from_inner};
 use crate::store::policy::Groups;
-use crate::store::{Identity, Store, StoreError};
+use crate::store::{Identity, Lookup, StoreError};
 use crate::uri::Aor;
 use openssl::x509::X509Name;
 use serde_json::{json, Value};
@@ -34,7 +34,7 @@ pub struct DecryptOptions {
 
 /// sipsec-decrypt as a filter. The store's own identities (certificate and key) are loaded
 /// once; keys stay in memory only.
-pub struct Decryptor {
+pub struct Decrypt {
     identities: Vec<Identity>,
     /// Whom the store serves: its identities and their groups' members.
     groups: Groups,
@@ -78,11 +78,11 @@ struct Opened {
     marks_not_restored: Vec<String>,
 }
 
-impl Decryptor {
-    pub fn new(store: &Store, options: DecryptOptions) -> Result<Decryptor, StoreError> {
+impl Decrypt {
+    pub fn new(lookup: impl Lookup, options: DecryptOptions) -> Result<Decrypt, StoreError> {
         let mut identities = Vec::new();
-        for aor in store.identities()? {
-            if let Some(id) = store.identity(&aor)? {
+        for aor in lookup.identities()? {
+            if let Some(id) = lookup.identity(&aor)? {
                 identities.push(id);
             }
         }
@@ -103,9 +103,9 @@ impl Decryptor {
                 rsa_of.push(i);
             }
         }
-        Ok(Decryptor {
+        Ok(Decrypt {
             identities,
-            groups: store.groups().clone(),
+            groups: lookup.groups().clone(),
             rsa,
             rsa_of,
             described: Mutex::new(HashMap::new()),
@@ -176,7 +176,7 @@ impl Decryptor {
                 Ok(Protection::Enveloped(der)) => der.into_owned(),
                 Ok(Protection::Signed(s)) => {
                     let inner_envelope = s.detached.and_then(|d| {
-                        let e = Entity::parse(d).ok()?;
+                        let e = EntityView::parse(d).ok()?;
                         (e.media_type() == "application/pkcs7-mime").then(|| e.body.into_owned())
                     });
                     match inner_envelope {
@@ -220,7 +220,7 @@ impl Decryptor {
 /// the protected content are anyone's (whoever encrypted it to this proxy's public key): never
 /// restored, returned for the record. The outer message's marks stay as they are.
 fn restore(outer: &Message, content: &[u8]) -> Option<(Message, Vec<String>)> {
-    let e = Entity::parse(content).ok()?;
+    let e = EntityView::parse(content).ok()?;
     if e.media_type() != "message/sip" {
         let r = restore_entity(outer, e.content_type, e.disposition, &e.body).ok()?;
         return Some((r, Vec::new()));
@@ -229,7 +229,7 @@ fn restore(outer: &Message, content: &[u8]) -> Option<(Message, Vec<String>)> {
     let not_restored = mark::strip_marks(&mut inner);
     let mut bare = outer.clone();
     let outer_marks = mark::strip_marks(&mut bare);
-    let mut r = restore_from_inner(&bare, &inner).ok()?;
+    let mut r = restore_from_inner(&bare, &inner, &[control::HEADER]).ok()?;
     r.remove_named(control::HEADER);
     if !outer_marks.is_empty() {
         // The outer Subject is the mark: the inner one (if any) does not replace it.
@@ -274,7 +274,7 @@ fn keep_covered_marks(o: &mut Opened, ctx: &MessageContext, verdict: &mut Verdic
     }
 }
 
-impl Decryptor {
+impl Decrypt {
     /// Refuses to open an envelope for a message addressed elsewhere: an envelope replayed into
     /// a message to another party would be opened and forwarded to it. A request must be for
     /// (Request-URI or To) an identity this store holds or a member of its group; a response
@@ -313,7 +313,7 @@ impl Decryptor {
     }
 }
 
-impl Filter for Decryptor {
+impl Filter for Decrypt {
     fn name(&self) -> &'static str {
         "decrypt"
     }
