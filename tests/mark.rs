@@ -527,58 +527,101 @@ fn uncovered_parts_of_a_marked_message_are_named_or_removed() {
     );
 }
 
-/// Reads stdout lines of a running tool on a thread, so a test can wait with a bound.
-fn line_reader(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
+/// A tool running with `--json`, fed one message at a time, each record awaited (bounded).
+struct Running {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: std::sync::mpsc::Receiver<String>,
 }
 
-/// Item 7: a running verify notices a CRL published mid-run: the next message signed with
-/// the revoked certificate is refused.
+impl Running {
+    fn start(bin: &str, store: &std::path::Path, args: &[&str]) -> Running {
+        let mut child = Command::new(bin)
+            .arg("--store")
+            .arg(store)
+            .args(args)
+            .arg("--json")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Running {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    /// The record of one more message.
+    fn send(&mut self, message: &[u8]) -> Value {
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(message).unwrap();
+        stdin.flush().unwrap();
+        let line = self.lines.recv_timeout(Duration::from_secs(30)).unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
+    fn hang_up(&self) {
+        // SIGHUP: the tool looks at its store at once.
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success());
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// Item 7: a running verify notices a CRL published mid-run (the next message signed with the
+/// revoked certificate is refused), and a running sign a member removed from its group.
 #[test]
 fn a_revocation_mid_run_is_seen_by_the_next_message() {
     let w = world();
     let first = sign(&w, Some("sip"), &agent_request("MESSAGE", "run-1"));
     let second = sign(&w, Some("sip"), &agent_request("MESSAGE", "run-2"));
-    let mut child = Command::new(VERIFY)
-        .args(["--store", w.proxy.to_str().unwrap(), "--require", "trusted"])
-        .arg("--json")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let lines = line_reader(child.stdout.take().unwrap());
-    let wait = Duration::from_secs(30);
-    stdin.write_all(&first).unwrap();
-    stdin.flush().unwrap();
-    let record: Value = serde_json::from_str(&lines.recv_timeout(wait).unwrap()).unwrap();
+    let mut verify = Running::start(VERIFY, &w.proxy, &["--require", "trusted"]);
+    let record = verify.send(&first);
     assert!(record["refusal"].is_null(), "{record}");
-
     certgen(&w.cc, &[&["revoke", GROUP]]);
     std::fs::copy(
         w.cc.join("crl/issuing-ca.pem"),
         w.proxy.join("crl/issuing-ca.pem"),
     )
     .unwrap();
-    // The documented bound: a store change is seen within a second (and at once on SIGHUP).
+    // The documented bound: a store change is seen within a second.
     std::thread::sleep(Duration::from_millis(2500));
-    stdin.write_all(&second).unwrap();
-    stdin.flush().unwrap();
-    let record: Value = serde_json::from_str(&lines.recv_timeout(wait).unwrap()).unwrap();
-    drop(stdin);
-    let _ = child.wait();
+    let record = verify.send(&second);
     let reason = record["refusal"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("revoked"), "{record}");
+
+    // sign: agent-7 removed from the group, then a SIGHUP: the next message is not signed.
+    let mut signer = Running::start(SIGN, &w.cc, &["--trust-from-header", "--select", "all"]);
+    let record = signer.send(&agent_request("MESSAGE", "run-3"));
+    assert_eq!(record["disposition"], "changed", "{record}");
+    std::fs::write(w.cc.join("groups"), "# group-aor  member-pattern...\n").unwrap();
+    signer.hang_up();
+    std::thread::sleep(Duration::from_millis(200));
+    let record = signer.send(&agent_request("MESSAGE", "run-4"));
+    assert_eq!(record["disposition"], "passed-on-failure", "{record}");
 }
 
 /// Item 8: an envelope opened only for a recipient this store serves; every failure after

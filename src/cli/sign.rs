@@ -19,7 +19,9 @@ or To header alone proves nothing and is not signed. A shell pipeline has no att
 --trust-from-header YOU vouch that the input's From/To headers are authentic (a pipeline trusts \
 its input), and sipsec-sign signs as they say. For a request an agent starts, the From URI is \
 replaced by the group URI (tag and header parameters kept, display name dropped so the agent \
-stays anonymous), so that the signature and the From agree. Certificates missing from the store \
+stays anonymous), so that the signature and the From agree. A running sign looks at its store \
+once a second and at once on SIGHUP: a member removed from its group is no longer signed for \
+from the next message on. Certificates missing from the store \
 are made on demand only when the store's config allows it and only for an attributed member.
 
 Forms (--form), and whether a validating proxy's sipsec-verify can mark the message \
@@ -158,5 +160,6 @@ pub fn run(cli: &SignCli) -> Exit {
             internal: cli.internal.clone(),
         },
     };
+    crate::store::watch::look_again_on_sighup();
     run_filter(&Sign::new(store, config), &cli.filter, &cli.common)
 }

@@ -47,7 +47,7 @@ withheld: forwarding it unchanged (--fail-open) would also forward the sender's 
 came, including any forged mark. With the default --require none every message is forwarded, \
 marked or not, with its verdict; only a smuggled mark is refused. That default is deliberate: most SIP traffic is unsigned, and refusing it would break calls without making anyone safer, because a terminal behind this proxy trusts the mark, never the absence of a refusal. Senders that must sign go in --peer-policy (a stripped signature is then refused), and a deployment that wants every message checked says --require identity or fresh.
 
-The signer certificate is taken from the signature, else from the store: the sender's AOR (learned or own certificates), then every store certificate by issuer and serial number. Trust verdicts are cached per certificate chain for the span in which every certificate of the chain is valid; CRLs are read when the run starts. No private key is read, so a store whose keys are encrypted needs no passphrase here.
+The signer certificate is taken from the signature, else from the store: the sender's AOR (learned or own certificates), then every store certificate by issuer and serial number. Trust verdicts are cached per certificate chain for the span in which every certificate of the chain is valid; A running verify looks at its store once a second (a few stat calls) and at once on SIGHUP: a changed CRL, anchor, group or setting is reread before the next message, and every cached trust verdict is then forgotten, so a certificate revoked mid-run is refused from the next message on. No private key is read, so a store whose keys are encrypted needs no passphrase here.
 
 ";
 
@@ -125,5 +125,6 @@ pub fn run(cli: &VerifyCli) -> Exit {
         unwrap: cli.unwrap,
         learn_certs: cli.learn_certs,
     };
+    crate::store::watch::look_again_on_sighup();
     run_filter(&Verify::new(store, options), &cli.filter, &cli.common)
 }

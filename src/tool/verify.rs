@@ -14,12 +14,13 @@ use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processe
 use crate::message::{HeaderKind, Message};
 use crate::smime::parse::{classify, EntityView, Form, Protection, SignedBody};
 use crate::smime::restore::{compare, restore_entity, restore_from_inner, Comparison};
+use crate::store::watch::Watch;
 use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
 
 /// Which checks must pass for a message to count as accepted (cumulative levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
@@ -178,15 +179,47 @@ impl ReplayCache {
     }
 }
 
-/// sipsec-verify as a filter.
-pub struct Verify {
+/// What the verifier knows from its store, reread when the store changes.
+struct StoreView {
     lookup: Box<dyn Lookup>,
     anchors: Vec<X509>,
     /// CRLs as DER: `X509Crl` cannot be cloned into each trust context.
     crl_der: Vec<Vec<u8>>,
+    store_certs: OnceLock<Vec<X509>>,
+}
+
+impl StoreView {
+    fn new(lookup: Box<dyn Lookup>) -> StoreView {
+        let mut view = StoreView {
+            lookup,
+            anchors: Vec::new(),
+            crl_der: Vec::new(),
+            store_certs: OnceLock::new(),
+        };
+        view.derive();
+        view
+    }
+
+    /// Everything taken from the lookup, taken again.
+    fn derive(&mut self) {
+        self.anchors = self.lookup.trust_anchors();
+        self.crl_der = self
+            .lookup
+            .crls()
+            .iter()
+            .filter_map(|c| c.to_der().ok())
+            .collect();
+        self.store_certs = OnceLock::new();
+    }
+}
+
+/// sipsec-verify as a filter.
+pub struct Verify {
+    view: RwLock<StoreView>,
+    /// When to look at the store again (a revoked certificate must not keep earning the mark).
+    watch: Watch,
     options: VerifyOptions,
     chains: Mutex<HashMap<ChainKey, TrustedSpan>>,
-    store_certs: OnceLock<Vec<X509>>,
     certs: CertCache,
     replay: Mutex<ReplayCache>,
 }
@@ -222,18 +255,32 @@ fn sender(m: &Message) -> Result<(Aor, &'static str), String> {
 impl Verify {
     pub fn new(lookup: impl Lookup + 'static, options: VerifyOptions) -> Verify {
         Verify {
-            anchors: lookup.trust_anchors(),
-            crl_der: lookup
-                .crls()
-                .iter()
-                .filter_map(|c| c.to_der().ok())
-                .collect(),
             replay: Mutex::new(ReplayCache::new(options.replay_capacity)),
-            lookup: Box::new(lookup),
+            view: RwLock::new(StoreView::new(Box::new(lookup))),
+            watch: Watch::default(),
             options,
             chains: Mutex::new(HashMap::new()),
-            store_certs: OnceLock::new(),
             certs: CertCache::default(),
+        }
+    }
+
+    fn view(&self) -> RwLockReadGuard<'_, StoreView> {
+        self.view.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// At most once per [`RECHECK`](crate::store::watch::RECHECK), and at once after SIGHUP:
+    /// rereads the store if it changed, and then forgets every verified chain (a CRL may have
+    /// revoked one).
+    fn look_at_store(&self) {
+        if !self.watch.due() {
+            return;
+        }
+        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+        if let Ok(true) = view.lookup.reload_if_changed() {
+            view.derive();
+            if let Ok(mut chains) = self.chains.lock() {
+                chains.clear();
+            }
         }
     }
 
@@ -278,14 +325,15 @@ impl Verify {
         let mut source = "embedded";
         let mut result = attempt(Vec::new());
         if matches!(result, Err(CmsError::SignerNotFound)) {
-            if let Some(c) = who.and_then(|a| self.lookup.recipient_cert(a)) {
+            if let Some(c) = who.and_then(|a| self.view().lookup.recipient_cert(a)) {
                 source = "store (by AOR)";
                 result = attempt(vec![c]);
             }
         }
         if matches!(result, Err(CmsError::SignerNotFound)) {
             source = "store (by issuer and serial)";
-            let all = self.store_certs.get_or_init(|| self.lookup.all_certs());
+            let view = self.view();
+            let all = view.store_certs.get_or_init(|| view.lookup.all_certs());
             result = attempt(all.clone());
         }
         match result {
@@ -318,9 +366,10 @@ impl Verify {
                 return Check::pass().with("cached", true);
             }
         }
+        let view = self.view();
         let ctx = TrustContext {
-            anchors: self.anchors.clone(),
-            crls: self
+            anchors: view.anchors.clone(),
+            crls: view
                 .crl_der
                 .iter()
                 .filter_map(|d| X509Crl::from_der(d).ok())
@@ -362,7 +411,7 @@ impl Verify {
         if names.contains(who) {
             let uri = sip_uri(who);
             let mut c = base(Check::pass()).with("matched", uri.clone());
-            if self.lookup.groups().is_group(who) {
+            if self.view().lookup.groups().is_group(who) {
                 c = c.with("group", true);
             }
             return (c, Some(uri));
@@ -390,7 +439,8 @@ impl Verify {
                 None,
             );
         }
-        let groups = self.lookup.groups();
+        let view = self.view();
+        let groups = view.lookup.groups();
         if let Some(g) = groups.group_of(who).filter(|g| names.contains(g)) {
             return (
                 base(Check::fail(format!(
@@ -484,6 +534,7 @@ impl Verify {
     /// Every check of one message, and the message to forward (unwrapped if asked).
     pub fn examine(&self, original: &Message, ctx: &MessageContext) -> (Report, Message) {
         // Room for the verdict header and a Subject mark.
+        self.look_at_store();
         let mut m = original.clone_with_room(256);
         m.remove_named(control::HEADER);
         let (now, captured) = self.now(ctx);
@@ -586,10 +637,11 @@ impl Verify {
     }
 
     fn learn(&self, aor: &Aor, cert: &X509) -> String {
-        if self.lookup.recipient_cert(aor).is_some() {
+        let view = self.view();
+        if view.lookup.recipient_cert(aor).is_some() {
             return "already known; not overwritten".into();
         }
-        match self.lookup.learn_cert(aor, cert) {
+        match view.lookup.learn_cert(aor, cert) {
             Ok(()) => "stored".into(),
             Err(e) => format!("not stored: {e}"),
         }
