@@ -3,10 +3,11 @@
 //! nor anything OpenSSL itself refuses. And the identity of a signature for the replay cache:
 //! the signers' signature values with their issuer and serial, whatever carries them.
 //!
-//! The check is the minimal correct subset of DER (X.690 §10): definite lengths in the fewest
-//! octets, primitive strings, INTEGERs without padding, low tag numbers (CMS uses no others),
-//! and nothing after the outermost element.
+//! The check is the minimal correct subset of DER (X.690 §10) over the crate's one DER reader:
+//! definite lengths in the fewest octets, primitive strings, INTEGERs without padding, low tag
+//! numbers (CMS uses no others), and nothing after the outermost element.
 
+use super::der::{self, Tlv};
 use openssl::hash::{hash, MessageDigest};
 
 /// Deeper nesting than any CMS or certificate has.
@@ -35,42 +36,29 @@ pub enum DerError {
     TooDeep,
 }
 
-/// One element: tag, content octets, and the bytes after it.
-fn element(input: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
-    let (&tag, rest) = input.split_first().ok_or(DerError::Truncated)?;
-    if tag & 0x1f == 0x1f {
-        return Err(DerError::HighTag);
+/// One element read by the crate's DER reader, with the reason when it is not DER.
+fn element(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), DerError> {
+    match input {
+        [] | [_] => return Err(DerError::Truncated),
+        [tag, ..] if tag & 0x1f == 0x1f => return Err(DerError::HighTag),
+        [_, 0x80, ..] => return Err(DerError::IndefiniteLength),
+        _ => {}
     }
-    let (&first, rest) = rest.split_first().ok_or(DerError::Truncated)?;
-    let (len, rest) = match first {
-        0..=0x7f => (usize::from(first), rest),
-        0x80 => return Err(DerError::IndefiniteLength),
-        _ => {
-            let n = usize::from(first & 0x7f);
-            if n > std::mem::size_of::<usize>() {
-                return Err(DerError::Truncated);
-            }
-            if rest.len() < n {
-                return Err(DerError::Truncated);
-            }
-            let (octets, rest) = rest.split_at(n);
-            if octets[0] == 0 {
-                return Err(DerError::LongLength);
-            }
-            let len = octets
-                .iter()
-                .fold(0usize, |a, &b| (a << 8) | usize::from(b));
-            if len < 0x80 {
-                return Err(DerError::LongLength);
-            }
-            (len, rest)
-        }
-    };
-    if rest.len() < len {
-        return Err(DerError::Truncated);
+    let (tlv, after) = der::element(input).ok_or(DerError::Truncated)?;
+    let header = tlv.whole.len() - tlv.content.len();
+    if header != 2 + length_octets(tlv.content.len()) {
+        return Err(DerError::LongLength);
     }
-    let (content, after) = rest.split_at(len);
-    Ok((tag, content, after))
+    Ok((tlv, after))
+}
+
+/// How many octets DER gives a length after the first: none below 128, else the fewest.
+fn length_octets(len: usize) -> usize {
+    if len < 0x80 {
+        0
+    } else {
+        (usize::BITS - len.leading_zeros()).div_ceil(8) as usize
+    }
 }
 
 fn check_integer(content: &[u8]) -> Result<(), DerError> {
@@ -87,12 +75,12 @@ fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
         return Err(DerError::TooDeep);
     }
     while !input.is_empty() {
-        let (tag, content, after) = element(input)?;
-        match tag {
-            0x02 => check_integer(content)?,
+        let (tlv, after) = element(input)?;
+        match tlv.tag {
+            0x02 => check_integer(tlv.content)?,
             // BIT, OCTET, UTF8, Printable, IA5 and the other string types, constructed.
             0x23 | 0x24 | 0x2c | 0x32..=0x3e => return Err(DerError::ConstructedString),
-            t if t & 0x20 != 0 => check_elements(content, depth + 1)?,
+            t if t & 0x20 != 0 => check_elements(tlv.content, depth + 1)?,
             _ => {}
         }
         input = after;
@@ -102,26 +90,11 @@ fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
 
 /// Accepts `der` only if it is one DER element with nothing after it.
 pub fn check_der(der: &[u8]) -> Result<(), DerError> {
-    let (_, _, after) = element(der)?;
+    let (_, after) = element(der)?;
     if !after.is_empty() {
         return Err(DerError::Trailing(after.len()));
     }
     check_elements(der, 0)
-}
-
-/// An element as (tag, content octets, whole encoding).
-type Element<'a> = (u8, &'a [u8], &'a [u8]);
-
-/// The constructed element's children.
-fn children(content: &[u8]) -> Option<Vec<Element<'_>>> {
-    let mut out = Vec::new();
-    let mut rest = content;
-    while !rest.is_empty() {
-        let (tag, inner, after) = element(rest).ok()?;
-        out.push((tag, inner, &rest[..rest.len() - after.len()]));
-        rest = after;
-    }
-    Some(out)
 }
 
 /// ansi-X9-62 (1.2.840.10045): ECDSA signature algorithms and id-ecPublicKey.
@@ -133,12 +106,9 @@ fn signature_value<'a>(algorithm: &[u8], value: &'a [u8]) -> Option<&'a [u8]> {
     if !algorithm.starts_with(OID_X962) {
         return Some(value);
     }
-    let (tag, content, _) = element(value).ok()?;
-    let fields = children(content).filter(|_| tag == 0x30)?;
-    fields
-        .first()
-        .filter(|(t, _, _)| *t == 0x02)
-        .map(|(_, r, _)| *r)
+    let (sig, _) = der::element(value)?;
+    let fields = der::elements(der::expect(Some(&sig), 0x30)?.content)?;
+    der::expect(fields.first(), 0x02).map(|r| r.content)
 }
 
 /// What a signature is, for the replay cache: SHA-256 over each signer's identifier (issuer
@@ -146,33 +116,24 @@ fn signature_value<'a>(algorithm: &[u8], value: &'a [u8]) -> Option<&'a [u8]> {
 /// of the certificates carried makes a new one. `None` when `der` is not a SignedData that
 /// reads (the caller has verified it already, so this does not happen for an intact one).
 pub fn signature_identity(der: &[u8]) -> Option<[u8; 32]> {
-    let (_, ci, _) = element(der).ok()?;
-    let ci = children(ci)?;
-    let (tag, explicit, _) = *ci.get(1)?;
-    if tag != 0xa0 {
-        return None;
-    }
-    let (_, signed_data, _) = element(explicit).ok()?;
-    let (tag, infos, _) = *children(signed_data)?.last()?;
-    if tag != 0x31 {
-        return None;
-    }
+    let (ci, _) = der::element(der)?;
+    let ci = der::elements(ci.content)?;
+    let explicit = der::expect(ci.get(1), 0xa0)?;
+    let (signed_data, _) = der::element(explicit.content)?;
+    let infos = der::elements(signed_data.content)?;
+    let infos = der::expect(infos.last(), 0x31)?;
     let mut signers = Vec::new();
-    for (tag, info, _) in children(infos)? {
-        if tag != 0x30 {
-            return None;
-        }
-        let fields = children(info)?;
-        let (_, _, sid) = *fields.get(1)?;
+    for info in der::elements(infos.content)? {
+        let fields = der::elements(der::expect(Some(&info), 0x30)?.content)?;
+        let sid = fields.get(1)?.whole;
         // digestAlgorithm, then signedAttrs [0] if present, signatureAlgorithm, signature.
         let mut at = 3;
-        if fields.get(at).is_some_and(|f| f.0 == 0xa0) {
+        if fields.get(at).is_some_and(|f| f.tag == 0xa0) {
             at += 1;
         }
-        let (_, algorithm, _) = *fields.get(at).filter(|f| f.0 == 0x30)?;
-        let (_, oid, _) = *children(algorithm)?.first().filter(|f| f.0 == 0x06)?;
-        let (_, value, _) = *fields.get(at + 1).filter(|f| f.0 == 0x04)?;
-        let value = signature_value(oid, value)?;
+        let algorithm = der::elements(der::expect(fields.get(at), 0x30)?.content)?;
+        let oid = der::expect(algorithm.first(), 0x06)?.content;
+        let value = signature_value(oid, der::expect(fields.get(at + 1), 0x04)?.content)?;
         let mut entry = Vec::with_capacity(sid.len() + value.len() + 16);
         for part in [sid, value] {
             entry.extend_from_slice(&(part.len() as u64).to_be_bytes());
