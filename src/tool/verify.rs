@@ -304,16 +304,17 @@ impl Verify {
         s: &SignedBody,
         who: Option<&Aor>,
     ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
-        // Before either path: an encoding other than the one signed must not pass as another
-        // signature, nor anything OpenSSL itself would refuse.
-        if let Err(e) = crypto::check_der(&s.signature) {
-            return (Check::fail(format!("the signature is not DER: {e}")), None);
-        }
+        // The fast path takes DER only; before the full path, which is laxer: an encoding
+        // other than the one signed must not pass as another signature, nor anything OpenSSL
+        // itself would refuse.
         if let Some((v, fingerprint)) = self.certs.verify(&s.signature, s.detached) {
             let c = Check::pass()
                 .with("digest", v.digest.micalg())
                 .with("signer_certificate", "embedded");
             return (c, Some((v, ChainKey(fingerprint))));
+        }
+        if let Err(e) = crypto::check_der(&s.signature) {
+            return (Check::fail(format!("the signature is not DER: {e}")), None);
         }
         let attempt = |extra: Vec<X509>| {
             crypto::verify(
