@@ -622,6 +622,37 @@ fn a_revocation_mid_run_is_seen_by_the_next_message() {
     std::thread::sleep(Duration::from_millis(200));
     let record = signer.send(&agent_request("MESSAGE", "run-4"));
     assert_eq!(record["disposition"], "passed-on-failure", "{record}");
+
+    // decrypt: an identity issued mid-run opens its envelopes from the next message on.
+    let mut decrypt = Running::start(DECRYPT, &w.proxy, &[]);
+    let plain = with_body(
+        &head("MESSAGE", "alice@example.com", "run-5", ""),
+        "text/plain",
+        b"hi",
+    );
+    assert_eq!(decrypt.send(&plain)["verdict"]["encrypted"], false);
+    certgen(&w.proxy, &[&["issue", "sip:carol@example.net"]]);
+    let pem = std::fs::read(w.proxy.join("identities/carol@example.net/cert.pem")).unwrap();
+    let carol = openssl::x509::X509::from_pem(&pem).unwrap();
+    let entity = [&b"Content-Type: application/sdp\r\n\r\n"[..], SDP].concat();
+    let der = encrypt(&entity, &[carol], &CmsEncryptOptions::default()).unwrap();
+    let to_carol = replace(
+        &replace(
+            &with_body(
+                &head("INVITE", "alice@example.com", "run-6", ""),
+                ENVELOPED,
+                &der,
+            ),
+            "INVITE sip:bob@example.net",
+            "INVITE sip:carol@example.net",
+        ),
+        "To: <sip:bob@example.net>",
+        "To: <sip:carol@example.net>",
+    );
+    decrypt.hang_up();
+    std::thread::sleep(Duration::from_millis(200));
+    let record = decrypt.send(&to_carol);
+    assert_eq!(record["verdict"]["result"], "decrypted", "{record}");
 }
 
 /// Item 8: an envelope opened only for a recipient this store serves; every failure after

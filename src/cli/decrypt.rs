@@ -29,7 +29,8 @@ envelope are never restored; and a mark sipsec-verify made survives the opening 
 signature it rests on covered the body opened (its verdict says body=yes or body=encrypted), \
 else it is removed with a warning that says why.
 
-Every identity's key is read when the run starts: a store whose keys are encrypted (made with \
+Every identity's key is read when the run starts, and again when the store changes (looked at \
+once a second, at once on SIGHUP: a new or rotated identity is used from the next message on): a store whose keys are encrypted (made with \
 sipsec-certgen --passphrase-file or --passphrase-env) needs the same option here, and a missing \
 or wrong passphrase ends the run before any message is read (exit code 3).
 
@@ -77,7 +78,10 @@ pub fn run(cli: &DecryptCli) -> Exit {
         )
     });
     match decryptor {
-        Ok(d) => run_filter(&d, &cli.filter, &cli.common),
+        Ok(d) => {
+            crate::store::watch::look_again_on_sighup();
+            run_filter(&d, &cli.filter, &cli.common)
+        }
         Err(e) => setup_failed("decrypt", e),
     }
 }

@@ -233,12 +233,14 @@ impl Store {
     }
 
     fn watched(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = ["", "config", "groups", "anchors", "crl", "ca"]
+        let mut v: Vec<PathBuf> = ["", "config", "groups", "anchors", "crl", "ca", "identities"]
             .iter()
             .map(|p| self.root.join(p))
             .collect();
         v.extend(fsio::list_dir(&self.root.join("anchors")).unwrap_or_default());
         v.extend(fsio::list_dir(&self.root.join("crl")).unwrap_or_default());
+        // An identity's directory changes when its key and certificate are replaced (rotation).
+        v.extend(fsio::list_dir(&self.root.join("identities")).unwrap_or_default());
         v
     }
 

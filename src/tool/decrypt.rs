@@ -9,12 +9,13 @@ use crate::message::{HeaderKind, Message};
 use crate::smime::parse::{classify, EntityView, Protection};
 use crate::smime::restore::{restore_entity, restore_from_inner};
 use crate::store::policy::Groups;
+use crate::store::watch::Watch;
 use crate::store::{Identity, Lookup, StoreError};
 use crate::uri::Aor;
 use openssl::x509::X509Name;
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 /// The one text every decryption failure gets, whatever went wrong: a proxy that told padding
 /// errors, tag errors and parse errors apart would be an oracle.
@@ -35,15 +36,58 @@ pub struct DecryptOptions {
 /// sipsec-decrypt as a filter. The store's own identities (certificate and key) are loaded
 /// once; keys stay in memory only.
 pub struct Decrypt {
+    /// Read from the store, and again when it changed (a key rotated, a member added).
+    keys: RwLock<Keys>,
+    lookup: Mutex<Box<dyn Lookup>>,
+    /// When to look at the store again.
+    watch: Watch,
+    /// Descriptions of recipient ids already seen (an X.509 name is slow to print).
+    described: Mutex<HashMap<RecipientId, String>>,
+    options: DecryptOptions,
+}
+
+/// The identities this proxy decrypts with, and whom it serves.
+struct Keys {
     identities: Vec<Identity>,
     /// Whom the store serves: its identities and their groups' members.
     groups: Groups,
     /// The RSA identities again, for the fast path; `rsa_of[i]` is the identity of `rsa[i]`.
     rsa: Vec<RsaRecipient>,
     rsa_of: Vec<usize>,
-    /// Descriptions of recipient ids already seen (an X.509 name is slow to print).
-    described: Mutex<HashMap<RecipientId, String>>,
-    options: DecryptOptions,
+}
+
+impl Keys {
+    fn load(lookup: &dyn Lookup) -> Result<Keys, StoreError> {
+        let mut identities = Vec::new();
+        for aor in lookup.identities()? {
+            if let Some(id) = lookup.identity(&aor)? {
+                identities.push(id);
+            }
+        }
+        let mut rsa = Vec::new();
+        let mut rsa_of = Vec::new();
+        for (i, id) in identities.iter().enumerate() {
+            let parts = (
+                id.key.rsa().ok(),
+                id.cert.issuer_name().to_der().ok(),
+                id.cert.serial_number().to_bn().ok(),
+            );
+            if let (Some(key), Some(issuer), Some(serial)) = parts {
+                rsa.push(RsaRecipient {
+                    issuer,
+                    serial: serial.to_vec(),
+                    key,
+                });
+                rsa_of.push(i);
+            }
+        }
+        Ok(Keys {
+            identities,
+            groups: lookup.groups().clone(),
+            rsa,
+            rsa_of,
+        })
+    }
 }
 
 fn describe(id: &RecipientId) -> String {
@@ -79,38 +123,38 @@ struct Opened {
 }
 
 impl Decrypt {
-    pub fn new(lookup: impl Lookup, options: DecryptOptions) -> Result<Decrypt, StoreError> {
-        let mut identities = Vec::new();
-        for aor in lookup.identities()? {
-            if let Some(id) = lookup.identity(&aor)? {
-                identities.push(id);
-            }
-        }
-        let mut rsa = Vec::new();
-        let mut rsa_of = Vec::new();
-        for (i, id) in identities.iter().enumerate() {
-            let parts = (
-                id.key.rsa().ok(),
-                id.cert.issuer_name().to_der().ok(),
-                id.cert.serial_number().to_bn().ok(),
-            );
-            if let (Some(key), Some(issuer), Some(serial)) = parts {
-                rsa.push(RsaRecipient {
-                    issuer,
-                    serial: serial.to_vec(),
-                    key,
-                });
-                rsa_of.push(i);
-            }
-        }
+    pub fn new(
+        lookup: impl Lookup + 'static,
+        options: DecryptOptions,
+    ) -> Result<Decrypt, StoreError> {
         Ok(Decrypt {
-            identities,
-            groups: lookup.groups().clone(),
-            rsa,
-            rsa_of,
+            keys: RwLock::new(Keys::load(&lookup)?),
+            lookup: Mutex::new(Box::new(lookup)),
+            watch: Watch::default(),
             described: Mutex::new(HashMap::new()),
             options,
         })
+    }
+
+    /// At most once per [`RECHECK`](crate::store::watch::RECHECK), and at once after SIGHUP:
+    /// the keys read again when the store changed. A store that cannot be read now keeps the
+    /// keys read before.
+    fn look_at_store(&self) {
+        if !self.watch.due() {
+            return;
+        }
+        let Ok(mut lookup) = self.lookup.lock() else {
+            return;
+        };
+        if let Ok(true) = lookup.reload_if_changed() {
+            if let Ok(keys) = Keys::load(lookup.as_ref()) {
+                *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
+            }
+        }
+    }
+
+    fn keys(&self) -> RwLockReadGuard<'_, Keys> {
+        self.keys.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Opens one envelope: the key is the identity whose certificate a recipient info names.
@@ -132,9 +176,10 @@ impl Decrypt {
 
     /// The content and the facts of an envelope opened; `None` for every failure alike.
     fn open(&self, der: &[u8]) -> Option<(Vec<u8>, Value)> {
-        match fastenv::open(der, &self.rsa) {
+        let keys = self.keys();
+        match fastenv::open(der, &keys.rsa) {
             Route::Opened(content, cipher, at, ids) => {
-                let id = &self.identities[self.rsa_of[at]];
+                let id = &keys.identities[keys.rsa_of[at]];
                 let facts = json!({
                     "recipients": self.describe_all(&ids),
                     "key": format!("sip:{}", id.aor),
@@ -148,7 +193,7 @@ impl Decrypt {
         }
         let ids = crypto::recipients(der).ok()?;
         let (rid, id) = ids.iter().find_map(|rid| {
-            self.identities
+            keys.identities
                 .iter()
                 .find(|i| rid.matches(&i.cert))
                 .map(|i| (rid, i))
@@ -280,12 +325,13 @@ impl Decrypt {
     /// (Request-URI or To) an identity this store holds or a member of its group; a response
     /// must be from one (From).
     fn addressed_here(&self, m: &Message) -> Result<(), String> {
+        let keys = self.keys();
         let serves = |aor: &Aor| {
-            self.identities.iter().any(|i| &i.aor == aor)
-                || self
+            keys.identities.iter().any(|i| &i.aor == aor)
+                || keys
                     .groups
                     .group_of(aor)
-                    .is_some_and(|g| self.identities.iter().any(|i| &i.aor == g))
+                    .is_some_and(|g| keys.identities.iter().any(|i| &i.aor == g))
         };
         let mut named = Vec::new();
         if m.is_request() {
@@ -325,6 +371,7 @@ impl Filter for Decrypt {
     }
 
     fn process(&self, message: &Message, ctx: &MessageContext) -> Result<Processed, Failure> {
+        self.look_at_store();
         let mut verdict = Verdict::new();
         if let Err(why) = self.addressed_here(message) {
             if matches!(classify(message), Ok(Protection::Enveloped(_))) {
