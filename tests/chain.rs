@@ -51,14 +51,10 @@ fn sipsec_sign_child_signs_an_attributed_response_as_the_group() {
     let ChainOutcome::Pass { message, .. } = chain.run(ok.clone(), &agent()) else {
         panic!("withheld")
     };
-    // An identity body (the default form) beside the SDP, naming the group as the responder.
+    // The default form: a copy of the message in multipart/signed.
     let text = String::from_utf8_lossy(message.as_bytes()).into_owned();
-    assert!(text.contains("multipart/mixed"), "{text}");
-    assert!(text.contains("message/sipfrag"), "{text}");
-    assert!(
-        text.contains("From: <sip:support@callcentre.example>"),
-        "{text}"
-    );
+    assert!(text.contains("Content-Type: multipart/signed"), "{text}");
+    assert!(text.contains("Content-Type: message/sip"), "{text}");
     assert_eq!(message.values_named(control::HEADER).count(), 0);
 
     // Unattributed: sipsec-sign (fail-closed) withholds it, and the chain says so.
@@ -75,6 +71,7 @@ fn sipsec_sign_child_signs_an_attributed_response_as_the_group() {
         seq: 1,
         origin: Default::default(),
         attribution: Some("agent-7@callcentre.example".into()),
+        marks: None,
     };
     control::attach(
         &mut forged,
@@ -107,7 +104,7 @@ fn sipsec_sign_named_in_a_chain_runs_in_process() {
         reports[0].signed_as().map(|a| a.to_string()).as_deref(),
         Some(RSA_GROUP)
     );
-    assert!(String::from_utf8_lossy(message.as_bytes()).contains("message/sipfrag"));
+    assert!(String::from_utf8_lossy(message.as_bytes()).contains("multipart/signed"));
     // Unattributed, sign's own default (fail-open) lets it through unsigned.
     let ChainOutcome::Pass { message, reports } = chain.run(ok.clone(), &MessageContext::default())
     else {

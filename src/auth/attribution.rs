@@ -58,6 +58,7 @@ impl Attribution {
             seq,
             origin,
             attribution: Some(self.member.to_string()),
+            marks: None,
         }
     }
 }

@@ -13,6 +13,7 @@
 //! a refusal placeholder from it means the tool withheld the message.
 
 use crate::filter::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
+use crate::filter::mark::{self, mark_lines};
 use crate::filter::{FailMode, MessageContext};
 use crate::framing::{FrameEvent, OnGarbage, StreamFramer};
 use crate::message::{unfold, HeaderKind, Message};
@@ -177,6 +178,12 @@ impl ChildStage {
                 seq: self.seq,
                 origin: context.origin.clone(),
                 attribution: context.attribution.as_ref().map(ToString::to_string),
+                // Marks a sipsec-verify of the chain made are vouched for, so the tool keeps
+                // them; the chain let no other through.
+                marks: {
+                    let lines = mark_lines(message);
+                    (!lines.is_empty() && lines == context.marks).then(|| mark::digest(&lines))
+                },
             };
             control::attach(&mut outgoing, key, ControlKind::Message, &data);
             self.seq

@@ -10,9 +10,9 @@
 pub mod child;
 pub mod worker;
 
+use crate::filter::mark::{foreign_mark, mark_lines, strip_marks};
 use crate::filter::{FailMode, Filter, MessageContext, Verdict};
 use crate::message::Message;
-use crate::tool::verify::verdict::{foreign_mark, strip_marks};
 use crate::uri::Aor;
 
 /// A chain as written: stages, each a program and its arguments.
@@ -106,11 +106,11 @@ impl Stage {
         }
     }
 
-    /// Whether the stage is sipsec's verifier, whose marks (`Subject: validated`,
-    /// `Sipsec-Verdict`) are the only ones a message may carry out of an inbound chain.
-    fn is_verifier(&self) -> bool {
+    /// Whether the stage is sipsec's verifier, which judges the marks it is given and makes
+    /// the only ones a message may carry (`Subject: validated`, `Sipsec-Verdict`).
+    fn judges_marks(&self) -> bool {
         match self {
-            Stage::Own { filter, .. } => filter.name() == "verify",
+            Stage::Own { filter, .. } => filter.judges_marks(),
             Stage::Child(c) => std::path::Path::new(c.name())
                 .file_name()
                 .is_some_and(|n| n == "sipsec-verify"),
@@ -199,16 +199,11 @@ pub enum ChainOutcome {
 /// A chain ready to run.
 pub struct Chain {
     stages: Vec<Stage>,
-    /// The marks the message carried right after the verifier, for the current message.
-    verifier_marks: Vec<String>,
 }
 
 impl Chain {
     pub fn new(stages: Vec<Stage>) -> Chain {
-        Chain {
-            stages,
-            verifier_marks: Vec::new(),
-        }
+        Chain { stages }
     }
 
     pub fn is_empty(&self) -> bool {
@@ -226,54 +221,32 @@ impl Chain {
             .sum()
     }
 
-    /// Runs a message that arrived from the network towards the relay's terminals: any mark
-    /// it carries is removed first (a mark from outside is a forgery until sipsec's verifier
-    /// says otherwise), and what comes out may carry only the marks the chain's verifier
-    /// made; anything else is withheld.
-    pub fn run_inbound(&mut self, mut message: Message, context: &MessageContext) -> ChainOutcome {
+    /// Runs one message, as it arrived from the network or a member, through every stage.
+    ///
+    /// The filter contract's rules on marks hold through the chain as between processes:
+    /// a mark the message brings is removed first (from outside, a mark is a forgery until
+    /// sipsec-verify says otherwise); a stage that judges marks (sipsec-verify) makes the ones
+    /// the message may carry from then on; any other stage that would pass on a mark that is
+    /// not one of those fails (and follows its fail mode, which never forwards that mark).
+    pub fn run(&mut self, mut message: Message, context: &MessageContext) -> ChainOutcome {
         let removed = strip_marks(&mut message);
-        let mut outcome = self.run_stages(message, context);
-        if let ChainOutcome::Pass { message, reports } = &mut outcome {
-            if !removed.is_empty() {
-                if let Some(first) = reports.first_mut() {
-                    for r in &removed {
-                        first
-                            .verdict
-                            .warn(format!("removed a mark from the network: {r}"));
-                    }
-                }
-            }
-            if let Some(line) = foreign_mark(message, &self.verifier_marks) {
-                return ChainOutcome::Withheld {
-                    stage: "chain".into(),
-                    reason: format!("a mark the chain's verifier did not make: {line:?}"),
-                    reports: std::mem::take(reports),
-                };
-            }
-        }
-        outcome
-    }
-
-    /// Runs one message through every stage.
-    pub fn run(&mut self, message: Message, context: &MessageContext) -> ChainOutcome {
-        self.run_stages(message, context)
-    }
-
-    fn run_stages(&mut self, message: Message, context: &MessageContext) -> ChainOutcome {
-        let mut message = message;
-        let mut reports = Vec::with_capacity(self.stages.len());
-        self.verifier_marks.clear();
+        let mut context = MessageContext {
+            marks: Vec::new(),
+            ..context.clone()
+        };
+        let mut reports: Vec<StageReport> = Vec::with_capacity(self.stages.len());
         for stage in &mut self.stages {
             let name = stage.name();
+            let judges_marks = stage.judges_marks();
             let (result, fail_mode) = match stage {
                 Stage::Own { filter, fail_mode } => (
                     filter
-                        .process(&message, context)
+                        .process(&message, &context)
                         .map(|p| (p.message, p.verdict))
                         .map_err(|f| (f.reason, f.verdict)),
                     *fail_mode,
                 ),
-                Stage::Child(c) => match c.process(&message, context) {
+                Stage::Child(c) => match c.process(&message, &context) {
                     Ok(m) => (Ok((Some(m), Verdict::default())), c.fail_mode()),
                     // The tool withheld it itself: withheld, whatever the stage's mode.
                     Err(child::ChildError::Withheld(reason)) => {
@@ -284,13 +257,23 @@ impl Chain {
                     }
                 },
             };
+            let result = result.and_then(|(changed, verdict)| {
+                let out = changed.as_ref().unwrap_or(&message);
+                match foreign_mark(out, &context.marks) {
+                    Some(line) if !judges_marks => Err((
+                        format!("the output would carry a mark no sipsec-verify made: {line:?}"),
+                        verdict,
+                    )),
+                    _ => Ok((changed, verdict)),
+                }
+            });
             match result {
                 Ok((changed, verdict)) => {
                     if let Some(m) = changed {
                         message = m;
                     }
-                    if stage.is_verifier() {
-                        self.verifier_marks = strip_marks(&mut message.clone());
+                    if judges_marks {
+                        context.marks = mark_lines(&message);
                     }
                     reports.push(StageReport {
                         stage: name,
@@ -298,25 +281,27 @@ impl Chain {
                         failed: None,
                     });
                 }
-                Err((reason, verdict)) => match fail_mode {
-                    FailMode::Open => reports.push(StageReport {
-                        stage: name,
+                Err((reason, verdict)) => {
+                    reports.push(StageReport {
+                        stage: name.clone(),
                         verdict,
-                        failed: Some(reason),
-                    }),
-                    FailMode::Closed => {
-                        reports.push(StageReport {
-                            stage: name.clone(),
-                            verdict,
-                            failed: Some(reason.clone()),
-                        });
+                        failed: Some(reason.clone()),
+                    });
+                    if fail_mode == FailMode::Closed {
                         return ChainOutcome::Withheld {
                             stage: name,
                             reason,
                             reports,
                         };
                     }
-                },
+                }
+            }
+        }
+        if let Some(first) = reports.first_mut() {
+            for r in &removed {
+                first
+                    .verdict
+                    .warn(format!("removed a mark that came with the message: {r}"));
             }
         }
         ChainOutcome::Pass { message, reports }

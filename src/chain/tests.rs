@@ -232,15 +232,20 @@ fn a_signing_stage_says_whom_it_signed_as() {
     assert!(unsigned.signed_as().is_none());
 }
 
-/// Stands for sipsec-verify: adds its mark.
+/// Adds a mark; `judge` stands for sipsec-verify.
 struct Marker {
     name: &'static str,
     mark: &'static str,
+    judge: bool,
 }
 
 impl Filter for Marker {
     fn name(&self) -> &'static str {
         self.name
+    }
+
+    fn judges_marks(&self) -> bool {
+        self.judge
     }
 
     fn default_fail_mode(&self) -> FailMode {
@@ -256,7 +261,11 @@ impl Filter for Marker {
 
 fn marker(name: &'static str, mark: &'static str) -> Stage {
     Stage::Own {
-        filter: Box::new(Marker { name, mark }),
+        filter: Box::new(Marker {
+            name,
+            mark,
+            judge: name == "verify",
+        }),
         fail_mode: FailMode::Closed,
     }
 }
@@ -281,7 +290,7 @@ fn inbound_marks_from_the_network_are_removed_and_only_the_verifiers_stay() {
     let ChainOutcome::Pass {
         message: out,
         reports,
-    } = plain.run_inbound(forged.clone(), &MessageContext::default())
+    } = plain.run(forged.clone(), &MessageContext::default())
     else {
         panic!("withheld")
     };
@@ -294,7 +303,7 @@ fn inbound_marks_from_the_network_are_removed_and_only_the_verifiers_stay() {
         "validated <sip:support@callcentre.example>",
     )]);
     let ChainOutcome::Pass { message: out, .. } =
-        verified.run_inbound(forged.clone(), &MessageContext::default())
+        verified.run(forged.clone(), &MessageContext::default())
     else {
         panic!("withheld")
     };
@@ -307,8 +316,7 @@ fn inbound_marks_from_the_network_are_removed_and_only_the_verifiers_stay() {
         marker("verify", "validated <sip:support@callcentre.example>"),
         marker("other", "validated <sip:boss@bank.example>"),
     ]);
-    let ChainOutcome::Withheld { reason, .. } =
-        sneaky.run_inbound(forged, &MessageContext::default())
+    let ChainOutcome::Withheld { reason, .. } = sneaky.run(forged, &MessageContext::default())
     else {
         panic!("a mark the verifier did not make went through")
     };
