@@ -7,10 +7,15 @@ use crate::auth::digest::Algorithm;
 use crate::auth::gate::AuthGate;
 use crate::auth::nonce::NonceKey;
 use crate::auth::AuthConfig;
+use crate::chain::Chain;
+use crate::cli::chain::{self, ChainSettings};
 use crate::cli::member::DigestAlgorithm;
+use crate::filter::control::ControlKey;
+use anyhow::Context;
 use clap::Args;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Member flows remembered at most (one per registered connection).
 const MEMBER_FLOWS: usize = 65536;
@@ -37,6 +42,28 @@ pub struct LiveArgs {
     /// TCP or TLS connection a member registered over are the member's.
     #[arg(long)]
     pub attribute_udp_responses: bool,
+    /// The filter chain for messages from authenticated members, e.g.
+    /// 'sipsec-sign --store DIR | sipsec-encrypt --store DIR'. sipsec's own tools, named by
+    /// their bare name, run inside the relay; any other command runs as a long-lived child
+    /// reading and writing the framed stream (one message out for each in).
+    #[arg(long, value_name = "CHAIN")]
+    pub outbound: Option<String>,
+    /// The filter chain for other messages towards the relay's terminals (requests routed to
+    /// a registered contact, and responses), e.g. 'sipsec-decrypt --store DIR | sipsec-verify
+    /// --store DIR --unwrap'. Marks that arrive from the network are removed before it runs.
+    #[arg(long, value_name = "CHAIN")]
+    pub inbound: Option<String>,
+    /// How long a child of a chain may take over one message before it is killed and
+    /// restarted (milliseconds); the message follows the stage's fail mode.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub chain_timeout: u64,
+    /// Messages waiting for a chain at most; past it a message follows the fail mode at once.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub chain_queue: usize,
+    /// Append one JSON line per signature made as a group for a member (who, how attributed,
+    /// which message, when) to FILE (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub audit_log: Option<PathBuf>,
 }
 
 impl LiveArgs {
@@ -89,6 +116,33 @@ impl LiveArgs {
     }
 }
 
+/// The chains a relay runs.
+pub struct Chains {
+    pub outbound: Option<Chain>,
+    pub inbound: Option<Chain>,
+}
+
+impl LiveArgs {
+    /// Builds --outbound and --inbound (children are started now, so that a command that
+    /// cannot run is reported at start-up). One control key serves the run.
+    pub fn chains(&self, max_size: usize) -> anyhow::Result<Chains> {
+        let settings = ChainSettings {
+            timeout: Duration::from_millis(self.chain_timeout.max(1)),
+            max_size,
+            control: ControlKey::generate(),
+        };
+        let build = |text: &Option<String>, which: &str| {
+            text.as_deref()
+                .map(|t| chain::build(t, &settings).with_context(|| format!("--{which}")))
+                .transpose()
+        };
+        Ok(Chains {
+            outbound: build(&self.outbound, "outbound")?,
+            inbound: build(&self.inbound, "inbound")?,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +168,22 @@ mod tests {
             "md5",
         ]);
         assert_eq!(cli.live.algorithms(), [Algorithm::Md5, Algorithm::Sha256]);
+    }
+
+    #[test]
+    fn chains_are_built_and_errors_name_the_option() {
+        let cli = Cli::parse_from([
+            "x",
+            "--outbound",
+            "cat",
+            "--inbound",
+            "sipsec-verify --json",
+        ]);
+        let e = cli.live.chains(65536).err().unwrap();
+        assert!(format!("{e:#}").starts_with("--inbound: "), "{e:#}");
+        let cli = Cli::parse_from(["x", "--outbound", "cat"]);
+        let chains = cli.live.chains(65536).unwrap();
+        assert!(chains.outbound.is_some() && chains.inbound.is_none());
     }
 
     #[test]
