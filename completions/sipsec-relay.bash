@@ -23,12 +23,44 @@ _sipsec__relay() {
 
     case "${cmd}" in
         sipsec__relay)
-            opts="-q -v -h -V --quiet --verbose --config --listen --domain --alias --route --stdio --min-expires --max-expires --idle-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --help --version"
+            opts="-q -v -h -V --quiet --verbose --credentials --digest-algorithm --nonce-lifetime --attribute-udp-responses --outbound --inbound --chain-timeout --chain-queue --audit-log --config --listen --domain --alias --route --stdio --min-expires --max-expires --idle-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --credentials)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --digest-algorithm)
+                    COMPREPLY=($(compgen -W "sha-256 md5" -- "${cur}"))
+                    return 0
+                    ;;
+                --nonce-lifetime)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --outbound)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --inbound)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chain-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chain-queue)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --audit-log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

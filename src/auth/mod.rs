@@ -182,6 +182,13 @@ impl Groups for NoGroups {
     }
 }
 
+/// The store's group map: an agent speaks as the group its address belongs to.
+impl Groups for crate::store::policy::Groups {
+    fn group_of(&self, member: &Aor) -> Option<Aor> {
+        crate::store::policy::Groups::group_of(self, member).cloned()
+    }
+}
+
 /// The digest authenticator of a relay.
 #[derive(Debug)]
 pub struct Authenticator {

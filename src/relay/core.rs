@@ -6,6 +6,8 @@
 
 use super::registrar::{Location, RegisterOutcome};
 use super::{Config, Peer, Transport};
+use crate::auth::attribution::Attribution;
+use crate::auth::gate::{AuthCounters, AuthGate, RequestAuth};
 use crate::header::{split_list, Via};
 use crate::message::Message;
 use crate::uri::{Host, Scheme, Uri};
@@ -140,6 +142,8 @@ pub struct Relay {
     location: Location,
     resolver: Box<dyn Resolver>,
     branch_key: BranchKey,
+    /// Member authentication, when the relay has members.
+    auth: Option<AuthGate>,
 }
 
 impl Relay {
@@ -153,7 +157,19 @@ impl Relay {
             location: Location::default(),
             resolver,
             branch_key: BranchKey::random(),
+            auth: None,
         }
+    }
+
+    /// Makes requests from the relay's own domains authenticate (digest) before anything else.
+    pub fn with_auth(mut self, gate: AuthGate) -> Relay {
+        self.auth = Some(gate);
+        self
+    }
+
+    /// What member authentication counted, when the relay has members.
+    pub fn auth_counters(&self) -> Option<AuthCounters> {
+        self.auth.as_ref().map(AuthGate::counters)
     }
 
     /// Replaces the random branch key (see [`BranchKey::Fixed`]).
@@ -194,6 +210,28 @@ impl Relay {
         if let Err(e) = msg.validate() {
             return self.refuse(&msg, from, 400, "Bad Request", &format!("invalid: {e}"));
         }
+        // Before anything rewrites the Request-URI: the credentials cover it as sent.
+        let checked = self.auth.as_mut().map(|g| {
+            let out = g.check_request(&mut msg, from, now);
+            (out, g.take_warning())
+        });
+        let member = match checked {
+            None | Some((RequestAuth::Exempt, None)) => None,
+            Some((RequestAuth::Exempt, Some(w))) => {
+                eprintln!("sipsec-relay: {w}");
+                None
+            }
+            Some((RequestAuth::Member(a), _)) => Some(a),
+            Some((RequestAuth::Answer(answer), warning)) => {
+                if let Some(w) = warning {
+                    eprintln!("sipsec-relay: {w}");
+                }
+                // The delay the throttle asks for is not applied by this network layer.
+                let note = format!("authentication: {}", answer.refusal.name());
+                let fields: Vec<(&str, String)> = answer.fields;
+                return self.reply(&msg, from, answer.code, answer.reason, &fields, &note);
+            }
+        };
         let txn = transaction_hash(&msg, self.branch_key.hasher());
         let scheme_ok = matches!(
             msg.request_uri_parsed().map(|u| u.map(|u| u.scheme())),
@@ -232,7 +270,7 @@ impl Relay {
             );
         }
         if msg.method() == Some(b"REGISTER") && self.request_uri_is_own_domain(&msg) {
-            return self.register(&msg, from, now);
+            return self.register(&msg, from, now, member.as_ref());
         }
         let (target, how) = match self.next_hop(&mut msg, now) {
             Ok(t) => t,
@@ -395,7 +433,13 @@ impl Relay {
             .ok_or_else(|| unroutable(format!("no route for {uri_text}")))
     }
 
-    fn register(&mut self, msg: &Message, from: Peer, now: u64) -> Decision {
+    fn register(
+        &mut self,
+        msg: &Message,
+        from: Peer,
+        now: u64,
+        member: Option<&Attribution>,
+    ) -> Decision {
         let aor = match msg.to().ok().and_then(|t| t.uri().aor()) {
             Some(a) if self.is_own_domain_name(a.host()) => a,
             _ => return self.refuse(msg, from, 404, "Not Found", "REGISTER for a foreign AOR"),
@@ -404,6 +448,11 @@ impl Relay {
         let (min, max) = (c.min_expires, c.max_expires);
         match self.location.register(&aor, msg, from, now, min, max) {
             RegisterOutcome::Ok(bindings) => {
+                if let (Some(gate), Some(m)) = (self.auth.as_mut(), member) {
+                    // Responses over this flow are the member's while a binding lives.
+                    let longest = bindings.iter().map(|(_, secs)| *secs).max().unwrap_or(0);
+                    gate.registered(from, &m.member, now + longest, now);
+                }
                 let extra: Vec<(&str, String)> = bindings
                     .iter()
                     .map(|(c, secs)| ("Contact", format!("<{c}>;expires={secs}")))
