@@ -10,30 +10,15 @@ use sipsec::relay::core::build_response;
 use sipsec::relay::{Peer, Transport};
 use sipsec::uri::Aor;
 use sipsec::Message;
+
+mod relay_common;
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const DOMAIN: &str = "callcentre.example";
-
-fn have_sipp() -> bool {
-    let ok = Command::new("sipp")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        if std::env::var("SIPSEC_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("sipp is required (SIPSEC_REQUIRE_PEERS=1) but does not run");
-        }
-        eprintln!("note: sipp not installed; test skipped (scripts/setup.sh --peers)");
-    }
-    ok
-}
 
 /// What the registrar stand-in saw: each outcome's refusal, or the algorithm that
 /// authenticated.
@@ -100,30 +85,28 @@ fn registrar(
 
 /// SIPp registering agent-7 with `password`, by `scenario`; true when the scenario passed.
 fn sipp_register(port: u16, password: &str, scenario: &Path) -> bool {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("timeout")
-        .arg("30")
-        .arg("sipp")
-        .arg(format!("127.0.0.1:{port}"))
-        .args(["-t", "u1", "-i", "127.0.0.1", "-m", "1", "-s", "agent-7"])
-        .args(["-key", "domain", DOMAIN, "-au", "agent-7", "-ap", password])
-        .arg("-sf")
-        .arg(scenario)
-        .args(["-nostdin", "-trace_err"])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
-            eprintln!(
-                "{}: {}",
-                e.path().display(),
-                std::fs::read_to_string(e.path()).unwrap_or_default()
-            );
-        }
-    }
-    out.status.success()
+    let to = format!("127.0.0.1:{port}");
+    let scenario = scenario.to_str().unwrap();
+    relay_common::run_sipp(&[
+        &to,
+        "-t",
+        "u1",
+        "-i",
+        "127.0.0.1",
+        "-m",
+        "1",
+        "-s",
+        "agent-7",
+        "-key",
+        "domain",
+        DOMAIN,
+        "-au",
+        "agent-7",
+        "-ap",
+        password,
+        "-sf",
+        scenario,
+    ])
 }
 
 fn members() -> Members {
@@ -147,7 +130,7 @@ fn run(algorithms: Vec<Algorithm>, password: &str, scenario: &Path) -> (bool, Ve
 
 #[test]
 fn sipp_registers_with_md5_digest_and_a_wrong_password_is_refused() {
-    if !have_sipp() {
+    if !relay_common::peer_available("sipp", "-v") {
         return;
     }
     // Debian's SIPp (3.6) knows only MD5 and reads only the first challenge, so with

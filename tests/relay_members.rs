@@ -6,7 +6,7 @@
 
 mod relay_common;
 
-use relay_common::{free_port, Relay};
+use relay_common::{free_port, peer_available as have, run_sipp as sipp, Relay};
 use sipsec::auth::credentials;
 use sipsec::auth::digest::{Algorithm, ResponseInput};
 use sipsec::header::Auth;
@@ -21,22 +21,6 @@ use std::time::Duration;
 
 const DOMAIN: &str = "callcentre.example";
 const PASSWORD: &str = "s3cret";
-
-fn have(tool: &str, arg: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg(arg)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        if std::env::var("SIPSEC_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("{tool} is required (SIPSEC_REQUIRE_PEERS=1) but does not run");
-        }
-        eprintln!("note: {tool} not installed; test skipped (scripts/setup.sh --peers)");
-    }
-    ok
-}
 
 fn scenario(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -101,30 +85,6 @@ impl Members {
         args.extend(extra);
         Relay::start(transports, &args)
     }
-}
-
-/// Runs SIPp (bounded); true when the scenario passed.
-fn sipp(args: &[&str]) -> bool {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("timeout")
-        .arg("30")
-        .arg("sipp")
-        .args(args)
-        .args(["-nostdin", "-trace_err"])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
-            eprintln!(
-                "{}: {}",
-                e.path().display(),
-                std::fs::read_to_string(e.path()).unwrap_or_default()
-            );
-        }
-    }
-    out.status.success()
 }
 
 #[test]
