@@ -21,7 +21,8 @@ Recipients. The envelope is made for the address-of-record the message goes to: 
 To (else its Request-URI), a response's From, with the certificate the store holds for it (an \
 own identity or its group's, or one learned by sipsec-verify --learn-certs), or the one given \
 with --recipient-cert. --also-to adds recipients to every envelope (e.g. the recipient's \
-validating proxy).
+validating proxy). Certificates read from the store are reused for a minute, and forgotten as \
+soon as the store changes (looked at once a second, at once on SIGHUP).
 
 Forms (--form):
   body  (default) the body with its Content-Type (e.g. the SDP, whose a=crypto lines carry \
@@ -176,7 +177,10 @@ pub fn run(cli: &EncryptCli) -> Exit {
         .map_err(anyhow::Error::from)
         .and_then(|store| Ok((config(cli, &store)?, store)));
     match setup {
-        Ok((config, store)) => run_filter(&Encrypt::new(store, config), &cli.filter, &cli.common),
+        Ok((config, store)) => {
+            crate::store::watch::look_again_on_sighup();
+            run_filter(&Encrypt::new(store, config), &cli.filter, &cli.common)
+        }
         Err(e) => setup_failed("encrypt", format_args!("{e:#}")),
     }
 }

@@ -11,6 +11,7 @@ use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdic
 use crate::message::{HeaderKind, Message};
 use crate::smime::build::{self, EncryptSpec, Transfer};
 use crate::smime::inner::InnerPolicy;
+use crate::store::watch::WatchedStore;
 use crate::store::Lookup;
 use crate::tool::cache::TtlCache;
 use crate::tool::select::Selection;
@@ -86,7 +87,8 @@ pub struct EncryptOptions {
 
 /// The encrypt filter over a store.
 pub struct Encrypt {
-    lookup: Box<dyn Lookup>,
+    /// Looked at again while running: a certificate replaced in the store is used at once.
+    store: WatchedStore,
     config: EncryptOptions,
     /// `config.inner` with sipsec's own headers first.
     inner: InnerPolicy,
@@ -110,7 +112,7 @@ fn is_envelope(message: &Message) -> bool {
 impl Encrypt {
     pub fn new(lookup: impl Lookup + 'static, config: EncryptOptions) -> Encrypt {
         Encrypt {
-            lookup: Box::new(lookup),
+            store: WatchedStore::new(lookup),
             inner: super::inner_policy(&config.inner),
             config,
             certs: TtlCache::new(CERT_TTL),
@@ -140,7 +142,7 @@ impl Encrypt {
         for aor in &destinations {
             let found = self
                 .certs
-                .get_or_try(aor, || self.lookup.recipient_cert(aor).ok_or(()));
+                .get_or_try(aor, || self.store.get().recipient_cert(aor).ok_or(()));
             if let Ok(cert) = found {
                 return Ok((aor.to_string(), cert));
             }
@@ -156,6 +158,9 @@ impl Encrypt {
     }
 
     fn encrypt(&self, message: &Message) -> Result<Processed, Failure> {
+        if self.store.changed() {
+            self.certs.clear();
+        }
         let mut verdict = Verdict::new();
         verdict.set("form", self.config.form.name());
         let fail =

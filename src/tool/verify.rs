@@ -14,7 +14,7 @@ use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processe
 use crate::message::{HeaderKind, Message};
 use crate::smime::parse::{classify, EntityView, Form, Protection, SignedBody};
 use crate::smime::restore::{compare, restore_entity, restore_from_inner, Comparison};
-use crate::store::watch::Watch;
+use crate::store::watch::WatchedStore;
 use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
 use openssl::x509::{X509Crl, X509};
@@ -179,45 +179,33 @@ impl ReplayCache {
     }
 }
 
-/// What the verifier knows from its store, reread when the store changes.
-struct StoreView {
-    lookup: Box<dyn Lookup>,
+/// What the verifier derives from its store, derived again when the store changes.
+struct FromStore {
     anchors: Vec<X509>,
     /// CRLs as DER: `X509Crl` cannot be cloned into each trust context.
     crl_der: Vec<Vec<u8>>,
     store_certs: OnceLock<Vec<X509>>,
 }
 
-impl StoreView {
-    fn new(lookup: Box<dyn Lookup>) -> StoreView {
-        let mut view = StoreView {
-            lookup,
-            anchors: Vec::new(),
-            crl_der: Vec::new(),
+impl FromStore {
+    fn derive(lookup: &dyn Lookup) -> FromStore {
+        FromStore {
+            anchors: lookup.trust_anchors(),
+            crl_der: lookup
+                .crls()
+                .iter()
+                .filter_map(|c| c.to_der().ok())
+                .collect(),
             store_certs: OnceLock::new(),
-        };
-        view.derive();
-        view
-    }
-
-    /// Everything taken from the lookup, taken again.
-    fn derive(&mut self) {
-        self.anchors = self.lookup.trust_anchors();
-        self.crl_der = self
-            .lookup
-            .crls()
-            .iter()
-            .filter_map(|c| c.to_der().ok())
-            .collect();
-        self.store_certs = OnceLock::new();
+        }
     }
 }
 
 /// sipsec-verify as a filter.
 pub struct Verify {
-    view: RwLock<StoreView>,
-    /// When to look at the store again (a revoked certificate must not keep earning the mark).
-    watch: Watch,
+    /// Looked at again while running: a revoked certificate must not keep earning the mark.
+    store: WatchedStore,
+    derived: RwLock<FromStore>,
     options: VerifyOptions,
     chains: Mutex<HashMap<ChainKey, TrustedSpan>>,
     certs: CertCache,
@@ -256,28 +244,24 @@ impl Verify {
     pub fn new(lookup: impl Lookup + 'static, options: VerifyOptions) -> Verify {
         Verify {
             replay: Mutex::new(ReplayCache::new(options.replay_capacity)),
-            view: RwLock::new(StoreView::new(Box::new(lookup))),
-            watch: Watch::default(),
+            derived: RwLock::new(FromStore::derive(&lookup)),
+            store: WatchedStore::new(lookup),
             options,
             chains: Mutex::new(HashMap::new()),
             certs: CertCache::default(),
         }
     }
 
-    fn view(&self) -> RwLockReadGuard<'_, StoreView> {
-        self.view.read().unwrap_or_else(|e| e.into_inner())
+    fn derived(&self) -> RwLockReadGuard<'_, FromStore> {
+        self.derived.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// At most once per [`RECHECK`](crate::store::watch::RECHECK), and at once after SIGHUP:
-    /// rereads the store if it changed, and then forgets every verified chain (a CRL may have
-    /// revoked one).
+    /// When the store changed: derives its anchors and CRLs again and forgets every verified
+    /// chain (a CRL may have revoked one).
     fn look_at_store(&self) {
-        if !self.watch.due() {
-            return;
-        }
-        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
-        if let Ok(true) = view.lookup.reload_if_changed() {
-            view.derive();
+        if self.store.changed() {
+            let fresh = FromStore::derive(self.store.get().as_ref());
+            *self.derived.write().unwrap_or_else(|e| e.into_inner()) = fresh;
             if let Ok(mut chains) = self.chains.lock() {
                 chains.clear();
             }
@@ -326,15 +310,17 @@ impl Verify {
         let mut source = "embedded";
         let mut result = attempt(Vec::new());
         if matches!(result, Err(CmsError::SignerNotFound)) {
-            if let Some(c) = who.and_then(|a| self.view().lookup.recipient_cert(a)) {
+            if let Some(c) = who.and_then(|a| self.store.get().recipient_cert(a)) {
                 source = "store (by AOR)";
                 result = attempt(vec![c]);
             }
         }
         if matches!(result, Err(CmsError::SignerNotFound)) {
             source = "store (by issuer and serial)";
-            let view = self.view();
-            let all = view.store_certs.get_or_init(|| view.lookup.all_certs());
+            let derived = self.derived();
+            let all = derived
+                .store_certs
+                .get_or_init(|| self.store.get().all_certs());
             result = attempt(all.clone());
         }
         match result {
@@ -367,10 +353,10 @@ impl Verify {
                 return Check::pass().with("cached", true);
             }
         }
-        let view = self.view();
+        let derived = self.derived();
         let ctx = TrustContext {
-            anchors: view.anchors.clone(),
-            crls: view
+            anchors: derived.anchors.clone(),
+            crls: derived
                 .crl_der
                 .iter()
                 .filter_map(|d| X509Crl::from_der(d).ok())
@@ -412,7 +398,7 @@ impl Verify {
         if names.contains(who) {
             let uri = sip_uri(who);
             let mut c = base(Check::pass()).with("matched", uri.clone());
-            if self.view().lookup.groups().is_group(who) {
+            if self.store.get().groups().is_group(who) {
                 c = c.with("group", true);
             }
             return (c, Some(uri));
@@ -440,8 +426,8 @@ impl Verify {
                 None,
             );
         }
-        let view = self.view();
-        let groups = view.lookup.groups();
+        let store = self.store.get();
+        let groups = store.groups();
         if let Some(g) = groups.group_of(who).filter(|g| names.contains(g)) {
             return (
                 base(Check::fail(format!(
@@ -638,11 +624,11 @@ impl Verify {
     }
 
     fn learn(&self, aor: &Aor, cert: &X509) -> String {
-        let view = self.view();
-        if view.lookup.recipient_cert(aor).is_some() {
+        let store = self.store.get();
+        if store.recipient_cert(aor).is_some() {
             return "already known; not overwritten".into();
         }
-        match view.lookup.learn_cert(aor, cert) {
+        match store.learn_cert(aor, cert) {
             Ok(()) => "stored".into(),
             Err(e) => format!("not stored: {e}"),
         }
