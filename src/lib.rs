@@ -13,6 +13,7 @@
 //! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt.
 //! - [`header`]: typed header views (addresses, Via, CSeq, auth, content, Date) and
 //!   `Message::validate`.
+//! - [`identity`]: STIR/SHAKEN Identity headers: PASSporTs, STI certificates, sign and verify.
 //! - [`smime`]: S/MIME bodies of SIP messages: the wrapping forms and the cleaned inner copy;
 //!   recognising the forms, verifying (each check apart, marks, replay cache) and decrypting
 //!   (key by recipient info, the message restored).
@@ -31,6 +32,7 @@ pub mod error;
 pub mod filter;
 pub mod framing;
 pub mod header;
+pub mod identity;
 pub mod message;
 pub mod mime;
 pub mod relay;

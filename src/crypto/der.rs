@@ -5,14 +5,14 @@
 
 const MAX_DEPTH: usize = 16;
 
-pub(super) struct Tlv<'a> {
-    pub(super) tag: u8,
+pub(crate) struct Tlv<'a> {
+    pub(crate) tag: u8,
     /// Content octets; for an indefinite length, the children without the end-of-contents.
-    pub(super) body: &'a [u8],
+    pub(crate) body: &'a [u8],
 }
 
 /// Reads one TLV from the front of `input`; returns it and the rest.
-pub(super) fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
+pub(crate) fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -61,7 +61,7 @@ pub(super) fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
     Some((Tlv { tag, body }, rest))
 }
 
-pub(super) fn children(body: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
+pub(crate) fn children(body: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
     let mut out = Vec::new();
     let mut cursor = body;
     while !cursor.is_empty() {
@@ -92,7 +92,7 @@ pub(crate) fn content_encryption_oid(der: &[u8]) -> Option<String> {
 /// The value (the extnValue octets) of the extension `oid` (its content octets, e.g.
 /// `55 1d 1e` for nameConstraints) in a certificate's DER: `Some(None)` when the certificate
 /// has no such extension, `None` when the DER does not read.
-pub(super) fn extension_value<'a>(cert: &'a [u8], oid: &[u8]) -> Option<Option<&'a [u8]>> {
+pub(crate) fn extension_value<'a>(cert: &'a [u8], oid: &[u8]) -> Option<Option<&'a [u8]>> {
     let (certificate, _) = read(cert, 0)?;
     let (tbs, _) = read(certificate.body, 1)?;
     // Extensions are the [3] field, last of the TBSCertificate; a v1 certificate has none.
