@@ -332,6 +332,166 @@ fn dechunk(mut body: &[u8], max: usize) -> Result<Vec<u8>, FetchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::testkit::{key, Ca, KeyKind};
+    use openssl::asn1::Asn1Time;
+    use openssl::hash::MessageDigest;
+    use openssl::ssl::SslAcceptor;
+    use openssl::x509::extension::SubjectAlternativeName;
+    use openssl::x509::{X509Builder, X509NameBuilder};
+    use std::net::TcpListener;
+
+    /// How a loopback server answers one request.
+    enum Answer {
+        Body(Vec<u8>),
+        Raw(Vec<u8>),
+        /// Says nothing, for this long at the most.
+        Stall(Duration),
+        /// Sends `n` bytes of body without a length, then closes.
+        Flood(usize),
+    }
+
+    /// A TLS server on 127.0.0.1 that answers one connection and stops; returns its URL and
+    /// the CA to trust.
+    fn serve(answer: Answer) -> (String, X509, std::thread::JoinHandle<()>) {
+        let ca = Ca::new(KeyKind::P256);
+        let k = key(KeyKind::P256);
+        let mut name = X509NameBuilder::new().unwrap();
+        name.append_entry_by_text("CN", "127.0.0.1").unwrap();
+        let name = name.build();
+        let mut b = X509Builder::new().unwrap();
+        b.set_version(2).unwrap();
+        b.set_subject_name(&name).unwrap();
+        b.set_issuer_name(ca.cert.subject_name()).unwrap();
+        b.set_pubkey(&k).unwrap();
+        b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+            .unwrap();
+        b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+            .unwrap();
+        let san = SubjectAlternativeName::new()
+            .ip("127.0.0.1")
+            .build(&b.x509v3_context(Some(&ca.cert), None))
+            .unwrap();
+        b.append_extension(san).unwrap();
+        b.sign(&ca.key, MessageDigest::sha256()).unwrap();
+        let cert = b.build();
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls()).unwrap();
+        acceptor.set_private_key(&k).unwrap();
+        acceptor.set_certificate(&cert).unwrap();
+        let acceptor = acceptor.build();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("https://{}/sti.pem", listener.local_addr().unwrap());
+        let handle = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let Ok(mut tls) = acceptor.accept(tcp) else {
+                return;
+            };
+            let mut request = Vec::new();
+            let mut byte = [0u8; 1];
+            while !request.ends_with(b"\r\n\r\n") && tls.read(&mut byte).unwrap_or(0) == 1 {
+                request.push(byte[0]);
+            }
+            assert!(request.starts_with(b"GET /sti.pem HTTP/1.1\r\n"));
+            match answer {
+                Answer::Body(body) => {
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    let _ = tls.write_all(head.as_bytes());
+                    let _ = tls.write_all(&body);
+                }
+                Answer::Raw(raw) => {
+                    let _ = tls.write_all(&raw);
+                }
+                Answer::Stall(d) => {
+                    // Ends when the client gives up (its close reads as 0) or after `d`.
+                    tls.get_ref().set_read_timeout(Some(d)).unwrap();
+                    let _ = tls.read(&mut byte);
+                }
+                Answer::Flood(n) => {
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\n\r\n");
+                    let _ = tls.write_all(&vec![b'x'; n]);
+                }
+            }
+            let _ = tls.shutdown();
+        });
+        (url, ca.cert, handle)
+    }
+
+    fn policy(anchor: X509) -> FetchPolicy {
+        FetchPolicy {
+            timeout: Duration::from_millis(500),
+            max_bytes: 4096,
+            tls_anchors: Some(vec![anchor]),
+        }
+    }
+
+    #[test]
+    fn fetches_over_tls_from_loopback() {
+        let (url, ca, server) = serve(Answer::Body(b"chain".to_vec()));
+        assert_eq!(fetch(&url, &policy(ca)), Ok(b"chain".to_vec()));
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_fetched_chain_is_cached_with_its_chain_and_used_offline() {
+        use crate::identity::credential::CredentialSource;
+        use crate::identity::x5u::X5uResolver;
+        let root = Ca::new(KeyKind::P256);
+        let inter = root.sub_ca(KeyKind::P256);
+        let (leaf, _) = inter.leaf(KeyKind::P256, "sip:sti@example.com");
+        let mut pem = leaf.to_pem().unwrap();
+        pem.extend(inter.cert.to_pem().unwrap());
+        let (url, ca, server) = serve(Answer::Body(pem));
+        let dir = tempfile::tempdir().unwrap();
+        let now = crate::crypto::testkit::now();
+        let online = X5uResolver::new(Some(dir.path().into()), Some(policy(ca)), 3600);
+        assert_eq!(online.credential(&url, now).unwrap().chain.len(), 1);
+        server.join().unwrap();
+        let offline = X5uResolver::new(Some(dir.path().into()), None, 3600);
+        assert_eq!(offline.credential(&url, now).unwrap().chain.len(), 1);
+    }
+
+    #[test]
+    fn a_silent_server_times_out_within_the_deadline() {
+        let (url, ca, server) = serve(Answer::Stall(Duration::from_secs(5)));
+        let start = Instant::now();
+        assert!(matches!(
+            fetch(&url, &policy(ca)),
+            Err(FetchError::Timeout(_))
+        ));
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            start.elapsed()
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn oversize_answers_are_refused() {
+        let (url, ca, server) = serve(Answer::Body(vec![b'x'; 5000]));
+        assert_eq!(fetch(&url, &policy(ca)), Err(FetchError::Oversize(4096)));
+        server.join().unwrap();
+        let (url, ca, server) = serve(Answer::Flood(100_000));
+        assert_eq!(fetch(&url, &policy(ca)), Err(FetchError::Oversize(4096)));
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn redirects_are_not_followed_and_strangers_are_not_trusted() {
+        let (url, ca, server) = serve(Answer::Raw(
+            b"HTTP/1.1 301 Moved\r\nLocation: https://127.0.0.1:1/\r\nContent-Length: 0\r\n\r\n"
+                .to_vec(),
+        ));
+        assert_eq!(fetch(&url, &policy(ca)), Err(FetchError::Redirect(301)));
+        server.join().unwrap();
+        let (url, _, server) = serve(Answer::Body(b"chain".to_vec()));
+        let stranger = Ca::new(KeyKind::P256).cert;
+        assert!(matches!(
+            fetch(&url, &policy(stranger)),
+            Err(FetchError::Tls(_))
+        ));
+        server.join().unwrap();
+    }
 
     #[test]
     fn urls() {
