@@ -4,11 +4,8 @@
 //! `openssl speed ecdsap256` in the same run.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use openssl::asn1::Asn1Time;
-use openssl::hash::MessageDigest;
-use openssl::x509::extension::{BasicConstraints, KeyUsage};
-use openssl::x509::{X509Builder, X509NameBuilder};
 use sipsec::identity::sign::{iat_of, origid_for};
+use sipsec::identity::sticert::{make_sti_cert, StiProfile};
 use sipsec::identity::x5u::store_entry;
 use sipsec::identity::{
     Assertion, Attestation, CallParties, Form, StiPolicy, StiSigner, StiVerifier, StirOutcome,
@@ -64,26 +61,13 @@ fn invite(t: i64, identity: Option<&str>) -> Message {
 fn bench(c: &mut Criterion) {
     let ca = Ca::new(KeyKind::P256);
     let sti_key = key(KeyKind::P256);
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "bench STI").unwrap();
-    let name = name.build();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(ca.cert.subject_name()).unwrap();
-    b.set_pubkey(&sti_key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    b.append_extension(BasicConstraints::new().build().unwrap())
-        .unwrap();
-    b.append_extension(KeyUsage::new().digital_signature().build().unwrap())
-        .unwrap();
-    let list = TnAuthList::new(vec!["12155550100+100".parse().unwrap()]).unwrap();
-    b.append_extension(list.extension().unwrap()).unwrap();
-    b.sign(&ca.key, MessageDigest::sha256()).unwrap();
-    let cert = b.build();
+    let profile = StiProfile {
+        cn: "bench STI".into(),
+        tn_auth: TnAuthList::new(vec!["12155550100+100".parse().unwrap()]).unwrap(),
+        not_before: now() - 60,
+        not_after: now() + 30 * 86_400,
+    };
+    let cert = make_sti_cert(&profile, &sti_key, (&ca.cert, &ca.key)).unwrap();
     let signer = StiSigner::new(&sti_key, &cert, X5U).unwrap();
     let assertion = Assertion::Shaken {
         attest: Attestation::A,

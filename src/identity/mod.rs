@@ -11,6 +11,7 @@
 //! - [`tnauth`]: the TNAuthList extension.
 //! - [`parties`]: who calls whom, read from a request.
 //! - [`sign`]: the authentication service; [`verify`]: the verification service.
+//! - [`sticert`]: STI certificates and CSRs.
 //! - [`credential`], [`x5u`], [`fetch`]: the certificates x5u URLs name.
 
 pub mod b64url;
@@ -21,6 +22,7 @@ pub mod jws;
 pub mod parties;
 pub mod passport;
 pub mod sign;
+pub mod sticert;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod tn;
