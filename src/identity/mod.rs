@@ -10,7 +10,8 @@
 //! - [`header`]: the Identity header (full and compact forms), the RFC 9410 Reason value.
 //! - [`tnauth`]: the TNAuthList extension.
 //! - [`parties`]: who calls whom, read from a request.
-//! - [`sign`]: the authentication service; [`verify`]: the verification service.
+//! - [`sign`]: the authentication service; [`verify`]: the verification service; [`report`]:
+//!   its verdict in headers and JSON, required attestation, RFC 9410 Reason headers.
 //! - [`sticert`]: STI certificates and CSRs.
 //! - [`credential`], [`x5u`], [`fetch`]: the certificates x5u URLs name.
 
@@ -21,6 +22,7 @@ pub mod header;
 pub mod jws;
 pub mod parties;
 pub mod passport;
+pub mod report;
 pub mod sign;
 pub mod sticert;
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::jws::{self, JwsError};
 use super::parties::CallParties;
 use super::passport::{Attestation, Claims, Passport, PassportHeader, Ppt};
 use super::tn::Party;
-use super::tnauth::{TnAuthError, TnAuthList};
+use super::tnauth::{Coverage, TnAuthError, TnAuthList};
 use openssl::ec::EcKey;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
@@ -90,6 +90,15 @@ impl StiSigner {
         party
             .tn()
             .is_some_and(|tn| self.tn_auth.covers(tn).is_some())
+    }
+
+    /// Whether the certificate lists `party` itself (by number or range): what full
+    /// attestation rests on, as a service provider code says nothing about one number.
+    pub fn lists(&self, party: &Party) -> bool {
+        party
+            .tn()
+            .and_then(|tn| self.tn_auth.covers(tn))
+            .is_some_and(|c| matches!(c, Coverage::Number | Coverage::Range))
     }
 
     /// The PASSporT for a request. The number the signer vouches for — `orig`, or for a
@@ -218,6 +227,10 @@ mod tests {
             div_signer.passport(&parties("1", "2", None), &Assertion::Div, 1),
             Err(SignError::NoTarget)
         ));
+        assert!(signer.lists(&Party::Tn("12155550150".into())));
+        assert!(!signer.lists(&Party::Tn("12155550221".into())));
+        assert!(sti(&["spc:ACME"]).signer.covers(&Party::Tn("1".into())));
+        assert!(!sti(&["spc:ACME"]).signer.lists(&Party::Tn("1".into())));
         let covered = parties("12155550150", "12155550131", None);
         let passport = signer.passport(&covered, &shaken, 1).unwrap();
         assert_eq!(
