@@ -277,3 +277,99 @@ fn python_cryptography_verifies_the_jws_independently() {
     let (ok, _) = run(&py, &["-c", JWS_CHECK, &changed, &public, X5U]);
     assert!(!ok);
 }
+
+/// Kamailio's `secsipid` module (Debian `kamailio-secsipid-modules`), on loopback UDP, checks
+/// the Identity of a sipsec-signed INVITE with the STI public key: 200 when it verifies, 438
+/// when not. The server is killed when the test ends, whatever happens.
+#[test]
+fn kamailio_secsipid_verifies_a_sipsec_signed_invite() {
+    let modules = Path::new("/usr/lib/x86_64-linux-gnu/kamailio/modules/secsipid.so");
+    let Some(kamailio) = peer("kamailio", &["-v"]) else {
+        return;
+    };
+    if !modules.exists() {
+        assert!(
+            std::env::var("SIPSEC_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "kamailio-secsipid-modules is required (SIPSEC_REQUIRE_PEERS=1)"
+        );
+        eprintln!(
+            "note: skipping, {} is missing (scripts/setup.sh --peers)",
+            modules.display()
+        );
+        return;
+    }
+    let kit = kit();
+    let dir = tempfile::tempdir().unwrap();
+    let public = write(dir.path(), "sti.pub", &kit.key.public_key_to_pem().unwrap());
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let cfg = format!(
+        "#!KAMAILIO\ndebug=1\nlog_stderror=yes\nfork=no\nauto_aliases=no\n\
+         listen=udp:127.0.0.1:{port}\nmpath=\"{}/\"\n\
+         loadmodule \"sl.so\"\nloadmodule \"secsipid.so\"\n\
+         modparam(\"secsipid\", \"expire\", 60)\n\
+         request_route {{\n  if (secsipid_check_identity(\"{public}\")) {{\n    \
+         sl_send_reply(\"200\", \"Identity OK\");\n  }} else {{\n    \
+         sl_send_reply(\"438\", \"Invalid Identity Header\");\n  }}\n  exit;\n}}\n",
+        modules.parent().unwrap().display()
+    );
+    let cfg_path = write(dir.path(), "kamailio.cfg", cfg.as_bytes());
+    struct Killed(std::process::Child);
+    impl Drop for Killed {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Killed(
+        Command::new(kamailio)
+            .args([
+                "-f",
+                &cfg_path,
+                "-DD",
+                "-E",
+                "-w",
+                dir.path().to_str().unwrap(),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_millis(250)))
+        .unwrap();
+    // The status line Kamailio answers `identity` with; retried while it starts (5 s at most).
+    let ask = |identity: &str| -> String {
+        let t = now();
+        let invite = String::from_utf8(invite(t, Some(identity)).into_bytes()).unwrap();
+        let via = format!(
+            "Via: SIP/2.0/UDP {};branch=z9hG4bK{t}",
+            socket.local_addr().unwrap()
+        );
+        let invite = invite.replace("Via: SIP/2.0/UDP a.example;branch=z9hG4bK1", &via);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut buf = [0u8; 4096];
+        while std::time::Instant::now() < deadline {
+            socket
+                .send_to(invite.as_bytes(), ("127.0.0.1", port))
+                .unwrap();
+            if let Ok(n) = socket.recv(&mut buf) {
+                let answer = String::from_utf8_lossy(&buf[..n]).into_owned();
+                return answer.lines().next().unwrap_or_default().to_string();
+            }
+        }
+        panic!("kamailio did not answer on 127.0.0.1:{port}");
+    };
+    let value = sipsec_identity(&kit, now());
+    assert_eq!(ask(&value), "SIP/2.0 200 Identity OK");
+    let (token, params) = value.split_once(';').unwrap();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let c = if sig.starts_with('A') { 'B' } else { 'A' };
+    let changed = format!("{input}.{c}{};{params}", &sig[1..]);
+    assert_eq!(ask(&changed), "SIP/2.0 438 Invalid Identity Header");
+}
