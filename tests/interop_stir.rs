@@ -26,13 +26,14 @@ const ORIG: &str = "12155550121";
 const DEST: &str = "12155550131";
 const ORIGID: &str = "123e4567-e89b-12d3-a456-426655440000";
 
-/// `bin` if it runs with `args`; otherwise skipped with a note, or a failure under
+/// `bin` if it runs with `args` and says `expect` (on stdout or stderr: secsipidx prints its
+/// version and exits 1); otherwise skipped with a note, or a failure under
 /// SIPSEC_REQUIRE_PEERS=1.
-fn peer(bin: &str, args: &[&str]) -> Option<PathBuf> {
-    let runs = Command::new(bin)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success());
+fn peer(bin: &str, args: &[&str], expect: &str) -> Option<PathBuf> {
+    let runs = Command::new(bin).args(args).output().is_ok_and(|o| {
+        let said = [o.stdout, o.stderr].concat();
+        String::from_utf8_lossy(&said).contains(expect)
+    });
     if runs {
         return Some(PathBuf::from(bin));
     }
@@ -46,7 +47,7 @@ fn peer(bin: &str, args: &[&str]) -> Option<PathBuf> {
 }
 
 fn secsipidx() -> Option<PathBuf> {
-    peer("secsipidx", &["-h"])
+    peer("secsipidx", &["-version"], "secsipidx v")
 }
 
 /// A Python with `cryptography`: the one on PATH, else Debian's.
@@ -61,7 +62,11 @@ fn python() -> Option<PathBuf> {
             return Some(PathBuf::from(bin));
         }
     }
-    peer("/usr/bin/python3", &probe)
+    peer(
+        "/usr/bin/python3",
+        &["-c", "import cryptography; print('cryptography')"],
+        "cryptography",
+    )
 }
 
 struct Kit {
@@ -284,7 +289,7 @@ fn python_cryptography_verifies_the_jws_independently() {
 #[test]
 fn kamailio_secsipid_verifies_a_sipsec_signed_invite() {
     let modules = Path::new("/usr/lib/x86_64-linux-gnu/kamailio/modules/secsipid.so");
-    let Some(kamailio) = peer("kamailio", &["-v"]) else {
+    let Some(kamailio) = peer("kamailio", &["-v"], "kamailio") else {
         return;
     };
     if !modules.exists() {

@@ -12,7 +12,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 /// Limits and trust for fetching.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct FetchPolicy {
     /// For the whole fetch: connect, TLS handshake, request and response.
     pub timeout: Duration,
@@ -448,6 +448,54 @@ mod tests {
         server.join().unwrap();
         let offline = X5uResolver::new(Some(dir.path().into()), None, 3600);
         assert_eq!(offline.credential(&url, now).unwrap().chain.len(), 1);
+    }
+
+    /// The verification service turns a fetch that times out or is too large into 436.
+    #[test]
+    fn a_stalled_or_oversize_x5u_is_436_in_the_verdict() {
+        use crate::identity::sign::{Assertion, Form, StiSigner};
+        use crate::identity::testkit::sti;
+        use crate::identity::verify::{ResponseCode, StirOutcome};
+        use crate::identity::{CallParties, StiPolicy, StiVerifier, X5uResolver};
+        let kit = sti(&["12155550121"]);
+        for answer in [
+            Answer::Stall(Duration::from_secs(5)),
+            Answer::Flood(100_000),
+        ] {
+            let (url, ca, server) = serve(answer);
+            let now = crate::crypto::testkit::now();
+            let msg = crate::message::Message::parse(format!(
+                "INVITE sip:+12155550131@b.example;user=phone SIP/2.0\r\n\
+                 From: <tel:+12155550121>;tag=1\r\nTo: <tel:+12155550131>\r\n\
+                 Call-ID: f\r\nCSeq: 1 INVITE\r\nDate: {}\r\nContent-Length: 0\r\n\r\n",
+                crate::smime::build::format_date(now)
+            ))
+            .unwrap();
+            let signer = StiSigner::new(&kit.key, &kit.cert, &url).unwrap();
+            let parties = CallParties::of(&msg).unwrap();
+            let p = signer
+                .passport(&parties, &Assertion::Baseline, now)
+                .unwrap();
+            let value = signer.identity(&p, Form::Full).unwrap();
+            let mut msg = msg;
+            msg.append_field("Identity", value.as_bytes()).unwrap();
+            let verifier = StiVerifier::new(
+                StiPolicy {
+                    anchors: vec![kit.ca.cert.clone()],
+                    freshness: 60,
+                },
+                X5uResolver::new(None, Some(policy(ca)), 3600),
+            );
+            let start = Instant::now();
+            let v = verifier.verify(&msg, now);
+            assert!(start.elapsed() < Duration::from_secs(2));
+            assert_eq!(
+                v.outcome(),
+                StirOutcome::Failed(ResponseCode::BadIdentityInfo),
+                "{v:?}"
+            );
+            server.join().unwrap();
+        }
     }
 
     #[test]

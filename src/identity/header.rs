@@ -239,8 +239,12 @@ pub fn is_valid_x5u(x5u: &str) -> bool {
 /// An RFC 9410 Reason value for one failed Identity header: protocol STIR, the RFC 8224
 /// response code as cause, its reason phrase, and the compact form of the PASSporT as `ppi`
 /// (the compact form, as RFC 9410 recommends, so no claims leak into the reason).
-pub fn stir_reason(code: u16, text: &str, signature: &str) -> String {
-    format!("STIR;cause={code};text=\"{text}\";ppi=\"..{signature}\"")
+pub fn stir_reason(code: u16, text: &str, signature: Option<&str>) -> String {
+    match signature {
+        Some(sig) => format!("STIR;cause={code};text=\"{text}\";ppi=\"..{sig}\""),
+        // A header that did not read as far as its signature has nothing to point at.
+        None => format!("STIR;cause={code};text=\"{text}\""),
+    }
 }
 
 #[cfg(test)]
@@ -364,8 +368,12 @@ mod tests {
     #[test]
     fn reason_value() {
         assert_eq!(
-            stir_reason(438, "Invalid Identity Header", "c2ln"),
+            stir_reason(438, "Invalid Identity Header", Some("c2ln")),
             "STIR;cause=438;text=\"Invalid Identity Header\";ppi=\"..c2ln\""
+        );
+        assert_eq!(
+            stir_reason(436, "Bad Identity Info", None),
+            "STIR;cause=436;text=\"Bad Identity Info\""
         );
     }
 }

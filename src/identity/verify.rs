@@ -103,6 +103,8 @@ pub enum Failure {
     NotCovered { party: Party },
     #[error("{0}")]
     Signature(JwsError),
+    #[error("more than {MAX_IDENTITY_HEADERS} Identity headers; the rest are not read")]
+    TooMany,
 }
 
 impl Failure {
@@ -233,10 +235,14 @@ impl StirVerdict {
     pub fn reasons(&self) -> Vec<String> {
         self.headers
             .iter()
-            .filter_map(|h| match (&h.outcome, &h.signature) {
-                (HeaderOutcome::Failed(f), Some(sig)) => {
+            .filter_map(|h| match &h.outcome {
+                HeaderOutcome::Failed(f) => {
                     let r = f.response();
-                    Some(stir_reason(r.code(), r.reason_phrase(), sig))
+                    Some(stir_reason(
+                        r.code(),
+                        r.reason_phrase(),
+                        h.signature.as_deref(),
+                    ))
                 }
                 _ => None,
             })
@@ -263,6 +269,8 @@ impl Default for StiPolicy {
 /// How long a chain judged trusted is believed without judging again (bounded also by the
 /// chain's own notAfter).
 const TRUST_MEMO_SECONDS: i64 = 300;
+/// Identity headers judged per request (an original, a few div PASSporTs and spares).
+pub const MAX_IDENTITY_HEADERS: usize = 8;
 const TRUST_MEMO_ENTRIES: usize = 1024;
 
 /// A verification service: policy, credential source and a bounded memo of trusted chains,
@@ -282,13 +290,23 @@ impl<S: CredentialSource> StiVerifier<S> {
         }
     }
 
-    /// Judges every Identity header of `msg` at `now` (seconds since 1970).
+    /// Judges every Identity header of `msg` at `now` (seconds since 1970); past
+    /// [`MAX_IDENTITY_HEADERS`] they fail unread, so that one request cannot make the verifier
+    /// fetch without end.
     pub fn verify(&self, msg: &Message, now: i64) -> StirVerdict {
         let parties = CallParties::of(msg);
         let headers = msg
             .values(HeaderKind::Identity)
             .enumerate()
             .map(|(index, value)| {
+                if index >= MAX_IDENTITY_HEADERS {
+                    return HeaderCheck {
+                        index,
+                        compact: false,
+                        signature: None,
+                        outcome: HeaderOutcome::Failed(Failure::TooMany),
+                    };
+                }
                 let value = crate::message::unfold(value);
                 let text = String::from_utf8_lossy(&value);
                 self.check(index, &text, &parties, now)

@@ -16,6 +16,9 @@ use std::sync::{Arc, Mutex};
 
 /// How many URIs the in-memory table holds; past that, expired entries go first, then any.
 const MEMORY_ENTRIES: usize = 1024;
+/// How long a URI whose chain could not be had is not asked for again, seconds: a stalled
+/// server costs one timeout, not one per request.
+const FAILURE_SECONDS: i64 = 30;
 
 pub struct X5uResolver {
     cache_dir: Option<PathBuf>,
@@ -23,6 +26,7 @@ pub struct X5uResolver {
     /// Seconds a fetched or cached chain is used at most.
     lifetime: i64,
     memory: Mutex<HashMap<String, (i64, Arc<Credential>)>>,
+    failures: Mutex<HashMap<String, (i64, CredentialError)>>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -86,6 +90,7 @@ impl X5uResolver {
             fetch,
             lifetime,
             memory: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 
@@ -140,7 +145,28 @@ impl CredentialSource for X5uResolver {
                 }
             }
         }
-        let (expires, c) = self.load(x5u, now)?;
+        if let Ok(failures) = self.failures.lock() {
+            if let Some((until, e)) = failures.get(x5u) {
+                if *until > now {
+                    return Err(e.clone());
+                }
+            }
+        }
+        let (expires, c) = match self.load(x5u, now) {
+            Ok(loaded) => loaded,
+            Err(e) => {
+                if let Ok(mut failures) = self.failures.lock() {
+                    if failures.len() >= MEMORY_ENTRIES {
+                        failures.retain(|_, (until, _)| *until > now);
+                        if failures.len() >= MEMORY_ENTRIES {
+                            failures.clear();
+                        }
+                    }
+                    failures.insert(x5u.to_owned(), (now + FAILURE_SECONDS, e.clone()));
+                }
+                return Err(e);
+            }
+        };
         let c = Arc::new(c);
         self.remember(x5u, expires, Arc::clone(&c), now);
         Ok(c)

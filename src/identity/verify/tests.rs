@@ -478,3 +478,49 @@ fn response_codes_and_phrases() {
         assert_eq!((r.code(), r.reason_phrase()), (code, phrase));
     }
 }
+
+#[test]
+fn only_so_many_identity_headers_are_read() {
+    let (_, t, verifier, value) = fixture(Attestation::A);
+    let many: Vec<&str> = std::iter::repeat_n(value.as_str(), MAX_IDENTITY_HEADERS + 2).collect();
+    let v = verifier.verify(&invite(ORIG, DEST, DEST, Some(t), &many), t);
+    assert_eq!(v.headers.len(), MAX_IDENTITY_HEADERS + 2);
+    assert!(matches!(v.headers[0].outcome, HeaderOutcome::Valid(_)));
+    assert_eq!(
+        v.headers[MAX_IDENTITY_HEADERS].outcome,
+        HeaderOutcome::Failed(Failure::TooMany)
+    );
+}
+
+/// The one real PASSporT among the RFC examples (testdata/README.md): the full form of RFC
+/// 8225's compact-form example, made by another implementation. Its ES256 signature verifies
+/// with the RFC's Appendix A public key through our raw R||S path; its JSON is refused because
+/// `iat` is a string, not a NumericDate (438 in a verifier).
+#[test]
+fn the_real_rfc8225_token_verifies_but_its_string_iat_is_refused() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/stir");
+    let token = std::fs::read_to_string(dir.join("rfc8225-full-token.txt")).unwrap();
+    let pem = std::fs::read(dir.join("rfc8225-appA-public-key.pem")).unwrap();
+    let key = openssl::ec::EcKey::public_key_from_pem(&pem).unwrap();
+    let token = token.trim();
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let sig = b64url::decode(sig.as_bytes()).unwrap();
+    jws::verify(input.as_bytes(), &sig, &key).unwrap();
+    let (h, c) = input.split_once('.').unwrap();
+    let refused = Passport::from_json(
+        &b64url::decode(h.as_bytes()).unwrap(),
+        &b64url::decode(c.as_bytes()).unwrap(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(refused, PassportError::Json { part: "claims", .. }),
+        "{refused}"
+    );
+    // One bit of the signed input changed: the same key refuses it.
+    let mut changed = input.as_bytes().to_vec();
+    changed[10] ^= 1;
+    assert_eq!(
+        jws::verify(&changed, &sig, &key),
+        Err(JwsError::BadSignature)
+    );
+}
