@@ -162,14 +162,14 @@ fn integer(n: u64) -> Vec<u8> {
 }
 
 fn read_ia5(tlv: &der::Tlv<'_>) -> Option<String> {
-    if tlv.tag != 0x16 || !tlv.body.is_ascii() {
+    if tlv.tag != 0x16 || !tlv.content.is_ascii() {
         return None;
     }
-    String::from_utf8(tlv.body.to_vec()).ok()
+    String::from_utf8(tlv.content.to_vec()).ok()
 }
 
 fn read_integer(tlv: &der::Tlv<'_>) -> Option<u64> {
-    let body = tlv.body;
+    let body = tlv.content;
     if tlv.tag != 0x02 || body.is_empty() || body[0] & 0x80 != 0 || body.len() > 9 {
         return None;
     }
@@ -180,8 +180,9 @@ fn read_integer(tlv: &der::Tlv<'_>) -> Option<u64> {
     Some(n)
 }
 
-fn single(body: &[u8], depth: usize) -> Option<der::Tlv<'_>> {
-    let (tlv, rest) = der::read(body, depth)?;
+/// The one element `input` holds (definite lengths only).
+fn single(input: &[u8]) -> Option<der::Tlv<'_>> {
+    let (tlv, rest) = der::element(input)?;
     rest.is_empty().then_some(tlv)
 }
 
@@ -232,17 +233,17 @@ impl TnAuthList {
     }
 
     fn read_entries(input: &[u8]) -> Option<Vec<TnEntry>> {
-        let outer = single(input, 0).filter(|t| t.tag == 0x30)?;
+        let outer = single(input).filter(|t| t.tag == 0x30)?;
         let mut entries = Vec::new();
-        for entry in der::children(outer.body, 1)? {
-            let inner = single(entry.body, 2)?;
+        for entry in der::elements(outer.content)? {
+            let inner = single(entry.content)?;
             entries.push(match entry.tag {
                 0xa0 => TnEntry::Spc(read_ia5(&inner)?),
                 0xa2 => TnEntry::One(read_ia5(&inner)?),
                 0xa1 if inner.tag == 0x30 => {
                     // The range is extensible (`...`): fields after count are ignored, and
                     // the re-encoding check then refuses them.
-                    let fields = der::children(inner.body, 3)?;
+                    let fields = der::elements(inner.content)?;
                     TnEntry::Range {
                         start: read_ia5(fields.first()?)?,
                         count: read_integer(fields.get(1)?)?,
