@@ -4,6 +4,7 @@
 //! peer a test is skipped with a note, unless `SIPSEC_REQUIRE_PEERS=1`.
 
 mod common;
+mod wrapkit;
 
 use common::testkit::{key, now, Ca, KeyKind};
 use common::{write, write_key};
@@ -377,4 +378,103 @@ fn kamailio_secsipid_verifies_a_sipsec_signed_invite() {
     let c = if sig.starts_with('A') { 'B' } else { 'A' };
     let changed = format!("{input}.{c}{};{params}", &sig[1..]);
     assert_eq!(ask(&changed), "SIP/2.0 438 Invalid Identity Header");
+}
+
+/// The command-line tools against secsipidx: a store's STI identity made by
+/// `sipsec-certgen sti`, secsipidx signing with its key and `sipsec-verify` checking, then
+/// `sipsec-sign --identity` signing and `secsipidx -check` checking.
+#[test]
+fn the_tools_interoperate_with_secsipidx_both_ways() {
+    let Some(bin) = secsipidx() else { return };
+    let pki = wrapkit::Pki::new();
+    let cache = pki.issue_sti("12155550100+100", X5U);
+    let group = wrapkit::RSA_GROUP;
+    let sti_dir = pki.store.join("sti").join(group);
+    let key = sti_dir.join("key.pem");
+    let invite = |identity: Option<&str>| {
+        let date = sipsec::smime::build::format_date(now());
+        let identity = identity
+            .map(|i| format!("Identity: {i}\r\n"))
+            .unwrap_or_default();
+        format!(
+            "INVITE sip:+{DEST}@carrier.example;user=phone SIP/2.0\r\n\
+             Via: SIP/2.0/TCP proxy.callcentre.example;branch=z9hG4bK1\r\n\
+             From: <sip:agent-7@callcentre.example>;tag=1\r\n\
+             To: <sip:+{DEST}@carrier.example;user=phone>\r\n\
+             P-Asserted-Identity: <tel:+12155550150>\r\n\
+             Call-ID: interop@callcentre.example\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n\
+             Date: {date}\r\n{identity}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let (ok, value) = run(
+        &bin,
+        &[
+            "-sign-full",
+            "-orig-tn",
+            "12155550150",
+            "-dest-tn",
+            DEST,
+            "-attest",
+            "A",
+            "-x5u",
+            X5U,
+            "-orig-id",
+            ORIGID,
+            "-k",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(ok, "{value}");
+    let verified = wrapkit::run(
+        env!("CARGO_BIN_EXE_sipsec-verify"),
+        &pki.store,
+        &[
+            "--sti-anchors",
+            &pki.ca_file,
+            "--x5u-cache",
+            cache.to_str().unwrap(),
+            "--require",
+            "attested=A",
+        ],
+        invite(Some(value.trim())).as_bytes(),
+    );
+    let forwarded = String::from_utf8_lossy(&verified.stdout).into_owned();
+    assert!(
+        forwarded.contains("Sipsec-Verdict: signed=no;stir=pass;attest=A\r\n"),
+        "{}{forwarded}",
+        verified.stderr
+    );
+
+    let signed = wrapkit::run(
+        env!("CARGO_BIN_EXE_sipsec-sign"),
+        &pki.store,
+        &["--identity", "--trust-from-header"],
+        invite(None).as_bytes(),
+    );
+    let signed = String::from_utf8_lossy(&signed.stdout).into_owned();
+    let value = signed
+        .lines()
+        .find_map(|l| l.strip_prefix("Identity: "))
+        .unwrap_or_else(|| panic!("no Identity: {signed}"));
+    let dir = tempfile::tempdir().unwrap();
+    let cert = X509::from_pem(&std::fs::read(sti_dir.join("cert.pem")).unwrap()).unwrap();
+    let public = write(
+        dir.path(),
+        "sti.pub",
+        &cert.public_key().unwrap().public_key_to_pem().unwrap(),
+    );
+    let file = write(dir.path(), "identity.txt", value.as_bytes());
+    let (ok, text) = run(
+        &bin,
+        &[
+            "-check",
+            "-fidentity",
+            &file,
+            "-fpubkey",
+            &public,
+            "-expire",
+            "60",
+        ],
+    );
+    assert!(ok && text.contains("ok"), "{text}");
 }

@@ -23,6 +23,10 @@ pub trait Lookup: Send + Sync {
     fn groups(&self) -> &Groups;
     /// Keeps a certificate learned from a peer for `aor`.
     fn learn_cert(&self, aor: &Aor, cert: &X509) -> Result<(), StoreError>;
+    /// The STI identity (RFC 8226 certificate, key, x5u) of exactly `aor`, if held.
+    fn sti_identity(&self, _aor: &Aor) -> Result<Option<StiIdentity>, StoreError> {
+        Ok(None)
+    }
 }
 
 impl Lookup for Store {
@@ -56,6 +60,9 @@ impl Lookup for Store {
     }
     fn learn_cert(&self, aor: &Aor, cert: &X509) -> Result<(), StoreError> {
         Store::learn_cert(self, aor, cert)
+    }
+    fn sti_identity(&self, aor: &Aor) -> Result<Option<StiIdentity>, StoreError> {
+        Store::sti_identity(self, aor)
     }
 }
 
