@@ -10,7 +10,7 @@ complete -c sipsec-sign -l control-key-fd -d 'Read the control key from this inh
 complete -c sipsec-sign -l store -d 'Certificate store directory' -r -F
 complete -c sipsec-sign -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-sign -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
-complete -c sipsec-sign -l form -d 'What the S/MIME signature covers (see below). Default aib; with --identity and no --form, only the Identity header is added' -r -f -a "body\t'The body only, in multipart/signed (RFC 3261 §23.2)'
+complete -c sipsec-sign -l form -d 'What the S/MIME signature covers (see below). Default sip; with --identity and no --form, only the Identity header is added' -r -f -a "body\t'The body only, in multipart/signed (RFC 3261 §23.2)'
 sip\t'A copy of the whole message as message/sip in multipart/signed (RFC 3261 §23.4)'
 aib\t'An Authenticated Identity Body (message/sipfrag) beside the body (RFC 3893)'
 cms\t'application/pkcs7-mime signed-data: the content travels inside the CMS (RFC 8591)'"
