@@ -526,3 +526,42 @@ fn verify_fetches_the_x5u_over_https_and_refuses_a_stalled_one_with_436() {
         server.join().unwrap();
     }
 }
+
+#[test]
+fn a_stale_date_is_not_signed_and_attested_needs_anchors() {
+    let s = sti();
+    let old = invite(
+        "agent-7",
+        Some("12155550150"),
+        "12155550131",
+        "12155550131",
+        "Date: Sat, 13 Nov 2010 23:29:00 GMT\r\n",
+    );
+    let signed = s.sign(&["--trust-from-header"], &old);
+    assert_eq!(signed.code, 0, "fail-open: {}", signed.stderr);
+    assert!(!text(&signed.stdout).contains("\r\nIdentity:"));
+    assert!(signed.stderr.contains("freshness"), "{}", signed.stderr);
+    let no_anchors = run(VERIFY, &s.pki.store, &["--require", "attested=C"], &call());
+    assert_eq!(no_anchors.code, 3, "{}", no_anchors.stderr);
+    assert!(
+        no_anchors.stderr.contains("--sti-anchors"),
+        "{}",
+        no_anchors.stderr
+    );
+    let bad_level = run(VERIFY, &s.pki.store, &["--require", "attested=D"], &call());
+    assert_eq!(bad_level.code, 2, "{}", bad_level.stderr);
+}
+
+#[test]
+fn responses_are_neither_signed_nor_judged() {
+    let s = sti();
+    let response =
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP proxy.callcentre.example;branch=z9hG4bK1\r\n\
+        From: <sip:agent-7@callcentre.example>;tag=1\r\nTo: <tel:+12155550131>;tag=2\r\n\
+        Call-ID: r\r\nCSeq: 1 INVITE\r\nIdentity: a.b.c;info=<https://x.example/c>\r\n\
+        Content-Length: 0\r\n\r\n";
+    let signed = s.sign(&["--trust-from-header"], response);
+    assert_eq!(signed.stdout, response.to_vec(), "{}", signed.stderr);
+    let v = s.verify(&[], response);
+    assert!(!text(&v.stdout).contains("stir="), "{}", text(&v.stdout));
+}
