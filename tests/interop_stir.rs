@@ -284,9 +284,58 @@ fn python_cryptography_verifies_the_jws_independently() {
     assert!(!ok);
 }
 
+/// A call from agent-7 presenting 12155550150 to DEST, dated now, with `identity` if given.
+fn call_invite(identity: Option<&str>) -> String {
+    let date = sipsec::smime::build::format_date(now());
+    let identity = identity
+        .map(|i| format!("Identity: {i}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "INVITE sip:+{DEST}@carrier.example;user=phone SIP/2.0\r\n\
+         Via: SIP/2.0/TCP proxy.callcentre.example;branch=z9hG4bK1\r\n\
+         From: <sip:agent-7@callcentre.example>;tag=1\r\n\
+         To: <sip:+{DEST}@carrier.example;user=phone>\r\n\
+         P-Asserted-Identity: <tel:+12155550150>\r\n\
+         Call-ID: interop@callcentre.example\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n\
+         Date: {date}\r\n{identity}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// The Identity value `sipsec-sign --identity` gives [`call_invite`] (the group's STI
+/// certificate from `Pki::issue_sti`).
+fn cli_identity(pki: &wrapkit::Pki) -> String {
+    let signed = wrapkit::run(
+        env!("CARGO_BIN_EXE_sipsec-sign"),
+        &pki.store,
+        &["--identity", "--trust-from-header"],
+        call_invite(None).as_bytes(),
+    );
+    let signed = String::from_utf8_lossy(&signed.stdout).into_owned();
+    signed
+        .lines()
+        .find_map(|l| l.strip_prefix("Identity: "))
+        .unwrap_or_else(|| panic!("no Identity: {signed}"))
+        .to_string()
+}
+
+/// The public key of the group's STI certificate, written to `dir`.
+fn sti_public_key(pki: &wrapkit::Pki, dir: &Path) -> String {
+    let path = pki
+        .store
+        .join("sti")
+        .join(wrapkit::RSA_GROUP)
+        .join("cert.pem");
+    let cert = X509::from_pem(&std::fs::read(path).unwrap()).unwrap();
+    write(
+        dir,
+        "sti.pub",
+        &cert.public_key().unwrap().public_key_to_pem().unwrap(),
+    )
+}
+
 /// Kamailio's `secsipid` module (Debian `kamailio-secsipid-modules`), on loopback UDP, checks
-/// the Identity of a sipsec-signed INVITE with the STI public key: 200 when it verifies, 438
-/// when not. The server is killed when the test ends, whatever happens.
+/// the Identity `sipsec-sign --identity` made, with the STI certificate's public key: 200 when
+/// it verifies, 438 when not. The server is killed when the test ends, whatever happens.
 #[test]
 fn kamailio_secsipid_verifies_a_sipsec_signed_invite() {
     let modules = Path::new("/usr/lib/x86_64-linux-gnu/kamailio/modules/secsipid.so");
@@ -304,9 +353,10 @@ fn kamailio_secsipid_verifies_a_sipsec_signed_invite() {
         );
         return;
     }
-    let kit = kit();
+    let pki = wrapkit::Pki::new();
+    pki.issue_sti("12155550100+100", X5U);
     let dir = tempfile::tempdir().unwrap();
-    let public = write(dir.path(), "sti.pub", &kit.key.public_key_to_pem().unwrap());
+    let public = sti_public_key(&pki, dir.path());
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -371,7 +421,7 @@ fn kamailio_secsipid_verifies_a_sipsec_signed_invite() {
         }
         panic!("kamailio did not answer on 127.0.0.1:{port}");
     };
-    let value = sipsec_identity(&kit, now());
+    let value = cli_identity(&pki);
     assert_eq!(ask(&value), "SIP/2.0 200 Identity OK");
     let (token, params) = value.split_once(';').unwrap();
     let (input, sig) = token.rsplit_once('.').unwrap();
@@ -391,21 +441,6 @@ fn the_tools_interoperate_with_secsipidx_both_ways() {
     let group = wrapkit::RSA_GROUP;
     let sti_dir = pki.store.join("sti").join(group);
     let key = sti_dir.join("key.pem");
-    let invite = |identity: Option<&str>| {
-        let date = sipsec::smime::build::format_date(now());
-        let identity = identity
-            .map(|i| format!("Identity: {i}\r\n"))
-            .unwrap_or_default();
-        format!(
-            "INVITE sip:+{DEST}@carrier.example;user=phone SIP/2.0\r\n\
-             Via: SIP/2.0/TCP proxy.callcentre.example;branch=z9hG4bK1\r\n\
-             From: <sip:agent-7@callcentre.example>;tag=1\r\n\
-             To: <sip:+{DEST}@carrier.example;user=phone>\r\n\
-             P-Asserted-Identity: <tel:+12155550150>\r\n\
-             Call-ID: interop@callcentre.example\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n\
-             Date: {date}\r\n{identity}Content-Length: 0\r\n\r\n"
-        )
-    };
     let (ok, value) = run(
         &bin,
         &[
@@ -436,7 +471,7 @@ fn the_tools_interoperate_with_secsipidx_both_ways() {
             "--require",
             "attested=A",
         ],
-        invite(Some(value.trim())).as_bytes(),
+        call_invite(Some(value.trim())).as_bytes(),
     );
     let forwarded = String::from_utf8_lossy(&verified.stdout).into_owned();
     assert!(
@@ -445,24 +480,9 @@ fn the_tools_interoperate_with_secsipidx_both_ways() {
         verified.stderr
     );
 
-    let signed = wrapkit::run(
-        env!("CARGO_BIN_EXE_sipsec-sign"),
-        &pki.store,
-        &["--identity", "--trust-from-header"],
-        invite(None).as_bytes(),
-    );
-    let signed = String::from_utf8_lossy(&signed.stdout).into_owned();
-    let value = signed
-        .lines()
-        .find_map(|l| l.strip_prefix("Identity: "))
-        .unwrap_or_else(|| panic!("no Identity: {signed}"));
+    let value = cli_identity(&pki);
     let dir = tempfile::tempdir().unwrap();
-    let cert = X509::from_pem(&std::fs::read(sti_dir.join("cert.pem")).unwrap()).unwrap();
-    let public = write(
-        dir.path(),
-        "sti.pub",
-        &cert.public_key().unwrap().public_key_to_pem().unwrap(),
-    );
+    let public = sti_public_key(&pki, dir.path());
     let file = write(dir.path(), "identity.txt", value.as_bytes());
     let (ok, text) = run(
         &bin,
