@@ -565,3 +565,45 @@ fn responses_are_neither_signed_nor_judged() {
     let v = s.verify(&[], response);
     assert!(!text(&v.stdout).contains("stir="), "{}", text(&v.stdout));
 }
+
+#[test]
+fn media_keys_ride_along_and_unwrapping_does_not_break_them() {
+    let s = sti();
+    let sdp =
+        "v=0\r\nm=audio 4000 UDP/TLS/RTP/SAVP 0\r\na=fingerprint:sha-256 4A:AD:B9:B1:3F:82\r\n";
+    let offer = text(&call()).replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ),
+    );
+    // Identity alone: the PASSporT lists the SDP's key.
+    let signed = s.sign(&["--trust-from-header"], offer.as_bytes());
+    let v = s.verify(&[], &signed.stdout);
+    assert!(
+        text(&v.stdout).contains("stir=pass;attest=B"),
+        "{}{}",
+        v.stderr,
+        text(&v.stdout)
+    );
+    // With the body form the SDP travels wrapped; --unwrap restores it for the terminal,
+    // and the Identity is still judged on the request as it came.
+    let both = s.sign(&["--trust-from-header", "--form", "body"], offer.as_bytes());
+    let v = s.verify(&["--unwrap"], &both.stdout);
+    let forwarded = text(&v.stdout);
+    assert!(
+        forwarded.contains("stir=pass;attest=B"),
+        "{}{forwarded}",
+        v.stderr
+    );
+    assert!(forwarded.contains("a=fingerprint:sha-256"), "{forwarded}");
+    // A key swapped in transit: 438.
+    let swapped = text(&signed.stdout).replace("4A:AD:B9:B1:3F:82", "00:11:22:33:44:55");
+    let v = s.verify(&[], swapped.as_bytes());
+    assert!(
+        text(&v.stdout).contains("stir=fail;stir-cause=438"),
+        "{}",
+        text(&v.stdout)
+    );
+}

@@ -2,6 +2,7 @@
 //! (P-Asserted-Identity, else From), the destination (To), the current target (the
 //! Request-URI, which a diverted call changes) and the Date.
 
+use super::passport::{sort_media_keys, MediaKey};
 use super::tn::Party;
 use crate::header::parse_address_list;
 use crate::message::Message;
@@ -19,6 +20,9 @@ pub struct CallParties {
     pub target: Option<Party>,
     /// The Date header, seconds since 1970.
     pub date: Option<i64>,
+    /// The `a=fingerprint` media keys of an SDP body, in `mky` order (RFC 8224 §4.1: a
+    /// PASSporT then carries them).
+    pub mky: Vec<MediaKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +34,8 @@ pub enum PartiesError {
     },
     #[error("the {0} names no identity a PASSporT can carry")]
     NoIdentity(&'static str),
+    #[error("an SDP a=fingerprint line does not read (alg, then hexadecimal digest)")]
+    BadFingerprint,
 }
 
 fn unreadable(header: &'static str) -> impl Fn(crate::ParseError) -> PartiesError {
@@ -77,6 +83,7 @@ impl CallParties {
             to,
             target,
             date,
+            mky: media_keys(msg)?,
         })
     }
 
@@ -84,6 +91,39 @@ impl CallParties {
     pub fn is_orig(&self, claimed: &Party) -> bool {
         self.orig_candidates.contains(claimed)
     }
+}
+
+/// The `a=fingerprint:<alg> <hex:hex:…>` lines of an `application/sdp` body (RFC 8122).
+fn media_keys(msg: &Message) -> Result<Vec<MediaKey>, PartiesError> {
+    let sdp = msg
+        .content_type()
+        .map_err(unreadable("Content-Type"))?
+        .is_some_and(|ct| ct.is("application", "sdp"));
+    if !sdp {
+        return Ok(Vec::new());
+    }
+    let mut keys = Vec::new();
+    for line in msg.body().split(|&c| c == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(value) = line.strip_prefix(b"a=fingerprint:") else {
+            continue;
+        };
+        let text = std::str::from_utf8(value).map_err(|_| PartiesError::BadFingerprint)?;
+        let (alg, hex) = text
+            .trim()
+            .split_once(' ')
+            .ok_or(PartiesError::BadFingerprint)?;
+        let dig: String = hex.trim().chars().filter(|&c| c != ':').collect();
+        if alg.is_empty() || dig.is_empty() || !dig.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(PartiesError::BadFingerprint);
+        }
+        keys.push(MediaKey {
+            alg: alg.to_owned(),
+            dig,
+        });
+    }
+    sort_media_keys(&mut keys);
+    Ok(keys)
 }
 
 #[cfg(test)]
@@ -121,6 +161,30 @@ mod tests {
         assert!(p.is_orig(&Party::Uri("sip:agent7@a.example".into())));
         assert!(p.is_orig(&Party::Tn("12155550121".into())));
         assert!(!p.is_orig(&Party::Tn("12155550122".into())));
+    }
+
+    #[test]
+    fn media_keys_of_an_sdp_body() {
+        let sdp = "v=0\r\na=fingerprint:sha-256 4A:AD:B9\r\nm=audio 1 RTP/SAVP 0\r\n\
+                   a=fingerprint:sha-256 02:1A:CC\r\n";
+        let m = Message::parse(format!(
+            "INVITE sip:+12155550199@b.example;user=phone SIP/2.0\r\n\
+             From: <tel:+12155550121>;tag=1\r\nTo: <tel:+12155550131>\r\n\
+             Call-ID: c\r\nCSeq: 1 INVITE\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        ))
+        .unwrap();
+        let p = CallParties::of(&m).unwrap();
+        let digs: Vec<&str> = p.mky.iter().map(|k| k.dig.as_str()).collect();
+        assert_eq!(digs, ["021ACC", "4AADB9"]);
+        assert!(CallParties::of(&msg("")).unwrap().mky.is_empty());
+        let bad = Message::parse(
+            "INVITE sip:a@b SIP/2.0\r\nFrom: <tel:+1>;tag=1\r\nTo: <tel:+2>\r\n\
+             Content-Type: application/sdp\r\nContent-Length: 21\r\n\r\na=fingerprint:sha-1\r\n",
+        )
+        .unwrap();
+        assert_eq!(CallParties::of(&bad), Err(PartiesError::BadFingerprint));
     }
 
     #[test]

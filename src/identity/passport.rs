@@ -81,6 +81,22 @@ pub struct PassportHeader {
     pub x5u: String,
 }
 
+/// One media key fingerprint (RFC 8225 §5.2.2): the `a=fingerprint` algorithm and the digest
+/// in hexadecimal without colons.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+pub struct MediaKey {
+    pub alg: String,
+    pub dig: String,
+}
+
+/// The `mky` claim's order (RFC 8225 §5.2.2): by the concatenation of `alg` and `dig`.
+pub fn sort_media_keys(keys: &mut [MediaKey]) {
+    keys.sort_by(|a, b| {
+        (a.alg.as_bytes().iter().chain(a.dig.as_bytes()))
+            .cmp(b.alg.as_bytes().iter().chain(b.dig.as_bytes()))
+    });
+}
+
 /// The claims. `dest` holds at least one identity.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
@@ -93,6 +109,8 @@ pub struct Claims {
     pub origid: Option<String>,
     /// div: the identity the call was diverted from.
     pub div: Option<Party>,
+    /// The SDP's media key fingerprints, in the claim's order; empty: no `mky` claim.
+    pub mky: Vec<MediaKey>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,7 +189,7 @@ impl PassportHeader {
 }
 
 impl Claims {
-    /// The deterministic JSON (RFC 8225 §9): `attest, dest, div, iat, orig, origid`.
+    /// The deterministic JSON (RFC 8225 §9): `attest, dest, div, iat, mky, orig, origid`.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(160);
         let mut first = true;
@@ -205,6 +223,21 @@ impl Claims {
         }
         push_member(&mut out, &mut first, "iat");
         out.push_str(itoa::Buffer::new().format(self.iat));
+        if !self.mky.is_empty() {
+            push_member(&mut out, &mut first, "mky");
+            out.push('[');
+            for (i, k) in self.mky.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"alg\":");
+                push_json_string(&mut out, &k.alg);
+                out.push_str(",\"dig\":");
+                push_json_string(&mut out, &k.dig);
+                out.push('}');
+            }
+            out.push(']');
+        }
         push_member(&mut out, &mut first, "orig");
         push_one(&mut out, &self.orig);
         if let Some(o) = &self.origid {
@@ -261,6 +294,7 @@ impl Passport {
                 .transpose()?,
             origid: c.origid,
             div: c.div.map(|d| d.party("div")).transpose()?,
+            mky: c.mky.unwrap_or_default(),
         };
         let passport = Passport {
             header: PassportHeader { ppt, x5u: h.x5u },
@@ -332,6 +366,7 @@ struct RawClaims {
     attest: Option<String>,
     origid: Option<String>,
     div: Option<RawOne>,
+    mky: Option<Vec<MediaKey>>,
 }
 
 #[derive(Deserialize)]
@@ -395,6 +430,7 @@ mod tests {
                 attest: Some(Attestation::A),
                 origid: Some("123e4567-e89b-12d3-a456-426655440000".into()),
                 div: None,
+                mky: vec![],
             },
         }
     }
@@ -433,6 +469,7 @@ mod tests {
                 attest: None,
                 origid: None,
                 div: Some(Party::Tn("12155551213".into())),
+                mky: vec![],
             },
         };
         assert_eq!(
@@ -535,6 +572,31 @@ mod tests {
         assert_eq!(refuse(&baseline, C), PassportError::ForeignClaim("attest"));
         let div = H.replace("shaken", "div");
         assert_eq!(refuse(&div, C), PassportError::MissingDiv);
+    }
+
+    #[test]
+    fn media_keys_are_sorted_and_written_after_iat() {
+        let mut p = shaken();
+        let mut keys = vec![
+            MediaKey {
+                alg: "sha-256".into(),
+                dig: "4AADB9".into(),
+            },
+            MediaKey {
+                alg: "sha-256".into(),
+                dig: "021ACC".into(),
+            },
+        ];
+        sort_media_keys(&mut keys);
+        assert_eq!(keys[0].dig, "021ACC");
+        p.claims.mky = keys;
+        let json = p.claims.to_json();
+        assert!(
+            json.contains(r#""iat":1443208345,"mky":[{"alg":"sha-256","dig":"021ACC"},{"alg":"sha-256","dig":"4AADB9"}],"orig""#),
+            "{json}"
+        );
+        let back = Passport::from_json(p.header.to_json().as_bytes(), json.as_bytes()).unwrap();
+        assert_eq!(back.claims.mky, p.claims.mky);
     }
 
     #[test]

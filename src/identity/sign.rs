@@ -145,6 +145,7 @@ impl StiSigner {
                 attest,
                 origid,
                 div,
+                mky: parties.mky.clone(),
             },
         })
     }

@@ -59,5 +59,6 @@ pub fn parties(orig: &str, to: &str, target: Option<&str>) -> CallParties {
         to: Party::Tn(to.into()),
         target: target.map(|t| Party::Tn(t.into())),
         date: None,
+        mky: Vec::new(),
     }
 }

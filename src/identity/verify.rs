@@ -87,6 +87,8 @@ pub enum Failure {
     WrongDiv { claimed: Party, expected: Party },
     #[error("a div PASSporT needs a Request-URI naming the new target")]
     NoTarget,
+    #[error("`mky` does not list the SDP's a=fingerprint media keys")]
+    WrongMky,
     #[error("{what} is {age} s from now, outside the {freshness} s freshness window")]
     Stale {
         what: &'static str,
@@ -397,6 +399,7 @@ impl<S: CredentialSource> StiVerifier<S> {
                         attest: None,
                         origid: None,
                         div: None,
+                        mky: parties.mky.clone(),
                     },
                 };
                 let input = p.signing_input();
@@ -430,6 +433,11 @@ impl<S: CredentialSource> StiVerifier<S> {
             }
             _ => &parties.to,
         };
+        // The media keys are the request's, whatever the PASSporT claims (a full-form token
+        // lifted onto a call with other keys, or keys dropped from it).
+        if claims.mky != parties.mky {
+            return Err(Failure::WrongMky.into());
+        }
         if !claims.dest.contains(dest) {
             return Err(Failure::WrongDest {
                 expected: dest.clone(),

@@ -900,7 +900,7 @@ impl Filter for Verify {
         let stir = self
             .stir
             .as_ref()
-            .and_then(|s| Some((s, s.judge(&out, self.now(ctx).0)?)));
+            .and_then(|s| Some((s, s.judge(message, self.now(ctx).0)?)));
         let mut stir_verdict = Verdict::default();
         let stir_unmet = stir
             .as_ref()

@@ -524,3 +524,47 @@ fn the_real_rfc8225_token_verifies_but_its_string_iat_is_refused() {
         Err(JwsError::BadSignature)
     );
 }
+
+#[test]
+fn media_keys_are_signed_and_must_be_the_requests() {
+    let kit = sti(&[ORIG]);
+    let t = now();
+    let with_sdp = |fingerprint: &str| {
+        let sdp = format!(
+            "v=0\r\nm=audio 1 UDP/TLS/RTP/SAVP 0\r\na=fingerprint:sha-256 {fingerprint}\r\n"
+        );
+        let m = invite(ORIG, DEST, DEST, Some(t), &[]);
+        let text = String::from_utf8(m.into_bytes()).unwrap().replace(
+            "Content-Length: 0\r\n\r\n",
+            &format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+                sdp.len()
+            ),
+        );
+        Message::parse(text).unwrap()
+    };
+    let offer = with_sdp("4A:AD:B9:B1");
+    let parties = CallParties::of(&offer).unwrap();
+    let p = kit
+        .signer
+        .passport(&parties, &shaken(Attestation::A), t)
+        .unwrap();
+    assert_eq!(p.claims.mky.len(), 1);
+    let value = kit.signer.identity(&p, Form::Full).unwrap();
+    let verifier = verifier(&kit);
+    let add = |m: &Message| {
+        let mut m = m.clone();
+        m.append_field("Identity", value.as_bytes()).unwrap();
+        m
+    };
+    assert!(matches!(
+        only(&verifier.verify(&add(&offer), t)),
+        HeaderOutcome::Valid(_)
+    ));
+    // The same PASSporT on an offer with another key (a man in the middle's DTLS).
+    let swapped = verifier.verify(&add(&with_sdp("00:11:22:33")), t);
+    assert_eq!(failure(&swapped), (&Failure::WrongMky, 438));
+    // And on a request without the SDP.
+    let bare = verifier.verify(&add(&invite(ORIG, DEST, DEST, Some(t), &[])), t);
+    assert_eq!(failure(&bare), (&Failure::WrongMky, 438));
+}

@@ -47,7 +47,8 @@ impl StirCheck {
         }
     }
 
-    /// Judges a request's Identity headers; `None` for a response (Identity is for requests).
+    /// Judges a request's Identity headers as the request arrived (before `--unwrap`, which
+    /// would show another body than the one signed); `None` for a response.
     pub(super) fn judge(&self, message: &Message, now: i64) -> Option<StirVerdict> {
         message
             .is_request()
