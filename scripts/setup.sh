@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs what sipsec needs to build (OpenSSL headers, pkg-config, a C compiler for mimalloc)
 # and, with --peers, the real
-# peers the interop tests drive (openssl CLI, tshark, SIPp). Debian/Ubuntu; idempotent.
+# peers the interop tests drive (openssl CLI, tshark, SIPp, Kamailio with its secsipid module,
+# secsipidx, Python cryptography for an independent JWS check). Debian/Ubuntu; idempotent.
 set -eu
 want="libssl-dev pkg-config openssl gcc"
 if [ "${1:-}" = "--peers" ]; then
-    want="$want tshark sip-tester kamailio"
+    want="$want tshark sip-tester kamailio secsipidx kamailio-secsipid-modules python3-cryptography"
 fi
 missing=""
 for p in $want; do

@@ -5,6 +5,7 @@
 //! Exit codes: [`CERTGEN_EXIT_CODES_HELP`].
 
 use crate::cli::{pass_source, CommonArgs, Exit, KeyPassArgs, StoreArgs};
+use crate::identity::{TnAuthList, TnEntry};
 use crate::store::fsio::{self, PUBLIC_MODE, SECRET_MODE};
 use crate::store::x509::{self, KeyType, LeafProfile, TlsProfile};
 use crate::store::{policy::MemberPattern, Store, StoreError};
@@ -143,6 +144,38 @@ pub enum CertgenCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// Issue an STI certificate (RFC 8226: P-256, TNAuthList) for an identity or group with
+    /// the store's CA, for sipsec-sign --identity. Publish the chain (--chain-out) at --x5u.
+    Sti {
+        /// The identity or group it signs for (e.g. sip:support@callcentre.example).
+        uri: String,
+        #[command(flatten)]
+        sti: StiOpts,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Replace an existing STI certificate.
+        #[arg(long)]
+        replace: bool,
+        /// Also write the chain verifiers fetch from the x5u URL (signer first) to FILE.
+        #[arg(long, value_name = "FILE")]
+        chain_out: Option<PathBuf>,
+        /// Also put the chain in this x5u cache directory (sipsec-verify --x5u-cache), valid
+        /// as long as the certificate.
+        #[arg(long, value_name = "DIR")]
+        x5u_cache: Option<PathBuf>,
+    },
+    /// Make a P-256 key and a CSR with a TNAuthList for an outside STI-CA; the CSR goes to
+    /// --out or stdout. Bring the certificate back with `sti-import`.
+    StiCsr {
+        uri: String,
+        #[command(flatten)]
+        sti: StiOpts,
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Import the STI certificate an outside STI-CA returned for `sti-csr` (extra
+    /// certificates in FILE become the chain).
+    StiImport { file: PathBuf, uri: String },
     /// Make a key and a CSR for a SIP URI, for an outside CA; the CSR goes to --out or stdout.
     Csr {
         #[command(flatten)]
@@ -284,6 +317,24 @@ pub enum CertgenError {
     Refused(String),
 }
 
+/// What an STI certificate asks for.
+#[derive(Debug, Args)]
+pub struct StiOpts {
+    /// A telephone number it may sign for, a range `START+COUNT` (12155550100+100), or a
+    /// service provider code `spc:CODE` (repeatable).
+    #[arg(long = "tn", required = true, value_name = "TN")]
+    pub tns: Vec<TnEntry>,
+    /// The https URL where verifiers fetch the certificate chain (the PASSporT's x5u).
+    #[arg(long, value_name = "URL")]
+    pub x5u: String,
+}
+
+impl StiOpts {
+    fn list(&self) -> Result<TnAuthList, CertgenError> {
+        TnAuthList::new(self.tns.clone()).map_err(|e| CertgenError::Refused(e.to_string()))
+    }
+}
+
 fn read_file(path: &Path) -> Result<Vec<u8>, CertgenError> {
     std::fs::read(path).map_err(|e| CertgenError::Refused(format!("{}: {e}", path.display())))
 }
@@ -388,6 +439,51 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
                 profile.host,
                 x509::serial_hex(&id.cert)?
             )?;
+        }
+        CertgenCommand::Sti {
+            uri,
+            sti,
+            days,
+            replace,
+            chain_out,
+            x5u_cache,
+        } => {
+            let aor = x509::parse_aor(uri)?;
+            let id = store.issue_sti(&aor, sti.list()?, &sti.x5u, *days, *replace)?;
+            let mut pem = Vec::new();
+            for c in std::iter::once(&id.identity.cert).chain(&id.identity.chain) {
+                pem.extend(c.to_pem().map_err(crypto("encoding the chain"))?);
+            }
+            if let Some(path) = chain_out {
+                fsio::write_atomic(path, &pem, PUBLIC_MODE)?;
+            }
+            if let Some(dir) = x5u_cache {
+                let until = crate::crypto::epoch_seconds(id.identity.cert.not_after()).unwrap_or(0);
+                crate::identity::x5u::store_entry(dir, &id.x5u, &pem, until)
+                    .map_err(|e| CertgenError::Refused(format!("{}: {e}", dir.display())))?;
+            }
+            writeln!(
+                out,
+                "issued STI sip:{aor} serial {} x5u {}",
+                x509::serial_hex(&id.identity.cert)?,
+                id.x5u
+            )?;
+        }
+        CertgenCommand::StiCsr { uri, sti, out: to } => {
+            let aor = x509::parse_aor(uri)?;
+            let csr = store.sti_csr(&aor, sti.list()?, &sti.x5u)?;
+            emit(
+                out,
+                to.as_deref(),
+                &csr.to_pem().map_err(crypto("encoding the CSR"))?,
+            )?;
+        }
+        CertgenCommand::StiImport { file, uri } => {
+            let aor = x509::parse_aor(uri)?;
+            let mut certs = read_certs(file)?;
+            let cert = certs.remove(0);
+            let id = store.import_sti_cert(&aor, cert, certs)?;
+            writeln!(out, "imported STI sip:{aor} x5u {}", id.x5u)?;
         }
         CertgenCommand::Csr { leaf, key, out: to } => {
             let csr = store.make_csr(&leaf.profile(key.days)?, key.key_type)?;

@@ -168,7 +168,7 @@ impl Store {
         self.write_identity_at(&self.identity_dir(&id.aor), id)
     }
 
-    fn write_identity_at(&self, dir: &Path, id: &Identity) -> Result<(), StoreError> {
+    pub(super) fn write_identity_at(&self, dir: &Path, id: &Identity) -> Result<(), StoreError> {
         fsio::write_atomic(&dir.join("key.pem"), &self.key_pem(&id.key)?, SECRET_MODE)?;
         fsio::write_atomic(
             &dir.join("cert.pem"),
@@ -220,7 +220,7 @@ impl Store {
 
     /// The chain a certificate issued by `ca` is sent with: `ca` and its own chain, without the
     /// anchor (a peer has that already).
-    fn chain_below(&self, ca: &Ca) -> Vec<X509> {
+    pub(super) fn chain_below(&self, ca: &Ca) -> Vec<X509> {
         let mut chain = vec![ca.cert.clone()];
         chain.extend(ca.chain.iter().cloned());
         chain.retain(|c| !self.anchors.iter().any(|a| a == c));

@@ -28,6 +28,10 @@ pub trait Lookup: Send + Sync {
     fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
         Ok(false)
     }
+    /// The STI identity (RFC 8226 certificate, key, x5u) of exactly `aor`, if held.
+    fn sti_identity(&self, _aor: &Aor) -> Result<Option<StiIdentity>, StoreError> {
+        Ok(None)
+    }
 }
 
 impl Lookup for Store {
@@ -64,6 +68,9 @@ impl Lookup for Store {
     }
     fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
         Store::reload_if_changed(self)
+    }
+    fn sti_identity(&self, aor: &Aor) -> Result<Option<StiIdentity>, StoreError> {
+        Store::sti_identity(self, aor)
     }
 }
 

@@ -13,11 +13,13 @@ mod error;
 pub mod fsio;
 mod lookup;
 pub mod policy;
+mod sti;
 pub mod watch;
 pub mod x509;
 
 pub use error::StoreError;
 pub use lookup::Lookup;
+pub use sti::StiIdentity;
 
 use crate::clock::now_unix;
 use crate::uri::Aor;
@@ -52,6 +54,9 @@ DIR/                         mode 0700; refused if group/others may write it
   learned/<aor>.pem          certificates learned from verified messages, kept apart
   tls/<host>/                the proxy's TLS certificate (issue-tls): cert.pem, key.pem,
                              chain.pem as in identities/, DNS:<host> and IP: names
+  sti/<aor>/                 the STI certificate of an identity or group (sti, sti-csr,
+                             sti-import): cert.pem, key.pem (P-256), chain.pem, csr.pem as
+                             in identities/, and x5u (the https URL that serves the chain)
   issued.log                 one line per certificate made on demand
   .lock                      flock(2) target: writers exclusive, readers shared
 

@@ -1,7 +1,10 @@
 //! sipsec-verify's engine: every check of a signed message on its own, a cache of verified
 //! chains, a bounded replay cache, the marks, and `--unwrap`.
 
+mod stir;
 pub mod verdict;
+
+pub use stir::StirVerifyOptions;
 
 use self::verdict::{
     earns_mark, BodyCoverage, Check, CheckName, Coverage, Report, Status, VERDICT_HEADER,
@@ -91,6 +94,8 @@ pub struct VerifyOptions {
     pub peers: PeerPolicy,
     pub unwrap: bool,
     pub learn_certs: bool,
+    /// Check STIR Identity headers too (`--sti-anchors`).
+    pub stir: Option<StirVerifyOptions>,
 }
 
 impl Default for VerifyOptions {
@@ -105,6 +110,7 @@ impl Default for VerifyOptions {
             peers: PeerPolicy::default(),
             unwrap: false,
             learn_certs: false,
+            stir: None,
         }
     }
 }
@@ -210,6 +216,7 @@ pub struct Verify {
     chains: Mutex<HashMap<ChainKey, TrustedSpan>>,
     certs: CertCache,
     replay: Mutex<ReplayCache>,
+    stir: Option<stir::StirCheck>,
 }
 
 /// Verified chains kept at most; past that the cache starts over (it is only a speed-up).
@@ -244,6 +251,7 @@ impl Verify {
     pub fn new(lookup: impl Lookup + 'static, options: VerifyOptions) -> Verify {
         Verify {
             replay: Mutex::new(ReplayCache::new(options.replay_capacity)),
+            stir: options.stir.as_ref().map(stir::StirCheck::new),
             derived: RwLock::new(FromStore::derive(&lookup)),
             store: WatchedStore::new(lookup),
             options,
@@ -874,14 +882,23 @@ impl Filter for Verify {
                 }
             }
         }
-        let header = report.header_value();
+        let mut header = report.header_value();
+        let stir = self
+            .stir
+            .as_ref()
+            .and_then(|s| Some((s, s.judge(message, self.now(ctx).0)?)));
+        let mut stir_verdict = Verdict::default();
+        let stir_unmet = stir
+            .as_ref()
+            .and_then(|(check, v)| check.apply(v, &mut out, &mut header, &mut stir_verdict));
         if out.append_field(VERDICT_HEADER, header.as_bytes()).is_ok() {
             own.push([VERDICT_HEADER, ": ", &header].concat());
         }
         let mut verdict = Verdict {
             fields: report.fields(),
-            warnings: Vec::new(),
+            warnings: stir_verdict.warnings,
         };
+        verdict.fields.append(&mut stir_verdict.fields);
         for r in &report.marks_removed {
             verdict.warn(format!("removed an incoming mark: {r}"));
         }
@@ -899,7 +916,7 @@ impl Filter for Verify {
                 }
             }
         }
-        if let Some(why) = self.unmet(&report, level) {
+        if let Some(why) = self.unmet(&report, level).or(stir_unmet) {
             return Err(Failure::with_verdict(why, verdict));
         }
         Ok(Processed::changed(out, verdict))

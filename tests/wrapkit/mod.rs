@@ -68,6 +68,41 @@ impl Pki {
         Store::open(&self.store).unwrap()
     }
 
+    /// Runs `sipsec-certgen ARGS` on this store; panics unless it succeeds; returns stdout.
+    pub fn certgen(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(env!("CARGO_BIN_EXE_sipsec-certgen"))
+            .args(["--store", self.store.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// An STI certificate for the RSA group covering `tn` (the `--tn` syntax), made by
+    /// `sipsec-certgen sti` with its chain put in an x5u cache directory; returns that
+    /// directory.
+    pub fn issue_sti(&self, tn: &str, x5u: &str) -> PathBuf {
+        let cache = self.dir.path().join("x5u-cache");
+        let group = format!("sip:{RSA_GROUP}");
+        let cache_arg = cache.to_str().unwrap();
+        self.certgen(&[
+            "sti",
+            &group,
+            "--tn",
+            tn,
+            "--x5u",
+            x5u,
+            "--x5u-cache",
+            cache_arg,
+        ]);
+        cache
+    }
+
     /// (cert.pem, key.pem) of an identity, for openssl cms -decrypt.
     pub fn identity_files(&self, aor: &str) -> (String, String) {
         let d = self.store.join("identities").join(aor);
