@@ -1,11 +1,14 @@
 #!/bin/sh
 # Installs what sipsec needs to build (OpenSSL headers, pkg-config, a C compiler for mimalloc)
 # and, with --peers, the real
-# peers the interop tests drive (openssl CLI, tshark, SIPp). Debian/Ubuntu; idempotent.
+# peers the interop tests drive (openssl CLI, tshark, SIPp, Kamailio, and two CMS implementations
+# that are not OpenSSL: Bouncy Castle with a JDK to compile tests/interop/CmsCheck.java, and
+# gpgsm with the gpg-agent that holds its keys). Debian/Ubuntu; idempotent.
 set -eu
 want="libssl-dev pkg-config openssl gcc"
 if [ "${1:-}" = "--peers" ]; then
     want="$want tshark sip-tester kamailio"
+    want="$want default-jdk-headless libbcprov-java libbcpkix-java libbcutil-java gpgsm gpg-agent"
 fi
 missing=""
 for p in $want; do
