@@ -450,3 +450,63 @@ fn the_saved_bouncy_castle_outputs_verify_and_open() {
     }
     assert_eq!(names.len(), 20);
 }
+
+/// Through the tool, not only the library: sipsec-verify takes Bouncy Castle's streamed (BER)
+/// signature, as it takes gpgsm's, on OpenSSL's path.
+#[test]
+fn sipsec_verify_takes_a_streamed_bouncy_castle_signature() {
+    let Some(mut bc) = bc() else { return };
+    let pki = Pki::with_intermediate();
+    let (cert_file, key_file) = pki.identity_files(RSA_GROUP);
+    let chain = pki
+        .store
+        .join("identities")
+        .join(RSA_GROUP)
+        .join("chain.pem");
+    let entity = format!("Content-Type: application/sdp\r\n\r\n{SDP}");
+    let content = pki.file("entity", entity.as_bytes());
+    let out = pki.dir.path().join("bc.p7").to_str().unwrap().to_string();
+    let chain = chain.to_str().unwrap();
+    let job = [
+        "sign", &content, &cert_file, &key_file, chain, "sha256", "attached", "ber", "certs",
+        "attrs", &out,
+    ];
+    bc.job(&job).unwrap();
+    let ber = std::fs::read(&out).unwrap();
+    assert_eq!(ber[1], 0x80);
+    let mut message = format!(
+        "MESSAGE sip:{BOB_RSA} SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.7;branch=z9hG4bKbc1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{RSA_GROUP}>;tag=b1\r\nTo: <sip:{BOB_RSA}>\r\n\
+         Call-ID: bc-1@192.0.2.7\r\nCSeq: 1 MESSAGE\r\n\
+         Content-Type: application/pkcs7-mime;smime-type=signed-data;name=smime.p7m\r\n\
+         Content-Length: {}\r\n\r\n",
+        ber.len()
+    )
+    .into_bytes();
+    message.extend_from_slice(&ber);
+    let report = pki.dir.path().join("report.json");
+    let args = ["--report", report.to_str().unwrap(), "--unwrap"];
+    let r = run(
+        env!("CARGO_BIN_EXE_sipsec-verify"),
+        &pki.store,
+        &args,
+        &message,
+    );
+    let record: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&report)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    let verdict = &record["verdict"];
+    for check in ["integrity", "trust"] {
+        assert_eq!(
+            verdict[check]["result"], "pass",
+            "{check}: {verdict} {}",
+            r.stderr
+        );
+    }
+    assert!(r.stdout.ends_with(SDP.as_bytes()), "{}", r.stderr);
+}
