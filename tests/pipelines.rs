@@ -168,3 +168,34 @@ fn encrypt_sign_verify_decrypt() {
         }
     }
 }
+
+/// A signature that carries no certificate (RFC 3261 §23 allows it; sipsec-sign --no-certs
+/// makes one) is verified against the signer's certificate in the store, and its chain is built
+/// through the store's issuing intermediate, which the signature does not carry either.
+#[test]
+fn a_signature_without_certificates_chains_through_the_stores_intermediate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    certgen(
+        &store,
+        &[
+            &["init-ca"],
+            &["init-intermediate", "--domain", "example.com"],
+            &["issue", "sip:alice@example.com"],
+        ],
+    );
+    for form in ["body", "sip"] {
+        let args = ["--trust-from-header", "--form", form, "--no-certs"];
+        let signed = run(SIGN, &store, &args, &message(true));
+        let o = tool(VERIFY, &store, &["--require", "trusted"], &signed);
+        let v = o.verdict();
+        assert_eq!(v["integrity"]["result"], "pass", "{form}: {v}");
+        assert_eq!(
+            v["integrity"]["signer_certificate"], "store (by AOR)",
+            "{form}"
+        );
+        assert_eq!(v["trust"]["result"], "pass", "{form}: {v}");
+        assert_eq!(v["trust"]["chain_length"], 3, "{form}: {v}");
+        assert_eq!(o.code, 0, "{form}: {}", o.stderr);
+    }
+}

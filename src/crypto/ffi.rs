@@ -29,6 +29,7 @@ const CMS_RECIPINFO_TRANS: c_int = 0;
 const CMS_RECIPINFO_AGREE: c_int = 1;
 
 extern "C" {
+    fn X509_check_ca(x: *mut sys::X509) -> c_int;
     fn CMS_add1_signer(
         cms: *mut sys::CMS_ContentInfo,
         signer: *mut sys::X509,
@@ -210,6 +211,13 @@ pub(crate) fn add_signer_and_finalise(
             flags.bits(),
         ))
     }
+}
+
+/// Whether `cert` may issue certificates (X509_check_ca: basicConstraints cA, or a v1 root).
+pub(crate) fn is_ca(cert: &X509Ref) -> bool {
+    // SAFETY: X509_check_ca only reads the certificate (it caches its decoded extensions, as
+    // every OpenSSL getter does, under OpenSSL's own lock).
+    unsafe { X509_check_ca(cert.as_ptr()) != 0 }
 }
 
 unsafe extern "C" fn free_algor(alg: *mut c_void) {

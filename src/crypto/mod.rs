@@ -20,7 +20,9 @@ mod trust;
 
 pub use envelope::{content_type, decrypt, encrypt, recipients, Decrypted, EncryptOptions};
 pub use sign::{sign, verify, SignOptions, Signer, VerifiedSignature, VerifyContext};
-pub use trust::{chain_key, check_trust, ChainKey, TrustContext, TrustPurpose, TrustVerdict};
+pub use trust::{
+    chain_key, check_trust, is_ca_certificate, ChainKey, TrustContext, TrustPurpose, TrustVerdict,
+};
 
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;

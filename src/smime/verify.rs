@@ -185,6 +185,7 @@ pub struct Verifier {
     options: VerifyOptions,
     chains: Mutex<HashMap<ChainKey, TrustedSpan>>,
     store_certs: OnceLock<Vec<X509>>,
+    store_intermediates: OnceLock<Vec<X509>>,
     certs: CertCache,
     replay: Mutex<ReplayCache>,
 }
@@ -246,6 +247,7 @@ impl Verifier {
             options,
             chains: Mutex::new(HashMap::new()),
             store_certs: OnceLock::new(),
+            store_intermediates: OnceLock::new(),
             certs: CertCache::default(),
         }
     }
@@ -292,8 +294,8 @@ impl Verifier {
         }
         if matches!(result, Err(CmsError::SignerNotFound)) {
             source = "store (by issuer and serial)";
-            let all = self.store_certs.get_or_init(|| self.store.all_certs());
-            result = attempt(all.clone());
+            let all = self.store_certs();
+            result = attempt(all.to_vec());
         }
         match result {
             Ok(v) => match crypto::chain_key(&v.signer, &v.certificates) {
@@ -316,6 +318,23 @@ impl Verifier {
         }
     }
 
+    /// Every certificate the store holds, read once.
+    fn store_certs(&self) -> &[X509] {
+        self.store_certs.get_or_init(|| self.store.all_certs())
+    }
+
+    /// The CA certificates among them: the identities' chains, the issuing CA and its chain,
+    /// learned and anchor certificates that may issue.
+    fn store_intermediates(&self) -> &[X509] {
+        self.store_intermediates.get_or_init(|| {
+            self.store_certs()
+                .iter()
+                .filter(|c| crypto::is_ca_certificate(c))
+                .cloned()
+                .collect()
+        })
+    }
+
     /// Trust at `now`, from the cache of verified chains when `key` was judged before and
     /// `now` lies inside the validity of every certificate of the chain.
     fn trust(&self, v: &crypto::VerifiedSignature, key: ChainKey, now: i64) -> Check {
@@ -335,7 +354,10 @@ impl Verifier {
             at_time: Some(now),
             purpose: crypto::TrustPurpose::SmimeSign,
         };
-        match crypto::check_trust(&v.signer, &v.certificates, &ctx) {
+        // Signatures may carry no certificates (RFC 3261 §23 allows it), or not the whole
+        // chain: the store's CA certificates are offered as intermediates beside them.
+        let candidates = [&v.certificates[..], self.store_intermediates()].concat();
+        match crypto::check_trust(&v.signer, &candidates, &ctx) {
             Ok(TrustVerdict::Trusted { chain, valid_until }) => {
                 let from = chain
                     .iter()
