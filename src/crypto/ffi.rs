@@ -8,12 +8,12 @@
 //! - `get1` functions and `CMS_get0_signers` return a new stack that we free; for `get1` the
 //!   elements are ours too (`sk_X509_pop_free`), for `get0_signers` they are not (`sk_free`).
 
-use std::ffi::{c_int, c_uint, c_void};
+use std::ffi::{c_int, c_long, c_uint, c_void};
 use std::ptr;
 
 use foreign_types::{ForeignType, ForeignTypeRef};
 use openssl::asn1::{Asn1IntegerRef, Asn1ObjectRef, Asn1OctetStringRef, Asn1TimeRef};
-use openssl::cms::{CMSOptions, CmsContentInfoRef};
+use openssl::cms::{CMSOptions, CmsContentInfo, CmsContentInfoRef};
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -210,6 +210,21 @@ pub(crate) fn add_signer_and_finalise(
             ptr::null_mut(),
             flags.bits(),
         ))
+    }
+}
+
+/// Decodes the CMS ContentInfo at the front of `der` (DER or BER, as OpenSSL reads it) and says
+/// how many octets it took, so that the caller can refuse what follows it: OpenSSL's own
+/// decoder stops at the end of the structure and ignores the rest.
+pub(crate) fn cms_from_der_prefix(der: &[u8]) -> Result<(CmsContentInfo, usize), ErrorStack> {
+    let len = c_long::try_from(der.len()).map_err(|_| ErrorStack::get())?;
+    let mut at = der.as_ptr();
+    // SAFETY: d2i reads at most `len` octets from `at` (a live borrow) and advances `at` past
+    // what it decoded; the returned object is new and owned by the CmsContentInfo made here.
+    unsafe {
+        let cms = cvt_p(sys::d2i_CMS_ContentInfo(ptr::null_mut(), &mut at, len))?;
+        let used = at.offset_from(der.as_ptr());
+        Ok((CmsContentInfo::from_ptr(cms), used as usize))
     }
 }
 

@@ -77,8 +77,16 @@ impl CmsError {
     }
 }
 
+/// One CMS ContentInfo, as OpenSSL decodes it (DER, or BER as some producers stream it), and
+/// nothing after it: octets OpenSSL would ignore would let one signature travel in many
+/// encodings.
 pub(crate) fn parse_der(der: &[u8]) -> Result<openssl::cms::CmsContentInfo, CmsError> {
-    openssl::cms::CmsContentInfo::from_der(der).map_err(|e| CmsError::BadDer(first_reason(&e)))
+    let (cms, used) =
+        ffi::cms_from_der_prefix(der).map_err(|e| CmsError::BadDer(first_reason(&e)))?;
+    match der.len() - used {
+        0 => Ok(cms),
+        after => Err(CmsError::BadDer(format!("{after} octets after the CMS"))),
+    }
 }
 
 /// Seconds since 1970 of an ASN.1 time.

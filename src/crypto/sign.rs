@@ -336,6 +336,28 @@ mod tests {
     }
 
     #[test]
+    fn octets_after_the_cms_are_refused_ber_is_read() {
+        let s = signer(KeyKind::Rsa);
+        let ours = sign(BODY, &s, &Default::default()).unwrap();
+        // Bouncy Castle's streamed signature: indefinite lengths throughout.
+        let ber = include_bytes!("../../testdata/bc/signed-rsa-attached-ber.p7").to_vec();
+        assert_eq!(ber[1], 0x80);
+        for (der, detached) in [(ours, Some(BODY)), (ber, None)] {
+            assert!(verify(&der, detached, &VerifyContext::default()).is_ok());
+            for extra in [&[0u8][..], &[0, 0], b"\x05\x00", b"\r\n"] {
+                let mut longer = der.clone();
+                longer.extend_from_slice(extra);
+                let err = verify(&longer, detached, &VerifyContext::default()).err();
+                let want = format!("{} octets after the CMS", extra.len());
+                assert!(
+                    matches!(&err, Some(CmsError::BadDer(why)) if *why == want),
+                    "{err:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn garbage_is_bad_der() {
         for input in [&b""[..], b"MIIB", &[0x30, 0x03, 0x02, 0x01]] {
             assert!(matches!(
