@@ -191,8 +191,14 @@ impl CertCache {
             let trimmed = serial.iter().position(|&b| b != 0).unwrap_or(serial.len());
             &serial[trimmed..]
         };
-        let digest_alg = elements(expect(si.get(2), 0x30)?.content)?;
-        let (md, digest) = digest_of(expect(digest_alg.first(), 0x06)?.content)?;
+        let digest_alg = expect(si.get(2), 0x30)?;
+        let (md, digest) = digest_of(expect(elements(digest_alg.content)?.first(), 0x06)?.content)?;
+        // OpenSSL digests the content with the algorithms SignedData lists, and refuses a
+        // signer whose algorithm is not among them: the one signer's must be the one listed.
+        let listed = elements(expect(sd.get(1), 0x31)?.content)?;
+        if !matches!(&listed[..], [one] if one.whole == digest_alg.whole) {
+            return None;
+        }
         let attrs = expect(si.get(3), 0xa0)?;
         let sig_alg = elements(expect(si.get(4), 0x30)?.content)?;
         let sig_oid = expect(sig_alg.first(), 0x06)?.content;
@@ -364,6 +370,19 @@ mod tests {
         for garbage in [&b""[..], b"\x30\x80\x00\x00", b"\x30\x03\x06\x01\x00"] {
             assert!(cache.verify(garbage, Some(BODY)).is_none());
         }
+        // The SignedData lists another digest algorithm than the signer's (found by the
+        // cms_verify fuzz target as an emptied list): OpenSSL refuses, so must the fast path.
+        let sha256 = [
+            0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        ];
+        let first = der.windows(sha256.len()).position(|w| w == sha256).unwrap();
+        let mut relisted = der.clone();
+        relisted[first + sha256.len() - 1] = 0x03; // SHA-512
+        assert!(
+            cache.verify(&relisted, Some(BODY)).is_none(),
+            "digest not listed"
+        );
+        assert!(crate::crypto::verify(&relisted, Some(BODY), &Default::default()).is_err());
         // Another signer's certificate swapped in (same issuer name, other key): refused.
         let (other, _) = signer(KeyKind::Rsa);
         let good = sign(BODY, &other, &SignOptions::default()).unwrap();
