@@ -1,6 +1,7 @@
 //! An independent check that bytes are one DER element and nothing after it (X.690 §10):
 //! definite lengths in the fewest octets, constructed types walked down to their primitives,
-//! INTEGERs without redundant leading octets, BOOLEANs as 00 or FF. The differential targets
+//! INTEGERs without redundant leading octets, BOOLEANs as 00 or FF, SET OF
+//! elements in ascending order. The differential targets
 //! hold the fast paths to it; it shares no code with them.
 
 pub fn check(input: &[u8]) -> Result<(), String> {
@@ -40,8 +41,24 @@ fn element(input: &[u8], depth: usize) -> Result<&[u8], String> {
     let content = rest.get(..len).ok_or("length past the end")?;
     if tag & 0x20 != 0 {
         let mut c = content;
+        let mut previous: Option<&[u8]> = None;
         while !c.is_empty() {
-            c = element(c, depth + 1)?;
+            let after = element(c, depth + 1)?;
+            let this = &c[..c.len() - after.len()];
+            // X.690 §11.6: a SET OF's encodings ascend (the shorter padded with zeros).
+            if let (0x31, Some(p)) = (tag, previous) {
+                let width = p.len().max(this.len());
+                let pad = |e: &[u8]| {
+                    let mut v = e.to_vec();
+                    v.resize(width, 0);
+                    v
+                };
+                if pad(p) > pad(this) {
+                    return Err("SET OF out of order".into());
+                }
+            }
+            previous = Some(this);
+            c = after;
         }
     } else {
         match (tag, content) {

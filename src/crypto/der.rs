@@ -136,6 +136,126 @@ fn dotted(body: &[u8]) -> Option<String> {
     Some(s)
 }
 
+/// Why bytes are not DER (X.690 §10). The fast paths take DER only and leave everything else
+/// to OpenSSL's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DerError {
+    /// Octets after the outermost element.
+    Trailing(usize),
+    Truncated,
+    /// An indefinite length (BER).
+    IndefiniteLength,
+    /// A length in more octets than it needs, or in the long form where the short one fits.
+    LongLength,
+    /// An INTEGER with a redundant leading 00 or FF octet, or with no octet at all.
+    PaddedInteger,
+    /// A BOOLEAN other than 00 or FF.
+    Boolean,
+    /// A BIT, OCTET or character string in the constructed form (BER).
+    ConstructedString,
+    /// A SET OF whose elements are not in ascending order of their encodings.
+    UnsortedSet,
+    /// A high tag number (CMS and certificates use none), or nesting deeper than any CMS has.
+    Unexpected,
+}
+
+/// Accepts `der` only when it is exactly one element in DER, walked down to its primitives:
+/// definite lengths in the fewest octets, INTEGERs without padding, BOOLEANs 00 or FF,
+/// primitive strings, SET elements in ascending order, and nothing after it.
+pub(crate) fn check_der(der: &[u8]) -> Result<(), DerError> {
+    let (_, _, after) = strict_element(der)?;
+    match after.len() {
+        0 => check_elements(der, 0),
+        n => Err(DerError::Trailing(n)),
+    }
+}
+
+/// One element under the DER rules for its identifier and length octets: (tag, content, rest).
+fn strict_element(input: &[u8]) -> Result<(u8, &[u8], &[u8]), DerError> {
+    let (&tag, rest) = input.split_first().ok_or(DerError::Truncated)?;
+    if tag & 0x1f == 0x1f {
+        return Err(DerError::Unexpected);
+    }
+    let (&first, rest) = rest.split_first().ok_or(DerError::Truncated)?;
+    let (len, rest) = match first {
+        0..=0x7f => (usize::from(first), rest),
+        0x80 => return Err(DerError::IndefiniteLength),
+        _ => {
+            let n = usize::from(first & 0x7f);
+            if n > 4 {
+                return Err(DerError::Unexpected);
+            }
+            let octets = rest.get(..n).ok_or(DerError::Truncated)?;
+            let len = octets
+                .iter()
+                .fold(0usize, |a, &b| (a << 8) | usize::from(b));
+            if octets[0] == 0 || len < 0x80 {
+                return Err(DerError::LongLength);
+            }
+            (len, &rest[n..])
+        }
+    };
+    if rest.len() < len {
+        return Err(DerError::Truncated);
+    }
+    let (content, after) = rest.split_at(len);
+    Ok((tag, content, after))
+}
+
+fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
+    if depth > 2 * MAX_DEPTH {
+        return Err(DerError::Unexpected);
+    }
+    while !input.is_empty() {
+        let (tag, content, after) = strict_element(input)?;
+        match (tag, content) {
+            (0x01, [0x00 | 0xff]) => {}
+            (0x01, _) => return Err(DerError::Boolean),
+            (0x02, []) => return Err(DerError::PaddedInteger),
+            (0x02, [0x00, b, ..]) if *b < 0x80 => return Err(DerError::PaddedInteger),
+            (0x02, [0xff, b, ..]) if *b >= 0x80 => return Err(DerError::PaddedInteger),
+            // BIT, OCTET, UTF8 and the other string types in the constructed form.
+            (0x23 | 0x24 | 0x2c | 0x32..=0x3e, _) => return Err(DerError::ConstructedString),
+            (0x31, _) => {
+                check_elements(content, depth + 1)?;
+                check_set_order(content)?;
+            }
+            (t, _) if t & 0x20 != 0 => check_elements(content, depth + 1)?,
+            _ => {}
+        }
+        input = after;
+    }
+    Ok(())
+}
+
+/// X.690 §11.6: the encodings of a SET OF's elements in ascending order, compared as octet
+/// strings with the shorter padded with trailing zeros. (Every SET in CMS and in a certificate
+/// is a SET OF; a signer's attributes are signed in that order, and OpenSSL re-sorts them before
+/// checking the signature.)
+fn padded_order(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
+    let width = a.len().max(b.len());
+    let a = a.iter().copied().chain(std::iter::repeat(0)).take(width);
+    let b = b.iter().copied().chain(std::iter::repeat(0)).take(width);
+    a.cmp(b)
+}
+
+fn check_set_order(content: &[u8]) -> Result<(), DerError> {
+    let mut previous: Option<&[u8]> = None;
+    let mut rest = content;
+    while !rest.is_empty() {
+        let (_, _, after) = strict_element(rest)?;
+        let whole = &rest[..rest.len() - after.len()];
+        if let Some(p) = previous {
+            if padded_order(p, whole) == std::cmp::Ordering::Greater {
+                return Err(DerError::UnsortedSet);
+            }
+        }
+        previous = Some(whole);
+        rest = after;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +265,54 @@ mod tests {
         // aes128-CBC
         let b = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x02];
         assert_eq!(dotted(&b).as_deref(), Some("2.16.840.1.101.3.4.1.2"));
+    }
+
+    #[test]
+    fn der_is_accepted_and_each_departure_from_it_named() {
+        // SEQUENCE { INTEGER 5, BOOLEAN TRUE, SET { INTEGER 1, INTEGER 2 } }
+        let good = [
+            0x30, 0x0e, 0x02, 0x01, 0x05, 0x01, 0x01, 0xff, 0x31, 0x06, 0x02, 0x01, 0x01, 0x02,
+            0x01, 0x02,
+        ];
+        assert_eq!(check_der(&good), Ok(()));
+        let cases: [(&[u8], DerError); 10] = [
+            (&[0x30, 0x00, 0x00], DerError::Trailing(1)),
+            (&[0x30, 0x02, 0x02], DerError::Truncated),
+            (&[0x30, 0x80, 0x00, 0x00], DerError::IndefiniteLength),
+            (&[0x30, 0x81, 0x03, 0x02, 0x01, 0x05], DerError::LongLength),
+            (
+                &[0x30, 0x82, 0x00, 0x03, 0x02, 0x01, 0x05],
+                DerError::LongLength,
+            ),
+            (
+                &[0x30, 0x04, 0x02, 0x02, 0x00, 0x05],
+                DerError::PaddedInteger,
+            ),
+            (
+                &[0x30, 0x04, 0x02, 0x02, 0xff, 0x85],
+                DerError::PaddedInteger,
+            ),
+            (&[0x30, 0x03, 0x01, 0x01, 0x01], DerError::Boolean),
+            (
+                &[0x30, 0x04, 0x24, 0x02, 0x04, 0x00],
+                DerError::ConstructedString,
+            ),
+            (
+                &[0x31, 0x06, 0x02, 0x01, 0x02, 0x02, 0x01, 0x01],
+                DerError::UnsortedSet,
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(check_der(input), Err(want), "{input:02x?}");
+        }
+        // Padded INTEGERs that are needed are DER: 00 before a high bit, FF before a low one.
+        assert_eq!(check_der(&[0x02, 0x02, 0x00, 0x85]), Ok(()));
+        assert_eq!(check_der(&[0x02, 0x02, 0xff, 0x05]), Ok(()));
+        // A shorter element sorts as if padded with zeros: 01 before 01 00 is in order.
+        assert_eq!(
+            check_der(&[0x31, 0x05, 0x04, 0x00, 0x04, 0x01, 0x00]),
+            Ok(())
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! - All `unsafe` (functions the `openssl` crate lacks) lives in `ffi.rs`.
 
 pub mod constraints;
-mod der;
+pub(crate) mod der;
 mod envelope;
 mod ffi;
 mod sign;

@@ -5,6 +5,7 @@
 //! the caller runs the full [`crate::crypto::verify`], which gives the canonical result and
 //! error: this path can only ever say "intact", never "damaged".
 
+use crate::crypto::der::check_der;
 use crate::crypto::{DigestAlgorithm, VerifiedSignature};
 use openssl::hash::{hash, MessageDigest};
 use openssl::pkey::{PKey, Public};
@@ -144,6 +145,9 @@ impl CertCache {
         der: &[u8],
         detached: Option<&[u8]>,
     ) -> Option<(VerifiedSignature, [u8; 32])> {
+        // DER only: any other encoding of the same signature (BER from a streaming producer,
+        // or a re-encoding) is OpenSSL's to judge.
+        check_der(der).ok()?;
         let (ci, rest) = element(der)?;
         if ci.tag != 0x30 || !rest.is_empty() {
             return None;
@@ -370,6 +374,20 @@ mod tests {
         for garbage in [&b""[..], b"\x30\x80\x00\x00", b"\x30\x03\x06\x01\x00"] {
             assert!(cache.verify(garbage, Some(BODY)).is_none());
         }
+        // Other encodings of the same signature: OpenSSL's path judges them (it reads BER),
+        // the fast path takes DER only.
+        assert_eq!(&der[..2], [0x30, 0x82]);
+        let long_length = [&[0x30, 0x83, 0x00][..], &der[2..]].concat();
+        assert!(
+            cache.verify(&long_length, Some(BODY)).is_none(),
+            "long length"
+        );
+        assert!(crate::crypto::verify(&long_length, Some(BODY), &Default::default()).is_ok());
+        let trailing = [&der[..], &[0x00, 0x00]].concat();
+        assert!(
+            cache.verify(&trailing, Some(BODY)).is_none(),
+            "trailing octets"
+        );
         // The SignedData lists another digest algorithm than the signer's (found by the
         // cms_verify fuzz target as an emptied list): OpenSSL refuses, so must the fast path.
         let sha256 = [

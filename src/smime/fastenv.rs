@@ -5,6 +5,7 @@
 //! used, every failure is [`Route::Failed`], whatever went wrong (no oracle, no second try).
 
 use super::fastcms::{element, elements, expect};
+use crate::crypto::der::check_der;
 use crate::crypto::{ContentCipher, RecipientId};
 use openssl::pkey::Private;
 use openssl::rsa::{Padding, Rsa};
@@ -51,6 +52,8 @@ pub fn open(der: &[u8], recipients: &[RsaRecipient]) -> Route {
 }
 
 fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
+    // DER only, judged before the key is used: other encodings are OpenSSL's.
+    check_der(der).ok()?;
     let (ci, rest) = element(der)?;
     if ci.tag != 0x30 || !rest.is_empty() {
         return None;
@@ -174,6 +177,15 @@ mod tests {
         let not_ours = env(&other, ContentCipher::Aes128Cbc, RsaPadding::Oaep);
         assert!(matches!(open(&not_ours, rs), Route::Full));
         assert!(matches!(open(b"\x30\x00", rs), Route::Full));
+        // Another encoding of a common envelope (a long length, octets after it): OpenSSL's.
+        let common = env(&cert, ContentCipher::Aes128Cbc, RsaPadding::Oaep);
+        assert_eq!(&common[..2], [0x30, 0x82]);
+        let long_length = [&[0x30, 0x83, 0x00][..], &common[2..]].concat();
+        assert!(matches!(open(&long_length, rs), Route::Full));
+        assert!(matches!(
+            open(&[&common[..], &[0]].concat(), rs),
+            Route::Full
+        ));
         // Once the key is used, damage is a failure, never a retry on the full path. (The
         // wrapped key is the 256-byte OCTET STRING; a changed byte breaks OAEP for certain,
         // unlike a changed content byte, whose CBC padding may come out valid by chance.)
