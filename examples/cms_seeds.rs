@@ -69,6 +69,7 @@ fn main() -> Result<()> {
                         digest: digest.clone(),
                         detached,
                         include_certs,
+                        ..SignOptions::default()
                     };
                     let der = sign(&content, &signer, &opts)?;
                     let name = format!(

@@ -124,6 +124,7 @@ fn filter(pki: &Pki, form: Form, trust: bool) -> SignFilter {
             selection: Selection::parse("rfc3261").unwrap(),
             digest: Default::default(),
             include_certs: true,
+            legacy_ciphers: false,
             handling: Handling::Optional,
             transfer: Transfer::Binary,
             trust_from_header: trust,
@@ -426,5 +427,33 @@ fn a_passphrase_that_cannot_read_the_keys_stops_the_run_before_any_message() {
         );
         assert!(refused.stderr.contains(why), "{why}: {}", refused.stderr);
         assert!(!refused.stderr.contains(PASS));
+    }
+}
+
+/// The SMIMECapabilities we advertise: what sipsec-decrypt opens, AES-GCM first, 3DES only with
+/// --legacy-ciphers; the openssl CLI verifies both.
+#[test]
+fn the_signature_advertises_aes_gcm_and_cbc_and_3des_only_when_asked() {
+    let Some(openssl) = common::openssl_cli() else {
+        return;
+    };
+    let pki = Pki::new();
+    for legacy in [false, true] {
+        let mut args = vec!["--trust-from-header", "--form", "cms"];
+        if legacy {
+            args.push("--legacy-ciphers");
+        }
+        let r = sign(
+            &pki,
+            &args,
+            &invite("agent-7@callcentre.example", "bob@example.net"),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let (_, der) = signature_of(&parse(&r.stdout));
+        let listed = crypto::capabilities::of_signature(&der).unwrap();
+        assert_eq!(listed[0], crypto::ContentCipher::Aes256Gcm);
+        assert!(listed.contains(&crypto::ContentCipher::Aes128Cbc));
+        assert_eq!(listed.contains(&crypto::ContentCipher::DesEde3Cbc), legacy);
+        openssl_verify_attached(&openssl, &pki, &der).unwrap();
     }
 }

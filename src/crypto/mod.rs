@@ -9,6 +9,7 @@
 //!   a decrypting proxy cannot be used as a padding or tag oracle.
 //! - All `unsafe` (functions the `openssl` crate lacks) lives in `ffi.rs`.
 
+pub mod capabilities;
 pub mod constraints;
 pub(crate) mod der;
 mod envelope;

@@ -304,7 +304,7 @@ mod tests {
                     let opts = SignOptions {
                         digest: digest.clone(),
                         detached,
-                        include_certs: true,
+                        ..SignOptions::default()
                     };
                     let der = sign(BODY, &s, &opts).unwrap();
                     let dc = detached.then_some(BODY);
