@@ -14,7 +14,8 @@ use anyhow::{Context, Result};
 use openssl::pkey::PKey;
 use openssl::x509::X509;
 use sipsec::crypto::{
-    encrypt, sign, ContentCipher, DigestAlgorithm, EncryptOptions, RsaPadding, SignOptions, Signer,
+    encrypt, sign, CmsEncryptOptions, CmsSignOptions, ContentCipher, DigestAlgorithm, RsaPadding,
+    Signer,
 };
 use std::path::{Path, PathBuf};
 
@@ -65,11 +66,11 @@ fn main() -> Result<()> {
         ] {
             for detached in [true, false] {
                 for include_certs in [true, false] {
-                    let opts = SignOptions {
+                    let opts = CmsSignOptions {
                         digest: digest.clone(),
                         detached,
                         include_certs,
-                        ..SignOptions::default()
+                        ..CmsSignOptions::default()
                     };
                     let der = sign(&content, &signer, &opts)?;
                     let name = format!(
@@ -95,7 +96,7 @@ fn main() -> Result<()> {
         ContentCipher::DesEde3Cbc,
     ] {
         for rsa_padding in [RsaPadding::Oaep, RsaPadding::Pkcs1v15] {
-            let opts = EncryptOptions {
+            let opts = CmsEncryptOptions {
                 cipher: cipher.clone(),
                 rsa_padding,
             };

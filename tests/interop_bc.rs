@@ -12,12 +12,12 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 
 use openssl::x509::X509;
+use sipsec::crypto::fastcms::CertCache;
+use sipsec::crypto::fastenv::{self, Route, RsaRecipient};
 use sipsec::crypto::{
     check_trust, decrypt, verify, CmsContentType, ContentCipher, DigestAlgorithm, TrustContext,
     VerifyContext,
 };
-use sipsec::smime::fastcms::CertCache;
-use sipsec::smime::fastenv::{self, Route, RsaRecipient};
 use wrapkit::*;
 
 const ENCRYPT: &str = env!("CARGO_BIN_EXE_sipsec-encrypt");

@@ -13,8 +13,8 @@ use openssl::nid::Nid;
 use openssl::pkcs12::Pkcs12;
 use openssl::pkey::PKey;
 use openssl::x509::X509;
+use sipsec::crypto::fastcms::CertCache;
 use sipsec::crypto::{check_trust, decrypt, verify, ContentCipher, DigestAlgorithm, TrustContext};
-use sipsec::smime::fastcms::CertCache;
 use wrapkit::*;
 
 const ENCRYPT: &str = env!("CARGO_BIN_EXE_sipsec-encrypt");

@@ -15,7 +15,7 @@ use libfuzzer_sys::{fuzz_mutator, fuzz_target, fuzzer_mutate};
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 use sipsec::crypto::decrypt;
-use sipsec::smime::fastenv::{open, Route, RsaRecipient};
+use sipsec::crypto::fastenv::{open, Route, RsaRecipient};
 use std::sync::OnceLock;
 
 struct Identity {

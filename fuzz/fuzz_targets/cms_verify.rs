@@ -12,7 +12,7 @@ mod strict_der;
 
 use libfuzzer_sys::{fuzz_mutator, fuzz_target, fuzzer_mutate};
 use sipsec::crypto::{verify, VerifyContext};
-use sipsec::smime::fastcms::CertCache;
+use sipsec::crypto::fastcms::CertCache;
 
 fn split(data: &[u8]) -> Option<(Option<&[u8]>, &[u8])> {
     let (&flags, rest) = data.split_first()?;

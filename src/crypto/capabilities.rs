@@ -62,10 +62,10 @@ pub fn advertised(legacy: bool) -> &'static [u8] {
 pub fn parse(list: &[u8]) -> Option<Vec<ContentCipher>> {
     let (seq, _) = der::read(list, 0).filter(|(t, _)| t.tag == 0x30)?;
     let mut out = Vec::new();
-    for capability in der::children(seq.body, 1)? {
-        let fields = der::children(capability.body, 2)?;
+    for capability in der::children(seq.content, 1)? {
+        let fields = der::children(capability.content, 2)?;
         let id = fields.first().filter(|t| t.tag == 0x06)?;
-        if let Some((cipher, _)) = PREFERENCE.iter().find(|(_, oid)| *oid == id.body) {
+        if let Some((cipher, _)) = PREFERENCE.iter().find(|(_, oid)| *oid == id.content) {
             out.push(cipher.clone());
         }
     }
@@ -76,26 +76,26 @@ pub fn parse(list: &[u8]) -> Option<Vec<ContentCipher>> {
 /// when it has none (or the DER does not read).
 pub fn of_signature(der: &[u8]) -> Option<Vec<ContentCipher>> {
     let (ci, _) = der::read(der, 0)?;
-    let explicit = der::children(ci.body, 1)?
+    let explicit = der::children(ci.content, 1)?
         .into_iter()
         .nth(1)
         .filter(|t| t.tag == 0xa0)?;
-    let (sd, _) = der::read(explicit.body, 2)?;
-    let infos = der::children(sd.body, 3)?
+    let (sd, _) = der::read(explicit.content, 2)?;
+    let infos = der::children(sd.content, 3)?
         .into_iter()
         .rfind(|t| t.tag == 0x31)?;
-    let (info, _) = der::read(infos.body, 4)?;
-    let attrs = der::children(info.body, 5)?
+    let (info, _) = der::read(infos.content, 4)?;
+    let attrs = der::children(info.content, 5)?
         .into_iter()
         .find(|t| t.tag == 0xa0)?;
-    for attr in der::children(attrs.body, 6)? {
-        let fields = der::children(attr.body, 7)?;
+    for attr in der::children(attrs.content, 6)? {
+        let fields = der::children(attr.content, 7)?;
         if fields
             .first()
-            .is_some_and(|t| t.tag == 0x06 && t.body == OID_SMIME_CAPABILITIES)
+            .is_some_and(|t| t.tag == 0x06 && t.content == OID_SMIME_CAPABILITIES)
         {
             // The attribute's one value: parse reads the first element of the SET's content.
-            return parse(fields.get(1).filter(|t| t.tag == 0x31)?.body);
+            return parse(fields.get(1).filter(|t| t.tag == 0x31)?.content);
         }
     }
     None
