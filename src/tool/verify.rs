@@ -555,14 +555,21 @@ impl Verify {
         {
             if let Ok((aor, _)) = &who {
                 let learned = self.learn(aor, &v.signer);
-                report.set(
-                    "identity",
-                    report
-                        .get("identity")
-                        .cloned()
-                        .unwrap_or_else(Check::pass)
-                        .with("learned", learned),
-                );
+                let mut identity = report
+                    .get("identity")
+                    .cloned()
+                    .unwrap_or_else(Check::pass)
+                    .with("learned", learned);
+                // The ciphers it decrypts, for sipsec-encrypt's choice (a signature that
+                // advertises none leaves what was learned before).
+                if let Some(ciphers) = crypto::capabilities::of_signature(&s.signature) {
+                    let kept = match self.lookup.learn_capabilities(aor, ciphers) {
+                        Ok(()) => "stored".to_string(),
+                        Err(e) => format!("not stored: {e}"),
+                    };
+                    identity = identity.with("capabilities_learned", kept);
+                }
+                report.set("identity", identity);
             }
         }
         if self.options.unwrap {
