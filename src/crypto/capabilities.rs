@@ -37,26 +37,13 @@ const PREFERENCE: [(ContentCipher, &[u8]); 6] = [
     ),
 ];
 
-/// The names sipsec's records and settings give the ciphers.
-const NAMES: [(ContentCipher, &str); 7] = [
-    (ContentCipher::Aes128Cbc, "aes-128-cbc"),
-    (ContentCipher::Aes192Cbc, "aes-192-cbc"),
-    (ContentCipher::Aes256Cbc, "aes-256-cbc"),
-    (ContentCipher::Aes128Gcm, "aes-128-gcm"),
-    (ContentCipher::Aes192Gcm, "aes-192-gcm"),
-    (ContentCipher::Aes256Gcm, "aes-256-gcm"),
-    (ContentCipher::DesEde3Cbc, "des-ede3-cbc"),
-];
-
-pub fn cipher_name(cipher: &ContentCipher) -> Option<&'static str> {
-    NAMES.iter().find(|(c, _)| c == cipher).map(|(_, n)| *n)
-}
-
+/// The cipher [`ContentCipher::name`] names, among those we advertise.
 pub fn cipher_by_name(name: &str) -> Option<ContentCipher> {
-    NAMES
+    PREFERENCE
         .iter()
-        .find(|(_, n)| *n == name)
-        .map(|(c, _)| c.clone())
+        .map(|(c, _)| c)
+        .find(|c| c.name() == name)
+        .cloned()
 }
 
 /// OID content octets of the smimeCapabilities attribute (1.2.840.113549.1.9.15).

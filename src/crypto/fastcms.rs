@@ -5,7 +5,8 @@
 //! the caller runs the full [`crate::crypto::verify`], which gives the canonical result and
 //! error: this path can only ever say "intact", never "damaged".
 
-use super::der::{check_der, element, elements, expect};
+use super::check_der;
+use super::der::{element, elements, expect};
 use crate::crypto::{DigestAlgorithm, VerifiedSignature};
 use openssl::hash::{hash, MessageDigest};
 use openssl::pkey::{PKey, Public};
@@ -52,6 +53,15 @@ fn digest_of(oid: &[u8]) -> Option<(MessageDigest, DigestAlgorithm)> {
     })
 }
 
+/// A non-negative INTEGER's content octets as DER writes them: a 0x00 in front when the first
+/// octet's high bit is set (the serial in a SignerIdentifier is compared with them exactly).
+fn der_integer_content(magnitude: &[u8]) -> Vec<u8> {
+    match magnitude.first() {
+        Some(b) if b & 0x80 == 0 => magnitude.to_vec(),
+        _ => [&[0u8][..], magnitude].concat(),
+    }
+}
+
 struct KnownCert {
     cert: X509,
     key: PKey<Public>,
@@ -74,7 +84,7 @@ impl CertCache {
         let known = Arc::new(KnownCert {
             key: cert.public_key().ok()?,
             issuer: cert.issuer_name().to_der().ok()?,
-            serial: cert.serial_number().to_bn().ok()?.to_vec(),
+            serial: der_integer_content(&cert.serial_number().to_bn().ok()?.to_vec()),
             cert,
         });
         let mut map = self.known.lock().ok()?;
@@ -139,10 +149,6 @@ impl CertCache {
             expect(sid.first(), 0x30)?.whole,
             expect(sid.get(1), 0x02)?.content,
         );
-        let serial = {
-            let trimmed = serial.iter().position(|&b| b != 0).unwrap_or(serial.len());
-            &serial[trimmed..]
-        };
         let digest_alg = expect(si.get(2), 0x30)?;
         let (md, digest) = digest_of(expect(elements(digest_alg.content)?.first(), 0x06)?.content)?;
         // OpenSSL digests the content with the algorithms SignedData lists, and refuses a
@@ -270,6 +276,13 @@ mod tests {
     }
 
     #[test]
+    fn serials_are_compared_as_der_writes_them() {
+        assert_eq!(der_integer_content(&[0x01, 0x02]), [0x01, 0x02]);
+        assert_eq!(der_integer_content(&[0x81]), [0x00, 0x81]);
+        assert_eq!(der_integer_content(&[]), [0x00]);
+    }
+
+    #[test]
     fn the_chain_fingerprint_names_the_signer() {
         // Two signers carrying the very same certificates: a trust verdict cached for one must
         // not serve the other.
@@ -291,6 +304,18 @@ mod tests {
         let cache = CertCache::default();
         let (s, _) = signer(KeyKind::Rsa);
         let der = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
+        // Re-encodings of an intact signature: bytes after it, a length in more octets.
+        let mut trailing = der.clone();
+        trailing.extend_from_slice(&[0x05, 0x00]);
+        assert!(cache.verify(&trailing, Some(BODY)).is_none(), "trailing");
+        let mut long = vec![0x30, 0x83, 0x00];
+        long.extend_from_slice(&der[2..]);
+        assert_eq!(der[1], 0x82, "a long form to lengthen");
+        assert!(
+            cache.verify(&long, Some(BODY)).is_none(),
+            "non-minimal length"
+        );
+        assert!(cache.verify(&der, Some(BODY)).is_some(), "the DER itself");
         let mut body = BODY.to_vec();
         body[3] ^= 1;
         assert!(cache.verify(&der, Some(&body)).is_none(), "changed content");

@@ -4,7 +4,8 @@
 //! any private-key operation, so the caller runs [`crate::crypto::decrypt`]; once the key is
 //! used, every failure is [`Route::Failed`], whatever went wrong (no oracle, no second try).
 
-use super::der::{check_der, element, elements, expect};
+use super::check_der;
+use super::der::{element, elements, expect};
 use crate::crypto::{ContentCipher, RecipientId};
 use openssl::pkey::Private;
 use openssl::rsa::{Padding, Rsa};

@@ -17,12 +17,14 @@ pub mod fastcms;
 pub mod fastenv;
 mod ffi;
 mod sign;
+mod strict;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod trust;
 
 pub use envelope::{content_type, decrypt, encrypt, recipients, CmsEncryptOptions, Decrypted};
 pub use sign::{sign, verify, CmsSignOptions, Signer, VerifiedSignature, VerifyContext};
+pub use strict::{check_der, signature_identity, DerError};
 pub use trust::{
     chain_key, check_trust, is_ca_certificate, ChainKey, TrustContext, TrustPurpose, TrustVerdict,
 };
@@ -112,6 +114,23 @@ pub(crate) fn parse_der(der: &[u8]) -> Result<openssl::cms::CmsContentInfo, CmsE
         0 => Ok(cms),
         after => Err(CmsError::BadDer(format!("{after} octets after the CMS"))),
     }
+}
+
+/// The DER of a CMS ContentInfo: `None` when `der` is DER already, else OpenSSL's re-encoding of
+/// what it reads (BER from streaming producers such as gpgsm and Bouncy Castle), which must then
+/// be DER. Refused when OpenSSL does not read it or octets follow it (the error names why it
+/// was not DER). One signature thus has one encoding, whatever carried it.
+pub fn der_encoding(der: &[u8]) -> Result<Option<Vec<u8>>, CmsError> {
+    let Err(not_der) = check_der(der) else {
+        return Ok(None);
+    };
+    let named = |e: CmsError| CmsError::BadDer(format!("{not_der}; {e}"));
+    let cms = parse_der(der).map_err(named)?;
+    let again = cms
+        .to_der()
+        .map_err(CmsError::openssl("re-encoding the CMS"))?;
+    check_der(&again).map_err(|e| CmsError::BadDer(format!("{not_der}; re-encoded: {e}")))?;
+    Ok(Some(again))
 }
 
 /// Seconds since 1970 of an ASN.1 time.
@@ -222,6 +241,20 @@ impl ContentCipher {
         }
     }
 
+    /// The name reports and headers give it: OpenSSL's (`aes-128-cbc`), or `oid 1.2.3`.
+    pub fn name(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(match self {
+            ContentCipher::Aes128Cbc => "aes-128-cbc",
+            ContentCipher::Aes192Cbc => "aes-192-cbc",
+            ContentCipher::Aes256Cbc => "aes-256-cbc",
+            ContentCipher::Aes128Gcm => "aes-128-gcm",
+            ContentCipher::Aes192Gcm => "aes-192-gcm",
+            ContentCipher::Aes256Gcm => "aes-256-gcm",
+            ContentCipher::DesEde3Cbc => "des-ede3-cbc",
+            ContentCipher::Other(oid) => return format!("oid {oid}").into(),
+        })
+    }
+
     /// Whether the cipher authenticates the content (AuthEnvelopedData).
     pub fn is_aead(&self) -> bool {
         matches!(
@@ -239,6 +272,16 @@ pub enum RsaPadding {
     Oaep,
     /// RSAES-PKCS1-v1_5, for peers that only know that (RFC 6216 era).
     Pkcs1v15,
+}
+
+impl RsaPadding {
+    /// The name reports give it (OpenSSL's `rsa_padding_mode` values).
+    pub fn name(self) -> &'static str {
+        match self {
+            RsaPadding::Oaep => "oaep",
+            RsaPadding::Pkcs1v15 => "pkcs1",
+        }
+    }
 }
 
 /// The outer content type of a CMS ContentInfo.

@@ -28,6 +28,11 @@ pub trait Lookup: Send + Sync {
     fn peer_settings(&self, aor: &Aor) -> PeerSettings;
     /// Keeps the ciphers a peer's trusted signature advertised.
     fn learn_capabilities(&self, aor: &Aor, ciphers: Vec<ContentCipher>) -> Result<(), StoreError>;
+    /// Rereads what may have changed since (settings, groups, anchors, CRLs); true when
+    /// something did. A lookup that answers from memory has nothing to reread.
+    fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }
 
 impl Lookup for Store {
@@ -70,6 +75,9 @@ impl Lookup for Store {
             return Err(StoreError::OwnIdentity(aor.to_string()));
         }
         self.update_peer_settings(aor, |s| s.capabilities = Some(ciphers))
+    }
+    fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
+        Store::reload_if_changed(self)
     }
 }
 

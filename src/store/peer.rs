@@ -4,7 +4,7 @@
 //! `rsa-padding`, set with sipsec-certgen peer), for peers that cannot do RSA-OAEP or AES-GCM.
 
 use super::*;
-use crate::crypto::capabilities::{cipher_by_name, cipher_name};
+use crate::crypto::capabilities::cipher_by_name;
 use crate::crypto::{ContentCipher, RsaPadding};
 
 /// A peer's settings; every field may be absent.
@@ -37,11 +37,9 @@ impl PeerSettings {
                 }
                 "cipher" => s.cipher = cipher_by_name(value),
                 "rsa-padding" => {
-                    s.rsa_padding = match value {
-                        "oaep" => Some(RsaPadding::Oaep),
-                        "pkcs1" => Some(RsaPadding::Pkcs1v15),
-                        _ => None,
-                    }
+                    s.rsa_padding = [RsaPadding::Oaep, RsaPadding::Pkcs1v15]
+                        .into_iter()
+                        .find(|p| p.name() == value)
                 }
                 _ => {}
             }
@@ -52,18 +50,14 @@ impl PeerSettings {
     pub fn render(&self) -> String {
         let mut out = String::new();
         if let Some(c) = &self.capabilities {
-            let names: Vec<&str> = c.iter().filter_map(cipher_name).collect();
+            let names: Vec<String> = c.iter().map(|c| c.name().into_owned()).collect();
             out.push_str(&format!("capabilities: {}\n", names.join(" ")));
         }
-        if let Some(name) = self.cipher.as_ref().and_then(cipher_name) {
-            out.push_str(&format!("cipher: {name}\n"));
+        if let Some(c) = &self.cipher {
+            out.push_str(&format!("cipher: {}\n", c.name()));
         }
         if let Some(p) = self.rsa_padding {
-            let name = match p {
-                RsaPadding::Oaep => "oaep",
-                RsaPadding::Pkcs1v15 => "pkcs1",
-            };
-            out.push_str(&format!("rsa-padding: {name}\n"));
+            out.push_str(&format!("rsa-padding: {}\n", p.name()));
         }
         out
     }

@@ -220,10 +220,10 @@ impl Encrypt {
             .set("encrypted", true)
             .set("recipient", recipient)
             .set("recipients", recipients.len())
-            .set("cipher", format!("{:?}", options.cipher))
+            .set("algorithm", options.cipher.name())
             .set("cipher_from", cipher_from)
             .set("smime_type", build::envelope_smime_type(&options))
-            .set("rsa_padding", format!("{:?}", options.rsa_padding))
+            .set("rsa_padding", options.rsa_padding.name())
             .set("transfer_encoding", self.config.transfer.as_str())
             .set("date_added", date_added);
         if self.config.form == EncryptForm::Sip {
