@@ -58,12 +58,20 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     if ci.tag != 0x30 || !rest.is_empty() {
         return None;
     }
+    // Every structure exactly as RFC 5652 has it: an element more or less is OpenSSL's to
+    // judge (its decoder refuses what the fuzzer added after the known fields).
     let ci = elements(ci.content)?;
-    if expect(ci.first(), 0x06)?.content != OID_ENVELOPED_DATA {
+    if ci.len() != 2 || expect(ci.first(), 0x06)?.content != OID_ENVELOPED_DATA {
         return None;
     }
-    let ed = elements(expect(ci.get(1), 0xa0)?.content)?;
-    let ed = elements(expect(ed.first(), 0x30)?.content)?;
+    let [ed] = &elements(expect(ci.get(1), 0xa0)?.content)?[..] else {
+        return None;
+    };
+    let ed = elements(expect(Some(ed), 0x30)?.content)?;
+    // CMSVersion 0 or 2 for EnvelopedData, 0 for key transport to issuer and serial.
+    if !matches!(expect(ed.first(), 0x02)?.content, [0] | [2]) {
+        return None;
+    }
     // version, [0] originatorInfo (not handled here), recipientInfos, encryptedContentInfo
     let infos = elements(expect(ed.get(1), 0x31)?.content)?;
     let eci = elements(expect(ed.get(2), 0x30)?.content)?;
@@ -71,7 +79,7 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     let (cipher, which) = cipher_of(expect(alg.first(), 0x06)?.content)?;
     let iv = expect(alg.get(1), 0x04)?.content;
     let ciphertext = expect(eci.get(2), 0x80)?.content;
-    if iv.len() != 16 || ed.len() != 3 {
+    if iv.len() != 16 || ed.len() != 3 || eci.len() != 3 || alg.len() != 2 {
         return None;
     }
     // Only key transport to issuer and serial (a SEQUENCE in a SEQUENCE): anything else is
@@ -81,6 +89,9 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     for info in &infos {
         let ktri = elements(expect(Some(info), 0x30)?.content)?;
         let rid = elements(expect(ktri.get(1), 0x30)?.content)?;
+        if ktri.len() != 4 || rid.len() != 2 || expect(ktri.first(), 0x02)?.content != [0] {
+            return None;
+        }
         let issuer = expect(rid.first(), 0x30)?.whole;
         let serial = expect(rid.get(1), 0x02)?.content;
         let serial = &serial[serial.iter().position(|&b| b != 0).unwrap_or(serial.len())..];
@@ -97,6 +108,9 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     }
     if let Some((at, ktri)) = chosen {
         let kea = elements(expect(ktri.get(2), 0x30)?.content)?;
+        if kea.len() > 2 {
+            return None;
+        }
         let default_params = match kea.get(1) {
             None => true,
             Some(p) => p.tag == 0x30 && p.content.is_empty(),
@@ -161,6 +175,34 @@ mod tests {
                 _ => panic!("not opened"),
             }
         }
+    }
+
+    /// What the cms_decrypt differential fuzz target found (testdata/fuzz/cms_decrypt/, for the
+    /// test key testdata/bc/rsa.key): the fast path opened envelopes OpenSSL refuses. It must
+    /// now decline, fail, or agree.
+    #[test]
+    fn the_fuzzers_disagreements_stay_fixed() {
+        let base = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/");
+        let read = |name: &str| std::fs::read(format!("{base}{name}")).unwrap();
+        let cert = openssl::x509::X509::from_pem(&read("bc/rsa.pem")).unwrap();
+        let key = openssl::pkey::PKey::private_key_from_pem(&read("bc/rsa.key")).unwrap();
+        let r = RsaRecipient {
+            issuer: cert.issuer_name().to_der().unwrap(),
+            serial: cert.serial_number().to_bn().unwrap().to_vec(),
+            key: key.rsa().unwrap(),
+        };
+        let mut seen = 0;
+        for entry in std::fs::read_dir(format!("{base}fuzz/cms_decrypt")).unwrap() {
+            let path = entry.unwrap().path();
+            let der = std::fs::read(&path).unwrap();
+            if let Route::Opened(content, _, _, _) = open(&der, std::slice::from_ref(&r)) {
+                let full = crate::crypto::decrypt(&der, &key, &cert)
+                    .unwrap_or_else(|e| panic!("{path:?}: OpenSSL refuses: {e}"));
+                assert_eq!(content, full.content);
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, 4);
     }
 
     #[test]
