@@ -58,6 +58,9 @@ _sipsec__certgen() {
             sipsec__certgen,list)
                 cmd="sipsec__certgen__subcmd__list"
                 ;;
+            sipsec__certgen,peer)
+                cmd="sipsec__certgen__subcmd__peer"
+                ;;
             sipsec__certgen,revoke)
                 cmd="sipsec__certgen__subcmd__revoke"
                 ;;
@@ -151,6 +154,9 @@ _sipsec__certgen() {
             sipsec__certgen__subcmd__help,list)
                 cmd="sipsec__certgen__subcmd__help__subcmd__list"
                 ;;
+            sipsec__certgen__subcmd__help,peer)
+                cmd="sipsec__certgen__subcmd__help__subcmd__peer"
+                ;;
             sipsec__certgen__subcmd__help,revoke)
                 cmd="sipsec__certgen__subcmd__help__subcmd__revoke"
                 ;;
@@ -188,7 +194,7 @@ _sipsec__certgen() {
 
     case "${cmd}" in
         sipsec__certgen)
-            opts="-q -v -h -V --quiet --verbose --store --passphrase-file --passphrase-env --help --version init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help"
+            opts="-q -v -h -V --quiet --verbose --store --passphrase-file --passphrase-env --help --version init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor peer config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -558,7 +564,7 @@ _sipsec__certgen() {
             return 0
             ;;
         sipsec__subcmd__certgen__subcmd__help)
-            opts="init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor config help"
+            opts="init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor peer config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -796,6 +802,20 @@ _sipsec__certgen() {
             return 0
             ;;
         sipsec__subcmd__certgen__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__peer)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1118,6 +1138,36 @@ _sipsec__certgen() {
                 return 0
             fi
             case "${prev}" in
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__peer)
+            opts="-q -v -h --cipher --rsa-padding --quiet --verbose --passphrase-file --passphrase-env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cipher)
+                    COMPREPLY=($(compgen -W "aes128 aes256 aes128gcm des3" -- "${cur}"))
+                    return 0
+                    ;;
+                --rsa-padding)
+                    COMPREPLY=($(compgen -W "oaep pkcs1" -- "${cur}"))
+                    return 0
+                    ;;
                 --passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -31,6 +31,7 @@ complete -c sipsec-sign -l keep-control -d 'Keep the control header on output, f
 complete -c sipsec-sign -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-sign -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-sign -l no-certs -d 'Leave the signer certificate and chain out of the CMS (RFC 3261 §23.2 wants them in; some implementations leave them out)'
+complete -c sipsec-sign -l legacy-ciphers -d 'Also advertise 3DES in the signature\'s SMIMECapabilities (only for peers that have nothing better; AES-GCM and AES-CBC are always advertised)'
 complete -c sipsec-sign -l base64 -d 'Base64 Content-Transfer-Encoding for the CMS instead of binary (RFC 3853)'
 complete -c sipsec-sign -l trust-from-header -d 'Vouch that the input\'s From (requests) and To (responses) are authentic, so unattributed messages are signed as they say (for shell pipelines)'
 complete -c sipsec-sign -l identity -d 'Add a STIR Identity header (RFC 8224) to initial requests: a SHAKEN PASSporT signed with the STI certificate of the caller\'s group (see below), or a div PASSporT when a call that already carries one is forwarded'

@@ -2,11 +2,14 @@
 # Installs what sipsec needs to build (OpenSSL headers, pkg-config, a C compiler for mimalloc)
 # and, with --peers, the real
 # peers the interop tests drive (openssl CLI, tshark, SIPp, Kamailio with its secsipid module,
-# secsipidx, Python cryptography for an independent JWS check). Debian/Ubuntu; idempotent.
+# secsipidx, Python cryptography for an independent JWS check, and two CMS implementations that
+# are not OpenSSL: Bouncy Castle with a JDK to compile tests/interop/CmsCheck.java, and gpgsm
+# with the gpg-agent that holds its keys). Debian/Ubuntu; idempotent.
 set -eu
 want="libssl-dev pkg-config openssl gcc"
 if [ "${1:-}" = "--peers" ]; then
     want="$want tshark sip-tester kamailio secsipidx kamailio-secsipid-modules python3-cryptography"
+    want="$want default-jdk-headless libbcprov-java libbcpkix-java libbcutil-java gpgsm gpg-agent"
 fi
 missing=""
 for p in $want; do

@@ -272,6 +272,16 @@ pub enum CertgenCommand {
     /// Manage trust anchors.
     #[command(subcommand)]
     Anchor(AnchorCommand),
+    /// Remember how to encrypt to a peer that cannot take the defaults (sipsec-encrypt follows
+    /// it when not given --cipher or --rsa-padding), and print what the store keeps about the
+    /// peer, with the ciphers its signatures advertised.
+    Peer {
+        aor: String,
+        #[arg(long, value_enum)]
+        cipher: Option<crate::cli::encrypt::CipherArg>,
+        #[arg(long, value_enum)]
+        rsa_padding: Option<crate::cli::encrypt::PaddingArg>,
+    },
     /// Change store settings (on-demand issuance, own domains) and print them.
     Config {
         #[arg(long, value_parser = ["yes", "no"])]
@@ -607,6 +617,22 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
                     .ok_or_else(|| StoreError::NoIdentity(aor.to_string()))?
             };
             show(&cert, "certificate", *json, out)?;
+        }
+        CertgenCommand::Peer {
+            aor,
+            cipher,
+            rsa_padding,
+        } => {
+            let aor = x509::parse_aor(aor)?;
+            store.update_peer_settings(&aor, |s| {
+                if let Some(c) = cipher {
+                    s.cipher = Some(c.cipher());
+                }
+                if let Some(p) = rsa_padding {
+                    s.rsa_padding = Some(p.padding());
+                }
+            })?;
+            write!(out, "{}", store.peer_settings(&aor).render())?;
         }
         CertgenCommand::Anchor(AnchorCommand::Add { file }) => {
             let certs = read_certs(file)?;

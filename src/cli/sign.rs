@@ -135,6 +135,10 @@ pub struct SignCli {
     /// some implementations leave them out).
     #[arg(long)]
     pub no_certs: bool,
+    /// Also advertise 3DES in the signature's SMIMECapabilities (only for peers that have
+    /// nothing better; AES-GCM and AES-CBC are always advertised).
+    #[arg(long)]
+    pub legacy_ciphers: bool,
     /// The handling parameter of the signature's Content-Disposition.
     #[arg(long, value_enum, default_value_t = HandlingArg::Optional)]
     pub handling: HandlingArg,
@@ -183,6 +187,7 @@ pub fn run(cli: &SignCli) -> Exit {
         selection: cli.select.clone(),
         digest: cli.digest.algorithm(),
         include_certs: !cli.no_certs,
+        legacy_ciphers: cli.legacy_ciphers,
         handling: cli.handling.handling(),
         transfer: if cli.base64 {
             Transfer::Base64

@@ -121,6 +121,11 @@ impl std::fmt::Display for TrustVerdict {
     }
 }
 
+/// Whether `cert` may issue certificates (basicConstraints cA): a candidate intermediate.
+pub fn is_ca_certificate(cert: &X509) -> bool {
+    ffi::is_ca(cert)
+}
+
 /// Judges `cert` with the intermediates in `chain` (extra certificates, e.g. those carried in
 /// the CMS; order does not matter) against `ctx`. `Err` only when OpenSSL itself fails.
 pub fn check_trust(
@@ -286,6 +291,9 @@ mod tests {
         // Without the intermediate there is no path.
         let v = check_trust(&leaf, &[], &ctx(vec![root.cert.clone()])).unwrap();
         assert!(matches!(v, TrustVerdict::UntrustedRoot { .. }), "{v}");
+        // Which of them may be offered as intermediates.
+        assert!(is_ca_certificate(&root.cert) && is_ca_certificate(&inter.cert));
+        assert!(!is_ca_certificate(&leaf));
     }
 
     #[test]

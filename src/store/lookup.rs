@@ -1,6 +1,7 @@
 //! The per-message lookups: what the tools ask of the store while they work on a message.
 
 use super::*;
+use crate::crypto::ContentCipher;
 
 /// What a tool needs to know per message: the signing and decrypting identities, recipient
 /// certificates, trust anchors and CRLs, the group map, and certificates learned from peers.
@@ -23,6 +24,10 @@ pub trait Lookup: Send + Sync {
     fn groups(&self) -> &Groups;
     /// Keeps a certificate learned from a peer for `aor`.
     fn learn_cert(&self, aor: &Aor, cert: &X509) -> Result<(), StoreError>;
+    /// What the store keeps about a peer: advertised ciphers, pinned cipher and RSA padding.
+    fn peer_settings(&self, aor: &Aor) -> PeerSettings;
+    /// Keeps the ciphers a peer's trusted signature advertised.
+    fn learn_capabilities(&self, aor: &Aor, ciphers: Vec<ContentCipher>) -> Result<(), StoreError>;
     /// Rereads what may have changed since (settings, groups, anchors, CRLs); true when
     /// something did. A lookup that answers from memory has nothing to reread.
     fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
@@ -65,6 +70,15 @@ impl Lookup for Store {
     }
     fn learn_cert(&self, aor: &Aor, cert: &X509) -> Result<(), StoreError> {
         Store::learn_cert(self, aor, cert)
+    }
+    fn peer_settings(&self, aor: &Aor) -> PeerSettings {
+        Store::peer_settings(self, aor)
+    }
+    fn learn_capabilities(&self, aor: &Aor, ciphers: Vec<ContentCipher>) -> Result<(), StoreError> {
+        if self.identity_dir(aor).join("cert.pem").exists() || self.groups.is_group(aor) {
+            return Err(StoreError::OwnIdentity(aor.to_string()));
+        }
+        self.update_peer_settings(aor, |s| s.capabilities = Some(ciphers))
     }
     fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
         Store::reload_if_changed(self)

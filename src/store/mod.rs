@@ -12,6 +12,7 @@ mod admin;
 mod error;
 pub mod fsio;
 mod lookup;
+mod peer;
 pub mod policy;
 mod sti;
 pub mod watch;
@@ -19,6 +20,7 @@ pub mod x509;
 
 pub use error::StoreError;
 pub use lookup::Lookup;
+pub use peer::PeerSettings;
 pub use sti::StiIdentity;
 
 use crate::clock::now_unix;
@@ -52,6 +54,7 @@ DIR/                         mode 0700; refused if group/others may write it
   ca/revoked                 `SERIAL-HEX UNIX-TIME` lines, the input of the CRL
   crl/*.pem                  CRLs (ours in crl/issuing-ca.pem, others' beside it)
   learned/<aor>.pem          certificates learned from verified messages, kept apart
+  learned/<aor>.peer         a peer's advertised ciphers and pinned settings (cipher, rsa-padding)
   tls/<host>/                the proxy's TLS certificate (issue-tls): cert.pem, key.pem,
                              chain.pem as in identities/, DNS:<host> and IP: names
   sti/<aor>/                 the STI certificate of an identity or group (sti, sti-csr,

@@ -34,6 +34,8 @@ pub struct SignOptions {
     pub selection: Selection,
     pub digest: DigestAlgorithm,
     pub include_certs: bool,
+    /// Also advertise 3DES among the ciphers we decrypt (SMIMECapabilities).
+    pub legacy_ciphers: bool,
     pub handling: Handling,
     pub transfer: Transfer,
     /// The pipeline's input is vouched for: its From (requests) or To (responses) names the
@@ -286,6 +288,7 @@ impl Sign {
                 digest: self.config.digest.clone(),
                 detached: true,
                 include_certs: self.config.include_certs,
+                legacy_ciphers: self.config.legacy_ciphers,
             },
             handling: self.config.handling,
             transfer: self.config.transfer,

@@ -22,6 +22,7 @@ use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
+use std::borrow::Cow;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
 
@@ -191,6 +192,8 @@ struct FromStore {
     /// CRLs as DER: `X509Crl` cannot be cloned into each trust context.
     crl_der: Vec<Vec<u8>>,
     store_certs: OnceLock<Vec<X509>>,
+    /// The CA certificates among them, offered as intermediates when building a chain.
+    store_intermediates: OnceLock<Vec<X509>>,
 }
 
 impl FromStore {
@@ -203,7 +206,25 @@ impl FromStore {
                 .filter_map(|c| c.to_der().ok())
                 .collect(),
             store_certs: OnceLock::new(),
+            store_intermediates: OnceLock::new(),
         }
+    }
+
+    /// Every certificate the store holds, read once.
+    fn store_certs(&self, lookup: &dyn Lookup) -> &[X509] {
+        self.store_certs.get_or_init(|| lookup.all_certs())
+    }
+
+    /// The CA certificates among them: the identities' chains, the issuing CA and its chain,
+    /// learned and anchor certificates that may issue.
+    fn store_intermediates(&self, lookup: &dyn Lookup) -> &[X509] {
+        self.store_intermediates.get_or_init(|| {
+            self.store_certs(lookup)
+                .iter()
+                .filter(|c| crypto::is_ca_certificate(c))
+                .cloned()
+                .collect()
+        })
     }
 }
 
@@ -296,17 +317,12 @@ impl Verify {
         s: &SignedBody,
         who: Option<&Aor>,
     ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
-        // The fast path takes DER only; before the full path, which is laxer: an encoding
-        // other than the one signed must not pass as another signature, nor anything OpenSSL
-        // itself would refuse.
+        // The signature is DER here (see `examine`).
         if let Some((v, fingerprint)) = self.certs.verify(&s.signature, s.detached) {
             let c = Check::pass()
                 .with("digest", v.digest.micalg())
                 .with("signer_certificate", "embedded");
             return (c, Some((v, ChainKey(fingerprint))));
-        }
-        if let Err(e) = crypto::check_der(&s.signature) {
-            return (Check::fail(format!("the signature is not DER: {e}")), None);
         }
         let attempt = |extra: Vec<X509>| {
             crypto::verify(
@@ -326,10 +342,7 @@ impl Verify {
         if matches!(result, Err(CmsError::SignerNotFound)) {
             source = "store (by issuer and serial)";
             let derived = self.derived();
-            let all = derived
-                .store_certs
-                .get_or_init(|| self.store.get().all_certs());
-            result = attempt(all.clone());
+            result = attempt(derived.store_certs(self.store.get().as_ref()).to_vec());
         }
         match result {
             Ok(v) => match crypto::chain_key(&v.signer, &v.certificates) {
@@ -372,7 +385,14 @@ impl Verify {
             at_time: Some(now),
             purpose: crypto::TrustPurpose::SmimeSign,
         };
-        match crypto::check_trust(&v.signer, &v.certificates, &ctx) {
+        // Signatures may carry no certificates (RFC 3261 §23 allows it), or not the whole
+        // chain: the store's CA certificates are offered as intermediates beside them.
+        let candidates = [
+            &v.certificates[..],
+            derived.store_intermediates(self.store.get().as_ref()),
+        ]
+        .concat();
+        match crypto::check_trust(&v.signer, &candidates, &ctx) {
             Ok(TrustVerdict::Trusted { chain, valid_until }) => {
                 let from = chain
                     .iter()
@@ -550,7 +570,7 @@ impl Verify {
                 return (report, m);
             }
         };
-        let s = match protection {
+        let mut s = match protection {
             Protection::Signed(s) => s,
             Protection::Enveloped(_) => {
                 report.encrypted = true;
@@ -561,6 +581,17 @@ impl Verify {
         report.signed = true;
         report.form = Some(s.form);
         let who = sender(&m);
+        // One signature, one encoding: BER (from streaming producers such as gpgsm) is judged
+        // in OpenSSL's DER re-encoding, by both paths and by the replay cache.
+        match crypto::der_encoding(&s.signature) {
+            Ok(None) => {}
+            Ok(Some(der)) => s.signature = Cow::Owned(der),
+            Err(e) => {
+                let why = format!("the signature is not DER, and OpenSSL does not read it: {e}");
+                report.set(CheckName::Integrity, Check::fail(why));
+                return (report, m);
+            }
+        }
         let (integrity, verified) = self.integrity(&s, who.as_ref().ok().map(|(a, _)| a));
         report.set(CheckName::Integrity, integrity);
         let Some((v, chain_key)) = verified else {
@@ -608,14 +639,21 @@ impl Verify {
         {
             if let Ok((aor, _)) = &who {
                 let learned = self.learn(aor, &v.signer);
-                report.set(
-                    CheckName::Identity,
-                    report
-                        .get(CheckName::Identity)
-                        .cloned()
-                        .unwrap_or_else(Check::pass)
-                        .with("learned", learned),
-                );
+                let mut identity = report
+                    .get(CheckName::Identity)
+                    .cloned()
+                    .unwrap_or_else(Check::pass)
+                    .with("learned", learned);
+                // The ciphers it decrypts, for sipsec-encrypt's choice (a signature that
+                // advertises none leaves what was learned before).
+                if let Some(ciphers) = crypto::capabilities::of_signature(&s.signature) {
+                    let kept = match self.store.get().learn_capabilities(aor, ciphers) {
+                        Ok(()) => "stored".to_string(),
+                        Err(e) => format!("not stored: {e}"),
+                    };
+                    identity = identity.with("capabilities_learned", kept);
+                }
+                report.set(CheckName::Identity, identity);
             }
         }
         if self.options.unwrap {
