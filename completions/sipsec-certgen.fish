@@ -50,12 +50,12 @@ complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "ancho
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "config" -d 'Change store settings (on-demand issuance, own domains) and print them'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l cn -d 'Common name of the CA' -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l key-type -r -f -a "rsa2048\t''
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l key-type -d 'Key type of the root CA' -r -f -a "rsa2048\t''
 rsa3072\t''
 rsa4096\t''
 p256\t''
 p384\t''"
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l days -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l days -d 'Validity of the root CA in days' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -l issuing -d 'Use the root directly as the issuing CA (no intermediate)'
@@ -63,16 +63,16 @@ complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-ca" -s h -l help -d 'Print help'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l domain -d 'A domain the proxy serves (repeat for more)' -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l cn -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l key-type -r -f -a "rsa2048\t''
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l cn -d 'Common name of the issuing CA' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l key-type -d 'Key type of the issuing CA' -r -f -a "rsa2048\t''
 rsa3072\t''
 rsa4096\t''
 p256\t''
 p384\t''"
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l days -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l days -d 'Validity of the issuing CA in days' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l uri-constraints -d 'Add URI subtrees too (OpenSSL then refuses every sip: leaf: see the man page)'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -l uri-constraints -d 'Also constrain URI names to the domains. OpenSSL cannot match a sip: URI against a URI constraint and then refuses every sip: leaf this CA issues, so leave it out unless every verifier checks the constraints itself (sipsec-verify holds sip: URIs against the DNS constraints without it)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand init-intermediate" -s h -l help -d 'Print help'
@@ -110,7 +110,7 @@ rsa4096\t''
 p256\t''
 p384\t''"
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l days -d 'Validity in days' -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l out -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l out -d 'Write the CSR (PEM) here instead of stdout' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand csr" -l im-pres -d 'Also name the `im:` and `pres:` forms of the URI'
@@ -126,16 +126,16 @@ complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cer
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cert" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-cert" -s h -l help -d 'Print help'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l uri -d 'The URI to certify (default: the CSR\'s subject CN)' -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l days -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l out -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l days -d 'Validity in days' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l out -d 'Write the certificate (PEM) here instead of stdout' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l im-pres
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l domain-cert
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l im-pres -d 'Also name the `im:` and `pres:` forms of the URI'
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -l domain-cert -d 'A domain certificate (`sip:domain`): adds DNS:domain and id-kp-sipDomain'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand sign-csr" -s h -l help -d 'Print help'
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l out -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l out -d 'The PKCS#12 file to write (mode 0600)' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l p12-pass-file -d 'Read the PKCS#12 passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l p12-pass-env -d 'Read the PKCS#12 passphrase from environment variable NAME' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
@@ -144,7 +144,7 @@ complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand export-p12" -s h -l help -d 'Print help'
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l uri -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l uri -d 'The URI (default: the certificate\'s first SIP URI)' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l p12-pass-file -d 'Read the PKCS#12 passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l p12-pass-env -d 'Read the PKCS#12 passphrase from environment variable NAME' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
@@ -152,15 +152,15 @@ complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand import-p12" -s h -l help -d 'Print help'
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -l serial -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -l serial -d 'The serial number (hex) of the certificate to revoke, e.g. one the store no longer holds' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -l crl-days -d 'Validity of the published CRL in days' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand revoke" -s h -l help -d 'Print help'
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l days -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l out -r -F
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l days -d 'Validity of the CRL in days (its nextUpdate)' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l out -d 'Also write the CRL (PEM) here' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand crl" -s q -l quiet -d 'Print nothing but fatal errors'
@@ -208,7 +208,7 @@ complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand list" -s v
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand list" -s h -l help -d 'Print help'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -l json
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -l json -d 'One JSON object on one line'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand show" -s h -l help -d 'Print help'
@@ -226,15 +226,15 @@ complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; an
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from help" -f -a "add" -d 'Trust the CA certificates in FILE'
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand anchor; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l on-demand -r -f -a "yes\t''
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l on-demand -d 'Whether sipsec-sign may make a missing certificate for an attributed member\'s group (with the issuing CA)' -r -f -a "yes\t''
 no\t''"
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l add-domain -r
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l key-type -r -f -a "rsa2048\t''
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l add-domain -d 'Add a domain the store issues and makes certificates for (repeatable)' -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l key-type -d 'Key type of certificates made on demand' -r -f -a "rsa2048\t''
 rsa3072\t''
 rsa4096\t''
 p256\t''
 p384\t''"
-complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l days -r
+complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l days -d 'Validity in days of certificates made on demand' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
 complete -c sipsec-certgen -n "__fish_sipsec_certgen_using_subcommand config" -s q -l quiet -d 'Print nothing but fatal errors'

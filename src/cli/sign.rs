@@ -45,8 +45,9 @@ A message the user agent signed itself is left as it is, unless its Content-Type
 parameter substitute_by_proxy_cert: then the user agent's signature is checked and replaced by \
 the group's (anonymity). Messages not selected (--select) pass unchanged.
 
-Default fail mode: OPEN (the paper's behaviour): a message that cannot be signed passes \
-unchanged with a warning; --fail-closed withholds it instead.";
+Default fail mode: OPEN, as in the proxy-based security design of Ramos et al. that sipsec \
+follows (signing must never break a call): a message that cannot be signed passes unchanged \
+with a warning; --fail-closed withholds it instead.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DigestArg {

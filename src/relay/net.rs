@@ -58,6 +58,8 @@ pub struct NetOptions {
     pub verbose: bool,
     /// Where SIGUSR1 writes the counters (stderr when `None`).
     pub status_file: Option<std::path::PathBuf>,
+    /// Write no counters to stderr at exit (`-q`); a status file is still written.
+    pub quiet: bool,
 }
 
 /// What the relay counted since it started.
@@ -233,6 +235,16 @@ fn dispatch(sh: &Arc<Shared>, decision: Decision) {
     }
 }
 
+/// Refuses options the listeners cannot be served with (a tls listener without certificates).
+pub fn check(listen: &[Peer], opts: &NetOptions) -> io::Result<()> {
+    if listen.iter().any(|l| l.transport == Transport::Tls) && opts.tls.is_none() {
+        return Err(io::Error::other(
+            "a tls listener needs --tls-cert and --tls-key, or --tls-identity and --store",
+        ));
+    }
+    Ok(())
+}
+
 /// A running relay's handle: its counters, and the threads to join after shutdown.
 pub struct Running {
     shared: Arc<Shared>,
@@ -243,11 +255,7 @@ pub struct Running {
 /// certificates); everything after that is counted and logged, never fatal.
 pub fn start(relay: Relay, opts: NetOptions) -> io::Result<Running> {
     let listen = relay.config().listen.clone();
-    if listen.iter().any(|l| l.transport == Transport::Tls) && opts.tls.is_none() {
-        return Err(io::Error::other(
-            "a tls listener needs --tls-cert and --tls-key, or --tls-identity and --store",
-        ));
-    }
+    check(&listen, &opts)?;
     let mut udp = Vec::new();
     let mut streams = Vec::new();
     for l in &listen {
@@ -303,7 +311,9 @@ impl Running {
                 last_sweep = Instant::now();
             }
         }
-        self.dump();
+        if !self.shared.opts.quiet || self.shared.opts.status_file.is_some() {
+            self.dump();
+        }
         for t in self.threads {
             let _ = t.join();
         }
