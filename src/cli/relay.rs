@@ -33,10 +33,17 @@ Branches: over sockets their transaction part is keyed with a key drawn at rando
 (unpredictable; stable for retransmissions within the process); in --stdio mode the key is \
 fixed so that transcripts are reproducible.
 
-Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGTERM and SIGINT \
-finish the messages in hand and exit 0.
+Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGHUP reads the \
+command line's configuration file again and applies its domains, aliases, routes and \
+registration limits (registrations are kept; listen addresses, TLS files and sizes change on a \
+restart; a file with an error is refused and the running configuration kept); SIGTERM and \
+SIGINT finish the messages in hand and exit 0.
 
-Exit codes: 0 stopped cleanly; 2 usage error; 3 setup failed (binding, TLS files).";
+Logs: one line per event on stderr, without timestamps (journald or the caller adds them); \
+-v adds one line per routing decision.
+
+Exit codes: 0 stopped cleanly (or --check-config found the configuration usable); 2 usage \
+error; 3 setup failed (binding, TLS files, store).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -278,9 +285,23 @@ fn net_options(cli: &RelayCli) -> anyhow::Result<NetOptions> {
         verbose: cli.common.verbose > 0,
         status_file: cli.status_file.clone(),
         quiet: cli.common.quiet,
+        reload: Some(reload_from(std::env::args_os().collect())),
     };
     net::check(&cli.listen, &opts)?;
     Ok(opts)
+}
+
+/// SIGHUP: the command line and its configuration file read again, as at start.
+fn reload_from(args: Vec<OsString>) -> net::Reload {
+    Box::new(move || {
+        let args = args_with_config(args.clone()).map_err(|e| e.to_string())?;
+        let cli = RelayCli::try_parse_from(args).map_err(|e| {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            first.trim_start_matches("error: ").to_string()
+        })?;
+        Ok(cli.relay_config())
+    })
 }
 
 /// `--check-config`: everything `run` would set up, short of binding.

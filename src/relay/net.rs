@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 /// Set by SIGUSR1: write the counters.
 pub static DUMP: AtomicBool = AtomicBool::new(false);
+/// Set by SIGHUP: read the configuration again.
+pub static RELOAD: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_term(_: libc::c_int) {
     SHUTDOWN.store(true, Ordering::SeqCst);
@@ -30,13 +32,18 @@ extern "C" fn on_usr1(_: libc::c_int) {
     DUMP.store(true, Ordering::SeqCst);
 }
 
-/// Installs the SIGTERM, SIGINT and SIGUSR1 handlers (they only set the flags above).
+extern "C" fn on_hup(_: libc::c_int) {
+    RELOAD.store(true, Ordering::SeqCst);
+}
+
+/// Installs the SIGTERM, SIGINT, SIGUSR1 and SIGHUP handlers (they only set the flags above).
 pub fn install_signal_handlers() {
     // SAFETY: the handlers only store to atomics, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_term as *const () as libc::sighandler_t);
         libc::signal(libc::SIGUSR1, on_usr1 as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_hup as *const () as libc::sighandler_t);
     }
 }
 
@@ -60,7 +67,12 @@ pub struct NetOptions {
     pub status_file: Option<std::path::PathBuf>,
     /// Write no counters to stderr at exit (`-q`); a status file is still written.
     pub quiet: bool,
+    /// Reads the configuration again on SIGHUP; `None`: SIGHUP is ignored.
+    pub reload: Option<Reload>,
 }
+
+/// Makes the relay's configuration anew, or says why it cannot.
+pub type Reload = Box<dyn Fn() -> Result<super::Config, String> + Send + Sync>;
 
 /// What the relay counted since it started.
 #[derive(Debug, Default)]
@@ -305,6 +317,9 @@ impl Running {
             if DUMP.swap(false, Ordering::SeqCst) {
                 self.dump();
             }
+            if RELOAD.swap(false, Ordering::SeqCst) {
+                self.reload();
+            }
             if last_sweep.elapsed() > Duration::from_secs(30) {
                 let now = self.shared.now();
                 lock(&self.shared.relay).location().sweep(now);
@@ -316,6 +331,27 @@ impl Running {
         }
         for t in self.threads {
             let _ = t.join();
+        }
+    }
+
+    /// Applies a new configuration; a configuration that cannot be read leaves the running one
+    /// in place. Sockets and TLS contexts are kept: their options change on a restart.
+    fn reload(&self) {
+        let Some(reload) = &self.shared.opts.reload else {
+            return;
+        };
+        match reload() {
+            Ok(config) => {
+                let mut relay = lock(&self.shared.relay);
+                if config.listen != relay.config().listen {
+                    eprintln!(
+                        "sipsec-relay: reload: listen addresses change only on a restart; kept"
+                    );
+                }
+                relay.reconfigure(config);
+                eprintln!("sipsec-relay: reloaded the configuration");
+            }
+            Err(e) => eprintln!("sipsec-relay: reload refused, configuration kept: {e}"),
         }
     }
 
