@@ -1,11 +1,16 @@
 #!/bin/sh
 # Installs what sipsec needs to build (OpenSSL headers, pkg-config, a C compiler for mimalloc)
-# and, with --peers, the real
-# peers the interop tests drive (openssl CLI, tshark, SIPp). Debian/Ubuntu; idempotent.
+# and, with --peers, the real peers the interop tests drive (openssl CLI, tshark, SIPp,
+# Kamailio) and what scripts/deb.sh needs (cargo-deb, man). Debian/Ubuntu; idempotent.
 set -eu
 want="libssl-dev pkg-config openssl gcc"
 if [ "${1:-}" = "--peers" ]; then
-    want="$want tshark sip-tester kamailio"
+    want="$want tshark sip-tester kamailio man-db"
+    # Built once into ~/.cargo/bin (a few minutes), then found there.
+    if ! cargo deb --version >/dev/null 2>&1; then
+        echo "sipsec setup: installing cargo-deb" >&2
+        cargo install cargo-deb --version 3.8.0 --locked --quiet
+    fi
 fi
 missing=""
 for p in $want; do

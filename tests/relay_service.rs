@@ -131,3 +131,26 @@ fn sighup_reloads_routes_and_refuses_a_broken_file() {
         "{err}"
     );
 }
+
+#[test]
+fn the_shipped_example_configuration_checks() {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/dist/relay.conf");
+    let o = Command::new(RELAY)
+        .args(["--config", config, "--check-config"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("listen udp:127.0.0.1:5060"));
+    // The unit runs the relay with exactly this file and these options.
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/dist/sipsec-relay.service"
+    ))
+    .unwrap();
+    for line in [
+        "ExecStart=/usr/bin/sipsec-relay --config /etc/sipsec/relay.conf\n",
+        "ExecReload=/bin/kill -HUP $MAINPID\n",
+    ] {
+        assert!(unit.contains(line), "{line}");
+    }
+}
