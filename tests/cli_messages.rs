@@ -208,3 +208,172 @@ fn quiet_relay_writes_no_counters_at_exit() {
     assert!(o.status.success(), "{o:?}");
     assert_eq!(stderr(&o), "");
 }
+
+fn certgen_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(CERTGEN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SIPSEC_STORE")
+        .output()
+        .expect("run sipsec-certgen")
+}
+
+#[test]
+fn issue_with_a_root_and_no_issuing_ca_is_refused_with_the_way_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let o = run(
+        CERTGEN,
+        &["--store", &store, "issue", "sip:alice@example.org"],
+    );
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    for says in [
+        "this store has a root CA but no issuing CA",
+        &format!("sipsec-certgen --store {store} init-intermediate --domain example.org"),
+        "--self-signed",
+    ] {
+        assert!(err.contains(says), "expected {says:?} in: {err}");
+    }
+    assert!(o.stdout.is_empty(), "nothing issued: {o:?}");
+    assert!(!Path::new(&store)
+        .join("identities/alice@example.org")
+        .exists());
+    // Each way out works.
+    let o = run(
+        CERTGEN,
+        &[
+            "--store",
+            &store,
+            "issue",
+            "--self-signed",
+            "sip:alice@example.org",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let direct = dir.path().join("direct");
+    let direct = direct.to_str().unwrap();
+    for args in [
+        &["init-ca", "--issuing", "--key-type", "p256"][..],
+        &["issue", "sip:bob@example.org"],
+    ] {
+        let o = run(CERTGEN, &[&["--store", direct][..], args].concat());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn a_missing_or_empty_store_is_named_with_what_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nowhere");
+    let missing = missing.to_str().unwrap();
+    for (bin, args) in [
+        (CERTGEN, &["list"][..]),
+        (VERIFY, &[][..]),
+        (env!("CARGO_BIN_EXE_sipsec-sign"), &[][..]),
+    ] {
+        let o = run(bin, &[&["--store", missing][..], args].concat());
+        let err = fails_saying(
+            o,
+            3,
+            &[
+                &format!("{missing}: no store here"),
+                &format!("sipsec-certgen --store {missing} init-ca"),
+            ],
+        );
+        assert_eq!(err.matches("No such file or directory").count(), 0, "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let empty = empty.to_str().unwrap();
+    for (bin, args) in [(CERTGEN, &["list"][..]), (VERIFY, &[][..])] {
+        fails_saying(
+            run(bin, &[&["--store", empty][..], args].concat()),
+            3,
+            &[
+                &format!("{empty}: not a sipsec store (an empty directory)"),
+                &format!("sipsec-certgen --store {empty} init-ca"),
+            ],
+        );
+    }
+    // anchor add makes a store that only trusts, where there was none.
+    let ca = store(dir.path());
+    let trusting = dir.path().join("trusting");
+    let root = format!("{ca}/root/cert.pem");
+    let o = run(
+        CERTGEN,
+        &[
+            "--store",
+            trusting.to_str().unwrap(),
+            "anchor",
+            "add",
+            &root,
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn tel_uris_are_refused_with_the_sip_form_to_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let o = run(
+        CERTGEN,
+        &["--store", &store, "issue", "--self-signed", "tel:+15551234"],
+    );
+    let err = stderr(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("tel:+15551234: certificates are issued for SIP URIs, not tel: numbers")
+            && err.contains("sip:+15551234@"),
+        "{err}"
+    );
+}
+
+#[test]
+fn out_files_with_a_bare_relative_name_are_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let o = run(
+        CERTGEN,
+        &[
+            "--store",
+            &store,
+            "-q",
+            "issue",
+            "--self-signed",
+            "sip:alice@example.org",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::write(dir.path().join("pass"), "secret\n").unwrap();
+    let o = certgen_in(
+        dir.path(),
+        &[
+            "--store",
+            &store,
+            "init-intermediate",
+            "--domain",
+            "example.org",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for args in [
+        &["crl", "--out", "crl.pem"][..],
+        &[
+            "export-p12",
+            "sip:alice@example.org",
+            "--out",
+            "alice.p12",
+            "--p12-pass-file",
+            "pass",
+        ],
+    ] {
+        let o = certgen_in(dir.path(), &[&["--store", &store][..], args].concat());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    for f in ["crl.pem", "alice.p12"] {
+        assert!(dir.path().join(f).metadata().unwrap().len() > 0, "{f}");
+    }
+}

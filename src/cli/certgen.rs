@@ -126,7 +126,9 @@ pub enum CertgenCommand {
         #[arg(long, default_value_t = 1825)]
         days: u32,
     },
-    /// Issue a certificate for a SIP URI with the store's CA (self-signed if there is none).
+    /// Issue a certificate for a SIP URI from the store's issuing CA (made by
+    /// init-intermediate, or init-ca --issuing); self-signed with --self-signed, or in a store
+    /// that has no CA at all.
     Issue {
         #[command(flatten)]
         leaf: LeafOpts,
@@ -266,7 +268,7 @@ pub enum CertgenCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Manage trust anchors.
+    /// Manage trust anchors (anchor add makes the store when it is missing).
     #[command(subcommand)]
     Anchor(AnchorCommand),
     /// Change store settings (on-demand issuance, own domains) and print them.
@@ -401,7 +403,11 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
     };
     let path = &cli.store.store;
     let key_pass = cli.key_pass.source();
-    let creating = matches!(cli.command, CertgenCommand::InitCa { .. });
+    // A store is made by its first CA, or by its first anchor (a store that only verifies).
+    let creating = matches!(
+        cli.command,
+        CertgenCommand::InitCa { .. } | CertgenCommand::Anchor(AnchorCommand::Add { .. })
+    );
     let store = if creating {
         Store::create(path)
     } else {
@@ -436,9 +442,13 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             self_signed,
         } => {
             let id = store.issue(&leaf.profile(key.days)?, key.key_type, *self_signed, false)?;
+            let how = match id.cert.issued(&id.cert) {
+                openssl::x509::X509VerifyResult::OK => " (self-signed)",
+                _ => "",
+            };
             writeln!(
                 o.note(),
-                "issued sip:{} serial {}",
+                "issued sip:{} serial {}{how}",
                 id.aor,
                 x509::serial_hex(&id.cert)?
             )?;
