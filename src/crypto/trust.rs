@@ -168,7 +168,12 @@ impl std::fmt::Display for TrustVerdict {
                 "certificate not allowed for S/MIME (key usage or extended key usage, depth {depth})"
             ),
             TrustVerdict::CrlUnavailable { depth, reason } => {
-                write!(f, "revocation unknown: {reason} (depth {depth}); supply a current CRL")
+                write!(
+                    f,
+                    "revocation unknown: {reason} (depth {depth}); put the issuer's current CRL \
+                     in this store's crl/ directory (a sipsec store publishes its own with \
+                     sipsec-certgen crl)"
+                )
             }
             TrustVerdict::NameConstraints {
                 ca_depth,
