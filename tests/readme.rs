@@ -81,4 +81,15 @@ fn readme_examples_run_as_written() {
     assert!(checked.windows(mark.len()).any(|w| w == mark));
     assert!(out.contains("sipsec-relay: configuration usable: listen udp:127.0.0.1:5060"));
     assert!(!err.contains("warning"), "{err}");
+    // What they make in a checkout is ignored by git.
+    let ignored = std::fs::read_to_string(root.join(".gitignore")).unwrap();
+    for entry in std::fs::read_dir(work.path()).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        if !["testdata", "dist"].contains(&name.as_str()) {
+            assert!(
+                ignored.lines().any(|l| l == format!("/{name}")),
+                "/{name} not in .gitignore"
+            );
+        }
+    }
 }
