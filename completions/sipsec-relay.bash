@@ -23,7 +23,7 @@ _sipsec__relay() {
 
     case "${cmd}" in
         sipsec__relay)
-            opts="-q -v -h -V --quiet --verbose --config --listen --domain --alias --route --stdio --min-expires --max-expires --idle-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --help --version"
+            opts="-q -v -h -V --quiet --verbose --config --listen --domain --alias --route --stdio --min-expires --max-expires --idle-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --check-config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -18,5 +18,6 @@ complete -c sipsec-relay -l status-file -d 'SIGUSR1 writes the counters to this 
 complete -c sipsec-relay -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-relay -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-relay -l stdio -d 'Run the routing core over NDJSON on stdin/stdout instead of sockets'
+complete -c sipsec-relay -l check-config -d 'Check the configuration (options, TLS files, store and key passphrase) without binding, print what would run, and exit: 0 usable, 2 a wrong option, 3 a file that cannot be used'
 complete -c sipsec-relay -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipsec-relay -s V -l version -d 'Print version'

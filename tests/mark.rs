@@ -52,7 +52,7 @@ fn world() -> World {
     certgen(
         &proxy,
         &[
-            &["init-ca"],
+            &["init-ca", "--issuing"],
             &["issue", "sip:bob@example.net"],
             &["anchor", "add", cc_root.to_str().unwrap()],
         ],
@@ -440,7 +440,7 @@ fn untrusted_signatures_never_evict_genuine_ones() {
         &evil,
         &[
             &["init-ca"],
-            &["issue", GROUP],
+            &["issue", GROUP, "--self-signed"],
             &["group", "add", GROUP, "sip:agent-*@callcentre.example"],
         ],
     );

@@ -99,8 +99,10 @@ pub enum CertgenCommand {
         /// Use the root directly as the issuing CA (no intermediate).
         #[arg(long)]
         issuing: bool,
+        /// Key type of the root CA.
         #[arg(long, value_enum, default_value = "rsa2048")]
         key_type: KeyType,
+        /// Validity of the root CA in days.
         #[arg(long, default_value_t = 3650)]
         days: u32,
     },
@@ -109,17 +111,25 @@ pub enum CertgenCommand {
         /// A domain the proxy serves (repeat for more).
         #[arg(long = "domain", required = true)]
         domains: Vec<String>,
+        /// Common name of the issuing CA.
         #[arg(long, default_value = "sipsec issuing CA")]
         cn: String,
-        /// Add URI subtrees too (OpenSSL then refuses every sip: leaf: see the man page).
+        /// Also constrain URI names to the domains. OpenSSL cannot match a sip: URI against a
+        /// URI constraint and then refuses every sip: leaf this CA issues, so leave it out
+        /// unless every verifier checks the constraints itself (sipsec-verify holds sip: URIs
+        /// against the DNS constraints without it).
         #[arg(long)]
         uri_constraints: bool,
+        /// Key type of the issuing CA.
         #[arg(long, value_enum, default_value = "rsa2048")]
         key_type: KeyType,
+        /// Validity of the issuing CA in days.
         #[arg(long, default_value_t = 1825)]
         days: u32,
     },
-    /// Issue a certificate for a SIP URI with the store's CA (self-signed if there is none).
+    /// Issue a certificate for a SIP URI from the store's issuing CA (made by
+    /// init-intermediate, or init-ca --issuing); self-signed with --self-signed, or in a store
+    /// that has no CA at all.
     Issue {
         #[command(flatten)]
         leaf: LeafOpts,
@@ -151,6 +161,7 @@ pub enum CertgenCommand {
         uri: String,
         #[command(flatten)]
         sti: StiOpts,
+        /// How long the certificate is valid, in days.
         #[arg(long, default_value_t = 365)]
         days: u32,
         /// Replace an existing STI certificate.
@@ -167,27 +178,37 @@ pub enum CertgenCommand {
     /// Make a P-256 key and a CSR with a TNAuthList for an outside STI-CA; the CSR goes to
     /// --out or stdout. Bring the certificate back with `sti-import`.
     StiCsr {
+        /// The identity or group the certificate will sign for.
         uri: String,
         #[command(flatten)]
         sti: StiOpts,
+        /// Where to write the CSR (PEM); stdout when absent.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// Import the STI certificate an outside STI-CA returned for `sti-csr` (extra
     /// certificates in FILE become the chain).
-    StiImport { file: PathBuf, uri: String },
+    StiImport {
+        /// The certificate (PEM), followed by its chain.
+        file: PathBuf,
+        /// The identity or group the CSR was made for.
+        uri: String,
+    },
     /// Make a key and a CSR for a SIP URI, for an outside CA; the CSR goes to --out or stdout.
     Csr {
         #[command(flatten)]
         leaf: LeafOpts,
         #[command(flatten)]
         key: KeyOpts,
+        /// Write the CSR (PEM) here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// Import a certificate an outside CA returned (or one with --key): must match the key and
     /// name the URI. Extra certificates in FILE become the chain.
     ImportCert {
+        /// The certificate (PEM), followed by its chain.
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The URI (default: the certificate's first SIP URI).
         #[arg(long)]
@@ -198,22 +219,30 @@ pub enum CertgenCommand {
     },
     /// Sign a CSR with the store's issuing CA; the certificate goes to --out or stdout.
     SignCsr {
+        /// The CSR (PEM).
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The URI to certify (default: the CSR's subject CN).
         #[arg(long)]
         uri: Option<String>,
+        /// Also name the `im:` and `pres:` forms of the URI.
         #[arg(long)]
         im_pres: bool,
+        /// A domain certificate (`sip:domain`): adds DNS:domain and id-kp-sipDomain.
         #[arg(long)]
         domain_cert: bool,
+        /// Validity in days.
         #[arg(long, default_value_t = 365)]
         days: u32,
+        /// Write the certificate (PEM) here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// Export an identity's key, certificate and chain as PKCS#12.
     ExportP12 {
+        /// The identity's SIP URI, e.g. sip:support@callcentre.example.
         uri: String,
+        /// The PKCS#12 file to write (mode 0600).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         #[command(flatten)]
@@ -224,7 +253,10 @@ pub enum CertgenCommand {
     },
     /// Import a PKCS#12 file as an own identity.
     ImportP12 {
+        /// The PKCS#12 file.
+        #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// The URI (default: the certificate's first SIP URI).
         #[arg(long)]
         uri: Option<String>,
         #[command(flatten)]
@@ -232,8 +264,11 @@ pub enum CertgenCommand {
     },
     /// Revoke a certificate (by URI of an own identity, or --serial) and publish the CRL.
     Revoke {
+        /// The SIP URI of an own identity whose current certificate is revoked.
         #[arg(required_unless_present = "serial")]
         uri: Option<String>,
+        /// The serial number (hex) of the certificate to revoke, e.g. one the store no longer
+        /// holds.
         #[arg(long, conflicts_with = "uri")]
         serial: Option<String>,
         /// Validity of the published CRL in days.
@@ -242,8 +277,10 @@ pub enum CertgenCommand {
     },
     /// Publish the CRL of the issuing CA (crl/issuing-ca.pem; also to --out).
     Crl {
+        /// Validity of the CRL in days (its nextUpdate).
         #[arg(long, default_value_t = 30)]
         days: u32,
+        /// Also write the CRL (PEM) here.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -265,31 +302,42 @@ pub enum CertgenCommand {
     },
     /// Show a certificate: an own or learned identity by URI, or a PEM file.
     Show {
+        /// A SIP URI (own or learned identity) or a PEM file.
+        #[arg(value_name = "URI|FILE")]
         target: String,
+        /// One JSON object on one line.
         #[arg(long)]
         json: bool,
     },
-    /// Manage trust anchors.
+    /// Manage trust anchors (anchor add makes the store when it is missing).
     #[command(subcommand)]
     Anchor(AnchorCommand),
     /// Remember how to encrypt to a peer that cannot take the defaults (sipsec-encrypt follows
     /// it when not given --cipher or --rsa-padding), and print what the store keeps about the
     /// peer, with the ciphers its signatures advertised.
     Peer {
+        /// The peer's address of record (e.g. sip:alice@example.org).
         aor: String,
+        /// The content cipher to use for this peer.
         #[arg(long, value_enum)]
         cipher: Option<crate::cli::encrypt::CipherArg>,
+        /// The RSA key-transport padding to use for this peer (pkcs1 for peers without OAEP).
         #[arg(long, value_enum)]
         rsa_padding: Option<crate::cli::encrypt::PaddingArg>,
     },
     /// Change store settings (on-demand issuance, own domains) and print them.
     Config {
+        /// Whether sipsec-sign may make a missing certificate for an attributed member's
+        /// group (with the issuing CA).
         #[arg(long, value_parser = ["yes", "no"])]
         on_demand: Option<String>,
-        #[arg(long = "add-domain")]
+        /// Add a domain the store issues and makes certificates for (repeatable).
+        #[arg(long = "add-domain", value_name = "DOMAIN")]
         add_domains: Vec<String>,
+        /// Key type of certificates made on demand.
         #[arg(long, value_enum)]
         key_type: Option<KeyType>,
+        /// Validity in days of certificates made on demand.
         #[arg(long)]
         days: Option<u32>,
     },
@@ -299,7 +347,10 @@ pub enum CertgenCommand {
 pub enum GroupCommand {
     /// Map members (exact AORs or `*` patterns) to a group identity.
     Add {
+        /// The group's SIP URI, whose certificate members sign with.
         group: String,
+        /// Members: exact SIP URIs, or patterns with `*` in the user part
+        /// (`sip:agent-*@callcentre.example`).
         #[arg(required = true)]
         members: Vec<String>,
     },
@@ -310,7 +361,11 @@ pub enum GroupCommand {
 #[derive(Debug, Subcommand)]
 pub enum AnchorCommand {
     /// Trust the CA certificates in FILE.
-    Add { file: PathBuf },
+    Add {
+        /// PEM file of CA certificates, e.g. another store's root/cert.pem.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// Why a certgen command failed: exit code 3 for [`CertgenError::Setup`], else 1.
@@ -389,11 +444,42 @@ pub fn run(cli: &CertgenCli) -> Exit {
     }
 }
 
+/// Where `execute` writes: what the command produces (a CSR, a listing) always, and its
+/// confirmation lines ("issued ...") unless `-q`.
+struct Output<'a> {
+    out: &'a mut dyn Write,
+    quiet: bool,
+    silent: std::io::Sink,
+}
+
+impl Output<'_> {
+    fn data(&mut self) -> &mut dyn Write {
+        self.out
+    }
+
+    fn note(&mut self) -> &mut dyn Write {
+        if self.quiet {
+            &mut self.silent
+        } else {
+            self.out
+        }
+    }
+}
+
 /// Runs one certgen command against the store, writing results to `out`.
 fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
+    let mut o = Output {
+        out,
+        quiet: cli.common.quiet,
+        silent: std::io::sink(),
+    };
     let path = &cli.store.store;
     let key_pass = cli.key_pass.source();
-    let creating = matches!(cli.command, CertgenCommand::InitCa { .. });
+    // A store is made by its first CA, or by its first anchor (a store that only verifies).
+    let creating = matches!(
+        cli.command,
+        CertgenCommand::InitCa { .. } | CertgenCommand::Anchor(AnchorCommand::Add { .. })
+    );
     let store = if creating {
         Store::create(path)
     } else {
@@ -410,7 +496,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             days,
         } => {
             let c = store.init_root(cn, *key_type, *days, *issuing)?;
-            writeln!(out, "root CA {cn:?} {}", x509::fingerprint(&c)?)?;
+            writeln!(o.note(), "root CA {cn:?} {}", x509::fingerprint(&c)?)?;
         }
         CertgenCommand::InitIntermediate {
             domains,
@@ -420,7 +506,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             days,
         } => {
             let c = store.init_intermediate(cn, *key_type, *days, domains, *uri_constraints)?;
-            writeln!(out, "issuing CA {cn:?} {}", x509::fingerprint(&c)?)?;
+            writeln!(o.note(), "issuing CA {cn:?} {}", x509::fingerprint(&c)?)?;
         }
         CertgenCommand::Issue {
             leaf,
@@ -428,9 +514,13 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             self_signed,
         } => {
             let id = store.issue(&leaf.profile(key.days)?, key.key_type, *self_signed, false)?;
+            let how = match id.cert.issued(&id.cert) {
+                openssl::x509::X509VerifyResult::OK => " (self-signed)",
+                _ => "",
+            };
             writeln!(
-                out,
-                "issued sip:{} serial {}",
+                o.note(),
+                "issued sip:{} serial {}{how}",
                 id.aor,
                 x509::serial_hex(&id.cert)?
             )?;
@@ -444,7 +534,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             let profile = TlsProfile::new(host, ips.clone(), key.days)?;
             let id = store.issue_tls(&profile, key.key_type, *replace)?;
             writeln!(
-                out,
+                o.note(),
                 "issued TLS {} serial {}",
                 profile.host,
                 x509::serial_hex(&id.cert)?
@@ -498,7 +588,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
         CertgenCommand::Csr { leaf, key, out: to } => {
             let csr = store.make_csr(&leaf.profile(key.days)?, key.key_type)?;
             emit(
-                out,
+                o.data(),
                 to.as_deref(),
                 &csr.to_pem().map_err(crypto("encoding the CSR"))?,
             )?;
@@ -512,7 +602,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             };
             let aor = uri.as_deref().map(x509::parse_aor).transpose()?;
             let id = store.import_cert(cert, certs, key, aor)?;
-            writeln!(out, "imported sip:{}", id.aor)?;
+            writeln!(o.note(), "imported sip:{}", id.aor)?;
         }
         CertgenCommand::SignCsr {
             file,
@@ -536,7 +626,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             profile.domain_cert = *domain_cert;
             let cert = store.sign_csr(&csr, &profile)?;
             emit(
-                out,
+                o.data(),
                 to.as_deref(),
                 &cert.to_pem().map_err(crypto("encoding"))?,
             )?;
@@ -550,13 +640,13 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             let pw = p12_pass(pass)?;
             let der = store.export_p12(&x509::parse_aor(uri)?, &pw, *legacy)?;
             fsio::write_atomic(to, &der, SECRET_MODE)?;
-            writeln!(out, "exported {uri} to {}", to.display())?;
+            writeln!(o.note(), "exported {uri} to {}", to.display())?;
         }
         CertgenCommand::ImportP12 { file, uri, pass } => {
             let pw = p12_pass(pass)?;
             let aor = uri.as_deref().map(x509::parse_aor).transpose()?;
             let id = store.import_p12(&read_file(file)?, &pw, aor)?;
-            writeln!(out, "imported sip:{}", id.aor)?;
+            writeln!(o.note(), "imported sip:{}", id.aor)?;
         }
         CertgenCommand::Revoke {
             uri,
@@ -576,19 +666,19 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             };
             store.revoke(&serial)?;
             store.publish_crl(*crl_days)?;
-            writeln!(out, "revoked serial {serial}")?;
+            writeln!(o.note(), "revoked serial {serial}")?;
         }
         CertgenCommand::Crl { days, out: to } => {
             let crl = store.publish_crl(*days)?;
             if let Some(p) = to {
                 fsio::write_atomic(p, &crl.to_pem().map_err(crypto("encoding"))?, PUBLIC_MODE)?;
             }
-            writeln!(out, "published crl/issuing-ca.pem")?;
+            writeln!(o.note(), "published crl/issuing-ca.pem")?;
         }
         CertgenCommand::Rotate { leaf, key } => {
             let id = store.rotate(&leaf.profile(key.days)?, key.key_type)?;
             writeln!(
-                out,
+                o.note(),
                 "rotated sip:{} new serial {}",
                 id.aor,
                 x509::serial_hex(&id.cert)?
@@ -602,10 +692,10 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
         }
         CertgenCommand::Group(GroupCommand::List) => {
             for (g, m) in store.groups().entries() {
-                writeln!(out, "sip:{g}\tsip:{}", m.as_str())?;
+                writeln!(o.data(), "sip:{g}\tsip:{}", m.as_str())?;
             }
         }
-        CertgenCommand::List { json } => list(&store, *json, out)?,
+        CertgenCommand::List { json } => list(&store, *json, o.data())?,
         CertgenCommand::Show { target, json } => {
             let p = Path::new(target);
             let cert = if p.exists() {
@@ -616,7 +706,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
                     .recipient_cert(&aor)
                     .ok_or_else(|| StoreError::NoIdentity(aor.to_string()))?
             };
-            show(&cert, "certificate", *json, out)?;
+            show(&cert, "certificate", *json, o.data())?;
         }
         CertgenCommand::Peer {
             aor,
@@ -637,7 +727,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
         CertgenCommand::Anchor(AnchorCommand::Add { file }) => {
             let certs = read_certs(file)?;
             store.add_anchor(&certs)?;
-            writeln!(out, "added {} anchor(s)", certs.len())?;
+            writeln!(o.note(), "added {} anchor(s)", certs.len())?;
         }
         CertgenCommand::Config {
             on_demand,
@@ -658,7 +748,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             cfg.key_type = key_type.unwrap_or(cfg.key_type);
             cfg.days = days.unwrap_or(cfg.days);
             store.set_config(&cfg)?;
-            out.write_all(cfg.render().as_bytes())?;
+            o.data().write_all(cfg.render().as_bytes())?;
         }
     }
     Ok(())

@@ -48,8 +48,8 @@ already holding an envelope is passed on unchanged.
 
 Default fail mode: CLOSED. A message for a recipient without a certificate, or one that cannot \
 be encrypted, is withheld and the refusal recorded: a silent fall-back to plaintext is a \
-downgrade an attacker can trigger, and it exposes SDP keys. --fail-open restores the paper's \
-behaviour (pass it on unchanged, with a warning).";
+downgrade an attacker can trigger, and it exposes SDP keys. --fail-open passes it on \
+unchanged with a warning, as the proxy-based security design of Ramos et al. does.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CipherArg {

@@ -32,10 +32,17 @@ Branches: over sockets their transaction part is keyed with a key drawn at rando
 (unpredictable; stable for retransmissions within the process); in --stdio mode the key is \
 fixed so that transcripts are reproducible.
 
-Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGTERM and SIGINT \
-finish the messages in hand and exit 0.
+Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGHUP reads the \
+command line's configuration file again and applies its domains, aliases, routes and \
+registration limits (registrations are kept; listen addresses, TLS files and sizes change on a \
+restart; a file with an error is refused and the running configuration kept); SIGTERM and \
+SIGINT finish the messages in hand and exit 0.
 
-Exit codes: 0 stopped cleanly; 2 usage error; 3 setup failed (binding, TLS files).";
+Logs: one line per event on stderr, without timestamps (journald or the caller adds them); \
+-v adds one line per routing decision.
+
+Exit codes: 0 stopped cleanly (or --check-config found the configuration usable); 2 usage \
+error; 3 setup failed (binding, TLS files, store).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,6 +114,11 @@ pub struct RelayCli {
     /// SIGUSR1 writes the counters to this file instead of stderr.
     #[arg(long, value_name = "FILE")]
     pub status_file: Option<PathBuf>,
+    /// Check the configuration (options, TLS files, store and key passphrase) without
+    /// binding, print what would run, and exit: 0 usable, 2 a wrong option, 3 a file that
+    /// cannot be used.
+    #[arg(long)]
+    pub check_config: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -182,6 +194,26 @@ impl RelayCli {
         }
     }
 
+    /// What `--check-config` reports: the listeners, domains and routes that would serve.
+    fn config_summary(&self, tls: bool) -> String {
+        let list = |items: Vec<String>| match items.is_empty() {
+            true => "none".to_string(),
+            false => items.join(" "),
+        };
+        let routes = self
+            .route
+            .iter()
+            .map(|r| format!("{}={}", r.domain, r.target))
+            .collect();
+        format!(
+            "sipsec-relay: configuration usable: listen {}; domains {}; routes {}; tls {}",
+            list(self.listen.iter().map(Peer::to_string).collect()),
+            list(self.relay_config().domains),
+            list(routes),
+            if tls { "yes" } else { "no" },
+        )
+    }
+
     fn store(&self) -> anyhow::Result<Option<Store>> {
         let Some(dir) = &self.store else {
             return Ok(None);
@@ -243,7 +275,47 @@ pub fn run(cli: &RelayCli) -> Exit {
     }
 }
 
+/// The socket options, with every file they name read and checked.
+fn net_options(cli: &RelayCli) -> anyhow::Result<NetOptions> {
+    let opts = NetOptions {
+        idle_timeout: Duration::from_secs(cli.idle_timeout),
+        max_size: cli.max_size,
+        tls: cli.tls()?,
+        verbose: cli.common.verbose > 0,
+        status_file: cli.status_file.clone(),
+        quiet: cli.common.quiet,
+        reload: Some(reload_from(std::env::args_os().collect())),
+    };
+    net::check(&cli.listen, &opts)?;
+    Ok(opts)
+}
+
+/// SIGHUP: the command line and its configuration file read again, as at start.
+fn reload_from(args: Vec<OsString>) -> net::Reload {
+    Box::new(move || {
+        let args = args_with_config(args.clone()).map_err(|e| e.to_string())?;
+        let cli = RelayCli::try_parse_from(args).map_err(|e| {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or_default();
+            first.trim_start_matches("error: ").to_string()
+        })?;
+        Ok(cli.relay_config())
+    })
+}
+
+/// `--check-config`: everything `run` would set up, short of binding.
+fn check_config(cli: &RelayCli) -> anyhow::Result<Exit> {
+    let tls = !cli.stdio && net_options(cli)?.tls.is_some();
+    if !cli.common.quiet {
+        println!("{}", cli.config_summary(tls));
+    }
+    Ok(Exit::Ok)
+}
+
 fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
+    if cli.check_config {
+        return check_config(cli);
+    }
     let relay = Relay::new(cli.relay_config());
     if cli.stdio {
         // Transcripts must be reproducible; no branch made here reaches a network.
@@ -265,14 +337,8 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
             Exit::Ok
         });
     }
+    let opts = net_options(cli)?;
     net::install_signal_handlers();
-    let opts = NetOptions {
-        idle_timeout: Duration::from_secs(cli.idle_timeout),
-        max_size: cli.max_size,
-        tls: cli.tls()?,
-        verbose: cli.common.verbose > 0,
-        status_file: cli.status_file.clone(),
-    };
     let running = net::start(relay, opts)?;
     if !cli.common.quiet {
         let l: Vec<String> = cli.listen.iter().map(Peer::to_string).collect();

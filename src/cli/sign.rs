@@ -66,8 +66,9 @@ vouched for by --trust-from-header); C for other callers, who are signed only wi
 differs from its To was forwarded by a member: the original Identity stays and a div PASSporT \
 (RFC 8946) is added, signed with the forwarding member's certificate, which must cover the To.
 
-Default fail mode: OPEN (the paper's behaviour): a message that cannot be signed passes \
-unchanged with a warning; --fail-closed withholds it instead.";
+Default fail mode: OPEN, as in the proxy-based security design of Ramos et al. that sipsec \
+follows (signing must never break a call): a message that cannot be signed passes unchanged \
+with a warning; --fail-closed withholds it instead.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DigestArg {

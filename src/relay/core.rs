@@ -166,6 +166,15 @@ impl Relay {
         &self.config
     }
 
+    /// Takes a new configuration (a reload), keeping the registrations and the branch key.
+    /// The listen addresses stay those of the running sockets.
+    pub fn reconfigure(&mut self, config: Config) {
+        self.config = Config {
+            listen: std::mem::take(&mut self.config.listen),
+            ..config
+        };
+    }
+
     pub fn location(&mut self) -> &mut Location {
         &mut self.location
     }

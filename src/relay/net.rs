@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
 /// Set by SIGUSR1: write the counters.
 pub static DUMP: AtomicBool = AtomicBool::new(false);
+/// Set by SIGHUP: read the configuration again.
+pub static RELOAD: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_term(_: libc::c_int) {
     SHUTDOWN.store(true, Ordering::SeqCst);
@@ -30,13 +32,18 @@ extern "C" fn on_usr1(_: libc::c_int) {
     DUMP.store(true, Ordering::SeqCst);
 }
 
-/// Installs the SIGTERM, SIGINT and SIGUSR1 handlers (they only set the flags above).
+extern "C" fn on_hup(_: libc::c_int) {
+    RELOAD.store(true, Ordering::SeqCst);
+}
+
+/// Installs the SIGTERM, SIGINT, SIGUSR1 and SIGHUP handlers (they only set the flags above).
 pub fn install_signal_handlers() {
     // SAFETY: the handlers only store to atomics, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
         libc::signal(libc::SIGINT, on_term as *const () as libc::sighandler_t);
         libc::signal(libc::SIGUSR1, on_usr1 as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGHUP, on_hup as *const () as libc::sighandler_t);
     }
 }
 
@@ -58,7 +65,14 @@ pub struct NetOptions {
     pub verbose: bool,
     /// Where SIGUSR1 writes the counters (stderr when `None`).
     pub status_file: Option<std::path::PathBuf>,
+    /// Write no counters to stderr at exit (`-q`); a status file is still written.
+    pub quiet: bool,
+    /// Reads the configuration again on SIGHUP; `None`: SIGHUP is ignored.
+    pub reload: Option<Reload>,
 }
+
+/// Makes the relay's configuration anew, or says why it cannot.
+pub type Reload = Box<dyn Fn() -> Result<super::Config, String> + Send + Sync>;
 
 /// What the relay counted since it started.
 #[derive(Debug, Default)]
@@ -233,6 +247,16 @@ fn dispatch(sh: &Arc<Shared>, decision: Decision) {
     }
 }
 
+/// Refuses options the listeners cannot be served with (a tls listener without certificates).
+pub fn check(listen: &[Peer], opts: &NetOptions) -> io::Result<()> {
+    if listen.iter().any(|l| l.transport == Transport::Tls) && opts.tls.is_none() {
+        return Err(io::Error::other(
+            "a tls listener needs --tls-cert and --tls-key, or --tls-identity and --store",
+        ));
+    }
+    Ok(())
+}
+
 /// A running relay's handle: its counters, and the threads to join after shutdown.
 pub struct Running {
     shared: Arc<Shared>,
@@ -243,11 +267,7 @@ pub struct Running {
 /// certificates); everything after that is counted and logged, never fatal.
 pub fn start(relay: Relay, opts: NetOptions) -> io::Result<Running> {
     let listen = relay.config().listen.clone();
-    if listen.iter().any(|l| l.transport == Transport::Tls) && opts.tls.is_none() {
-        return Err(io::Error::other(
-            "a tls listener needs --tls-cert and --tls-key, or --tls-identity and --store",
-        ));
-    }
+    check(&listen, &opts)?;
     let mut udp = Vec::new();
     let mut streams = Vec::new();
     for l in &listen {
@@ -297,15 +317,41 @@ impl Running {
             if DUMP.swap(false, Ordering::SeqCst) {
                 self.dump();
             }
+            if RELOAD.swap(false, Ordering::SeqCst) {
+                self.reload();
+            }
             if last_sweep.elapsed() > Duration::from_secs(30) {
                 let now = self.shared.now();
                 lock(&self.shared.relay).location().sweep(now);
                 last_sweep = Instant::now();
             }
         }
-        self.dump();
+        if !self.shared.opts.quiet || self.shared.opts.status_file.is_some() {
+            self.dump();
+        }
         for t in self.threads {
             let _ = t.join();
+        }
+    }
+
+    /// Applies a new configuration; a configuration that cannot be read leaves the running one
+    /// in place. Sockets and TLS contexts are kept: their options change on a restart.
+    fn reload(&self) {
+        let Some(reload) = &self.shared.opts.reload else {
+            return;
+        };
+        match reload() {
+            Ok(config) => {
+                let mut relay = lock(&self.shared.relay);
+                if config.listen != relay.config().listen {
+                    eprintln!(
+                        "sipsec-relay: reload: listen addresses change only on a restart; kept"
+                    );
+                }
+                relay.reconfigure(config);
+                eprintln!("sipsec-relay: reloaded the configuration");
+            }
+            Err(e) => eprintln!("sipsec-relay: reload refused, configuration kept: {e}"),
         }
     }
 

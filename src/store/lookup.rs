@@ -233,7 +233,11 @@ impl Store {
         let profile = LeafProfile::new(aor.clone(), self.config.days);
         // Key generation happens outside the lock; a concurrent creator may win, and then its
         // certificate is the one kept.
-        let id = self.mint(&profile, self.config.key_type, false)?;
+        let id = self.mint(
+            &profile,
+            self.config.key_type,
+            super::admin::Signing::OnDemand,
+        )?;
         let _l = self.lock(true)?;
         if let Some(existing) = self.load_identity_unlocked(aor)? {
             return Ok(existing);

@@ -54,7 +54,7 @@ impl Store {
         replace: bool,
     ) -> Result<StiIdentity, StoreError> {
         check_x5u(x5u)?;
-        let ca = self.issuing_ca()?.ok_or(StoreError::NoCa)?;
+        let ca = self.required_issuing_ca()?;
         let key = x509::generate_key(KeyType::P256)?;
         let profile = self.sti_profile(aor, tn_auth, days);
         let cert = make_sti_cert(&profile, &key, (&ca.cert, &ca.key))
