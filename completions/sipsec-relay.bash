@@ -23,7 +23,7 @@ _sipsec__relay() {
 
     case "${cmd}" in
         sipsec__relay)
-            opts="-q -v -h -V --quiet --verbose --config --listen --domain --alias --route --stdio --min-expires --max-expires --idle-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --help --version"
+            opts="-q -v -h -V --quiet --verbose --config --listen --domain --alias --route --stdio --min-expires --max-expires --idle-timeout --max-connections --max-connections-per-source --write-queue-bytes --write-timeout --handshake-timeout --drain-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -58,6 +58,30 @@ _sipsec__relay() {
                     return 0
                     ;;
                 --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-queue-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --handshake-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drain-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

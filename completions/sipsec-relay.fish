@@ -6,6 +6,12 @@ complete -c sipsec-relay -l route -d 'Requests for DOMAIN go to this next hop (r
 complete -c sipsec-relay -l min-expires -d 'Registrations shorter than this are refused with 423 (seconds)' -r
 complete -c sipsec-relay -l max-expires -d 'Registrations are granted at most this long, and this long when no expiry is asked' -r
 complete -c sipsec-relay -l idle-timeout -d 'Close TCP and TLS connections idle this long (seconds)' -r
+complete -c sipsec-relay -l max-connections -d 'Accept at most this many TCP and TLS connections at once (and open at most as many)' -r
+complete -c sipsec-relay -l max-connections-per-source -d 'Accept at most this many connections at once from one source address' -r
+complete -c sipsec-relay -l write-queue-bytes -d 'Close a connection whose unsent messages pass this many bytes (a peer that does not read)' -r
+complete -c sipsec-relay -l write-timeout -d 'Close a connection on which a write makes no progress this long (seconds)' -r
+complete -c sipsec-relay -l handshake-timeout -d 'TCP connect plus TLS handshake must finish within this (seconds, from the start)' -r
+complete -c sipsec-relay -l drain-timeout -d 'On SIGTERM, queued messages may take this long to go out (seconds)' -r
 complete -c sipsec-relay -l max-size -d 'Refuse messages larger than this' -r
 complete -c sipsec-relay -l tls-cert -d 'TLS: our certificate chain (PEM, leaf first)' -r -F
 complete -c sipsec-relay -l tls-key -d 'TLS: our private key (PEM file; never given on the command line itself)' -r -F

@@ -162,3 +162,19 @@ fn idle_connections_are_closed() {
     assert_eq!(relay.counter("connections_opened"), 1);
     assert_eq!(relay.counter("connections_closed"), 1);
 }
+
+#[test]
+fn a_bind_failure_names_the_address_and_exits_3() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
+        .args(["--listen", &format!("tcp:127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot bind tcp:127.0.0.1:{port}")),
+        "{err}"
+    );
+}

@@ -4,8 +4,8 @@
 use crate::cli::certgen::KeyPassArgs;
 use crate::cli::{CommonArgs, Exit};
 use crate::relay::core::{BranchKey, Relay};
-use crate::relay::net::{self, NetOptions, Tls};
-use crate::relay::{stdio, Config, Peer, StaticRoute};
+use crate::relay::net::{self, Limits, NetOptions, Tls};
+use crate::relay::{stdio, Config, Peer, StaticRoute, Transport};
 use crate::store::Store;
 use clap::Parser;
 use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion};
@@ -33,8 +33,17 @@ Branches: over sockets their transaction part is keyed with a key drawn at rando
 (unpredictable; stable for retransmissions within the process); in --stdio mode the key is \
 fixed so that transcripts are reproducible.
 
-Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGTERM and SIGINT \
-finish the messages in hand and exit 0.
+Network: one thread, one event loop. No peer is waited for: datagrams are sent or dropped at \
+once; each connection has its own write queue (--write-queue-bytes) and write timeout, and a \
+peer that does not read is closed and counted; TCP connect plus TLS handshake must finish \
+within --handshake-timeout however the peer trickles; connections past --max-connections or \
+--max-connections-per-source are closed at once and counted (connections_refused).
+
+Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGHUP reads the \
+command line's configuration file and files again (routes, domains, aliases, TLS \
+certificates and anchors; not the listen addresses) without dropping connections, and keeps \
+the old configuration if the new one is wrong; SIGTERM and SIGINT stop reading, let queued \
+messages go out for at most --drain-timeout, and exit 0.
 
 Exit codes: 0 stopped cleanly; 2 usage error; 3 setup failed (binding, TLS files).";
 
@@ -77,6 +86,25 @@ pub struct RelayCli {
     /// Close TCP and TLS connections idle this long (seconds).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub idle_timeout: u64,
+    /// Accept at most this many TCP and TLS connections at once (and open at most as many).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Accept at most this many connections at once from one source address.
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_connections_per_source: usize,
+    /// Close a connection whose unsent messages pass this many bytes (a peer that does not
+    /// read).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub write_queue_bytes: usize,
+    /// Close a connection on which a write makes no progress this long (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub write_timeout: f64,
+    /// TCP connect plus TLS handshake must finish within this (seconds, from the start).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub handshake_timeout: f64,
+    /// On SIGTERM, queued messages may take this long to go out (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub drain_timeout: f64,
     /// Refuse messages larger than this.
     #[arg(long, value_name = "BYTES", default_value_t = 65535)]
     pub max_size: usize,
@@ -183,6 +211,18 @@ impl RelayCli {
         }
     }
 
+    fn limits(&self) -> anyhow::Result<Limits> {
+        Ok(Limits {
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            max_connections: self.max_connections,
+            max_connections_per_source: self.max_connections_per_source,
+            write_queue_bytes: self.write_queue_bytes,
+            write_timeout: seconds("write-timeout", self.write_timeout)?,
+            handshake_timeout: seconds("handshake-timeout", self.handshake_timeout)?,
+            drain_timeout: seconds("drain-timeout", self.drain_timeout)?,
+        })
+    }
+
     fn store(&self) -> anyhow::Result<Option<Store>> {
         let Some(dir) = &self.store else {
             return Ok(None);
@@ -266,21 +306,38 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
             Exit::Ok
         });
     }
-    net::install_signal_handlers();
     let opts = NetOptions {
-        idle_timeout: Duration::from_secs(cli.idle_timeout),
+        limits: cli.limits()?,
         max_size: cli.max_size,
         tls: cli.tls()?,
         verbose: cli.common.verbose > 0,
         status_file: cli.status_file.clone(),
     };
-    let running = net::start(relay, opts)?;
+    if cli.listen.iter().any(|l| l.transport == Transport::Tls) && opts.tls.is_none() {
+        anyhow::bail!(
+            "a tls listener needs --tls-cert and --tls-key, or --tls-identity and --store"
+        );
+    }
+    let bound = net::bind(&cli.listen)?;
     if !cli.common.quiet {
         let l: Vec<String> = cli.listen.iter().map(Peer::to_string).collect();
         eprintln!("sipsec-relay: listening on {}", l.join(" "));
     }
-    running.wait();
+    let reload: net::Reloader = Box::new(|| {
+        // The same command line and configuration file, read again.
+        let args = args_with_config(std::env::args_os().collect())?;
+        let cli = RelayCli::try_parse_from(args)?;
+        Ok((cli.relay_config(), cli.tls()?))
+    });
+    net::serve_until_signal(bound, relay, opts, Some(reload))?;
     Ok(Exit::Ok)
+}
+
+fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--{flag} {s}: expected a positive number of seconds"))
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ const BRANCH_PREFIX: &str = "z9hG4bKsr";
 
 /// One message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Send {
+pub struct Transmit {
     pub to: Peer,
     pub bytes: Vec<u8>,
     /// A response over TCP or TLS whose connection (`to`) is gone goes here on a new
@@ -30,9 +30,9 @@ pub struct Send {
     pub fallback: Option<Peer>,
 }
 
-impl Send {
-    fn new(to: Peer, bytes: Vec<u8>) -> Send {
-        Send {
+impl Transmit {
+    fn new(to: Peer, bytes: Vec<u8>) -> Transmit {
+        Transmit {
             to,
             bytes,
             fallback: None,
@@ -76,7 +76,7 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub verdict: Verdict,
-    pub sends: Vec<Send>,
+    pub transmits: Vec<Transmit>,
     /// Why, in one line (logged at `-v`).
     pub note: String,
 }
@@ -85,14 +85,14 @@ impl Decision {
     fn drop(note: impl Into<String>) -> Decision {
         Decision {
             verdict: Verdict::Dropped,
-            sends: Vec::new(),
+            transmits: Vec::new(),
             note: note.into(),
         }
     }
 }
 
 /// Turns a URI into a transport address: the place RFC 3263 DNS resolution plugs in.
-pub trait Resolver: std::marker::Send {
+pub trait Resolver: Send {
     fn resolve(&self, uri: &Uri<'_>) -> Option<Peer>;
 }
 
@@ -164,6 +164,16 @@ impl Relay {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Takes a new configuration, keeping the bindings and keys. The listen addresses are
+    /// the sockets already bound: they cannot change without a restart.
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), String> {
+        if config.listen != self.config.listen {
+            return Err("the listen addresses cannot change without a restart".into());
+        }
+        self.config = config;
+        Ok(())
     }
 
     pub fn location(&mut self) -> &mut Location {
@@ -283,7 +293,7 @@ impl Relay {
                 String::from_utf8_lossy(msg.request_uri().unwrap_or_default()),
                 if popped { ", after our Route" } else { "" }
             ),
-            sends: vec![Send::new(target, msg.into_bytes())],
+            transmits: vec![Transmit::new(target, msg.into_bytes())],
         }
     }
 
@@ -452,18 +462,18 @@ impl Relay {
                 .and_then(|v| via_address(&v, false))
                 .map(|p| Peer::new(from.transport, p.addr))
                 .filter(|p| *p != from);
-            Send {
+            Transmit {
                 to: from,
                 bytes,
                 fallback,
             }
         } else {
-            Send::new(via.and_then(|v| via_target(&v)).unwrap_or(from), bytes)
+            Transmit::new(via.and_then(|v| via_target(&v)).unwrap_or(from), bytes)
         };
         Decision {
             verdict: Verdict::Answered(code),
             note: format!("{method} from {from}: {code} {reason}: {note}"),
-            sends: vec![send],
+            transmits: vec![send],
         }
     }
 
@@ -487,7 +497,7 @@ impl Relay {
             Some((to, fallback)) => Decision {
                 verdict: Verdict::Forwarded,
                 note: format!("{code} from {from} -> {to}"),
-                sends: vec![Send {
+                transmits: vec![Transmit {
                     to,
                     bytes: msg.into_bytes(),
                     fallback,
@@ -640,7 +650,7 @@ pub fn refuse_unparsable(bytes: &[u8], from: Peer, why: &str) -> Decision {
             "unparsable {} from {from}: 400 Bad Request: {why}",
             String::from_utf8_lossy(method)
         ),
-        sends: vec![Send::new(to, out)],
+        transmits: vec![Transmit::new(to, out)],
     }
 }
 

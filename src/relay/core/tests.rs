@@ -39,8 +39,8 @@ fn invite(extra: &str) -> Message {
 }
 
 fn only(d: &Decision) -> (Peer, Message) {
-    assert_eq!(d.sends.len(), 1, "{d:?}");
-    let s = &d.sends[0];
+    assert_eq!(d.transmits.len(), 1, "{d:?}");
+    let s = &d.transmits[0];
     (s.to, Message::parse(s.bytes.clone()).unwrap())
 }
 
@@ -300,8 +300,8 @@ fn stream_responses_fall_back_to_received_and_sent_by_port() {
     );
     let d = r.handle(req, peer("tcp:192.0.2.7:40001"), 0);
     assert_eq!(d.verdict, Verdict::Answered(404));
-    assert_eq!(d.sends[0].to, peer("tcp:192.0.2.7:40001"));
-    assert_eq!(d.sends[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
+    assert_eq!(d.transmits[0].to, peer("tcp:192.0.2.7:40001"));
+    assert_eq!(d.transmits[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
     // Forwarded along the Via path: rport names the connection, sent-by the fallback.
     let m = Message::parse(
         "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsrx\r\n\
@@ -311,11 +311,11 @@ fn stream_responses_fall_back_to_received_and_sent_by_port() {
     )
     .unwrap();
     let d = r.handle(m, peer("udp:192.0.2.50:5060"), 0);
-    assert_eq!(d.sends[0].to, peer("tcp:192.0.2.7:40001"));
-    assert_eq!(d.sends[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
+    assert_eq!(d.transmits[0].to, peer("tcp:192.0.2.7:40001"));
+    assert_eq!(d.transmits[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
     // UDP has no connection to lose.
     let d = r.handle(invite("Max-Forwards: 0\r\n"), peer(ALICE), 0);
-    assert_eq!(d.sends[0].fallback, None);
+    assert_eq!(d.transmits[0].fallback, None);
 }
 
 #[test]
@@ -346,7 +346,7 @@ fn unparsable_requests_get_400_where_a_return_path_exists() {
     let no_via = broken("");
     let d = r.handle_bytes(no_via.as_bytes(), peer(ALICE), 0);
     assert_eq!(d.verdict, Verdict::Dropped);
-    assert!(d.sends.is_empty());
+    assert!(d.transmits.is_empty());
     let d = r.handle_bytes(broken("Via: garbage\r\n").as_bytes(), peer(ALICE), 0);
     assert_eq!(d.verdict, Verdict::Dropped);
     // Over TCP the connection is the return path.

@@ -1,0 +1,245 @@
+//! `sipsec-relay` under attack on loopback: each attack is refused or cut off, counted, and
+//! the relay keeps answering others while it runs.
+
+use std::io::{ErrorKind, Read};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+mod relay_common;
+use relay_common::Relay;
+
+/// An OPTIONS over UDP from `sock` to the relay; the status of the answer, if one came
+/// within two seconds.
+fn udp_probe(sock: &UdpSocket, relay_port: u16, call_id: &str) -> Option<u16> {
+    let local = sock.local_addr().unwrap().port();
+    let probe = format!(
+        "OPTIONS sip:x@nowhere.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{local};branch=z9hG4bK{call_id}\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:a@b.test>;tag=1\r\nTo: <sip:x@nowhere.test>\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    );
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    sock.send_to(probe.as_bytes(), ("127.0.0.1", relay_port))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(2) {
+        let Ok(n) = sock.recv(&mut buf) else { break };
+        let m = sipsec::Message::parse(buf[..n].to_vec()).ok()?;
+        if m.call_id().ok() == Some(call_id.as_bytes()) {
+            return m.status_code();
+        }
+    }
+    None
+}
+
+/// `Threads:` and `VmRSS:` (kB) of a process.
+fn threads_and_rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap()
+    };
+    (field("Threads:"), field("VmRSS:"))
+}
+
+#[test]
+fn a_next_hop_that_does_not_read_cannot_stop_the_udp_listener() {
+    // The next hop accepts and never reads.
+    let wedge = TcpListener::bind("127.0.0.1:0").unwrap();
+    let wedge_port = wedge.local_addr().unwrap().port();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let held = std::thread::spawn(move || {
+        wedge.set_nonblocking(true).unwrap();
+        let mut held = Vec::new();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(20) && held.len() < 4 {
+            match wedge.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+        let _ = done_rx.recv_timeout(Duration::from_secs(30));
+        drop(held);
+    });
+    let route = format!("wedge.test=tcp:127.0.0.1:{wedge_port}");
+    let relay = Relay::start(
+        &["udp"],
+        &[
+            "--route",
+            &route,
+            "--write-queue-bytes",
+            "65536",
+            "--write-timeout",
+            "1",
+        ],
+    );
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let a_port = attacker.local_addr().unwrap().port();
+    let padding = "x".repeat(900);
+    // 16 MB of INVITEs over UDP, more than the kernel buffers of one TCP connection hold.
+    for i in 0..16_000 {
+        let invite = format!(
+            "INVITE sip:v@wedge.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{a_port};branch=z9hG4bKw{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@b.test>;tag=1\r\nTo: <sip:v@wedge.test>\r\n\
+             Call-ID: w{i}\r\nCSeq: 1 INVITE\r\nX-Padding: {padding}\r\nContent-Length: 0\r\n\r\n"
+        );
+        attacker
+            .send_to(invite.as_bytes(), ("127.0.0.1", relay.port))
+            .unwrap();
+        if i % 200 == 199 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    // The relay answers someone else at once, while the next hop still does not read.
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for i in 0..3 {
+        assert!(
+            udp_probe(&client, relay.port, &format!("probe{i}")).is_some(),
+            "UDP listener wedged:\n{}",
+            relay.counters()
+        );
+    }
+    let t = Instant::now();
+    while relay.counter("write_queue_overflows") + relay.counter("write_timeouts") == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{}",
+            relay.counters()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(relay.counter("connections_closed") >= 1);
+    assert!(udp_probe(&client, relay.port, "probe-after").is_some());
+    drop(relay);
+    drop(done_tx);
+    let _ = held.join();
+}
+
+/// Raises this process's soft descriptor limit (children inherit it) to at least `want`;
+/// false when the hard limit is lower.
+fn raise_nofile(want: u64) -> bool {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: plain getrlimit/setrlimit on our own process with a valid pointer.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        if lim.rlim_max < want {
+            return false;
+        }
+        if lim.rlim_cur < want {
+            lim.rlim_cur = want;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+    true
+}
+
+#[test]
+fn five_thousand_idle_connections_cost_no_thread_and_little_memory() {
+    const IDLE: usize = 5000;
+    if !raise_nofile(IDLE as u64 + 1000) {
+        eprintln!("note: the hard limit on open files is under {IDLE}; test skipped");
+        return;
+    }
+    let relay = Relay::start(
+        &["udp", "tcp"],
+        &[
+            "--max-connections",
+            "6000",
+            "--max-connections-per-source",
+            "6000",
+        ],
+    );
+    let pid = relay.child.id();
+    let (threads_before, rss_before) = threads_and_rss(pid);
+    let mut idle = Vec::with_capacity(IDLE);
+    for _ in 0..IDLE {
+        idle.push(TcpStream::connect(("127.0.0.1", relay.port)).unwrap());
+    }
+    let t = Instant::now();
+    while relay.counter("connections_opened") < IDLE as u64 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{}",
+            relay.counters()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (threads, rss) = threads_and_rss(pid);
+    eprintln!(
+        "{IDLE} idle connections: threads {threads_before} -> {threads}, RSS {rss_before} -> {rss} kB"
+    );
+    assert_eq!(threads, threads_before, "a thread per connection");
+    assert!(
+        rss - rss_before < 64 * 1024,
+        "{} kB for {IDLE} idle connections",
+        rss - rss_before
+    );
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(udp_probe(&client, relay.port, "busy").is_some());
+    drop(idle);
+    let t = Instant::now();
+    while relay.counter("connections_closed") < IDLE as u64 {
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "{}",
+            relay.counters()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn connections_past_the_caps_are_refused_and_counted() {
+    let relay = Relay::start(
+        &["udp", "tcp"],
+        &[
+            "--max-connections",
+            "50",
+            "--max-connections-per-source",
+            "20",
+        ],
+    );
+    let open = |n: usize| -> Vec<TcpStream> {
+        (0..n)
+            .map(|_| TcpStream::connect(("127.0.0.1", relay.port)).unwrap())
+            .collect()
+    };
+    let held = open(30);
+    let t = Instant::now();
+    while relay.counter("connections_refused") < 10 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{}",
+            relay.counters()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(relay.counter("connections_opened"), 20);
+    // A refused connection is closed at once.
+    let mut refused = held
+        .into_iter()
+        .filter_map(|mut s| {
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
+            let mut b = [0u8; 1];
+            match s.read(&mut b) {
+                Ok(0) => None,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    Some(s)
+                }
+                _ => None,
+            }
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(refused.len(), 20, "the 20 admitted stay open");
+    refused.clear();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(udp_probe(&client, relay.port, "capped").is_some());
+}
