@@ -23,6 +23,7 @@ complete -c sipsec-relay -l passphrase-env -d 'Read the key passphrase from envi
 complete -c sipsec-relay -l status-file -d 'SIGUSR1 writes the counters to this file instead of stderr' -r -F
 complete -c sipsec-relay -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-relay -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-relay -l open-relay -d 'Forward any request wherever its Route or Request-URI points. Without it only requests for the --domain domains, along a --route, or in a dialog the relay record-routed are forwarded; others get 403'
 complete -c sipsec-relay -l stdio -d 'Run the routing core over NDJSON on stdin/stdout instead of sockets'
 complete -c sipsec-relay -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipsec-relay -s V -l version -d 'Print version'

@@ -243,3 +243,88 @@ fn connections_past_the_caps_are_refused_and_counted() {
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     assert!(udp_probe(&client, relay.port, "capped").is_some());
 }
+
+/// Sends `text` over UDP from `sock` and returns the first answer within a second.
+fn udp_exchange(sock: &UdpSocket, relay_port: u16, text: &str) -> Option<sipsec::Message> {
+    sock.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    sock.send_to(text.as_bytes(), ("127.0.0.1", relay_port))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = sock.recv(&mut buf).ok()?;
+    sipsec::Message::parse(buf[..n].to_vec()).ok()
+}
+
+/// Whether anything arrives at `victim` within half a second.
+fn victim_got_something(victim: &UdpSocket) -> bool {
+    victim
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    victim.recv(&mut buf).is_ok()
+}
+
+#[test]
+fn no_open_relay_no_reflection_no_forged_route() {
+    let relay = Relay::start(&["udp"], &[]);
+    let victim = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let vport = victim.local_addr().unwrap().port();
+    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let aport = attacker.local_addr().unwrap().port();
+    let head = |first: &str, branch: &str, extra: &str| {
+        format!(
+            "{first}\r\nVia: SIP/2.0/UDP 127.0.0.1:{aport};branch={branch}\r\n{extra}Max-Forwards: 70\r\n\
+             From: <sip:a@b.test>;tag=1\r\nCall-ID: {branch}\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+
+    // An INVITE to an IP literal the relay has no route for: 403, nothing reaches it.
+    let invite = head(
+        &format!("INVITE sip:victim@127.0.0.1:{vport} SIP/2.0"),
+        "z9hG4bKopen",
+        &format!("To: <sip:victim@127.0.0.1:{vport}>\r\nCSeq: 1 INVITE\r\n"),
+    );
+    let answer = udp_exchange(&attacker, relay.port, &invite).expect("no answer");
+    assert_eq!(answer.status_code(), Some(403));
+    assert!(!victim_got_something(&victim), "forwarded as an open relay");
+
+    // A forged Route naming the relay, on an in-dialog BYE: 403, nothing reaches the victim.
+    let bye = head(
+        &format!("BYE sip:victim@127.0.0.1:{vport} SIP/2.0"),
+        "z9hG4bKroute",
+        &format!(
+            "Route: <sip:127.0.0.1:{};lr;sr=0123456789abcdef>\r\nTo: <sip:v@x.test>;tag=9\r\nCSeq: 2 BYE\r\n",
+            relay.port
+        ),
+    );
+    let answer = udp_exchange(&attacker, relay.port, &bye).expect("no answer");
+    assert_eq!(answer.status_code(), Some(403));
+    assert!(
+        !victim_got_something(&victim),
+        "forwarded along a forged Route"
+    );
+
+    // A forged response: the relay's Via on top, the victim's under it.
+    let forged = format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:{};branch=z9hG4bKsr0123456789abcdef.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.1:{vport};branch=z9hG4bKvictim\r\nFrom: <sip:a@b.test>;tag=1\r\n\
+         To: <sip:v@x.test>;tag=2\r\nCall-ID: reflect\r\nCSeq: 1 INVITE\r\nContent-Length: {}\r\n\r\n{}",
+        relay.port,
+        1000,
+        "x".repeat(1000)
+    );
+    for _ in 0..10 {
+        attacker
+            .send_to(forged.as_bytes(), ("127.0.0.1", relay.port))
+            .unwrap();
+    }
+    assert!(
+        !victim_got_something(&victim),
+        "a forged response was reflected"
+    );
+
+    assert_eq!(relay.counter("not_forwarded"), 1);
+    assert_eq!(relay.counter("forged_routes"), 1);
+    assert_eq!(relay.counter("forged_responses"), 10);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(udp_probe(&client, relay.port, "still-there").is_some());
+}

@@ -16,7 +16,16 @@ use std::time::Duration;
 
 const AFTER_HELP: &str = "Routing: a Route header first; then, for the --domain domains, the \
 location service filled by REGISTER; then --route; then a Request-URI holding an IP address. \
-Anything else gets 404. The relay is stateless (RFC 3261 §16.11): it keeps no transaction \
+Anything else gets 404.
+
+What is forwarded: requests for the --domain domains (location service) and along a --route, \
+whoever sends them; requests in a dialog the relay record-routed (its Record-Route URI carries \
+a MAC, the `sr` parameter, keyed per process over the Call-ID, and the Route that comes back \
+must carry it); anything else gets 403 Forbidden unless --open-relay. A Route naming the relay \
+without that MAC (an outbound proxy's preloaded Route) is removed and gives no right of its \
+own. Responses are forwarded only when the top Via is the relay's and its branch is one the \
+relay made (keyed over the next Via); other responses are dropped and counted \
+(forged_responses). The relay is stateless (RFC 3261 §16.11): it keeps no transaction \
 state, record-routes dialog-creating requests, answers 483 when Max-Forwards is exhausted and \
 482 on a loop.
 
@@ -74,6 +83,11 @@ pub struct RelayCli {
     /// Requests for DOMAIN go to this next hop (repeatable).
     #[arg(long, value_name = "DOMAIN=TRANSPORT:ADDR:PORT")]
     pub route: Vec<StaticRoute>,
+    /// Forward any request wherever its Route or Request-URI points. Without it only requests
+    /// for the --domain domains, along a --route, or in a dialog the relay record-routed are
+    /// forwarded; others get 403.
+    #[arg(long)]
+    pub open_relay: bool,
     /// Run the routing core over NDJSON on stdin/stdout instead of sockets.
     #[arg(long)]
     pub stdio: bool,
@@ -208,6 +222,7 @@ impl RelayCli {
             routes: self.route.clone(),
             min_expires: self.min_expires,
             max_expires: self.max_expires,
+            open_relay: self.open_relay,
         }
     }
 

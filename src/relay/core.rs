@@ -79,6 +79,23 @@ pub struct Decision {
     pub transmits: Vec<Transmit>,
     /// Why, in one line (logged at `-v`).
     pub note: String,
+    /// The attack or abuse this decision refused, if it was one (counted by the network
+    /// layer).
+    pub refusal: Option<Refusal>,
+}
+
+/// A message refused because the relay did not mean to carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A request the relay has no reason to forward (403): not to its domains, not along a
+    /// `--route`, not in a dialog it record-routed, not from an authenticated member.
+    NotForwarded,
+    /// As [`Refusal::NotForwarded`], and a Route naming the relay carried no valid MAC.
+    ForgedRoute,
+    /// A response whose top Via is the relay's but whose branch the relay did not make.
+    ForgedResponse,
+    /// A REGISTER past the registrar's bounds (403).
+    RegistrarFull,
 }
 
 impl Decision {
@@ -87,9 +104,68 @@ impl Decision {
             verdict: Verdict::Dropped,
             transmits: Vec::new(),
             note: note.into(),
+            refusal: None,
         }
     }
+
+    fn refused(mut self, why: Refusal) -> Decision {
+        self.refusal = Some(why);
+        self
+    }
 }
+
+/// Where the next hop of a request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hop {
+    Route,
+    Location,
+    StaticRoute,
+    RequestUri,
+}
+
+impl Hop {
+    fn name(self) -> &'static str {
+        match self {
+            Hop::Route => "Route",
+            Hop::Location => "location",
+            Hop::StaticRoute => "static route",
+            Hop::RequestUri => "Request-URI",
+        }
+    }
+
+    /// The relay forwards along these whoever asks: they are its own configuration.
+    fn is_configured(self) -> bool {
+        matches!(self, Hop::Location | Hop::StaticRoute)
+    }
+}
+
+/// Whether a Route (or a strict-routed Request-URI) named the relay, and if so whether it
+/// carried the MAC the relay writes into its Record-Route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnRoute {
+    Absent,
+    Verified,
+    Unverified,
+}
+
+/// Who vouches for the sender of a request: where member authentication plugs in. A
+/// request from an authenticated member may go anywhere.
+pub trait Members: Send {
+    fn is_authenticated(&mut self, msg: &Message, from: Peer, now: u64) -> bool;
+}
+
+/// No one is a member (the relay has no member authentication).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMembers;
+
+impl Members for NoMembers {
+    fn is_authenticated(&mut self, _: &Message, _: Peer, _: u64) -> bool {
+        false
+    }
+}
+
+/// The URI parameter of our Record-Route that carries its MAC.
+const ROUTE_MAC_PARAM: &str = "sr";
 
 /// Turns a URI into a transport address: the place RFC 3263 DNS resolution plugs in.
 pub trait Resolver: Send {
@@ -139,6 +215,7 @@ pub struct Relay {
     config: Config,
     location: Location,
     resolver: Box<dyn Resolver>,
+    members: Box<dyn Members>,
     branch_key: BranchKey,
 }
 
@@ -152,8 +229,15 @@ impl Relay {
             config,
             location: Location::default(),
             resolver,
+            members: Box::new(NoMembers),
             branch_key: BranchKey::random(),
         }
+    }
+
+    /// Replaces who vouches for senders (see [`Members`]).
+    pub fn with_members(mut self, members: Box<dyn Members>) -> Relay {
+        self.members = members;
+        self
     }
 
     /// Replaces the random branch key (see [`BranchKey::Fixed`]).
@@ -227,7 +311,7 @@ impl Relay {
                 let _ = msg.append_field("Max-Forwards", b"70");
             }
         }
-        let popped = match self.preprocess_routes(&mut msg) {
+        let own_route = match self.preprocess_routes(&mut msg) {
             Ok(p) => p,
             Err(note) => return self.refuse(&msg, from, 400, "Bad Request", &note),
         };
@@ -244,10 +328,30 @@ impl Relay {
         if msg.method() == Some(b"REGISTER") && self.request_uri_is_own_domain(&msg) {
             return self.register(&msg, from, now);
         }
-        let (target, how) = match self.next_hop(&mut msg, now) {
+        let (target, hop) = match self.next_hop(&mut msg, now) {
             Ok(t) => t,
             Err((code, reason, note)) => return self.refuse(&msg, from, code, reason, &note),
         };
+        let permitted = hop.is_configured()
+            || own_route == OwnRoute::Verified
+            || self.config.open_relay
+            || self.members.is_authenticated(&msg, from, now);
+        if !permitted {
+            let (why, note) = match own_route {
+                OwnRoute::Unverified => (
+                    Refusal::ForgedRoute,
+                    "a Route naming the relay without its MAC gives no right to be forwarded",
+                ),
+                _ => (
+                    Refusal::NotForwarded,
+                    "not for our domains, not along a --route, not in a dialog we record-routed",
+                ),
+            };
+            let note = format!("{note} (next hop {target} by {})", hop.name());
+            return self
+                .refuse(&msg, from, 403, "Forbidden", &note)
+                .refused(why);
+        }
         if self.is_own_address(target.addr) {
             return self.refuse(
                 &msg,
@@ -268,7 +372,8 @@ impl Relay {
             if me.transport != Transport::Udp {
                 let _ = write!(rr, ";transport={}", me.transport.name());
             }
-            rr.push_str(";lr>");
+            let mac = self.route_mac(&msg);
+            let _ = write!(rr, ";lr;{ROUTE_MAC_PARAM}={mac:016x}>");
             let at = msg
                 .indices_of(HeaderKind::RecordRoute)
                 .next()
@@ -288,11 +393,17 @@ impl Relay {
         Decision {
             verdict: Verdict::Forwarded,
             note: format!(
-                "{} {} from {from} -> {target} ({how}{})",
+                "{} {} from {from} -> {target} ({}{})",
                 String::from_utf8_lossy(msg.method().unwrap_or_default()),
                 String::from_utf8_lossy(msg.request_uri().unwrap_or_default()),
-                if popped { ", after our Route" } else { "" }
+                hop.name(),
+                match own_route {
+                    OwnRoute::Verified => ", after our Route",
+                    OwnRoute::Unverified => ", after a Route naming us without our MAC",
+                    OwnRoute::Absent => "",
+                }
             ),
+            refusal: None,
             transmits: vec![Transmit::new(target, msg.into_bytes())],
         }
     }
@@ -308,21 +419,40 @@ impl Relay {
         let _ = msg.insert_field(0, "Via", via.as_bytes());
     }
 
+    /// The MAC our Record-Route carries: the relay's key over the Call-ID, so a Route naming
+    /// the relay proves that the relay record-routed this dialog.
+    fn route_mac(&self, msg: &Message) -> u64 {
+        let mut h = self.branch_key.hasher();
+        b"record-route".hash(&mut h);
+        msg.call_id().ok().hash(&mut h);
+        h.finish()
+    }
+
     /// §16.4: a strict-routed request (Request-URI is ours) gets its Request-URI back from the
     /// last Route; a top Route naming us is removed.
-    /// Returns whether a Route naming us was removed (the request is record-routed to us).
-    fn preprocess_routes(&self, msg: &mut Message) -> Result<bool, String> {
+    /// Says whether a Route naming us was removed, and whether it carried our MAC.
+    fn preprocess_routes(&self, msg: &mut Message) -> Result<OwnRoute, String> {
         let routes: Vec<String> = match msg.routes() {
             Ok(r) => r.iter().map(|a| a.uri().as_str().to_string()).collect(),
             Err(e) => return Err(format!("bad Route: {e}")),
         };
-        let ruri_is_me = msg
-            .request_uri_parsed()
-            .and_then(Result::ok)
-            .is_some_and(|u| self.uri_is_me(&u));
+        let ruri = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
+        let ruri_is_me = Uri::parse_str(&ruri).is_ok_and(|u| self.uri_is_me(&u));
         let mut routes = routes;
         let strict = ruri_is_me && !routes.is_empty();
+        let want = format!("{:016x}", self.route_mac(msg));
+        let verified = |uri: &str| {
+            let mac = Uri::parse_str(uri)
+                .ok()
+                .and_then(|u| u.param(ROUTE_MAC_PARAM)?);
+            match mac {
+                Some(mac) if mac.eq_ignore_ascii_case(&want) => OwnRoute::Verified,
+                _ => OwnRoute::Unverified,
+            }
+        };
+        let mut own = OwnRoute::Absent;
         if strict {
+            own = verified(&ruri);
             if let Some(last) = routes.pop() {
                 let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
                 msg.set_start_line(format!("{method} {last} SIP/2.0").as_bytes())
@@ -335,9 +465,12 @@ impl Relay {
             .and_then(|r| Uri::parse_str(r).ok().map(|u| self.uri_is_me(&u)))
             .unwrap_or(false);
         if top_is_me {
+            if own != OwnRoute::Verified {
+                own = verified(&routes[0]);
+            }
             remove_list_element(msg, HeaderKind::Route, Position::First);
         }
-        Ok(top_is_me || strict)
+        Ok(own)
     }
 
     fn looped(&self, msg: &Message, loop_hash: u64) -> bool {
@@ -358,13 +491,13 @@ impl Relay {
         &mut self,
         msg: &mut Message,
         now: u64,
-    ) -> Result<(Peer, &'static str), (u16, &'static str, String)> {
+    ) -> Result<(Peer, Hop), (u16, &'static str, String)> {
         let unroutable = |why: String| (404, "Not Found", why);
         if let Some(route) = msg.routes().ok().and_then(|r| r.first().map(|a| *a.uri())) {
             return self
                 .resolver
                 .resolve(&route)
-                .map(|p| (p, "Route"))
+                .map(|p| (p, Hop::Route))
                 .ok_or_else(|| unroutable(format!("cannot resolve Route {}", route.as_str())));
         }
         let uri_text = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
@@ -386,14 +519,14 @@ impl Relay {
                         String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
                     msg.set_start_line(format!("{method} {} SIP/2.0", b.contact).as_bytes())
                         .map_err(|e| (500, "Server Internal Error", e.to_string()))?;
-                    return Ok((target, "location"));
+                    return Ok((target, Hop::Location));
                 }
             }
         }
         if let Some(Host::Name(_) | Host::Ipv4(_) | Host::Ipv6 { .. }) = uri.host() {
             let host = host_key(&uri);
             if let Some(r) = self.config.routes.iter().find(|r| r.domain == host) {
-                return Ok((r.target, "static route"));
+                return Ok((r.target, Hop::StaticRoute));
             }
         }
         if own_domain {
@@ -401,7 +534,7 @@ impl Relay {
         }
         self.resolver
             .resolve(&uri)
-            .map(|p| (p, "Request-URI"))
+            .map(|p| (p, Hop::RequestUri))
             .ok_or_else(|| unroutable(format!("no route for {uri_text}")))
     }
 
@@ -474,17 +607,27 @@ impl Relay {
             verdict: Verdict::Answered(code),
             note: format!("{method} from {from}: {code} {reason}: {note}"),
             transmits: vec![send],
+            refusal: None,
         }
     }
 
     fn response(&mut self, mut msg: Message, from: Peer) -> Decision {
         let code = msg.status_code().unwrap_or(0);
-        match msg.top_via() {
-            Ok(v) if self.via_is_me(&v) => {}
+        let txn = match msg.top_via() {
+            Ok(v) if self.via_is_me(&v) => our_transaction_part(&v),
             Ok(_) => return Decision::drop(format!("{code} from {from}: top Via is not ours")),
             Err(e) => return Decision::drop(format!("{code} from {from}: bad Via: {e}")),
-        }
+        };
         remove_list_element(&mut msg, HeaderKind::Via, Position::First);
+        // The request we forwarded had, as its next Via, the one this response now has on top:
+        // our branch's keyed part must be that Via's transaction hash.
+        let expected = format!("{:016x}", transaction_hash(&msg, self.branch_key.hasher()));
+        if txn.as_deref() != Some(expected.as_str()) {
+            return Decision::drop(format!(
+                "{code} from {from}: our Via with a branch we did not make (forged)"
+            ))
+            .refused(Refusal::ForgedResponse);
+        }
         let target = match msg.top_via() {
             Ok(v) => via_target(&v).map(|to| {
                 let fallback =
@@ -502,6 +645,7 @@ impl Relay {
                     bytes: msg.into_bytes(),
                     fallback,
                 }],
+                refusal: None,
             },
             None => Decision::drop(format!("{code} from {from}: no Via to send it on")),
         }
@@ -651,6 +795,7 @@ pub fn refuse_unparsable(bytes: &[u8], from: Peer, why: &str) -> Decision {
             String::from_utf8_lossy(method)
         ),
         transmits: vec![Transmit::new(to, out)],
+        refusal: None,
     }
 }
 
@@ -804,8 +949,16 @@ impl std::fmt::Write for VecWriter<'_> {
     }
 }
 
+/// The keyed transaction part of a branch we made (`z9hG4bKsr<txn>.<loop>`).
+fn our_transaction_part(via: &Via<'_>) -> Option<String> {
+    let branch = std::str::from_utf8(via.branch()?).ok()?;
+    let (txn, _) = branch.strip_prefix(BRANCH_PREFIX)?.split_once('.')?;
+    Some(txn.to_ascii_lowercase())
+}
+
 /// The transaction part of our branch (§16.11): the same for retransmissions, and for a CANCEL
-/// or non-2xx ACK as for their INVITE, so the method is left out.
+/// or non-2xx ACK as for their INVITE, so the method is left out. Over a request's top Via, or
+/// over a response's after our own was removed: the same value.
 fn transaction_hash(msg: &Message, mut h: DefaultHasher) -> u64 {
     let top = msg.top_via().ok();
     match top
@@ -820,10 +973,12 @@ fn transaction_hash(msg: &Message, mut h: DefaultHasher) -> u64 {
             }
         }
         None => {
-            // RFC 2543 peers: the fields that identify their transaction.
+            // RFC 2543 peers: the fields that identify their transaction and that a response
+            // repeats (not the To tag, which the response adds).
             msg.value(HeaderKind::Via).hash(&mut h);
-            msg.request_uri().hash(&mut h);
-            hash_dialog(msg, &mut h);
+            msg.call_id().ok().hash(&mut h);
+            msg.from().ok().and_then(|a| a.tag()).hash(&mut h);
+            msg.cseq().ok().map(|c| c.seq).hash(&mut h);
         }
     }
     h.finish()

@@ -122,6 +122,8 @@ pub struct Config {
     pub min_expires: u32,
     /// Longest registration granted, seconds; also the default when none is asked.
     pub max_expires: u32,
+    /// Forward any request wherever its Route or Request-URI points (an open relay).
+    pub open_relay: bool,
 }
 
 impl Default for Config {
@@ -133,6 +135,7 @@ impl Default for Config {
             routes: Vec::new(),
             min_expires: 60,
             max_expires: 3600,
+            open_relay: false,
         }
     }
 }

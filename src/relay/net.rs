@@ -7,7 +7,7 @@
 //! one task holding its reader, its writer and its timers, so a peer that does not read stalls
 //! only its own writer until the write timeout or the queue's byte bound closes it.
 
-use super::core::{refuse_unparsable, Decision, Relay, Transmit, Verdict};
+use super::core::{refuse_unparsable, Decision, Refusal, Relay, Transmit, Verdict};
 use super::{Config, Peer, Transport};
 use crate::framing::{FrameEvent, OnGarbage, StreamFramer};
 use openssl::ssl::{Ssl, SslAcceptor, SslConnector};
@@ -117,6 +117,10 @@ counters!(
     write_queue_overflows,
     write_timeouts,
     handshake_timeouts,
+    not_forwarded,
+    forged_routes,
+    forged_responses,
+    registrar_refused,
 );
 
 /// The counters since start-up.
@@ -402,6 +406,14 @@ fn dispatch(sh: &Rc<Shared>, decision: Decision) {
         Verdict::Answered(_) => sh.bump(Counter::generated),
         Verdict::Dropped => sh.bump(Counter::dropped),
         Verdict::Forwarded => {}
+    }
+    if let Some(why) = decision.refusal {
+        sh.bump(match why {
+            Refusal::NotForwarded => Counter::not_forwarded,
+            Refusal::ForgedRoute => Counter::forged_routes,
+            Refusal::ForgedResponse => Counter::forged_responses,
+            Refusal::RegistrarFull => Counter::registrar_refused,
+        });
     }
     sh.log(|| decision.note.clone());
     for t in decision.transmits {
