@@ -5,6 +5,8 @@ complete -c sipsec-relay -l alias -d 'Another host name that names this relay in
 complete -c sipsec-relay -l route -d 'Requests for DOMAIN go to this next hop (repeatable)' -r
 complete -c sipsec-relay -l min-expires -d 'Registrations shorter than this are refused with 423 (seconds)' -r
 complete -c sipsec-relay -l max-expires -d 'Registrations are granted at most this long, and this long when no expiry is asked' -r
+complete -c sipsec-relay -l max-bindings -d 'Bindings one address-of-record may have; a REGISTER past it gets 403' -r
+complete -c sipsec-relay -l max-aors -d 'Addresses-of-record the registrar holds in all; a REGISTER for a new one past it gets 403' -r
 complete -c sipsec-relay -l idle-timeout -d 'Close TCP and TLS connections idle this long (seconds)' -r
 complete -c sipsec-relay -l max-connections -d 'Accept at most this many TCP and TLS connections at once (and open at most as many)' -r
 complete -c sipsec-relay -l max-connections-per-source -d 'Accept at most this many connections at once from one source address' -r

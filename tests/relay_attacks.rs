@@ -328,3 +328,84 @@ fn no_open_relay_no_reflection_no_forged_route() {
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     assert!(udp_probe(&client, relay.port, "still-there").is_some());
 }
+
+#[test]
+fn the_registrar_is_bounded_and_its_answers_are_small() {
+    let relay = Relay::start(
+        &["udp"],
+        &[
+            "--domain",
+            "example.test",
+            "--max-bindings",
+            "600",
+            "--max-aors",
+            "5",
+        ],
+    );
+    let ua = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = ua.local_addr().unwrap().port();
+    let register = |user: &str, cseq: usize, contacts: &str| {
+        format!(
+            "REGISTER sip:example.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKr{user}{cseq}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:{user}@example.test>;tag=1\r\nTo: <sip:{user}@example.test>\r\n\
+             Call-ID: reg-{user}\r\nCSeq: {cseq} REGISTER\r\n{contacts}Content-Length: 0\r\n\r\n"
+        )
+    };
+    let status = |text: &str| {
+        udp_exchange(&ua, relay.port, text)
+            .and_then(|m| m.status_code())
+            .unwrap()
+    };
+    // 600 bindings for one AOR, 20 a REGISTER.
+    for batch in 0..30 {
+        let contacts: Vec<String> = (0..20)
+            .map(|i| format!("<sip:agent-{}@127.0.0.1:{port}>", batch * 20 + i))
+            .collect();
+        let text = register(
+            "agent",
+            batch + 1,
+            &format!("Contact: {}\r\n", contacts.join(", ")),
+        );
+        assert_eq!(status(&text), 200, "batch {batch}");
+    }
+    // A query (no Contact) lists at most ten of them and says how many it left out.
+    let query = register("agent", 31, "");
+    let answer = udp_exchange(&ua, relay.port, &query).unwrap();
+    let size = answer.as_bytes().len();
+    // Bounded: ten contacts of at most 1 kB in all, plus the usual headers.
+    assert!(
+        size < 1500,
+        "{size} bytes answered to {} bytes",
+        query.len()
+    );
+    eprintln!("{size} bytes answered to a {} byte query", query.len());
+    let text = String::from_utf8_lossy(answer.as_bytes()).to_string();
+    assert_eq!(text.matches("\r\nContact: ").count(), 10, "{text}");
+    let warning =
+        String::from_utf8_lossy(answer.values_named("Warning").next().unwrap()).to_string();
+    assert!(
+        warning.contains("590 more binding(s) not listed"),
+        "{warning}"
+    );
+    // One more binding: 403, counted, nothing changed.
+    let more = register(
+        "agent",
+        32,
+        &format!("Contact: <sip:extra@127.0.0.1:{port}>\r\n"),
+    );
+    assert_eq!(status(&more), 403);
+    // Five AORs in all: the sixth gets 403.
+    for user in ["b", "c", "d", "e"] {
+        let text = register(
+            user,
+            1,
+            &format!("Contact: <sip:{user}@127.0.0.1:{port}>\r\n"),
+        );
+        assert_eq!(status(&text), 200);
+    }
+    let sixth = register("f", 1, &format!("Contact: <sip:f@127.0.0.1:{port}>\r\n"));
+    assert_eq!(status(&sixth), 403);
+    assert_eq!(relay.counter("registrar_refused"), 2);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(udp_probe(&client, relay.port, "registrar").is_some());
+}

@@ -5,6 +5,7 @@ use crate::cli::certgen::KeyPassArgs;
 use crate::cli::{CommonArgs, Exit};
 use crate::relay::core::{BranchKey, Relay};
 use crate::relay::net::{self, Limits, NetOptions, Tls};
+use crate::relay::registrar::Bounds;
 use crate::relay::{stdio, Config, Peer, StaticRoute, Transport};
 use crate::store::Store;
 use clap::Parser;
@@ -97,6 +98,13 @@ pub struct RelayCli {
     /// Registrations are granted at most this long, and this long when no expiry is asked.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub max_expires: u32,
+    /// Bindings one address-of-record may have; a REGISTER past it gets 403.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_bindings: usize,
+    /// Addresses-of-record the registrar holds in all; a REGISTER for a new one past it gets
+    /// 403.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_aors: usize,
     /// Close TCP and TLS connections idle this long (seconds).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub idle_timeout: u64,
@@ -223,6 +231,10 @@ impl RelayCli {
             min_expires: self.min_expires,
             max_expires: self.max_expires,
             open_relay: self.open_relay,
+            registrar: Bounds {
+                bindings_per_aor: self.max_bindings,
+                aors: self.max_aors,
+            },
         }
     }
 

@@ -226,11 +226,11 @@ impl Relay {
 
     pub fn with_resolver(config: Config, resolver: Box<dyn Resolver>) -> Relay {
         Relay {
-            config,
-            location: Location::default(),
+            location: Location::with_bounds(config.registrar),
             resolver,
             members: Box::new(NoMembers),
             branch_key: BranchKey::random(),
+            config,
         }
     }
 
@@ -256,6 +256,7 @@ impl Relay {
         if config.listen != self.config.listen {
             return Err("the listen addresses cannot change without a restart".into());
         }
+        self.location.set_bounds(config.registrar);
         self.config = config;
         Ok(())
     }
@@ -547,13 +548,13 @@ impl Relay {
         let (min, max) = (c.min_expires, c.max_expires);
         match self.location.register(&aor, msg, from, now, min, max) {
             RegisterOutcome::Ok(bindings) => {
-                let extra: Vec<(&str, String)> = bindings
-                    .iter()
-                    .map(|(c, secs)| ("Contact", format!("<{c}>;expires={secs}")))
-                    .collect();
+                let extra = listed_bindings(&bindings);
                 let note = format!("REGISTER {aor}: {} binding(s)", bindings.len());
                 self.reply(msg, from, 200, "OK", &extra, &note)
             }
+            RegisterOutcome::Full(reason) => self
+                .refuse(msg, from, 403, reason, &format!("REGISTER {aor}"))
+                .refused(Refusal::RegistrarFull),
             RegisterOutcome::TooBrief(min) => self.reply(
                 msg,
                 from,
@@ -947,6 +948,34 @@ impl std::fmt::Write for VecWriter<'_> {
         self.0.extend_from_slice(s.as_bytes());
         Ok(())
     }
+}
+
+/// Contacts listed in a 200 to REGISTER at most, and their bytes at most: the answer to a
+/// small REGISTER stays small however many bindings the AOR has.
+const LISTED_CONTACTS: usize = 10;
+const LISTED_BYTES: usize = 1024;
+
+/// The Contact fields of a 200 to REGISTER, most recent first as the registrar keeps them,
+/// within the bounds above, and a Warning saying how many were left out.
+fn listed_bindings(bindings: &[(String, u64)]) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for (contact, secs) in bindings {
+        let field = format!("<{contact}>;expires={secs}");
+        if out.len() == LISTED_CONTACTS || bytes + field.len() > LISTED_BYTES {
+            break;
+        }
+        bytes += field.len();
+        out.push(("Contact", field));
+    }
+    let omitted = bindings.len() - out.len();
+    if omitted > 0 {
+        out.push((
+            "Warning",
+            format!("399 sipsec-relay \"{omitted} more binding(s) not listed\""),
+        ));
+    }
+    out
 }
 
 /// The keyed transaction part of a branch we made (`z9hG4bKsr<txn>.<loop>`).

@@ -124,6 +124,8 @@ pub struct Config {
     pub max_expires: u32,
     /// Forward any request wherever its Route or Request-URI points (an open relay).
     pub open_relay: bool,
+    /// How much the location service holds.
+    pub registrar: registrar::Bounds,
 }
 
 impl Default for Config {
@@ -136,6 +138,7 @@ impl Default for Config {
             min_expires: 60,
             max_expires: 3600,
             open_relay: false,
+            registrar: registrar::Bounds::default(),
         }
     }
 }

@@ -524,3 +524,18 @@ fn forged_responses_are_dropped_and_counted() {
         Verdict::Forwarded
     );
 }
+
+#[test]
+fn a_register_answer_lists_a_bounded_number_of_bytes_and_contacts() {
+    let long = (format!("sip:{}@192.0.2.9", "u".repeat(600)), 60);
+    let listed = listed_bindings(&vec![long; 5]);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[1].0, "Warning");
+    assert!(listed[1].1.contains("\"4 more binding(s)"));
+    let short: Vec<(String, u64)> = (0..30).map(|i| (format!("sip:{i}@h"), 60)).collect();
+    let listed = listed_bindings(&short);
+    assert_eq!(listed.len(), LISTED_CONTACTS + 1);
+    assert!(listed_bindings(&short[..3])
+        .iter()
+        .all(|(n, _)| *n == "Contact"));
+}
