@@ -13,6 +13,8 @@ complete -c sipsec-relay -l max-connections-per-source -d 'Accept at most this m
 complete -c sipsec-relay -l write-queue-bytes -d 'Close a connection whose unsent messages pass this many bytes (a peer that does not read)' -r
 complete -c sipsec-relay -l write-timeout -d 'Close a connection on which a write makes no progress this long (seconds)' -r
 complete -c sipsec-relay -l handshake-timeout -d 'TCP connect plus TLS handshake must finish within this (seconds, from the start)' -r
+complete -c sipsec-relay -l request-rate -d 'Requests a second accepted from one source address, twice that in a burst (0: no limit). Past it: dropped over UDP (the source may be forged), 503 with Retry-After over TCP and TLS. The next hops of --route are exempt' -r
+complete -c sipsec-relay -l bad-input-rate -d 'Unparsable messages and forged responses a second from one source address (0: no limit); past it they are dropped without the 400' -r
 complete -c sipsec-relay -l drain-timeout -d 'On SIGTERM, queued messages may take this long to go out (seconds)' -r
 complete -c sipsec-relay -l max-size -d 'Refuse messages larger than this' -r
 complete -c sipsec-relay -l tls-cert -d 'TLS: our certificate chain (PEM, leaf first)' -r -F

@@ -75,6 +75,8 @@ fn a_next_hop_that_does_not_read_cannot_stop_the_udp_listener() {
             "65536",
             "--write-timeout",
             "1",
+            "--request-rate",
+            "0",
         ],
     );
     let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -408,4 +410,96 @@ fn the_registrar_is_bounded_and_its_answers_are_small() {
     assert_eq!(relay.counter("registrar_refused"), 2);
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     assert!(udp_probe(&client, relay.port, "registrar").is_some());
+}
+
+/// Every datagram that arrives at `sock` within `wait` of the last one.
+fn drain_answers(sock: &UdpSocket, wait: Duration) -> Vec<sipsec::Message> {
+    sock.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::new();
+    while let Ok(n) = sock.recv(&mut buf) {
+        out.extend(sipsec::Message::parse(buf[..n].to_vec()).ok());
+        assert!(out.len() < 10_000);
+    }
+    out
+}
+
+#[test]
+fn floods_from_one_source_are_limited_and_others_still_served() {
+    let relay = Relay::start(
+        &["udp", "tcp"],
+        &["--request-rate", "5", "--bad-input-rate", "5"],
+    );
+    let options = |port: u16, transport: &str, i: usize| {
+        format!(
+            "OPTIONS sip:x@nowhere.test SIP/2.0\r\nVia: SIP/2.0/{transport} 127.0.0.2:{port};branch=z9hG4bKf{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@b.test>;tag=1\r\nTo: <sip:x@nowhere.test>\r\n\
+             Call-ID: flood{i}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+    };
+    // Requests over UDP from 127.0.0.2: the burst (10) answered, the rest dropped.
+    let flood = UdpSocket::bind("127.0.0.2:0").unwrap();
+    let fport = flood.local_addr().unwrap().port();
+    for i in 0..100 {
+        flood
+            .send_to(
+                options(fport, "UDP", i).as_bytes(),
+                ("127.0.0.1", relay.port),
+            )
+            .unwrap();
+    }
+    let answered = drain_answers(&flood, Duration::from_millis(500)).len();
+    assert!((10..=12).contains(&answered), "{answered} answered");
+    // Unparsable requests over UDP from 127.0.0.3: a 400 for the burst only.
+    let garbage = UdpSocket::bind("127.0.0.3:0").unwrap();
+    let gport = garbage.local_addr().unwrap().port();
+    for i in 0..100 {
+        let broken = format!(
+            "OPTIONS sip:x@nowhere.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.3:{gport};branch=z9hG4bKg{i}\r\n\
+             not a header\r\n\r\n"
+        );
+        garbage
+            .send_to(broken.as_bytes(), ("127.0.0.1", relay.port))
+            .unwrap();
+    }
+    let answered = drain_answers(&garbage, Duration::from_millis(500));
+    assert!(
+        (10..=12).contains(&answered.len()),
+        "{} answered",
+        answered.len()
+    );
+    assert!(answered.iter().all(|m| m.status_code() == Some(400)));
+    // Over TCP the source is real: 503 with Retry-After past the rate.
+    let local: std::net::SocketAddr = "127.0.0.4:0".parse().unwrap();
+    let mut tcp = connect_from(local, relay.port);
+    let mut sent = String::new();
+    for i in 0..20 {
+        sent.push_str(&options(tcp.local_addr().unwrap().port(), "TCP", 1000 + i));
+    }
+    std::io::Write::write_all(&mut tcp, sent.as_bytes()).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut codes = Vec::new();
+    while codes.len() < 20 {
+        match relay_common::read_message(&mut tcp) {
+            Some(m) => codes.push((m.status_code(), m.values_named("Retry-After").count())),
+            None => break,
+        }
+    }
+    assert_eq!(codes.len(), 20, "{codes:?}");
+    let busy: Vec<_> = codes.iter().filter(|(c, _)| *c == Some(503)).collect();
+    assert!(busy.len() >= 8, "{codes:?}");
+    assert!(busy.iter().all(|(_, retry_after)| *retry_after == 1));
+    assert!(relay.counter("rate_limited") >= 8 + 88 + 88);
+    // Another source is served all along.
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(udp_probe(&client, relay.port, "unaffected").is_some());
+}
+
+/// A TCP connection to the relay from a chosen local address.
+fn connect_from(local: std::net::SocketAddr, relay_port: u16) -> TcpStream {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&local.into()).unwrap();
+    let relay: std::net::SocketAddr = ([127, 0, 0, 1], relay_port).into();
+    sock.connect(&relay.into()).unwrap();
+    sock.into()
 }

@@ -124,6 +124,15 @@ pub struct RelayCli {
     /// TCP connect plus TLS handshake must finish within this (seconds, from the start).
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     pub handshake_timeout: f64,
+    /// Requests a second accepted from one source address, twice that in a burst (0: no
+    /// limit). Past it: dropped over UDP (the source may be forged), 503 with Retry-After over
+    /// TCP and TLS. The next hops of --route are exempt.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub request_rate: u32,
+    /// Unparsable messages and forged responses a second from one source address (0: no
+    /// limit); past it they are dropped without the 400.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub bad_input_rate: u32,
     /// On SIGTERM, queued messages may take this long to go out (seconds).
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub drain_timeout: f64,
@@ -247,6 +256,8 @@ impl RelayCli {
             write_timeout: seconds("write-timeout", self.write_timeout)?,
             handshake_timeout: seconds("handshake-timeout", self.handshake_timeout)?,
             drain_timeout: seconds("drain-timeout", self.drain_timeout)?,
+            request_rate: self.request_rate,
+            bad_input_rate: self.bad_input_rate,
         })
     }
 

@@ -569,6 +569,13 @@ impl Relay {
         }
     }
 
+    /// 503 with Retry-After: the answer to a request that comes too fast.
+    pub fn busy(&self, msg: &Message, from: Peer, retry_after: u32) -> Decision {
+        let extra = [("Retry-After", retry_after.to_string())];
+        let note = "over the source's request rate";
+        self.reply(msg, from, 503, "Service Unavailable", &extra, note)
+    }
+
     fn refuse(&self, msg: &Message, from: Peer, code: u16, reason: &str, note: &str) -> Decision {
         self.reply(msg, from, code, reason, &[], note)
     }

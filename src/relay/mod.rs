@@ -6,6 +6,7 @@
 
 pub mod core;
 pub mod net;
+pub mod ratelimit;
 pub mod registrar;
 pub mod stdio;
 

@@ -8,8 +8,10 @@
 //! only its own writer until the write timeout or the queue's byte bound closes it.
 
 use super::core::{refuse_unparsable, Decision, Refusal, Relay, Transmit, Verdict};
+use super::ratelimit::RateLimiter;
 use super::{Config, Peer, Transport};
 use crate::framing::{FrameEvent, OnGarbage, StreamFramer};
+use crate::message::Message;
 use openssl::ssl::{Ssl, SslAcceptor, SslConnector};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -52,7 +54,15 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// After SIGTERM: how long queued messages may take to go out.
     pub drain_timeout: Duration,
+    /// Requests a second from one source address (twice as many in a burst; 0: no limit).
+    /// The next hops of `--route`s are exempt.
+    pub request_rate: u32,
+    /// Unparsable messages and forged responses a second from one source address.
+    pub bad_input_rate: u32,
 }
+
+/// Sources the rate limiters remember at most, each.
+const RATE_TABLE_SOURCES: usize = 16_384;
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -64,6 +74,8 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(5),
             drain_timeout: Duration::from_secs(2),
+            request_rate: 500,
+            bad_input_rate: 10,
         }
     }
 }
@@ -121,6 +133,7 @@ counters!(
     forged_routes,
     forged_responses,
     registrar_refused,
+    rate_limited,
 );
 
 /// The counters since start-up.
@@ -308,6 +321,10 @@ struct Shared {
     conns: RefCell<HashMap<Peer, Rc<Conn>>>,
     occupancy: Occupancy,
     counters: Counters,
+    requests: RefCell<RateLimiter>,
+    bad_input: RefCell<RateLimiter>,
+    /// The next hops of the static routes: not rate-limited.
+    route_targets: RefCell<Vec<IpAddr>>,
     tls: RefCell<Option<Rc<Tls>>>,
     limits: Limits,
     max_size: usize,
@@ -373,6 +390,34 @@ impl Shared {
             .ok_or_else(|| io::Error::other("no TLS configured"))
     }
 
+    fn seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Takes one token of bad input from `from`'s bucket; false when it has none left.
+    fn bad_input_allowed(&self, from: Peer) -> bool {
+        let ok = self
+            .bad_input
+            .borrow_mut()
+            .allow(from.addr.ip(), self.seconds());
+        if !ok {
+            self.bump(Counter::rate_limited);
+        }
+        ok
+    }
+
+    fn request_allowed(&self, from: Peer) -> bool {
+        let ip = from.addr.ip();
+        if self.route_targets.borrow().contains(&ip) {
+            return true;
+        }
+        let ok = self.requests.borrow_mut().allow(ip, self.seconds());
+        if !ok {
+            self.bump(Counter::rate_limited);
+        }
+        ok
+    }
+
     fn dump(&self) {
         let line = self.counters.line();
         match &self.status_file {
@@ -386,17 +431,44 @@ impl Shared {
     }
 }
 
-fn handle(sh: &Rc<Shared>, bytes: &[u8], from: Peer) {
+fn handle_datagram(sh: &Rc<Shared>, bytes: &[u8], from: Peer) {
     sh.bump(inbound(from.transport));
-    let message = match crate::framing::datagram(bytes, sh.max_size) {
-        Ok(d) => d.message,
-        Err(e) => {
-            sh.bump(Counter::parse_failures);
-            dispatch(sh, refuse_unparsable(bytes, from, &e.to_string()));
-            return;
+    match crate::framing::datagram(bytes, sh.max_size) {
+        Ok(d) => handle_message(sh, d.message, from),
+        Err(e) => handle_unparsable(sh, bytes, from, &e.to_string()),
+    }
+}
+
+/// A message that cannot be parsed: answered with 400 where possible, unless its source
+/// sends too many of them (then dropped unanswered: an answer would only feed a flood, or a
+/// reflection when the UDP source is forged).
+fn handle_unparsable(sh: &Rc<Shared>, bytes: &[u8], from: Peer, why: &str) {
+    sh.bump(Counter::parse_failures);
+    if sh.bad_input_allowed(from) {
+        dispatch(sh, refuse_unparsable(bytes, from, why));
+    } else {
+        sh.log(|| format!("unparsable message from {from} dropped: over its rate"));
+    }
+}
+
+/// A request over its source's rate: over UDP dropped unanswered (the source may be forged,
+/// and the sender retransmits anyway); over TCP or TLS, whose source is real, answered 503
+/// with Retry-After.
+fn handle_message(sh: &Rc<Shared>, message: Message, from: Peer) {
+    if message.is_request() && !sh.request_allowed(from) {
+        if from.transport.is_stream() {
+            let busy = sh.relay.borrow().busy(&message, from, 1);
+            dispatch(sh, busy);
+        } else {
+            sh.log(|| format!("request from {from} dropped: over its rate"));
         }
-    };
+        return;
+    }
     let decision = sh.relay.borrow_mut().handle(message, from, sh.now());
+    if decision.refusal == Some(Refusal::ForgedResponse) {
+        // Forged responses use up the source's allowance of bad input, like garbage.
+        sh.bad_input_allowed(from);
+    }
     dispatch(sh, decision);
 }
 
@@ -720,14 +792,13 @@ fn drain(sh: &Rc<Shared>, framer: &mut StreamFramer, peer: Peer) -> Option<Strin
         match event {
             FrameEvent::Message { message, .. } => {
                 sh.bump(inbound(peer.transport));
-                let decision = sh.relay.borrow_mut().handle(message, peer, sh.now());
-                dispatch(sh, decision);
+                handle_message(sh, message, peer);
             }
             FrameEvent::Refused { error, raw, .. } => {
-                sh.bump(Counter::parse_failures);
                 sh.log(|| format!("{peer}: refused message: {error}"));
-                if let Some(raw) = raw {
-                    dispatch(sh, refuse_unparsable(&raw, peer, &error.to_string()));
+                match raw {
+                    Some(raw) => handle_unparsable(sh, &raw, peer, &error.to_string()),
+                    None => sh.bump(Counter::parse_failures),
                 }
             }
             FrameEvent::Garbage { offset, len, .. } => {
@@ -755,7 +826,7 @@ async fn udp_loop(sh: Rc<Shared>, local: SocketAddr, sock: Rc<UdpSocket>) {
         if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
             continue;
         }
-        handle(&sh, data, Peer::new(Transport::Udp, src));
+        handle_datagram(&sh, data, Peer::new(Transport::Udp, src));
     }
 }
 
@@ -791,7 +862,17 @@ async fn run(
     for s in bound.udp {
         udp.push((s.local_addr()?, Rc::new(s)));
     }
+    let route_targets = RefCell::new(route_targets(relay.config()));
     let sh = Rc::new(Shared {
+        requests: RefCell::new(RateLimiter::new(
+            opts.limits.request_rate,
+            RATE_TABLE_SOURCES,
+        )),
+        bad_input: RefCell::new(RateLimiter::new(
+            opts.limits.bad_input_rate,
+            RATE_TABLE_SOURCES,
+        )),
+        route_targets,
         relay: RefCell::new(relay),
         udp,
         conns: RefCell::new(HashMap::new()),
@@ -857,13 +938,18 @@ fn drain_queues(sh: &Rc<Shared>) -> impl Future<Output = ()> + '_ {
     }
 }
 
+fn route_targets(config: &Config) -> Vec<IpAddr> {
+    config.routes.iter().map(|r| r.target.addr.ip()).collect()
+}
+
 fn apply_reload(sh: &Shared, reload: Option<&mut Reloader>) {
     let Some(reload) = reload else {
         return eprintln!("sipsec-relay: SIGHUP: nothing to reload");
     };
     match reload() {
-        Ok((config, tls)) => match sh.relay.borrow_mut().reconfigure(config) {
+        Ok((config, tls)) => match sh.relay.borrow_mut().reconfigure(config.clone()) {
             Ok(()) => {
+                *sh.route_targets.borrow_mut() = route_targets(&config);
                 *sh.tls.borrow_mut() = tls.map(Rc::new);
                 eprintln!("sipsec-relay: reloaded");
             }
