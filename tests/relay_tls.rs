@@ -19,6 +19,11 @@ use relay_common::{free_port, read_message};
 
 /// A self-signed certificate for 127.0.0.1 made with the openssl CLI: (cert, key) paths.
 fn cert(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
+    cert_naming(dir, name, "IP:127.0.0.1")
+}
+
+/// A self-signed certificate whose subjectAltName is `san` (CN is the file name).
+fn cert_naming(dir: &Path, name: &str, san: &str) -> Option<(PathBuf, PathBuf)> {
     let (c, k) = (
         dir.join(format!("{name}.pem")),
         dir.join(format!("{name}.key")),
@@ -33,7 +38,7 @@ fn cert(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
             "ec_paramgen_curve:P-256",
         ])
         .args(["-nodes", "-days", "1", "-subj", &format!("/CN={name}")])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .args(["-addext", &format!("subjectAltName={san}"), "-keyout"])
         .arg(&k)
         .arg("-out")
         .arg(&c)
@@ -91,14 +96,16 @@ fn start_relay(port: u16, next: u16, dir: &Path, ca: &Path) -> Relay {
         "--tls-ca".into(),
         ca.into(),
     ];
-    start_relay_with(port, next, dir, &files)
+    start_relay_with(port, ("next.test", next), dir, &files)
 }
 
-fn start_relay_with(port: u16, next: u16, dir: &Path, tls: &[OsString]) -> Relay {
+/// A relay on `port` with one route, `domain` to the TLS next hop on `next.1`.
+fn start_relay_with(port: u16, next: (&str, u16), dir: &Path, tls: &[OsString]) -> Relay {
     let log = dir.join(format!("relay-{port}.log"));
+    let (domain, next) = next;
     let mut child = Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
         .args(["-v", "--listen", &format!("tls:127.0.0.1:{port}")])
-        .args(["--route", &format!("next.test=tls:127.0.0.1:{next}")])
+        .args(["--route", &format!("{domain}=tls:127.0.0.1:{next}")])
         .args(tls)
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -120,9 +127,13 @@ fn start_relay_with(port: u16, next: u16, dir: &Path, tls: &[OsString]) -> Relay
 }
 
 fn invite(client_port: u16) -> String {
+    invite_to("next.test", client_port)
+}
+
+fn invite_to(domain: &str, client_port: u16) -> String {
     format!(
-        "INVITE sip:carol@next.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:{client_port};branch=z9hG4bKtls1\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:carol@next.test>\r\n\
+        "INVITE sip:carol@{domain} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:{client_port};branch=z9hG4bKtls1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:carol@{domain}>\r\n\
          Call-ID: tls1\r\nCSeq: 1 INVITE\r\nContact: <sips:alice@127.0.0.1:{client_port}>\r\n\
          Content-Length: 0\r\n\r\n"
     )
@@ -144,7 +155,7 @@ fn tls_in_and_out_with_the_next_hop_verified() {
     let Some((relay_cert, _)) = cert(dir.path(), "relay") else {
         return;
     };
-    let Some((hop_cert, hop_key)) = cert(dir.path(), "hop") else {
+    let Some((hop_cert, hop_key)) = cert_naming(dir.path(), "hop", "DNS:next.test") else {
         return;
     };
     let (tx, rx) = mpsc::channel();
@@ -279,7 +290,7 @@ fn tls_identity_and_trust_anchors_from_the_certgen_store() {
         "--store".into(),
         store.clone().into(),
     ];
-    let relay = start_relay_with(port, hop, dir.path(), &args);
+    let relay = start_relay_with(port, ("hop.relay.test", hop), dir.path(), &args);
     let root = store.join("root/cert.pem");
     assert!(s_client_verifies(port, &root, "proxy.relay.test"));
     assert!(
@@ -293,7 +304,8 @@ fn tls_identity_and_trust_anchors_from_the_certgen_store() {
     );
     let mut c = client(port, &root);
     let local = c.get_ref().local_addr().unwrap().port();
-    c.write_all(invite(local).as_bytes()).unwrap();
+    c.write_all(invite_to("hop.relay.test", local).as_bytes())
+        .unwrap();
     let got = rx
         .recv_timeout(Duration::from_secs(5))
         .expect("INVITE not forwarded to the store-verified hop");
@@ -321,4 +333,93 @@ fn tls_identity_and_trust_anchors_from_the_certgen_store() {
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(3));
+}
+
+fn wait_for_log(relay: &Relay, what: &str) {
+    let t = Instant::now();
+    loop {
+        let log = std::fs::read_to_string(&relay.1).unwrap_or_default();
+        if log.contains(what) {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(5),
+            "no {what:?} in: {log}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A TLS next hop whose certificate names `san`, and a relay routing `domain` to it that
+/// trusts that certificate (`trusted`) or has no trust anchor at all; the relay's TLS
+/// client has sent it an INVITE for `domain`. What reached the next hop comes on the receiver.
+fn invite_through(
+    dir: &Path,
+    relay_files: &(PathBuf, PathBuf),
+    (san, domain): (&str, &str),
+    trusted: bool,
+) -> (
+    Relay,
+    mpsc::Receiver<Message>,
+    openssl::ssl::SslStream<TcpStream>,
+) {
+    let name = format!("hop-{}", free_port());
+    let (hop_cert, hop_key) = cert_naming(dir, &name, san).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let hop = next_hop(&hop_cert, &hop_key, tx);
+    let port = free_port();
+    let (relay_cert, relay_key) = relay_files;
+    let mut files: Vec<OsString> = vec![
+        "--tls-cert".into(),
+        relay_cert.into(),
+        "--tls-key".into(),
+        relay_key.into(),
+    ];
+    if trusted {
+        files.extend(["--tls-ca".into(), hop_cert.into()]);
+    }
+    let relay = start_relay_with(port, (domain, hop), dir, &files);
+    let mut c = client(port, relay_cert);
+    let local = c.get_ref().local_addr().unwrap().port();
+    c.write_all(invite_to(domain, local).as_bytes()).unwrap();
+    (relay, rx, c)
+}
+
+#[test]
+fn tls_next_hops_must_be_named_by_their_certificates_rfc_5922() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(relay_files) = cert(dir.path(), "relay") else {
+        return;
+    };
+    // (the next hop's subjectAltName, the --route domain, forwarded?)
+    let cases = [
+        ("DNS:next.test", "next.test", true),
+        ("URI:sip:next.test", "next.test", true),
+        ("DNS:*.test", "next.test", false),
+        ("DNS:other.test,IP:127.0.0.1", "next.test", false),
+        ("URI:sip:carol@next.test", "next.test", false),
+        ("IP:127.0.0.1", "127.0.0.1", true),
+        ("DNS:next.test", "127.0.0.1", false),
+    ];
+    for (san, domain, forwarded) in cases {
+        let (relay, rx, _c) = invite_through(dir.path(), &relay_files, (san, domain), true);
+        let got = rx.recv_timeout(Duration::from_secs(if forwarded { 5 } else { 1 }));
+        assert_eq!(got.is_ok(), forwarded, "{san} for {domain}");
+        if !forwarded {
+            wait_for_log(&relay, &format!("does not name {domain} (RFC 5922)"));
+        }
+    }
+}
+
+#[test]
+fn without_trust_anchors_no_tls_next_hop_is_connected() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(relay_files) = cert(dir.path(), "relay") else {
+        return;
+    };
+    let hop = ("DNS:next.test", "next.test");
+    let (relay, rx, _c) = invite_through(dir.path(), &relay_files, hop, false);
+    wait_for_log(&relay, "no trust anchors (--tls-ca FILE");
+    assert!(rx.recv_timeout(Duration::from_secs(1)).is_err());
+    wait_for_log(&relay, "no trust anchors for TLS next hops");
 }

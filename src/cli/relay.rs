@@ -10,6 +10,7 @@ use crate::relay::{stdio, Config, Peer, StaticRoute, Transport};
 use crate::store::Store;
 use clap::Parser;
 use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion};
+use openssl::x509::X509;
 use std::ffi::OsString;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
@@ -150,8 +151,11 @@ pub struct RelayCli {
     /// TLS: our private key (PEM file; never given on the command line itself).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// TLS: trust anchors (PEM) a next hop's certificate must chain to (default: the
-    /// --store's anchors when a store is given, else the system's).
+    /// TLS: trust anchors (PEM) a next hop's certificate must chain to, or `system` for the
+    /// system's CAs (default: the --store's anchors; without a store, no TLS next hop is
+    /// trusted). The next hop's certificate must also name the SIP domain that selected it
+    /// (RFC 5922: subjectAltName DNS or `sip:` URI, no wildcards, never the CN), or its IP
+    /// address when it was reached by one (an IP-literal Request-URI or --route).
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
     /// TLS: our certificate, key and chain from the --store, as made by
@@ -295,18 +299,41 @@ impl RelayCli {
         acceptor.check_private_key()?;
         let mut connector = SslConnector::builder(SslMethod::tls())?;
         connector.set_min_proto_version(Some(SslVersion::TLS1_2))?;
-        match (&self.tls_ca, &store) {
-            (Some(ca), _) => connector.set_ca_file(ca)?,
+        let anchors = match (&self.tls_ca, &store) {
+            (Some(ca), _) if ca.as_os_str() == "system" => {
+                connector.set_default_verify_paths()?;
+                Some("the system's CAs (--tls-ca system)".to_string())
+            }
+            (Some(ca), _) => {
+                let pem = std::fs::read(ca)
+                    .map_err(|e| anyhow::anyhow!("--tls-ca {}: {e}", ca.display()))?;
+                let certs = X509::stack_from_pem(&pem)
+                    .map_err(|e| anyhow::anyhow!("--tls-ca {}: {e}", ca.display()))?;
+                if certs.is_empty() {
+                    anyhow::bail!("--tls-ca {}: no PEM certificate in it", ca.display());
+                }
+                for c in &certs {
+                    connector.cert_store_mut().add_cert(c.clone())?;
+                }
+                Some(format!("{} ({} certificate(s))", ca.display(), certs.len()))
+            }
             (None, Some(store)) => {
-                for anchor in store.trust_anchors() {
+                let anchors = store.trust_anchors();
+                let n = anchors.len();
+                for anchor in anchors {
                     connector.cert_store_mut().add_cert(anchor)?;
                 }
+                Some(format!(
+                    "the store's {n} anchor(s) in {}",
+                    store.path().display()
+                ))
             }
-            (None, None) => connector.set_default_verify_paths()?,
-        }
+            (None, None) => None,
+        };
         Ok(Some(Tls {
             acceptor: acceptor.build(),
             connector: connector.build(),
+            anchors,
         }))
     }
 }
@@ -358,6 +385,15 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
     }
     let bound = net::bind(&cli.listen)?;
     if !cli.common.quiet {
+        if let Some(tls) = &opts.tls {
+            match &tls.anchors {
+                Some(a) => eprintln!("sipsec-relay: TLS next hops are verified against {a}"),
+                None => eprintln!(
+                    "sipsec-relay: no trust anchors (--tls-ca FILE, --tls-ca system, --store): \
+                     no TLS next hop will be connected"
+                ),
+            }
+        }
         let l: Vec<String> = cli.listen.iter().map(Peer::to_string).collect();
         eprintln!("sipsec-relay: listening on {}", l.join(" "));
     }

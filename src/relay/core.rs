@@ -5,7 +5,7 @@
 //! [`Decision`]: what to send where, and a one-line note saying why.
 
 use super::registrar::{Location, RegisterOutcome};
-use super::{Config, Peer, Transport};
+use super::{Config, Peer, ServerIdentity, Transport};
 use crate::header::{split_list, Via};
 use crate::message::Message;
 use crate::uri::{Host, Scheme, Uri};
@@ -28,6 +28,9 @@ pub struct Transmit {
     /// A response over TCP or TLS whose connection (`to`) is gone goes here on a new
     /// connection: the `received` address and the sent-by port (RFC 3261 §18.2.2).
     pub fallback: Option<Peer>,
+    /// For a request: what the next hop's certificate must name when a TLS connection is
+    /// opened for it. `None` (responses): the address it goes to.
+    pub identity: Option<ServerIdentity>,
 }
 
 impl Transmit {
@@ -36,6 +39,7 @@ impl Transmit {
             to,
             bytes,
             fallback: None,
+            identity: None,
         }
     }
 }
@@ -329,7 +333,7 @@ impl Relay {
         if msg.method() == Some(b"REGISTER") && self.request_uri_is_own_domain(&msg) {
             return self.register(&msg, from, now);
         }
-        let (target, hop) = match self.next_hop(&mut msg, now) {
+        let (target, hop, identity) = match self.next_hop(&mut msg, now) {
             Ok(t) => t,
             Err((code, reason, note)) => return self.refuse(&msg, from, code, reason, &note),
         };
@@ -405,7 +409,10 @@ impl Relay {
                 }
             ),
             refusal: None,
-            transmits: vec![Transmit::new(target, msg.into_bytes())],
+            transmits: vec![Transmit {
+                identity: Some(identity),
+                ..Transmit::new(target, msg.into_bytes())
+            }],
         }
     }
 
@@ -492,13 +499,14 @@ impl Relay {
         &mut self,
         msg: &mut Message,
         now: u64,
-    ) -> Result<(Peer, Hop), (u16, &'static str, String)> {
+    ) -> Result<(Peer, Hop, ServerIdentity), (u16, &'static str, String)> {
         let unroutable = |why: String| (404, "Not Found", why);
+        let identity = |uri: &Uri<'_>| ServerIdentity::of_host(&host_key(uri));
         if let Some(route) = msg.routes().ok().and_then(|r| r.first().map(|a| *a.uri())) {
             return self
                 .resolver
                 .resolve(&route)
-                .map(|p| (p, Hop::Route))
+                .map(|p| (p, Hop::Route, identity(&route)))
                 .ok_or_else(|| unroutable(format!("cannot resolve Route {}", route.as_str())));
         }
         let uri_text = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
@@ -520,14 +528,18 @@ impl Relay {
                         String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
                     msg.set_start_line(format!("{method} {} SIP/2.0", b.contact).as_bytes())
                         .map_err(|e| (500, "Server Internal Error", e.to_string()))?;
-                    return Ok((target, Hop::Location));
+                    return Ok((target, Hop::Location, identity(&contact)));
                 }
             }
         }
         if let Some(Host::Name(_) | Host::Ipv4(_) | Host::Ipv6 { .. }) = uri.host() {
             let host = host_key(&uri);
             if let Some(r) = self.config.routes.iter().find(|r| r.domain == host) {
-                return Ok((r.target, Hop::StaticRoute));
+                return Ok((
+                    r.target,
+                    Hop::StaticRoute,
+                    ServerIdentity::of_host(&r.domain),
+                ));
             }
         }
         if own_domain {
@@ -535,7 +547,7 @@ impl Relay {
         }
         self.resolver
             .resolve(&uri)
-            .map(|p| (p, Hop::RequestUri))
+            .map(|p| (p, Hop::RequestUri, identity(&uri)))
             .ok_or_else(|| unroutable(format!("no route for {uri_text}")))
     }
 
@@ -604,9 +616,8 @@ impl Relay {
                 .map(|p| Peer::new(from.transport, p.addr))
                 .filter(|p| *p != from);
             Transmit {
-                to: from,
-                bytes,
                 fallback,
+                ..Transmit::new(from, bytes)
             }
         } else {
             Transmit::new(via.and_then(|v| via_target(&v)).unwrap_or(from), bytes)
@@ -649,9 +660,8 @@ impl Relay {
                 verdict: Verdict::Forwarded,
                 note: format!("{code} from {from} -> {to}"),
                 transmits: vec![Transmit {
-                    to,
-                    bytes: msg.into_bytes(),
                     fallback,
+                    ..Transmit::new(to, msg.into_bytes())
                 }],
                 refusal: None,
             },

@@ -89,6 +89,35 @@ impl FromStr for Peer {
     }
 }
 
+/// What a next hop's TLS certificate must name (RFC 5922 §7.3): the SIP domain that
+/// selected the hop, or the IP address when the hop was named by one (an IP-literal
+/// Request-URI, or a `--route` configured for an IP address).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerIdentity {
+    Domain(String),
+    Ip(std::net::IpAddr),
+}
+
+impl ServerIdentity {
+    /// From a domain key: a name, a dotted IPv4 address, or a bracketed IPv6 address.
+    pub fn of_host(host: &str) -> ServerIdentity {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse() {
+            Ok(ip) => ServerIdentity::Ip(ip),
+            Err(_) => ServerIdentity::Domain(host.trim_end_matches('.').to_ascii_lowercase()),
+        }
+    }
+}
+
+impl fmt::Display for ServerIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerIdentity::Domain(d) => f.write_str(d),
+            ServerIdentity::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
 /// A static route: requests for `domain` go to `target` (`--route domain=udp:host:port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticRoute {

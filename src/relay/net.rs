@@ -9,10 +9,11 @@
 
 use super::core::{refuse_unparsable, Decision, Refusal, Relay, Transmit, Verdict};
 use super::ratelimit::RateLimiter;
-use super::{Config, Peer, Transport};
+use super::{Config, Peer, ServerIdentity, Transport};
 use crate::framing::{FrameEvent, OnGarbage, StreamFramer};
 use crate::message::Message;
 use openssl::ssl::{Ssl, SslAcceptor, SslConnector};
+use openssl::x509::{X509Ref, X509};
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -34,6 +35,32 @@ use tokio_openssl::SslStream;
 pub struct Tls {
     pub acceptor: SslAcceptor,
     pub connector: SslConnector,
+    /// Which anchors the connector trusts, in words; `None` when it has none (no next hop
+    /// is connected over TLS then, rather than falling back to the system's CAs).
+    pub anchors: Option<String>,
+}
+
+/// Whether `cert` names `identity` as RFC 5922 §7.1 asks: a subjectAltName of type DNS equal
+/// to the domain (no wildcards) or of type URI equal to `sip:domain`; for an IP address, an
+/// iPAddress entry. The subject's CN is never used.
+pub fn certificate_names(cert: &X509Ref, identity: &ServerIdentity) -> bool {
+    let Some(names) = cert.subject_alt_names() else {
+        return false;
+    };
+    names.iter().any(|n| match identity {
+        ServerIdentity::Domain(d) => {
+            n.dnsname()
+                .is_some_and(|dns| dns.trim_end_matches('.').eq_ignore_ascii_case(d))
+                || n.uri().is_some_and(|uri| {
+                    uri.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("sip:"))
+                        && uri[4..].eq_ignore_ascii_case(d)
+                })
+        }
+        ServerIdentity::Ip(ip) => n.ipaddress().is_some_and(|raw| match ip {
+            IpAddr::V4(a) => raw == a.octets(),
+            IpAddr::V6(a) => raw == a.octets(),
+        }),
+    })
 }
 
 /// What bounds every peer's share of the relay.
@@ -129,6 +156,7 @@ counters!(
     write_queue_overflows,
     write_timeouts,
     handshake_timeouts,
+    tls_name_mismatches,
     not_forwarded,
     forged_routes,
     forged_responses,
@@ -225,6 +253,10 @@ pub fn bind(listen: &[Peer]) -> io::Result<Bound> {
 
 /// One stream connection's shared state: its write queue and why it is closing.
 struct Conn {
+    /// For a TLS connection the relay opens: the name it was opened for, and the
+    /// certificate the next hop showed (once the handshake is done).
+    opened_for: Option<ServerIdentity>,
+    peer_cert: RefCell<Option<X509>>,
     queue: RefCell<VecDeque<Vec<u8>>>,
     queued_bytes: Cell<usize>,
     wake_writer: Notify,
@@ -236,8 +268,10 @@ struct Conn {
 }
 
 impl Conn {
-    fn new() -> Rc<Conn> {
+    fn new(opened_for: Option<ServerIdentity>) -> Rc<Conn> {
         Rc::new(Conn {
+            opened_for,
+            peer_cert: RefCell::new(None),
             queue: RefCell::new(VecDeque::new()),
             queued_bytes: Cell::new(0),
             wake_writer: Notify::new(),
@@ -270,6 +304,19 @@ impl Conn {
         self.queue.borrow_mut().push_back(bytes);
         self.wake_writer.notify_one();
         true
+    }
+
+    /// Whether a request whose next hop must be `id` may go on this connection: any accepted
+    /// one (a flow a UA registered over), an opened one only if its certificate names `id`.
+    fn may_carry(&self, id: &ServerIdentity) -> bool {
+        match &self.opened_for {
+            Some(opened) if opened != id => self
+                .peer_cert
+                .borrow()
+                .as_ref()
+                .is_some_and(|c| certificate_names(c, id)),
+            _ => true,
+        }
     }
 
     async fn closed(&self) -> String {
@@ -529,9 +576,17 @@ fn send_on_stream(sh: &Rc<Shared>, t: Transmit) {
             conn = sh.conn(&to);
         }
     }
+    if let (Some(c), Some(id)) = (&conn, &t.identity) {
+        if !c.may_carry(id) {
+            sh.bump(Counter::send_failures);
+            sh.bump(Counter::tls_name_mismatches);
+            sh.log(|| format!("send to {to} refused: its certificate does not name {id}"));
+            return;
+        }
+    }
     let conn = match conn {
         Some(c) => c,
-        None => match open(sh, to) {
+        None => match open(sh, to, t.identity) {
             Some(c) => c,
             None => {
                 sh.bump(Counter::send_failures);
@@ -550,9 +605,11 @@ fn send_on_stream(sh: &Rc<Shared>, t: Transmit) {
 
 /// Starts a connection to a next hop: the connection is in the table (so that messages
 /// queue) while a task connects, then serves it.
-fn open(sh: &Rc<Shared>, to: Peer) -> Option<Rc<Conn>> {
+fn open(sh: &Rc<Shared>, to: Peer, identity: Option<ServerIdentity>) -> Option<Rc<Conn>> {
     let slot = sh.admit(None)?;
-    let conn = Conn::new();
+    let identity = (to.transport == Transport::Tls)
+        .then(|| identity.unwrap_or(ServerIdentity::Ip(to.addr.ip())));
+    let conn = Conn::new(identity);
     sh.conns.borrow_mut().insert(to, Rc::clone(&conn));
     tokio::task::spawn_local(connect(Rc::clone(sh), to, Rc::clone(&conn), slot));
     Some(conn)
@@ -567,16 +624,38 @@ async fn connect(sh: Rc<Shared>, to: Peer, conn: Rc<Conn>, slot: Slot) {
             return Ok(Stream::Tcp(tcp));
         }
         let tls = sh.tls()?;
+        if tls.anchors.is_none() {
+            return Err(io::Error::other(
+                "no trust anchors for TLS next hops (--tls-ca FILE, --tls-ca system, or --store)",
+            ));
+        }
+        let identity = conn
+            .opened_for
+            .clone()
+            .unwrap_or(ServerIdentity::Ip(to.addr.ip()));
+        // The name is checked below by RFC 5922's rules, not by OpenSSL's (which would allow
+        // wildcards and the CN); the domain still goes out as SNI.
         let ssl = tls
             .connector
             .configure()
-            .and_then(|c| c.into_ssl(&to.addr.ip().to_string()))
+            .and_then(|c| c.verify_hostname(false).into_ssl(&identity.to_string()))
             .map_err(io::Error::other)?;
         let mut s = SslStream::new(ssl, tcp).map_err(io::Error::other)?;
         Pin::new(&mut s)
             .connect()
             .await
             .map_err(|e| io::Error::other(format!("TLS handshake with {to}: {e}")))?;
+        let cert = s.ssl().peer_certificate();
+        if !cert
+            .as_ref()
+            .is_some_and(|c| certificate_names(c, &identity))
+        {
+            sh.bump(Counter::tls_name_mismatches);
+            return Err(io::Error::other(format!(
+                "the certificate of {to} does not name {identity} (RFC 5922)"
+            )));
+        }
+        *conn.peer_cert.borrow_mut() = cert;
         Ok::<_, io::Error>(Stream::Tls(Box::new(s)))
     };
     let stream = match timeout(deadline, attempt).await {
@@ -659,7 +738,7 @@ async fn serve_accepted(sh: Rc<Shared>, tcp: TcpStream, peer: Peer, slot: Slot) 
     } else {
         Stream::Tcp(tcp)
     };
-    let conn = Conn::new();
+    let conn = Conn::new(None);
     sh.conns.borrow_mut().insert(peer, Rc::clone(&conn));
     serve(sh, stream, peer, conn, slot).await;
 }
