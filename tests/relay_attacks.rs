@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 mod relay_common;
-use relay_common::Relay;
+use relay_common::{send_wedge_invites, Relay};
 
 /// An OPTIONS over UDP from `sock` to the relay; the status of the answer, if one came
 /// within two seconds.
@@ -79,23 +79,8 @@ fn a_next_hop_that_does_not_read_cannot_stop_the_udp_listener() {
             "0",
         ],
     );
-    let attacker = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let a_port = attacker.local_addr().unwrap().port();
-    let padding = "x".repeat(900);
     // 16 MB of INVITEs over UDP, more than the kernel buffers of one TCP connection hold.
-    for i in 0..16_000 {
-        let invite = format!(
-            "INVITE sip:v@wedge.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{a_port};branch=z9hG4bKw{i}\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:a@b.test>;tag=1\r\nTo: <sip:v@wedge.test>\r\n\
-             Call-ID: w{i}\r\nCSeq: 1 INVITE\r\nX-Padding: {padding}\r\nContent-Length: 0\r\n\r\n"
-        );
-        attacker
-            .send_to(invite.as_bytes(), ("127.0.0.1", relay.port))
-            .unwrap();
-        if i % 200 == 199 {
-            std::thread::sleep(Duration::from_millis(2));
-        }
-    }
+    send_wedge_invites(relay.port, 16_000, 900, 200);
     // The relay answers someone else at once, while the next hop still does not read.
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     for i in 0..3 {
