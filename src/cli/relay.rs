@@ -3,7 +3,7 @@
 
 use crate::cli::certgen::KeyPassArgs;
 use crate::cli::{CommonArgs, Exit};
-use crate::relay::core::{BranchKey, Relay};
+use crate::relay::core::{Relay, RelayKey};
 use crate::relay::net::{self, Limits, NetOptions, Tls};
 use crate::relay::registrar::Bounds;
 use crate::relay::{stdio, Config, Peer, StaticRoute, Transport};
@@ -90,6 +90,12 @@ pub struct RelayCli {
     /// forwarded; others get 403.
     #[arg(long)]
     pub open_relay: bool,
+    /// The relay's secret key: a file of at least 16 random bytes (`head -c 32 /dev/urandom`),
+    /// mode 0600. It keys the branches and the Record-Route MAC, so that dialogs outlive a
+    /// restart and relays sharing it accept each other's Record-Route. Default: a key drawn at
+    /// random per process (a fixed one in --stdio mode). Not re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
     /// Run the routing core over NDJSON on stdin/stdout instead of sockets.
     #[arg(long)]
     pub stdio: bool,
@@ -349,11 +355,30 @@ pub fn run(cli: &RelayCli) -> Exit {
     }
 }
 
+/// The key of `--key-file`: private to its owner, as ssh asks of keys, and long enough.
+fn read_key_file(path: &Path) -> anyhow::Result<RelayKey> {
+    crate::store::fsio::check_secret_mode(path)?;
+    let secret = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if secret.len() < 16 {
+        anyhow::bail!(
+            "{}: {} bytes; a key file needs at least 16 random bytes (head -c 32 /dev/urandom)",
+            path.display(),
+            secret.len()
+        );
+    }
+    Ok(RelayKey::from_secret(&secret))
+}
+
 fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
-    let relay = Relay::new(cli.relay_config());
+    let key = match &cli.key_file {
+        Some(path) => read_key_file(path)?,
+        // Transcripts must be reproducible; no branch made there reaches a network.
+        None if cli.stdio => RelayKey::fixed(),
+        None => RelayKey::random(),
+    };
+    let relay = Relay::new(cli.relay_config()).with_key(key);
     if cli.stdio {
-        // Transcripts must be reproducible; no branch made here reaches a network.
-        let mut relay = relay.with_branch_key(BranchKey::Fixed);
+        let mut relay = relay;
         let stdin = io::stdin();
         let stdout = io::BufWriter::new(io::stdout());
         let mut stderr = io::stderr();

@@ -10,8 +10,9 @@ use crate::header::{split_list, Via};
 use crate::message::Message;
 use crate::uri::{Host, Scheme, Uri};
 use crate::HeaderKind;
+use siphasher::sip::SipHasher13;
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher, RandomState};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 /// RFC 3261 §18.1.1: a request this large goes over a congestion-controlled transport.
@@ -44,25 +45,53 @@ impl Transmit {
     }
 }
 
-/// The key of the transaction part of our branches (§16.11).
-#[derive(Debug, Clone)]
-pub enum BranchKey {
-    /// A key drawn at random for this process, so that branches cannot be predicted.
-    Random(RandomState),
-    /// SipHash under a fixed key: reproducible branches (`--stdio` transcripts, tests).
-    Fixed,
+/// The relay's key (SipHash-1-3, 128 bits): it keys the transaction part of our branches
+/// (§16.11), so that responses can be checked, and the MAC of our Record-Route.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RelayKey {
+    k0: u64,
+    k1: u64,
 }
 
-impl BranchKey {
-    pub fn random() -> BranchKey {
-        BranchKey::Random(RandomState::new())
+/// The key is a secret: never printed.
+impl std::fmt::Debug for RelayKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RelayKey(..)")
+    }
+}
+
+impl RelayKey {
+    /// A key drawn at random for this process, so that branches cannot be predicted.
+    pub fn random() -> RelayKey {
+        let mut bytes = [0u8; 32];
+        // The CSPRNG fails only when the system has no entropy source at all.
+        openssl::rand::rand_bytes(&mut bytes).expect("OpenSSL's random generator");
+        RelayKey::from_secret(&bytes)
     }
 
-    fn hasher(&self) -> DefaultHasher {
-        match self {
-            BranchKey::Random(s) => s.build_hasher(),
-            BranchKey::Fixed => DefaultHasher::new(),
+    /// The all-zero key: reproducible branches (`--stdio` transcripts, tests). The same
+    /// hash as std's `DefaultHasher::new()`.
+    pub fn fixed() -> RelayKey {
+        RelayKey { k0: 0, k1: 0 }
+    }
+
+    /// A key derived from a secret (SHA-256 of it), for relays that must agree across
+    /// restarts or with each other.
+    pub fn from_secret(secret: &[u8]) -> RelayKey {
+        let digest = openssl::sha::sha256(secret);
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&digest[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        RelayKey {
+            k0: word(0),
+            k1: word(8),
         }
+    }
+
+    fn hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.k0, self.k1)
     }
 }
 
@@ -220,7 +249,7 @@ pub struct Relay {
     location: Location,
     resolver: Box<dyn Resolver>,
     members: Box<dyn Members>,
-    branch_key: BranchKey,
+    key: RelayKey,
 }
 
 impl Relay {
@@ -233,7 +262,7 @@ impl Relay {
             location: Location::with_bounds(config.registrar),
             resolver,
             members: Box::new(NoMembers),
-            branch_key: BranchKey::random(),
+            key: RelayKey::random(),
             config,
         }
     }
@@ -244,9 +273,9 @@ impl Relay {
         self
     }
 
-    /// Replaces the random branch key (see [`BranchKey::Fixed`]).
-    pub fn with_branch_key(mut self, key: BranchKey) -> Relay {
-        self.branch_key = key;
+    /// Replaces the random key (see [`RelayKey`]).
+    pub fn with_key(mut self, key: RelayKey) -> Relay {
+        self.key = key;
         self
     }
 
@@ -293,7 +322,7 @@ impl Relay {
         if let Err(e) = msg.validate() {
             return self.refuse(&msg, from, 400, "Bad Request", &format!("invalid: {e}"));
         }
-        let txn = transaction_hash(&msg, self.branch_key.hasher());
+        let txn = transaction_hash(&msg, self.key.hasher());
         let scheme_ok = matches!(
             msg.request_uri_parsed().map(|u| u.map(|u| u.scheme())),
             Some(Ok(Scheme::Sip | Scheme::Sips))
@@ -430,7 +459,7 @@ impl Relay {
     /// The MAC our Record-Route carries: the relay's key over the Call-ID, so a Route naming
     /// the relay proves that the relay record-routed this dialog.
     fn route_mac(&self, msg: &Message) -> u64 {
-        let mut h = self.branch_key.hasher();
+        let mut h = self.key.hasher();
         b"record-route".hash(&mut h);
         msg.call_id().ok().hash(&mut h);
         h.finish()
@@ -640,7 +669,7 @@ impl Relay {
         remove_list_element(&mut msg, HeaderKind::Via, Position::First);
         // The request we forwarded had, as its next Via, the one this response now has on top:
         // our branch's keyed part must be that Via's transaction hash.
-        let expected = format!("{:016x}", transaction_hash(&msg, self.branch_key.hasher()));
+        let expected = format!("{:016x}", transaction_hash(&msg, self.key.hasher()));
         if txn.as_deref() != Some(expected.as_str()) {
             return Decision::drop(format!(
                 "{code} from {from}: our Via with a branch we did not make (forged)"
@@ -1005,7 +1034,7 @@ fn our_transaction_part(via: &Via<'_>) -> Option<String> {
 /// The transaction part of our branch (§16.11): the same for retransmissions, and for a CANCEL
 /// or non-2xx ACK as for their INVITE, so the method is left out. Over a request's top Via, or
 /// over a response's after our own was removed: the same value.
-fn transaction_hash(msg: &Message, mut h: DefaultHasher) -> u64 {
+fn transaction_hash(msg: &Message, mut h: impl Hasher) -> u64 {
     let top = msg.top_via().ok();
     match top
         .and_then(|v| v.branch())
@@ -1045,7 +1074,7 @@ fn loop_hash(msg: &Message) -> u64 {
     h.finish()
 }
 
-fn hash_dialog(msg: &Message, h: &mut DefaultHasher) {
+fn hash_dialog(msg: &Message, h: &mut impl Hasher) {
     msg.from().ok().and_then(|a| a.tag()).hash(h);
     msg.to().ok().and_then(|a| a.tag()).hash(h);
     msg.call_id().ok().hash(h);

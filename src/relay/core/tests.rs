@@ -312,9 +312,25 @@ fn branches_are_keyed_per_process_unless_fixed() {
     assert_ne!(ba.split('.').next(), bb.split('.').next());
     assert_eq!(ba.split('.').nth(1), bb.split('.').nth(1));
     assert_eq!(ba, branch(&mut a), "a retransmission keeps its branch");
-    let mut f1 = relay().with_branch_key(BranchKey::Fixed);
-    let mut f2 = relay().with_branch_key(BranchKey::Fixed);
+    let mut f1 = relay().with_key(RelayKey::fixed());
+    let mut f2 = relay().with_key(RelayKey::fixed());
     assert_eq!(branch(&mut f1), branch(&mut f2));
+    // A key from a shared secret: two relays (or one after a restart) agree.
+    let mut s1 = relay().with_key(RelayKey::from_secret(b"a secret of the relays"));
+    let mut s2 = relay().with_key(RelayKey::from_secret(b"a secret of the relays"));
+    assert_eq!(branch(&mut s1), branch(&mut s2));
+    assert_ne!(branch(&mut s1), branch(&mut f1));
+}
+
+#[test]
+fn the_fixed_key_hashes_as_std_default_hasher() {
+    // The --stdio transcripts were made with DefaultHasher::new(); they must not change.
+    let mut a = RelayKey::fixed().hasher();
+    let mut b = DefaultHasher::new();
+    (b"z9hG4bKa1", "192.0.2.7", Some(5070u16), 17u32).hash(&mut a);
+    (b"z9hG4bKa1", "192.0.2.7", Some(5070u16), 17u32).hash(&mut b);
+    assert_eq!(a.finish(), b.finish());
+    assert_eq!(format!("{:?}", RelayKey::random()), "RelayKey(..)");
 }
 
 #[test]
