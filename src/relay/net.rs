@@ -395,8 +395,14 @@ impl Shared {
         self.counters.bump(c);
     }
 
+    /// The open connection to `peer`; one that is closing counts as gone (a message for the
+    /// peer opens a new one, or takes the response's fallback).
     fn conn(&self, peer: &Peer) -> Option<Rc<Conn>> {
-        self.conns.borrow().get(peer).cloned()
+        self.conns
+            .borrow()
+            .get(peer)
+            .filter(|c| !c.is_closing())
+            .cloned()
     }
 
     /// A place for a connection accepted from `source` (`Some`) or opened by the relay, if
