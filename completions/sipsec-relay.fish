@@ -20,7 +20,7 @@ complete -c sipsec-relay -l drain-timeout -d 'On SIGTERM, queued messages may ta
 complete -c sipsec-relay -l max-size -d 'Refuse messages larger than this' -r
 complete -c sipsec-relay -l tls-cert -d 'TLS: our certificate chain (PEM, leaf first)' -r -F
 complete -c sipsec-relay -l tls-key -d 'TLS: our private key (PEM file; never given on the command line itself)' -r -F
-complete -c sipsec-relay -l tls-ca -d 'TLS: trust anchors (PEM) a next hop\'s certificate must chain to, or `system` for the system\'s CAs (default: the --store\'s anchors; without a store, no TLS next hop is trusted). The next hop\'s certificate must also name the SIP domain that selected it (RFC 5922: subjectAltName DNS or `sip:` URI, no wildcards, never the CN), or its IP address when it was reached by one (an IP-literal Request-URI or --route)' -r -F
+complete -c sipsec-relay -l tls-ca -d 'TLS: trust anchors (PEM) a next hop\'s certificate must chain to, or `system` for the system\'s CAs (default: the --store\'s anchors; without a store, no TLS next hop is trusted). Enough for TLS next hops; a certificate of the relay\'s own is needed only to listen on TLS. The next hop\'s certificate must also name the SIP domain that selected it (RFC 5922: subjectAltName DNS or `sip:` URI, no wildcards, never the CN), or its IP address when it was reached by one (an IP-literal Request-URI or --route)' -r -F
 complete -c sipsec-relay -l tls-identity -d 'TLS: our certificate, key and chain from the --store, as made by `sipsec-certgen issue-tls --host HOST`' -r
 complete -c sipsec-relay -l store -d 'The certificate store (for --tls-identity and its trust anchors)' -r -F
 complete -c sipsec-relay -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F

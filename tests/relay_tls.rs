@@ -423,3 +423,28 @@ fn without_trust_anchors_no_tls_next_hop_is_connected() {
     assert!(rx.recv_timeout(Duration::from_secs(1)).is_err());
     wait_for_log(&relay, "no trust anchors for TLS next hops");
 }
+
+#[test]
+fn a_relay_without_a_certificate_of_its_own_connects_to_tls_next_hops() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((hop_cert, hop_key)) = cert_naming(dir.path(), "hop", "DNS:next.test") else {
+        return;
+    };
+    let (tx, rx) = mpsc::channel();
+    let hop = next_hop(&hop_cert, &hop_key, tx);
+    let route = format!("next.test=tls:127.0.0.1:{hop}");
+    let relay = relay_common::Relay::start(
+        &["udp"],
+        &["--route", &route, "--tls-ca", hop_cert.to_str().unwrap()],
+    );
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = udp.local_addr().unwrap().port();
+    let invite = invite(local).replace("SIP/2.0/TLS", "SIP/2.0/UDP");
+    udp.send_to(invite.as_bytes(), ("127.0.0.1", relay.port))
+        .unwrap();
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("INVITE not forwarded over TLS");
+    assert_eq!(got.top_via().unwrap().transport(), b"TLS");
+    relay.wait_for_log("TLS next hops are verified against");
+}

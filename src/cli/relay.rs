@@ -159,7 +159,8 @@ pub struct RelayCli {
     pub tls_key: Option<PathBuf>,
     /// TLS: trust anchors (PEM) a next hop's certificate must chain to, or `system` for the
     /// system's CAs (default: the --store's anchors; without a store, no TLS next hop is
-    /// trusted). The next hop's certificate must also name the SIP domain that selected it
+    /// trusted). Enough for TLS next hops; a certificate of the relay's own is needed only to
+    /// listen on TLS. The next hop's certificate must also name the SIP domain that selected it
     /// (RFC 5922: subjectAltName DNS or `sip:` URI, no wildcards, never the CN), or its IP
     /// address when it was reached by one (an IP-literal Request-URI or --route).
     #[arg(long, value_name = "FILE")]
@@ -278,11 +279,27 @@ impl RelayCli {
         Ok(Some(crate::cli::open_store(dir, &self.key_pass)?))
     }
 
+    /// The TLS contexts: a server side when the relay has a certificate, a client side
+    /// always (it connects to next hops only with trust anchors); `None` when neither a
+    /// certificate nor anchors are given.
     fn tls(&self) -> anyhow::Result<Option<Tls>> {
         let store = self.store()?;
+        let acceptor = self.tls_acceptor(store.as_ref())?;
+        let (connector, anchors) = self.tls_connector(store.as_ref())?;
+        if acceptor.is_none() && anchors.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Tls {
+            acceptor,
+            connector,
+            anchors,
+        }))
+    }
+
+    fn tls_acceptor(&self, store: Option<&Store>) -> anyhow::Result<Option<SslAcceptor>> {
         let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls())?;
         acceptor.set_min_proto_version(Some(SslVersion::TLS1_2))?;
-        match (&self.tls_cert, &self.tls_key, &self.tls_identity, &store) {
+        match (&self.tls_cert, &self.tls_key, &self.tls_identity, store) {
             (Some(cert), Some(key), _, _) => {
                 acceptor.set_certificate_chain_file(cert)?;
                 acceptor.set_private_key_file(key, SslFiletype::PEM)?;
@@ -303,9 +320,17 @@ impl RelayCli {
             _ => return Ok(None),
         }
         acceptor.check_private_key()?;
+        Ok(Some(acceptor.build()))
+    }
+
+    /// The client side and, in words, the anchors it trusts (`None`: none).
+    fn tls_connector(
+        &self,
+        store: Option<&Store>,
+    ) -> anyhow::Result<(SslConnector, Option<String>)> {
         let mut connector = SslConnector::builder(SslMethod::tls())?;
         connector.set_min_proto_version(Some(SslVersion::TLS1_2))?;
-        let anchors = match (&self.tls_ca, &store) {
+        let anchors = match (&self.tls_ca, store) {
             (Some(ca), _) if ca.as_os_str() == "system" => {
                 connector.set_default_verify_paths()?;
                 Some("the system's CAs (--tls-ca system)".to_string())
@@ -336,11 +361,7 @@ impl RelayCli {
             }
             (None, None) => None,
         };
-        Ok(Some(Tls {
-            acceptor: acceptor.build(),
-            connector: connector.build(),
-            anchors,
-        }))
+        Ok((connector.build(), anchors))
     }
 }
 
@@ -403,7 +424,8 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         verbose: cli.common.verbose > 0,
         status_file: cli.status_file.clone(),
     };
-    if cli.listen.iter().any(|l| l.transport == Transport::Tls) && opts.tls.is_none() {
+    let serves_tls = opts.tls.as_ref().is_some_and(|t| t.acceptor.is_some());
+    if cli.listen.iter().any(|l| l.transport == Transport::Tls) && !serves_tls {
         anyhow::bail!(
             "a tls listener needs --tls-cert and --tls-key, or --tls-identity and --store"
         );

@@ -30,15 +30,18 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_openssl::SslStream;
 
-/// TLS contexts: the server side (our certificate) and the client side (trust anchors that
-/// the next hop's certificate must chain to).
+/// TLS contexts: the server side (our certificate, if the relay has one) and the client
+/// side (trust anchors that the next hop's certificate must chain to).
 pub struct Tls {
-    pub acceptor: SslAcceptor,
+    pub acceptor: Option<SslAcceptor>,
     pub connector: SslConnector,
     /// Which anchors the connector trusts, in words; `None` when it has none (no next hop
     /// is connected over TLS then, rather than falling back to the system's CAs).
     pub anchors: Option<String>,
 }
+
+const NO_ANCHORS: &str =
+    "no trust anchors for TLS next hops (--tls-ca FILE, --tls-ca system, or --store)";
 
 /// Whether `cert` names `identity` as RFC 5922 §7.1 asks: a subjectAltName of type DNS equal
 /// to the domain (no wildcards) or of type URI equal to `sip:domain`; for an IP address, an
@@ -440,7 +443,7 @@ impl Shared {
         self.tls
             .borrow()
             .clone()
-            .ok_or_else(|| io::Error::other("no TLS configured"))
+            .ok_or_else(|| io::Error::other(NO_ANCHORS))
     }
 
     fn seconds(&self) -> f64 {
@@ -631,9 +634,7 @@ async fn connect(sh: Rc<Shared>, to: Peer, conn: Rc<Conn>, slot: Slot) {
         }
         let tls = sh.tls()?;
         if tls.anchors.is_none() {
-            return Err(io::Error::other(
-                "no trust anchors for TLS next hops (--tls-ca FILE, --tls-ca system, or --store)",
-            ));
+            return Err(io::Error::other(NO_ANCHORS));
         }
         let identity = conn
             .opened_for
@@ -725,7 +726,11 @@ async fn serve_accepted(sh: Rc<Shared>, tcp: TcpStream, peer: Peer, slot: Slot) 
         let deadline = sh.limits.handshake_timeout;
         let handshake = async {
             let tls = sh.tls()?;
-            let ssl = Ssl::new(tls.acceptor.context()).map_err(io::Error::other)?;
+            let acceptor = tls
+                .acceptor
+                .as_ref()
+                .ok_or_else(|| io::Error::other("no certificate of our own"))?;
+            let ssl = Ssl::new(acceptor.context()).map_err(io::Error::other)?;
             let mut s = SslStream::new(ssl, tcp).map_err(io::Error::other)?;
             Pin::new(&mut s)
                 .accept()
