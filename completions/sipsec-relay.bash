@@ -23,7 +23,7 @@ _sipsec__relay() {
 
     case "${cmd}" in
         sipsec__relay)
-            opts="-q -v -h -V --quiet --verbose --config --listen --domain --alias --route --open-relay --key-file --stdio --min-expires --max-expires --max-bindings --max-aors --idle-timeout --max-connections --max-connections-per-source --write-queue-bytes --write-timeout --handshake-timeout --request-rate --bad-input-rate --drain-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --help --version"
+            opts="-q -v -h -V --quiet --verbose --config --listen --domain --alias --route --open-relay --key-file --stdio --min-expires --max-expires --max-bindings --max-aors --idle-timeout --max-connections --max-connections-per-source --write-queue-bytes --write-timeout --handshake-timeout --request-rate --bad-input-rate --buffer-budget --drain-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -98,6 +98,10 @@ _sipsec__relay() {
                     return 0
                     ;;
                 --bad-input-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --buffer-budget)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -16,6 +16,7 @@ complete -c sipsec-relay -l write-timeout -d 'Close a connection on which a writ
 complete -c sipsec-relay -l handshake-timeout -d 'TCP connect plus TLS handshake must finish within this (seconds, from the start)' -r
 complete -c sipsec-relay -l request-rate -d 'Requests a second accepted from one source address, twice that in a burst (0: no limit). Past it: dropped over UDP (the source may be forged), 503 with Retry-After over TCP and TLS. The next hops of --route are exempt' -r
 complete -c sipsec-relay -l bad-input-rate -d 'Unparsable messages and forged responses a second from one source address (0: no limit); past it they are dropped without the 400' -r
+complete -c sipsec-relay -l buffer-budget -d 'Bytes of unfinished messages held across all connections, and bytes queued for writing across all connections, each at most this. Past the first, a connection holding more than a read\'s worth of an unfinished message is closed; past the second, messages are not queued (both counted as budget_refusals)' -r
 complete -c sipsec-relay -l drain-timeout -d 'On SIGTERM, queued messages may take this long to go out (seconds)' -r
 complete -c sipsec-relay -l max-size -d 'Refuse messages larger than this' -r
 complete -c sipsec-relay -l tls-cert -d 'TLS: our certificate chain (PEM, leaf first)' -r -F

@@ -6,7 +6,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 mod relay_common;
-use relay_common::{send_wedge_invites, Relay};
+use relay_common::{send_wedge_invites, start_with_wedge, Relay};
 
 /// An OPTIONS over UDP from `sock` to the relay; the status of the answer, if one came
 /// within two seconds.
@@ -65,19 +65,9 @@ fn a_next_hop_that_does_not_read_cannot_stop_the_udp_listener() {
         let _ = done_rx.recv_timeout(Duration::from_secs(30));
         drop(held);
     });
-    let route = format!("wedge.test=tcp:127.0.0.1:{wedge_port}");
-    let relay = Relay::start(
-        &["udp"],
-        &[
-            "--route",
-            &route,
-            "--write-queue-bytes",
-            "65536",
-            "--write-timeout",
-            "1",
-            "--request-rate",
-            "0",
-        ],
+    let relay = start_with_wedge(
+        wedge_port,
+        &["--write-queue-bytes", "65536", "--write-timeout", "1"],
     );
     // 16 MB of INVITEs over UDP, more than the kernel buffers of one TCP connection hold.
     send_wedge_invites(relay.port, 16_000, 900, 200);
@@ -487,4 +477,75 @@ fn connect_from(local: std::net::SocketAddr, relay_port: u16) -> TcpStream {
     let relay: std::net::SocketAddr = ([127, 0, 0, 1], relay_port).into();
     sock.connect(&relay.into()).unwrap();
     sock.into()
+}
+
+#[test]
+fn unfinished_messages_cannot_hold_more_than_the_buffer_budget() {
+    let relay = Relay::start(&["udp", "tcp"], &["--buffer-budget", "100000"]);
+    // Ten connections each send 30 kB of a 60 kB message and stop there.
+    let head =
+        "OPTIONS sip:x@nowhere.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bKb\r\n\
+                From: <sip:a@b.test>;tag=1\r\nTo: <sip:x@nowhere.test>\r\nCall-ID: budget\r\n\
+                CSeq: 1 OPTIONS\r\nContent-Length: 60000\r\n\r\n";
+    let mut partial = head.as_bytes().to_vec();
+    partial.resize(head.len() + 30_000, b'x');
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        let mut s = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+        std::io::Write::write_all(&mut s, &partial).unwrap();
+        held.push(s);
+    }
+    let t = Instant::now();
+    while relay.counter("connections_closed") < 6 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{}",
+            relay.counters()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        relay.counter("budget_refusals") >= 6,
+        "{}",
+        relay.counters()
+    );
+    relay.wait_for_log("while the relay's input budget is spent");
+    // A complete message on a new connection is still answered.
+    let mut c = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let options = head.replace("Content-Length: 60000", "Content-Length: 0");
+    std::io::Write::write_all(&mut c, options.as_bytes()).unwrap();
+    let answer = relay_common::read_message(&mut c).expect("no answer");
+    assert_eq!(answer.status_code(), Some(404));
+}
+
+#[test]
+fn write_queues_cannot_hold_more_than_the_buffer_budget() {
+    let wedge = TcpListener::bind("127.0.0.1:0").unwrap();
+    let relay = start_with_wedge(
+        wedge.local_addr().unwrap().port(),
+        &[
+            "--buffer-budget",
+            "100000",
+            "--write-queue-bytes",
+            "10000000",
+            "--write-timeout",
+            "30",
+        ],
+    );
+    // The next hop is never accepted from its backlog, so nothing is ever read.
+    send_wedge_invites(relay.port, 16_000, 900, 200);
+    let t = Instant::now();
+    while relay.counter("budget_refusals") == 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "{}",
+            relay.counters()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(relay.counter("write_queue_overflows"), 0);
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    assert!(udp_probe(&client, relay.port, "queue-budget").is_some());
+    drop(wedge);
 }

@@ -7,7 +7,7 @@ use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 mod relay_common;
-use relay_common::{read_message, send_wedge_invites, signal, Relay};
+use relay_common::{read_message, send_wedge_invites, signal, start_with_wedge, Relay};
 
 fn options(domain: &str, local: u16, n: u32) -> String {
     format!(
@@ -71,19 +71,11 @@ fn sigterm_drains_and_exits_in_bounded_time_while_a_next_hop_does_not_read() {
     sock.bind(&any.into()).unwrap();
     sock.listen(8).unwrap();
     let wedge: TcpListener = sock.into();
-    let route = format!(
-        "wedge.test=tcp:127.0.0.1:{}",
-        wedge.local_addr().unwrap().port()
-    );
-    let relay = Relay::start(
-        &["udp"],
+    let relay = start_with_wedge(
+        wedge.local_addr().unwrap().port(),
         &[
-            "--route",
-            &route,
             "--drain-timeout",
             "1",
-            "--request-rate",
-            "0",
             "--write-queue-bytes",
             "100000000",
             "--write-timeout",

@@ -140,6 +140,12 @@ pub struct RelayCli {
     /// limit); past it they are dropped without the 400.
     #[arg(long, value_name = "N", default_value_t = 10)]
     pub bad_input_rate: u32,
+    /// Bytes of unfinished messages held across all connections, and bytes queued for
+    /// writing across all connections, each at most this. Past the first, a connection holding
+    /// more than a read's worth of an unfinished message is closed; past the second, messages
+    /// are not queued (both counted as budget_refusals).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub buffer_budget: usize,
     /// On SIGTERM, queued messages may take this long to go out (seconds).
     #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
     pub drain_timeout: f64,
@@ -269,6 +275,7 @@ impl RelayCli {
             drain_timeout: seconds("drain-timeout", self.drain_timeout)?,
             request_rate: self.request_rate,
             bad_input_rate: self.bad_input_rate,
+            buffer_budget: self.buffer_budget,
         })
     }
 

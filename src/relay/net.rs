@@ -89,6 +89,9 @@ pub struct Limits {
     pub request_rate: u32,
     /// Unparsable messages and forged responses a second from one source address.
     pub bad_input_rate: u32,
+    /// Bytes of unfinished messages held across all connections, and bytes queued for
+    /// writing across all connections: each at most this.
+    pub buffer_budget: usize,
 }
 
 /// Sources the rate limiters remember at most, each.
@@ -106,6 +109,7 @@ impl Default for Limits {
             drain_timeout: Duration::from_secs(2),
             request_rate: 500,
             bad_input_rate: 10,
+            buffer_budget: 64 << 20,
         }
     }
 }
@@ -165,6 +169,7 @@ counters!(
     forged_responses,
     registrar_refused,
     rate_limited,
+    budget_refusals,
 );
 
 /// The counters since start-up.
@@ -332,6 +337,59 @@ impl Conn {
     }
 }
 
+/// Bytes held across all connections, against a limit.
+struct Budget {
+    used: Cell<usize>,
+    limit: usize,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Budget {
+        Budget {
+            used: Cell::new(0),
+            limit,
+        }
+    }
+
+    fn is_spent(&self) -> bool {
+        self.used.get() > self.limit
+    }
+
+    /// Takes `n` bytes if they fit.
+    fn take(&self, n: usize) -> bool {
+        let fits = self.used.get() + n <= self.limit;
+        if fits {
+            self.used.set(self.used.get() + n);
+        }
+        fits
+    }
+
+    fn give(&self, n: usize) {
+        self.used.set(self.used.get() - n);
+    }
+}
+
+/// What one connection's framer holds of the input budget; given back when dropped (the
+/// reader may be dropped mid-read when its connection ends).
+struct Held<'a> {
+    budget: &'a Budget,
+    bytes: usize,
+}
+
+impl Held<'_> {
+    fn set(&mut self, bytes: usize) {
+        self.budget.give(self.bytes);
+        self.budget.used.set(self.budget.used.get() + bytes);
+        self.bytes = bytes;
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.budget.give(self.bytes);
+    }
+}
+
 /// How many connections are open, in total and per source address, for the caps.
 #[derive(Default)]
 struct Occupancy {
@@ -371,6 +429,8 @@ struct Shared {
     conns: RefCell<HashMap<Peer, Rc<Conn>>>,
     occupancy: Occupancy,
     counters: Counters,
+    input_budget: Budget,
+    queue_budget: Budget,
     requests: RefCell<RateLimiter>,
     bad_input: RefCell<RateLimiter>,
     /// The next hops of the static routes: not rate-limited.
@@ -605,7 +665,15 @@ fn send_on_stream(sh: &Rc<Shared>, t: Transmit) {
             }
         },
     };
+    if !sh.queue_budget.take(t.bytes.len()) {
+        sh.bump(Counter::send_failures);
+        sh.bump(Counter::budget_refusals);
+        sh.log(|| format!("send to {to} failed: the relay's queues hold their budget"));
+        return;
+    }
+    let len = t.bytes.len();
     if !conn.enqueue(t.bytes, sh.limits.write_queue_bytes) {
+        sh.queue_budget.give(len);
         sh.bump(Counter::send_failures);
         sh.bump(Counter::write_queue_overflows);
         sh.log(|| format!("send to {to} failed: its write queue is full"));
@@ -679,11 +747,17 @@ async fn connect(sh: Rc<Shared>, to: Peer, conn: Rc<Conn>, slot: Slot) {
 
 fn fail_connect(sh: &Shared, to: Peer, conn: &Rc<Conn>, why: String) {
     remove_conn(sh, to, conn);
+    release_queue(sh, conn);
     let lost = conn.queue.borrow().len() as u64;
     for _ in 0..lost {
         sh.bump(Counter::send_failures);
     }
     sh.log(|| format!("connect to {to} failed: {why}"));
+}
+
+/// Gives back to the budget what a connection that ends still had queued.
+fn release_queue(sh: &Shared, conn: &Conn) {
+    sh.queue_budget.give(conn.queued_bytes.replace(0));
 }
 
 fn remove_conn(sh: &Shared, peer: Peer, conn: &Rc<Conn>) {
@@ -763,6 +837,7 @@ async fn serve(sh: Rc<Shared>, stream: Stream, peer: Peer, conn: Rc<Conn>, slot:
         Stream::Tls(s) => run_connection(&sh, *s, peer, &conn).await,
     };
     remove_conn(&sh, peer, &conn);
+    release_queue(&sh, &conn);
     drop(slot);
     sh.bump(Counter::connections_closed);
     sh.log(|| format!("connection {peer} closed: {why}"));
@@ -801,6 +876,10 @@ async fn read_loop<R: AsyncRead + Unpin>(
 ) -> String {
     let mut framer = StreamFramer::with_max_size(OnGarbage::Stop, sh.max_size);
     let mut buf = vec![0u8; READ_CHUNK];
+    let mut held = Held {
+        budget: &sh.input_budget,
+        bytes: 0,
+    };
     let why = loop {
         let n = match rd.read(&mut buf).await {
             Ok(0) => break "closed by peer".to_string(),
@@ -811,6 +890,16 @@ async fn read_loop<R: AsyncRead + Unpin>(
         framer.push(&buf[..n]);
         if let Some(why) = drain(sh, &mut framer, peer) {
             break why;
+        }
+        held.set(framer.buffered());
+        // A connection holding more than a read's worth of an unfinished message, while
+        // such bytes across all connections pass the budget, is the one to let go.
+        if held.bytes > READ_CHUNK && sh.input_budget.is_spent() {
+            sh.bump(Counter::budget_refusals);
+            break format!(
+                "holds {} bytes of an unfinished message while the relay's input budget is spent",
+                held.bytes
+            );
         }
     };
     if framer.buffered() > 0 && why == "closed by peer" {
@@ -846,6 +935,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         match timeout(limit, wr.write_all(&bytes)).await {
             Ok(Ok(())) => {
                 conn.queued_bytes.set(conn.queued_bytes.get() - bytes.len());
+                sh.queue_budget.give(bytes.len());
                 conn.last_active.set(Instant::now());
                 sh.bump(outbound(peer.transport));
             }
@@ -963,6 +1053,8 @@ async fn run(
             RATE_TABLE_SOURCES,
         )),
         route_targets,
+        input_budget: Budget::new(opts.limits.buffer_budget),
+        queue_budget: Budget::new(opts.limits.buffer_budget),
         relay: RefCell::new(relay),
         udp,
         conns: RefCell::new(HashMap::new()),

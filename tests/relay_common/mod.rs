@@ -148,6 +148,15 @@ pub fn read_message(s: &mut impl Read) -> Option<Message> {
     Message::parse(buf).ok()
 }
 
+/// A relay on UDP routing `wedge.test` to `wedge_port` over TCP, without a request rate
+/// limit (the floods of these tests come from one source), with `extra` options.
+pub fn start_with_wedge(wedge_port: u16, extra: &[&str]) -> Relay {
+    let route = format!("wedge.test=tcp:127.0.0.1:{wedge_port}");
+    let mut args = vec!["--route", &route, "--request-rate", "0"];
+    args.extend_from_slice(extra);
+    Relay::start(&["udp"], &args)
+}
+
 /// Sends `count` INVITEs for `sip:v@wedge.test` over UDP to the relay, each padded with
 /// `padding` bytes, pausing 2 ms after every `burst` of them so that the relay's socket
 /// buffer does not overflow.
