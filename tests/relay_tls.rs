@@ -335,21 +335,6 @@ fn tls_identity_and_trust_anchors_from_the_certgen_store() {
     assert_eq!(status.code(), Some(3));
 }
 
-fn wait_for_log(relay: &Relay, what: &str) {
-    let t = Instant::now();
-    loop {
-        let log = std::fs::read_to_string(&relay.1).unwrap_or_default();
-        if log.contains(what) {
-            return;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(5),
-            "no {what:?} in: {log}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// A TLS next hop whose certificate names `san`, and a relay routing `domain` to it that
 /// trusts that certificate (`trusted`) or has no trust anchor at all; the relay's TLS
 /// client has sent it an INVITE for `domain`. What reached the next hop comes on the receiver.
@@ -359,7 +344,7 @@ fn invite_through(
     (san, domain): (&str, &str),
     trusted: bool,
 ) -> (
-    Relay,
+    relay_common::Relay,
     mpsc::Receiver<Message>,
     openssl::ssl::SslStream<TcpStream>,
 ) {
@@ -367,19 +352,26 @@ fn invite_through(
     let (hop_cert, hop_key) = cert_naming(dir, &name, san).unwrap();
     let (tx, rx) = mpsc::channel();
     let hop = next_hop(&hop_cert, &hop_key, tx);
-    let port = free_port();
     let (relay_cert, relay_key) = relay_files;
-    let mut files: Vec<OsString> = vec![
-        "--tls-cert".into(),
-        relay_cert.into(),
-        "--tls-key".into(),
-        relay_key.into(),
+    let route = format!("{domain}=tls:127.0.0.1:{hop}");
+    let (cert_arg, key_arg, ca_arg) = (
+        relay_cert.to_str().unwrap(),
+        relay_key.to_str().unwrap(),
+        hop_cert.to_str().unwrap(),
+    );
+    let mut args = vec![
+        "--route",
+        &route,
+        "--tls-cert",
+        cert_arg,
+        "--tls-key",
+        key_arg,
     ];
     if trusted {
-        files.extend(["--tls-ca".into(), hop_cert.into()]);
+        args.extend(["--tls-ca", ca_arg]);
     }
-    let relay = start_relay_with(port, (domain, hop), dir, &files);
-    let mut c = client(port, relay_cert);
+    let relay = relay_common::Relay::start(&["tls"], &args);
+    let mut c = client(relay.port, relay_cert);
     let local = c.get_ref().local_addr().unwrap().port();
     c.write_all(invite_to(domain, local).as_bytes()).unwrap();
     (relay, rx, c)
@@ -402,11 +394,18 @@ fn tls_next_hops_must_be_named_by_their_certificates_rfc_5922() {
         ("DNS:next.test", "127.0.0.1", false),
     ];
     for (san, domain, forwarded) in cases {
-        let (relay, rx, _c) = invite_through(dir.path(), &relay_files, (san, domain), true);
+        let (relay, rx, mut c) = invite_through(dir.path(), &relay_files, (san, domain), true);
         let got = rx.recv_timeout(Duration::from_secs(if forwarded { 5 } else { 1 }));
         assert_eq!(got.is_ok(), forwarded, "{san} for {domain}");
         if !forwarded {
-            wait_for_log(&relay, &format!("does not name {domain} (RFC 5922)"));
+            relay.wait_for_log(&format!("does not name {domain} (RFC 5922)"));
+            assert_eq!(relay.counter("tls_name_mismatches"), 1);
+            // The relay still answers on the client's connection.
+            let local = c.get_ref().local_addr().unwrap().port();
+            let other = invite_to("nowhere.test", local).replace("tls1", "tls2");
+            c.write_all(other.as_bytes()).unwrap();
+            let answer = read_message(&mut c).expect("no answer after the refusal");
+            assert_eq!(answer.status_code(), Some(404));
         }
     }
 }
@@ -419,9 +418,9 @@ fn without_trust_anchors_no_tls_next_hop_is_connected() {
     };
     let hop = ("DNS:next.test", "next.test");
     let (relay, rx, _c) = invite_through(dir.path(), &relay_files, hop, false);
-    wait_for_log(&relay, "no trust anchors (--tls-ca FILE");
+    relay.wait_for_log("no trust anchors (--tls-ca FILE");
     assert!(rx.recv_timeout(Duration::from_secs(1)).is_err());
-    wait_for_log(&relay, "no trust anchors for TLS next hops");
+    relay.wait_for_log("no trust anchors for TLS next hops");
 }
 
 #[test]
