@@ -447,3 +447,67 @@ fn a_relay_without_a_certificate_of_its_own_connects_to_tls_next_hops() {
     assert_eq!(got.top_via().unwrap().transport(), b"TLS");
     relay.wait_for_log("TLS next hops are verified against");
 }
+
+/// A server that accepts and then trickles one byte every 300 ms, never finishing a
+/// handshake; it stops after 10 s.
+fn trickling_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        for _ in 0..33 {
+            if s.write_all(b"\x16").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    port
+}
+
+#[test]
+fn a_trickling_peer_cannot_stretch_a_tls_handshake_past_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((relay_cert, relay_key)) = cert(dir.path(), "relay") else {
+        return;
+    };
+    let slow = trickling_server();
+    let route = format!("slow.test=tls:127.0.0.1:{slow}");
+    let relay = relay_common::Relay::start(
+        &["udp", "tls"],
+        &[
+            "--route",
+            &route,
+            "--tls-cert",
+            relay_cert.to_str().unwrap(),
+            "--tls-key",
+            relay_key.to_str().unwrap(),
+            "--tls-ca",
+            relay_cert.to_str().unwrap(),
+            "--handshake-timeout",
+            "1",
+        ],
+    );
+    // Outgoing: a request for slow.test waits at most the deadline.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = udp.local_addr().unwrap().port();
+    let invite = invite_to("slow.test", local).replace("SIP/2.0/TLS", "SIP/2.0/UDP");
+    let t = Instant::now();
+    udp.send_to(invite.as_bytes(), ("127.0.0.1", relay.port))
+        .unwrap();
+    relay.wait_for_log("no connection within 1 s");
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    // Incoming: a client that trickles its ClientHello is cut off at the same deadline.
+    let mut trickler = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(6) {
+        if trickler.write_all(b"\x16").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    assert_eq!(relay.counter("handshake_timeouts"), 2);
+}
