@@ -46,7 +46,7 @@ const NO_ANCHORS: &str =
 /// Whether `cert` names `identity` as RFC 5922 §7.1 asks: a subjectAltName of type DNS equal
 /// to the domain (no wildcards) or of type URI equal to `sip:domain`; for an IP address, an
 /// iPAddress entry. The subject's CN is never used.
-pub fn certificate_names(cert: &X509Ref, identity: &ServerIdentity) -> bool {
+fn certificate_names(cert: &X509Ref, identity: &ServerIdentity) -> bool {
     let Some(names) = cert.subject_alt_names() else {
         return false;
     };
@@ -96,23 +96,6 @@ pub struct Limits {
 
 /// Sources the rate limiters remember at most, each.
 const RATE_TABLE_SOURCES: usize = 16_384;
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            idle_timeout: Duration::from_secs(300),
-            max_connections: 4096,
-            max_connections_per_source: 64,
-            write_queue_bytes: 1 << 20,
-            write_timeout: Duration::from_secs(10),
-            handshake_timeout: Duration::from_secs(5),
-            drain_timeout: Duration::from_secs(2),
-            request_rate: 500,
-            bad_input_rate: 10,
-            buffer_budget: 64 << 20,
-        }
-    }
-}
 
 /// Socket-level options.
 pub struct NetOptions {

@@ -72,7 +72,8 @@ impl Location {
     }
 
     /// AORs with at least one binding (lapsed ones included until swept).
-    pub fn aors(&self) -> usize {
+    #[cfg(test)]
+    fn aors(&self) -> usize {
         self.bindings.len()
     }
 
