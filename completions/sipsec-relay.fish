@@ -10,7 +10,7 @@ complete -c sipsec-relay -l max-bindings -d 'Bindings one address-of-record may 
 complete -c sipsec-relay -l max-aors -d 'Addresses-of-record the registrar holds in all; a REGISTER for a new one past it gets 403' -r
 complete -c sipsec-relay -l idle-timeout -d 'Close TCP and TLS connections idle this long (seconds)' -r
 complete -c sipsec-relay -l max-connections -d 'Accept at most this many TCP and TLS connections at once (and open at most as many)' -r
-complete -c sipsec-relay -l max-connections-per-source -d 'Accept at most this many connections at once from one source address' -r
+complete -c sipsec-relay -l max-connections-per-source -d 'Accept at most this many connections at once from one source address (an IPv6 /64 counts as one source, here and for the rate limits)' -r
 complete -c sipsec-relay -l write-queue-bytes -d 'Close a connection whose unsent messages pass this many bytes (a peer that does not read)' -r
 complete -c sipsec-relay -l write-timeout -d 'Close a connection on which a write makes no progress this long (seconds)' -r
 complete -c sipsec-relay -l handshake-timeout -d 'TCP connect plus TLS handshake must finish within this (seconds, from the start)' -r

@@ -118,7 +118,8 @@ pub struct RelayCli {
     /// Accept at most this many TCP and TLS connections at once (and open at most as many).
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub max_connections: usize,
-    /// Accept at most this many connections at once from one source address.
+    /// Accept at most this many connections at once from one source address (an IPv6 /64
+    /// counts as one source, here and for the rate limits).
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub max_connections_per_source: usize,
     /// Close a connection whose unsent messages pass this many bytes (a peer that does not

@@ -8,7 +8,7 @@
 //! only its own writer until the write timeout or the queue's byte bound closes it.
 
 use super::core::{refuse_unparsable, Decision, Refusal, Relay, Transmit, Verdict};
-use super::ratelimit::RateLimiter;
+use super::ratelimit::{source_of, RateLimiter};
 use super::{Config, Peer, ServerIdentity, Transport};
 use crate::framing::{FrameEvent, OnGarbage, StreamFramer};
 use crate::message::Message;
@@ -74,7 +74,7 @@ pub struct Limits {
     /// Connections accepted at once (beyond it new ones are closed at once, counted); the
     /// same number again for connections the relay opens.
     pub max_connections: usize,
-    /// Connections accepted at once from one source address.
+    /// Connections accepted at once from one source address (an IPv6 /64 is one source).
     pub max_connections_per_source: usize,
     /// Bytes waiting to be written to one connection; past it the peer is closed.
     pub write_queue_bytes: usize,
@@ -768,7 +768,7 @@ async fn accept_loop(sh: Rc<Shared>, transport: Transport, listener: TcpListener
             }
         };
         let peer = Peer::new(transport, addr);
-        let Some(slot) = sh.admit(Some(addr.ip())) else {
+        let Some(slot) = sh.admit(Some(source_of(addr.ip()))) else {
             sh.bump(Counter::connections_refused);
             sh.log(|| format!("connection from {peer} refused: too many connections"));
             continue;

@@ -1,12 +1,26 @@
 //! Per-source rate limits: a token bucket per source address in a table of bounded size.
 //!
-//! When the table is full the source that entered it first is forgotten. A forgotten source
+//! A source is an IPv4 address or an IPv6 /64 (one host usually holds a whole /64, so a
+//! limit per IPv6 address would be no limit). When the table is full the source that entered
+//! it first is forgotten. A forgotten source
 //! starts again with a full bucket, so eviction only ever favours the evicted; what it cannot
 //! do is let a flood of source addresses grow the table.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
+
+/// The source an address belongs to: itself for IPv4 (and IPv4-mapped IPv6), its /64 for
+/// IPv6.
+pub fn source_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(a) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Bucket {
@@ -45,6 +59,7 @@ impl RateLimiter {
             return true;
         }
         let (rate, burst) = (self.rate, self.burst);
+        let source = source_of(source);
         let bucket = match self.buckets.entry(source) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => {
@@ -112,6 +127,21 @@ mod tests {
             assert!(l.sources() <= 3);
         }
         assert!(l.allow(ip(1), 0.0), "forgotten, so a full bucket again");
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_source() {
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert_eq!(source_of(a), source_of(b));
+        assert_ne!(source_of(a), source_of(c));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(source_of(mapped), ip(0xc000_0201));
+        let mut l = RateLimiter::new(1, 100);
+        assert!(l.allow(a, 0.0) && l.allow(b, 0.0));
+        assert!(!l.allow(b, 0.0), "the /64 shares one bucket");
+        assert!(l.allow(c, 0.0));
     }
 
     #[test]
