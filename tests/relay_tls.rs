@@ -511,3 +511,38 @@ fn a_trickling_peer_cannot_stretch_a_tls_handshake_past_its_deadline() {
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
     assert_eq!(relay.counter("handshake_timeouts"), 2);
 }
+
+#[test]
+fn sighup_rotates_the_relay_certificate_and_keeps_open_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((old_cert, old_key)) = cert_naming(dir.path(), "old", "IP:127.0.0.1") else {
+        return;
+    };
+    let (new_cert, new_key) = cert_naming(dir.path(), "new", "IP:127.0.0.1").unwrap();
+    let (cert, key) = (dir.path().join("live.pem"), dir.path().join("live.key"));
+    std::fs::copy(&old_cert, &cert).unwrap();
+    std::fs::copy(&old_key, &key).unwrap();
+    let relay = relay_common::Relay::start(
+        &["tls"],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let mut before = client(relay.port, &old_cert);
+    std::fs::copy(&new_cert, &cert).unwrap();
+    std::fs::copy(&new_key, &key).unwrap();
+    relay_common::signal(&relay.child, libc::SIGHUP);
+    relay.wait_for_log("sipsec-relay: reloaded");
+    // New sessions get the new certificate; the old session goes on.
+    let mut after = client(relay.port, &new_cert);
+    for c in [&mut before, &mut after] {
+        let local = c.get_ref().local_addr().unwrap().port();
+        c.write_all(invite_to("nowhere.test", local).as_bytes())
+            .unwrap();
+        assert_eq!(read_message(c).and_then(|m| m.status_code()), Some(404));
+    }
+    assert_eq!(relay.counter("connections_closed"), 0);
+}
