@@ -1063,19 +1063,30 @@ async fn run(
     let mut int = signal(SignalKind::interrupt())?;
     let mut usr1 = signal(SignalKind::user_defined1())?;
     let mut hup = signal(SignalKind::hangup())?;
-    let mut sweep = tokio::time::interval(Duration::from_secs(30));
-    loop {
-        tokio::select! {
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = usr1.recv() => sh.dump(),
-            _ = hup.recv() => apply_reload(&sh, reload.as_mut()),
-            _ = sweep.tick() => {
-                let now = sh.now();
-                sh.relay.borrow_mut().location().sweep(now);
+    // The signals and the sweep run in a task of their own: the future given to the LocalSet
+    // is polled at every turn of the loop, so it only waits for the stop.
+    let stop = Rc::new(Notify::new());
+    let control = {
+        let (sh, stop) = (Rc::clone(&sh), Rc::clone(&stop));
+        async move {
+            let mut sweep = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tokio::select! {
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
+                    _ = usr1.recv() => sh.dump(),
+                    _ = hup.recv() => apply_reload(&sh, reload.as_mut()),
+                    _ = sweep.tick() => {
+                        let now = sh.now();
+                        sh.relay.borrow_mut().location().sweep(now);
+                    }
+                }
             }
+            stop.notify_one();
         }
-    }
+    };
+    tokio::task::spawn_local(control);
+    stop.notified().await;
     for l in &listeners {
         l.abort();
     }
