@@ -405,7 +405,9 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         None if cli.stdio => RelayKey::fixed(),
         None => RelayKey::random(),
     };
-    let relay = Relay::new(cli.relay_config()).with_key(key);
+    let relay = Relay::new(cli.relay_config())
+        .with_key(key)
+        .with_notes(cli.common.verbose > 0);
     if cli.stdio {
         let mut relay = relay;
         let stdin = io::stdin();

@@ -555,3 +555,11 @@ fn a_register_answer_lists_a_bounded_number_of_bytes_and_contacts() {
         .iter()
         .all(|(n, _)| *n == "Contact"));
 }
+
+#[test]
+fn without_notes_forwarding_says_nothing_but_refusals_still_explain() {
+    let mut r = relay().with_notes(false);
+    assert_eq!(r.handle(invite(""), peer(ALICE), 0).note, "");
+    let d = r.handle(invite("Max-Forwards: 0\r\n"), peer(ALICE), 0);
+    assert!(d.note.contains("483"), "{}", d.note);
+}
