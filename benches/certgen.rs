@@ -2,7 +2,7 @@
 //! cert, key, chain, CSR and PKCS#12), as the relay may do on a live call.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sipsec::store::policy::Config;
+use sipsec::store::policy::StoreConfig;
 use sipsec::store::x509::{parse_aor, KeyType};
 use sipsec::store::Store;
 
@@ -24,7 +24,7 @@ fn on_demand(c: &mut Criterion) {
                 false,
             )
             .expect("ca");
-        let cfg = Config {
+        let cfg = StoreConfig {
             on_demand: true,
             key_type: kt,
             ..store.config().clone()

@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sipsec::crypto::{
-    decrypt, encrypt, sign, verify, EncryptOptions, SignOptions, Signer, VerifyContext,
+    decrypt, encrypt, sign, verify, CmsEncryptOptions, CmsSignOptions, Signer, VerifyContext,
 };
 
 #[allow(dead_code)]
@@ -32,7 +32,7 @@ fn bench(c: &mut Criterion) {
             key: key.clone(),
             chain: vec![],
         };
-        let opts = SignOptions::default();
+        let opts = CmsSignOptions::default();
         g.bench_function(format!("sign/{name}"), |b| {
             b.iter(|| sign(&body, &signer, &opts).unwrap())
         });
@@ -41,7 +41,7 @@ fn bench(c: &mut Criterion) {
         g.bench_function(format!("verify/{name}"), |b| {
             b.iter(|| verify(&sig, Some(&body), &ctx).unwrap())
         });
-        let eopts = EncryptOptions::default();
+        let eopts = CmsEncryptOptions::default();
         let recips = [cert.clone()];
         g.bench_function(format!("encrypt/{name}"), |b| {
             b.iter(|| encrypt(&body, &recips, &eopts).unwrap())
@@ -68,7 +68,7 @@ fn bench(c: &mut Criterion) {
                 key: id.key,
                 chain: id.chain,
             };
-            let opts = SignOptions::default();
+            let opts = CmsSignOptions::default();
             g.bench_function(format!("sign-store/{name}"), |b| {
                 b.iter(|| sign(&body, &signer, &opts).unwrap())
             });

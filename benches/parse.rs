@@ -1,5 +1,5 @@
-//! Framing plus header index over a realistic stream of SIP messages (issue 2: at least 1 GB/s on
-//! one core), against a plain memchr line-end scan of the same bytes as the machine's yardstick.
+//! Framing plus header index over a realistic stream of SIP messages (target: at least 1 GB/s
+//! on one core), against a plain memchr line-end scan of the same bytes as the machine's yardstick.
 //!
 //! The third measure adds the typed views a proxy takes of every message (target 300 MB/s).
 //!

@@ -7,7 +7,7 @@
 //! identity in STORE, its chain embedded. `encrypted`: an SDP body enveloped (AES-128-CBC,
 //! RSA-OAEP) to AOR's certificate in STORE.
 
-use sipsec::crypto::{encrypt, sign, EncryptOptions, SignOptions, Signer};
+use sipsec::crypto::{encrypt, sign, CmsEncryptOptions, CmsSignOptions, Signer};
 use sipsec::store::Store;
 use sipsec::uri::Aor;
 use std::io::Write;
@@ -79,7 +79,7 @@ fn main() -> anyhow::Result<()> {
                 let h = head(i, &aor, &date);
                 let mut e = b"Content-Type: message/sip\r\n\r\n".to_vec();
                 e.extend_from_slice(&message(&h, "application/sdp", SDP.as_bytes()));
-                let sig = sign(&e, &signer, &SignOptions::default())?;
+                let sig = sign(&e, &signer, &CmsSignOptions::default())?;
                 let mut body = b"--b1\r\n".to_vec();
                 body.extend_from_slice(&e);
                 body.extend_from_slice(
@@ -99,7 +99,7 @@ fn main() -> anyhow::Result<()> {
                 let der = encrypt(
                     &sdp_entity,
                     std::slice::from_ref(&cert),
-                    &EncryptOptions::default(),
+                    &CmsEncryptOptions::default(),
                 )?;
                 let ct = "application/pkcs7-mime;smime-type=enveloped-data;name=smime.p7m";
                 out.write_all(&message(&head(i, &aor, &date), ct, &der))?;

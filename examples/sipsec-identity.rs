@@ -49,5 +49,5 @@ impl Filter for Identity {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    run_filter(&Identity, &cli.filter, &cli.common)
+    run_filter(&Identity, &cli.filter, &cli.common).into()
 }

@@ -4,7 +4,9 @@
 //!
 //! Without tshark these tests skip with a note, or fail when `SIPSEC_REQUIRE_PEERS=1`.
 
-use sipsec::capture::{CaptureEvent, CaptureReader, Limits, Origin, PcapOut, Problem, ProblemKind};
+use sipsec::capture::{
+    CaptureEvent, CaptureOrigin, CaptureReader, Limits, PcapOut, Problem, ProblemKind,
+};
 use sipsec::filter::driver::{run, DriverOptions, Input, InputKind, Sinks};
 use sipsec::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use sipsec::{HeaderKind, Message};
@@ -80,7 +82,7 @@ fn row(frame: u64, m: &Message) -> Row {
 
 /// A filter that keeps every message it is given, with where the driver says it came from.
 #[derive(Default)]
-struct Collect(Mutex<Vec<(Row, Origin, Vec<u8>)>>);
+struct Collect(Mutex<Vec<(Row, CaptureOrigin, Vec<u8>)>>);
 
 impl Filter for Collect {
     fn name(&self) -> &'static str {
@@ -104,7 +106,7 @@ impl Filter for Collect {
 }
 
 struct Extracted {
-    messages: Vec<(Row, Origin, Vec<u8>)>,
+    messages: Vec<(Row, CaptureOrigin, Vec<u8>)>,
     problems: Vec<Problem>,
 }
 

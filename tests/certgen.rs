@@ -35,6 +35,13 @@ fn refused(o: Output, why: &str) {
     assert!(err.contains(why), "expected {why:?} in: {err}");
 }
 
+/// Exit code 3 (the store or its keys unusable) and a stderr naming `why`.
+fn setup_failed(o: Output, why: &str) {
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "stderr: {err}");
+    assert!(err.contains(why), "expected {why:?} in: {err}");
+}
+
 /// Whether the openssl CLI can be used; panics when it is required and missing.
 fn have_openssl() -> bool {
     let present = Command::new("openssl").arg("version").output().is_ok();
@@ -529,7 +536,7 @@ fn unsafe_key_permissions_are_refused() {
     let p = pki();
     let key = p.path("identities/support@callcentre.example/key.pem");
     fs::set_permissions(&key, fs::Permissions::from_mode(0o644)).expect("chmod");
-    refused(certgen(&p.store, &["list"]), "unsafe permissions");
+    setup_failed(certgen(&p.store, &["list"]), "unsafe permissions");
 }
 
 #[test]

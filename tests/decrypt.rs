@@ -6,7 +6,7 @@ mod common;
 mod unwrapkit;
 
 use common::{openssl_cli, run, write};
-use sipsec::crypto::{encrypt, ContentCipher, EncryptOptions};
+use sipsec::crypto::{encrypt, CmsEncryptOptions, ContentCipher};
 use sipsec::store::Store;
 use std::path::{Path, PathBuf};
 use unwrapkit::{body_of, certgen, tool, with_body, Outcome};
@@ -142,7 +142,7 @@ fn a_tunnelled_message_restores_hidden_headers_but_keeps_the_outer_dialog() {
     );
     let mut e = b"Content-Type: message/sip\r\n\r\n".to_vec();
     e.extend_from_slice(&inner);
-    let der = encrypt(&e, &[bob], &EncryptOptions::default()).unwrap();
+    let der = encrypt(&e, &[bob], &CmsEncryptOptions::default()).unwrap();
     let msg = enveloped(&der, "enveloped-data");
     let o = tool(DECRYPT, &s.store, &[], &msg);
     assert_eq!(o.code, 0, "{:?}", o.records);
@@ -164,9 +164,9 @@ fn every_failure_gives_the_same_text_and_the_message_is_never_half_changed() {
     let stranger = common::testkit::Ca::new(common::testkit::KeyKind::Rsa)
         .leaf(common::testkit::KeyKind::Rsa, "sip:carol@example.org")
         .0;
-    let gcm = EncryptOptions {
+    let gcm = CmsEncryptOptions {
         cipher: ContentCipher::Aes128Gcm,
-        ..EncryptOptions::default()
+        ..CmsEncryptOptions::default()
     };
     let good_gcm = encrypt(&sdp_entity(), std::slice::from_ref(&bob), &gcm).unwrap();
     let mut tag_flipped = good_gcm.clone();
@@ -175,7 +175,7 @@ fn every_failure_gives_the_same_text_and_the_message_is_never_half_changed() {
     let mut corrupted = encrypt(
         &sdp_entity(),
         std::slice::from_ref(&bob),
-        &EncryptOptions::default(),
+        &CmsEncryptOptions::default(),
     )
     .unwrap();
     // The wrapped content key changed: OAEP fails for certain (a changed content byte could
@@ -190,13 +190,13 @@ fn every_failure_gives_the_same_text_and_the_message_is_never_half_changed() {
     let not_sip = encrypt(
         b"Content-Type: message/sip\r\n\r\nthis is no SIP message",
         std::slice::from_ref(&bob),
-        &EncryptOptions::default(),
+        &CmsEncryptOptions::default(),
     )
     .unwrap();
     let cases = [
         (
             "no key",
-            encrypt(&sdp_entity(), &[stranger], &EncryptOptions::default()).unwrap(),
+            encrypt(&sdp_entity(), &[stranger], &CmsEncryptOptions::default()).unwrap(),
             "enveloped-data",
         ),
         ("tampered GCM tag", tag_flipped, "authEnveloped-data"),
@@ -377,7 +377,7 @@ fn a_passphrase_protected_store_decrypts_only_with_its_passphrase() {
     let key = std::fs::read_to_string(store.join("identities/bob@example.net/key.pem")).unwrap();
     assert!(key.contains("ENCRYPTED PRIVATE KEY"), "{key}");
     let bob = openssl::x509::X509::from_pem(&std::fs::read(bob_cert(&store)).unwrap()).unwrap();
-    let der = encrypt(&sdp_entity(), &[bob], &EncryptOptions::default()).unwrap();
+    let der = encrypt(&sdp_entity(), &[bob], &CmsEncryptOptions::default()).unwrap();
     let msg = enveloped(&der, "enveloped-data");
 
     let from_file = decrypt_with_env(&store, &["--passphrase-file", &pass_file], &[], &msg);

@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use common::testkit::{Ca, KeyKind};
 use common::{openssl_cli, run, write, write_cert, write_key};
 use sipsec::crypto::{
-    check_trust, decrypt, encrypt, sign, verify, CmsContentType, CmsError, ContentCipher,
-    DigestAlgorithm, EncryptOptions, RsaPadding, SignOptions, Signer, TrustContext, VerifyContext,
+    check_trust, decrypt, encrypt, sign, verify, CmsContentType, CmsEncryptOptions, CmsError,
+    CmsSignOptions, ContentCipher, DigestAlgorithm, RsaPadding, Signer, TrustContext,
+    VerifyContext,
 };
 
 /// A 600-byte-ish SDP body with bare LFs and a NUL: canonicalisation would break it.
@@ -60,7 +61,7 @@ fn our_signatures_verify_with_the_cli() {
             chain: vec![inter.cert.clone()],
         };
         for detached in [true, false] {
-            let opts = SignOptions {
+            let opts = CmsSignOptions {
                 digest: DigestAlgorithm::Sha384,
                 detached,
                 include_certs: true,
@@ -167,7 +168,7 @@ fn our_envelopes_decrypt_with_the_cli() {
         let k = write_key(d, "leaf.key", &key);
         for cipher in ciphers.clone() {
             for padding in [RsaPadding::Oaep, RsaPadding::Pkcs1v15] {
-                let opts = EncryptOptions {
+                let opts = CmsEncryptOptions {
                     cipher: cipher.clone(),
                     rsa_padding: padding,
                 };

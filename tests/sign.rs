@@ -4,13 +4,13 @@
 mod common;
 mod wrapkit;
 
-use sipsec::crypto::{self, SignOptions, Signer};
+use sipsec::crypto::{self, CmsSignOptions, Signer};
 use sipsec::filter::{Filter, MessageContext};
 use sipsec::mime::{build_multipart, Multipart, NewPart};
-use sipsec::select::Selection;
-use sipsec::sign::{Form, SignConfig, SignFilter};
 use sipsec::smime::build::{Handling, Transfer};
 use sipsec::smime::inner::InnerPolicy;
+use sipsec::tool::select::Selection;
+use sipsec::tool::sign::{Form, Sign, SignOptions};
 use sipsec::uri::Aor;
 use sipsec::{HeaderKind, Message};
 use wrapkit::*;
@@ -134,10 +134,10 @@ fn unattributed_messages_are_not_signed_as_the_group() {
     assert!(r.stdout.is_empty());
 }
 
-fn filter(pki: &Pki, form: Form, trust: bool) -> SignFilter {
-    SignFilter::new(
+fn filter(pki: &Pki, form: Form, trust: bool) -> Sign {
+    Sign::new(
         pki.open(),
-        SignConfig {
+        SignOptions {
             form,
             selection: Selection::parse("rfc3261").unwrap(),
             digest: Default::default(),
@@ -291,7 +291,7 @@ fn ua_signed(pki: &Pki, substitute: bool, tamper: bool) -> Vec<u8> {
             key,
             chain: vec![],
         },
-        &SignOptions::default(),
+        &CmsSignOptions::default(),
     )
     .unwrap();
     let sig = NewPart::new(der).header("Content-Type", "application/pkcs7-signature");

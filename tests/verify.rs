@@ -8,7 +8,7 @@ use common::testkit::{now, Ca, KeyKind, Validity};
 use common::{openssl_cli, run, write, write_cert, write_key};
 use openssl::x509::X509;
 use serde_json::Value;
-use sipsec::crypto::{sign, SignOptions, Signer};
+use sipsec::crypto::{sign, CmsSignOptions, Signer};
 use sipsec::store::fsio::PassSource;
 use sipsec::store::x509::{self, KeyType, LeafProfile};
 use sipsec::store::Store;
@@ -126,7 +126,7 @@ fn replace(msg: &[u8], from: &str, to: &str) -> Vec<u8> {
 }
 
 fn detached(content: &[u8], s: &Signer) -> Vec<u8> {
-    sign(content, s, &SignOptions::default()).unwrap()
+    sign(content, s, &CmsSignOptions::default()).unwrap()
 }
 
 /// A request from `from` with an SDP body, signed in the body form.
@@ -307,12 +307,12 @@ fn stale_and_future_dates_are_refused() {
 #[test]
 fn retransmission_is_not_a_replay_but_a_later_repeat_is() {
     use sipsec::filter::{Filter, MessageContext, Origin};
-    use sipsec::smime::verify::{Require, Verifier, VerifyOptions};
+    use sipsec::tool::verify::{Require, Verify, VerifyOptions};
     let pki = Pki::new();
     let s = pki.signer("sip:alice@example.com");
     let t = now() - 600;
     let msg = sipsec::Message::parse(signed_sip(&s, "sip:alice@example.com", t)).unwrap();
-    let verifier = Verifier::new(
+    let verifier = Verify::new(
         Store::open(&pki.store).unwrap(),
         VerifyOptions {
             require: Require::Fresh,
@@ -608,9 +608,9 @@ fn signer_certificate_found_in_the_store_when_not_embedded() {
     let pki = Pki::new();
     let s = pki.signer("sip:alice@example.com");
     let e = entity("application/sdp", SDP);
-    let opts = SignOptions {
+    let opts = CmsSignOptions {
         include_certs: false,
-        ..SignOptions::default()
+        ..CmsSignOptions::default()
     };
     let sig = sign(&e, &s, &opts).unwrap();
     let (ct, body) = multipart_signed(&e, &sig, "sha-256", false);
@@ -738,9 +738,9 @@ fn aib_in_multipart_mixed_does_not_cover_the_sdp_and_cms_form_covers_no_header()
     let att = sign(
         &e,
         &s,
-        &SignOptions {
+        &CmsSignOptions {
             detached: false,
-            ..SignOptions::default()
+            ..CmsSignOptions::default()
         },
     )
     .unwrap();

@@ -3,5 +3,5 @@ use sipsec::cli::decrypt::{run, DecryptCli};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    run(&DecryptCli::parse())
+    run(&DecryptCli::parse()).into()
 }

@@ -5,5 +5,5 @@ use sipsec::cli::encrypt::{run, EncryptCli};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    run(&EncryptCli::parse())
+    run(&EncryptCli::parse()).into()
 }

@@ -5,5 +5,5 @@ use sipsec::cli::sign::{run, SignCli};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    run(&SignCli::parse())
+    run(&SignCli::parse()).into()
 }

@@ -3,5 +3,5 @@ use sipsec::cli::verify::{run, VerifyCli};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    run(&VerifyCli::parse())
+    run(&VerifyCli::parse()).into()
 }

@@ -4,8 +4,8 @@ use super::defrag::{Defragmenter, FragKey, Fragment};
 use super::link::{self, LinkError, Network};
 use super::tcp::{Reassembler, Segment0};
 use super::{
-    CaptureEvent, CaptureSummary, FlowId, Layer, Limits, Origin, Problem, ProblemKind, Timestamp,
-    Transport,
+    CaptureEvent, CaptureOrigin, CaptureSummary, FlowId, IpProtocol, Layer, Limits, Problem,
+    ProblemKind, Timestamp,
 };
 use crate::message::is_token_char;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -373,12 +373,12 @@ impl Decoder {
             }
             self.summary.udp_sip_datagrams += 1;
             out.push(CaptureEvent::Datagram {
-                origin: Origin {
+                origin: CaptureOrigin {
                     frames: frames.unwrap_or_else(|| vec![frame.number]),
                     timestamp: frame.timestamp,
                     src,
                     dst,
-                    transport: Transport::Udp,
+                    transport: IpProtocol::Udp,
                 },
                 payload: payload.to_vec(),
             });

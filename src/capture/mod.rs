@@ -3,7 +3,7 @@
 //!
 //! The core is sans-IO: a [`Decoder`] takes one captured [`Frame`] at a time and pushes
 //! [`CaptureEvent`]s (UDP datagram payloads that look like SIP, in-order TCP byte chunks, gaps,
-//! problems), each with its [`Origin`]. [`CaptureReader`] is the I/O adapter that reads a file or
+//! problems), each with its [`CaptureOrigin`]. [`CaptureReader`] is the I/O adapter that reads a file or
 //! stdin with constant memory and feeds the decoder; the stream framer turns `StreamData` into
 //! messages. Every limit ([`Limits`]) is enforced and reported, so memory does not grow with the
 //! capture, and hostile records become [`Problem`]s with their frame number, never panics.
@@ -51,24 +51,24 @@ impl fmt::Display for Timestamp {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Transport {
+pub enum IpProtocol {
     Udp,
     Tcp,
 }
 
-impl Transport {
+impl IpProtocol {
     /// The name in reports (what the `Serialize` derive writes).
     pub fn as_str(self) -> &'static str {
         match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
+            IpProtocol::Udp => "udp",
+            IpProtocol::Tcp => "tcp",
         }
     }
 }
 
 /// Where a message (or a chunk of a TCP stream) came from in the capture.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Origin {
+pub struct CaptureOrigin {
     /// Frame numbers (1-based, as tshark counts them) of every record that carried these bytes:
     /// all fragments of a reassembled datagram, every segment of a stream chunk.
     pub frames: Vec<u64>,
@@ -76,7 +76,7 @@ pub struct Origin {
     pub timestamp: Timestamp,
     pub src: SocketAddr,
     pub dst: SocketAddr,
-    pub transport: Transport,
+    pub transport: IpProtocol,
 }
 
 /// One direction of a TCP connection.
@@ -98,13 +98,13 @@ impl fmt::Display for FlowId {
 pub enum CaptureEvent {
     /// A UDP payload whose first line is a SIP start line: one message candidate.
     Datagram {
-        origin: Origin,
+        origin: CaptureOrigin,
         payload: Vec<u8>,
     },
     /// The next in-order bytes of a TCP flow carrying SIP.
     StreamData {
         flow: FlowId,
-        origin: Origin,
+        origin: CaptureOrigin,
         bytes: Vec<u8>,
     },
     /// Bytes of a flow that were never captured: whatever message spans them is incomplete.

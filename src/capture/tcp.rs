@@ -6,8 +6,8 @@
 //! anything else is held back until a SIP start line shows up (a flow caught mid-message).
 
 use super::{
-    CaptureEvent, CaptureSummary, FlowId, Limits, Origin, Problem, ProblemKind, Timestamp,
-    Transport,
+    CaptureEvent, CaptureOrigin, CaptureSummary, FlowId, IpProtocol, Limits, Problem, ProblemKind,
+    Timestamp,
 };
 use std::collections::{BTreeMap, HashMap};
 
@@ -346,12 +346,12 @@ fn emit(
         Kind::Undecided => {}
         Kind::Sip => out.push(CaptureEvent::StreamData {
             flow: id,
-            origin: Origin {
+            origin: CaptureOrigin {
                 frames,
                 timestamp: seg.ts,
                 src: id.src,
                 dst: id.dst,
-                transport: Transport::Tcp,
+                transport: IpProtocol::Tcp,
             },
             bytes,
         }),

@@ -5,7 +5,7 @@
 //! are laid end to end per direction with sequence numbers recomputed, since signing and
 //! encryption make messages longer than the segments they came in.
 
-use super::{FlowId, Origin, Transport};
+use super::{CaptureOrigin, FlowId, IpProtocol};
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapTsResolution, PcapWriteError, PcapWriter};
 use pcap_file::DataLink;
 use pnet_packet::ip::IpNextHeaderProtocol;
@@ -75,12 +75,12 @@ impl<W: Write> PcapOut<W> {
     }
 
     /// Writes one message with the addresses, transport and time of its origin.
-    pub fn write(&mut self, origin: &Origin, message: &[u8]) -> Result<(), WriteError> {
+    pub fn write(&mut self, origin: &CaptureOrigin, message: &[u8]) -> Result<(), WriteError> {
         let ts = origin.timestamp.as_duration();
         self.ip_id = self.ip_id.wrapping_add(1);
         let frames = match origin.transport {
-            Transport::Udp => udp_frames(origin.src, origin.dst, message, self.ip_id, self.mtu)?,
-            Transport::Tcp => {
+            IpProtocol::Udp => udp_frames(origin.src, origin.dst, message, self.ip_id, self.mtu)?,
+            IpProtocol::Tcp => {
                 let flow = FlowId {
                     src: origin.src,
                     dst: origin.dst,

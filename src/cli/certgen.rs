@@ -2,10 +2,10 @@
 //! live here (man pages and completions are generated from them) together with `run`, which
 //! turns a parsed command line into store operations and output lines.
 //!
-//! Exit codes: 0 done, 1 refused or failed, 2 usage error (clap's own).
+//! Exit codes: [`CERTGEN_EXIT_CODES_HELP`].
 
-use crate::cli::{CommonArgs, StoreArgs};
-use crate::store::fsio::{self, PassSource, PUBLIC_MODE, SECRET_MODE};
+use crate::cli::{pass_source, CommonArgs, Exit, KeyPassArgs, StoreArgs};
+use crate::store::fsio::{self, PUBLIC_MODE, SECRET_MODE};
 use crate::store::x509::{self, KeyType, LeafProfile, TlsProfile};
 use crate::store::{policy::MemberPattern, Store, StoreError};
 use clap::{Args, Parser, Subcommand};
@@ -14,12 +14,18 @@ use openssl::x509::{X509Req, X509};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The text sipsec-certgen's `--help` ends with.
+pub const CERTGEN_EXIT_CODES_HELP: &str = "Exit codes: 0 done; 1 the command was refused or \
+failed; 2 usage error; 3 the store could not be opened or created, or its keys cannot be read \
+with the passphrase given.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sipsec-certgen",
     version,
     about = "Manage the sipsec certificate store: CAs, group identities, CSRs, PKCS#12, CRLs",
-    after_long_help = crate::store::LAYOUT_HELP
+    after_help = CERTGEN_EXIT_CODES_HELP,
+    after_long_help = format!("{}\n\n{CERTGEN_EXIT_CODES_HELP}", crate::store::LAYOUT_HELP)
 )]
 pub struct CertgenCli {
     #[command(flatten)]
@@ -31,22 +37,6 @@ pub struct CertgenCli {
     pub key_pass: KeyPassArgs,
     #[command(subcommand)]
     pub command: CertgenCommand,
-}
-
-/// Where the store's key passphrase comes from (never from argv).
-#[derive(Debug, Clone, Args)]
-pub struct KeyPassArgs {
-    /// Read the key passphrase from the first line of FILE.
-    #[arg(
-        long,
-        global = true,
-        value_name = "FILE",
-        conflicts_with = "passphrase_env"
-    )]
-    pub passphrase_file: Option<PathBuf>,
-    /// Read the key passphrase from environment variable NAME.
-    #[arg(long, global = true, value_name = "NAME")]
-    pub passphrase_env: Option<String>,
 }
 
 /// Where a PKCS#12 passphrase comes from (never from argv).
@@ -63,19 +53,6 @@ pub struct P12PassArgs {
     /// Read the PKCS#12 passphrase from environment variable NAME.
     #[arg(long, value_name = "NAME")]
     pub p12_pass_env: Option<String>,
-}
-
-impl KeyPassArgs {
-    /// Where the store's key passphrase comes from, if the user named a source.
-    pub fn source(&self) -> Option<PassSource> {
-        pass_source(&self.passphrase_file, &self.passphrase_env)
-    }
-}
-
-fn pass_source(file: &Option<PathBuf>, env: &Option<String>) -> Option<PassSource> {
-    file.clone()
-        .map(PassSource::File)
-        .or_else(|| env.clone().map(PassSource::Env))
 }
 
 /// Options of every command that makes a key and certificate.
@@ -293,9 +270,12 @@ pub enum AnchorCommand {
     Add { file: PathBuf },
 }
 
-/// Why a certgen command failed (exit code 1).
+/// Why a certgen command failed: exit code 3 for [`CertgenError::Setup`], else 1.
 #[derive(Debug, thiserror::Error)]
 pub enum CertgenError {
+    /// The store could not be opened or created, or its keys not read.
+    #[error(transparent)]
+    Setup(StoreError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("writing output: {0}")]
@@ -332,17 +312,35 @@ fn emit(out: &mut dyn Write, to: Option<&Path>, pem: &[u8]) -> Result<(), Certge
     }
 }
 
+/// The whole of sipsec-certgen: one command, its results on stdout.
+pub fn run(cli: &CertgenCli) -> Exit {
+    let stdout = std::io::stdout();
+    match execute(cli, &mut stdout.lock()) {
+        Ok(()) => Exit::Ok,
+        Err(e) => {
+            let exit = match e {
+                CertgenError::Setup(_) => Exit::Fatal,
+                _ => Exit::Refused,
+            };
+            eprintln!("sipsec-certgen: {:#}", anyhow::Error::from(e));
+            exit
+        }
+    }
+}
+
 /// Runs one certgen command against the store, writing results to `out`.
-pub fn run(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
+fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
     let path = &cli.store.store;
     let key_pass = cli.key_pass.source();
     let creating = matches!(cli.command, CertgenCommand::InitCa { .. });
     let store = if creating {
-        Store::create(path)?
+        Store::create(path)
     } else {
-        Store::open(path)?
+        Store::open(path)
     };
-    let mut store = store.with_passphrase(key_pass.as_ref())?;
+    let mut store = store
+        .and_then(|s| s.with_passphrase(key_pass.as_ref()))
+        .map_err(CertgenError::Setup)?;
     match &cli.command {
         CertgenCommand::InitCa {
             cn,

@@ -1,13 +1,13 @@
 //! `sipsec-decrypt`: the clap definitions (man page and completions come from here) and the
 //! runner that builds the decryptor from them.
 
-use crate::cli::certgen::KeyPassArgs;
+use crate::cli::Exit;
 use crate::cli::{
-    open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP,
+    open_store, run_filter, setup_failed, CommonArgs, FilterArgs, KeyPassArgs, StoreArgs,
+    EXIT_CODES_HELP,
 };
-use crate::smime::decrypt::{DecryptOptions, Decryptor};
+use crate::tool::decrypt::{Decrypt, DecryptOptions};
 use clap::Parser;
-use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
 The key is the store identity whose certificate an envelope's recipient info names (issuer and \
@@ -57,10 +57,10 @@ pub struct DecryptCli {
 }
 
 /// The whole of sipsec-decrypt.
-pub fn run(cli: &DecryptCli) -> ExitCode {
+pub fn run(cli: &DecryptCli) -> Exit {
     let decryptor = open_store(&cli.store.store, &cli.key_pass).and_then(|s| {
-        Decryptor::new(
-            &s,
+        Decrypt::new(
+            s,
             DecryptOptions {
                 open_signed: cli.open_signed,
             },

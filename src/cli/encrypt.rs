@@ -1,19 +1,20 @@
 //! `sipsec-encrypt`: the command line of the encrypt filter.
 
-use crate::cli::certgen::KeyPassArgs;
-use crate::cli::{open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs};
-use crate::crypto::{ContentCipher, EncryptOptions, RsaPadding};
-use crate::encrypt::{check_hide, EncryptConfig, EncryptFilter, EncryptForm};
-use crate::select::Selection;
+use crate::cli::Exit;
+use crate::cli::{
+    open_store, run_filter, setup_failed, CommonArgs, FilterArgs, KeyPassArgs, StoreArgs,
+};
+use crate::crypto::{CmsEncryptOptions, ContentCipher, RsaPadding};
 use crate::smime::build::Transfer;
 use crate::smime::inner::InnerPolicy;
 use crate::store::Store;
+use crate::tool::encrypt::{check_hide, Encrypt, EncryptForm, EncryptOptions};
+use crate::tool::select::Selection;
 use crate::uri::Aor;
 use anyhow::{bail, Context};
 use clap::{Parser, ValueEnum};
 use openssl::x509::X509;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
 Recipients. The envelope is made for the address-of-record the message goes to: a request's \
@@ -134,17 +135,17 @@ fn extra_recipient(store: &Store, arg: &str) -> anyhow::Result<X509> {
         .with_context(|| format!("--also-to {arg}: no certificate for {aor} in the store"))
 }
 
-fn config(cli: &EncryptCli, store: &Store) -> anyhow::Result<EncryptConfig> {
+fn config(cli: &EncryptCli, store: &Store) -> anyhow::Result<EncryptOptions> {
     for name in &cli.hide {
         check_hide(name).map_err(anyhow::Error::msg)?;
     }
     if !cli.hide.is_empty() && cli.form != EncryptForm::Sip {
         bail!("--hide needs --form sip (only a message/sip copy can carry headers inside)");
     }
-    Ok(EncryptConfig {
+    Ok(EncryptOptions {
         form: cli.form,
         selection: cli.select.clone(),
-        options: EncryptOptions {
+        options: CmsEncryptOptions {
             cipher: cli.cipher.cipher(),
             rsa_padding: match cli.rsa_padding {
                 PaddingArg::Oaep => RsaPadding::Oaep,
@@ -170,14 +171,12 @@ fn config(cli: &EncryptCli, store: &Store) -> anyhow::Result<EncryptConfig> {
 }
 
 /// The whole `main` of sipsec-encrypt.
-pub fn run(cli: &EncryptCli) -> ExitCode {
+pub fn run(cli: &EncryptCli) -> Exit {
     let setup = open_store(&cli.store.store, &cli.key_pass)
         .map_err(anyhow::Error::from)
         .and_then(|store| Ok((config(cli, &store)?, store)));
     match setup {
-        Ok((config, store)) => {
-            run_filter(&EncryptFilter::new(store, config), &cli.filter, &cli.common)
-        }
+        Ok((config, store)) => run_filter(&Encrypt::new(store, config), &cli.filter, &cli.common),
         Err(e) => setup_failed("encrypt", format_args!("{e:#}")),
     }
 }

@@ -12,8 +12,8 @@ use crate::filter::control::ControlKey;
 use crate::filter::driver::{self, DriverOptions, Input, InputKind, Sinks};
 use crate::filter::{FailMode, Filter};
 use crate::message::{Framing, DEFAULT_MAX_SIZE};
+use crate::store::fsio::PassSource;
 use crate::store::{Store, StoreError};
-use certgen::KeyPassArgs;
 use clap::{Args, CommandFactory};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -63,6 +63,36 @@ pub struct StoreArgs {
     /// Certificate store directory.
     #[arg(long, env = "SIPSEC_STORE", value_name = "DIR")]
     pub store: PathBuf,
+}
+
+/// Where the store's key passphrase comes from (never from argv).
+#[derive(Debug, Clone, Args)]
+pub struct KeyPassArgs {
+    /// Read the key passphrase from the first line of FILE.
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        conflicts_with = "passphrase_env"
+    )]
+    pub passphrase_file: Option<PathBuf>,
+    /// Read the key passphrase from environment variable NAME.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub passphrase_env: Option<String>,
+}
+
+impl KeyPassArgs {
+    /// Where the store's key passphrase comes from, if the user named a source.
+    pub fn source(&self) -> Option<PassSource> {
+        pass_source(&self.passphrase_file, &self.passphrase_env)
+    }
+}
+
+/// The passphrase source named by a `--…-file` / `--…-env` pair, if either is given.
+pub(crate) fn pass_source(file: &Option<PathBuf>, env: &Option<String>) -> Option<PassSource> {
+    file.clone()
+        .map(PassSource::File)
+        .or_else(|| env.clone().map(PassSource::Env))
 }
 
 /// Opens the store at `path` with the key passphrase the command line names: the one way
@@ -224,17 +254,17 @@ fn create(path: &PathBuf) -> Result<File, SetupError> {
 
 /// Reports a failure to set a run up (store, keys, inputs, output): one line on stderr,
 /// exit code 3.
-pub fn setup_failed(tool: &str, error: impl std::fmt::Display) -> ExitCode {
+pub fn setup_failed(tool: &str, error: impl std::fmt::Display) -> Exit {
     eprintln!("sipsec-{tool}: {error}");
-    Exit::Fatal.into()
+    Exit::Fatal
 }
 
 /// Runs a filter tool from its parsed options: the whole `main` of sign, encrypt, verify and
 /// decrypt once they have built their [`Filter`].
-pub fn run_filter(filter: &dyn Filter, args: &FilterArgs, common: &CommonArgs) -> ExitCode {
+pub fn run_filter(filter: &dyn Filter, args: &FilterArgs, common: &CommonArgs) -> Exit {
     let tool = filter.name();
     match try_run_filter(filter, args, common) {
-        Ok(code) => code.into(),
+        Ok(code) => code,
         Err(e) => setup_failed(tool, e),
     }
 }

@@ -1,8 +1,7 @@
 //! `sipsec-relay`: the stateless SIP proxy and registrar. The clap definitions (man pages and
 //! completions are generated from them), the configuration file, and `run`.
 
-use crate::cli::certgen::KeyPassArgs;
-use crate::cli::{CommonArgs, Exit};
+use crate::cli::{CommonArgs, Exit, KeyPassArgs};
 use crate::relay::core::{Relay, RelayKey};
 use crate::relay::net::{self, Limits, NetOptions, Tls};
 use crate::relay::registrar::Bounds;

@@ -1,14 +1,15 @@
 //! `sipsec-sign`: the command line of the sign filter (man page and completions come from here).
 
-use crate::cli::certgen::KeyPassArgs;
-use crate::cli::{open_store, run_filter, setup_failed, CommonArgs, FilterArgs, StoreArgs};
+use crate::cli::Exit;
+use crate::cli::{
+    open_store, run_filter, setup_failed, CommonArgs, FilterArgs, KeyPassArgs, StoreArgs,
+};
 use crate::crypto::DigestAlgorithm;
-use crate::select::Selection;
-use crate::sign::{Form, SignConfig, SignFilter};
 use crate::smime::build::{Handling, Transfer};
 use crate::smime::inner::InnerPolicy;
+use crate::tool::select::Selection;
+use crate::tool::sign::{Form, Sign, SignOptions};
 use clap::{Parser, ValueEnum};
-use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
 Whose signature. A request is signed as its From, a response as its To, mapped through the \
@@ -129,7 +130,7 @@ pub struct SignCli {
 }
 
 /// The whole `main` of sipsec-sign.
-pub fn run(cli: &SignCli) -> ExitCode {
+pub fn run(cli: &SignCli) -> Exit {
     // The group keys are read per message: a passphrase that cannot read them is a set-up
     // error, not a warning on every message passed on unsigned.
     let store = match open_store(&cli.store.store, &cli.key_pass)
@@ -138,7 +139,7 @@ pub fn run(cli: &SignCli) -> ExitCode {
         Ok(s) => s,
         Err(e) => return setup_failed("sign", e),
     };
-    let config = SignConfig {
+    let config = SignOptions {
         form: cli.form,
         selection: cli.select.clone(),
         digest: cli.digest.algorithm(),
@@ -154,5 +155,5 @@ pub fn run(cli: &SignCli) -> ExitCode {
             internal: cli.internal.clone(),
         },
     };
-    run_filter(&SignFilter::new(store, config), &cli.filter, &cli.common)
+    run_filter(&Sign::new(store, config), &cli.filter, &cli.common)
 }

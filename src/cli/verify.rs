@@ -1,13 +1,13 @@
 //! `sipsec-verify`: the clap definitions (man page and completions come from here) and the
 //! runner that builds the verifier from them.
 
-use crate::cli::setup_failed;
-use crate::cli::{run_filter, CommonArgs, FilterArgs, StoreArgs, EXIT_CODES_HELP};
-use crate::smime::verify::{PeerPolicy, Require, Verifier, VerifyOptions};
+use crate::cli::{
+    run_filter, setup_failed, CommonArgs, Exit, FilterArgs, StoreArgs, EXIT_CODES_HELP,
+};
 use crate::store::Store;
+use crate::tool::verify::{PeerPolicy, Require, Verify, VerifyOptions};
 use clap::Parser;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 const AFTER_HELP: &str = "\
 Every check is reported on its own in the Sipsec-Verdict header and the JSON report, never one \
@@ -84,7 +84,7 @@ fn help() -> String {
 }
 
 /// The whole of sipsec-verify.
-pub fn run(cli: &VerifyCli) -> ExitCode {
+pub fn run(cli: &VerifyCli) -> Exit {
     let peers = match &cli.peer_policy {
         Some(p) => match std::fs::read_to_string(p)
             .map_err(|e| e.to_string())
@@ -110,5 +110,5 @@ pub fn run(cli: &VerifyCli) -> ExitCode {
         unwrap: cli.unwrap,
         learn_certs: cli.learn_certs,
     };
-    run_filter(&Verifier::new(store, options), &cli.filter, &cli.common)
+    run_filter(&Verify::new(store, options), &cli.filter, &cli.common)
 }

@@ -112,17 +112,17 @@ impl NameConstraints {
             return None;
         }
         let mut nc = NameConstraints::default();
-        for part in der::children(outer.body, 1)? {
+        for part in der::children(outer.content, 1)? {
             let list = match part.tag {
                 0xa0 => &mut nc.permitted,
                 0xa1 => &mut nc.excluded,
                 _ => return None,
             };
-            for subtree in der::children(part.body, 2)? {
+            for subtree in der::children(part.content, 2)? {
                 // GeneralSubtree ::= SEQUENCE { base GeneralName, minimum, maximum }: OpenSSL
                 // has refused a chain whose minimum or maximum is set, so only the base counts.
-                let (base, _) = der::read(subtree.body, 3).filter(|_| subtree.tag == 0x30)?;
-                if let Some(s) = Self::subtree(base.tag, base.body) {
+                let (base, _) = der::read(subtree.content, 3).filter(|_| subtree.tag == 0x30)?;
+                if let Some(s) = Self::subtree(base.tag, base.content) {
                     list.push(s?);
                 }
             }

@@ -1,118 +1,192 @@
-//! Just enough BER/DER reading for what OpenSSL 3.0 has no public getter for: the
-//! content-encryption algorithm of an Enveloped or AuthEnvelopedData, and the raw value of a
-//! certificate extension (nameConstraints, for `constraints`). Accepts definite and indefinite
-//! lengths (the CLI streams with indefinite lengths); never panics.
+//! The one DER/BER reader of the crate, over borrowed bytes, never panicking. Two sets of rules:
+//! [`element`] reads definite lengths only, for the fast paths of `fastcms` and `fastenv`
+//! (anything else goes to OpenSSL); [`read`] also takes indefinite lengths (the CLI streams
+//! with them) for what OpenSSL 3.0 has no public getter for: the content-encryption algorithm of
+//! an Enveloped or AuthEnvelopedData, and the raw value of a certificate extension
+//! (nameConstraints, for `constraints`).
 
 const MAX_DEPTH: usize = 16;
 
-pub(super) struct Tlv<'a> {
-    pub(super) tag: u8,
+/// One element: its tag, its content octets and its whole encoding.
+#[derive(Clone, Copy)]
+pub(crate) struct Tlv<'a> {
+    pub(crate) tag: u8,
     /// Content octets; for an indefinite length, the children without the end-of-contents.
-    pub(super) body: &'a [u8],
+    pub(crate) content: &'a [u8],
+    /// The element as encoded: tag, length and content (and end-of-contents).
+    pub(crate) whole: &'a [u8],
 }
 
-/// Reads one TLV from the front of `input`; returns it and the rest.
-pub(super) fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
-    if depth > MAX_DEPTH {
+/// What a read accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    /// Definite lengths in at most four octets: the fast paths, which leave every other
+    /// encoding to OpenSSL.
+    Definite,
+    /// Also indefinite lengths (the CLI streams with them) and longer length fields; high tag
+    /// numbers refused; nesting bounded by [`MAX_DEPTH`].
+    Ber,
+}
+
+/// Reads one TLV (definite or indefinite length) from the front of `input` at nesting `depth`;
+/// returns it and the rest.
+pub(crate) fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
+    read_with(input, depth, Rules::Ber)
+}
+
+/// Splits the first element (definite length only) off `input`.
+pub(crate) fn element(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
+    read_with(input, 0, Rules::Definite)
+}
+
+#[inline]
+fn read_with(input: &[u8], depth: usize, rules: Rules) -> Option<(Tlv<'_>, &[u8])> {
+    if rules == Rules::Ber && depth > MAX_DEPTH {
         return None;
     }
     let (&tag, rest) = input.split_first()?;
-    if tag & 0x1f == 0x1f {
+    if rules == Rules::Ber && tag & 0x1f == 0x1f {
         return None; // high tag numbers never occur on the path we walk
     }
     let (&first, rest) = rest.split_first()?;
-    if first == 0x80 {
-        if tag & 0x20 == 0 {
-            return None;
-        }
-        let mut cursor = rest;
-        loop {
-            if cursor.starts_with(&[0, 0]) {
-                let used = rest.len() - cursor.len();
-                return Some((
-                    Tlv {
-                        tag,
-                        body: rest.get(..used)?,
-                    },
-                    cursor.get(2..)?,
-                ));
+    let (len, rest) = match first {
+        0..=0x7f => (usize::from(first), rest),
+        0x80 if rules == Rules::Ber => return indefinite(input, tag, rest, depth),
+        0x80 => return None,
+        _ => {
+            let n = usize::from(first & 0x7f);
+            let max = match rules {
+                Rules::Definite => 4,
+                Rules::Ber => std::mem::size_of::<usize>(),
+            };
+            if n > max || rest.len() < n {
+                return None;
             }
-            let (_, after) = read(cursor, depth + 1)?;
-            cursor = after;
+            let (bytes, rest) = rest.split_at(n);
+            let len = bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            (len, rest)
         }
-    }
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n > std::mem::size_of::<usize>() || rest.len() < n {
-            return None;
-        }
-        let (bytes, rest) = rest.split_at(n);
-        let len = bytes
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
-        (len, rest)
     };
     if rest.len() < len {
         return None;
     }
-    let (body, rest) = rest.split_at(len);
-    Some((Tlv { tag, body }, rest))
+    let (content, after) = rest.split_at(len);
+    let whole = &input[..input.len() - after.len()];
+    Some((
+        Tlv {
+            tag,
+            content,
+            whole,
+        },
+        after,
+    ))
 }
 
-pub(super) fn children(body: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
+/// The rest of an indefinite-length element whose tag and length octet are read: its children
+/// up to the end-of-contents.
+fn indefinite<'a>(
+    input: &'a [u8],
+    tag: u8,
+    rest: &'a [u8],
+    depth: usize,
+) -> Option<(Tlv<'a>, &'a [u8])> {
+    if tag & 0x20 == 0 {
+        return None;
+    }
+    let mut cursor = rest;
+    loop {
+        if cursor.starts_with(&[0, 0]) {
+            let used = rest.len() - cursor.len();
+            let after = cursor.get(2..)?;
+            return Some((
+                Tlv {
+                    tag,
+                    content: rest.get(..used)?,
+                    whole: &input[..input.len() - after.len()],
+                },
+                after,
+            ));
+        }
+        let (_, after) = read(cursor, depth + 1)?;
+        cursor = after;
+    }
+}
+
+/// The elements inside a constructed element's content, read as [`read`] does.
+pub(crate) fn children(content: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
+    collect(content, |input| read(input, depth))
+}
+
+/// The elements inside a constructed element's content, read as [`element`] does.
+pub(crate) fn elements(content: &[u8]) -> Option<Vec<Tlv<'_>>> {
+    collect(content, element)
+}
+
+fn collect<'a>(
+    content: &'a [u8],
+    next: impl Fn(&'a [u8]) -> Option<(Tlv<'a>, &'a [u8])>,
+) -> Option<Vec<Tlv<'a>>> {
     let mut out = Vec::new();
-    let mut cursor = body;
+    let mut cursor = content;
     while !cursor.is_empty() {
-        let (tlv, rest) = read(cursor, depth)?;
+        let (tlv, rest) = next(cursor)?;
         out.push(tlv);
         cursor = rest;
     }
     Some(out)
 }
 
+/// `e` when it has the tag `tag`.
+pub(crate) fn expect<'a>(e: Option<&Tlv<'a>>, tag: u8) -> Option<Tlv<'a>> {
+    e.filter(|e| e.tag == tag).copied()
+}
+
 /// Dotted text of the OID that names the content-encryption algorithm:
 /// ContentInfo → [0] → (Auth)EnvelopedData → EncryptedContentInfo → AlgorithmIdentifier → OID.
 pub(crate) fn content_encryption_oid(der: &[u8]) -> Option<String> {
     let (ci, _) = read(der, 0)?;
-    let ci = children(ci.body, 1)?;
+    let ci = children(ci.content, 1)?;
     let explicit = ci.get(1).filter(|t| t.tag == 0xa0)?;
-    let (env, _) = read(explicit.body, 2)?;
+    let (env, _) = read(explicit.content, 2)?;
     // Version, optional [0] originatorInfo, SET recipientInfos, then the first SEQUENCE is the
     // EncryptedContentInfo.
-    let parts = children(env.body, 3)?;
+    let parts = children(env.content, 3)?;
     let eci = parts.iter().find(|t| t.tag == 0x30)?;
-    let eci = children(eci.body, 4)?;
+    let eci = children(eci.content, 4)?;
     let alg = eci.get(1).filter(|t| t.tag == 0x30)?;
-    let (oid, _) = read(alg.body, 5)?;
-    (oid.tag == 0x06).then(|| dotted(oid.body)).flatten()
+    let (oid, _) = read(alg.content, 5)?;
+    (oid.tag == 0x06).then(|| dotted(oid.content)).flatten()
 }
 
 /// The value (the extnValue octets) of the extension `oid` (its content octets, e.g.
 /// `55 1d 1e` for nameConstraints) in a certificate's DER: `Some(None)` when the certificate
 /// has no such extension, `None` when the DER does not read.
-pub(super) fn extension_value<'a>(cert: &'a [u8], oid: &[u8]) -> Option<Option<&'a [u8]>> {
+pub(crate) fn extension_value<'a>(cert: &'a [u8], oid: &[u8]) -> Option<Option<&'a [u8]>> {
     let (certificate, _) = read(cert, 0)?;
-    let (tbs, _) = read(certificate.body, 1)?;
+    let (tbs, _) = read(certificate.content, 1)?;
     // Extensions are the [3] field, last of the TBSCertificate; a v1 certificate has none.
-    let Some(explicit) = children(tbs.body, 2)?.into_iter().find(|t| t.tag == 0xa3) else {
+    let Some(explicit) = children(tbs.content, 2)?
+        .into_iter()
+        .find(|t| t.tag == 0xa3)
+    else {
         return Some(None);
     };
-    let (extensions, _) = read(explicit.body, 3)?;
-    for ext in children(extensions.body, 4)? {
+    let (extensions, _) = read(explicit.content, 3)?;
+    for ext in children(extensions.content, 4)? {
         // Extension ::= SEQUENCE { extnID OID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING }
-        let fields = children(ext.body, 5)?;
+        let fields = children(ext.content, 5)?;
         let id = fields.first().filter(|t| t.tag == 0x06)?;
-        if id.body == oid {
+        if id.content == oid {
             let value = fields.last().filter(|t| t.tag == 0x04)?;
-            return Some(Some(value.body));
+            return Some(Some(value.content));
         }
     }
     Some(None)
 }
 
-fn dotted(body: &[u8]) -> Option<String> {
+pub(crate) fn dotted(body: &[u8]) -> Option<String> {
     let mut arcs: Vec<u64> = Vec::new();
     let mut acc: u64 = 0;
     for &b in body {
@@ -139,6 +213,11 @@ fn dotted(body: &[u8]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sip_domain_purpose_reads_as_its_dotted_oid() {
+        assert_eq!(crate::crypto::id_kp_sip_domain_text(), "1.3.6.1.5.5.7.3.20");
+    }
 
     #[test]
     fn oid_text() {

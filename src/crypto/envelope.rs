@@ -12,7 +12,7 @@ use super::{
 
 /// How to encrypt. Default: AES-128-CBC with RSA-OAEP key transport (RFC 8551 §2.7 MUST).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct EncryptOptions {
+pub struct CmsEncryptOptions {
     pub cipher: ContentCipher,
     /// Used for RSA recipients; EC recipients always use ECDH key agreement.
     pub rsa_padding: RsaPadding,
@@ -56,7 +56,7 @@ fn is_envelope(t: &CmsContentType) -> bool {
 pub fn encrypt(
     content: &[u8],
     recipients: &[X509],
-    opts: &EncryptOptions,
+    opts: &CmsEncryptOptions,
 ) -> Result<Vec<u8>, CmsError> {
     if recipients.is_empty() {
         return Err(CmsError::NoRecipients);
@@ -141,7 +141,7 @@ mod tests {
             let (cert, key) = ca.leaf(kind, "sip:bob@example.net");
             for cipher in CIPHERS {
                 for rsa_padding in [RsaPadding::Oaep, RsaPadding::Pkcs1v15] {
-                    let opts = EncryptOptions {
+                    let opts = CmsEncryptOptions {
                         cipher: cipher.clone(),
                         rsa_padding,
                     };
@@ -166,7 +166,12 @@ mod tests {
         let (c1, k1) = ca.leaf(KeyKind::P256, "sip:a@example.com");
         let (c2, k2) = ca.leaf(KeyKind::Rsa, "sip:b@example.com");
         let (c3, k3) = ca.leaf(KeyKind::Rsa, "sip:c@example.com");
-        let der = encrypt(BODY, &[c1.clone(), c2.clone()], &EncryptOptions::default()).unwrap();
+        let der = encrypt(
+            BODY,
+            &[c1.clone(), c2.clone()],
+            &CmsEncryptOptions::default(),
+        )
+        .unwrap();
         assert_eq!(decrypt(&der, &k1, &c1).unwrap().content, BODY);
         assert_eq!(decrypt(&der, &k2, &c2).unwrap().content, BODY);
         let ids = recipients(&der).unwrap();
@@ -185,9 +190,9 @@ mod tests {
         let (_, other_key) = ca.leaf(KeyKind::Rsa, "sip:eve@example.net");
         for cipher in [ContentCipher::Aes128Cbc, ContentCipher::Aes128Gcm] {
             let cbc = cipher == ContentCipher::Aes128Cbc;
-            let opts = EncryptOptions {
+            let opts = CmsEncryptOptions {
                 cipher,
-                ..EncryptOptions::default()
+                ..CmsEncryptOptions::default()
             };
             let der = encrypt(BODY, std::slice::from_ref(&cert), &opts).unwrap();
             // Last byte: the GCM tag, or the last ciphertext block for CBC.
@@ -228,7 +233,7 @@ mod tests {
     #[test]
     fn no_recipients_and_wrong_types_are_refused() {
         assert!(matches!(
-            encrypt(BODY, &[], &EncryptOptions::default()),
+            encrypt(BODY, &[], &CmsEncryptOptions::default()),
             Err(CmsError::NoRecipients)
         ));
         let ca = Ca::new(KeyKind::Rsa);

@@ -12,14 +12,16 @@
 pub mod constraints;
 mod der;
 mod envelope;
+pub mod fastcms;
+pub mod fastenv;
 mod ffi;
 mod sign;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod trust;
 
-pub use envelope::{content_type, decrypt, encrypt, recipients, Decrypted, EncryptOptions};
-pub use sign::{sign, verify, SignOptions, Signer, VerifiedSignature, VerifyContext};
+pub use envelope::{content_type, decrypt, encrypt, recipients, CmsEncryptOptions, Decrypted};
+pub use sign::{sign, verify, CmsSignOptions, Signer, VerifiedSignature, VerifyContext};
 pub use trust::{chain_key, check_trust, ChainKey, TrustContext, TrustPurpose, TrustVerdict};
 
 use openssl::error::ErrorStack;
@@ -73,6 +75,28 @@ impl CmsError {
             detail: e.to_string(),
         }
     }
+}
+
+/// id-kp-sipDomain (RFC 5924), 1.3.6.1.5.5.7.3.20, as OID content octets: the key purpose
+/// that lets a certificate for a domain speak for the SIP users of that domain.
+pub const ID_KP_SIP_DOMAIN: [u8; 8] = [0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x14];
+
+/// Dotted text of [`ID_KP_SIP_DOMAIN`], as OpenSSL's builders take it.
+pub fn id_kp_sip_domain_text() -> String {
+    der::dotted(&ID_KP_SIP_DOMAIN).unwrap_or_default()
+}
+
+/// Whether `cert` carries id-kp-sipDomain. The openssl crate has no accessor for extended key
+/// usage; the OID's DER (tag, length, content) cannot occur in a certificate other than as a
+/// key purpose (it lies under id-kp), so it is searched for in the whole certificate.
+pub fn has_sip_domain_purpose(cert: &X509Ref) -> bool {
+    cert.to_der().is_ok_and(|d| {
+        d.windows(ID_KP_SIP_DOMAIN.len() + 2).any(|w| {
+            w[0] == 0x06
+                && usize::from(w[1]) == ID_KP_SIP_DOMAIN.len()
+                && w[2..] == ID_KP_SIP_DOMAIN
+        })
+    })
 }
 
 pub(crate) fn parse_der(der: &[u8]) -> Result<openssl::cms::CmsContentInfo, CmsError> {

@@ -19,7 +19,7 @@ pub struct Signer {
 /// How to sign. The default is what RFC 8591-era peers expect: SHA-256, detached (for
 /// multipart/signed), signer certificate and chain included.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SignOptions {
+pub struct CmsSignOptions {
     pub digest: DigestAlgorithm,
     /// Detached (no eContent, for multipart/signed) or attached (pkcs7-mime signed-data).
     pub detached: bool,
@@ -28,9 +28,9 @@ pub struct SignOptions {
     pub include_certs: bool,
 }
 
-impl Default for SignOptions {
+impl Default for CmsSignOptions {
     fn default() -> Self {
-        SignOptions {
+        CmsSignOptions {
             digest: DigestAlgorithm::Sha256,
             detached: true,
             include_certs: true,
@@ -40,7 +40,7 @@ impl Default for SignOptions {
 
 /// Signs `content` byte for byte (never canonicalised) and returns the DER ContentInfo.
 /// RSA keys sign with PKCS#1 v1.5, EC keys with ECDSA.
-pub fn sign(content: &[u8], signer: &Signer, opts: &SignOptions) -> Result<Vec<u8>, CmsError> {
+pub fn sign(content: &[u8], signer: &Signer, opts: &CmsSignOptions) -> Result<Vec<u8>, CmsError> {
     let md = opts.digest.message_digest()?;
     let cert_key = signer
         .cert
@@ -196,7 +196,7 @@ mod tests {
     #[test]
     fn the_capabilities_attribute_is_the_one_openssl_builds() {
         let s = signer(KeyKind::P256);
-        let ours = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let ours = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
         // OpenSSL's own path (CMS_sign), which builds the list for every signature.
         let theirs = CmsContentInfo::sign(
             Some(&s.cert),
@@ -237,7 +237,7 @@ mod tests {
                 DigestAlgorithm::Sha512,
             ] {
                 for detached in [true, false] {
-                    let opts = SignOptions {
+                    let opts = CmsSignOptions {
                         digest: digest.clone(),
                         detached,
                         include_certs: true,
@@ -257,9 +257,9 @@ mod tests {
     #[test]
     fn without_certs_the_signer_must_be_supplied() {
         let s = signer(KeyKind::Rsa);
-        let opts = SignOptions {
+        let opts = CmsSignOptions {
             include_certs: false,
-            ..SignOptions::default()
+            ..CmsSignOptions::default()
         };
         let der = sign(BODY, &s, &opts).unwrap();
         let err = verify(&der, Some(BODY), &VerifyContext::default()).err();
@@ -284,7 +284,7 @@ mod tests {
     #[test]
     fn tampering_is_an_integrity_failure() {
         let s = signer(KeyKind::P256);
-        let der = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let der = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
         let mut body = BODY.to_vec();
         body[3] ^= 1;
         let err = verify(&der, Some(&body), &VerifyContext::default()).err();
@@ -300,7 +300,7 @@ mod tests {
     #[test]
     fn content_presence_is_checked() {
         let s = signer(KeyKind::Rsa);
-        let det = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let det = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
         assert!(matches!(
             verify(&det, None, &VerifyContext::default()),
             Err(CmsError::DetachedContentMissing)
@@ -308,9 +308,9 @@ mod tests {
         let att = sign(
             BODY,
             &s,
-            &SignOptions {
+            &CmsSignOptions {
                 detached: false,
-                ..SignOptions::default()
+                ..CmsSignOptions::default()
             },
         )
         .unwrap();
@@ -330,7 +330,7 @@ mod tests {
             chain: vec![],
         };
         assert!(matches!(
-            sign(BODY, &mixed, &SignOptions::default()),
+            sign(BODY, &mixed, &CmsSignOptions::default()),
             Err(CmsError::KeyMismatch)
         ));
     }

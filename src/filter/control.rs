@@ -100,8 +100,8 @@ impl ControlKey {
             .ok_or_else(|| ControlKeyError::Malformed(path.display().to_string()))
     }
 
-    /// Reads the key from an inherited descriptor (the relay passes it to its filter chain),
-    /// then closes it.
+    /// Reads the key from an inherited descriptor (passed by the process that launches a
+    /// pipeline), then closes it.
     pub fn from_fd(fd: i32) -> Result<ControlKey, ControlKeyError> {
         use std::os::fd::FromRawFd;
         let name = format!("fd {fd}");

@@ -9,7 +9,7 @@
 use super::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
 use super::report::{Disposition, Record, Refusal};
 use super::{FailMode, Filter, MessageContext, Origin};
-use crate::capture::{sniff_format, CaptureSummary, Limits, PcapOut, Timestamp, Transport};
+use crate::capture::{sniff_format, CaptureSummary, IpProtocol, Limits, PcapOut, Timestamp};
 use crate::error::ParseError;
 use crate::framing::{datagram, FrameEvent, OnGarbage, StreamFramer};
 use crate::message::{Framing, Message, DEFAULT_MAX_SIZE};
@@ -792,13 +792,13 @@ impl<'a> Reader<'a> {
 
 /// Where a message that did not come from a capture is put in `--pcap-out`: UDP between two
 /// documentation addresses (RFC 5737), at time zero, so it is plainly not a real origin.
-fn placeholder_capture_origin() -> crate::capture::Origin {
-    crate::capture::Origin {
+fn placeholder_capture_origin() -> crate::capture::CaptureOrigin {
+    crate::capture::CaptureOrigin {
         frames: Vec::new(),
         timestamp: Timestamp::default(),
         src: "192.0.2.1:5060".parse().expect("a literal address"),
         dst: "192.0.2.2:5060".parse().expect("a literal address"),
-        transport: Transport::Udp,
+        transport: IpProtocol::Udp,
     }
 }
 

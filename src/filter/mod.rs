@@ -19,7 +19,7 @@ pub mod control;
 pub mod driver;
 pub mod report;
 
-use crate::capture::{Timestamp, Transport};
+use crate::capture::{IpProtocol, Timestamp};
 use crate::message::Message;
 use crate::uri::Aor;
 use serde::Serialize;
@@ -43,7 +43,7 @@ pub struct Origin {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timestamp: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub transport: Option<Transport>,
+    pub transport: Option<IpProtocol>,
     #[serde(
         skip_serializing_if = "Option::is_none",
         serialize_with = "socket_addr_text"
@@ -86,7 +86,7 @@ fn push_socket_addr(text: &mut String, addr: &SocketAddr) {
 
 impl Origin {
     /// A message read from a capture.
-    pub fn from_capture(input: &Arc<str>, capture: crate::capture::Origin) -> Origin {
+    pub fn from_capture(input: &Arc<str>, capture: crate::capture::CaptureOrigin) -> Origin {
         Origin {
             input: Some(Arc::clone(input)),
             offset: None,
@@ -99,8 +99,8 @@ impl Origin {
     }
 
     /// The capture origin, when the message came from one (for `--pcap-out`).
-    pub fn capture(&self) -> Option<crate::capture::Origin> {
-        Some(crate::capture::Origin {
+    pub fn capture(&self) -> Option<crate::capture::CaptureOrigin> {
+        Some(crate::capture::CaptureOrigin {
             frames: self.frames.clone(),
             timestamp: self.timestamp?,
             src: self.src?,
@@ -117,8 +117,9 @@ pub struct MessageContext {
     /// header, so every filter's report names the same message by the same number).
     pub index: u64,
     pub origin: Origin,
-    /// The authenticated member the message comes from: set only by the relay, and trusted only
-    /// from a control header whose MAC verified.
+    /// The authenticated member the message comes from, trusted only from a control header
+    /// whose MAC verified: a process holding the run's key vouches for it, never a header of
+    /// the message itself.
     pub attribution: Option<Aor>,
 }
 

@@ -355,7 +355,7 @@ fn address_aor(address: crate::error::ParseResult<crate::header::Address<'_>>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::{Timestamp, Transport};
+    use crate::capture::{IpProtocol, Timestamp};
 
     fn records() -> Vec<Record> {
         let mut plain = Record::new("verify", Disposition::Changed, Origin::default());
@@ -371,7 +371,7 @@ mod tests {
                     secs: 1_700_000_000,
                     nanos: 5,
                 }),
-                transport: Some(Transport::Tcp),
+                transport: Some(IpProtocol::Tcp),
                 src: Some("192.0.2.1:5060".parse().unwrap()),
                 dst: Some("[2001:db8::2]:5061".parse().unwrap()),
             },
@@ -418,7 +418,7 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(d).unwrap(), d.as_str(), "{d:?}");
         }
-        for t in [Transport::Udp, Transport::Tcp] {
+        for t in [IpProtocol::Udp, IpProtocol::Tcp] {
             assert_eq!(serde_json::to_value(t).unwrap(), t.as_str(), "{t:?}");
         }
     }

@@ -14,7 +14,7 @@
 //! part is rendered once, signed, and the written multipart is checked to hold those very bytes.
 
 use super::inner::{body_header_name, InnerPolicy, BODY_HEADERS};
-use crate::crypto::{self, CmsError, EncryptOptions, SignOptions, Signer};
+use crate::crypto::{self, CmsEncryptOptions, CmsError, CmsSignOptions, Signer};
 use crate::error::ParseError;
 use crate::message::{unfold, HeaderKind, LineEnding, Message};
 use crate::mime::{self, BuildError, Part, PartHead, WrittenPart};
@@ -186,13 +186,6 @@ fn push_padded(out: &mut String, value: i64, width: u32) {
     }
 }
 
-/// The current time, seconds since 1970.
-pub fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 /// Adds a Date header when the message has none (RFC 3261 §23.4.1: inner and outer carry the
 /// same Date, so it is added before any inner copy is made). True when one was added.
 pub fn ensure_date(message: &mut Message, now: i64) -> Result<bool, WrapError> {
@@ -227,7 +220,7 @@ pub fn replace_body(
 pub struct SignSpec<'a> {
     pub signer: &'a Signer,
     /// Digest and whether certificates are included; `detached` is set by each form.
-    pub options: SignOptions,
+    pub options: CmsSignOptions,
     pub handling: Handling,
     pub transfer: Transfer,
 }
@@ -245,7 +238,7 @@ pub fn multipart_signed(
     spec: &SignSpec<'_>,
     eol: LineEnding,
 ) -> Result<Wrapped, WrapError> {
-    let options = SignOptions {
+    let options = CmsSignOptions {
         detached: true,
         ..spec.options.clone()
     };
@@ -419,7 +412,7 @@ fn set_pkcs7_mime(
 /// entity (RFC 8591 §4.1). Headers stay as they are.
 pub fn sign_cms(mut message: Message, spec: &SignSpec<'_>) -> Result<Message, WrapError> {
     let entity = body_entity(&message, "sign (the cms form covers only the body)")?;
-    let options = SignOptions {
+    let options = CmsSignOptions {
         detached: false,
         ..spec.options.clone()
     };
@@ -437,13 +430,13 @@ pub fn sign_cms(mut message: Message, spec: &SignSpec<'_>) -> Result<Message, Wr
 /// How to encrypt.
 pub struct EncryptSpec<'a> {
     pub recipients: &'a [openssl::x509::X509],
-    pub options: EncryptOptions,
+    pub options: CmsEncryptOptions,
     pub transfer: Transfer,
 }
 
 /// The smime-type of an envelope: RFC 8591 §4.2 spells the AuthEnvelopedData one
 /// `auth-enveloped-data`.
-pub fn envelope_smime_type(options: &EncryptOptions) -> &'static str {
+pub fn envelope_smime_type(options: &CmsEncryptOptions) -> &'static str {
     if options.cipher.is_aead() {
         "auth-enveloped-data"
     } else {

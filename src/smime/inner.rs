@@ -2,16 +2,11 @@
 //!
 //! A signed or encrypted copy travels end to end and outlives the hop it was made on, so it must
 //! never carry what belongs to one hop or to sipsec itself: credentials (a replayable
-//! Authorization or Proxy-Authorization would be handed to every recipient), the filter
-//! contract's control header, the verifier's marks, and any header the deployment declares
+//! Authorization or Proxy-Authorization would be handed to every recipient), and the headers
+//! the caller names: its own control data and marks, and any header the deployment declares
 //! internal.
 
-use crate::filter::control;
 use crate::message::{HeaderField, HeaderKind, Message};
-
-/// The header in which the verifier marks what it found; a mark of ours never goes inside a
-/// signature, where it would look like the sender's own claim.
-pub const VERDICT_HEADER: &str = "Sipsec-Verdict";
 
 /// The header fields that describe a body rather than the message: they move with the body
 /// into the first part of a signature or into an envelope.
@@ -41,24 +36,29 @@ pub fn body_header_name(message: &Message, field: &HeaderField) -> Option<&'stat
     }
 }
 
-/// Which headers never go inside: the fixed set plus the deployment's internal headers.
+/// Which headers never go inside: the credentials, plus the names the caller gives (its own
+/// control data and marks, then the deployment's internal headers).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InnerPolicy {
-    /// Extra header names (any case) that are private to this deployment.
+    /// Extra header names (any case) that are private to this caller and deployment.
     pub internal: Vec<String>,
 }
 
 impl InnerPolicy {
+    /// This policy with the caller's `own` headers (removed first, in this order) before the
+    /// deployment's internal ones.
+    pub fn with_own(&self, own: &[&str]) -> InnerPolicy {
+        let own = own.iter().map(|name| name.to_string());
+        InnerPolicy {
+            internal: own.chain(self.internal.iter().cloned()).collect(),
+        }
+    }
+
     /// Removes from `message` everything that must not travel inside; returns the names removed
     /// (once each), for the verdict.
     pub fn clean(&self, message: &mut Message) -> Vec<String> {
         let mut removed = Vec::new();
-        let fixed = [
-            "Authorization",
-            "Proxy-Authorization",
-            control::HEADER,
-            VERDICT_HEADER,
-        ];
+        let fixed = ["Authorization", "Proxy-Authorization"];
         for name in fixed
             .iter()
             .copied()
@@ -96,12 +96,16 @@ sipsec-verdict: verified\r\n\
 X-Internal-Route: pool-3\r\n\
 Content-Length: 0\r\n\r\n";
 
+    /// The headers the tools name as their own.
+    const OWN: &[&str] = &["Sipsec-Control", "Sipsec-Verdict"];
+
     #[test]
     fn credentials_marks_and_internal_headers_never_go_inside() {
         let msg = Message::parse(MSG).unwrap();
         let policy = InnerPolicy {
             internal: vec!["x-internal-route".into()],
-        };
+        }
+        .with_own(OWN);
         let copy = policy.copy(&msg);
         let text = String::from_utf8_lossy(copy.as_bytes()).to_ascii_lowercase();
         for gone in [
@@ -124,7 +128,7 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn without_internal_headers_only_the_fixed_set_goes() {
         let mut msg = Message::parse(MSG).unwrap();
-        let removed = InnerPolicy::default().clean(&mut msg);
+        let removed = InnerPolicy::default().with_own(OWN).clean(&mut msg);
         assert_eq!(
             removed,
             [

@@ -197,21 +197,21 @@ pub fn decode_cte<'a>(
 
 /// A MIME entity (the signed or decrypted content): its Content-Type and its body with any
 /// base64 transfer encoding undone.
-pub struct Entity<'a> {
+pub struct EntityView<'a> {
     pub content_type: Option<&'a [u8]>,
     pub disposition: Option<&'a [u8]>,
     pub body: Cow<'a, [u8]>,
 }
 
-impl<'a> Entity<'a> {
-    pub fn parse(bytes: &'a [u8]) -> Result<Entity<'a>, FormError> {
+impl<'a> EntityView<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<EntityView<'a>, FormError> {
         let part = Part::parse(bytes).map_err(|e| FormError::BadMultipart(e.to_string()))?;
         let body = decode_cte(
             part.body(),
             part.value_named("Content-Transfer-Encoding"),
             "protected content",
         )?;
-        Ok(Entity {
+        Ok(EntityView {
             content_type: part.content_type(),
             disposition: part.value(HeaderKind::ContentDisposition),
             body,

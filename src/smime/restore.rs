@@ -1,7 +1,6 @@
 //! The inner copy of a message (`message/sip`, `message/sipfrag`) against the outer one:
 //! the RFC 3261 §23.4.1.1 comparison, and restoring what the inner copy protected.
 
-use crate::filter::control;
 use crate::header::Address;
 use crate::message::{unfold, HeaderKind, Message};
 
@@ -103,8 +102,9 @@ fn same_values(kind: HeaderKind, inside: &[&[u8]], outside: &[&[u8]]) -> bool {
 /// in method or status code; a header of the inner copy must have the same values outside
 /// unless a proxy may change it; an inner header absent outside is a hidden end-to-end header.
 /// For an identity body (`aib`) in a response, the fragment's From is the responder (RFC 3893
-/// §6): it is compared, by URI, with the message's To.
-pub fn compare(inner: &Message, outer: &Message, aib: bool) -> Comparison {
+/// §6): it is compared, by URI, with the message's To. The `own` headers (the caller's control
+/// data, any case) are never the sender's and are not compared.
+pub fn compare(inner: &Message, outer: &Message, aib: bool, own: &[&str]) -> Comparison {
     let mut c = Comparison::default();
     match (
         inner.method(),
@@ -122,7 +122,7 @@ pub fn compare(inner: &Message, outer: &Message, aib: bool) -> Comparison {
     let mut seen: Vec<String> = Vec::new();
     for f in inner.fields() {
         let name = lower_name(inner, f);
-        if seen.contains(&name) || MAY_DIFFER.contains(&f.kind) || name == control_name() {
+        if seen.contains(&name) || MAY_DIFFER.contains(&f.kind) || is_own(own, &name) {
             continue;
         }
         seen.push(name.clone());
@@ -161,15 +161,20 @@ pub fn compare(inner: &Message, outer: &Message, aib: bool) -> Comparison {
     c
 }
 
-fn control_name() -> String {
-    control::HEADER.to_ascii_lowercase()
+fn is_own(own: &[&str], name: &str) -> bool {
+    own.iter().any(|h| h.eq_ignore_ascii_case(name))
 }
 
 /// The message a terminal should get from a tunnelled `message/sip`: the outer message keeps
 /// From, To, Call-ID, CSeq, Contact and its routing headers; every other header the inner copy
 /// carries replaces the outer one of the same name (end-to-end headers hidden inside come
-/// back); the body and its Content-Type come from the inner copy.
-pub fn restore_from_inner(outer: &Message, inner: &Message) -> crate::error::ParseResult<Message> {
+/// back); the body and its Content-Type come from the inner copy. The `own` headers (the
+/// caller's control data, any case) never come back from inside.
+pub fn restore_from_inner(
+    outer: &Message,
+    inner: &Message,
+    own: &[&str],
+) -> crate::error::ParseResult<Message> {
     let mut out = outer.clone();
     out.remove_all(HeaderKind::ContentDisposition);
     out.remove_named("Content-Transfer-Encoding");
@@ -189,7 +194,7 @@ pub fn restore_from_inner(outer: &Message, inner: &Message) -> crate::error::Par
                     | HeaderKind::ContentType
                     | HeaderKind::ContentDisposition
             )
-            || name == control_name()
+            || is_own(own, &name)
             || done.contains(&name);
         if skip {
             continue;
@@ -250,6 +255,9 @@ pub fn restore_entity(
 mod tests {
     use super::*;
 
+    /// The caller's control header, as the tools pass it.
+    const OWN: &[&str] = &["Sipsec-Control"];
+
     fn m(text: &str) -> Message {
         Message::parse(text.as_bytes().to_vec()).unwrap()
     }
@@ -266,7 +274,7 @@ mod tests {
             From: <sip:a@EXAMPLE.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
             CSeq: 1  INVITE\r\nMax-Forwards: 70\r\nX-Hidden: yes\r\nContent-Length: 0\r\n\r\n",
         );
-        let c = compare(&inner, &m(OUTER), false);
+        let c = compare(&inner, &m(OUTER), false, OWN);
         assert!(c.passed(), "{c:?}");
         assert!(c.covered.contains(&"x-hidden".to_string()));
         assert_eq!(c.outer_only, vec!["subject".to_string()]);
@@ -276,14 +284,14 @@ mod tests {
             From: <sip:a@example.com>;tag=2\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
             CSeq: 1 INVITE\r\nSubject: inner\r\nContent-Length: 0\r\n\r\n",
         );
-        let c = compare(&forged, &m(OUTER), false);
+        let c = compare(&forged, &m(OUTER), false, OWN);
         assert_eq!(c.differing, vec!["from".to_string(), "subject".to_string()]);
         let bye = m(
             "BYE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
             From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
             CSeq: 1 BYE\r\nContent-Length: 0\r\n\r\n",
         );
-        assert!(compare(&bye, &m(OUTER), false)
+        assert!(compare(&bye, &m(OUTER), false, OWN)
             .differing
             .contains(&"method".to_string()));
     }
@@ -297,11 +305,11 @@ mod tests {
             let text = format!("From: <{from}>;tag=2\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\r\n");
             crate::mime::parse_sipfrag(text.as_bytes()).unwrap()
         };
-        assert!(compare(&frag("sip:b@example.com"), &resp, true).passed());
-        let c = compare(&frag("sip:mallory@example.com"), &resp, true);
+        assert!(compare(&frag("sip:b@example.com"), &resp, true, OWN).passed());
+        let c = compare(&frag("sip:mallory@example.com"), &resp, true, OWN);
         assert_eq!(c.differing.len(), 1, "{c:?}");
         // Outside an identity body, a From is a From.
-        assert!(!compare(&frag("sip:b@example.com"), &resp, false).passed());
+        assert!(!compare(&frag("sip:b@example.com"), &resp, false, OWN).passed());
     }
 
     #[test]
@@ -310,7 +318,7 @@ mod tests {
             From: \"Display\" <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c1\r\n\
             CSeq: 1 INVITE\r\nSubject: secret\r\nContent-Type: application/sdp\r\n\
             Content-Length: 4\r\n\r\nv=0\n");
-        let r = restore_from_inner(&m(OUTER), &inner).unwrap();
+        let r = restore_from_inner(&m(OUTER), &inner, OWN).unwrap();
         assert_eq!(r.body(), b"v=0\n");
         assert_eq!(r.value(HeaderKind::Subject), Some(&b"secret"[..]));
         assert_eq!(

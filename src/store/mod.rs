@@ -8,17 +8,24 @@
 //! rename) and made under the exclusive lock, so concurrent writers never corrupt a file and
 //! two processes asking for the same missing certificate end up with one.
 
+mod admin;
+mod error;
 pub mod fsio;
+mod lookup;
 pub mod policy;
 pub mod x509;
 
+pub use error::StoreError;
+pub use lookup::Lookup;
+
+use crate::clock::now_unix;
 use crate::uri::Aor;
 use fsio::{io_err, Lock, PassSource, PUBLIC_MODE, SECRET_MODE};
 use openssl::asn1::Asn1IntegerRef;
 use openssl::pkey::{PKey, Private};
 use openssl::symm::Cipher;
 use openssl::x509::{X509Crl, X509NameRef, X509Req, X509};
-use policy::{Config, Groups, MemberPattern};
+use policy::{Groups, MemberPattern, StoreConfig};
 use std::fs;
 use std::path::{Path, PathBuf};
 use x509::{KeyType, LeafProfile, Revocation, TlsProfile};
@@ -49,55 +56,6 @@ DIR/                         mode 0700; refused if group/others may write it
 
 Every file is ordinary PEM that the openssl CLI reads. Writes are atomic and made under the
 exclusive lock."#;
-
-/// Why a store operation was refused or failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("{path}: {source}", path = path.display())]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("not a usable SIP URI {text:?}: {reason}")]
-    BadUri { text: String, reason: String },
-    #[error("{path}: unsafe permissions {mode:03o} (group or others have access); refusing to use it, run chmod go-rwx", path = path.display())]
-    UnsafePermissions { path: PathBuf, mode: u32 },
-    #[error("the private key does not match the certificate")]
-    KeyMismatch,
-    #[error("the certificate does not name {aor} in its subjectAltName")]
-    NameMismatch { aor: String },
-    #[error("the CSR's signature does not verify (tampered, or not signed by its key)")]
-    BadCsrSignature,
-    #[error("wrong PKCS#12 passphrase (MAC verification failed)")]
-    WrongPassphrase,
-    #[error("passphrase: {0}")]
-    Passphrase(String),
-    #[error("{what}: {source}")]
-    Crypto {
-        what: &'static str,
-        source: openssl::error::ErrorStack,
-    },
-    #[error("{path}:{line}: {reason}", path = path.display())]
-    BadConfig {
-        path: PathBuf,
-        line: usize,
-        reason: String,
-    },
-    #[error("{path}: not a PEM {what}", path = path.display())]
-    BadFile { path: PathBuf, what: &'static str },
-    #[error("no identity for {0} in the store")]
-    NoIdentity(String),
-    #[error("no issuing CA in the store (run init-ca / init-intermediate)")]
-    NoCa,
-    #[error("on-demand issuance for {aor} refused: {reason}")]
-    OnDemandRefused { aor: String, reason: String },
-    #[error("{0} is an identity of this store; a learned certificate never replaces it")]
-    OwnIdentity(String),
-    #[error("the issuing CA's name constraints do not allow it: {0}")]
-    NameConstraints(crate::crypto::constraints::NameViolation),
-    #[error("{0}")]
-    Refused(String),
-}
 
 /// A signing/decrypting identity: certificate, key and chain (excluding the anchor).
 #[derive(Clone)]
@@ -130,7 +88,7 @@ pub struct Ca {
 pub struct Store {
     root: PathBuf,
     passphrase: Option<String>,
-    config: Config,
+    config: StoreConfig,
     groups: Groups,
     anchors: Vec<X509>,
     crls: Vec<X509Crl>,
@@ -197,12 +155,6 @@ fn pem_of(certs: &[X509]) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 const DIRS: [&str; 6] = ["identities", "anchors", "learned", "crl", "ca", "root"];
 
 impl Store {
@@ -218,7 +170,11 @@ impl Store {
         }
         let cfg = path.join("config");
         if !cfg.exists() {
-            fsio::write_atomic(&cfg, Config::default().render().as_bytes(), PUBLIC_MODE)?;
+            fsio::write_atomic(
+                &cfg,
+                StoreConfig::default().render().as_bytes(),
+                PUBLIC_MODE,
+            )?;
         }
         Store::open(path)
     }
@@ -229,7 +185,7 @@ impl Store {
         let mut s = Store {
             root: path.to_path_buf(),
             passphrase: None,
-            config: Config::default(),
+            config: StoreConfig::default(),
             groups: Groups::default(),
             anchors: Vec::new(),
             crls: Vec::new(),
@@ -250,7 +206,7 @@ impl Store {
         &self.root
     }
 
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &StoreConfig {
         &self.config
     }
 
@@ -294,8 +250,8 @@ impl Store {
         let stamp = self.current_stamp();
         let cfg = self.root.join("config");
         self.config = match fsio::read_opt(&cfg)? {
-            Some(b) => Config::parse(&String::from_utf8_lossy(&b), &cfg)?,
-            None => Config::default(),
+            Some(b) => StoreConfig::parse(&String::from_utf8_lossy(&b), &cfg)?,
+            None => StoreConfig::default(),
         };
         let gp = self.root.join("groups");
         self.groups = match fsio::read_opt(&gp)? {
@@ -416,677 +372,6 @@ impl Store {
             key,
             chain,
         }))
-    }
-
-    /// The store's own identity for exactly `aor`, if any.
-    pub fn identity(&self, aor: &Aor) -> Result<Option<Identity>, StoreError> {
-        let _l = self.lock(false)?;
-        self.load_identity_unlocked(aor)
-    }
-
-    /// The identity `member` signs and decrypts as: its group's (exact member entries before
-    /// patterns), else its own.
-    pub fn signing_identity(&self, member: &Aor) -> Result<Identity, StoreError> {
-        let target = self.groups.group_of(member).unwrap_or(member);
-        self.identity(target)?
-            .ok_or_else(|| StoreError::NoIdentity(target.to_string()))
-    }
-
-    /// The certificate to encrypt to `aor`: an own identity (or its group's), then a learned one.
-    pub fn recipient_cert(&self, aor: &Aor) -> Option<X509> {
-        let own = |a: &Aor| {
-            Self::read_certs(&self.identity_dir(a).join("cert.pem"))
-                .ok()
-                .flatten()
-                .and_then(|v| v.into_iter().next())
-        };
-        own(aor)
-            .or_else(|| self.groups.group_of(aor).and_then(own))
-            .or_else(|| self.learned_cert(aor))
-    }
-
-    fn learned_path(&self, aor: &Aor) -> PathBuf {
-        self.root
-            .join("learned")
-            .join(format!("{}.pem", aor_dir_name(aor)))
-    }
-
-    fn learned_cert(&self, aor: &Aor) -> Option<X509> {
-        Self::read_certs(&self.learned_path(aor))
-            .ok()
-            .flatten()
-            .and_then(|v| v.into_iter().next())
-    }
-
-    /// Stores a certificate learned from a peer. Refused when `aor` is an own identity or group
-    /// (a peer must never replace our keys' certificates) or when the certificate does not name
-    /// `aor`.
-    pub fn learn_cert(&self, aor: &Aor, cert: &X509) -> Result<(), StoreError> {
-        if !x509::cert_aors(cert).contains(aor) {
-            return Err(StoreError::NameMismatch {
-                aor: aor.to_string(),
-            });
-        }
-        let _l = self.lock(true)?;
-        if self.identity_dir(aor).join("cert.pem").exists() || self.groups.is_group(aor) {
-            return Err(StoreError::OwnIdentity(aor.to_string()));
-        }
-        fsio::write_atomic(
-            &self.learned_path(aor),
-            &pem_of(std::slice::from_ref(cert))?,
-            PUBLIC_MODE,
-        )
-    }
-
-    /// Every certificate the store holds (own, rotated, learned, CAs, anchors).
-    pub fn all_certs(&self) -> Vec<X509> {
-        let mut files = vec![
-            self.root.join("ca/cert.pem"),
-            self.root.join("root/cert.pem"),
-        ];
-        for dir in fsio::list_dir(&self.root.join("identities")).unwrap_or_default() {
-            files.push(dir.join("cert.pem"));
-            files.push(dir.join("chain.pem"));
-            files.extend(fsio::list_dir(&dir.join("old")).unwrap_or_default());
-        }
-        files.extend(fsio::list_dir(&self.root.join("learned")).unwrap_or_default());
-        let mut out: Vec<X509> = files
-            .iter()
-            .filter_map(|p| Self::read_certs(p).ok().flatten())
-            .flatten()
-            .collect();
-        out.extend(self.anchors.iter().cloned());
-        out
-    }
-
-    /// The certificate with this issuer and serial (the CMS signer/recipient identifier).
-    pub fn find_by_issuer_serial(
-        &self,
-        issuer: &X509NameRef,
-        serial: &Asn1IntegerRef,
-    ) -> Option<X509> {
-        let want = issuer.to_der().ok()?;
-        self.all_certs().into_iter().find(|c| {
-            c.issuer_name().to_der().ok().as_deref() == Some(&want[..])
-                && c.serial_number().to_bn().ok() == serial.to_bn().ok()
-        })
-    }
-
-    pub fn trust_anchors(&self) -> Vec<X509> {
-        self.anchors.clone()
-    }
-
-    pub fn crls(&self) -> &[X509Crl] {
-        &self.crls
-    }
-
-    /// The issuing CA (`ca/`), if the store has one.
-    pub fn issuing_ca(&self) -> Result<Option<Ca>, StoreError> {
-        self.ca_in("ca")
-    }
-
-    fn ca_in(&self, sub: &str) -> Result<Option<Ca>, StoreError> {
-        let dir = self.root.join(sub);
-        let Some(cert) =
-            Self::read_certs(&dir.join("cert.pem"))?.and_then(|v| v.into_iter().next())
-        else {
-            return Ok(None);
-        };
-        let key = self.read_key(&dir.join("key.pem"))?;
-        let public = cert.public_key().map_err(|source| StoreError::Crypto {
-            what: "reading the CA key",
-            source,
-        })?;
-        if !public.public_eq(&key) {
-            return Err(StoreError::KeyMismatch);
-        }
-        let chain = Self::read_certs(&dir.join("chain.pem"))?.unwrap_or_default();
-        Ok(Some(Ca { cert, key, chain }))
-    }
-
-    fn write_ca(&self, sub: &str, ca: &Ca) -> Result<(), StoreError> {
-        let dir = self.root.join(sub);
-        fsio::write_atomic(&dir.join("key.pem"), &self.key_pem(&ca.key)?, SECRET_MODE)?;
-        fsio::write_atomic(
-            &dir.join("cert.pem"),
-            &pem_of(std::slice::from_ref(&ca.cert))?,
-            PUBLIC_MODE,
-        )?;
-        if !ca.chain.is_empty() {
-            fsio::write_atomic(&dir.join("chain.pem"), &pem_of(&ca.chain)?, PUBLIC_MODE)?;
-        }
-        Ok(())
-    }
-
-    /// Adds certificates as trust anchors (`anchors/<fingerprint prefix>.pem`).
-    pub fn add_anchor(&self, certs: &[X509]) -> Result<(), StoreError> {
-        let _l = self.lock(true)?;
-        for c in certs {
-            let fp = x509::fingerprint(c)?.replace(':', "");
-            let p = self
-                .root
-                .join("anchors")
-                .join(format!("{}.pem", &fp[..16.min(fp.len())]));
-            fsio::write_atomic(&p, &pem_of(std::slice::from_ref(c))?, PUBLIC_MODE)?;
-        }
-        Ok(())
-    }
-
-    /// Makes a root CA in `root/` (or directly as the issuing CA in `ca/` when `issuing`) and
-    /// trusts it.
-    pub fn init_root(
-        &self,
-        cn: &str,
-        key_type: KeyType,
-        days: u32,
-        issuing: bool,
-    ) -> Result<X509, StoreError> {
-        let key = x509::generate_key(key_type)?;
-        let cert = x509::make_root_ca(cn, &key, days)?;
-        {
-            let _l = self.lock(true)?;
-            let ca = Ca {
-                cert: cert.clone(),
-                key,
-                chain: Vec::new(),
-            };
-            self.write_ca(if issuing { "ca" } else { "root" }, &ca)?;
-        }
-        self.add_anchor(std::slice::from_ref(&cert))?;
-        Ok(cert)
-    }
-
-    /// Makes the issuing intermediate under `root/`, constrained to `domains`, and records the
-    /// domains as the store's own.
-    pub fn init_intermediate(
-        &mut self,
-        cn: &str,
-        key_type: KeyType,
-        days: u32,
-        domains: &[String],
-        uri_constraints: bool,
-    ) -> Result<X509, StoreError> {
-        let root = self.ca_in("root")?.ok_or(StoreError::NoCa)?;
-        let key = x509::generate_key(key_type)?;
-        let domains: Vec<String> = domains.iter().map(|d| d.to_ascii_lowercase()).collect();
-        let cert = x509::make_intermediate(
-            cn,
-            &key,
-            (&root.cert, &root.key),
-            &domains,
-            uri_constraints,
-            days,
-        )?;
-        {
-            let _l = self.lock(true)?;
-            let ca = Ca {
-                cert: cert.clone(),
-                key,
-                chain: vec![root.cert.clone()],
-            };
-            self.write_ca("ca", &ca)?;
-        }
-        let mut cfg = self.config.clone();
-        for d in domains {
-            if !cfg.domains.contains(&d) {
-                cfg.domains.push(d);
-            }
-        }
-        self.set_config(&cfg)?;
-        Ok(cert)
-    }
-
-    pub fn set_config(&mut self, cfg: &Config) -> Result<(), StoreError> {
-        {
-            let _l = self.lock(true)?;
-            fsio::write_atomic(
-                &self.root.join("config"),
-                cfg.render().as_bytes(),
-                PUBLIC_MODE,
-            )?;
-        }
-        // A full reload, so that our own write does not hide others' changes from the stamp.
-        self.reload()
-    }
-
-    pub fn add_group_member(
-        &mut self,
-        group: Aor,
-        member: MemberPattern,
-    ) -> Result<(), StoreError> {
-        let _l = self.lock(true)?;
-        // Re-read under the lock so a concurrent edit is not lost.
-        let gp = self.root.join("groups");
-        let mut groups = match fsio::read_opt(&gp)? {
-            Some(b) => Groups::parse(&String::from_utf8_lossy(&b), &gp)?,
-            None => Groups::default(),
-        };
-        groups.add(group, member);
-        fsio::write_atomic(&gp, groups.render().as_bytes(), PUBLIC_MODE)?;
-        drop(_l);
-        self.reload()
-    }
-
-    /// Refuses issuance under our CA for a domain the store does not own (when domains are set).
-    fn check_domain(&self, aor: &Aor) -> Result<(), StoreError> {
-        if self.config.domains.is_empty() || self.config.is_own_domain(aor.host()) {
-            return Ok(());
-        }
-        Err(StoreError::Refused(format!(
-            "{} is not one of this store's domains ({})",
-            aor.host(),
-            self.config.domains.join(", ")
-        )))
-    }
-
-    fn write_identity_unlocked(&self, id: &Identity) -> Result<(), StoreError> {
-        self.write_identity_at(&self.identity_dir(&id.aor), id)
-    }
-
-    fn write_identity_at(&self, dir: &Path, id: &Identity) -> Result<(), StoreError> {
-        fsio::write_atomic(&dir.join("key.pem"), &self.key_pem(&id.key)?, SECRET_MODE)?;
-        fsio::write_atomic(
-            &dir.join("cert.pem"),
-            &pem_of(std::slice::from_ref(&id.cert))?,
-            PUBLIC_MODE,
-        )?;
-        let chain = dir.join("chain.pem");
-        if id.chain.is_empty() {
-            let _ = fs::remove_file(&chain);
-            Ok(())
-        } else {
-            fsio::write_atomic(&chain, &pem_of(&id.chain)?, PUBLIC_MODE)
-        }
-    }
-
-    /// A new key and certificate for `profile`, from the issuing CA (or self-signed when the
-    /// store has none, or when asked). Not written.
-    fn mint(
-        &self,
-        profile: &LeafProfile,
-        key_type: KeyType,
-        self_signed: bool,
-    ) -> Result<Identity, StoreError> {
-        let key = x509::generate_key(key_type)?;
-        let ca = if self_signed {
-            None
-        } else {
-            self.issuing_ca()?
-        };
-        let (cert, chain) = match &ca {
-            Some(ca) => {
-                self.check_domain(&profile.aor)?;
-                let cert = x509::make_leaf(profile, &key, Some((&ca.cert, &ca.key)), None)?;
-                check_constraints(&cert, ca)?;
-                (cert, self.chain_below(ca))
-            }
-            None => (
-                x509::make_leaf(profile, &key, None, Some(&key))?,
-                Vec::new(),
-            ),
-        };
-        Ok(Identity {
-            aor: profile.aor.clone(),
-            cert,
-            key,
-            chain,
-        })
-    }
-
-    /// The chain a certificate issued by `ca` is sent with: `ca` and its own chain, without the
-    /// anchor (a peer has that already).
-    fn chain_below(&self, ca: &Ca) -> Vec<X509> {
-        let mut chain = vec![ca.cert.clone()];
-        chain.extend(ca.chain.iter().cloned());
-        chain.retain(|c| !self.anchors.iter().any(|a| a == c));
-        chain
-    }
-
-    fn tls_dir(&self, host: &Aor) -> PathBuf {
-        self.root.join("tls").join(aor_dir_name(host))
-    }
-
-    /// Issues and stores the TLS certificate of the proxy's own host, in `tls/<host>/` apart
-    /// from the SIP identities: from the issuing CA (the host must lie in one of the store's
-    /// domains, as the CA's name constraints demand), or self-signed when there is none. An
-    /// existing one is refused unless `replace`.
-    pub fn issue_tls(
-        &self,
-        profile: &TlsProfile,
-        key_type: KeyType,
-        replace: bool,
-    ) -> Result<Identity, StoreError> {
-        let aor = profile.aor()?;
-        let key = x509::generate_key(key_type)?;
-        let (cert, chain) = match self.issuing_ca()? {
-            Some(ca) => {
-                let host = &profile.host;
-                let inside = |d: &String| host == d || host.ends_with(&format!(".{d}"));
-                if !self.config.domains.is_empty() && !self.config.domains.iter().any(inside) {
-                    return Err(StoreError::Refused(format!(
-                        "{host} is not in one of this store's domains ({})",
-                        self.config.domains.join(", ")
-                    )));
-                }
-                let cert = x509::make_tls_leaf(profile, &key, Some((&ca.cert, &ca.key)), None)?;
-                (cert, self.chain_below(&ca))
-            }
-            None => (
-                x509::make_tls_leaf(profile, &key, None, Some(&key))?,
-                Vec::new(),
-            ),
-        };
-        let id = Identity {
-            aor,
-            cert,
-            key,
-            chain,
-        };
-        let dir = self.tls_dir(&id.aor);
-        let _l = self.lock(true)?;
-        if !replace && dir.join("cert.pem").exists() {
-            return Err(StoreError::Refused(format!(
-                "{} already has a TLS certificate (give --replace)",
-                profile.host
-            )));
-        }
-        self.write_identity_at(&dir, &id)?;
-        Ok(id)
-    }
-
-    /// The TLS identity of `host` made by [`Store::issue_tls`]; refused when its key does not
-    /// match its certificate or the certificate does not name the host.
-    pub fn tls_identity(&self, host: &str) -> Result<Option<Identity>, StoreError> {
-        let aor = x509::parse_aor(host.trim_end_matches('.'))?;
-        let _l = self.lock(false)?;
-        self.load_identity_at(&self.tls_dir(&aor), &aor)
-    }
-
-    /// Issues and stores a certificate. An existing identity is refused unless `replace`.
-    pub fn issue(
-        &self,
-        profile: &LeafProfile,
-        key_type: KeyType,
-        self_signed: bool,
-        replace: bool,
-    ) -> Result<Identity, StoreError> {
-        let id = self.mint(profile, key_type, self_signed)?;
-        let _l = self.lock(true)?;
-        if !replace && self.identity_dir(&profile.aor).join("cert.pem").exists() {
-            return Err(StoreError::Refused(format!(
-                "{} already has a certificate (use rotate to replace it)",
-                profile.aor
-            )));
-        }
-        self.write_identity_unlocked(&id)?;
-        Ok(id)
-    }
-
-    /// Replaces an identity's key and certificate; the old certificate moves to `old/` and stays
-    /// findable by issuer and serial for verification until it expires.
-    pub fn rotate(&self, profile: &LeafProfile, key_type: KeyType) -> Result<Identity, StoreError> {
-        let new = self.mint(profile, key_type, self.issuing_ca()?.is_none())?;
-        let _l = self.lock(true)?;
-        let old = self
-            .load_identity_unlocked(&profile.aor)?
-            .ok_or_else(|| StoreError::NoIdentity(profile.aor.to_string()))?;
-        let old_path = self
-            .identity_dir(&profile.aor)
-            .join("old")
-            .join(format!("{}.pem", x509::serial_hex(&old.cert)?));
-        fsio::write_atomic(
-            &old_path,
-            &pem_of(std::slice::from_ref(&old.cert))?,
-            PUBLIC_MODE,
-        )?;
-        self.write_identity_unlocked(&new)?;
-        Ok(new)
-    }
-
-    /// Certificate made on demand (paper: "created automatically if not existent"). Only for
-    /// the store's own domains or groups, only on behalf of an attributed member, and only when
-    /// `on-demand = yes`. The certificate also gets a PKCS#12 file and a CSR beside it, so an
-    /// outside CA can certify it, and a line in `issued.log`.
-    pub fn ensure_identity(
-        &self,
-        aor: &Aor,
-        attribution: Option<&Aor>,
-    ) -> Result<Identity, StoreError> {
-        if let Some(id) = self.identity(aor)? {
-            return Ok(id);
-        }
-        let refuse = |reason: &str| StoreError::OnDemandRefused {
-            aor: aor.to_string(),
-            reason: reason.to_string(),
-        };
-        if !self.config.on_demand {
-            return Err(refuse("on-demand issuance is off in this store's config"));
-        }
-        let member = attribution.ok_or_else(|| {
-            refuse("no attributed member (a From or To header alone never earns a certificate)")
-        })?;
-        if self.groups.is_group(aor) {
-            if self.groups.group_of(member) != Some(aor) {
-                return Err(refuse(&format!("{member} is not a member of this group")));
-            }
-        } else if !self.config.is_own_domain(aor.host()) {
-            return Err(refuse("not one of this store's domains or groups"));
-        } else if !self.config.is_own_domain(member.host()) {
-            return Err(refuse(&format!("{member} is not of this store's domains")));
-        }
-        let profile = LeafProfile::new(aor.clone(), self.config.days);
-        // Key generation happens outside the lock; a concurrent creator may win, and then its
-        // certificate is the one kept.
-        let id = self.mint(&profile, self.config.key_type, false)?;
-        let _l = self.lock(true)?;
-        if let Some(existing) = self.load_identity_unlocked(aor)? {
-            return Ok(existing);
-        }
-        self.write_identity_unlocked(&id)?;
-        let dir = self.identity_dir(aor);
-        let csr = x509::make_csr(&profile, &id.key)?;
-        let csr_pem = csr.to_pem().map_err(|source| StoreError::Crypto {
-            what: "encoding the CSR",
-            source,
-        })?;
-        fsio::write_atomic(&dir.join("csr.pem"), &csr_pem, PUBLIC_MODE)?;
-        let pass = self.passphrase.clone().unwrap_or_default();
-        let p12 = x509::export_p12(&id.key, &id.cert, &id.chain, &aor.to_string(), &pass, false)?;
-        fsio::write_atomic(&dir.join("cert.p12"), &p12, SECRET_MODE)?;
-        fsio::append_line(
-            &self.root.join("issued.log"),
-            &format!(
-                "{} issued sip:{aor} serial {} on demand for sip:{member}",
-                now_unix(),
-                x509::serial_hex(&id.cert)?
-            ),
-        )?;
-        Ok(id)
-    }
-
-    /// Makes a key (stored, 0600) and a CSR (stored as `csr.pem`) for an outside CA.
-    pub fn make_csr(
-        &self,
-        profile: &LeafProfile,
-        key_type: KeyType,
-    ) -> Result<X509Req, StoreError> {
-        let key = x509::generate_key(key_type)?;
-        let csr = x509::make_csr(profile, &key)?;
-        let dir = self.identity_dir(&profile.aor);
-        let _l = self.lock(true)?;
-        if dir.join("cert.pem").exists() {
-            return Err(StoreError::Refused(format!(
-                "{} already has a certificate (use rotate)",
-                profile.aor
-            )));
-        }
-        fsio::write_atomic(&dir.join("key.pem"), &self.key_pem(&key)?, SECRET_MODE)?;
-        let pem = csr.to_pem().map_err(|source| StoreError::Crypto {
-            what: "encoding the CSR",
-            source,
-        })?;
-        fsio::write_atomic(&dir.join("csr.pem"), &pem, PUBLIC_MODE)?;
-        Ok(csr)
-    }
-
-    /// Imports a certificate for a key already in the store (after `make_csr`) or given here.
-    /// The certificate must match the key and name `aor` (default: its first SIP URI).
-    pub fn import_cert(
-        &self,
-        cert: X509,
-        chain: Vec<X509>,
-        key: Option<PKey<Private>>,
-        aor: Option<Aor>,
-    ) -> Result<Identity, StoreError> {
-        let aor = match aor {
-            Some(a) => a,
-            None => x509::cert_aors(&cert).into_iter().next().ok_or_else(|| {
-                StoreError::Refused("the certificate names no SIP URI; give --uri".into())
-            })?,
-        };
-        let _l = self.lock(true)?;
-        let key = match key {
-            Some(k) => k,
-            None => {
-                let p = self.identity_dir(&aor).join("key.pem");
-                if !p.exists() {
-                    return Err(StoreError::Refused(format!(
-                        "no key for {aor} in the store (make a CSR first, or give --key)"
-                    )));
-                }
-                self.read_key(&p)?
-            }
-        };
-        x509::check_cert_matches(&cert, &key, &aor)?;
-        let id = Identity {
-            aor,
-            cert,
-            key,
-            chain,
-        };
-        self.write_identity_unlocked(&id)?;
-        Ok(id)
-    }
-
-    /// Signs a CSR with the issuing CA for `profile.aor` (which must be an own domain).
-    pub fn sign_csr(&self, csr: &X509Req, profile: &LeafProfile) -> Result<X509, StoreError> {
-        let ca = self.issuing_ca()?.ok_or(StoreError::NoCa)?;
-        self.check_domain(&profile.aor)?;
-        let cert = x509::sign_csr(csr, profile, (&ca.cert, &ca.key))?;
-        check_constraints(&cert, &ca)?;
-        Ok(cert)
-    }
-
-    pub fn export_p12(
-        &self,
-        aor: &Aor,
-        passphrase: &str,
-        legacy: bool,
-    ) -> Result<Vec<u8>, StoreError> {
-        let id = self
-            .identity(aor)?
-            .ok_or_else(|| StoreError::NoIdentity(aor.to_string()))?;
-        x509::export_p12(
-            &id.key,
-            &id.cert,
-            &id.chain,
-            &aor.to_string(),
-            passphrase,
-            legacy,
-        )
-    }
-
-    pub fn import_p12(
-        &self,
-        der: &[u8],
-        passphrase: &str,
-        aor: Option<Aor>,
-    ) -> Result<Identity, StoreError> {
-        let p = x509::import_p12(der, passphrase)?;
-        self.import_cert(p.cert, p.chain, Some(p.key), aor)
-    }
-
-    fn revoked_path(&self) -> PathBuf {
-        self.root.join("ca/revoked")
-    }
-
-    fn revocations(&self) -> Result<Vec<Revocation>, StoreError> {
-        let p = self.revoked_path();
-        let text = fsio::read_opt(&p)?.unwrap_or_default();
-        let mut out = Vec::new();
-        for (n, line) in String::from_utf8_lossy(&text).lines().enumerate() {
-            let mut w = line.split_whitespace();
-            let (Some(serial), Some(when)) = (w.next(), w.next().and_then(|t| t.parse().ok()))
-            else {
-                return Err(StoreError::BadConfig {
-                    path: p.clone(),
-                    line: n + 1,
-                    reason: "expected `SERIAL-HEX UNIX-TIME`".into(),
-                });
-            };
-            out.push(Revocation {
-                serial_hex: serial.to_string(),
-                when,
-            });
-        }
-        Ok(out)
-    }
-
-    /// Records a revocation of a certificate issued by our CA. Publish with [`Store::publish_crl`].
-    pub fn revoke(&self, serial_hex: &str) -> Result<(), StoreError> {
-        let serial = serial_hex.trim_start_matches("0x").to_ascii_uppercase();
-        if serial.is_empty() || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(StoreError::Refused(format!(
-                "not a hex serial: {serial_hex:?}"
-            )));
-        }
-        let _l = self.lock(true)?;
-        if self.revocations()?.iter().any(|r| r.serial_hex == serial) {
-            return Ok(());
-        }
-        fsio::append_line(&self.revoked_path(), &format!("{serial} {}", now_unix()))
-    }
-
-    /// Signs a CRL of everything revoked and writes it to `crl/issuing-ca.pem`.
-    pub fn publish_crl(&self, days: u32) -> Result<X509Crl, StoreError> {
-        let ca = self.issuing_ca()?.ok_or(StoreError::NoCa)?;
-        let _l = self.lock(true)?;
-        let crl = x509::make_crl((&ca.cert, &ca.key), &self.revocations()?, days)?;
-        let pem = crl.to_pem().map_err(|source| StoreError::Crypto {
-            what: "encoding the CRL",
-            source,
-        })?;
-        fsio::write_atomic(&self.root.join("crl/issuing-ca.pem"), &pem, PUBLIC_MODE)?;
-        Ok(crl)
-    }
-
-    /// The AORs of own identities that have a certificate.
-    pub fn identities(&self) -> Result<Vec<Aor>, StoreError> {
-        Ok(fsio::list_dir(&self.root.join("identities"))?
-            .iter()
-            .filter(|d| d.join("cert.pem").exists())
-            .filter_map(|d| {
-                d.file_name()
-                    .and_then(|n| decode_dir_name(&n.to_string_lossy()))
-            })
-            .collect())
-    }
-
-    /// The learned certificates by AOR.
-    pub fn learned(&self) -> Result<Vec<(Aor, X509)>, StoreError> {
-        let mut out = Vec::new();
-        for p in fsio::list_dir(&self.root.join("learned"))? {
-            let aor = p
-                .file_stem()
-                .and_then(|n| decode_dir_name(&n.to_string_lossy()));
-            if let (Some(aor), Some(cert)) = (
-                aor,
-                Self::read_certs(&p)?.and_then(|v| v.into_iter().next()),
-            ) {
-                out.push((aor, cert));
-            }
-        }
-        Ok(out)
     }
 }
 

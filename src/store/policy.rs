@@ -23,16 +23,16 @@ use std::path::Path;
 
 /// The settings in `DIR/config`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Config {
+pub struct StoreConfig {
     pub on_demand: bool,
     pub domains: Vec<String>,
     pub key_type: KeyType,
     pub days: u32,
 }
 
-impl Default for Config {
+impl Default for StoreConfig {
     fn default() -> Self {
-        Config {
+        StoreConfig {
             on_demand: false,
             domains: Vec::new(),
             key_type: KeyType::default(),
@@ -57,10 +57,10 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     })
 }
 
-impl Config {
+impl StoreConfig {
     /// Parses `config`; `path` only labels errors.
-    pub fn parse(text: &str, path: &Path) -> Result<Config, StoreError> {
-        let mut c = Config::default();
+    pub fn parse(text: &str, path: &Path) -> Result<StoreConfig, StoreError> {
+        let mut c = StoreConfig::default();
         for (n, line) in lines(text) {
             let (k, v) = line
                 .split_once('=')
@@ -304,7 +304,7 @@ mod tests {
 
     #[test]
     fn config_round_trips_and_refuses_unknown_settings() {
-        let c = Config::parse(
+        let c = StoreConfig::parse(
             "on-demand = yes\ndomain = CallCentre.example\nkey-type = p256\ndays = 30\n",
             Path::new("config"),
         )
@@ -312,10 +312,10 @@ mod tests {
         assert!(c.on_demand && c.is_own_domain("callcentre.example"));
         assert_eq!(c.key_type, KeyType::P256);
         assert_eq!(
-            Config::parse(&c.render(), Path::new("c")).expect("again"),
+            StoreConfig::parse(&c.render(), Path::new("c")).expect("again"),
             c
         );
-        assert!(Config::parse("colour = red\n", Path::new("c")).is_err());
-        assert!(Config::parse("days = 0\n", Path::new("c")).is_err());
+        assert!(StoreConfig::parse("colour = red\n", Path::new("c")).is_err());
+        assert!(StoreConfig::parse("days = 0\n", Path::new("c")).is_err());
     }
 }

@@ -1,4 +1,4 @@
-use super::policy::Config;
+use super::policy::StoreConfig;
 use super::*;
 use std::os::unix::fs::PermissionsExt;
 
@@ -22,7 +22,7 @@ fn call_centre() -> (tempfile::TempDir, Store) {
         false,
     )
     .expect("intermediate");
-    let cfg = Config {
+    let cfg = StoreConfig {
         on_demand: true,
         key_type: KeyType::P256,
         ..s.config().clone()
@@ -98,7 +98,7 @@ fn on_demand_without_attribution_or_for_a_non_member_is_refused() {
 #[test]
 fn on_demand_is_refused_when_switched_off() {
     let (_d, mut s) = call_centre();
-    let cfg = Config {
+    let cfg = StoreConfig {
         on_demand: false,
         ..s.config().clone()
     };

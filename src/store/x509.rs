@@ -13,6 +13,7 @@
 //! leaf.
 
 use super::StoreError;
+use crate::clock::now_unix;
 use crate::uri::Aor;
 use openssl::asn1::{Asn1Integer, Asn1Object, Asn1OctetString, Asn1Time};
 use openssl::bn::{BigNum, MsbOption};
@@ -31,10 +32,6 @@ use openssl::x509::{
     X509Builder, X509Crl, X509CrlBuilder, X509Extension, X509Name, X509NameBuilder, X509Ref,
     X509Req, X509ReqBuilder, X509RevokedBuilder, X509,
 };
-use std::time::{SystemTime, UNIX_EPOCH};
-
-/// The RFC 5924 extended key usage for SIP domain certificates.
-pub const ID_KP_SIP_DOMAIN: &str = "1.3.6.1.5.5.7.3.20";
 
 /// Clock skew allowance: certificates start this many seconds in the past.
 const BACKDATE_SECS: i64 = 300;
@@ -131,13 +128,6 @@ pub fn random_serial() -> Result<Asn1Integer, StoreError> {
                 .map_err(crypto("making a serial number"));
         }
     }
-}
-
-fn now_unix() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn name(cn: &str, org: Option<&str>) -> Result<X509Name, openssl::error::ErrorStack> {
@@ -301,7 +291,7 @@ pub fn make_leaf<T: HasPublic>(
     let mut eku = ExtendedKeyUsage::new();
     eku.email_protection();
     if profile.domain_cert {
-        eku.other(ID_KP_SIP_DOMAIN);
+        eku.other(&crate::crypto::id_kp_sip_domain_text());
     }
     let leaf = Leaf {
         subject: &subject,

@@ -68,7 +68,7 @@ fn udp_datagram_carries_its_origin() {
     assert_eq!(origin.frames, vec![1]);
     assert_eq!(origin.src, addr("192.0.2.1:5080"));
     assert_eq!(origin.dst, addr("192.0.2.2:40000"));
-    assert_eq!(origin.transport, Transport::Udp);
+    assert_eq!(origin.transport, IpProtocol::Udp);
     assert_eq!(
         origin.timestamp,
         Timestamp {

@@ -16,7 +16,7 @@ struct Flow {
     framer: StreamFramer,
     /// Frames of the bytes pushed since the last message was completed.
     frames: Vec<u64>,
-    last: crate::capture::Origin,
+    last: crate::capture::CaptureOrigin,
 }
 
 impl Reader<'_> {

@@ -1,20 +1,21 @@
-//! The sign filter: S/MIME signatures made by the proxy on behalf of its members (issue 5).
+//! The sign filter: S/MIME signatures made by the proxy on behalf of its members.
 //!
 //! Whose identity: a request's From or a response's To names the signer, and the store's group
 //! map turns a member into its group, so every agent's 200 OK is signed as the call centre. That
-//! claim is only believed when someone vouches for it: the relay's attribution (an
-//! authenticated member, carried by a MAC-verified control header), or, in a shell pipeline,
-//! the user's explicit `trust_from_header`. Without either the message is not signed.
+//! claim is only believed when someone vouches for it: an attribution (an authenticated
+//! member, carried by a MAC-verified control header), or, in a shell pipeline, the user's
+//! explicit `trust_from_header`. Without either the message is not signed.
 
-use crate::cache::TtlCache;
-use crate::crypto::{self, CmsContentType, DigestAlgorithm, SignOptions, Signer, VerifyContext};
+use crate::clock::now_unix;
+use crate::crypto::{self, CmsContentType, CmsSignOptions, DigestAlgorithm, Signer, VerifyContext};
 use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{unfold, HeaderKind, Message};
 use crate::mime::{Multipart, Part};
-use crate::select::Selection;
 use crate::smime::build::{self, Entity, Handling, SignSpec, Transfer, WrapError};
 use crate::smime::inner::InnerPolicy;
-use crate::store::{Store, StoreError};
+use crate::store::{Lookup, StoreError};
+use crate::tool::cache::TtlCache;
+use crate::tool::select::Selection;
 use crate::uri::Aor;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub use crate::smime::Form;
 
 /// Everything the sign filter is told.
 #[derive(Debug, Clone)]
-pub struct SignConfig {
+pub struct SignOptions {
     pub form: Form,
     pub selection: Selection,
     pub digest: DigestAlgorithm,
@@ -49,9 +50,11 @@ const SIGNED_ROOM: usize = 4096;
 pub const IDENTITY_TTL: Duration = Duration::from_secs(60);
 
 /// The sign filter over a store.
-pub struct SignFilter {
-    store: Store,
-    config: SignConfig,
+pub struct Sign {
+    lookup: Box<dyn Lookup>,
+    config: SignOptions,
+    /// `config.inner` with sipsec's own headers first.
+    inner: InnerPolicy,
     cache: TtlCache<Aor, Arc<Signer>>,
 }
 
@@ -80,10 +83,11 @@ fn aor_of(message: &Message, kind: HeaderKind) -> Result<Aor, String> {
         .ok_or_else(|| "the signer's URI has no address-of-record".to_string())
 }
 
-impl SignFilter {
-    pub fn new(store: Store, config: SignConfig) -> SignFilter {
-        SignFilter {
-            store,
+impl Sign {
+    pub fn new(lookup: impl Lookup + 'static, config: SignOptions) -> Sign {
+        Sign {
+            lookup: Box::new(lookup),
+            inner: super::inner_policy(&config.inner),
             config,
             cache: TtlCache::new(IDENTITY_TTL),
         }
@@ -93,9 +97,9 @@ impl SignFilter {
     /// the store, else made on demand when the store allows it for the attributed member.
     fn signer(&self, target: &Aor, attribution: Option<&Aor>) -> Result<Arc<Signer>, StoreError> {
         self.cache.get_or_try(target, || {
-            let id = match self.store.identity(target)? {
+            let id = match self.lookup.identity(target)? {
                 Some(id) => id,
-                None => self.store.ensure_identity(target, attribution)?,
+                None => self.lookup.ensure_identity(target, attribution)?,
             };
             Ok(Arc::new(Signer {
                 cert: id.cert,
@@ -183,7 +187,7 @@ impl SignFilter {
         let verify = |ctx: &VerifyContext| crypto::verify(der, detached, ctx);
         let verified = match verify(&VerifyContext::default()) {
             Err(crypto::CmsError::SignerNotFound) => verify(&VerifyContext {
-                extra_certs: self.store.all_certs(),
+                extra_certs: self.lookup.all_certs(),
             }),
             other => other,
         };
@@ -217,7 +221,7 @@ impl SignFilter {
             }
         };
         let target = self
-            .store
+            .lookup
             .groups()
             .group_of(&member)
             .cloned()
@@ -260,12 +264,12 @@ impl SignFilter {
             rewrite_from(&mut work, &target).map_err(|e| failure(e, &verdict))?;
         }
         verdict.set("from_rewritten", rewrite);
-        let date_added = build::ensure_date(&mut work, build::now_unix())
+        let date_added = build::ensure_date(&mut work, now_unix())
             .map_err(|e| failure(e.to_string(), &verdict))?;
         verdict.set("date_added", date_added);
         let spec = SignSpec {
             signer: &signer,
-            options: SignOptions {
+            options: CmsSignOptions {
                 digest: self.config.digest.clone(),
                 detached: true,
                 include_certs: self.config.include_certs,
@@ -275,7 +279,7 @@ impl SignFilter {
         };
         let signed = match self.config.form {
             Form::Body => build::sign_body(work, &spec),
-            Form::Sip => build::sign_sip(work, &self.config.inner, &spec),
+            Form::Sip => build::sign_sip(work, &self.inner, &spec),
             Form::Aib => build::sign_aib(work, &target, &spec),
             Form::Cms => build::sign_cms(work, &spec),
         }
@@ -312,7 +316,7 @@ fn rewrite_from(message: &mut Message, group: &Aor) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-impl Filter for SignFilter {
+impl Filter for Sign {
     fn name(&self) -> &'static str {
         "sign"
     }

@@ -1,18 +1,19 @@
-//! The encrypt filter: S/MIME confidentiality done by the sending proxy (issue 7, items 1-4).
+//! The encrypt filter: S/MIME confidentiality done by the sending proxy.
 //!
 //! The envelope is made for the AOR the message goes to (a request's To, else its
 //! Request-URI; a response's From), with the certificate the store holds or has learned, or one
 //! given on the command line, plus any extra recipients. A message that cannot be encrypted is
 //! refused by default: passing it on in plaintext would be a downgrade an attacker can trigger.
 
-use crate::cache::TtlCache;
-use crate::crypto::EncryptOptions;
+use crate::clock::now_unix;
+use crate::crypto::CmsEncryptOptions;
 use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
-use crate::select::Selection;
 use crate::smime::build::{self, EncryptSpec, Transfer};
 use crate::smime::inner::InnerPolicy;
-use crate::store::Store;
+use crate::store::Lookup;
+use crate::tool::cache::TtlCache;
+use crate::tool::select::Selection;
 use crate::uri::{Aor, Uri};
 use openssl::x509::X509;
 use std::time::Duration;
@@ -69,10 +70,10 @@ pub fn check_hide(name: &str) -> Result<(), String> {
 
 /// Everything the encrypt filter is told.
 #[derive(Debug, Clone)]
-pub struct EncryptConfig {
+pub struct EncryptOptions {
     pub form: EncryptForm,
     pub selection: Selection,
-    pub options: EncryptOptions,
+    pub options: CmsEncryptOptions,
     pub transfer: Transfer,
     /// Used instead of the store's certificate for the message's recipient.
     pub recipient_cert: Option<X509>,
@@ -84,9 +85,11 @@ pub struct EncryptConfig {
 }
 
 /// The encrypt filter over a store.
-pub struct EncryptFilter {
-    store: Store,
-    config: EncryptConfig,
+pub struct Encrypt {
+    lookup: Box<dyn Lookup>,
+    config: EncryptOptions,
+    /// `config.inner` with sipsec's own headers first.
+    inner: InnerPolicy,
     certs: TtlCache<Aor, X509>,
 }
 
@@ -104,10 +107,11 @@ fn is_envelope(message: &Message) -> bool {
     })
 }
 
-impl EncryptFilter {
-    pub fn new(store: Store, config: EncryptConfig) -> EncryptFilter {
-        EncryptFilter {
-            store,
+impl Encrypt {
+    pub fn new(lookup: impl Lookup + 'static, config: EncryptOptions) -> Encrypt {
+        Encrypt {
+            lookup: Box::new(lookup),
+            inner: super::inner_policy(&config.inner),
             config,
             certs: TtlCache::new(CERT_TTL),
         }
@@ -136,7 +140,7 @@ impl EncryptFilter {
         for aor in &destinations {
             let found = self
                 .certs
-                .get_or_try(aor, || self.store.recipient_cert(aor).ok_or(()));
+                .get_or_try(aor, || self.lookup.recipient_cert(aor).ok_or(()));
             if let Ok(cert) = found {
                 return Ok((aor.to_string(), cert));
             }
@@ -160,8 +164,8 @@ impl EncryptFilter {
         let mut recipients = vec![cert];
         recipients.extend(self.config.also_to.iter().cloned());
         let mut work = message.clone();
-        let date_added = build::ensure_date(&mut work, build::now_unix())
-            .map_err(|e| fail(e.to_string(), &verdict))?;
+        let date_added =
+            build::ensure_date(&mut work, now_unix()).map_err(|e| fail(e.to_string(), &verdict))?;
         let spec = EncryptSpec {
             recipients: &recipients,
             options: self.config.options.clone(),
@@ -169,9 +173,7 @@ impl EncryptFilter {
         };
         let out = match self.config.form {
             EncryptForm::Body => build::encrypt_body(&work, &spec),
-            EncryptForm::Sip => {
-                build::encrypt_sip(&work, &self.config.inner, &self.config.hide, &spec)
-            }
+            EncryptForm::Sip => build::encrypt_sip(&work, &self.inner, &self.config.hide, &spec),
         }
         .map_err(|e| fail(format!("not encrypted: {e}"), &verdict))?;
         verdict
@@ -196,7 +198,7 @@ impl EncryptFilter {
     }
 }
 
-impl Filter for EncryptFilter {
+impl Filter for Encrypt {
     fn name(&self) -> &'static str {
         "encrypt"
     }

@@ -1,13 +1,13 @@
 //! sipsec-decrypt's engine: the key chosen by the envelope's recipient infos, the protected
 //! body (or tunnelled message) restored, every failure alike.
 
-use super::fastenv::{self, Route, RsaRecipient};
-use super::parse::{classify, Entity, Protection};
-use super::restore::{restore_entity, restore_from_inner};
+use crate::crypto::fastenv::{self, Route, RsaRecipient};
 use crate::crypto::{self, ContentCipher, RecipientId};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::Message;
-use crate::store::{Identity, Store, StoreError};
+use crate::smime::parse::{classify, EntityView, Protection};
+use crate::smime::restore::{restore_entity, restore_from_inner};
+use crate::store::{Identity, Lookup, StoreError};
 use openssl::x509::X509Name;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -31,7 +31,7 @@ pub struct DecryptOptions {
 
 /// sipsec-decrypt as a filter. The store's own identities (certificate and key) are loaded
 /// once; keys stay in memory only.
-pub struct Decryptor {
+pub struct Decrypt {
     identities: Vec<Identity>,
     /// The RSA identities again, for the fast path; `rsa_of[i]` is the identity of `rsa[i]`.
     rsa: Vec<RsaRecipient>,
@@ -85,11 +85,11 @@ struct Opened {
     sealed: bool,
 }
 
-impl Decryptor {
-    pub fn new(store: &Store, options: DecryptOptions) -> Result<Decryptor, StoreError> {
+impl Decrypt {
+    pub fn new(lookup: impl Lookup, options: DecryptOptions) -> Result<Decrypt, StoreError> {
         let mut identities = Vec::new();
-        for aor in store.identities()? {
-            if let Some(id) = store.identity(&aor)? {
+        for aor in lookup.identities()? {
+            if let Some(id) = lookup.identity(&aor)? {
                 identities.push(id);
             }
         }
@@ -110,7 +110,7 @@ impl Decryptor {
                 rsa_of.push(i);
             }
         }
-        Ok(Decryptor {
+        Ok(Decrypt {
             identities,
             rsa,
             rsa_of,
@@ -185,7 +185,7 @@ impl Decryptor {
                 Ok(Protection::Enveloped(der)) => der.into_owned(),
                 Ok(Protection::Signed(s)) => {
                     let inner_envelope = s.detached.and_then(|d| {
-                        let e = Entity::parse(d).ok()?;
+                        let e = EntityView::parse(d).ok()?;
                         (e.media_type() == "application/pkcs7-mime").then(|| e.body.into_owned())
                     });
                     match inner_envelope {
@@ -232,17 +232,17 @@ impl Decryptor {
 /// The message with the decrypted content in place: a tunnelled `message/sip` restores the
 /// end-to-end headers and body; any other entity restores body and Content-Type.
 fn restore(outer: &Message, content: &[u8]) -> Option<Message> {
-    let e = Entity::parse(content).ok()?;
+    let e = EntityView::parse(content).ok()?;
     if e.media_type() == "message/sip" {
         let inner = crate::mime::parse_message_sip(&e.body).ok()?;
-        let mut r = restore_from_inner(outer, &inner).ok()?;
+        let mut r = restore_from_inner(outer, &inner, &[control::HEADER]).ok()?;
         r.remove_named(control::HEADER);
         return Some(r);
     }
     restore_entity(outer, e.content_type, e.disposition, &e.body).ok()
 }
 
-impl Filter for Decryptor {
+impl Filter for Decrypt {
     fn name(&self) -> &'static str {
         "decrypt"
     }

@@ -1,6 +1,6 @@
 //! A small time-bounded cache shared by a filter's worker threads: identities and certificates
 //! are read from the store once a minute instead of once a message, and a rotation in the store
-//! is still seen by a long-running relay.
+//! is still seen by a long-running process.
 
 use std::collections::HashMap;
 use std::hash::Hash;

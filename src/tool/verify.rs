@@ -1,23 +1,23 @@
 //! sipsec-verify's engine: every check of a signed message on its own, a cache of verified
 //! chains, a bounded replay cache, the marks, and `--unwrap`.
 
-use super::fastcms::CertCache;
-use super::parse::{classify, Entity, Form, Protection, SignedBody};
-use super::restore::{compare, restore_entity, restore_from_inner, Comparison};
-use super::verdict::{foreign_mark, strip_marks, Check, Report, Status, VERDICT_HEADER};
+pub mod verdict;
+
+use self::verdict::{foreign_mark, strip_marks, Check, Report, Status, VERDICT_HEADER};
+use crate::clock::now_unix;
+use crate::crypto::fastcms::CertCache;
 use crate::crypto::{self, ChainKey, CmsError, TrustContext, TrustVerdict, VerifyContext};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
-use crate::store::{x509::cert_aors, Store};
+use crate::smime::parse::{classify, EntityView, Form, Protection, SignedBody};
+use crate::smime::restore::{compare, restore_entity, restore_from_inner, Comparison};
+use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
 use openssl::hash::{hash, MessageDigest};
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Mutex, OnceLock};
-
-/// id-kp-sipDomain (RFC 5924) as DER: tag, length, 1.3.6.1.5.5.7.3.20.
-const SIP_DOMAIN_OID_DER: [u8; 10] = [0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x14];
 
 /// Which checks must pass for a message to count as accepted (cumulative levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
@@ -177,8 +177,8 @@ impl ReplayCache {
 }
 
 /// sipsec-verify as a filter.
-pub struct Verifier {
-    store: Store,
+pub struct Verify {
+    lookup: Box<dyn Lookup>,
     anchors: Vec<X509>,
     /// CRLs as DER: `X509Crl` cannot be cloned into each trust context.
     crl_der: Vec<Vec<u8>>,
@@ -198,23 +198,8 @@ fn unix_of(t: &openssl::asn1::Asn1TimeRef) -> Option<i64> {
     Some(i64::from(d.days) * 86_400 + i64::from(d.secs))
 }
 
-fn system_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 fn sip_uri(aor: &Aor) -> String {
     format!("sip:{aor}")
-}
-
-fn has_sip_domain_eku(cert: &X509) -> bool {
-    // The openssl crate has no accessor for extended key usage; the OID's DER cannot occur in
-    // a certificate other than as a key purpose (it lies under id-kp).
-    cert.to_der().is_ok_and(|d| {
-        d.windows(SIP_DOMAIN_OID_DER.len())
-            .any(|w| w == SIP_DOMAIN_OID_DER)
-    })
 }
 
 /// The AOR a message speaks for: the From of a request, the To of a response.
@@ -232,17 +217,17 @@ fn sender(m: &Message) -> Result<(Aor, &'static str), String> {
     Ok((aor, which))
 }
 
-impl Verifier {
-    pub fn new(store: Store, options: VerifyOptions) -> Verifier {
-        Verifier {
-            anchors: store.trust_anchors(),
-            crl_der: store
+impl Verify {
+    pub fn new(lookup: impl Lookup + 'static, options: VerifyOptions) -> Verify {
+        Verify {
+            anchors: lookup.trust_anchors(),
+            crl_der: lookup
                 .crls()
                 .iter()
                 .filter_map(|c| c.to_der().ok())
                 .collect(),
             replay: Mutex::new(ReplayCache::new(options.replay_capacity)),
-            store,
+            lookup: Box::new(lookup),
             options,
             chains: Mutex::new(HashMap::new()),
             store_certs: OnceLock::new(),
@@ -259,7 +244,7 @@ impl Verifier {
             .timestamp
             .map(|t| t.secs as i64)
             .or(self.options.now)
-            .unwrap_or_else(system_now)
+            .unwrap_or_else(now_unix)
     }
 
     /// Integrity, finding the signer certificate when the CMS carries none: by the sender's
@@ -285,14 +270,14 @@ impl Verifier {
         let mut source = "embedded";
         let mut result = attempt(Vec::new());
         if matches!(result, Err(CmsError::SignerNotFound)) {
-            if let Some(c) = who.and_then(|a| self.store.recipient_cert(a)) {
+            if let Some(c) = who.and_then(|a| self.lookup.recipient_cert(a)) {
                 source = "store (by AOR)";
                 result = attempt(vec![c]);
             }
         }
         if matches!(result, Err(CmsError::SignerNotFound)) {
             source = "store (by issuer and serial)";
-            let all = self.store_certs.get_or_init(|| self.store.all_certs());
+            let all = self.store_certs.get_or_init(|| self.lookup.all_certs());
             result = attempt(all.clone());
         }
         match result {
@@ -369,7 +354,7 @@ impl Verifier {
         if names.contains(who) {
             let uri = sip_uri(who);
             let mut c = base(Check::pass()).with("matched", uri.clone());
-            if self.store.groups().is_group(who) {
+            if self.lookup.groups().is_group(who) {
                 c = c.with("group", true);
             }
             return (c, Some(uri));
@@ -378,7 +363,7 @@ impl Verifier {
             .iter()
             .find(|a| a.user().is_none() && a.host() == who.host());
         if let Some(d) = domain {
-            if has_sip_domain_eku(signer) {
+            if crypto::has_sip_domain_purpose(signer) {
                 let uri = sip_uri(d);
                 return (
                     base(Check::pass())
@@ -397,7 +382,7 @@ impl Verifier {
                 None,
             );
         }
-        let groups = self.store.groups();
+        let groups = self.lookup.groups();
         if let Some(g) = groups.group_of(who).filter(|g| names.contains(g)) {
             return (
                 base(Check::fail(format!(
@@ -566,10 +551,10 @@ impl Verifier {
     }
 
     fn learn(&self, aor: &Aor, cert: &X509) -> String {
-        if self.store.recipient_cert(aor).is_some() {
+        if self.lookup.recipient_cert(aor).is_some() {
             return "already known; not overwritten".into();
         }
-        match self.store.learn_cert(aor, cert) {
+        match self.lookup.learn_cert(aor, cert) {
             Ok(()) => "stored".into(),
             Err(e) => format!("not stored: {e}"),
         }
@@ -588,7 +573,7 @@ impl Verifier {
         Option<i64>,
         Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
     ) {
-        let entity = match Entity::parse(content) {
+        let entity = match EntityView::parse(content) {
             Ok(e) => e,
             Err(e) => {
                 return (
@@ -638,7 +623,12 @@ impl Verifier {
                 None,
             ),
             Some(Ok(inner)) => {
-                let cmp = compare(&inner, outer, media == "message/sipfrag");
+                let cmp = compare(
+                    &inner,
+                    outer,
+                    media == "message/sipfrag",
+                    &[control::HEADER],
+                );
                 let date = inner.date().ok().flatten().map(|d| d.unix);
                 let body_covered = if !s.uncovered.is_empty()
                     || (media == "message/sipfrag" && inner.body().is_empty())
@@ -665,7 +655,7 @@ impl Verifier {
         entity: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
     ) -> Message {
         let result = match (s.form, inner) {
-            (Form::Sip, Some(inner)) => restore_from_inner(m, &inner),
+            (Form::Sip, Some(inner)) => restore_from_inner(m, &inner, &[control::HEADER]),
             (Form::Aib, _) => match s.uncovered.first() {
                 Some(p) => restore_entity(m, p.content_type(), None, p.body()),
                 None => restore_entity(m, None, None, b""),
@@ -726,7 +716,7 @@ fn comparison_check(cmp: &Comparison) -> Check {
     .with("differing", json!(cmp.differing))
 }
 
-impl Filter for Verifier {
+impl Filter for Verify {
     fn name(&self) -> &'static str {
         "verify"
     }

@@ -5,6 +5,7 @@
 //! the caller runs the full [`crate::crypto::verify`], which gives the canonical result and
 //! error: this path can only ever say "intact", never "damaged".
 
+use super::der::{element, elements, expect};
 use crate::crypto::{DigestAlgorithm, VerifiedSignature};
 use openssl::hash::{hash, MessageDigest};
 use openssl::pkey::{PKey, Public};
@@ -37,58 +38,6 @@ fn fingerprint(signer: &[u8], certs: &[&[u8]]) -> Option<[u8; 32]> {
 
 /// Certificates kept at most; past that the cache starts over.
 const CERT_CACHE_MAX: usize = 4096;
-
-/// One DER element: its tag, its content octets and the whole encoding.
-#[derive(Clone, Copy)]
-pub(super) struct Element<'a> {
-    pub tag: u8,
-    pub content: &'a [u8],
-    pub whole: &'a [u8],
-}
-
-/// Splits the first DER element (definite length only) off `input`.
-pub(super) fn element(input: &[u8]) -> Option<(Element<'_>, &[u8])> {
-    let tag = *input.first()?;
-    let first = *input.get(1)?;
-    let (len, header) = match first {
-        0..=0x7f => (usize::from(first), 2),
-        0x81..=0x84 => {
-            let n = usize::from(first & 0x7f);
-            let bytes = input.get(2..2 + n)?;
-            (
-                bytes.iter().fold(0usize, |a, &b| (a << 8) | usize::from(b)),
-                2 + n,
-            )
-        }
-        _ => return None,
-    };
-    let end = header.checked_add(len)?;
-    let whole = input.get(..end)?;
-    Some((
-        Element {
-            tag,
-            content: &whole[header..],
-            whole,
-        },
-        &input[end..],
-    ))
-}
-
-/// The elements inside a constructed element's content.
-pub(super) fn elements(content: &[u8]) -> Option<Vec<Element<'_>>> {
-    let mut out = Vec::new();
-    let mut rest = content;
-    while !rest.is_empty() {
-        let (e, r) = element(rest)?;
-        out.push(e);
-        rest = r;
-    }
-    Some(out)
-}
-
-pub(super) fn expect<'a>(e: Option<&Element<'a>>, tag: u8) -> Option<Element<'a>> {
-    e.filter(|e| e.tag == tag).copied()
-}
 
 fn digest_of(oid: &[u8]) -> Option<(MessageDigest, DigestAlgorithm)> {
     Some(match oid {
@@ -262,7 +211,7 @@ impl CertCache {
 mod tests {
     use super::*;
     use crate::crypto::testkit::{Ca, KeyKind};
-    use crate::crypto::{sign, SignOptions, Signer};
+    use crate::crypto::{sign, CmsSignOptions, Signer};
 
     const BODY: &[u8] = b"Content-Type: application/sdp\r\n\r\nv=0\r\n\x00\xff";
 
@@ -291,7 +240,7 @@ mod tests {
                 DigestAlgorithm::Sha512,
             ] {
                 for detached in [true, false] {
-                    let opts = SignOptions {
+                    let opts = CmsSignOptions {
                         digest: digest.clone(),
                         detached,
                         include_certs: true,
@@ -321,7 +270,7 @@ mod tests {
         assert_eq!(fingerprint(a, &[a, b]), fingerprint(a, &[a, b]));
         // And the key the fast path returns is that fingerprint.
         let (s, _) = signer(KeyKind::Rsa);
-        let der = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let der = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
         let (v, key) = CertCache::default().verify(&der, Some(BODY)).unwrap();
         let certs: Vec<Vec<u8>> = v.certificates.iter().map(|c| c.to_der().unwrap()).collect();
         let refs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
@@ -332,7 +281,7 @@ mod tests {
     fn anything_doubtful_goes_to_the_full_path() {
         let cache = CertCache::default();
         let (s, _) = signer(KeyKind::Rsa);
-        let der = sign(BODY, &s, &SignOptions::default()).unwrap();
+        let der = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
         let mut body = BODY.to_vec();
         body[3] ^= 1;
         assert!(cache.verify(&der, Some(&body)).is_none(), "changed content");
@@ -354,9 +303,9 @@ mod tests {
         let bare = sign(
             BODY,
             &s,
-            &SignOptions {
+            &CmsSignOptions {
                 include_certs: false,
-                ..SignOptions::default()
+                ..CmsSignOptions::default()
             },
         )
         .unwrap();
@@ -366,7 +315,7 @@ mod tests {
         }
         // Another signer's certificate swapped in (same issuer name, other key): refused.
         let (other, _) = signer(KeyKind::Rsa);
-        let good = sign(BODY, &other, &SignOptions::default()).unwrap();
+        let good = sign(BODY, &other, &CmsSignOptions::default()).unwrap();
         let theirs = s.cert.to_der().unwrap();
         let mine = other.cert.to_der().unwrap();
         if theirs.len() == mine.len() {

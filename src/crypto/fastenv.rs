@@ -4,7 +4,7 @@
 //! any private-key operation, so the caller runs [`crate::crypto::decrypt`]; once the key is
 //! used, every failure is [`Route::Failed`], whatever went wrong (no oracle, no second try).
 
-use super::fastcms::{element, elements, expect};
+use super::der::{element, elements, expect};
 use crate::crypto::{ContentCipher, RecipientId};
 use openssl::pkey::Private;
 use openssl::rsa::{Padding, Rsa};
@@ -121,7 +121,7 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
 mod tests {
     use super::*;
     use crate::crypto::testkit::{Ca, KeyKind};
-    use crate::crypto::{encrypt, EncryptOptions, RsaPadding};
+    use crate::crypto::{encrypt, CmsEncryptOptions, RsaPadding};
 
     const BODY: &[u8] = b"Content-Type: application/sdp\r\n\r\nv=0\r\n\x00\xff";
 
@@ -136,7 +136,7 @@ mod tests {
     }
 
     fn env(cert: &openssl::x509::X509, cipher: ContentCipher, rsa_padding: RsaPadding) -> Vec<u8> {
-        let opts = EncryptOptions {
+        let opts = CmsEncryptOptions {
             cipher,
             rsa_padding,
         };
