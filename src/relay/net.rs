@@ -205,6 +205,9 @@ pub struct Bound {
     streams: Vec<(Transport, TcpListener)>,
 }
 
+/// The receive buffer asked for each UDP socket.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
+
 /// Connections waiting to be accepted: a burst of connects is not dropped and retried.
 const LISTEN_BACKLOG: u32 = 4096;
 
@@ -222,6 +225,9 @@ pub fn bind(listen: &[Peer]) -> io::Result<Bound> {
             Transport::Udp => {
                 let s = std::net::UdpSocket::bind(l.addr).map_err(named)?;
                 s.set_nonblocking(true)?;
+                // A burst (or a flood beside legitimate traffic) while the loop is busy waits
+                // here rather than being dropped; the kernel caps it at net.core.rmem_max.
+                let _ = socket2::SockRef::from(&s).set_recv_buffer_size(UDP_RECEIVE_BUFFER);
                 udp.push(UdpSocket::from_std(s)?);
             }
             t => {
