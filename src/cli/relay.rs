@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const AFTER_HELP: &str = "Routing: a Route header first; then, for the --domain domains, the \
-location service filled by REGISTER; then --route; then a Request-URI holding an IP address. \
-Anything else gets 404.
+location service filled by REGISTER; then --route; then a Request-URI holding an IP address \
+(a Route, or such a Request-URI, is followed only when permitted: see below). Anything else \
+gets 404.
 
 What is forwarded: requests for the --domain domains (location service) and along a --route, \
 whoever sends them; requests in a dialog the relay record-routed (its Record-Route URI carries \
