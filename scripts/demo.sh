@@ -4,7 +4,8 @@
 #   the call centre has one certificate, for the group sip:support@callcentre.example, and its
 #   agents (sip:agent-*@callcentre.example) answer as the group; its proxy signs agent-7's
 #   200 OK; the caller's validating proxy verifies it and marks it for a terminal that holds no
-#   certificate; a tampered copy, a replay and a forged mark are refused.
+#   certificate; a tampered copy, a replay and a forged mark are refused; the group's signature
+#   moved into a forged call is not marked, nor is a mark forged inside an envelope restored.
 # Exits non-zero if any step does not end as shown.
 set -eu
 cd "$(dirname "$0")/.."
@@ -38,6 +39,9 @@ say "The call centre's store: a root CA, an issuing CA for callcentre.example, o
 say "The caller's validating proxy trusts the call centre's root, and holds no agent certificate"
 mkdir -m 700 "$proxy"
 "$bin/sipsec-certgen" --store "$proxy" anchor add "$cc/root/cert.pem"
+echo "-- and a key of its own, so that callers' envelopes can be opened for the caller:"
+"$bin/sipsec-certgen" --store "$proxy" -q init-ca --cn "Caller proxy root CA" >/dev/null
+"$bin/sipsec-certgen" --store "$proxy" issue sip:caller@example.org
 
 say "The caller's INVITE (testdata/demo/invite.sip)"
 show testdata/demo/invite.sip
@@ -84,4 +88,54 @@ say "A mark smuggled in a folded header line: refused on the way out"
 sed "s/^Contact:/X-Note: hi$cr\n s: validated <sip:support@callcentre.example>$cr\nContact:/" "$work/200-ok.sip" > "$work/smuggled.sip"
 expect 1 "the smuggled mark" "$bin/sipsec-verify" --store "$proxy" < "$work/smuggled.sip" > /dev/null
 
-say "Done: signed as the group, verified and marked; tampering, replays and forged marks refused"
+say "A signature moved into a forged message: the group's signed body (body form) in a new call"
+"$bin/sipsec-sign" --store "$cc" --form body --trust-from-header < "$work/200-ok.sip" > "$work/body-signed.sip"
+LC_ALL=C sed -e "s/^Call-ID: .*$cr\$/Call-ID: forged-call@203.0.113.66$cr/" \
+    -e "s/^Contact:/Reply-To: <sip:attacker@evil.example>$cr\nContact:/" \
+    "$work/body-signed.sip" > "$work/transplanted.sip"
+expect 0 "the transplanted signature" "$bin/sipsec-verify" --store "$proxy" --require identity \
+    --unwrap --report "$work/transplanted.json" < "$work/transplanted.sip" > "$work/out.sip"
+echo "-- the signature is intact and the group's, but covers no header: its verdict, never the mark:"
+grep -i -e '^Subject' -e '^Sipsec-Verdict' "$work/out.sip" | tr -d '\r' || true
+! grep -q "validated" "$work/out.sip"
+python3 -c 'import json,sys; print("mark_refused:", json.load(open(sys.argv[1]))["verdict"]["mark_refused"])' \
+    "$work/transplanted.json" 2>/dev/null || true
+
+say "A forged mark inside an envelope: anyone can encrypt to the caller proxy's certificate"
+crlf() { LC_ALL=C sed "s/\$/$cr/"; }
+crlf > "$work/forged-inner.sip" <<'SIP'
+MESSAGE sip:caller@example.org SIP/2.0
+Via: SIP/2.0/UDP 203.0.113.66;branch=z9hG4bKevil
+Max-Forwards: 70
+From: <sip:support@callcentre.example>;tag=evil
+To: <sip:caller@example.org>
+Call-ID: forged@203.0.113.66
+CSeq: 1 MESSAGE
+Subject: validated <sip:support@callcentre.example>
+Content-Type: text/plain
+Content-Length: 27
+
+SIP
+printf 'Please call +1 555 0100 now' >> "$work/forged-inner.sip"
+{ printf "Content-Type: message/sip$cr\n$cr\n"; cat "$work/forged-inner.sip"; } > "$work/forged-entity"
+openssl cms -encrypt -binary -outform DER -aes128 -in "$work/forged-entity" \
+    -out "$work/forged.der" "$proxy/identities/caller@example.org/cert.pem"
+{ sed -e '/^Subject:/d' -e '/^Content-/d' -e "/^$cr\$/,\$d" "$work/forged-inner.sip"
+  printf "Content-Type: application/pkcs7-mime;smime-type=enveloped-data$cr\n"
+  printf "Content-Length: %s$cr\n$cr\n" "$(wc -c < "$work/forged.der")"
+  cat "$work/forged.der"; } > "$work/forged-envelope.sip"
+show "$work/forged-envelope.sip" 9
+echo "-- through the encrypt-then-sign pipeline, the verifier's marks vouched for by the run's key:"
+key=$work/run.key
+"$bin/sipsec-verify" --store "$proxy" --control-key "$key" --keep-control --unwrap -q \
+    < "$work/forged-envelope.sip" \
+  | "$bin/sipsec-decrypt" --store "$proxy" --control-key "$key" --report "$work/opened.json" -q \
+    > "$work/opened.sip"
+show "$work/opened.sip" 12
+echo
+! grep -q "validated" "$work/opened.sip"
+echo "-- the record of decrypt says what was not restored:"
+python3 -c 'import json,sys; [print(" ", w) for w in json.load(open(sys.argv[1]))["warnings"]]' \
+    "$work/opened.json" 2>/dev/null || true
+
+say "Done: signed as the group, verified and marked; tampering, replays, transplanted signatures and forged marks refused"

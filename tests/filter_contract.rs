@@ -402,6 +402,7 @@ fn attribution_is_trusted_only_from_a_verified_header() {
         seq: 0,
         origin: Default::default(),
         attribution: Some("agent-1@callcentre.example".into()),
+        marks: None,
     };
     control::attach(&mut m, &key, control::ControlKind::Message, &data);
     let trusted = drive(&keyed(&key, false), vec![("-", m.as_bytes().to_vec())]);
@@ -512,4 +513,49 @@ fn setup_refusals_exit_3_and_say_what_to_do() {
         "{}",
         String::from_utf8_lossy(&mtu.stderr)
     );
+}
+
+#[test]
+fn marks_pass_a_filter_only_when_the_runs_control_header_vouches_for_them() {
+    let mark = "Subject: validated <sip:ceo@example.com>\r\nSipsec-Verdict: signed=yes\r\n";
+    let key = ControlKey::generate();
+    // From outside: removed before the tool sees the message, the message changed, and said.
+    let out = drive(&keyed(&key, false), vec![("-", message(1, mark))]);
+    assert_eq!(out.output, message(1, ""));
+    assert_eq!(out.records[0]["disposition"], "changed");
+    let warnings = out.records[0]["warnings"].to_string();
+    assert!(
+        warnings.contains("no sipsec-verify of this run made"),
+        "{warnings}"
+    );
+
+    // Vouched for by a control header of this run (as sipsec-verify writes it): kept.
+    let lines: Vec<String> = mark.lines().map(str::to_string).collect();
+    let vouched = |m: &mut Message, marks: Option<String>| {
+        let data = control::ControlData {
+            seq: 0,
+            origin: Default::default(),
+            attribution: None,
+            marks,
+        };
+        control::attach(m, &key, control::ControlKind::Message, &data);
+    };
+    let mut m = Message::parse(message(1, mark)).unwrap();
+    vouched(&mut m, Some(sipsec::filter::mark::digest(&lines)));
+    let out = drive(&keyed(&key, false), vec![("-", m.as_bytes().to_vec())]);
+    assert_eq!(out.output, message(1, mark));
+    assert_eq!(out.records[0]["disposition"], "unchanged");
+    // A header vouching for other marks vouches for none of these.
+    let mut m = Message::parse(message(1, mark)).unwrap();
+    vouched(&mut m, Some(sipsec::filter::mark::digest(&lines[..1])));
+    let out = drive(&keyed(&key, false), vec![("-", m.as_bytes().to_vec())]);
+    assert_eq!(out.output, message(1, ""));
+
+    // Hidden in a folded line: withheld whatever the fail mode.
+    let folded = message(1, "X-Note: hi\r\n s: validated <sip:ceo@example.com>\r\n");
+    let out = drive(&DriverOptions::default(), vec![("-", folded)]);
+    assert!(out.output.is_empty());
+    assert_eq!(out.records[0]["disposition"], "withheld");
+    let reason = out.records[0]["refusal"]["reason"].to_string();
+    assert!(reason.contains("folded"), "{reason}");
 }

@@ -5,7 +5,7 @@ mod common;
 mod unwrapkit;
 
 use common::testkit::{now, Ca, KeyKind, Validity};
-use common::{openssl_cli, run, write, write_cert, write_key};
+use common::{openssl_cli, replace, run, write, write_cert, write_key};
 use openssl::x509::X509;
 use serde_json::Value;
 use sipsec::crypto::{sign, CmsSignOptions, Signer};
@@ -116,15 +116,6 @@ fn multipart_signed(signed: &[u8], sig: &[u8], micalg: &str, base64: bool) -> (S
     (ct, b)
 }
 
-/// Replaces the first `from` with `to`, byte for byte (the messages hold binary DER).
-fn replace(msg: &[u8], from: &str, to: &str) -> Vec<u8> {
-    let at = common::find(msg, from.as_bytes(), 0).expect("text to replace");
-    let mut out = msg[..at].to_vec();
-    out.extend_from_slice(to.as_bytes());
-    out.extend_from_slice(&msg[at + from.len()..]);
-    out
-}
-
 fn detached(content: &[u8], s: &Signer) -> Vec<u8> {
     sign(content, s, &CmsSignOptions::default()).unwrap()
 }
@@ -163,7 +154,7 @@ fn assert_all_pass(o: &Outcome) {
 }
 
 #[test]
-fn body_form_verifies_and_is_marked_with_the_san_uri() {
+fn body_form_verifies_but_covers_no_header_so_earns_no_mark() {
     let pki = Pki::new();
     let s = pki.signer("sip:alice@example.com");
     let o = verify(
@@ -175,9 +166,15 @@ fn body_form_verifies_and_is_marked_with_the_san_uri() {
     let v = o.verdict();
     assert_eq!(result(v, "freshness"), "absent");
     assert_eq!(v["coverage"]["body"], "yes");
+    assert_eq!(v["marked"], false);
+    assert!(v["mark_refused"]
+        .as_str()
+        .unwrap()
+        .contains("does not cover the From, Call-ID, CSeq"));
     let text = o.text();
+    assert!(!text.contains("validated"), "{text}");
     assert!(
-        text.contains("Subject: validated <sip:alice@example.com>\r\n"),
+        text.contains("signer=\"sip:alice@example.com\"\r\n"),
         "{text}"
     );
     assert!(
@@ -521,7 +518,7 @@ fn a_certificate_for_another_uri_or_a_plain_domain_certificate_is_refused() {
         &signed_body(&s, "sip:alice@example.com"),
     );
     assert_eq!(o.code, 0, "{}", o.verdict());
-    assert!(o.text().contains("Subject: validated <sip:example.com>"));
+    assert_eq!(o.verdict()["signer"], "sip:example.com");
 }
 
 #[test]
@@ -591,7 +588,7 @@ fn forged_marks_are_removed_and_smuggled_ones_refused() {
     // A signed message with a forged mark gets our mark only.
     let s = pki.signer("sip:alice@example.com");
     let signed = replace(
-        &signed_body(&s, "sip:alice@example.com"),
+        &signed_sip(&s, "sip:alice@example.com", now()),
         "Contact:",
         "Subject: validated <sip:ceo@example.com>\r\nContact:",
     );
@@ -868,11 +865,10 @@ fn rfc6216_restored_messages_verify_and_captured_ones_are_refused() {
         let o = verify(&store, &["--require", "identity", "--datagram"], &msg);
         assert_all_pass(&o);
         assert_eq!(o.verdict()["integrity"]["digest"], "sha-1");
-        assert!(
-            o.text()
-                .contains("Subject: validated <sip:fluffy@example.com>"),
-            "{name}"
-        );
+        // Signed bodies without a signed copy of the headers: verdict, never the mark.
+        assert_eq!(o.verdict()["signer"], "sip:fluffy@example.com", "{name}");
+        assert_eq!(o.verdict()["marked"], false, "{name}");
+        assert!(!o.text().contains("validated"), "{name}");
     }
     for name in [
         "smime-msg.dat",

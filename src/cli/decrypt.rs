@@ -17,15 +17,26 @@ end-to-end headers and the body, while the message keeps its own From, To, Call-
 Contact and routing headers (inner From/To are display-only, RFC 3261 §23.4.1.2). Envelopes \
 inside envelopes are opened; a signature inside is left for sipsec-verify. An envelope inside a \
 signature (encrypt-then-sign) is left alone unless --open-signed, since opening it breaks the \
-signature: run sipsec-verify --unwrap first.
+signature: run `sipsec-verify --control-key K --keep-control --unwrap | sipsec-decrypt \
+--control-key K` (K a fresh file per run).
 
-Every identity's key is read when the run starts: a store whose keys are encrypted (made with \
+Only a store's own envelopes are opened: a request must be for (Request-URI or To) one of the \
+store's identities or a member of its group, a response from one (From); an envelope replayed \
+into a message to someone else is not opened (\"not addressed to an identity this store \
+serves\"). Marks (Subject: validated, Sipsec-Verdict) are sipsec-verify's: those it did not make \
+in this run (the control header vouches for its own) are removed on input; marks inside an \
+envelope are never restored; and a mark sipsec-verify made survives the opening only when the \
+signature it rests on covered the body opened (its verdict says body=yes or body=encrypted), \
+else it is removed with a warning that says why.
+
+Every identity's key is read when the run starts, and again when the store changes (looked at \
+once a second, at once on SIGHUP: a new or rotated identity is used from the next message on): a store whose keys are encrypted (made with \
 sipsec-certgen --passphrase-file or --passphrase-env) needs the same option here, and a missing \
 or wrong passphrase ends the run before any message is read (exit code 3).
 
 Every failure to decrypt (no key for any recipient, a damaged envelope, a wrong padding or GCM \
-tag, an inner message that does not parse) gives the same text, so the proxy is no oracle; the \
-report's `cause` says only whether a key was found.
+tag, an inner message that does not parse) gives the same text and the same record, so the \
+proxy is no oracle.
 
 Default fail mode: open. A message this proxy cannot decrypt is usually for another key holder \
 (the terminal itself, another proxy): it passes through unchanged, never half-changed, with a \
@@ -67,7 +78,10 @@ pub fn run(cli: &DecryptCli) -> Exit {
         )
     });
     match decryptor {
-        Ok(d) => run_filter(&d, &cli.filter, &cli.common),
+        Ok(d) => {
+            crate::store::watch::look_again_on_sighup();
+            run_filter(&d, &cli.filter, &cli.common)
+        }
         Err(e) => setup_failed("decrypt", e),
     }
 }

@@ -19,24 +19,29 @@ or To header alone proves nothing and is not signed. A shell pipeline has no att
 --trust-from-header YOU vouch that the input's From/To headers are authentic (a pipeline trusts \
 its input), and sipsec-sign signs as they say. For a request an agent starts, the From URI is \
 replaced by the group URI (tag and header parameters kept, display name dropped so the agent \
-stays anonymous), so that the signature and the From agree. Certificates missing from the store \
+stays anonymous), so that the signature and the From agree. A running sign looks at its store \
+once a second and at once on SIGHUP: a member removed from its group is no longer signed for \
+from the next message on. Certificates missing from the store \
 are made on demand only when the store's config allows it and only for an attributed member.
 
-Forms (--form):
-  aib   (default) RFC 3893 Authenticated Identity Body: a message/sipfrag with From, To, \
-Contact, Date, Call-ID and CSeq (responses: the responder as From, no To), signed, beside the \
-original body in multipart/mixed. It proves who sent this very message in this very call \
-(identity plus Call-ID, CSeq and Date against replay), which is the call-centre claim, while \
-the SDP stays readable by a terminal without S/MIME. The body is NOT covered.
+Forms (--form), and whether a validating proxy's sipsec-verify can mark the message \
+`Subject: validated`: the mark needs a signature over the From (request) or To (response), \
+the Call-ID, the CSeq, a Date, and the body the terminal receives.
+  sip   (default) RFC 3261 §23.4: a complete copy of the message (credentials, sipsec's own \
+headers and --internal headers removed) as message/sip in multipart/signed. Covers every \
+header and the body: the only form that can earn the mark whatever the message holds, hence \
+the default. The SDP sits inside; a validating proxy gives it to the terminal with \
+`sipsec-verify --unwrap`.
+  aib   RFC 3893 Authenticated Identity Body: a message/sipfrag with From, To, Contact, Date, \
+Call-ID and CSeq (responses: the responder as From, no To), signed, beside the original body \
+in multipart/mixed. Identity only: the body (e.g. the SDP) is NOT covered, so a message with a \
+body is never marked (a rewritten c= line would reach the terminal); it gets its verdict.
   body  RFC 3261 §23.2: the body in multipart/signed with a detached signature. Covers the \
-body (e.g. the SDP) and nothing of the headers: a signed body can be replayed into another \
-call. The SDP stays readable.
-  sip   RFC 3261 §23.4: a complete copy of the message (credentials, sipsec's own headers and \
---internal headers removed) as message/sip in multipart/signed. Covers every header and the \
-body; the SDP sits inside, so only an S/MIME terminal can use it. Choose it when the peer \
-does S/MIME and header integrity matters.
-  cms   RFC 8591: application/pkcs7-mime signed-data holding the body. Covers the body only; \
-the body is unreadable without S/MIME. Choose it for RFC 8591 peers (SIP MESSAGE).
+body and nothing of the headers: a signed body can be moved into another message, so it is \
+never marked. The SDP stays readable.
+  cms   RFC 8591: application/pkcs7-mime signed-data holding the body. Covers the body only \
+(never marked); the body is unreadable without S/MIME. Choose it for RFC 8591 peers (SIP \
+MESSAGE).
 
 --handling defaults to optional: in the call-centre case the caller's terminal may not \
 understand S/MIME, and handling=required would make it reject the call with 415. Use \
@@ -100,7 +105,7 @@ pub struct SignCli {
     #[command(flatten)]
     pub key_pass: KeyPassArgs,
     /// What the signature covers (see below).
-    #[arg(long, value_enum, default_value_t = Form::Aib)]
+    #[arg(long, value_enum, default_value_t = Form::Sip)]
     pub form: Form,
     /// Which messages to sign: all, request, response, body, rfc3261, METHOD, STATUS or
     /// STATUS/METHOD (e.g. 2xx/INVITE), comma-separated. Default: RFC 3261 §23.2
@@ -155,5 +160,6 @@ pub fn run(cli: &SignCli) -> Exit {
             internal: cli.internal.clone(),
         },
     };
+    crate::store::watch::look_again_on_sighup();
     run_filter(&Sign::new(store, config), &cli.filter, &cli.common)
 }

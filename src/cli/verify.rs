@@ -23,16 +23,31 @@ retransmission within --retransmit-interval, a replay after; when the cache is f
 messages are refused, never forgotten) and inner-outer (RFC 3261 §23.4.1.1).
 
 Marks: any incoming `Subject: validated ...` or Sipsec-Verdict header is removed and reported \
-first; `Subject: validated <sip:...>` (the certificate's own SIP URI) is added only when every \
-check passed or had nothing to judge; the outgoing header section is scanned (splitting at every \
-CR and LF) and a message carrying a mark that is not the verifier's own is refused.
+first. `Subject: validated <sip:...>` (the certificate's own SIP URI) is added only when the \
+signature is intact, trusted, of the sender, not a replay, agrees with the message, covers the \
+From of a request (the To of a response), the Call-ID and the CSeq, carries a signed Date within \
+the window, and covers the body the terminal receives. So only the sip form (a signed \
+message/sip copy, sipsec-sign's default) earns it for a message with a body, and an AIB for one \
+without; the body and cms forms and an AIB beside a body get their verdict and never the mark \
+(the JSON record says why in mark_refused). Outer headers that a signed copy does not cover \
+(and no proxy may change) are listed as uncovered= in Sipsec-Verdict and removed under \
+--require identity or fresh; --unwrap gives the terminal the signed From and To, display names \
+included. The outgoing header section is scanned (splitting at every CR and LF) and a message \
+carrying a mark that is not the verifier's own is refused. A Content-Type that repeats a \
+parameter (two boundary= parameters, say) is refused. Replays are known by the signature value \
+(with the signer's issuer and serial), however it is encoded, and only signatures with a trusted \
+chain enter the replay cache; a signature that is not DER (bytes after it, a longer length than \
+needed, a padded integer) fails integrity. For a capture, times are judged at the frames' \
+capture time, which the verdict says (judged-at=capture-time): forensics, not proof. Pass the \
+marks on to sipsec-decrypt with the run's control key (--control-key K --keep-control here, \
+--control-key K there): any other tool removes marks no sipsec-verify of the run made.
 
 Default fail mode: closed. A message that misses the --require level (or the peer policy) is \
 withheld: forwarding it unchanged (--fail-open) would also forward the sender's bytes as they \
 came, including any forged mark. With the default --require none every message is forwarded, \
 marked or not, with its verdict; only a smuggled mark is refused. That default is deliberate: most SIP traffic is unsigned, and refusing it would break calls without making anyone safer, because a terminal behind this proxy trusts the mark, never the absence of a refusal. Senders that must sign go in --peer-policy (a stripped signature is then refused), and a deployment that wants every message checked says --require identity or fresh.
 
-The signer certificate is taken from the signature, else from the store: the sender's AOR (learned or own certificates), then every store certificate by issuer and serial number. Trust verdicts are cached per certificate chain for the span in which every certificate of the chain is valid; CRLs are read when the run starts. No private key is read, so a store whose keys are encrypted needs no passphrase here.
+The signer certificate is taken from the signature, else from the store: the sender's AOR (learned or own certificates), then every store certificate by issuer and serial number. Trust verdicts are cached per certificate chain for the span in which every certificate of the chain is valid; A running verify looks at its store once a second (a few stat calls) and at once on SIGHUP: a changed CRL, anchor, group or setting is reread before the next message, and every cached trust verdict is then forgotten, so a certificate revoked mid-run is refused from the next message on. No private key is read, so a store whose keys are encrypted needs no passphrase here.
 
 ";
 
@@ -110,5 +125,6 @@ pub fn run(cli: &VerifyCli) -> Exit {
         unwrap: cli.unwrap,
         learn_certs: cli.learn_certs,
     };
+    crate::store::watch::look_again_on_sighup();
     run_filter(&Verify::new(store, options), &cli.filter, &cli.common)
 }

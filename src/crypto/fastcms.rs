@@ -52,6 +52,15 @@ fn digest_of(oid: &[u8]) -> Option<(MessageDigest, DigestAlgorithm)> {
     })
 }
 
+/// A non-negative INTEGER's content octets as DER writes them: a 0x00 in front when the first
+/// octet's high bit is set (the serial in a SignerIdentifier is compared with them exactly).
+fn der_integer_content(magnitude: &[u8]) -> Vec<u8> {
+    match magnitude.first() {
+        Some(b) if b & 0x80 == 0 => magnitude.to_vec(),
+        _ => [&[0u8][..], magnitude].concat(),
+    }
+}
+
 struct KnownCert {
     cert: X509,
     key: PKey<Public>,
@@ -74,7 +83,7 @@ impl CertCache {
         let known = Arc::new(KnownCert {
             key: cert.public_key().ok()?,
             issuer: cert.issuer_name().to_der().ok()?,
-            serial: cert.serial_number().to_bn().ok()?.to_vec(),
+            serial: der_integer_content(&cert.serial_number().to_bn().ok()?.to_vec()),
             cert,
         });
         let mut map = self.known.lock().ok()?;
@@ -93,6 +102,8 @@ impl CertCache {
         der: &[u8],
         detached: Option<&[u8]>,
     ) -> Option<(VerifiedSignature, [u8; 32])> {
+        // Anything but DER goes to the full path, whose caller refuses it with the reason.
+        super::check_der(der).ok()?;
         let (ci, rest) = element(der)?;
         if ci.tag != 0x30 || !rest.is_empty() {
             return None;
@@ -136,10 +147,6 @@ impl CertCache {
             expect(sid.first(), 0x30)?.whole,
             expect(sid.get(1), 0x02)?.content,
         );
-        let serial = {
-            let trimmed = serial.iter().position(|&b| b != 0).unwrap_or(serial.len());
-            &serial[trimmed..]
-        };
         let digest_alg = elements(expect(si.get(2), 0x30)?.content)?;
         let (md, digest) = digest_of(expect(digest_alg.first(), 0x06)?.content)?;
         let attrs = expect(si.get(3), 0xa0)?;
@@ -261,6 +268,13 @@ mod tests {
     }
 
     #[test]
+    fn serials_are_compared_as_der_writes_them() {
+        assert_eq!(der_integer_content(&[0x01, 0x02]), [0x01, 0x02]);
+        assert_eq!(der_integer_content(&[0x81]), [0x00, 0x81]);
+        assert_eq!(der_integer_content(&[]), [0x00]);
+    }
+
+    #[test]
     fn the_chain_fingerprint_names_the_signer() {
         // Two signers carrying the very same certificates: a trust verdict cached for one must
         // not serve the other.
@@ -282,6 +296,18 @@ mod tests {
         let cache = CertCache::default();
         let (s, _) = signer(KeyKind::Rsa);
         let der = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
+        // Re-encodings of an intact signature: bytes after it, a length in more octets.
+        let mut trailing = der.clone();
+        trailing.extend_from_slice(&[0x05, 0x00]);
+        assert!(cache.verify(&trailing, Some(BODY)).is_none(), "trailing");
+        let mut long = vec![0x30, 0x83, 0x00];
+        long.extend_from_slice(&der[2..]);
+        assert_eq!(der[1], 0x82, "a long form to lengthen");
+        assert!(
+            cache.verify(&long, Some(BODY)).is_none(),
+            "non-minimal length"
+        );
+        assert!(cache.verify(&der, Some(BODY)).is_some(), "the DER itself");
         let mut body = BODY.to_vec();
         body[3] ^= 1;
         assert!(cache.verify(&der, Some(&body)).is_none(), "changed content");

@@ -16,12 +16,14 @@ pub mod fastcms;
 pub mod fastenv;
 mod ffi;
 mod sign;
+mod strict;
 #[cfg(test)]
 pub(crate) mod testkit;
 mod trust;
 
 pub use envelope::{content_type, decrypt, encrypt, recipients, CmsEncryptOptions, Decrypted};
 pub use sign::{sign, verify, CmsSignOptions, Signer, VerifiedSignature, VerifyContext};
+pub use strict::{check_der, signature_identity, DerError};
 pub use trust::{chain_key, check_trust, ChainKey, TrustContext, TrustPurpose, TrustVerdict};
 
 use openssl::error::ErrorStack;
@@ -211,6 +213,20 @@ impl ContentCipher {
         }
     }
 
+    /// The name reports and headers give it: OpenSSL's (`aes-128-cbc`), or `oid 1.2.3`.
+    pub fn name(&self) -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed(match self {
+            ContentCipher::Aes128Cbc => "aes-128-cbc",
+            ContentCipher::Aes192Cbc => "aes-192-cbc",
+            ContentCipher::Aes256Cbc => "aes-256-cbc",
+            ContentCipher::Aes128Gcm => "aes-128-gcm",
+            ContentCipher::Aes192Gcm => "aes-192-gcm",
+            ContentCipher::Aes256Gcm => "aes-256-gcm",
+            ContentCipher::DesEde3Cbc => "des-ede3-cbc",
+            ContentCipher::Other(oid) => return format!("oid {oid}").into(),
+        })
+    }
+
     /// Whether the cipher authenticates the content (AuthEnvelopedData).
     pub fn is_aead(&self) -> bool {
         matches!(
@@ -228,6 +244,16 @@ pub enum RsaPadding {
     Oaep,
     /// RSAES-PKCS1-v1_5, for peers that only know that (RFC 6216 era).
     Pkcs1v15,
+}
+
+impl RsaPadding {
+    /// The name reports give it (OpenSSL's `rsa_padding_mode` values).
+    pub fn name(self) -> &'static str {
+        match self {
+            RsaPadding::Oaep => "oaep",
+            RsaPadding::Pkcs1v15 => "pkcs1",
+        }
+    }
 }
 
 /// The outer content type of a CMS ContentInfo.

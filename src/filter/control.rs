@@ -21,7 +21,7 @@ use openssl::sign::Signer;
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// The header's name.
@@ -49,6 +49,11 @@ pub enum ControlKeyError {
     Io { path: String, source: io::Error },
     #[error("control key file {0} is readable by others: chmod 600 it, or let sipsec create it")]
     Unsafe(String),
+    #[error(
+        "control key file {path} is owned by uid {owner}, not by this user (uid {user}): \
+         another user could have planted it; use a fresh file of your own"
+    )]
+    Foreign { path: String, owner: u32, user: u32 },
     #[error("control key in {0} is not {KEY_LEN} bytes of hex")]
     Malformed(String),
 }
@@ -89,6 +94,14 @@ impl ControlKey {
             }
         }
         let meta = fs::metadata(path).map_err(io_err)?;
+        let user = crate::store::fsio::effective_uid();
+        if meta.uid() != user {
+            return Err(ControlKeyError::Foreign {
+                path: path.display().to_string(),
+                owner: meta.uid(),
+                user,
+            });
+        }
         if meta.permissions().mode() & 0o077 != 0 {
             return Err(ControlKeyError::Unsafe(path.display().to_string()));
         }
@@ -168,6 +181,10 @@ pub struct ControlData {
     pub origin: Origin,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attribution: Option<String>,
+    /// The digest ([`crate::filter::mark::digest`]) of the marks the message carried as the
+    /// filter that wrote this header passed it on: marks sipsec-verify made in this run.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub marks: Option<String>,
 }
 
 /// The result of looking for a control header.
@@ -316,6 +333,7 @@ mod tests {
                 ..Origin::default()
             },
             attribution: Some("agent-7@callcentre.example".into()),
+            marks: None,
         }
     }
 
@@ -441,5 +459,22 @@ mod tests {
             Err(ControlKeyError::Unsafe(_))
         ));
         assert_eq!(format!("{a:?}"), "ControlKey(..)");
+    }
+
+    #[test]
+    fn a_key_file_of_another_owner_is_refused() {
+        if crate::store::fsio::effective_uid() != 0 {
+            eprintln!("note: not root, a file of another owner cannot be made");
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("planted.key");
+        ControlKey::load_or_create(&path).unwrap();
+        std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+        let refused = ControlKey::load_or_create(&path);
+        assert!(
+            matches!(refused, Err(ControlKeyError::Foreign { owner: 65534, .. })),
+            "{refused:?}"
+        );
     }
 }

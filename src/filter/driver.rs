@@ -7,8 +7,9 @@
 //! bounded by the number of jobs and the message size cap, whatever the input size.
 
 use super::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
+use super::mark;
 use super::report::{Disposition, Record, Refusal};
-use super::{FailMode, Filter, MessageContext, Origin};
+use super::{FailMode, Failure, Filter, MessageContext, Origin};
 use crate::capture::{sniff_format, CaptureSummary, IpProtocol, Limits, PcapOut, Timestamp};
 use crate::error::ParseError;
 use crate::framing::{datagram, FrameEvent, OnGarbage, StreamFramer};
@@ -186,6 +187,8 @@ enum Prepared {
         message: Message,
         context: MessageContext,
         warnings: Vec<String>,
+        /// Incoming marks were removed: the message is changed whatever the tool does.
+        marks_removed: bool,
     },
 }
 
@@ -242,7 +245,7 @@ pub fn run(
             work: &work,
             writer,
         };
-        let mut reader = Reader::new(filter.name(), options);
+        let mut reader = Reader::new(filter, options);
         reader.read_all(inputs, &mut inline);
         inline.writer.summary.input_errors = reader.input_errors;
         inline.writer.summary.captures = reader.captures;
@@ -345,9 +348,9 @@ fn run_parallel(
             scope.spawn(move || worker(work, work_rx, ordered));
         }
         let options = work.options;
-        let tool = work.filter.name();
+        let filter = work.filter;
         let reader = scope.spawn(move || {
-            let mut reader = Reader::new(tool, options);
+            let mut reader = Reader::new(filter, options);
             let mut dispatch = Dispatch {
                 batch: Vec::with_capacity(BATCH),
                 seq: 0,
@@ -418,13 +421,14 @@ fn worker(work: &Work<'_>, jobs: &Mutex<Receiver<Batch<Prepared>>>, ordered: &Mu
 /// Runs the tool on a prepared message and applies the fail mode.
 fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
     let (filter, options) = (work.filter, work.options);
-    let (message, context, warnings) = match prepared {
+    let (message, context, warnings, marks_removed) = match prepared {
         Prepared::Ready(done) => return done,
         Prepared::Process {
             message,
             context,
             warnings,
-        } => (message, context, warnings),
+            marks_removed,
+        } => (message, context, warnings, marks_removed),
     };
     let fail_mode = options.fail_mode;
     // The origin moves into the record once the context is no longer needed.
@@ -439,11 +443,24 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
         record.describe(&message);
     }
     record.warnings = warnings;
-    let (out, disposition) = match filter.process(&message, &context) {
+    let processed = filter.process(&message, &context).and_then(|p| {
+        let out = p.message.as_ref().unwrap_or(&message);
+        match mark::foreign_mark(out, &context.marks) {
+            Some(line) if !filter.judges_marks() => Err(Failure::with_verdict(
+                format!(
+                    "the output would carry a mark no sipsec-verify of this run made: {line:?}"
+                ),
+                p.verdict,
+            )),
+            _ => Ok(p),
+        }
+    });
+    let (out, disposition) = match processed {
         Ok(processed) => {
             record.set_verdict(processed.verdict);
             match processed.message {
                 Some(changed) => (Some(changed), Disposition::Changed),
+                None if marks_removed => (Some(message), Disposition::Changed),
                 None => (Some(message), Disposition::Unchanged),
             }
         }
@@ -481,7 +498,10 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
     record.disposition = disposition;
     let bytes = out.map(|mut m| {
         if let Some(key) = control_key_for_output(options) {
-            control::attach(&mut m, key, ControlKind::Message, &control_data(&context));
+            let mut data = control_data(&context);
+            let marks = mark::mark_lines(&m);
+            data.marks = (!marks.is_empty()).then(|| mark::digest(&marks));
+            control::attach(&mut m, key, ControlKind::Message, &data);
         }
         m.into_bytes()
     });
@@ -501,12 +521,15 @@ fn control_data(context: &MessageContext) -> ControlData {
         seq: context.index,
         origin: context.origin.clone(),
         attribution: context.attribution.as_ref().map(Aor::to_string),
+        marks: None,
     }
 }
 
 /// The sequential first stage: framing, control headers, sequence numbers.
 struct Reader<'a> {
     tool: &'static str,
+    /// The tool judges incoming marks itself ([`Filter::judges_marks`]).
+    judges_marks: bool,
     options: &'a DriverOptions,
     next_index: u64,
     /// The highest sequence number a verified control header carried: a lower or equal one is a
@@ -517,9 +540,10 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn new(tool: &'static str, options: &'a DriverOptions) -> Self {
+    fn new(filter: &dyn Filter, options: &'a DriverOptions) -> Self {
         Reader {
-            tool,
+            tool: filter.name(),
+            judges_marks: filter.judges_marks(),
             options,
             next_index: 0,
             last_control_seq: None,
@@ -698,6 +722,7 @@ impl<'a> Reader<'a> {
             index: local_index,
             origin,
             attribution: None,
+            marks: Vec::new(),
         };
         let check = control::take(&mut message, self.options.control_key.as_ref());
         let trusted = match check {
@@ -746,10 +771,43 @@ impl<'a> Reader<'a> {
                 record: Box::new(record),
             });
         }
+        let mut marks_removed = false;
+        if !self.judges_marks {
+            let lines = mark::mark_lines(&message);
+            let vouched = trusted.as_ref().and_then(|(_, d)| d.marks.as_deref());
+            if !lines.is_empty() && vouched == Some(mark::digest(&lines).as_str()) {
+                context.marks = lines;
+            } else {
+                for line in mark::strip_marks(&mut message) {
+                    warnings.push(format!(
+                        "removed an incoming mark that no sipsec-verify of this run made: {line}"
+                    ));
+                    marks_removed = true;
+                }
+            }
+            if let Some(line) = mark::foreign_mark(&message, &context.marks) {
+                // Whatever the fail mode: passing it on would forward the hidden mark.
+                let reason = format!("a mark hidden in the header (a folded line): {line:?}");
+                let mut record =
+                    Record::new(self.tool, Disposition::Withheld, context.origin.clone());
+                record.index = Some(context.index);
+                record.warnings = warnings;
+                record.refusal = Some(Refusal::at(&context.origin, reason.clone()));
+                let placeholder = control_key_for_output(self.options).map(|key| {
+                    let data = control_data(&context);
+                    control::refusal_placeholder(Some(&message), key, &data, &reason, self.tool)
+                });
+                return Prepared::Ready(Done {
+                    bytes: placeholder.map(Message::into_bytes),
+                    record: Box::new(record),
+                });
+            }
+        }
         Prepared::Process {
             message,
             context,
             warnings,
+            marks_removed,
         }
     }
 

@@ -17,6 +17,7 @@
 
 pub mod control;
 pub mod driver;
+pub mod mark;
 pub mod report;
 
 use crate::capture::{IpProtocol, Timestamp};
@@ -121,6 +122,10 @@ pub struct MessageContext {
     /// whose MAC verified: a process holding the run's key vouches for it, never a header of
     /// the message itself.
     pub attribution: Option<Aor>,
+    /// The marks the message carries that a sipsec-verify of this run made (the control
+    /// header's MAC vouches for them). Every other incoming mark is removed before a tool that
+    /// does not judge marks itself sees the message.
+    pub marks: Vec<String>,
 }
 
 /// A tool's statement about a message: named checks and facts, plus warnings.
@@ -220,6 +225,13 @@ pub trait Filter: Sync {
     /// True when a message's verdict depends on the messages before it (sipsec-verify's replay
     /// cache): workers would see them out of order, so such a tool runs on one job.
     fn needs_input_order(&self) -> bool {
+        false
+    }
+
+    /// True for the tool that judges incoming marks and makes its own (sipsec-verify). For
+    /// every other tool the driver removes the marks no sipsec-verify of this run made, and
+    /// refuses output with a mark that is neither its input's vouched ones nor its own.
+    fn judges_marks(&self) -> bool {
         false
     }
 }

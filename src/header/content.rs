@@ -48,6 +48,18 @@ impl<'a> MediaType<'a> {
     pub fn boundary(&self) -> Option<Cow<'a, [u8]>> {
         self.param("boundary")
     }
+
+    /// The name of the first parameter given twice (in any case): parsers disagree on which
+    /// one counts (the first here, the last in some terminals).
+    pub fn repeated_param(&self) -> Option<&'a [u8]> {
+        let names: Vec<&[u8]> = self.params.iter().map(|p| p.name).collect();
+        names.iter().enumerate().find_map(|(i, n)| {
+            names[..i]
+                .iter()
+                .any(|m| m.eq_ignore_ascii_case(n))
+                .then_some(*n)
+        })
+    }
 }
 
 /// `disposition-type *(;param)`.

@@ -27,6 +27,11 @@ pub enum FormError {
     BadBase64(&'static str),
     #[error("Content-Type {0:?} does not parse")]
     BadContentType(String),
+    #[error(
+        "the Content-Type repeats the parameter {0:?}: recipients may read either occurrence, \
+         so it is refused"
+    )]
+    RepeatedParameter(String),
 }
 
 /// A signed body as found: the DER signature, and the signed entity for detached forms.
@@ -71,6 +76,14 @@ pub fn classify_entity<'a, 'c>(
     let unfolded = unfold(content_type);
     let mt = MediaType::parse(&unfolded)
         .map_err(|_| FormError::BadContentType(String::from_utf8_lossy(&unfolded).into()))?;
+    let interpreted = ["signed", "mixed"].iter().any(|s| mt.is("multipart", s))
+        || mt.is("application", "pkcs7-mime")
+        || mt.is("application", "x-pkcs7-mime");
+    if let Some(name) = mt.repeated_param().filter(|_| interpreted) {
+        return Err(FormError::RepeatedParameter(
+            String::from_utf8_lossy(name).into_owned(),
+        ));
+    }
     if mt.is("multipart", "signed") {
         return multipart_signed(content_type, body, Vec::new()).map(Protection::Signed);
     }

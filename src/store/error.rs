@@ -14,6 +14,12 @@ pub enum StoreError {
     BadUri { text: String, reason: String },
     #[error("{path}: unsafe permissions {mode:03o} (group or others have access); refusing to use it, run chmod go-rwx", path = path.display())]
     UnsafePermissions { path: PathBuf, mode: u32 },
+    #[error("{path}: owned by uid {owner}, not by this user (uid {user}) or root; refusing to use it, as another user could have planted it (chown it, or use a store of your own)", path = path.display())]
+    ForeignOwner {
+        path: PathBuf,
+        owner: u32,
+        user: u32,
+    },
     #[error("the private key does not match the certificate")]
     KeyMismatch,
     #[error("the certificate does not name {aor} in its subjectAltName")]

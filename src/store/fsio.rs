@@ -3,7 +3,7 @@
 use super::StoreError;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +26,7 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// one: a temporary file in the same directory, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), StoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
+    create_private_dirs(dir)?;
     let tmp = dir.join(format!(
         ".tmp.{}.{}",
         std::process::id(),
@@ -98,6 +98,12 @@ impl Lock {
     }
 }
 
+/// The user this process acts as, whose files it may trust.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Refuses a secret file readable or writable by group or others, as ssh does.
 pub fn check_secret_mode(path: &Path) -> Result<(), StoreError> {
     let meta = fs::metadata(path).map_err(io_err(path))?;
@@ -111,21 +117,48 @@ pub fn check_secret_mode(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Refuses a store directory that others may write to (they could plant keys or groups).
-pub fn check_dir_mode(path: &Path) -> Result<(), StoreError> {
-    let meta = fs::metadata(path).map_err(io_err(path))?;
+/// Makes `dir` and any missing parent with the store's mode 0700 (never the umask's).
+pub fn create_private_dirs(dir: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io_err(dir))
+}
+
+/// Checks every directory and file of a store as ssh does: each owned by this user or root,
+/// none writable by group or others (they could plant keys, anchors or groups). Secret files
+/// are checked for reading as well by [`check_secret_mode`].
+pub fn check_tree(root: &Path) -> Result<(), StoreError> {
+    let meta = fs::metadata(root).map_err(io_err(root))?;
     if !meta.is_dir() {
         return Err(StoreError::Io {
-            path: path.to_path_buf(),
+            path: root.to_path_buf(),
             source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
         });
     }
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o022 != 0 {
-        return Err(StoreError::UnsafePermissions {
-            path: path.to_path_buf(),
-            mode,
-        });
+    let user = effective_uid();
+    let mut pending = vec![(root.to_path_buf(), meta)];
+    while let Some((path, meta)) = pending.pop() {
+        if meta.uid() != user && meta.uid() != 0 {
+            return Err(StoreError::ForeignOwner {
+                path,
+                owner: meta.uid(),
+                user,
+            });
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o022 != 0 {
+            return Err(StoreError::UnsafePermissions { path, mode });
+        }
+        if meta.is_dir() {
+            for entry in fs::read_dir(&path).map_err(io_err(&path))? {
+                let child = entry.map_err(io_err(&path))?.path();
+                let meta = fs::metadata(&child).map_err(io_err(&child))?;
+                pending.push((child, meta));
+            }
+        }
     }
     Ok(())
 }

@@ -23,6 +23,11 @@ pub trait Lookup: Send + Sync {
     fn groups(&self) -> &Groups;
     /// Keeps a certificate learned from a peer for `aor`.
     fn learn_cert(&self, aor: &Aor, cert: &X509) -> Result<(), StoreError>;
+    /// Rereads what may have changed since (settings, groups, anchors, CRLs); true when
+    /// something did. A lookup that answers from memory has nothing to reread.
+    fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
 }
 
 impl Lookup for Store {
@@ -56,6 +61,9 @@ impl Lookup for Store {
     }
     fn learn_cert(&self, aor: &Aor, cert: &X509) -> Result<(), StoreError> {
         Store::learn_cert(self, aor, cert)
+    }
+    fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
+        Store::reload_if_changed(self)
     }
 }
 

@@ -13,6 +13,7 @@ mod error;
 pub mod fsio;
 mod lookup;
 pub mod policy;
+pub mod watch;
 pub mod x509;
 
 pub use error::StoreError;
@@ -181,7 +182,7 @@ impl Store {
 
     /// Opens an existing store, refusing unsafe permissions on the directory or on any key.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        fsio::check_dir_mode(path)?;
+        fsio::check_tree(path)?;
         let mut s = Store {
             root: path.to_path_buf(),
             passphrase: None,
@@ -232,12 +233,14 @@ impl Store {
     }
 
     fn watched(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = ["", "config", "groups", "anchors", "crl", "ca"]
+        let mut v: Vec<PathBuf> = ["", "config", "groups", "anchors", "crl", "ca", "identities"]
             .iter()
             .map(|p| self.root.join(p))
             .collect();
         v.extend(fsio::list_dir(&self.root.join("anchors")).unwrap_or_default());
         v.extend(fsio::list_dir(&self.root.join("crl")).unwrap_or_default());
+        // An identity's directory changes when its key and certificate are replaced (rotation).
+        v.extend(fsio::list_dir(&self.root.join("identities")).unwrap_or_default());
         v
     }
 

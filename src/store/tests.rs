@@ -226,6 +226,44 @@ fn a_world_writable_store_directory_is_refused() {
 }
 
 #[test]
+fn every_directory_and_file_of_the_store_is_checked_and_new_directories_are_private() {
+    use std::os::unix::fs::MetadataExt;
+    let (_d, s) = call_centre();
+    for dir in fsio::list_dir(&s.path().join("identities")).expect("list") {
+        assert_eq!(
+            fs::metadata(&dir).expect("meta").mode() & 0o777,
+            0o700,
+            "{dir:?}"
+        );
+    }
+    for (path, mode) in [
+        (s.path().join("anchors"), 0o777),
+        (s.path().join("config"), 0o666),
+    ] {
+        let before = fs::metadata(&path).expect("meta").mode() & 0o777;
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod");
+        let e = Store::open(s.path());
+        assert!(
+            matches!(&e, Err(StoreError::UnsafePermissions { path: p, .. }) if *p == path),
+            "{:?}",
+            e.err()
+        );
+        fs::set_permissions(&path, fs::Permissions::from_mode(before)).expect("chmod");
+    }
+    assert!(Store::open(s.path()).is_ok());
+    if fsio::effective_uid() == 0 {
+        let crl = s.path().join("crl");
+        std::os::unix::fs::chown(&crl, Some(65534), None).expect("chown");
+        let e = Store::open(s.path());
+        assert!(
+            matches!(e, Err(StoreError::ForeignOwner { owner: 65534, .. })),
+            "{:?}",
+            e.err()
+        );
+    }
+}
+
+#[test]
 fn two_writers_creating_the_same_certificate_keep_one() {
     let (_d, s) = call_centre();
     let path = s.path().to_path_buf();

@@ -35,6 +35,13 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
         Ok(v)
     }
+
+    /// Forgets every entry (the store changed).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
 }
 
 #[cfg(test)]

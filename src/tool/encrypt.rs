@@ -180,15 +180,12 @@ impl Encrypt {
             .set("encrypted", true)
             .set("recipient", recipient)
             .set("recipients", recipients.len())
-            .set("cipher", format!("{:?}", self.config.options.cipher))
+            .set("algorithm", self.config.options.cipher.name())
             .set(
                 "smime_type",
                 build::envelope_smime_type(&self.config.options),
             )
-            .set(
-                "rsa_padding",
-                format!("{:?}", self.config.options.rsa_padding),
-            )
+            .set("rsa_padding", self.config.options.rsa_padding.name())
             .set("transfer_encoding", self.config.transfer.as_str())
             .set("date_added", date_added);
         if self.config.form == EncryptForm::Sip {

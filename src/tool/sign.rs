@@ -13,11 +13,12 @@ use crate::message::{unfold, HeaderKind, Message};
 use crate::mime::{Multipart, Part};
 use crate::smime::build::{self, Entity, Handling, SignSpec, Transfer, WrapError};
 use crate::smime::inner::InnerPolicy;
+use crate::store::watch::Watch;
 use crate::store::{Lookup, StoreError};
 use crate::tool::cache::TtlCache;
 use crate::tool::select::Selection;
 use crate::uri::Aor;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 /// The Content-Type parameter by which a user agent asks the proxy to replace its signature
@@ -51,7 +52,10 @@ pub const IDENTITY_TTL: Duration = Duration::from_secs(60);
 
 /// The sign filter over a store.
 pub struct Sign {
-    lookup: Box<dyn Lookup>,
+    lookup: RwLock<Box<dyn Lookup>>,
+    /// When to look at the store again (a member removed from its group must stop being
+    /// signed for).
+    watch: Watch,
     config: SignOptions,
     /// `config.inner` with sipsec's own headers first.
     inner: InnerPolicy,
@@ -86,10 +90,27 @@ fn aor_of(message: &Message, kind: HeaderKind) -> Result<Aor, String> {
 impl Sign {
     pub fn new(lookup: impl Lookup + 'static, config: SignOptions) -> Sign {
         Sign {
-            lookup: Box::new(lookup),
+            lookup: RwLock::new(Box::new(lookup)),
+            watch: Watch::default(),
             inner: super::inner_policy(&config.inner),
             config,
             cache: TtlCache::new(IDENTITY_TTL),
+        }
+    }
+
+    fn lookup(&self) -> RwLockReadGuard<'_, Box<dyn Lookup>> {
+        self.lookup.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// At most once per [`RECHECK`](crate::store::watch::RECHECK), and at once after SIGHUP:
+    /// rereads the store if it changed (groups, settings), forgetting the identities loaded.
+    fn look_at_store(&self) {
+        if !self.watch.due() {
+            return;
+        }
+        let mut lookup = self.lookup.write().unwrap_or_else(|e| e.into_inner());
+        if let Ok(true) = lookup.reload_if_changed() {
+            self.cache.clear();
         }
     }
 
@@ -97,9 +118,10 @@ impl Sign {
     /// the store, else made on demand when the store allows it for the attributed member.
     fn signer(&self, target: &Aor, attribution: Option<&Aor>) -> Result<Arc<Signer>, StoreError> {
         self.cache.get_or_try(target, || {
-            let id = match self.lookup.identity(target)? {
+            let lookup = self.lookup();
+            let id = match lookup.identity(target)? {
                 Some(id) => id,
-                None => self.lookup.ensure_identity(target, attribution)?,
+                None => lookup.ensure_identity(target, attribution)?,
             };
             Ok(Arc::new(Signer {
                 cert: id.cert,
@@ -187,7 +209,7 @@ impl Sign {
         let verify = |ctx: &VerifyContext| crypto::verify(der, detached, ctx);
         let verified = match verify(&VerifyContext::default()) {
             Err(crypto::CmsError::SignerNotFound) => verify(&VerifyContext {
-                extra_certs: self.lookup.all_certs(),
+                extra_certs: self.lookup().all_certs(),
             }),
             other => other,
         };
@@ -221,7 +243,7 @@ impl Sign {
             }
         };
         let target = self
-            .lookup
+            .lookup()
             .groups()
             .group_of(&member)
             .cloned()
@@ -237,6 +259,7 @@ impl Sign {
     }
 
     fn sign(&self, message: &Message, context: &MessageContext) -> Result<Processed, Failure> {
+        self.look_at_store();
         let mut verdict = Verdict::new();
         verdict.set("form", self.config.form.name());
         let mut work = match Self::ua_signature(message).map_err(|e| failure(e, &verdict))? {

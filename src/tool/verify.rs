@@ -3,21 +3,24 @@
 
 pub mod verdict;
 
-use self::verdict::{foreign_mark, strip_marks, Check, Report, Status, VERDICT_HEADER};
+use self::verdict::{
+    earns_mark, BodyCoverage, Check, CheckName, Coverage, Report, Status, VERDICT_HEADER,
+};
 use crate::clock::now_unix;
 use crate::crypto::fastcms::CertCache;
 use crate::crypto::{self, ChainKey, CmsError, TrustContext, TrustVerdict, VerifyContext};
+use crate::filter::mark::{foreign_mark, strip_marks};
 use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
 use crate::smime::parse::{classify, EntityView, Form, Protection, SignedBody};
 use crate::smime::restore::{compare, restore_entity, restore_from_inner, Comparison};
+use crate::store::watch::Watch;
 use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
-use openssl::hash::{hash, MessageDigest};
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
 
 /// Which checks must pass for a message to count as accepted (cumulative levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
@@ -176,15 +179,47 @@ impl ReplayCache {
     }
 }
 
-/// sipsec-verify as a filter.
-pub struct Verify {
+/// What the verifier knows from its store, reread when the store changes.
+struct StoreView {
     lookup: Box<dyn Lookup>,
     anchors: Vec<X509>,
     /// CRLs as DER: `X509Crl` cannot be cloned into each trust context.
     crl_der: Vec<Vec<u8>>,
+    store_certs: OnceLock<Vec<X509>>,
+}
+
+impl StoreView {
+    fn new(lookup: Box<dyn Lookup>) -> StoreView {
+        let mut view = StoreView {
+            lookup,
+            anchors: Vec::new(),
+            crl_der: Vec::new(),
+            store_certs: OnceLock::new(),
+        };
+        view.derive();
+        view
+    }
+
+    /// Everything taken from the lookup, taken again.
+    fn derive(&mut self) {
+        self.anchors = self.lookup.trust_anchors();
+        self.crl_der = self
+            .lookup
+            .crls()
+            .iter()
+            .filter_map(|c| c.to_der().ok())
+            .collect();
+        self.store_certs = OnceLock::new();
+    }
+}
+
+/// sipsec-verify as a filter.
+pub struct Verify {
+    view: RwLock<StoreView>,
+    /// When to look at the store again (a revoked certificate must not keep earning the mark).
+    watch: Watch,
     options: VerifyOptions,
     chains: Mutex<HashMap<ChainKey, TrustedSpan>>,
-    store_certs: OnceLock<Vec<X509>>,
     certs: CertCache,
     replay: Mutex<ReplayCache>,
 }
@@ -220,18 +255,32 @@ fn sender(m: &Message) -> Result<(Aor, &'static str), String> {
 impl Verify {
     pub fn new(lookup: impl Lookup + 'static, options: VerifyOptions) -> Verify {
         Verify {
-            anchors: lookup.trust_anchors(),
-            crl_der: lookup
-                .crls()
-                .iter()
-                .filter_map(|c| c.to_der().ok())
-                .collect(),
             replay: Mutex::new(ReplayCache::new(options.replay_capacity)),
-            lookup: Box::new(lookup),
+            view: RwLock::new(StoreView::new(Box::new(lookup))),
+            watch: Watch::default(),
             options,
             chains: Mutex::new(HashMap::new()),
-            store_certs: OnceLock::new(),
             certs: CertCache::default(),
+        }
+    }
+
+    fn view(&self) -> RwLockReadGuard<'_, StoreView> {
+        self.view.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// At most once per [`RECHECK`](crate::store::watch::RECHECK), and at once after SIGHUP:
+    /// rereads the store if it changed, and then forgets every verified chain (a CRL may have
+    /// revoked one).
+    fn look_at_store(&self) {
+        if !self.watch.due() {
+            return;
+        }
+        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+        if let Ok(true) = view.lookup.reload_if_changed() {
+            view.derive();
+            if let Ok(mut chains) = self.chains.lock() {
+                chains.clear();
+            }
         }
     }
 
@@ -239,12 +288,13 @@ impl Verify {
         &self.options
     }
 
-    fn now(&self, ctx: &MessageContext) -> i64 {
-        ctx.origin
-            .timestamp
-            .map(|t| t.secs as i64)
-            .or(self.options.now)
-            .unwrap_or_else(now_unix)
+    /// The time to judge by, and whether it is a capture's frame time (which the sender of
+    /// the frames chose: forensics, not proof).
+    fn now(&self, ctx: &MessageContext) -> (i64, bool) {
+        match ctx.origin.timestamp {
+            Some(t) => (t.secs as i64, true),
+            None => (self.options.now.unwrap_or_else(now_unix), false),
+        }
     }
 
     /// Integrity, finding the signer certificate when the CMS carries none: by the sender's
@@ -254,11 +304,17 @@ impl Verify {
         s: &SignedBody,
         who: Option<&Aor>,
     ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
+        // The fast path takes DER only; before the full path, which is laxer: an encoding
+        // other than the one signed must not pass as another signature, nor anything OpenSSL
+        // itself would refuse.
         if let Some((v, fingerprint)) = self.certs.verify(&s.signature, s.detached) {
             let c = Check::pass()
                 .with("digest", v.digest.micalg())
                 .with("signer_certificate", "embedded");
             return (c, Some((v, ChainKey(fingerprint))));
+        }
+        if let Err(e) = crypto::check_der(&s.signature) {
+            return (Check::fail(format!("the signature is not DER: {e}")), None);
         }
         let attempt = |extra: Vec<X509>| {
             crypto::verify(
@@ -270,14 +326,15 @@ impl Verify {
         let mut source = "embedded";
         let mut result = attempt(Vec::new());
         if matches!(result, Err(CmsError::SignerNotFound)) {
-            if let Some(c) = who.and_then(|a| self.lookup.recipient_cert(a)) {
+            if let Some(c) = who.and_then(|a| self.view().lookup.recipient_cert(a)) {
                 source = "store (by AOR)";
                 result = attempt(vec![c]);
             }
         }
         if matches!(result, Err(CmsError::SignerNotFound)) {
             source = "store (by issuer and serial)";
-            let all = self.store_certs.get_or_init(|| self.lookup.all_certs());
+            let view = self.view();
+            let all = view.store_certs.get_or_init(|| view.lookup.all_certs());
             result = attempt(all.clone());
         }
         match result {
@@ -310,9 +367,10 @@ impl Verify {
                 return Check::pass().with("cached", true);
             }
         }
+        let view = self.view();
         let ctx = TrustContext {
-            anchors: self.anchors.clone(),
-            crls: self
+            anchors: view.anchors.clone(),
+            crls: view
                 .crl_der
                 .iter()
                 .filter_map(|d| X509Crl::from_der(d).ok())
@@ -354,7 +412,7 @@ impl Verify {
         if names.contains(who) {
             let uri = sip_uri(who);
             let mut c = base(Check::pass()).with("matched", uri.clone());
-            if self.lookup.groups().is_group(who) {
+            if self.view().lookup.groups().is_group(who) {
                 c = c.with("group", true);
             }
             return (c, Some(uri));
@@ -382,7 +440,8 @@ impl Verify {
                 None,
             );
         }
-        let groups = self.lookup.groups();
+        let view = self.view();
+        let groups = view.lookup.groups();
         if let Some(g) = groups.group_of(who).filter(|g| names.contains(g)) {
             return (
                 base(Check::fail(format!(
@@ -409,7 +468,7 @@ impl Verify {
         )
     }
 
-    fn freshness(&self, date: Option<i64>, now: i64) -> Check {
+    fn freshness(&self, date: Option<i64>, now: i64, captured: bool) -> Check {
         let Some(d) = date else {
             return Check {
                 reason: Some("no Date inside the signed content".into()),
@@ -431,15 +490,27 @@ impl Verify {
         } else {
             Check::pass()
         };
-        c.with("date", d).with("now", now)
+        let c = c.with("date", d).with("now", now);
+        if captured {
+            c.with("judged_at", "capture-time")
+        } else {
+            c
+        }
     }
 
-    fn replay(&self, signature: &[u8], date: Option<i64>, now: i64) -> Check {
-        let Ok(digest) = hash(MessageDigest::sha256(), signature) else {
-            return Check::fail("cannot hash the signature");
+    /// Only a signature whose chain is trusted is remembered: outsiders' signatures (which
+    /// anyone can make in any number) would otherwise fill the cache and lock out the genuine.
+    fn replay(&self, signature: &[u8], date: Option<i64>, now: i64, trusted: bool) -> Check {
+        if !trusted {
+            return Check {
+                reason: Some("only signatures with a trusted chain are remembered".into()),
+                ..Check::new(Status::NotApplicable)
+            };
+        }
+        // The signature value itself, not the bytes that carry it.
+        let Some(key) = crypto::signature_identity(signature) else {
+            return Check::fail("the signature value cannot be found in the SignedData");
         };
-        let mut key = [0u8; 32];
-        key.copy_from_slice(&digest);
         let expires = date.unwrap_or(now).max(now) + self.options.window;
         let seen = match self.replay.lock() {
             Ok(mut r) => r.check(key, now, expires, self.options.retransmit_interval),
@@ -464,19 +535,22 @@ impl Verify {
     /// Every check of one message, and the message to forward (unwrapped if asked).
     pub fn examine(&self, original: &Message, ctx: &MessageContext) -> (Report, Message) {
         // Room for the verdict header and a Subject mark.
+        self.look_at_store();
         let mut m = original.clone_with_room(256);
         m.remove_named(control::HEADER);
+        let (now, captured) = self.now(ctx);
         let mut report = Report {
             marks_removed: strip_marks(&mut m),
+            judged_at_capture_time: captured,
+            identity_header: if m.is_request() { "From" } else { "To" },
             ..Report::default()
         };
-        let now = self.now(ctx);
         let protection = match classify(&m) {
             Ok(p) => p,
             Err(e) => {
                 report.signed = true;
                 report.set(
-                    "integrity",
+                    CheckName::Integrity,
                     Check::fail(format!("damaged signed body, not repaired: {e}")),
                 );
                 return (report, m);
@@ -491,10 +565,10 @@ impl Verify {
             Protection::Plain => return (report, m),
         };
         report.signed = true;
-        report.form = Some(s.form.name());
+        report.form = Some(s.form);
         let who = sender(&m);
         let (integrity, verified) = self.integrity(&s, who.as_ref().ok().map(|(a, _)| a));
-        report.set("integrity", integrity);
+        report.set(CheckName::Integrity, integrity);
         let Some((v, chain_key)) = verified else {
             return (report, m);
         };
@@ -503,40 +577,47 @@ impl Verify {
             (None, Some(d)) => d,
             (None, None) => &[],
         };
-        let (coverage, inner, date, entity) = self.coverage(&s, content, &m);
-        report.set("coverage", coverage);
-        report.set("trust", self.trust(&v, chain_key, now));
+        let covered = self.coverage(&s, content, &m);
+        report.set(CheckName::Coverage, covered.check);
+        report.coverage = covered.facts;
+        let trust = self.trust(&v, chain_key, now);
+        let trusted = trust.status == Status::Pass;
+        report.set(CheckName::Trust, trust);
         let validated = match &who {
             Ok((aor, which)) => {
                 let (c, uri) = self.identity(&v.signer, aor, which);
-                report.set("identity", c);
+                report.set(CheckName::Identity, c);
                 uri
             }
             Err(e) => {
-                report.set("identity", Check::fail(e.clone()));
+                report.set(CheckName::Identity, Check::fail(e.clone()));
                 None
             }
         };
-        report.set("freshness", self.freshness(date, now));
-        report.set("replay", self.replay(&s.signature, date, now));
+        let date = covered.date;
+        report.set(CheckName::Freshness, self.freshness(date, now, captured));
         report.set(
-            "inner_outer",
-            match &inner {
+            CheckName::Replay,
+            self.replay(&s.signature, date, now, trusted),
+        );
+        report.set(
+            CheckName::InnerOuter,
+            match &covered.inner {
                 Some((_, cmp)) => comparison_check(cmp),
                 None => Check::new(Status::NotApplicable),
             },
         );
         report.validated = validated;
         if self.options.learn_certs
-            && report.status("trust") == Status::Pass
-            && report.status("identity") == Status::Pass
+            && report.status(CheckName::Trust) == Status::Pass
+            && report.status(CheckName::Identity) == Status::Pass
         {
             if let Ok((aor, _)) = &who {
                 let learned = self.learn(aor, &v.signer);
                 report.set(
-                    "identity",
+                    CheckName::Identity,
                     report
-                        .get("identity")
+                        .get(CheckName::Identity)
                         .cloned()
                         .unwrap_or_else(Check::pass)
                         .with("learned", learned),
@@ -544,124 +625,138 @@ impl Verify {
             }
         }
         if self.options.unwrap {
-            m = self.unwrap(&m, &s, inner.map(|(i, _)| i), entity);
+            m = self.unwrap(&m, &s, covered.inner.as_ref(), covered.entity);
             strip_marks(&mut m);
+        }
+        if self.options.require >= Require::Identity {
+            // What the terminal gets beside a signed copy must be what the signature covers.
+            for name in &report.coverage.uncovered {
+                m.remove_named(name);
+            }
         }
         (report, m)
     }
 
     fn learn(&self, aor: &Aor, cert: &X509) -> String {
-        if self.lookup.recipient_cert(aor).is_some() {
+        let view = self.view();
+        if view.lookup.recipient_cert(aor).is_some() {
             return "already known; not overwritten".into();
         }
-        match self.lookup.learn_cert(aor, cert) {
+        match view.lookup.learn_cert(aor, cert) {
             Ok(()) => "stored".into(),
             Err(e) => format!("not stored: {e}"),
         }
     }
 
-    /// Coverage facts, the inner copy (with its comparison), the signed Date and the entity.
-    #[allow(clippy::type_complexity)]
-    fn coverage(
-        &self,
-        s: &SignedBody,
-        content: &[u8],
-        outer: &Message,
-    ) -> (
-        Check,
-        Option<(Message, Comparison)>,
-        Option<i64>,
-        Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
-    ) {
+    /// What the signature covers: the check, the facts the mark rests on, the inner copy (with
+    /// its comparison), the signed Date and the signed entity.
+    fn coverage(&self, s: &SignedBody, content: &[u8], outer: &Message) -> Covered {
+        let mut covered = Covered {
+            check: Check::pass(),
+            facts: Coverage::default(),
+            inner: None,
+            date: None,
+            entity: None,
+        };
         let entity = match EntityView::parse(content) {
             Ok(e) => e,
             Err(e) => {
-                return (
-                    Check::fail(format!("the signed content is not a MIME entity: {e}")),
-                    None,
-                    None,
-                    None,
-                )
+                covered.check =
+                    Check::fail(format!("the signed content is not a MIME entity: {e}"));
+                return covered;
             }
         };
         let media = entity.media_type();
-        let kept = (
-            entity.content_type.map(<[u8]>::to_vec),
-            entity.disposition.map(<[u8]>::to_vec),
-            entity.body.to_vec(),
-        );
+        covered.entity = Some(SignedEntity {
+            content_type: entity.content_type.map(<[u8]>::to_vec),
+            disposition: entity.disposition.map(<[u8]>::to_vec),
+            body: entity.body.to_vec(),
+        });
+        let aib = media == "message/sipfrag";
         let inner = match media.as_str() {
-            "message/sip" => Some(crate::mime::parse_message_sip(&entity.body)),
-            "message/sipfrag" => Some(crate::mime::parse_sipfrag(&entity.body)),
-            _ => None,
-        };
-        let outer_headers = s.form != Form::Cms;
-        match inner {
-            None => {
-                let body = if media == "application/pkcs7-mime" {
-                    "encrypted"
+            "message/sip" => crate::mime::parse_message_sip(&entity.body),
+            "message/sipfrag" => crate::mime::parse_sipfrag(&entity.body),
+            _ => {
+                covered.facts.body = if media == "application/pkcs7-mime" {
+                    BodyCoverage::Encrypted
                 } else {
-                    "yes"
+                    BodyCoverage::Yes
                 };
-                let c = Check::pass()
-                    .with("body", body)
+                let note = if s.form == Form::Cms {
+                    "a cms form covers no outer header"
+                } else {
+                    "no header is covered"
+                };
+                covered.check = Check::pass()
+                    .with("body", covered.facts.body.token())
                     .with("headers", json!([]))
-                    .with(
-                        "note",
-                        if outer_headers {
-                            "no header is covered"
-                        } else {
-                            "a cms form covers no outer header"
-                        },
-                    );
-                (c, None, None, Some(kept))
+                    .with("note", note);
+                return covered;
             }
-            Some(Err(e)) => (
-                Check::fail(format!("the signed {media} does not parse: {e}")),
-                None,
-                None,
-                None,
-            ),
-            Some(Ok(inner)) => {
-                let cmp = compare(
-                    &inner,
-                    outer,
-                    media == "message/sipfrag",
-                    &[control::HEADER],
-                );
-                let date = inner.date().ok().flatten().map(|d| d.unix);
-                let body_covered = if !s.uncovered.is_empty()
-                    || (media == "message/sipfrag" && inner.body().is_empty())
-                {
-                    "no"
-                } else {
-                    "yes"
-                };
-                let c = Check::pass()
-                    .with("body", body_covered)
-                    .with("headers", json!(cmp.covered))
-                    .with("not_covered", json!(cmp.outer_only));
-                (c, Some((inner, cmp)), date, Some(kept))
+        };
+        let inner = match inner {
+            Ok(i) => i,
+            Err(e) => {
+                covered.check = Check::fail(format!("the signed {media} does not parse: {e}"));
+                return covered;
             }
-        }
+        };
+        let cmp = compare(&inner, outer, aib, &[control::HEADER]);
+        let has = |name: &str| cmp.covered.iter().any(|c| c == name);
+        // An identity body of a response names the responder in its From, compared with the To.
+        let responder = cmp.covered.iter().any(|c| c.starts_with("to ("));
+        covered.facts = Coverage {
+            identity: if outer.is_request() {
+                has("from")
+            } else {
+                has("to") || responder
+            },
+            call_id: has("call-id"),
+            cseq: has("cseq"),
+            // The terminal gets the signed copy's body, or (without --unwrap) the signed entity
+            // itself; only parts beside the signature are not covered.
+            body: if s.uncovered.is_empty() {
+                BodyCoverage::Yes
+            } else {
+                BodyCoverage::No
+            },
+            uncovered: cmp
+                .outer_only
+                .iter()
+                .filter(|n| !(WRAPPER_HEADERS.contains(&n.as_str()) || responder && *n == "to"))
+                .cloned()
+                .collect(),
+        };
+        covered.date = inner.date().ok().flatten().map(|d| d.unix);
+        covered.check = Check::pass()
+            .with("body", covered.facts.body.token())
+            .with("headers", json!(cmp.covered))
+            .with("uncovered", json!(covered.facts.uncovered));
+        covered.inner = Some((inner, cmp));
+        covered
     }
 
-    #[allow(clippy::type_complexity)]
     fn unwrap(
         &self,
         m: &Message,
         s: &SignedBody,
-        inner: Option<Message>,
-        entity: Option<(Option<Vec<u8>>, Option<Vec<u8>>, Vec<u8>)>,
+        inner: Option<&(Message, Comparison)>,
+        entity: Option<SignedEntity>,
     ) -> Message {
         let result = match (s.form, inner) {
-            (Form::Sip, Some(inner)) => restore_from_inner(m, &inner, &[control::HEADER]),
+            (Form::Sip, Some((inner, cmp))) => restore_from_inner(m, inner, &[control::HEADER])
+                .and_then(|r| signed_addresses(r, inner, cmp)),
             (Form::Aib, _) => match s.uncovered.first() {
                 Some(p) => restore_entity(m, p.content_type(), None, p.body()),
                 None => restore_entity(m, None, None, b""),
             },
             (_, _) => match entity {
-                Some((ct, disp, body)) => restore_entity(m, ct.as_deref(), disp.as_deref(), &body),
+                Some(e) => restore_entity(
+                    m,
+                    e.content_type.as_deref(),
+                    e.disposition.as_deref(),
+                    &e.body,
+                ),
                 None => Ok(m.clone()),
             },
         };
@@ -676,19 +771,23 @@ impl Verify {
         if !report.signed {
             return Some("not signed".into());
         }
-        let mut needed = vec!["integrity", "replay"];
+        let mut needed = vec![CheckName::Integrity, CheckName::Replay];
         if level >= Require::Trusted {
-            needed.push("trust");
+            needed.push(CheckName::Trust);
         }
         if level >= Require::Identity {
-            needed.extend(["identity", "inner_outer", "coverage"]);
+            needed.extend([
+                CheckName::Identity,
+                CheckName::InnerOuter,
+                CheckName::Coverage,
+            ]);
         }
         if level >= Require::Fresh {
-            needed.push("freshness");
+            needed.push(CheckName::Freshness);
         }
         for n in needed {
             let ok = match report.get(n) {
-                Some(c) if n == "freshness" => c.status == Status::Pass,
+                Some(c) if n == CheckName::Freshness => c.status == Status::Pass,
                 Some(c) => c.status.not_failed(),
                 None => false,
             };
@@ -697,11 +796,48 @@ impl Verify {
                     .get(n)
                     .and_then(|c| c.reason.clone())
                     .unwrap_or_else(|| "not checked".into());
-                return Some(format!("{n} failed: {why}"));
+                return Some(format!("{} failed: {why}", n.key()));
             }
         }
         None
     }
+}
+
+/// The S/MIME wrapper's own headers: never part of a signed copy, never listed as uncovered.
+const WRAPPER_HEADERS: [&str; 2] = ["content-transfer-encoding", "content-disposition"];
+
+/// The signed entity as it was, for `--unwrap`.
+struct SignedEntity {
+    content_type: Option<Vec<u8>>,
+    disposition: Option<Vec<u8>>,
+    body: Vec<u8>,
+}
+
+/// What [`Verify::coverage`] found.
+struct Covered {
+    check: Check,
+    facts: Coverage,
+    inner: Option<(Message, Comparison)>,
+    date: Option<i64>,
+    entity: Option<SignedEntity>,
+}
+
+/// The restored message with the signed From and To (display names included) where they agree
+/// with the message's, so that a display name changed in transit does not reach the terminal.
+fn signed_addresses(
+    mut restored: Message,
+    inner: &Message,
+    cmp: &Comparison,
+) -> crate::error::ParseResult<Message> {
+    for (kind, name) in [(HeaderKind::From, "from"), (HeaderKind::To, "to")] {
+        let agreed = cmp.covered.iter().any(|c| c == name);
+        if let (true, Some(signed)) = (agreed, inner.value(kind)) {
+            if restored.value(kind) != Some(signed) {
+                restored.set_header(kind, signed)?;
+            }
+        }
+    }
+    Ok(restored)
 }
 
 fn comparison_check(cmp: &Comparison) -> Check {
@@ -732,10 +868,16 @@ impl Filter for Verify {
         true
     }
 
+    /// Removes every incoming mark, reports it, and proves on the way out that only its own
+    /// leave.
+    fn judges_marks(&self) -> bool {
+        true
+    }
+
     fn process(&self, message: &Message, ctx: &MessageContext) -> Result<Processed, Failure> {
         let (report, mut out) = self.examine(message, ctx);
         let mut own = Vec::new();
-        if report.all_passed() {
+        if earns_mark(&report).is_ok() {
             if let Some(uri) = &report.validated {
                 let value = format!("validated <{uri}>");
                 if out

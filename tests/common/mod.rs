@@ -10,6 +10,7 @@ use std::process::Command;
 use openssl::pkey::{PKey, Private};
 use openssl::x509::X509;
 
+pub mod der;
 #[path = "../../src/crypto/testkit.rs"]
 pub mod testkit;
 
@@ -70,6 +71,16 @@ pub fn find(hay: &[u8], needle: &[u8], from: usize) -> Option<usize> {
         .windows(needle.len())
         .position(|w| w == needle)
         .map(|i| i + from)
+}
+
+/// `msg` with the first `from` replaced by `to`, byte for byte (messages hold binary DER).
+pub fn replace(msg: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let at = find(msg, from.as_bytes(), 0)
+        .unwrap_or_else(|| panic!("{from:?} not in {}", String::from_utf8_lossy(msg)));
+    let mut out = msg[..at].to_vec();
+    out.extend_from_slice(to.as_bytes());
+    out.extend_from_slice(&msg[at + from.len()..]);
+    out
 }
 
 /// The `sipsec-identity` example binary (built by `cargo test`), which runs the real filter

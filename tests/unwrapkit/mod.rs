@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 #[path = "../wrapkit/mod.rs"]
-mod wrapkit;
+pub mod wrapkit;
 
 use serde_json::Value;
 use std::path::Path;

@@ -1,13 +1,10 @@
 //! The verifier's statement about one message: each check on its own (never one merged
-//! "valid"), the `Sipsec-Verdict` header that carries them, and the marks: removing incoming
-//! ones, and proving on the way out that only our own are present.
+//! "valid"), and the `Sipsec-Verdict` header that carries them.
 
-use crate::message::{unfold, HeaderKind, LineEnding, Message};
+pub use crate::filter::mark::VERDICT_HEADER;
+use crate::smime::Form;
 use serde::Serialize;
 use serde_json::{json, Value};
-
-/// The header that carries the verdict to the terminal.
-pub const VERDICT_HEADER: &str = "Sipsec-Verdict";
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -80,57 +77,194 @@ impl Check {
     }
 }
 
-/// The checks in the order they are reported.
-pub const CHECKS: [&str; 7] = [
-    "integrity",
-    "coverage",
-    "trust",
-    "identity",
-    "freshness",
-    "replay",
-    "inner_outer",
-];
+/// The checks, each reported on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckName {
+    Integrity,
+    Coverage,
+    Trust,
+    Identity,
+    Freshness,
+    Replay,
+    InnerOuter,
+}
+
+impl CheckName {
+    /// In the order they are reported.
+    pub const ALL: [CheckName; 7] = [
+        CheckName::Integrity,
+        CheckName::Coverage,
+        CheckName::Trust,
+        CheckName::Identity,
+        CheckName::Freshness,
+        CheckName::Replay,
+        CheckName::InnerOuter,
+    ];
+
+    /// The name in the JSON report.
+    pub fn key(self) -> &'static str {
+        match self {
+            CheckName::Integrity => "integrity",
+            CheckName::Coverage => "coverage",
+            CheckName::Trust => "trust",
+            CheckName::Identity => "identity",
+            CheckName::Freshness => "freshness",
+            CheckName::Replay => "replay",
+            CheckName::InnerOuter => "inner_outer",
+        }
+    }
+
+    /// The name in the `Sipsec-Verdict` header.
+    pub fn token(self) -> &'static str {
+        match self {
+            CheckName::InnerOuter => "inner-outer",
+            other => other.key(),
+        }
+    }
+}
+
+/// Whether the body the terminal receives is what the signature covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BodyCoverage {
+    /// Not judged (the signed content did not read).
+    #[default]
+    Unknown,
+    Yes,
+    /// Beside the signature, not under it (an identity body in multipart/mixed).
+    No,
+    /// An envelope under the signature: its content is covered once decrypted.
+    Encrypted,
+}
+
+impl BodyCoverage {
+    pub fn token(self) -> &'static str {
+        match self {
+            BodyCoverage::Unknown => "unknown",
+            BodyCoverage::Yes => "yes",
+            BodyCoverage::No => "no",
+            BodyCoverage::Encrypted => "encrypted",
+        }
+    }
+}
+
+/// What the signature covers of what the mark rests on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// The header the mark names: the From of a request, the To of a response.
+    pub identity: bool,
+    pub call_id: bool,
+    pub cseq: bool,
+    pub body: BodyCoverage,
+    /// Outer headers (lower-case names) the signature does not cover and no proxy may change.
+    pub uncovered: Vec<String>,
+}
+
+/// Why a message does not earn `Subject: validated`, though it may pass on with its verdict.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MarkRefused {
+    #[error("not signed")]
+    NotSigned,
+    #[error("{} {}", .0.key(), if *.1 == Status::Fail { "failed" } else { "not passed" })]
+    Check(CheckName, Status),
+    #[error("no certificate name matched the sender")]
+    NoSignerName,
+    #[error(
+        "the signature does not cover the {0}: a form without the headers (body, cms) gets its \
+         verdict, never the mark"
+    )]
+    HeadersNotCovered(String),
+    #[error("no signed Date: freshness cannot be judged")]
+    NoSignedDate,
+    #[error("the body the terminal receives is not covered by the signature")]
+    BodyNotCovered,
+}
+
+/// Whether a message earns the mark: a genuine, trusted, fresh signature that covers what the
+/// terminal relies on. The one place that decides it.
+pub fn earns_mark(r: &Report) -> Result<(), MarkRefused> {
+    if !r.signed {
+        return Err(MarkRefused::NotSigned);
+    }
+    for name in [CheckName::Integrity, CheckName::Trust, CheckName::Identity] {
+        match r.status(name) {
+            Status::Pass => {}
+            other => return Err(MarkRefused::Check(name, other)),
+        }
+    }
+    for name in [
+        CheckName::Coverage,
+        CheckName::Replay,
+        CheckName::InnerOuter,
+    ] {
+        match r.get(name) {
+            Some(c) if c.status.not_failed() => {}
+            other => {
+                let status = other.map_or(Status::NotApplicable, |c| c.status);
+                return Err(MarkRefused::Check(name, status));
+            }
+        }
+    }
+    if r.validated.is_none() {
+        return Err(MarkRefused::NoSignerName);
+    }
+    let c = &r.coverage;
+    let missing: Vec<&str> = [
+        (c.identity, r.identity_header),
+        (c.call_id, "Call-ID"),
+        (c.cseq, "CSeq"),
+    ]
+    .into_iter()
+    .filter(|(covered, _)| !covered)
+    .map(|(_, name)| name)
+    .collect();
+    if !missing.is_empty() {
+        return Err(MarkRefused::HeadersNotCovered(missing.join(", ")));
+    }
+    match r.status(CheckName::Freshness) {
+        Status::Pass => {}
+        Status::Absent => return Err(MarkRefused::NoSignedDate),
+        other => return Err(MarkRefused::Check(CheckName::Freshness, other)),
+    }
+    match c.body {
+        BodyCoverage::Yes | BodyCoverage::Encrypted => Ok(()),
+        BodyCoverage::No | BodyCoverage::Unknown => Err(MarkRefused::BodyNotCovered),
+    }
+}
 
 /// Every check of a signed message, or the plain fact that it is not signed.
 #[derive(Debug, Clone, Default)]
 pub struct Report {
     pub signed: bool,
-    pub form: Option<&'static str>,
-    /// `(name, check)` in [`CHECKS`] order, only for signed messages.
-    pub checks: Vec<(&'static str, Check)>,
+    pub form: Option<Form>,
+    /// `(name, check)` in [`CheckName::ALL`] order, only for signed messages.
+    pub checks: Vec<(CheckName, Check)>,
+    pub coverage: Coverage,
+    /// The header the identity is judged against and the mark names: `From` or `To`.
+    pub identity_header: &'static str,
     /// The SAN URI the identity check matched: what `Subject: validated` names.
     pub validated: Option<String>,
     /// Marks found on the incoming message and removed.
     pub marks_removed: Vec<String>,
     /// An unsigned envelope: whatever it holds (perhaps a signature) is for after decryption.
     pub encrypted: bool,
+    /// Time was judged at the capture time of the frames (which a sender can choose).
+    pub judged_at_capture_time: bool,
 }
 
 impl Report {
-    pub fn get(&self, name: &str) -> Option<&Check> {
+    pub fn get(&self, name: CheckName) -> Option<&Check> {
         self.checks.iter().find(|(n, _)| *n == name).map(|(_, c)| c)
     }
 
-    pub fn status(&self, name: &str) -> Status {
+    pub fn status(&self, name: CheckName) -> Status {
         self.get(name).map_or(Status::NotApplicable, |c| c.status)
     }
 
-    pub fn set(&mut self, name: &'static str, check: Check) {
+    pub fn set(&mut self, name: CheckName, check: Check) {
         match self.checks.iter_mut().find(|(n, _)| *n == name) {
             Some(slot) => slot.1 = check,
             None => self.checks.push((name, check)),
         }
-    }
-
-    /// Every check passed or had nothing to judge: the message may carry the mark.
-    pub fn all_passed(&self) -> bool {
-        self.signed
-            && CHECKS
-                .iter()
-                .all(|n| self.get(n).is_some_and(|c| c.status.not_failed()))
-            && self.status("integrity") == Status::Pass
-            && self.status("trust") == Status::Pass
-            && self.status("identity") == Status::Pass
     }
 
     /// The value of the `Sipsec-Verdict` header: `signed=no`, or every check as a token.
@@ -142,18 +276,19 @@ impl Report {
                 "signed=no".into()
             };
         }
-        let mut v = format!("signed=yes;form={}", self.form.unwrap_or("unknown"));
-        for name in CHECKS {
-            v.push_str(&format!(
-                ";{}={}",
-                name.replace('_', "-"),
-                self.status(name).token()
-            ));
+        let form = self.form.map_or("unknown", Form::name);
+        let mut v = format!("signed=yes;form={form}");
+        for name in CheckName::ALL {
+            v.push_str(&format!(";{}={}", name.token(), self.status(name).token()));
         }
-        if let Some(c) = self.get("coverage") {
-            if let Some(Value::String(what)) = c.facts.get("body") {
-                v.push_str(&format!(";body={what}"));
-            }
+        if self.get(CheckName::Coverage).is_some() {
+            v.push_str(&format!(";body={}", self.coverage.body.token()));
+        }
+        if !self.coverage.uncovered.is_empty() {
+            v.push_str(&format!(";uncovered={}", self.coverage.uncovered.join(",")));
+        }
+        if self.judged_at_capture_time {
+            v.push_str(";judged-at=capture-time");
         }
         if let Some(uri) = &self.validated {
             v.push_str(&format!(";signer=\"{uri}\""));
@@ -175,12 +310,13 @@ impl Report {
             m.insert("form".into(), json!(f));
         }
         for (name, c) in &self.checks {
-            m.insert((*name).into(), c.json());
+            m.insert(name.key().into(), c.json());
         }
-        m.insert(
-            "marked".into(),
-            json!(self.validated.is_some() && self.all_passed()),
-        );
+        let mark = earns_mark(self);
+        m.insert("marked".into(), json!(mark.is_ok()));
+        if let (Err(why), true) = (&mark, self.signed) {
+            m.insert("mark_refused".into(), json!(why.to_string()));
+        }
         if let Some(uri) = &self.validated {
             m.insert("signer".into(), json!(uri));
         }
@@ -191,289 +327,107 @@ impl Report {
     }
 }
 
-fn is_mark_subject(value: &[u8]) -> bool {
-    let v = unfold(value);
-    let v = v.trim_ascii_start();
-    v.len() >= 9 && v[..9].eq_ignore_ascii_case(b"validated")
-}
-
-/// Removes every `Subject: validated …` and `Sipsec-Verdict` field; returns the removed lines.
-pub fn strip_marks(m: &mut Message) -> Vec<String> {
-    let mut removed = Vec::new();
-    let mut i = m.fields().len();
-    while i > 0 {
-        i -= 1;
-        let f = m.fields()[i];
-        let is_mark = (f.kind == HeaderKind::Subject && is_mark_subject(m.field_value(&f)))
-            || m.field_name(&f)
-                .eq_ignore_ascii_case(VERDICT_HEADER.as_bytes());
-        if is_mark {
-            removed.push(
-                String::from_utf8_lossy(m.field_line(&f))
-                    .trim_end()
-                    .to_string(),
-            );
-            m.remove_field(i);
-        }
-    }
-    removed.reverse();
-    removed
-}
-
-/// Looks at the header section byte by byte, splitting at every CR and every LF (as the most
-/// lenient parser downstream would), for a line that looks like a mark and is not one of
-/// `own`. Returns the first such line: a mark smuggled past the parser (a bare LF inside
-/// another header's value, a folded continuation).
-pub fn foreign_mark(m: &Message, own: &[String]) -> Option<String> {
-    if index_is_the_line_split(m) {
-        foreign_mark_by_index(m, own)
-    } else {
-        foreign_mark_by_bytes(m, own)
-    }
-}
-
-/// The same lines the byte loop finds, without searching for them.
-fn foreign_mark_by_index(m: &Message, own: &[String]) -> Option<String> {
-    let mut judge = MarkJudge { own, own_seen: 0 };
-    if let Some(line) = judge.foreign(m.start_line_bytes()) {
-        return Some(line);
-    }
-    m.fields()
-        .iter()
-        .find_map(|f| judge.foreign(m.field_line(f)))
-}
-
-fn foreign_mark_by_bytes(m: &Message, own: &[String]) -> Option<String> {
-    let mut judge = MarkJudge { own, own_seen: 0 };
-    let head = m.head();
-    let mut start = 0;
-    let mut breaks = memchr::memchr2_iter(b'\r', b'\n', head);
-    std::iter::from_fn(|| {
-        (start < head.len()).then(|| {
-            let end = breaks.next().unwrap_or(head.len());
-            let line = &head[start..end];
-            start = end + 1;
-            line
-        })
-    })
-    .find_map(|line| judge.foreign(line))
-}
-
-/// True when the index's lines are provably what splitting the head at every CR and LF gives:
-/// CRLF line ends, the start line and the fields laid end to end up to the empty line, and no
-/// CR or LF in the head besides their line ends (counted, so nothing hides inside a value).
-fn index_is_the_line_split(m: &Message) -> bool {
-    if m.line_ending() != LineEnding::CrLf {
-        return false;
-    }
-    let head = m.head();
-    let mut at = m.start_line_bytes().len();
-    if !head.starts_with(m.start_line_bytes()) || head.get(at..at + 2) != Some(b"\r\n") {
-        return false;
-    }
-    at += 2;
-    for f in m.fields() {
-        let line = f.line.range();
-        if line.start != at || !head[..line.end].ends_with(b"\r\n") {
-            return false;
-        }
-        at = line.end;
-    }
-    let lines = m.fields().len() + 2;
-    head.len() == at + 2 && head.ends_with(b"\r\n") && count_line_breaks(head) == 2 * lines
-}
-
-/// The CR and LF bytes in `bytes`, counted in chunks small enough for a byte-wide counter, which
-/// the compiler turns into vector compares (a usize counter per byte was four times slower).
-/// 192 bytes, a multiple of the unrolled vector loop's 64: with 255 every chunk ended in a
-/// byte-by-byte tail, a quarter of the count on a message's head.
-fn count_line_breaks(bytes: &[u8]) -> usize {
-    bytes
-        .chunks(192)
-        .map(|chunk| {
-            let n = chunk
-                .iter()
-                .fold(0u8, |n, &b| n + u8::from(b == b'\r' || b == b'\n'));
-            usize::from(n)
-        })
-        .sum()
-}
-
-/// Judges one line at a time; each of `own` excuses one line only.
-struct MarkJudge<'a> {
-    own: &'a [String],
-    /// A bit per own mark (no allocation: this runs for every message the verifier forwards).
-    own_seen: u64,
-}
-
-impl MarkJudge<'_> {
-    fn foreign(&mut self, line: &[u8]) -> Option<String> {
-        let line = line.trim_ascii();
-        // Only the names `Subject`, `s` and `Sipsec-Verdict` can make a mark.
-        if !matches!(line.first(), Some(b's' | b'S')) {
-            return None;
-        }
-        // Our own line first: it is on every message, and one comparison spares reading its
-        // name. Taking the excuse before asking whether the line looks like a mark changes
-        // nothing: every line equal to an own line gets the same answer to that question.
-        let mine = self
-            .own
-            .iter()
-            .enumerate()
-            .take(64)
-            .find(|(i, o)| self.own_seen & (1 << i) == 0 && o.as_bytes() == line);
-        if let Some((i, _)) = mine {
-            self.own_seen |= 1 << i;
-            return None;
-        }
-        let colon = line.iter().position(|&b| b == b':')?;
-        let name = line[..colon].trim_ascii();
-        let looks = ((name.eq_ignore_ascii_case(b"subject") || name.eq_ignore_ascii_case(b"s"))
-            && is_mark_subject(&line[colon + 1..]))
-            || name.eq_ignore_ascii_case(VERDICT_HEADER.as_bytes());
-        looks.then(|| String::from_utf8_lossy(line).into_owned())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn m(head: &str) -> Message {
-        Message::parse(format!(
-            "MESSAGE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\
-             From: <sip:a@example.com>;tag=1\r\nTo: <sip:b@example.com>\r\nCall-ID: c\r\n\
-             CSeq: 1 MESSAGE\r\n{head}Content-Length: 0\r\n\r\n"
-        ))
-        .unwrap()
-    }
-
-    #[test]
-    fn incoming_marks_are_removed_and_reported() {
-        let mut msg = m(
-            "Subject: validated <sip:ceo@example.com>\r\nSipsec-Verdict: signed=yes\r\n\
-            Subject: lunch\r\n",
-        );
-        let removed = strip_marks(&mut msg);
-        assert_eq!(removed.len(), 2, "{removed:?}");
-        assert_eq!(msg.value(HeaderKind::Subject), Some(&b"lunch"[..]));
-        assert!(foreign_mark(&msg, &[]).is_none());
-    }
-
-    #[test]
-    fn both_ways_of_finding_lines_judge_alike() {
-        let own = [
-            "Subject: validated <sip:a@example.com>".to_string(),
-            "Sipsec-Verdict: signed=no".to_string(),
-        ];
-        for head in [
-            "Subject: lunch\r\n",
-            "Subject: validated <sip:a@example.com>\r\nSipsec-Verdict: signed=no\r\n",
-            "Subject: validated <sip:a@example.com>\r\nSubject: validated <sip:a@example.com>\r\n",
-            "s: validated <sip:b@example.com>\r\n",
-            "SIPSEC-VERDICT: signed=yes\r\n",
-            "Supported: timer\r\nSubject: Validated\r\n",
-        ] {
-            let msg = m(head);
-            assert!(index_is_the_line_split(&msg), "{head:?}");
-            for own in [&own[..], &[]] {
-                assert_eq!(
-                    foreign_mark_by_index(&msg, own),
-                    foreign_mark_by_bytes(&msg, own),
-                    "{head:?}"
-                );
-            }
+    /// A report that earns the mark: every rule met.
+    fn marked() -> Report {
+        let mut r = Report {
+            signed: true,
+            form: Some(Form::Sip),
+            identity_header: "From",
+            validated: Some("sip:alice@example.com".into()),
+            coverage: Coverage {
+                identity: true,
+                call_id: true,
+                cseq: true,
+                body: BodyCoverage::Yes,
+                uncovered: Vec::new(),
+            },
+            ..Report::default()
+        };
+        for n in CheckName::ALL {
+            r.set(n, Check::pass());
         }
-    }
-
-    #[test]
-    fn the_index_stands_for_the_byte_split_only_when_it_provably_is_the_same() {
-        assert!(index_is_the_line_split(&m("Subject: lunch\r\n")));
-        let folded = m("X-A: x\r\n s: validated <sip:ceo@example.com>\r\n");
-        assert!(!index_is_the_line_split(&folded));
-        let lf = Message::parse(&b"MESSAGE sip:b@example.com SIP/2.0\nContent-Length: 0\n\n"[..]);
-        assert!(!index_is_the_line_split(&lf.unwrap()));
-    }
-
-    #[test]
-    fn line_breaks_are_counted_across_chunk_boundaries() {
-        // Breaks on and beside every chunk boundary, at lengths around multiples of the chunk.
-        for len in (0..600).step_by(7).chain([191, 192, 193, 383, 384, 385]) {
-            let bytes: Vec<u8> = (0..len)
-                .map(|i| match i % 5 {
-                    0 => b'\r',
-                    3 => b'\n',
-                    _ if i % 192 == 191 => b'\n',
-                    _ => b'x',
-                })
-                .collect();
-            let naive = bytes.iter().filter(|&&b| b == b'\r' || b == b'\n').count();
-            assert_eq!(count_line_breaks(&bytes), naive, "{len}");
-        }
-    }
-
-    #[test]
-    fn a_mark_smuggled_by_a_bare_lf_or_folding_is_found() {
-        // A bare LF or CR never gets this far: the message parser refuses it as injection.
-        for head in [
-            "X-A: x\nSubject: validated <sip:ceo@example.com>\r\n",
-            "X-A: x\rSipsec-Verdict: signed=yes\r\n",
-        ] {
-            let text =
-                format!("MESSAGE sip:b@example.com SIP/2.0\r\n{head}Content-Length: 0\r\n\r\n");
-            assert!(Message::parse(text.into_bytes()).is_err(), "{head:?}");
-        }
-        // A folded continuation is one value to us and a new line to a lenient parser.
-        for head in [
-            "X-A: x\r\n s: validated <sip:ceo@example.com>\r\n",
-            "X-A: x\r\n\tSipsec-Verdict: signed=yes\r\n",
-            "X-A: x\r\n SUBJECT : Validated <sip:ceo@example.com>\r\n",
-            "X-A: x\r\n S:validated\r\n",
-        ] {
-            let msg = m(head);
-            assert!(foreign_mark(&msg, &[]).is_some(), "{head:?}");
-        }
-        let own = "Subject: validated <sip:a@example.com>".to_string();
-        let msg = m("Subject: validated <sip:a@example.com>\r\n");
-        assert!(foreign_mark(&msg, std::slice::from_ref(&own)).is_none());
-        let twice = m("Subject: validated <sip:a@example.com>\r\nX: y\r\n Subject: validated <sip:a@example.com>\r\n");
-        assert!(foreign_mark(&twice, &[own]).is_some());
-        // Own lines are excused before their names are read: one that is no mark excuses
-        // nothing else, and a verdict among them still counts once only.
-        let own = [
-            "Subject: hello".to_string(),
-            "Sipsec-Verdict: signed=no".to_string(),
-        ];
-        let msg = m("Subject: hello\r\nSubject: hello\r\nSipsec-Verdict: signed=no\r\n");
-        assert!(foreign_mark(&msg, &own).is_none());
-        let msg = m("Subject: hello\r\nSipsec-Verdict: signed=no\r\nSipsec-Verdict: signed=no\r\n");
-        assert_eq!(
-            foreign_mark(&msg, &own).as_deref(),
-            Some("Sipsec-Verdict: signed=no")
-        );
+        r
     }
 
     #[test]
     fn header_lists_every_check() {
-        let mut r = Report {
-            signed: true,
-            form: Some("body"),
-            ..Report::default()
-        };
-        for n in CHECKS {
-            r.set(n, Check::pass());
-        }
-        r.set("freshness", Check::new(Status::Absent));
-        assert!(r.all_passed());
+        let mut r = marked();
+        r.set(CheckName::Freshness, Check::new(Status::Absent));
+        r.coverage.uncovered = vec!["reply-to".into(), "call-info".into()];
+        r.judged_at_capture_time = true;
         let h = r.header_value();
         assert!(
-            h.contains("integrity=pass")
+            h.starts_with("signed=yes;form=sip;integrity=pass;coverage=pass")
                 && h.contains("freshness=absent")
-                && h.contains("inner-outer=pass"),
+                && h.contains("inner-outer=pass;body=yes;uncovered=reply-to,call-info")
+                && h.contains(";judged-at=capture-time;signer=\"sip:alice@example.com\""),
             "{h}"
         );
-        r.set("replay", Check::fail("replay"));
-        assert!(!r.all_passed());
         assert_eq!(Report::default().header_value(), "signed=no");
+        let f = r.fields();
+        assert_eq!(f["marked"], false);
+        assert_eq!(f["inner_outer"]["result"], "pass");
+    }
+
+    #[test]
+    fn a_genuine_trusted_fresh_covering_signature_earns_the_mark() {
+        assert_eq!(earns_mark(&marked()), Ok(()));
+        let mut r = marked();
+        r.coverage.body = BodyCoverage::Encrypted;
+        assert_eq!(earns_mark(&r), Ok(()), "an envelope under the signature");
+        r.set(CheckName::InnerOuter, Check::new(Status::NotApplicable));
+        r.set(CheckName::Replay, Check::new(Status::NotApplicable));
+        assert_eq!(earns_mark(&r), Ok(()), "nothing to judge is no failure");
+        assert_eq!(marked().fields()["marked"], true);
+    }
+
+    #[test]
+    fn each_rule_alone_withholds_the_mark() {
+        let unsigned = Report::default();
+        assert_eq!(earns_mark(&unsigned), Err(MarkRefused::NotSigned));
+        for name in CheckName::ALL {
+            let mut r = marked();
+            r.set(name, Check::fail("x"));
+            assert_eq!(
+                earns_mark(&r),
+                Err(MarkRefused::Check(name, Status::Fail)),
+                "{name:?}"
+            );
+        }
+        for name in [CheckName::Integrity, CheckName::Trust, CheckName::Identity] {
+            let mut r = marked();
+            r.set(name, Check::new(Status::NotApplicable));
+            assert!(earns_mark(&r).is_err(), "{name:?} must pass");
+        }
+        let mut r = marked();
+        r.validated = None;
+        assert_eq!(earns_mark(&r), Err(MarkRefused::NoSignerName));
+        // Item by item of what the signature must cover.
+        let mut r = marked();
+        r.coverage.identity = false;
+        r.coverage.cseq = false;
+        let why = earns_mark(&r).unwrap_err();
+        assert_eq!(why, MarkRefused::HeadersNotCovered("From, CSeq".into()));
+        assert!(why.to_string().contains("does not cover the From, CSeq"));
+        let mut r = marked();
+        r.coverage.call_id = false;
+        assert!(matches!(earns_mark(&r), Err(MarkRefused::HeadersNotCovered(h)) if h == "Call-ID"));
+        let mut r = marked();
+        r.set(CheckName::Freshness, Check::new(Status::Absent));
+        assert_eq!(earns_mark(&r), Err(MarkRefused::NoSignedDate));
+        for body in [BodyCoverage::No, BodyCoverage::Unknown] {
+            let mut r = marked();
+            r.coverage.body = body;
+            assert_eq!(earns_mark(&r), Err(MarkRefused::BodyNotCovered));
+        }
+        let mut r = marked();
+        r.coverage.body = BodyCoverage::No;
+        let refused = r.fields();
+        assert_eq!(refused["marked"], false);
+        assert!(refused["mark_refused"].as_str().unwrap().contains("body"));
     }
 }

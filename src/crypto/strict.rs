@@ -1,0 +1,238 @@
+//! Strict DER for signatures: a verifier must not accept an encoding that differs from the one
+//! signed without changing the signature (each would pass a replay cache keyed on the bytes),
+//! nor anything OpenSSL itself refuses. And the identity of a signature for the replay cache:
+//! the signers' signature values with their issuer and serial, whatever carries them.
+//!
+//! The check is the minimal correct subset of DER (X.690 §10) over the crate's one DER reader:
+//! definite lengths in the fewest octets, primitive strings, INTEGERs without padding, low tag
+//! numbers (CMS uses no others), and nothing after the outermost element.
+
+use super::der::{self, Tlv};
+use openssl::hash::{hash, MessageDigest};
+
+/// Deeper nesting than any CMS or certificate has.
+const MAX_DEPTH: usize = 32;
+
+/// Why bytes are not DER.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DerError {
+    #[error("{0} bytes after its end")]
+    Trailing(usize),
+    #[error("an element is cut short")]
+    Truncated,
+    #[error("an indefinite length (BER, not DER)")]
+    IndefiniteLength,
+    #[error("a length written in more octets than it needs")]
+    LongLength,
+    #[error("an INTEGER with a padding octet {0:#04x} in front")]
+    PaddedInteger(u8),
+    #[error("an INTEGER without octets")]
+    EmptyInteger,
+    #[error("a constructed string (BER, not DER)")]
+    ConstructedString,
+    #[error("a high tag number, which CMS does not use")]
+    HighTag,
+    #[error("nested more than {MAX_DEPTH} levels deep")]
+    TooDeep,
+}
+
+/// One element read by the crate's DER reader, with the reason when it is not DER.
+fn element(input: &[u8]) -> Result<(Tlv<'_>, &[u8]), DerError> {
+    match input {
+        [] | [_] => return Err(DerError::Truncated),
+        [tag, ..] if tag & 0x1f == 0x1f => return Err(DerError::HighTag),
+        [_, 0x80, ..] => return Err(DerError::IndefiniteLength),
+        _ => {}
+    }
+    let (tlv, after) = der::element(input).ok_or(DerError::Truncated)?;
+    let header = tlv.whole.len() - tlv.content.len();
+    if header != 2 + length_octets(tlv.content.len()) {
+        return Err(DerError::LongLength);
+    }
+    Ok((tlv, after))
+}
+
+/// How many octets DER gives a length after the first: none below 128, else the fewest.
+fn length_octets(len: usize) -> usize {
+    if len < 0x80 {
+        0
+    } else {
+        (usize::BITS - len.leading_zeros()).div_ceil(8) as usize
+    }
+}
+
+fn check_integer(content: &[u8]) -> Result<(), DerError> {
+    match content {
+        [] => Err(DerError::EmptyInteger),
+        [0x00, b, ..] if *b < 0x80 => Err(DerError::PaddedInteger(0x00)),
+        [0xff, b, ..] if *b >= 0x80 => Err(DerError::PaddedInteger(0xff)),
+        _ => Ok(()),
+    }
+}
+
+fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
+    if depth > MAX_DEPTH {
+        return Err(DerError::TooDeep);
+    }
+    while !input.is_empty() {
+        let (tlv, after) = element(input)?;
+        match tlv.tag {
+            0x02 => check_integer(tlv.content)?,
+            // BIT, OCTET, UTF8, Printable, IA5 and the other string types, constructed.
+            0x23 | 0x24 | 0x2c | 0x32..=0x3e => return Err(DerError::ConstructedString),
+            t if t & 0x20 != 0 => check_elements(tlv.content, depth + 1)?,
+            _ => {}
+        }
+        input = after;
+    }
+    Ok(())
+}
+
+/// Accepts `der` only if it is one DER element with nothing after it.
+pub fn check_der(der: &[u8]) -> Result<(), DerError> {
+    let (_, after) = element(der)?;
+    if !after.is_empty() {
+        return Err(DerError::Trailing(after.len()));
+    }
+    check_elements(der, 0)
+}
+
+/// ansi-X9-62 (1.2.840.10045): ECDSA signature algorithms and id-ecPublicKey.
+const OID_X962: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d];
+
+/// The part of one signature value that only the key holder can make anew: RSA's whole value;
+/// ECDSA's `r` alone, as `(r, n - s)` verifies as well as `(r, s)` and anyone can compute it.
+fn signature_value<'a>(algorithm: &[u8], value: &'a [u8]) -> Option<&'a [u8]> {
+    if !algorithm.starts_with(OID_X962) {
+        return Some(value);
+    }
+    let (sig, _) = der::element(value)?;
+    let fields = der::elements(der::expect(Some(&sig), 0x30)?.content)?;
+    der::expect(fields.first(), 0x02).map(|r| r.content)
+}
+
+/// What a signature is, for the replay cache: SHA-256 over each signer's identifier (issuer
+/// and serial, or key id) and signature value, sorted, so no re-encoding, reordering or change
+/// of the certificates carried makes a new one. `None` when `der` is not a SignedData that
+/// reads (the caller has verified it already, so this does not happen for an intact one).
+pub fn signature_identity(der: &[u8]) -> Option<[u8; 32]> {
+    let (ci, _) = der::element(der)?;
+    let ci = der::elements(ci.content)?;
+    let explicit = der::expect(ci.get(1), 0xa0)?;
+    let (signed_data, _) = der::element(explicit.content)?;
+    let infos = der::elements(signed_data.content)?;
+    let infos = der::expect(infos.last(), 0x31)?;
+    let mut signers = Vec::new();
+    for info in der::elements(infos.content)? {
+        let fields = der::elements(der::expect(Some(&info), 0x30)?.content)?;
+        let sid = fields.get(1)?.whole;
+        // digestAlgorithm, then signedAttrs [0] if present, signatureAlgorithm, signature.
+        let mut at = 3;
+        if fields.get(at).is_some_and(|f| f.tag == 0xa0) {
+            at += 1;
+        }
+        let algorithm = der::elements(der::expect(fields.get(at), 0x30)?.content)?;
+        let oid = der::expect(algorithm.first(), 0x06)?.content;
+        let value = signature_value(oid, der::expect(fields.get(at + 1), 0x04)?.content)?;
+        let mut entry = Vec::with_capacity(sid.len() + value.len() + 16);
+        for part in [sid, value] {
+            entry.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            entry.extend_from_slice(part);
+        }
+        signers.push(entry);
+    }
+    if signers.is_empty() {
+        return None;
+    }
+    signers.sort();
+    let digest = hash(MessageDigest::sha256(), &signers.concat()).ok()?;
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&digest);
+    Some(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::testkit::{Ca, KeyKind};
+    use crate::crypto::{sign, CmsSignOptions, Signer};
+
+    fn signed(kind: KeyKind) -> Vec<u8> {
+        let ca = Ca::new(KeyKind::Rsa);
+        let (cert, key) = ca.leaf(kind, "sip:alice@example.com");
+        let s = Signer {
+            cert,
+            key,
+            chain: vec![],
+        };
+        sign(b"content", &s, &CmsSignOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn what_openssl_writes_is_der() {
+        for kind in [KeyKind::Rsa, KeyKind::P256] {
+            let der = signed(kind);
+            assert_eq!(check_der(&der), Ok(()));
+            assert!(signature_identity(&der).is_some());
+        }
+    }
+
+    #[test]
+    fn every_non_der_encoding_is_named() {
+        let cases: [(&[u8], DerError); 10] = [
+            (&[0x30, 0x00, 0x00], DerError::Trailing(1)),
+            (&[0x30, 0x81, 0x01, 0x05, 0x00], DerError::LongLength),
+            (&[0x30, 0x82, 0x00, 0x00], DerError::LongLength),
+            (&[0x30, 0x80, 0x00, 0x00], DerError::IndefiniteLength),
+            (&[0x02, 0x02, 0x00, 0x01], DerError::PaddedInteger(0x00)),
+            (&[0x02, 0x02, 0xff, 0x80], DerError::PaddedInteger(0xff)),
+            (&[0x02, 0x00], DerError::EmptyInteger),
+            (&[0x24, 0x03, 0x04, 0x01, 0x00], DerError::ConstructedString),
+            (&[0x1f, 0x81, 0x00], DerError::HighTag),
+            (&[0x30, 0x05, 0x02, 0x01], DerError::Truncated),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(check_der(bytes), Err(want), "{bytes:02x?}");
+        }
+        // The legal neighbours of those.
+        for ok in [
+            &[0x02, 0x02, 0x00, 0x80][..],
+            &[0x02, 0x01, 0x00],
+            &[0x02, 0x02, 0xff, 0x7f],
+            &[0x30, 0x03, 0x02, 0x01, 0x7f],
+        ] {
+            assert_eq!(check_der(ok), Ok(()), "{ok:02x?}");
+        }
+        let deep: Vec<u8> = std::iter::repeat_n([0x30u8, 0x80], 40).flatten().collect();
+        assert!(check_der(&deep).is_err());
+    }
+
+    #[test]
+    fn the_identity_is_the_signature_value_not_its_carrier() {
+        let der = signed(KeyKind::Rsa);
+        let id = signature_identity(&der).unwrap();
+        assert_eq!(signature_identity(&der), Some(id), "deterministic");
+        let other = signed(KeyKind::Rsa);
+        assert_ne!(signature_identity(&other), Some(id));
+        // The last byte is the signature's: flipping it is another signature.
+        let mut changed = der.clone();
+        let n = changed.len() - 1;
+        changed[n] ^= 1;
+        assert_ne!(signature_identity(&changed), Some(id));
+        assert_eq!(signature_identity(b"\x30\x00"), None);
+    }
+
+    #[test]
+    fn an_ecdsa_signature_is_known_by_r_alone() {
+        let value = [0x30, 0x06, 0x02, 0x01, 0x11, 0x02, 0x01, 0x22];
+        let other_s = [0x30, 0x06, 0x02, 0x01, 0x11, 0x02, 0x01, 0x33];
+        let ecdsa_sha256 = [0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02];
+        assert_eq!(signature_value(&ecdsa_sha256, &value), Some(&[0x11][..]));
+        assert_eq!(
+            signature_value(&ecdsa_sha256, &value),
+            signature_value(&ecdsa_sha256, &other_s)
+        );
+        let rsa = [0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
+        assert_eq!(signature_value(&rsa, &value), Some(&value[..]));
+    }
+}
