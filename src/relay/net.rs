@@ -203,6 +203,16 @@ pub struct Bound {
     runtime: tokio::runtime::Runtime,
     udp: Vec<UdpSocket>,
     streams: Vec<(Transport, TcpListener)>,
+    signals: Signals,
+}
+
+/// The signals the relay handles, registered when binding: once the caller says it listens, a
+/// SIGUSR1 or SIGHUP must not meet the default action (which ends the process).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 /// The receive buffer asked for each UDP socket.
@@ -241,10 +251,17 @@ pub fn bind(listen: &[Peer]) -> io::Result<Bound> {
             }
         }
     }
+    let signals = Signals {
+        term: signal(SignalKind::terminate())?,
+        int: signal(SignalKind::interrupt())?,
+        usr1: signal(SignalKind::user_defined1())?,
+        hup: signal(SignalKind::hangup())?,
+    };
     Ok(Bound {
         runtime,
         udp,
         streams,
+        signals,
     })
 }
 
@@ -1011,6 +1028,7 @@ pub fn serve_until_signal(
     let listeners = Listeners {
         udp: bound.udp,
         streams: bound.streams,
+        signals: bound.signals,
     };
     let local = tokio::task::LocalSet::new();
     local.block_on(&runtime, run(listeners, relay, opts, reload))
@@ -1019,6 +1037,7 @@ pub fn serve_until_signal(
 struct Listeners {
     udp: Vec<UdpSocket>,
     streams: Vec<(Transport, TcpListener)>,
+    signals: Signals,
 }
 
 async fn run(
@@ -1065,10 +1084,12 @@ async fn run(
         let task = accept_loop(Rc::clone(&sh), t, l);
         listeners.push(tokio::task::spawn_local(task));
     }
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut usr1 = signal(SignalKind::user_defined1())?;
-    let mut hup = signal(SignalKind::hangup())?;
+    let Signals {
+        mut term,
+        mut int,
+        mut usr1,
+        mut hup,
+    } = bound.signals;
     // The signals and the sweep run in a task of their own: the future given to the LocalSet
     // is polled at every turn of the loop, so it only waits for the stop.
     let stop = Rc::new(Notify::new());
