@@ -6,6 +6,7 @@
 
 pub mod core;
 pub mod net;
+pub mod ratelimit;
 pub mod registrar;
 pub mod stdio;
 
@@ -176,6 +177,35 @@ fn is_host_name(s: &str) -> bool {
         && s.bytes().any(|c| c.is_ascii_alphabetic())
 }
 
+/// What a next hop's TLS certificate must name (RFC 5922 §7.3): the SIP domain that
+/// selected the hop, or the IP address when the hop was named by one (an IP-literal
+/// Request-URI, or a `--route` configured for an IP address).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ServerIdentity {
+    Domain(String),
+    Ip(std::net::IpAddr),
+}
+
+impl ServerIdentity {
+    /// From a domain key: a name, a dotted IPv4 address, or a bracketed IPv6 address.
+    pub fn of_host(host: &str) -> ServerIdentity {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        match bare.parse() {
+            Ok(ip) => ServerIdentity::Ip(ip),
+            Err(_) => ServerIdentity::Domain(host.trim_end_matches('.').to_ascii_lowercase()),
+        }
+    }
+}
+
+impl fmt::Display for ServerIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerIdentity::Domain(d) => f.write_str(d),
+            ServerIdentity::Ip(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
 /// A static route: requests for `domain` go to `target` (`--route domain=udp:host:port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StaticRoute {
@@ -213,6 +243,10 @@ pub struct Config {
     pub min_expires: u32,
     /// Longest registration granted, seconds; also the default when none is asked.
     pub max_expires: u32,
+    /// Forward any request wherever its Route or Request-URI points (an open relay).
+    pub open_relay: bool,
+    /// How much the location service holds.
+    pub registrar: registrar::Bounds,
 }
 
 impl Default for Config {
@@ -224,6 +258,8 @@ impl Default for Config {
             routes: Vec::new(),
             min_expires: 60,
             max_expires: 3600,
+            open_relay: false,
+            registrar: registrar::Bounds::default(),
         }
     }
 }
