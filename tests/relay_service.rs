@@ -121,10 +121,7 @@ fn sighup_reloads_routes_and_refuses_a_broken_file() {
     let mut err = String::new();
     std::io::Read::read_to_string(relay.0.stderr.as_mut().unwrap(), &mut err).unwrap();
     assert!(status.success(), "{err}");
-    assert!(
-        err.contains("sipsec-relay: reloaded"),
-        "{err}"
-    );
+    assert!(err.contains("sipsec-relay: reloaded"), "{err}");
     assert!(
         err.contains("reload failed, the old configuration stays: ")
             && err.contains("relay.conf:1: expected `key = value`"),
