@@ -61,6 +61,9 @@ _sipsec__certgen() {
             sipsec__certgen,member)
                 cmd="sipsec__certgen__subcmd__member"
                 ;;
+            sipsec__certgen,peer)
+                cmd="sipsec__certgen__subcmd__peer"
+                ;;
             sipsec__certgen,revoke)
                 cmd="sipsec__certgen__subcmd__revoke"
                 ;;
@@ -72,6 +75,15 @@ _sipsec__certgen() {
                 ;;
             sipsec__certgen,sign-csr)
                 cmd="sipsec__certgen__subcmd__sign__subcmd__csr"
+                ;;
+            sipsec__certgen,sti)
+                cmd="sipsec__certgen__subcmd__sti"
+                ;;
+            sipsec__certgen,sti-csr)
+                cmd="sipsec__certgen__subcmd__sti__subcmd__csr"
+                ;;
+            sipsec__certgen,sti-import)
+                cmd="sipsec__certgen__subcmd__sti__subcmd__import"
                 ;;
             sipsec__certgen__subcmd__anchor,add)
                 cmd="sipsec__certgen__subcmd__anchor__subcmd__add"
@@ -148,6 +160,9 @@ _sipsec__certgen() {
             sipsec__certgen__subcmd__help,member)
                 cmd="sipsec__certgen__subcmd__help__subcmd__member"
                 ;;
+            sipsec__certgen__subcmd__help,peer)
+                cmd="sipsec__certgen__subcmd__help__subcmd__peer"
+                ;;
             sipsec__certgen__subcmd__help,revoke)
                 cmd="sipsec__certgen__subcmd__help__subcmd__revoke"
                 ;;
@@ -159,6 +174,15 @@ _sipsec__certgen() {
                 ;;
             sipsec__certgen__subcmd__help,sign-csr)
                 cmd="sipsec__certgen__subcmd__help__subcmd__sign__subcmd__csr"
+                ;;
+            sipsec__certgen__subcmd__help,sti)
+                cmd="sipsec__certgen__subcmd__help__subcmd__sti"
+                ;;
+            sipsec__certgen__subcmd__help,sti-csr)
+                cmd="sipsec__certgen__subcmd__help__subcmd__sti__subcmd__csr"
+                ;;
+            sipsec__certgen__subcmd__help,sti-import)
+                cmd="sipsec__certgen__subcmd__help__subcmd__sti__subcmd__import"
                 ;;
             sipsec__certgen__subcmd__help__subcmd__anchor,add)
                 cmd="sipsec__certgen__subcmd__help__subcmd__anchor__subcmd__add"
@@ -209,7 +233,7 @@ _sipsec__certgen() {
 
     case "${cmd}" in
         sipsec__certgen)
-            opts="-q -v -h -V --quiet --verbose --store --passphrase-file --passphrase-env --help --version init-ca init-intermediate issue issue-tls csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group member list show anchor config help"
+            opts="-q -v -h -V --quiet --verbose --store --passphrase-file --passphrase-env --help --version init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group member list show anchor peer config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -579,7 +603,7 @@ _sipsec__certgen() {
             return 0
             ;;
         sipsec__subcmd__certgen__subcmd__help)
-            opts="init-ca init-intermediate issue issue-tls csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group member list show anchor config help"
+            opts="init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group member list show anchor peer config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -886,6 +910,20 @@ _sipsec__certgen() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__peer)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sipsec__subcmd__certgen__subcmd__help__subcmd__revoke)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -929,6 +967,48 @@ _sipsec__certgen() {
             return 0
             ;;
         sipsec__subcmd__certgen__subcmd__help__subcmd__sign__subcmd__csr)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__sti)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__sti__subcmd__csr)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__sti__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1342,6 +1422,36 @@ _sipsec__certgen() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        sipsec__subcmd__certgen__subcmd__peer)
+            opts="-q -v -h --cipher --rsa-padding --quiet --verbose --passphrase-file --passphrase-env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --cipher)
+                    COMPREPLY=($(compgen -W "aes128 aes256 aes128gcm des3" -- "${cur}"))
+                    return 0
+                    ;;
+                --rsa-padding)
+                    COMPREPLY=($(compgen -W "oaep pkcs1" -- "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         sipsec__subcmd__certgen__subcmd__revoke)
             opts="-q -v -h --serial --crl-days --quiet --verbose --passphrase-file --passphrase-env --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1443,6 +1553,104 @@ _sipsec__certgen() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__sti)
+            opts="-q -v -h --tn --x5u --days --replace --chain-out --x5u-cache --quiet --verbose --passphrase-file --passphrase-env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --x5u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --chain-out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --x5u-cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__sti__subcmd__csr)
+            opts="-q -v -h --tn --x5u --out --quiet --verbose --passphrase-file --passphrase-env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tn)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --x5u)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --out)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__sti__subcmd__import)
+            opts="-q -v -h --quiet --verbose --passphrase-file --passphrase-env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -13,11 +13,11 @@ complete -c sipsec-encrypt -l passphrase-env -d 'Read the key passphrase from en
 complete -c sipsec-encrypt -l form -d 'What goes into the envelope (see below)' -r -f -a "body\t'The body with its Content-Type (e.g. the SDP)'
 sip\t'A copy of the whole message as message/sip (RFC 3261 §23.4.3)'"
 complete -c sipsec-encrypt -l select -d 'Which messages to encrypt (the grammar of sipsec-sign --select). Default: every message with a body' -r
-complete -c sipsec-encrypt -l cipher -d 'Content-encryption algorithm' -r -f -a "aes128\t''
+complete -c sipsec-encrypt -l cipher -d 'Content-encryption algorithm [default: the recipient\'s setting in the store, else the strongest its signatures advertised, else aes128]' -r -f -a "aes128\t''
 aes256\t''
 aes128gcm\t''
 des3\t''"
-complete -c sipsec-encrypt -l rsa-padding -d 'RSA key transport padding' -r -f -a "oaep\t''
+complete -c sipsec-encrypt -l rsa-padding -d 'RSA key transport padding [default: the recipient\'s setting in the store, else oaep]' -r -f -a "oaep\t''
 pkcs1\t''"
 complete -c sipsec-encrypt -l recipient-cert -d 'Encrypt every message to this certificate (PEM) instead of looking up its recipient' -r -F
 complete -c sipsec-encrypt -l also-to -d 'Also encrypt to this AOR (certificate from the store) or certificate file (repeatable)' -r

@@ -23,7 +23,7 @@ _sipsec__relay() {
 
     case "${cmd}" in
         sipsec__relay)
-            opts="-q -v -h -V --quiet --verbose --credentials --digest-algorithm --nonce-lifetime --attribute-udp-responses --outbound --inbound --chain-timeout --chain-queue --audit-log --config --listen --domain --alias --route --stdio --min-expires --max-expires --idle-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --help --version"
+            opts="-q -v -h -V --quiet --verbose --credentials --digest-algorithm --nonce-lifetime --attribute-udp-responses --outbound --inbound --chain-timeout --chain-queue --audit-log --config --listen --domain --alias --route --open-relay --key-file --stdio --min-expires --max-expires --max-bindings --max-aors --idle-timeout --max-connections --max-connections-per-source --write-queue-bytes --write-timeout --handshake-timeout --request-rate --bad-input-rate --buffer-budget --drain-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --check-config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -81,6 +81,10 @@ _sipsec__relay() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --min-expires)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -89,7 +93,51 @@ _sipsec__relay() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --max-bindings)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-aors)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --idle-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-connections-per-source)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-queue-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --write-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --handshake-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --request-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bad-input-rate)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --buffer-budget)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --drain-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -23,7 +23,7 @@ _sipsec__sign() {
 
     case "${cmd}" in
         sipsec__sign)
-            opts="-o -j -q -v -h -V --pcap --pcap-out --mtu --output --report --json --fail-open --fail-closed --jobs --datagram --max-size --control-key --control-key-fd --keep-control --quiet --verbose --store --passphrase-file --passphrase-env --form --select --digest --no-certs --handling --base64 --trust-from-header --internal --help --version"
+            opts="-o -j -q -v -h -V --pcap --pcap-out --mtu --output --report --json --fail-open --fail-closed --jobs --datagram --max-size --control-key --control-key-fd --keep-control --quiet --verbose --store --passphrase-file --passphrase-env --form --select --digest --no-certs --legacy-ciphers --handling --base64 --trust-from-header --internal --identity --compact --sti-fallback --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -102,6 +102,10 @@ _sipsec__sign() {
                     return 0
                     ;;
                 --internal)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sti-fallback)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -10,7 +10,7 @@ complete -c sipsec-sign -l control-key-fd -d 'Read the control key from this inh
 complete -c sipsec-sign -l store -d 'Certificate store directory' -r -F
 complete -c sipsec-sign -l passphrase-file -d 'Read the key passphrase from the first line of FILE' -r -F
 complete -c sipsec-sign -l passphrase-env -d 'Read the key passphrase from environment variable NAME' -r
-complete -c sipsec-sign -l form -d 'What the signature covers (see below)' -r -f -a "body\t'The body only, in multipart/signed (RFC 3261 §23.2)'
+complete -c sipsec-sign -l form -d 'What the S/MIME signature covers (see below). Default sip; with --identity and no --form, only the Identity header is added' -r -f -a "body\t'The body only, in multipart/signed (RFC 3261 §23.2)'
 sip\t'A copy of the whole message as message/sip in multipart/signed (RFC 3261 §23.4)'
 aib\t'An Authenticated Identity Body (message/sipfrag) beside the body (RFC 3893)'
 cms\t'application/pkcs7-mime signed-data: the content travels inside the CMS (RFC 8591)'"
@@ -22,6 +22,7 @@ sha512\t''"
 complete -c sipsec-sign -l handling -d 'The handling parameter of the signature\'s Content-Disposition' -r -f -a "required\t''
 optional\t''"
 complete -c sipsec-sign -l internal -d 'A header private to this deployment, never copied into a signed message (repeatable)' -r
+complete -c sipsec-sign -l sti-fallback -d 'The STI identity (a store AOR with an STI certificate) that signs calls from callers the store does not know, with attestation C' -r
 complete -c sipsec-sign -l json -d 'Print the JSON records on stdout instead of the messages'
 complete -c sipsec-sign -l fail-open -d 'Pass a message the tool cannot handle on unchanged, with a warning'
 complete -c sipsec-sign -l fail-closed -d 'Withhold a message the tool cannot handle, and record why'
@@ -30,7 +31,10 @@ complete -c sipsec-sign -l keep-control -d 'Keep the control header on output, f
 complete -c sipsec-sign -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-sign -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
 complete -c sipsec-sign -l no-certs -d 'Leave the signer certificate and chain out of the CMS (RFC 3261 §23.2 wants them in; some implementations leave them out)'
+complete -c sipsec-sign -l legacy-ciphers -d 'Also advertise 3DES in the signature\'s SMIMECapabilities (only for peers that have nothing better; AES-GCM and AES-CBC are always advertised)'
 complete -c sipsec-sign -l base64 -d 'Base64 Content-Transfer-Encoding for the CMS instead of binary (RFC 3853)'
 complete -c sipsec-sign -l trust-from-header -d 'Vouch that the input\'s From (requests) and To (responses) are authentic, so unattributed messages are signed as they say (for shell pipelines)'
+complete -c sipsec-sign -l identity -d 'Add a STIR Identity header (RFC 8224) to initial requests: a SHAKEN PASSporT signed with the STI certificate of the caller\'s group (see below), or a div PASSporT when a call that already carries one is forwarded'
+complete -c sipsec-sign -l compact -d 'The Identity in compact form (a baseline PASSporT, without SHAKEN attestation, which only the full form carries)'
 complete -c sipsec-sign -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c sipsec-sign -s V -l version -d 'Print version'

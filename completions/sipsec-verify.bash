@@ -23,7 +23,7 @@ _sipsec__verify() {
 
     case "${cmd}" in
         sipsec__verify)
-            opts="-o -j -q -v -h -V --pcap --pcap-out --mtu --output --report --json --fail-open --fail-closed --jobs --datagram --max-size --control-key --control-key-fd --keep-control --quiet --verbose --store --require --peer-policy --unwrap --learn-certs --now --window --future-skew --retransmit-interval --replay-cache --help --version"
+            opts="-o -j -q -v -h -V --pcap --pcap-out --mtu --output --report --json --fail-open --fail-closed --jobs --datagram --max-size --control-key --control-key-fd --keep-control --quiet --verbose --store --require --sti-anchors --x5u-cache --fetch-x5u --x5u-tls-anchors --x5u-timeout --x5u-max-bytes --stir-freshness --peer-policy --unwrap --learn-certs --now --window --future-skew --retransmit-interval --replay-cache --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -78,7 +78,31 @@ _sipsec__verify() {
                     return 0
                     ;;
                 --require)
-                    COMPREPLY=($(compgen -W "none signed trusted identity fresh" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sti-anchors)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --x5u-cache)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --x5u-tls-anchors)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --x5u-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --x5u-max-bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --stir-freshness)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --peer-policy)

@@ -8,11 +8,13 @@ complete -c sipsec-verify -l max-size -d 'Refuse messages larger than this many 
 complete -c sipsec-verify -l control-key -d 'Per-run secret for the control header between sipsec processes (created, mode 0600, when missing; use a fresh file per run)' -r -F
 complete -c sipsec-verify -l control-key-fd -d 'Read the control key from this inherited file descriptor' -r
 complete -c sipsec-verify -l store -d 'Certificate store directory' -r -F
-complete -c sipsec-verify -l require -d 'Which checks must pass for a message to be accepted (levels include the ones before): signed (intact, not a replay), trusted, identity (and inner-outer), fresh' -r -f -a "none\t'Nothing: every message passes on with its verdict; only a mark that is not ours refuses'
-signed\t'Signed, intact, not a replay'
-trusted\t'And the signer\'s chain is trusted'
-identity\t'And the signer is who the message says (From/To), inner and outer copies agree'
-fresh\t'And a signed Date within the freshness window'"
+complete -c sipsec-verify -l require -d 'Which checks must pass for a message to be accepted (levels include the ones before): signed (intact, not a replay), trusted, identity (and inner-outer), fresh; and, for STIR, attested=A|B|C (a valid SHAKEN Identity with at least that attestation). Repeat to ask for both' -r
+complete -c sipsec-verify -l sti-anchors -d 'Check STIR Identity headers (RFC 8224) against these STI anchors (PEM, one or more certificates); the outcome joins the verdict' -r -F
+complete -c sipsec-verify -l x5u-cache -d 'Where x5u certificate chains are cached (one .pem and one .meta per URL); without --fetch-x5u only cached chains are used' -r -F
+complete -c sipsec-verify -l x5u-tls-anchors -d 'Trust these CAs (PEM) for the HTTPS servers of x5u URLs instead of the system\'s' -r -F
+complete -c sipsec-verify -l x5u-timeout -d 'The whole time one x5u fetch may take, in milliseconds' -r
+complete -c sipsec-verify -l x5u-max-bytes -d 'The largest x5u answer accepted, in bytes' -r
+complete -c sipsec-verify -l stir-freshness -d 'How far iat and Date may be from now, in seconds (RFC 8224 recommends 60)' -r
 complete -c sipsec-verify -l peer-policy -d 'File of AORs or domains (one a line) that must always arrive signed: their messages need at least `--require identity`, so a stripped signature is noticed' -r -F
 complete -c sipsec-verify -l now -d 'Judge at this time (seconds since 1970) when a message has no capture time' -r
 complete -c sipsec-verify -l window -d 'Oldest signed Date accepted, in seconds (RFC 3893 §10)' -r
@@ -26,6 +28,7 @@ complete -c sipsec-verify -l datagram -d 'Each input is one datagram: no Content
 complete -c sipsec-verify -l keep-control -d 'Keep the control header on output, for a next sipsec filter (needs a control key)'
 complete -c sipsec-verify -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-verify -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-verify -l fetch-x5u -d 'Fetch x5u chains that are not cached, over HTTPS (no redirects followed)'
 complete -c sipsec-verify -l unwrap -d 'Replace the S/MIME body with the content it protected (the original SDP)'
 complete -c sipsec-verify -l learn-certs -d 'Store signer certificates that passed trust and identity (in the store\'s learned/ part, never replacing a known one), for sipsec-encrypt'
 complete -c sipsec-verify -s h -l help -d 'Print help (see more with \'--help\')'

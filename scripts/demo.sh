@@ -18,9 +18,16 @@ cc=$work/callcentre-store
 proxy=$work/caller-proxy-store
 cr=$(printf '\r')
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-# A SIP message for a human: CRs dropped, bytes of the binary signature shown as dots.
-show() { tr -d '\r' < "$1" | LC_ALL=C tr -c '[:print:]\n' '.' | fold -w 110 | head -n "${2:-60}"; }
+# Headings in bold on a terminal; plain text when the output goes to a file or a pipe.
+if [ -t 1 ]; then bold=$(printf '\033[1m') plain=$(printf '\033[0m'); else bold="" plain=""; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$plain"; }
+# A SIP message for a human: CRs dropped, bytes of the binary signature shown as dots. Long
+# lines are cut, not folded (a folded line would look like a header continuation), and the
+# cut is marked.
+show() {
+    tr -d '\r' < "$1" | LC_ALL=C tr -c '[:print:]\n' '.' | head -n "${2:-60}" \
+        | LC_ALL=C awk '{ if (length($0) > 110) print substr($0, 1, 107) "..."; else print }'
+}
 expect() { # expect CODE WHAT COMMAND...: run, and insist on the exit code
     want=$1; what=$2; shift 2
     set +e; "$@"; got=$?; set -e
@@ -40,7 +47,7 @@ say "The caller's validating proxy trusts the call centre's root, and holds no a
 mkdir -m 700 "$proxy"
 "$bin/sipsec-certgen" --store "$proxy" anchor add "$cc/root/cert.pem"
 echo "-- and a key of its own, so that callers' envelopes can be opened for the caller:"
-"$bin/sipsec-certgen" --store "$proxy" -q init-ca --cn "Caller proxy root CA" >/dev/null
+"$bin/sipsec-certgen" --store "$proxy" -q init-ca --issuing --cn "Caller proxy root CA" >/dev/null
 "$bin/sipsec-certgen" --store "$proxy" issue sip:caller@example.org
 
 say "The caller's INVITE (testdata/demo/invite.sip)"

@@ -50,6 +50,17 @@ pub enum FrameEvent {
     },
 }
 
+impl FrameEvent {
+    /// Where the event's bytes start in the stream.
+    pub fn offset(&self) -> u64 {
+        match self {
+            FrameEvent::Message { offset, .. }
+            | FrameEvent::Refused { offset, .. }
+            | FrameEvent::Garbage { offset, .. } => *offset,
+        }
+    }
+}
+
 /// Frames a byte stream into messages.
 #[derive(Debug)]
 pub struct StreamFramer {
@@ -68,6 +79,11 @@ pub struct StreamFramer {
     stopped: bool,
     max_size: usize,
     on_garbage: OnGarbage,
+    /// Start and end offsets of garbage consumed and not yet reported: a long run is reported
+    /// once, when it ends, however many buffers it spans.
+    garbage_run: Option<(u64, u64)>,
+    /// The event that ended a garbage run, given out after the run's report.
+    held: Option<FrameEvent>,
 }
 
 impl StreamFramer {
@@ -87,6 +103,8 @@ impl StreamFramer {
             stopped: false,
             max_size,
             on_garbage,
+            garbage_run: None,
+            held: None,
         }
     }
 
@@ -139,8 +157,52 @@ impl StreamFramer {
     }
 
     /// The next event, or `None` when more bytes are needed (or, after `finish`, when all is
-    /// reported).
+    /// reported). Consecutive garbage is one event, however long it is.
     pub fn next_event(&mut self) -> Option<FrameEvent> {
+        if let Some(event) = self.held.take() {
+            return Some(event);
+        }
+        loop {
+            let event = self.next_framed();
+            if let Some(FrameEvent::Garbage {
+                offset,
+                len,
+                resume_at,
+            }) = event
+            {
+                let start = self.garbage_run.map_or(offset, |(start, _)| start);
+                let end = offset + len;
+                if resume_at.is_none() && !self.eof && self.on_garbage == OnGarbage::Resync {
+                    self.garbage_run = Some((start, end));
+                    continue;
+                }
+                self.garbage_run = None;
+                return Some(FrameEvent::Garbage {
+                    offset: start,
+                    len: end - start,
+                    resume_at,
+                });
+            }
+            let Some((start, end)) = self.garbage_run else {
+                return event;
+            };
+            let resume_at = match &event {
+                Some(event) => Some(event.offset()),
+                None if self.eof => None,
+                None => return None,
+            };
+            self.garbage_run = None;
+            self.held = event;
+            return Some(FrameEvent::Garbage {
+                offset: start,
+                len: end - start,
+                resume_at,
+            });
+        }
+    }
+
+    /// One framing step: garbage is reported as far as it is buffered.
+    fn next_framed(&mut self) -> Option<FrameEvent> {
         if self.stopped || self.skip > 0 {
             return None;
         }

@@ -15,6 +15,8 @@
 //!     writing.
 //! - [`crypto`]: the CMS layer over bytes: sign/verify (integrity), trust, encrypt/decrypt, and
 //!   the fast paths for the common signature and envelope.
+//! - [`identity`]: STIR/SHAKEN Identity headers (RFC 8224, 8225, 8588, 8226, 8946): PASSporTs,
+//!   STI certificates, the authentication and verification services.
 //! - [`store`]: the certificate store: identities, groups, anchors, CA, CRLs, on-demand issuance.
 //! - [`smime`]: the S/MIME format of SIP messages: building the wrapping forms and the cleaned
 //!   inner copy, recognising the forms, restoring what an inner copy protected.
@@ -38,6 +40,7 @@ pub mod error;
 pub mod filter;
 pub mod framing;
 pub mod header;
+pub mod identity;
 pub mod message;
 pub mod mime;
 pub mod relay;

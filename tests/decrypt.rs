@@ -49,7 +49,10 @@ fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
     let store = path.join("store");
-    certgen(&store, &[&["init-ca"], &["issue", "sip:bob@example.net"]]);
+    certgen(
+        &store,
+        &[&["init-ca", "--issuing"], &["issue", "sip:bob@example.net"]],
+    );
     Setup {
         _dir: dir,
         dir: path,
@@ -377,7 +380,7 @@ fn a_passphrase_protected_store_decrypts_only_with_its_passphrase() {
     certgen(
         &store,
         &[
-            &["--passphrase-file", &pass_file, "init-ca"],
+            &["--passphrase-file", &pass_file, "init-ca", "--issuing"],
             &[
                 "--passphrase-file",
                 &pass_file,

@@ -64,7 +64,7 @@ fn our_signatures_verify_with_the_cli() {
             let opts = CmsSignOptions {
                 digest: DigestAlgorithm::Sha384,
                 detached,
-                include_certs: true,
+                ..CmsSignOptions::default()
             };
             let sig = write(d, "sig.der", &sign(body, &signer, &opts).unwrap());
             let out = p.path("out");

@@ -186,3 +186,111 @@ fn encrypt_sign_verify_decrypt() {
         }
     }
 }
+
+/// As the other SIP S/MIME stack signs: no certificates and no signed attributes (made here by
+/// `openssl cms -sign -nocerts -noattr` with the store's key of alice), verified against alice's
+/// certificate in the store and chained through the store's intermediate.
+#[test]
+fn a_signature_without_certificates_or_attributes_verifies_against_the_store() {
+    let Some(openssl) = common::openssl_cli() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    certgen(
+        &store,
+        &[
+            &["init-ca"],
+            &["init-intermediate", "--domain", "example.com"],
+            &["issue", "sip:alice@example.com"],
+        ],
+    );
+    let identity = store.join("identities").join("alice@example.com");
+    let part = b"Content-Type: application/sdp\r\n\r\n";
+    let part = [&part[..], BODY].concat();
+    let content = common::write(dir.path(), "part", &part);
+    let sig = dir.path().join("sig.der");
+    let (cert, key) = (identity.join("cert.pem"), identity.join("key.pem"));
+    let args = [
+        "cms",
+        "-sign",
+        "-binary",
+        "-nocerts",
+        "-noattr",
+        "-md",
+        "sha256",
+        "-outform",
+        "DER",
+        "-in",
+        &content,
+        "-signer",
+        cert.to_str().unwrap(),
+        "-inkey",
+        key.to_str().unwrap(),
+        "-out",
+        sig.to_str().unwrap(),
+    ];
+    let (ok, text) = common::run(&openssl, &args);
+    assert!(ok, "{text}");
+    let der = std::fs::read(&sig).unwrap();
+    let boundary = "b0undary7";
+    let mut body = format!("--{boundary}\r\n").into_bytes();
+    body.extend_from_slice(&part);
+    body.extend_from_slice(
+        format!(
+            "\r\n--{boundary}\r\nContent-Type: application/pkcs7-signature;name=smime.p7s\r\n\
+             Content-Disposition: attachment;handling=required;filename=smime.p7s\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(&der);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let request = message(true);
+    let head = String::from_utf8_lossy(&request);
+    let head = &head[..head.find("Content-Type:").unwrap()];
+    let ct = format!(
+        "multipart/signed;protocol=\"application/pkcs7-signature\";micalg=sha-256;boundary={boundary}"
+    );
+    let signed = unwrapkit::with_body(head, &ct, &body);
+    let o = tool(VERIFY, &store, &["--require", "trusted"], &signed);
+    let v = o.verdict();
+    assert_eq!(v["integrity"]["result"], "pass", "{v}");
+    assert_eq!(
+        v["integrity"]["signer_certificate"], "store (by AOR)",
+        "{v}"
+    );
+    assert_eq!(v["trust"]["result"], "pass", "{v}");
+    assert_eq!(v["trust"]["chain_length"], 3, "{v}");
+    assert_eq!(o.code, 0, "{}", o.stderr);
+}
+
+/// A signature that carries no certificate (RFC 3261 §23 allows it; sipsec-sign --no-certs
+/// makes one) is verified against the signer's certificate in the store, and its chain is built
+/// through the store's issuing intermediate, which the signature does not carry either.
+#[test]
+fn a_signature_without_certificates_chains_through_the_stores_intermediate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    certgen(
+        &store,
+        &[
+            &["init-ca"],
+            &["init-intermediate", "--domain", "example.com"],
+            &["issue", "sip:alice@example.com"],
+        ],
+    );
+    for form in ["body", "sip"] {
+        let args = ["--trust-from-header", "--form", form, "--no-certs"];
+        let signed = run(SIGN, &store, &args, &message(true));
+        let o = tool(VERIFY, &store, &["--require", "trusted"], &signed);
+        let v = o.verdict();
+        assert_eq!(v["integrity"]["result"], "pass", "{form}: {v}");
+        assert_eq!(
+            v["integrity"]["signer_certificate"], "store (by AOR)",
+            "{form}"
+        );
+        assert_eq!(v["trust"]["result"], "pass", "{form}: {v}");
+        assert_eq!(v["trust"]["chain_length"], 3, "{form}: {v}");
+        assert_eq!(o.code, 0, "{form}: {}", o.stderr);
+    }
+}

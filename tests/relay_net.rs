@@ -162,3 +162,86 @@ fn idle_connections_are_closed() {
     assert_eq!(relay.counter("connections_opened"), 1);
     assert_eq!(relay.counter("connections_closed"), 1);
 }
+
+#[test]
+fn a_bind_failure_names_the_address_and_exits_3() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
+        .args(["--listen", &format!("tcp:127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("cannot bind tcp:127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+/// Sends `text` over UDP and returns what `hop` receives within two seconds.
+fn forwarded_to(hop: &UdpSocket, relay_port: u16, text: &str) -> Option<Message> {
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.send_to(text.as_bytes(), ("127.0.0.1", relay_port))
+        .unwrap();
+    hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = hop.recv(&mut buf).ok()?;
+    Message::parse(buf[..n].to_vec()).ok()
+}
+
+#[test]
+fn with_a_key_file_dialogs_outlive_a_restart_and_without_one_they_do_not() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("relay.key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let key_arg = key.to_str().unwrap();
+    let callee = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let callee_port = callee.local_addr().unwrap().port();
+    let route = format!("127.0.0.1=udp:127.0.0.1:{callee_port}");
+    let port = relay_common::free_port();
+    let relay = Relay::start_at(port, &["udp"], &["--route", &route, "--key-file", key_arg]);
+    let invite =
+        "INVITE sip:carol@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKk1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:a@b.test>;tag=1\r\nTo: <sip:carol@127.0.0.1>\r\n\
+         Call-ID: keyed\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let got = forwarded_to(&callee, port, invite).expect("INVITE not forwarded");
+    let rr = got.record_routes().unwrap()[0].uri().as_str().to_string();
+    drop(relay);
+
+    // The BYE goes to an address no route covers: only our Record-Route vouches for it.
+    let target = UdpSocket::bind("127.0.0.7:0").unwrap();
+    let bye = format!(
+        "BYE sip:carol@127.0.0.7:{} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKk2\r\n\
+         Route: <{rr}>\r\nMax-Forwards: 70\r\nFrom: <sip:a@b.test>;tag=1\r\n\
+         To: <sip:carol@127.0.0.1>;tag=2\r\nCall-ID: keyed\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n",
+        target.local_addr().unwrap().port()
+    );
+    let relay = Relay::start_at(port, &["udp"], &["--route", &route, "--key-file", key_arg]);
+    assert!(
+        forwarded_to(&target, port, &bye).is_some(),
+        "{}",
+        relay.log_text()
+    );
+    drop(relay);
+    let relay = Relay::start_at(port, &["udp"], &["--route", &route]);
+    assert!(forwarded_to(&target, port, &bye).is_none());
+    assert_eq!(relay.counter("forged_routes"), 1);
+    drop(relay);
+
+    // A key file others may read is refused (exit 3, naming it).
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
+        .args([
+            "--listen",
+            &format!("udp:127.0.0.1:{port}"),
+            "--key-file",
+            key_arg,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("relay.key"));
+}

@@ -6,8 +6,11 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+/// `--open-relay`: these transcripts show routing mechanics (strict and loose routes, Request-URI
+/// literals); what the relay refuses to forward is tested beside the core.
 const ARGS: &[&str] = &[
     "--stdio",
+    "--open-relay",
     "--listen",
     "udp:192.0.2.1:5060",
     "--listen",

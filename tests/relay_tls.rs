@@ -19,6 +19,11 @@ use relay_common::{free_port, read_message};
 
 /// A self-signed certificate for 127.0.0.1 made with the openssl CLI: (cert, key) paths.
 fn cert(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
+    cert_naming(dir, name, "IP:127.0.0.1")
+}
+
+/// A self-signed certificate whose subjectAltName is `san` (CN is the file name).
+fn cert_naming(dir: &Path, name: &str, san: &str) -> Option<(PathBuf, PathBuf)> {
     let (c, k) = (
         dir.join(format!("{name}.pem")),
         dir.join(format!("{name}.key")),
@@ -33,7 +38,7 @@ fn cert(dir: &Path, name: &str) -> Option<(PathBuf, PathBuf)> {
             "ec_paramgen_curve:P-256",
         ])
         .args(["-nodes", "-days", "1", "-subj", &format!("/CN={name}")])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+        .args(["-addext", &format!("subjectAltName={san}"), "-keyout"])
         .arg(&k)
         .arg("-out")
         .arg(&c)
@@ -91,14 +96,16 @@ fn start_relay(port: u16, next: u16, dir: &Path, ca: &Path) -> Relay {
         "--tls-ca".into(),
         ca.into(),
     ];
-    start_relay_with(port, next, dir, &files)
+    start_relay_with(port, ("next.test", next), dir, &files)
 }
 
-fn start_relay_with(port: u16, next: u16, dir: &Path, tls: &[OsString]) -> Relay {
+/// A relay on `port` with one route, `domain` to the TLS next hop on `next.1`.
+fn start_relay_with(port: u16, next: (&str, u16), dir: &Path, tls: &[OsString]) -> Relay {
     let log = dir.join(format!("relay-{port}.log"));
+    let (domain, next) = next;
     let mut child = Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
         .args(["-v", "--listen", &format!("tls:127.0.0.1:{port}")])
-        .args(["--route", &format!("next.test=tls:127.0.0.1:{next}")])
+        .args(["--route", &format!("{domain}=tls:127.0.0.1:{next}")])
         .args(tls)
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
@@ -120,9 +127,13 @@ fn start_relay_with(port: u16, next: u16, dir: &Path, tls: &[OsString]) -> Relay
 }
 
 fn invite(client_port: u16) -> String {
+    invite_to("next.test", client_port)
+}
+
+fn invite_to(domain: &str, client_port: u16) -> String {
     format!(
-        "INVITE sip:carol@next.test SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:{client_port};branch=z9hG4bKtls1\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:carol@next.test>\r\n\
+        "INVITE sip:carol@{domain} SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:{client_port};branch=z9hG4bKtls1\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:alice@a.test>;tag=1\r\nTo: <sip:carol@{domain}>\r\n\
          Call-ID: tls1\r\nCSeq: 1 INVITE\r\nContact: <sips:alice@127.0.0.1:{client_port}>\r\n\
          Content-Length: 0\r\n\r\n"
     )
@@ -144,7 +155,7 @@ fn tls_in_and_out_with_the_next_hop_verified() {
     let Some((relay_cert, _)) = cert(dir.path(), "relay") else {
         return;
     };
-    let Some((hop_cert, hop_key)) = cert(dir.path(), "hop") else {
+    let Some((hop_cert, hop_key)) = cert_naming(dir.path(), "hop", "DNS:next.test") else {
         return;
     };
     let (tx, rx) = mpsc::channel();
@@ -279,7 +290,7 @@ fn tls_identity_and_trust_anchors_from_the_certgen_store() {
         "--store".into(),
         store.clone().into(),
     ];
-    let relay = start_relay_with(port, hop, dir.path(), &args);
+    let relay = start_relay_with(port, ("hop.relay.test", hop), dir.path(), &args);
     let root = store.join("root/cert.pem");
     assert!(s_client_verifies(port, &root, "proxy.relay.test"));
     assert!(
@@ -293,7 +304,8 @@ fn tls_identity_and_trust_anchors_from_the_certgen_store() {
     );
     let mut c = client(port, &root);
     let local = c.get_ref().local_addr().unwrap().port();
-    c.write_all(invite(local).as_bytes()).unwrap();
+    c.write_all(invite_to("hop.relay.test", local).as_bytes())
+        .unwrap();
     let got = rx
         .recv_timeout(Duration::from_secs(5))
         .expect("INVITE not forwarded to the store-verified hop");
@@ -321,4 +333,216 @@ fn tls_identity_and_trust_anchors_from_the_certgen_store() {
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(3));
+}
+
+/// A TLS next hop whose certificate names `san`, and a relay routing `domain` to it that
+/// trusts that certificate (`trusted`) or has no trust anchor at all; the relay's TLS
+/// client has sent it an INVITE for `domain`. What reached the next hop comes on the receiver.
+fn invite_through(
+    dir: &Path,
+    relay_files: &(PathBuf, PathBuf),
+    (san, domain): (&str, &str),
+    trusted: bool,
+) -> (
+    relay_common::Relay,
+    mpsc::Receiver<Message>,
+    openssl::ssl::SslStream<TcpStream>,
+) {
+    let name = format!("hop-{}", free_port());
+    let (hop_cert, hop_key) = cert_naming(dir, &name, san).unwrap();
+    let (tx, rx) = mpsc::channel();
+    let hop = next_hop(&hop_cert, &hop_key, tx);
+    let (relay_cert, relay_key) = relay_files;
+    let route = format!("{domain}=tls:127.0.0.1:{hop}");
+    let (cert_arg, key_arg, ca_arg) = (
+        relay_cert.to_str().unwrap(),
+        relay_key.to_str().unwrap(),
+        hop_cert.to_str().unwrap(),
+    );
+    let mut args = vec![
+        "--route",
+        &route,
+        "--tls-cert",
+        cert_arg,
+        "--tls-key",
+        key_arg,
+    ];
+    if trusted {
+        args.extend(["--tls-ca", ca_arg]);
+    }
+    let relay = relay_common::Relay::start(&["tls"], &args);
+    let mut c = client(relay.port, relay_cert);
+    let local = c.get_ref().local_addr().unwrap().port();
+    c.write_all(invite_to(domain, local).as_bytes()).unwrap();
+    (relay, rx, c)
+}
+
+#[test]
+fn tls_next_hops_must_be_named_by_their_certificates_rfc_5922() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(relay_files) = cert(dir.path(), "relay") else {
+        return;
+    };
+    // (the next hop's subjectAltName, the --route domain, forwarded?)
+    let cases = [
+        ("DNS:next.test", "next.test", true),
+        ("URI:sip:next.test", "next.test", true),
+        ("DNS:*.test", "next.test", false),
+        ("DNS:other.test,IP:127.0.0.1", "next.test", false),
+        ("URI:sip:carol@next.test", "next.test", false),
+        ("IP:127.0.0.1", "127.0.0.1", true),
+        ("DNS:next.test", "127.0.0.1", false),
+    ];
+    for (san, domain, forwarded) in cases {
+        let (relay, rx, mut c) = invite_through(dir.path(), &relay_files, (san, domain), true);
+        let got = rx.recv_timeout(Duration::from_secs(if forwarded { 5 } else { 1 }));
+        assert_eq!(got.is_ok(), forwarded, "{san} for {domain}");
+        if !forwarded {
+            relay.wait_for_log(&format!("does not name {domain} (RFC 5922)"));
+            assert_eq!(relay.counter("tls_name_mismatches"), 1);
+            // The relay still answers on the client's connection.
+            let local = c.get_ref().local_addr().unwrap().port();
+            let other = invite_to("nowhere.test", local).replace("tls1", "tls2");
+            c.write_all(other.as_bytes()).unwrap();
+            let answer = read_message(&mut c).expect("no answer after the refusal");
+            assert_eq!(answer.status_code(), Some(404));
+        }
+    }
+}
+
+#[test]
+fn without_trust_anchors_no_tls_next_hop_is_connected() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(relay_files) = cert(dir.path(), "relay") else {
+        return;
+    };
+    let hop = ("DNS:next.test", "next.test");
+    let (relay, rx, _c) = invite_through(dir.path(), &relay_files, hop, false);
+    relay.wait_for_log("no trust anchors (--tls-ca FILE");
+    assert!(rx.recv_timeout(Duration::from_secs(1)).is_err());
+    relay.wait_for_log("no trust anchors for TLS next hops");
+}
+
+#[test]
+fn a_relay_without_a_certificate_of_its_own_connects_to_tls_next_hops() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((hop_cert, hop_key)) = cert_naming(dir.path(), "hop", "DNS:next.test") else {
+        return;
+    };
+    let (tx, rx) = mpsc::channel();
+    let hop = next_hop(&hop_cert, &hop_key, tx);
+    let route = format!("next.test=tls:127.0.0.1:{hop}");
+    let relay = relay_common::Relay::start(
+        &["udp"],
+        &["--route", &route, "--tls-ca", hop_cert.to_str().unwrap()],
+    );
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = udp.local_addr().unwrap().port();
+    let invite = invite(local).replace("SIP/2.0/TLS", "SIP/2.0/UDP");
+    udp.send_to(invite.as_bytes(), ("127.0.0.1", relay.port))
+        .unwrap();
+    let got = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("INVITE not forwarded over TLS");
+    assert_eq!(got.top_via().unwrap().transport(), b"TLS");
+    relay.wait_for_log("TLS next hops are verified against");
+}
+
+/// A server that accepts and then trickles one byte every 300 ms, never finishing a
+/// handshake; it stops after 10 s.
+fn trickling_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return;
+        };
+        for _ in 0..33 {
+            if s.write_all(b"\x16").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    port
+}
+
+#[test]
+fn a_trickling_peer_cannot_stretch_a_tls_handshake_past_its_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((relay_cert, relay_key)) = cert(dir.path(), "relay") else {
+        return;
+    };
+    let slow = trickling_server();
+    let route = format!("slow.test=tls:127.0.0.1:{slow}");
+    let relay = relay_common::Relay::start(
+        &["udp", "tls"],
+        &[
+            "--route",
+            &route,
+            "--tls-cert",
+            relay_cert.to_str().unwrap(),
+            "--tls-key",
+            relay_key.to_str().unwrap(),
+            "--tls-ca",
+            relay_cert.to_str().unwrap(),
+            "--handshake-timeout",
+            "1",
+        ],
+    );
+    // Outgoing: a request for slow.test waits at most the deadline.
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let local = udp.local_addr().unwrap().port();
+    let invite = invite_to("slow.test", local).replace("SIP/2.0/TLS", "SIP/2.0/UDP");
+    let t = Instant::now();
+    udp.send_to(invite.as_bytes(), ("127.0.0.1", relay.port))
+        .unwrap();
+    relay.wait_for_log("no connection within 1 s");
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    // Incoming: a client that trickles its ClientHello is cut off at the same deadline.
+    let mut trickler = TcpStream::connect(("127.0.0.1", relay.port)).unwrap();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(6) {
+        if trickler.write_all(b"\x16").is_err() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    assert_eq!(relay.counter("handshake_timeouts"), 2);
+}
+
+#[test]
+fn sighup_rotates_the_relay_certificate_and_keeps_open_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((old_cert, old_key)) = cert_naming(dir.path(), "old", "IP:127.0.0.1") else {
+        return;
+    };
+    let (new_cert, new_key) = cert_naming(dir.path(), "new", "IP:127.0.0.1").unwrap();
+    let (cert, key) = (dir.path().join("live.pem"), dir.path().join("live.key"));
+    std::fs::copy(&old_cert, &cert).unwrap();
+    std::fs::copy(&old_key, &key).unwrap();
+    let relay = relay_common::Relay::start(
+        &["tls"],
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let mut before = client(relay.port, &old_cert);
+    std::fs::copy(&new_cert, &cert).unwrap();
+    std::fs::copy(&new_key, &key).unwrap();
+    relay_common::signal(&relay.child, libc::SIGHUP);
+    relay.wait_for_log("sipsec-relay: reloaded");
+    // New sessions get the new certificate; the old session goes on.
+    let mut after = client(relay.port, &new_cert);
+    for c in [&mut before, &mut after] {
+        let local = c.get_ref().local_addr().unwrap().port();
+        c.write_all(invite_to("nowhere.test", local).as_bytes())
+            .unwrap();
+        assert_eq!(read_message(c).and_then(|m| m.status_code()), Some(404));
+    }
+    assert_eq!(relay.counter("connections_closed"), 0);
 }

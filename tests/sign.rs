@@ -27,33 +27,15 @@ fn text(m: &Message) -> String {
 
 /// Verifies a signed message with openssl whatever its form; returns the covered octets.
 fn verify_any(openssl: &std::path::Path, pki: &Pki, m: &Message, signer: &str) -> Vec<u8> {
-    let ct = m.value(HeaderKind::ContentType).unwrap().to_vec();
-    let ct_text = String::from_utf8_lossy(&ct).to_ascii_lowercase();
-    let covered = if ct_text.starts_with("application/pkcs7-mime") {
-        assert!(ct_text.contains("smime-type=signed-data"), "{ct_text}");
-        openssl_verify_attached(openssl, pki, &body_der(m)).unwrap_or_else(|e| panic!("{e}"))
-    } else {
-        let (ct, body) = if ct_text.starts_with("multipart/mixed") {
-            let mp = Multipart::of_message(m).unwrap();
-            let signed = mp
-                .parts()
-                .iter()
-                .find(|p| {
-                    String::from_utf8_lossy(p.content_type().unwrap())
-                        .starts_with("multipart/signed")
-                })
-                .expect("a multipart/signed part in the AIB's multipart/mixed");
-            (
-                signed.content_type().unwrap().to_vec(),
-                signed.body().to_vec(),
-            )
-        } else {
-            (ct, m.body().to_vec())
-        };
-        let (part1, der) = signed_parts(&ct, &body);
-        let (ok, out) = openssl_verify_detached(openssl, pki, &part1, &der);
-        assert!(ok, "openssl refused the signature: {out}\n{}", text(m));
-        part1
+    let covered = match signature_of(m) {
+        (None, der) => {
+            openssl_verify_attached(openssl, pki, &der).unwrap_or_else(|e| panic!("{e}"))
+        }
+        (Some(part1), der) => {
+            let (ok, out) = openssl_verify_detached(openssl, pki, &part1, &der);
+            assert!(ok, "openssl refused the signature: {out}\n{}", text(m));
+            part1
+        }
     };
     assert!(pki.last_signer_is(signer), "not signed as {signer}");
     covered
@@ -142,6 +124,7 @@ fn filter(pki: &Pki, form: Form, trust: bool) -> Sign {
             selection: Selection::parse("rfc3261").unwrap(),
             digest: Default::default(),
             include_certs: true,
+            legacy_ciphers: false,
             handling: Handling::Optional,
             transfer: Transfer::Binary,
             trust_from_header: trust,
@@ -444,5 +427,33 @@ fn a_passphrase_that_cannot_read_the_keys_stops_the_run_before_any_message() {
         );
         assert!(refused.stderr.contains(why), "{why}: {}", refused.stderr);
         assert!(!refused.stderr.contains(PASS));
+    }
+}
+
+/// The SMIMECapabilities we advertise: what sipsec-decrypt opens, AES-GCM first, 3DES only with
+/// --legacy-ciphers; the openssl CLI verifies both.
+#[test]
+fn the_signature_advertises_aes_gcm_and_cbc_and_3des_only_when_asked() {
+    let Some(openssl) = common::openssl_cli() else {
+        return;
+    };
+    let pki = Pki::new();
+    for legacy in [false, true] {
+        let mut args = vec!["--trust-from-header", "--form", "cms"];
+        if legacy {
+            args.push("--legacy-ciphers");
+        }
+        let r = sign(
+            &pki,
+            &args,
+            &invite("agent-7@callcentre.example", "bob@example.net"),
+        );
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let (_, der) = signature_of(&parse(&r.stdout));
+        let listed = crypto::capabilities::of_signature(&der).unwrap();
+        assert_eq!(listed[0], crypto::ContentCipher::Aes256Gcm);
+        assert!(listed.contains(&crypto::ContentCipher::Aes128Cbc));
+        assert_eq!(listed.contains(&crypto::ContentCipher::DesEde3Cbc), legacy);
+        openssl_verify_attached(&openssl, &pki, &der).unwrap();
     }
 }

@@ -1032,3 +1032,76 @@ fn replays_are_judged_in_input_order_on_one_job() {
     assert!(jobs.stderr.contains("runs on one job"), "{}", jobs.stderr);
     assert_eq!(verify(&pki.store, &["--jobs", "1"], &plain).code, 0);
 }
+
+/// What a trusted signature advertises (SMIMECapabilities) is kept with the learned
+/// certificate, and sipsec-encrypt then picks the strongest cipher both sides support; a
+/// setting pinned for the peer (sipsec-certgen peer) wins over it, and --cipher over both.
+#[test]
+fn learned_capabilities_and_peer_settings_choose_the_cipher() {
+    let pki = Pki::new();
+    let alice = pki.signer("sip:alice@example.com");
+    let o = verify(
+        &pki.store,
+        &["--learn-certs"],
+        &signed_body(&alice, "sip:alice@example.com"),
+    );
+    assert_eq!(o.verdict()["identity"]["capabilities_learned"], "stored");
+    let to_alice = with_body(
+        &head(true, "sip:bob@example.net", "sip:alice@example.com", ""),
+        "application/sdp",
+        SDP,
+    );
+    let encrypt = |args: &[&str]| {
+        let o = tool(
+            env!("CARGO_BIN_EXE_sipsec-encrypt"),
+            &pki.store,
+            args,
+            &to_alice,
+        );
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        let v = o.verdict().clone();
+        (
+            v["algorithm"].clone(),
+            v["cipher_from"].clone(),
+            v["rsa_padding"].clone(),
+        )
+    };
+    assert_eq!(
+        encrypt(&[]),
+        (
+            "aes-256-gcm".into(),
+            "peer capabilities".into(),
+            "oaep".into()
+        )
+    );
+    unwrapkit::certgen(
+        &pki.store,
+        &[&[
+            "peer",
+            "sip:alice@example.com",
+            "--cipher",
+            "aes128",
+            "--rsa-padding",
+            "pkcs1",
+        ]],
+    );
+    assert_eq!(
+        encrypt(&[]),
+        ("aes-128-cbc".into(), "peer setting".into(), "pkcs1".into())
+    );
+    assert_eq!(
+        encrypt(&["--cipher", "aes256", "--rsa-padding", "oaep"]),
+        ("aes-256-cbc".into(), "option".into(), "oaep".into())
+    );
+    // A peer the store keeps nothing about gets the documented default.
+    for f in std::fs::read_dir(pki.store.join("learned")).unwrap() {
+        let f = f.unwrap().path();
+        if f.extension().is_some_and(|e| e == "peer") {
+            std::fs::remove_file(f).unwrap();
+        }
+    }
+    assert_eq!(
+        encrypt(&[]),
+        ("aes-128-cbc".into(), "default".into(), "oaep".into())
+    );
+}

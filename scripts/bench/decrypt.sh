@@ -5,7 +5,7 @@
 # Usage: scripts/bench/decrypt.sh [MESSAGES]   (default 5000)
 default_n=5000
 . "$(dirname "$0")/common.sh"
-"$bin/sipsec-certgen" --store "$store" -q issue sip:bob@biloxi.example.com >/dev/null
+"$bin/sipsec-certgen" --store "$store" -q issue --self-signed sip:bob@biloxi.example.com >/dev/null
 "$bin/examples/sipsec-bench-messages" encrypted "$store" bob@biloxi.example.com "$n" > "$work/in.sip"
 cat "$work/in.sip" > /dev/null
 # Both rates are per CPU second (user + system), as `openssl speed` counts by default, so other

@@ -12,7 +12,7 @@ evil=$work/outsider
 "$bin/sipsec-certgen" --store "$store" -q init-intermediate --domain callcentre.example >/dev/null
 "$bin/sipsec-certgen" --store "$store" -q issue "sip:$aor" >/dev/null
 "$bin/sipsec-certgen" --store "$evil" -q init-ca --cn "Outsider root" >/dev/null
-"$bin/sipsec-certgen" --store "$evil" -q issue --key-type p256 "sip:$aor" >/dev/null
+"$bin/sipsec-certgen" --store "$evil" -q issue --self-signed --key-type p256 "sip:$aor" >/dev/null
 echo "signing $n flooding messages with the outsider's key..." >&2
 "$bin/examples/sipsec-bench-messages" signed "$evil" "$aor" "$n" > "$work/in.sip"
 "$bin/examples/sipsec-bench-messages" signed "$store" "$aor" 1 >> "$work/in.sip"

@@ -149,27 +149,9 @@ impl AuthGate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::credentials;
-    use crate::auth::digest::Algorithm;
-    use crate::auth::nonce::NonceKey;
+    use crate::auth::testing::{gate, nonce, proxy_authorization};
     use crate::HeaderKind;
     use std::os::unix::fs::PermissionsExt;
-
-    fn gate(dir: &std::path::Path) -> AuthGate {
-        let path = dir.join("members");
-        let agent = Aor::parse("sip:agent-7@callcentre.example").unwrap();
-        credentials::update(&path, |m| m.set(&agent, b"pw", &[Algorithm::Md5])).unwrap();
-        let config = AuthConfig {
-            domains: vec!["callcentre.example".into()],
-            ..AuthConfig::default()
-        };
-        AuthGate::new(
-            config,
-            NonceKey::from_bytes(b"k"),
-            MemberFile::open(&path).unwrap(),
-            MemberConnections::new(16, false),
-        )
-    }
 
     fn invite(creds: &str) -> Message {
         Message::parse(format!(
@@ -181,29 +163,8 @@ mod tests {
     }
 
     fn creds(nonce: &str, password: &[u8]) -> String {
-        let ha1 = Algorithm::Md5.ha1("agent-7", "callcentre.example", password);
-        let response = Algorithm::Md5.response(
-            &ha1,
-            &crate::auth::digest::ResponseInput {
-                method: b"INVITE",
-                uri: b"sip:x@example.net",
-                nonce: nonce.as_bytes(),
-                nc: b"00000001",
-                cnonce: b"c",
-            },
-        );
-        format!(
-            "Proxy-Authorization: Digest username=\"agent-7\", realm=\"callcentre.example\", \
-             nonce=\"{nonce}\", uri=\"sip:x@example.net\", response=\"{response}\", \
-             algorithm=MD5, cnonce=\"c\", qop=auth, nc=00000001\r\n\
-             Proxy-Authorization: Digest realm=\"carrier.example\", username=\"trunk\"\r\n"
-        )
-    }
-
-    fn nonce(a: &Answer) -> String {
-        let v = &a.fields[0].1;
-        let start = v.find("nonce=\"").unwrap() + 7;
-        v[start..start + v[start..].find('"').unwrap()].to_string()
+        proxy_authorization("INVITE", "sip:x@example.net", nonce, password)
+            + "Proxy-Authorization: Digest realm=\"carrier.example\", username=\"trunk\"\r\n"
     }
 
     #[test]

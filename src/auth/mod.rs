@@ -34,6 +34,8 @@ pub mod digest;
 pub mod gate;
 pub mod nonce;
 pub mod replay;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod throttle;
 
 use crate::header::{parse_auth_list, Auth};

@@ -5,6 +5,7 @@
 //! Exit codes: [`CERTGEN_EXIT_CODES_HELP`].
 
 use crate::cli::{pass_source, CommonArgs, Exit, KeyPassArgs, StoreArgs};
+use crate::identity::{TnAuthList, TnEntry};
 use crate::store::fsio::{self, PUBLIC_MODE, SECRET_MODE};
 use crate::store::x509::{self, KeyType, LeafProfile, TlsProfile};
 use crate::store::{policy::MemberPattern, Store, StoreError};
@@ -98,8 +99,10 @@ pub enum CertgenCommand {
         /// Use the root directly as the issuing CA (no intermediate).
         #[arg(long)]
         issuing: bool,
+        /// Key type of the root CA.
         #[arg(long, value_enum, default_value = "rsa2048")]
         key_type: KeyType,
+        /// Validity of the root CA in days.
         #[arg(long, default_value_t = 3650)]
         days: u32,
     },
@@ -108,17 +111,25 @@ pub enum CertgenCommand {
         /// A domain the proxy serves (repeat for more).
         #[arg(long = "domain", required = true)]
         domains: Vec<String>,
+        /// Common name of the issuing CA.
         #[arg(long, default_value = "sipsec issuing CA")]
         cn: String,
-        /// Add URI subtrees too (OpenSSL then refuses every sip: leaf: see the man page).
+        /// Also constrain URI names to the domains. OpenSSL cannot match a sip: URI against a
+        /// URI constraint and then refuses every sip: leaf this CA issues, so leave it out
+        /// unless every verifier checks the constraints itself (sipsec-verify holds sip: URIs
+        /// against the DNS constraints without it).
         #[arg(long)]
         uri_constraints: bool,
+        /// Key type of the issuing CA.
         #[arg(long, value_enum, default_value = "rsa2048")]
         key_type: KeyType,
+        /// Validity of the issuing CA in days.
         #[arg(long, default_value_t = 1825)]
         days: u32,
     },
-    /// Issue a certificate for a SIP URI with the store's CA (self-signed if there is none).
+    /// Issue a certificate for a SIP URI from the store's issuing CA (made by
+    /// init-intermediate, or init-ca --issuing); self-signed with --self-signed, or in a store
+    /// that has no CA at all.
     Issue {
         #[command(flatten)]
         leaf: LeafOpts,
@@ -143,18 +154,61 @@ pub enum CertgenCommand {
         #[arg(long)]
         replace: bool,
     },
+    /// Issue an STI certificate (RFC 8226: P-256, TNAuthList) for an identity or group with
+    /// the store's CA, for sipsec-sign --identity. Publish the chain (--chain-out) at --x5u.
+    Sti {
+        /// The identity or group it signs for (e.g. sip:support@callcentre.example).
+        uri: String,
+        #[command(flatten)]
+        sti: StiOpts,
+        /// How long the certificate is valid, in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Replace an existing STI certificate.
+        #[arg(long)]
+        replace: bool,
+        /// Also write the chain verifiers fetch from the x5u URL (signer first) to FILE.
+        #[arg(long, value_name = "FILE")]
+        chain_out: Option<PathBuf>,
+        /// Also put the chain in this x5u cache directory (sipsec-verify --x5u-cache), valid
+        /// as long as the certificate.
+        #[arg(long, value_name = "DIR")]
+        x5u_cache: Option<PathBuf>,
+    },
+    /// Make a P-256 key and a CSR with a TNAuthList for an outside STI-CA; the CSR goes to
+    /// --out or stdout. Bring the certificate back with `sti-import`.
+    StiCsr {
+        /// The identity or group the certificate will sign for.
+        uri: String,
+        #[command(flatten)]
+        sti: StiOpts,
+        /// Where to write the CSR (PEM); stdout when absent.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Import the STI certificate an outside STI-CA returned for `sti-csr` (extra
+    /// certificates in FILE become the chain).
+    StiImport {
+        /// The certificate (PEM), followed by its chain.
+        file: PathBuf,
+        /// The identity or group the CSR was made for.
+        uri: String,
+    },
     /// Make a key and a CSR for a SIP URI, for an outside CA; the CSR goes to --out or stdout.
     Csr {
         #[command(flatten)]
         leaf: LeafOpts,
         #[command(flatten)]
         key: KeyOpts,
+        /// Write the CSR (PEM) here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// Import a certificate an outside CA returned (or one with --key): must match the key and
     /// name the URI. Extra certificates in FILE become the chain.
     ImportCert {
+        /// The certificate (PEM), followed by its chain.
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The URI (default: the certificate's first SIP URI).
         #[arg(long)]
@@ -165,22 +219,30 @@ pub enum CertgenCommand {
     },
     /// Sign a CSR with the store's issuing CA; the certificate goes to --out or stdout.
     SignCsr {
+        /// The CSR (PEM).
+        #[arg(value_name = "FILE")]
         file: PathBuf,
         /// The URI to certify (default: the CSR's subject CN).
         #[arg(long)]
         uri: Option<String>,
+        /// Also name the `im:` and `pres:` forms of the URI.
         #[arg(long)]
         im_pres: bool,
+        /// A domain certificate (`sip:domain`): adds DNS:domain and id-kp-sipDomain.
         #[arg(long)]
         domain_cert: bool,
+        /// Validity in days.
         #[arg(long, default_value_t = 365)]
         days: u32,
+        /// Write the certificate (PEM) here instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
     /// Export an identity's key, certificate and chain as PKCS#12.
     ExportP12 {
+        /// The identity's SIP URI, e.g. sip:support@callcentre.example.
         uri: String,
+        /// The PKCS#12 file to write (mode 0600).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         #[command(flatten)]
@@ -191,7 +253,10 @@ pub enum CertgenCommand {
     },
     /// Import a PKCS#12 file as an own identity.
     ImportP12 {
+        /// The PKCS#12 file.
+        #[arg(value_name = "FILE")]
         file: PathBuf,
+        /// The URI (default: the certificate's first SIP URI).
         #[arg(long)]
         uri: Option<String>,
         #[command(flatten)]
@@ -199,8 +264,11 @@ pub enum CertgenCommand {
     },
     /// Revoke a certificate (by URI of an own identity, or --serial) and publish the CRL.
     Revoke {
+        /// The SIP URI of an own identity whose current certificate is revoked.
         #[arg(required_unless_present = "serial")]
         uri: Option<String>,
+        /// The serial number (hex) of the certificate to revoke, e.g. one the store no longer
+        /// holds.
         #[arg(long, conflicts_with = "uri")]
         serial: Option<String>,
         /// Validity of the published CRL in days.
@@ -209,8 +277,10 @@ pub enum CertgenCommand {
     },
     /// Publish the CRL of the issuing CA (crl/issuing-ca.pem; also to --out).
     Crl {
+        /// Validity of the CRL in days (its nextUpdate).
         #[arg(long, default_value_t = 30)]
         days: u32,
+        /// Also write the CRL (PEM) here.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
@@ -236,21 +306,42 @@ pub enum CertgenCommand {
     },
     /// Show a certificate: an own or learned identity by URI, or a PEM file.
     Show {
+        /// A SIP URI (own or learned identity) or a PEM file.
+        #[arg(value_name = "URI|FILE")]
         target: String,
+        /// One JSON object on one line.
         #[arg(long)]
         json: bool,
     },
-    /// Manage trust anchors.
+    /// Manage trust anchors (anchor add makes the store when it is missing).
     #[command(subcommand)]
     Anchor(AnchorCommand),
+    /// Remember how to encrypt to a peer that cannot take the defaults (sipsec-encrypt follows
+    /// it when not given --cipher or --rsa-padding), and print what the store keeps about the
+    /// peer, with the ciphers its signatures advertised.
+    Peer {
+        /// The peer's address of record (e.g. sip:alice@example.org).
+        aor: String,
+        /// The content cipher to use for this peer.
+        #[arg(long, value_enum)]
+        cipher: Option<crate::cli::encrypt::CipherArg>,
+        /// The RSA key-transport padding to use for this peer (pkcs1 for peers without OAEP).
+        #[arg(long, value_enum)]
+        rsa_padding: Option<crate::cli::encrypt::PaddingArg>,
+    },
     /// Change store settings (on-demand issuance, own domains) and print them.
     Config {
+        /// Whether sipsec-sign may make a missing certificate for an attributed member's
+        /// group (with the issuing CA).
         #[arg(long, value_parser = ["yes", "no"])]
         on_demand: Option<String>,
-        #[arg(long = "add-domain")]
+        /// Add a domain the store issues and makes certificates for (repeatable).
+        #[arg(long = "add-domain", value_name = "DOMAIN")]
         add_domains: Vec<String>,
+        /// Key type of certificates made on demand.
         #[arg(long, value_enum)]
         key_type: Option<KeyType>,
+        /// Validity in days of certificates made on demand.
         #[arg(long)]
         days: Option<u32>,
     },
@@ -260,7 +351,10 @@ pub enum CertgenCommand {
 pub enum GroupCommand {
     /// Map members (exact AORs or `*` patterns) to a group identity.
     Add {
+        /// The group's SIP URI, whose certificate members sign with.
         group: String,
+        /// Members: exact SIP URIs, or patterns with `*` in the user part
+        /// (`sip:agent-*@callcentre.example`).
         #[arg(required = true)]
         members: Vec<String>,
     },
@@ -271,7 +365,11 @@ pub enum GroupCommand {
 #[derive(Debug, Subcommand)]
 pub enum AnchorCommand {
     /// Trust the CA certificates in FILE.
-    Add { file: PathBuf },
+    Add {
+        /// PEM file of CA certificates, e.g. another store's root/cert.pem.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 /// Why a certgen command failed: exit code 3 for [`CertgenError::Setup`], else 1.
@@ -286,6 +384,24 @@ pub enum CertgenError {
     Output(#[from] std::io::Error),
     #[error("{0}")]
     Refused(String),
+}
+
+/// What an STI certificate asks for.
+#[derive(Debug, Args)]
+pub struct StiOpts {
+    /// A telephone number it may sign for, a range `START+COUNT` (12155550100+100), or a
+    /// service provider code `spc:CODE` (repeatable).
+    #[arg(long = "tn", required = true, value_name = "TN")]
+    pub tns: Vec<TnEntry>,
+    /// The https URL where verifiers fetch the certificate chain (the PASSporT's x5u).
+    #[arg(long, value_name = "URL")]
+    pub x5u: String,
+}
+
+impl StiOpts {
+    fn list(&self) -> Result<TnAuthList, CertgenError> {
+        TnAuthList::new(self.tns.clone()).map_err(|e| CertgenError::Refused(e.to_string()))
+    }
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, CertgenError> {
@@ -332,11 +448,42 @@ pub fn run(cli: &CertgenCli) -> Exit {
     }
 }
 
+/// Where `execute` writes: what the command produces (a CSR, a listing) always, and its
+/// confirmation lines ("issued ...") unless `-q`.
+struct Output<'a> {
+    out: &'a mut dyn Write,
+    quiet: bool,
+    silent: std::io::Sink,
+}
+
+impl Output<'_> {
+    fn data(&mut self) -> &mut dyn Write {
+        self.out
+    }
+
+    fn note(&mut self) -> &mut dyn Write {
+        if self.quiet {
+            &mut self.silent
+        } else {
+            self.out
+        }
+    }
+}
+
 /// Runs one certgen command against the store, writing results to `out`.
 fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
+    let mut o = Output {
+        out,
+        quiet: cli.common.quiet,
+        silent: std::io::sink(),
+    };
     let path = &cli.store.store;
     let key_pass = cli.key_pass.source();
-    let creating = matches!(cli.command, CertgenCommand::InitCa { .. });
+    // A store is made by its first CA, or by its first anchor (a store that only verifies).
+    let creating = matches!(
+        cli.command,
+        CertgenCommand::InitCa { .. } | CertgenCommand::Anchor(AnchorCommand::Add { .. })
+    );
     let store = if creating {
         Store::create(path)
     } else {
@@ -353,7 +500,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             days,
         } => {
             let c = store.init_root(cn, *key_type, *days, *issuing)?;
-            writeln!(out, "root CA {cn:?} {}", x509::fingerprint(&c)?)?;
+            writeln!(o.note(), "root CA {cn:?} {}", x509::fingerprint(&c)?)?;
         }
         CertgenCommand::InitIntermediate {
             domains,
@@ -363,7 +510,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             days,
         } => {
             let c = store.init_intermediate(cn, *key_type, *days, domains, *uri_constraints)?;
-            writeln!(out, "issuing CA {cn:?} {}", x509::fingerprint(&c)?)?;
+            writeln!(o.note(), "issuing CA {cn:?} {}", x509::fingerprint(&c)?)?;
         }
         CertgenCommand::Issue {
             leaf,
@@ -371,9 +518,13 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             self_signed,
         } => {
             let id = store.issue(&leaf.profile(key.days)?, key.key_type, *self_signed, false)?;
+            let how = match id.cert.issued(&id.cert) {
+                openssl::x509::X509VerifyResult::OK => " (self-signed)",
+                _ => "",
+            };
             writeln!(
-                out,
-                "issued sip:{} serial {}",
+                o.note(),
+                "issued sip:{} serial {}{how}",
                 id.aor,
                 x509::serial_hex(&id.cert)?
             )?;
@@ -387,16 +538,61 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             let profile = TlsProfile::new(host, ips.clone(), key.days)?;
             let id = store.issue_tls(&profile, key.key_type, *replace)?;
             writeln!(
-                out,
+                o.note(),
                 "issued TLS {} serial {}",
                 profile.host,
                 x509::serial_hex(&id.cert)?
             )?;
         }
+        CertgenCommand::Sti {
+            uri,
+            sti,
+            days,
+            replace,
+            chain_out,
+            x5u_cache,
+        } => {
+            let aor = x509::parse_aor(uri)?;
+            let id = store.issue_sti(&aor, sti.list()?, &sti.x5u, *days, *replace)?;
+            let mut pem = Vec::new();
+            for c in std::iter::once(&id.identity.cert).chain(&id.identity.chain) {
+                pem.extend(c.to_pem().map_err(crypto("encoding the chain"))?);
+            }
+            if let Some(path) = chain_out {
+                fsio::write_atomic(path, &pem, PUBLIC_MODE)?;
+            }
+            if let Some(dir) = x5u_cache {
+                let until = crate::crypto::epoch_seconds(id.identity.cert.not_after()).unwrap_or(0);
+                crate::identity::x5u::store_entry(dir, &id.x5u, &pem, until)
+                    .map_err(|e| CertgenError::Refused(format!("{}: {e}", dir.display())))?;
+            }
+            writeln!(
+                out,
+                "issued STI sip:{aor} serial {} x5u {}",
+                x509::serial_hex(&id.identity.cert)?,
+                id.x5u
+            )?;
+        }
+        CertgenCommand::StiCsr { uri, sti, out: to } => {
+            let aor = x509::parse_aor(uri)?;
+            let csr = store.sti_csr(&aor, sti.list()?, &sti.x5u)?;
+            emit(
+                out,
+                to.as_deref(),
+                &csr.to_pem().map_err(crypto("encoding the CSR"))?,
+            )?;
+        }
+        CertgenCommand::StiImport { file, uri } => {
+            let aor = x509::parse_aor(uri)?;
+            let mut certs = read_certs(file)?;
+            let cert = certs.remove(0);
+            let id = store.import_sti_cert(&aor, cert, certs)?;
+            writeln!(out, "imported STI sip:{aor} x5u {}", id.x5u)?;
+        }
         CertgenCommand::Csr { leaf, key, out: to } => {
             let csr = store.make_csr(&leaf.profile(key.days)?, key.key_type)?;
             emit(
-                out,
+                o.data(),
                 to.as_deref(),
                 &csr.to_pem().map_err(crypto("encoding the CSR"))?,
             )?;
@@ -410,7 +606,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             };
             let aor = uri.as_deref().map(x509::parse_aor).transpose()?;
             let id = store.import_cert(cert, certs, key, aor)?;
-            writeln!(out, "imported sip:{}", id.aor)?;
+            writeln!(o.note(), "imported sip:{}", id.aor)?;
         }
         CertgenCommand::SignCsr {
             file,
@@ -434,7 +630,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             profile.domain_cert = *domain_cert;
             let cert = store.sign_csr(&csr, &profile)?;
             emit(
-                out,
+                o.data(),
                 to.as_deref(),
                 &cert.to_pem().map_err(crypto("encoding"))?,
             )?;
@@ -448,13 +644,13 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             let pw = p12_pass(pass)?;
             let der = store.export_p12(&x509::parse_aor(uri)?, &pw, *legacy)?;
             fsio::write_atomic(to, &der, SECRET_MODE)?;
-            writeln!(out, "exported {uri} to {}", to.display())?;
+            writeln!(o.note(), "exported {uri} to {}", to.display())?;
         }
         CertgenCommand::ImportP12 { file, uri, pass } => {
             let pw = p12_pass(pass)?;
             let aor = uri.as_deref().map(x509::parse_aor).transpose()?;
             let id = store.import_p12(&read_file(file)?, &pw, aor)?;
-            writeln!(out, "imported sip:{}", id.aor)?;
+            writeln!(o.note(), "imported sip:{}", id.aor)?;
         }
         CertgenCommand::Revoke {
             uri,
@@ -474,19 +670,19 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             };
             store.revoke(&serial)?;
             store.publish_crl(*crl_days)?;
-            writeln!(out, "revoked serial {serial}")?;
+            writeln!(o.note(), "revoked serial {serial}")?;
         }
         CertgenCommand::Crl { days, out: to } => {
             let crl = store.publish_crl(*days)?;
             if let Some(p) = to {
                 fsio::write_atomic(p, &crl.to_pem().map_err(crypto("encoding"))?, PUBLIC_MODE)?;
             }
-            writeln!(out, "published crl/issuing-ca.pem")?;
+            writeln!(o.note(), "published crl/issuing-ca.pem")?;
         }
         CertgenCommand::Rotate { leaf, key } => {
             let id = store.rotate(&leaf.profile(key.days)?, key.key_type)?;
             writeln!(
-                out,
+                o.note(),
                 "rotated sip:{} new serial {}",
                 id.aor,
                 x509::serial_hex(&id.cert)?
@@ -504,10 +700,10 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
         }
         CertgenCommand::Group(GroupCommand::List) => {
             for (g, m) in store.groups().entries() {
-                writeln!(out, "sip:{g}\tsip:{}", m.as_str())?;
+                writeln!(o.data(), "sip:{g}\tsip:{}", m.as_str())?;
             }
         }
-        CertgenCommand::List { json } => list(&store, *json, out)?,
+        CertgenCommand::List { json } => list(&store, *json, o.data())?,
         CertgenCommand::Show { target, json } => {
             let p = Path::new(target);
             let cert = if p.exists() {
@@ -518,12 +714,28 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
                     .recipient_cert(&aor)
                     .ok_or_else(|| StoreError::NoIdentity(aor.to_string()))?
             };
-            show(&cert, "certificate", *json, out)?;
+            show(&cert, "certificate", *json, o.data())?;
+        }
+        CertgenCommand::Peer {
+            aor,
+            cipher,
+            rsa_padding,
+        } => {
+            let aor = x509::parse_aor(aor)?;
+            store.update_peer_settings(&aor, |s| {
+                if let Some(c) = cipher {
+                    s.cipher = Some(c.cipher());
+                }
+                if let Some(p) = rsa_padding {
+                    s.rsa_padding = Some(p.padding());
+                }
+            })?;
+            write!(out, "{}", store.peer_settings(&aor).render())?;
         }
         CertgenCommand::Anchor(AnchorCommand::Add { file }) => {
             let certs = read_certs(file)?;
             store.add_anchor(&certs)?;
-            writeln!(out, "added {} anchor(s)", certs.len())?;
+            writeln!(o.note(), "added {} anchor(s)", certs.len())?;
         }
         CertgenCommand::Config {
             on_demand,
@@ -544,7 +756,7 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             cfg.key_type = key_type.unwrap_or(cfg.key_type);
             cfg.days = days.unwrap_or(cfg.days);
             store.set_config(&cfg)?;
-            out.write_all(cfg.render().as_bytes())?;
+            o.data().write_all(cfg.render().as_bytes())?;
         }
     }
     Ok(())

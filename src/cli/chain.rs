@@ -39,7 +39,7 @@ fn stage(argv: &[String], settings: &ChainSettings) -> anyhow::Result<Stage> {
     match argv[0].as_str() {
         "sipsec-sign" => {
             let cli = sign::SignCli::try_parse_from(argv)?;
-            own(&cli.filter, || Ok(Box::new(sign::tool(&cli)?)))
+            own(&cli.filter, || sign::tool(&cli))
         }
         "sipsec-encrypt" => {
             let cli = encrypt::EncryptCli::try_parse_from(argv)?;

@@ -21,7 +21,8 @@ Recipients. The envelope is made for the address-of-record the message goes to: 
 To (else its Request-URI), a response's From, with the certificate the store holds for it (an \
 own identity or its group's, or one learned by sipsec-verify --learn-certs), or the one given \
 with --recipient-cert. --also-to adds recipients to every envelope (e.g. the recipient's \
-validating proxy).
+validating proxy). Certificates read from the store are reused for a minute, and forgotten as \
+soon as the store changes (looked at once a second, at once on SIGHUP).
 
 Forms (--form):
   body  (default) the body with its Content-Type (e.g. the SDP, whose a=crypto lines carry \
@@ -34,7 +35,12 @@ Max-Forwards always stay outside.
 Algorithms: --cipher aes128 (AES-128-CBC, RFC 3853's MUST and the interoperable default), \
 aes256, aes128gcm (AuthEnvelopedData, smime-type=auth-enveloped-data, RFC 8591), des3 (only for \
 old peers). RSA keys: OAEP by default, --rsa-padding pkcs1 for older implementations (such as \
-the one behind RFC 6216); EC certificates use ECDH.
+the one behind RFC 6216); EC certificates use ECDH. Without --cipher, a recipient whose \
+signatures advertised their ciphers (SMIMECapabilities, learned by sipsec-verify --learn-certs) \
+gets the strongest both sides support (AES-256-GCM first). Peers that can do neither RSA-OAEP \
+nor AES-GCM exist (the other SIP S/MIME stack in use): reach them with --rsa-padding pkcs1 \
+--cipher aes128, or remember it for the peer with `sipsec-certgen peer AOR --cipher aes128 \
+--rsa-padding pkcs1`, which this tool then follows when the options are not given.
 
 To compose with signing: `sipsec-sign | sipsec-encrypt` signs then encrypts (RFC 8591); \
 `sipsec-encrypt | sipsec-sign` encrypts then signs (RFC 3261 §23.4.3, RFC 3893 §8). A message \
@@ -42,8 +48,8 @@ already holding an envelope is passed on unchanged.
 
 Default fail mode: CLOSED. A message for a recipient without a certificate, or one that cannot \
 be encrypted, is withheld and the refusal recorded: a silent fall-back to plaintext is a \
-downgrade an attacker can trigger, and it exposes SDP keys. --fail-open restores the paper's \
-behaviour (pass it on unchanged, with a warning).";
+downgrade an attacker can trigger, and it exposes SDP keys. --fail-open passes it on \
+unchanged with a warning, as the proxy-based security design of Ramos et al. does.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CipherArg {
@@ -70,6 +76,15 @@ pub enum PaddingArg {
     Pkcs1,
 }
 
+impl PaddingArg {
+    pub fn padding(self) -> RsaPadding {
+        match self {
+            PaddingArg::Oaep => RsaPadding::Oaep,
+            PaddingArg::Pkcs1 => RsaPadding::Pkcs1v15,
+        }
+    }
+}
+
 /// Encrypt SIP messages with S/MIME for their recipients.
 #[derive(Debug, Parser)]
 #[command(
@@ -93,12 +108,13 @@ pub struct EncryptCli {
     /// with a body.
     #[arg(long, value_name = "LIST", default_value = "body")]
     pub select: Selection,
-    /// Content-encryption algorithm.
-    #[arg(long, value_enum, default_value_t = CipherArg::Aes128)]
-    pub cipher: CipherArg,
-    /// RSA key transport padding.
-    #[arg(long, value_enum, default_value_t = PaddingArg::Oaep)]
-    pub rsa_padding: PaddingArg,
+    /// Content-encryption algorithm [default: the recipient's setting in the store, else the
+    /// strongest its signatures advertised, else aes128].
+    #[arg(long, value_enum)]
+    pub cipher: Option<CipherArg>,
+    /// RSA key transport padding [default: the recipient's setting in the store, else oaep].
+    #[arg(long, value_enum)]
+    pub rsa_padding: Option<PaddingArg>,
     /// Encrypt every message to this certificate (PEM) instead of looking up its recipient.
     #[arg(long, value_name = "FILE")]
     pub recipient_cert: Option<PathBuf>,
@@ -146,12 +162,11 @@ fn config(cli: &EncryptCli, store: &Store) -> anyhow::Result<EncryptOptions> {
         form: cli.form,
         selection: cli.select.clone(),
         options: CmsEncryptOptions {
-            cipher: cli.cipher.cipher(),
-            rsa_padding: match cli.rsa_padding {
-                PaddingArg::Oaep => RsaPadding::Oaep,
-                PaddingArg::Pkcs1 => RsaPadding::Pkcs1v15,
-            },
+            cipher: cli.cipher.unwrap_or(CipherArg::Aes128).cipher(),
+            rsa_padding: cli.rsa_padding.unwrap_or(PaddingArg::Oaep).padding(),
         },
+        cipher_chosen: cli.cipher.is_some(),
+        padding_chosen: cli.rsa_padding.is_some(),
         transfer: if cli.base64 {
             Transfer::Base64
         } else {
@@ -173,7 +188,10 @@ fn config(cli: &EncryptCli, store: &Store) -> anyhow::Result<EncryptOptions> {
 /// The whole `main` of sipsec-encrypt.
 pub fn run(cli: &EncryptCli) -> Exit {
     match tool(cli) {
-        Ok(encrypt) => run_filter(&encrypt, &cli.filter, &cli.common),
+        Ok(encrypt) => {
+            crate::store::watch::look_again_on_sighup();
+            run_filter(&encrypt, &cli.filter, &cli.common)
+        }
         Err(e) => setup_failed("encrypt", format_args!("{e:#}")),
     }
 }

@@ -32,6 +32,7 @@ pub enum MemberCommand {
     },
     /// Remove a member.
     Remove {
+        /// The member's SIP URI, as it was added (sip:agent-7@callcentre.example).
         uri: String,
         #[command(flatten)]
         file: FileArg,

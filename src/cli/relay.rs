@@ -2,20 +2,32 @@
 //! completions are generated from them), the configuration file, and `run`.
 
 use crate::cli::{CommonArgs, Exit, KeyPassArgs};
-use crate::relay::core::{BranchKey, Relay};
-use crate::relay::net::{self, NetOptions, Tls};
-use crate::relay::{stdio, Config, Peer, StaticRoute};
+use crate::relay::core::{Relay, RelayKey};
+use crate::relay::net::{self, Limits, NetOptions, Tls};
+use crate::relay::registrar::Bounds;
+use crate::relay::{stdio, Config, Peer, StaticRoute, Transport};
 use crate::store::Store;
 use clap::Parser;
 use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion};
+use openssl::x509::X509;
 use std::ffi::OsString;
 use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const AFTER_HELP: &str = "Routing: a Route header first; then, for the --domain domains, the \
-location service filled by REGISTER; then --route; then a Request-URI holding an IP address. \
-Anything else gets 404. The relay is stateless (RFC 3261 §16.11): it keeps no transaction \
+location service filled by REGISTER; then --route; then a Request-URI holding an IP address \
+(a Route, or such a Request-URI, is followed only when permitted: see below). Anything else \
+gets 404.
+
+What is forwarded: requests for the --domain domains (location service) and along a --route, \
+whoever sends them; requests in a dialog the relay record-routed (its Record-Route URI carries \
+a MAC, the `sr` parameter, keyed per process over the Call-ID, and the Route that comes back \
+must carry it); anything else gets 403 Forbidden unless --open-relay. A Route naming the relay \
+without that MAC (an outbound proxy's preloaded Route) is removed and gives no right of its \
+own. Responses are forwarded only when the top Via is the relay's and its branch is one the \
+relay made (keyed over the next Via); other responses are dropped and counted \
+(forged_responses). The relay is stateless (RFC 3261 §16.11): it keeps no transaction \
 state, record-routes dialog-creating requests, answers 483 when Max-Forwards is exhausted and \
 482 on a loop.
 
@@ -32,10 +44,23 @@ Branches: over sockets their transaction part is keyed with a key drawn at rando
 (unpredictable; stable for retransmissions within the process); in --stdio mode the key is \
 fixed so that transcripts are reproducible.
 
-Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGTERM and SIGINT \
-finish the messages in hand and exit 0.
+Network: one thread, one event loop. No peer is waited for: datagrams are sent or dropped at \
+once; each connection has its own write queue (--write-queue-bytes) and write timeout, and a \
+peer that does not read is closed and counted; TCP connect plus TLS handshake must finish \
+within --handshake-timeout however the peer trickles; connections past --max-connections or \
+--max-connections-per-source are closed at once and counted (connections_refused).
 
-Exit codes: 0 stopped cleanly; 2 usage error; 3 setup failed (binding, TLS files).";
+Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGHUP reads the \
+command line's configuration file and files again (routes, domains, aliases, TLS \
+certificates and anchors; not the listen addresses) without dropping connections, and keeps \
+the old configuration if the new one is wrong; SIGTERM and SIGINT stop reading, let queued \
+messages go out for at most --drain-timeout, and exit 0.
+
+Logs: one line per event on stderr, without timestamps (journald or the caller adds them); \
+-v adds one line per routing decision.
+
+Exit codes: 0 stopped cleanly (or --check-config found the configuration usable); 2 usage \
+error; 3 setup failed (binding, TLS files, store).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,6 +91,17 @@ pub struct RelayCli {
     /// Requests for DOMAIN go to this next hop (repeatable).
     #[arg(long, value_name = "DOMAIN=TRANSPORT:ADDR:PORT")]
     pub route: Vec<StaticRoute>,
+    /// Forward any request wherever its Route or Request-URI points. Without it only requests
+    /// for the --domain domains, along a --route, or in a dialog the relay record-routed are
+    /// forwarded; others get 403.
+    #[arg(long)]
+    pub open_relay: bool,
+    /// The relay's secret key: a file of at least 16 random bytes (`head -c 32 /dev/urandom`),
+    /// mode 0600. It keys the branches and the Record-Route MAC, so that dialogs outlive a
+    /// restart and relays sharing it accept each other's Record-Route. Default: a key drawn at
+    /// random per process (a fixed one in --stdio mode). Not re-read on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
     /// Run the routing core over NDJSON on stdin/stdout instead of sockets.
     #[arg(long)]
     pub stdio: bool,
@@ -75,9 +111,51 @@ pub struct RelayCli {
     /// Registrations are granted at most this long, and this long when no expiry is asked.
     #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
     pub max_expires: u32,
+    /// Bindings one address-of-record may have; a REGISTER past it gets 403.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_bindings: usize,
+    /// Addresses-of-record the registrar holds in all; a REGISTER for a new one past it gets
+    /// 403.
+    #[arg(long, value_name = "N", default_value_t = 100_000)]
+    pub max_aors: usize,
     /// Close TCP and TLS connections idle this long (seconds).
     #[arg(long, value_name = "SECONDS", default_value_t = 300)]
     pub idle_timeout: u64,
+    /// Accept at most this many TCP and TLS connections at once (and open at most as many).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Accept at most this many connections at once from one source address (an IPv6 /64
+    /// counts as one source, here and for the rate limits).
+    #[arg(long, value_name = "N", default_value_t = 64)]
+    pub max_connections_per_source: usize,
+    /// Close a connection whose unsent messages pass this many bytes (a peer that does not
+    /// read).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub write_queue_bytes: usize,
+    /// Close a connection on which a write makes no progress this long (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    pub write_timeout: f64,
+    /// TCP connect plus TLS handshake must finish within this (seconds, from the start).
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    pub handshake_timeout: f64,
+    /// Requests a second accepted from one source address, twice that in a burst (0: no
+    /// limit). Past it: dropped over UDP (the source may be forged), 503 with Retry-After over
+    /// TCP and TLS. The next hops of --route are exempt.
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub request_rate: u32,
+    /// Unparsable messages and forged responses a second from one source address (0: no
+    /// limit); past it they are dropped without the 400.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub bad_input_rate: u32,
+    /// Bytes of unfinished messages held across all connections, and bytes queued for
+    /// writing across all connections, each at most this. Past the first, a connection holding
+    /// more than a read's worth of an unfinished message is closed; past the second, messages
+    /// are not queued (both counted as budget_refusals).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub buffer_budget: usize,
+    /// On SIGTERM, queued messages may take this long to go out (seconds).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub drain_timeout: f64,
     /// Refuse messages larger than this.
     #[arg(long, value_name = "BYTES", default_value_t = 65535)]
     pub max_size: usize,
@@ -92,8 +170,12 @@ pub struct RelayCli {
     /// TLS: our private key (PEM file; never given on the command line itself).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// TLS: trust anchors (PEM) a next hop's certificate must chain to (default: the
-    /// --store's anchors when a store is given, else the system's).
+    /// TLS: trust anchors (PEM) a next hop's certificate must chain to, or `system` for the
+    /// system's CAs (default: the --store's anchors; without a store, no TLS next hop is
+    /// trusted). Enough for TLS next hops; a certificate of the relay's own is needed only to
+    /// listen on TLS. The next hop's certificate must also name the SIP domain that selected it
+    /// (RFC 5922: subjectAltName DNS or `sip:` URI, no wildcards, never the CN), or its IP
+    /// address when it was reached by one (an IP-literal Request-URI or --route).
     #[arg(long, value_name = "FILE")]
     pub tls_ca: Option<PathBuf>,
     /// TLS: our certificate, key and chain from the --store, as made by
@@ -109,6 +191,11 @@ pub struct RelayCli {
     /// SIGUSR1 writes the counters to this file instead of stderr.
     #[arg(long, value_name = "FILE")]
     pub status_file: Option<PathBuf>,
+    /// Check the configuration (options, TLS files, store and key passphrase) without
+    /// binding, print what would run, and exit: 0 usable, 2 a wrong option, 3 a file that
+    /// cannot be used.
+    #[arg(long)]
+    pub check_config: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +268,47 @@ impl RelayCli {
             routes: self.route.clone(),
             min_expires: self.min_expires,
             max_expires: self.max_expires,
+            open_relay: self.open_relay,
+            registrar: Bounds {
+                bindings_per_aor: self.max_bindings,
+                aors: self.max_aors,
+            },
         }
+    }
+
+    /// What `--check-config` reports: the listeners, domains and routes that would serve.
+    fn config_summary(&self, tls: bool) -> String {
+        let list = |items: Vec<String>| match items.is_empty() {
+            true => "none".to_string(),
+            false => items.join(" "),
+        };
+        let routes = self
+            .route
+            .iter()
+            .map(|r| format!("{}={}", r.domain, r.target))
+            .collect();
+        format!(
+            "sipsec-relay: configuration usable: listen {}; domains {}; routes {}; tls {}",
+            list(self.listen.iter().map(Peer::to_string).collect()),
+            list(self.relay_config().domains),
+            list(routes),
+            if tls { "yes" } else { "no" },
+        )
+    }
+
+    fn limits(&self) -> anyhow::Result<Limits> {
+        Ok(Limits {
+            idle_timeout: Duration::from_secs(self.idle_timeout),
+            max_connections: self.max_connections,
+            max_connections_per_source: self.max_connections_per_source,
+            write_queue_bytes: self.write_queue_bytes,
+            write_timeout: seconds("write-timeout", self.write_timeout)?,
+            handshake_timeout: seconds("handshake-timeout", self.handshake_timeout)?,
+            drain_timeout: seconds("drain-timeout", self.drain_timeout)?,
+            request_rate: self.request_rate,
+            bad_input_rate: self.bad_input_rate,
+            buffer_budget: self.buffer_budget,
+        })
     }
 
     fn store(&self) -> anyhow::Result<Option<Store>> {
@@ -191,11 +318,27 @@ impl RelayCli {
         Ok(Some(crate::cli::open_store(dir, &self.key_pass)?))
     }
 
+    /// The TLS contexts: a server side when the relay has a certificate, a client side
+    /// always (it connects to next hops only with trust anchors); `None` when neither a
+    /// certificate nor anchors are given.
     fn tls(&self) -> anyhow::Result<Option<Tls>> {
         let store = self.store()?;
+        let acceptor = self.tls_acceptor(store.as_ref())?;
+        let (connector, anchors) = self.tls_connector(store.as_ref())?;
+        if acceptor.is_none() && anchors.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Tls {
+            acceptor,
+            connector,
+            anchors,
+        }))
+    }
+
+    fn tls_acceptor(&self, store: Option<&Store>) -> anyhow::Result<Option<SslAcceptor>> {
         let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls())?;
         acceptor.set_min_proto_version(Some(SslVersion::TLS1_2))?;
-        match (&self.tls_cert, &self.tls_key, &self.tls_identity, &store) {
+        match (&self.tls_cert, &self.tls_key, &self.tls_identity, store) {
             (Some(cert), Some(key), _, _) => {
                 acceptor.set_certificate_chain_file(cert)?;
                 acceptor.set_private_key_file(key, SslFiletype::PEM)?;
@@ -216,21 +359,48 @@ impl RelayCli {
             _ => return Ok(None),
         }
         acceptor.check_private_key()?;
+        Ok(Some(acceptor.build()))
+    }
+
+    /// The client side and, in words, the anchors it trusts (`None`: none).
+    fn tls_connector(
+        &self,
+        store: Option<&Store>,
+    ) -> anyhow::Result<(SslConnector, Option<String>)> {
         let mut connector = SslConnector::builder(SslMethod::tls())?;
         connector.set_min_proto_version(Some(SslVersion::TLS1_2))?;
-        match (&self.tls_ca, &store) {
-            (Some(ca), _) => connector.set_ca_file(ca)?,
+        let anchors = match (&self.tls_ca, store) {
+            (Some(ca), _) if ca.as_os_str() == "system" => {
+                connector.set_default_verify_paths()?;
+                Some("the system's CAs (--tls-ca system)".to_string())
+            }
+            (Some(ca), _) => {
+                let pem = std::fs::read(ca)
+                    .map_err(|e| anyhow::anyhow!("--tls-ca {}: {e}", ca.display()))?;
+                let certs = X509::stack_from_pem(&pem)
+                    .map_err(|e| anyhow::anyhow!("--tls-ca {}: {e}", ca.display()))?;
+                if certs.is_empty() {
+                    anyhow::bail!("--tls-ca {}: no PEM certificate in it", ca.display());
+                }
+                for c in &certs {
+                    connector.cert_store_mut().add_cert(c.clone())?;
+                }
+                Some(format!("{} ({} certificate(s))", ca.display(), certs.len()))
+            }
             (None, Some(store)) => {
-                for anchor in store.trust_anchors() {
+                let anchors = store.trust_anchors();
+                let n = anchors.len();
+                for anchor in anchors {
                     connector.cert_store_mut().add_cert(anchor)?;
                 }
+                Some(format!(
+                    "the store's {n} anchor(s) in {}",
+                    store.path().display()
+                ))
             }
-            (None, None) => connector.set_default_verify_paths()?,
-        }
-        Ok(Some(Tls {
-            acceptor: acceptor.build(),
-            connector: connector.build(),
-        }))
+            (None, None) => None,
+        };
+        Ok((connector.build(), anchors))
     }
 }
 
@@ -245,10 +415,66 @@ pub fn run(cli: &RelayCli) -> Exit {
     }
 }
 
+/// The socket options, with every file they name read and checked.
+fn net_options(cli: &RelayCli) -> anyhow::Result<NetOptions> {
+    let opts = NetOptions {
+        limits: cli.limits()?,
+        max_size: cli.max_size,
+        tls: cli.tls()?,
+        verbose: cli.common.verbose > 0,
+        status_file: cli.status_file.clone(),
+        quiet: cli.common.quiet,
+    };
+    let serves_tls = opts.tls.as_ref().is_some_and(|t| t.acceptor.is_some());
+    if cli.listen.iter().any(|l| l.transport == Transport::Tls) && !serves_tls {
+        anyhow::bail!(
+            "a tls listener needs --tls-cert and --tls-key, or --tls-identity and --store"
+        );
+    }
+    Ok(opts)
+}
+
+/// `--check-config`: everything `run` would set up, short of binding.
+fn check_config(cli: &RelayCli) -> anyhow::Result<Exit> {
+    if let Some(path) = &cli.key_file {
+        read_key_file(path)?;
+    }
+    let tls = !cli.stdio && net_options(cli)?.tls.is_some();
+    if !cli.common.quiet {
+        println!("{}", cli.config_summary(tls));
+    }
+    Ok(Exit::Ok)
+}
+
+/// The key of `--key-file`: private to its owner, as ssh asks of keys, and long enough.
+fn read_key_file(path: &Path) -> anyhow::Result<RelayKey> {
+    crate::store::fsio::check_secret_mode(path)?;
+    let secret = std::fs::read(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if secret.len() < 16 {
+        anyhow::bail!(
+            "{}: {} bytes; a key file needs at least 16 random bytes (head -c 32 /dev/urandom)",
+            path.display(),
+            secret.len()
+        );
+    }
+    Ok(RelayKey::from_secret(&secret))
+}
+
 fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
+    if cli.check_config {
+        return check_config(cli);
+    }
+    let key = match &cli.key_file {
+        Some(path) => read_key_file(path)?,
+        // Transcripts must be reproducible; no branch made there reaches a network.
+        None if cli.stdio => RelayKey::fixed(),
+        None => RelayKey::random(),
+    };
     let config = cli.relay_config();
     let own: Vec<_> = config.listen.iter().map(|p| p.addr).collect();
-    let mut relay = Relay::new(config.clone());
+    let mut relay = Relay::new(config.clone())
+        .with_key(key)
+        .with_notes(cli.common.verbose > 0);
     if let Some(gate) = cli.live.auth_gate(&config.domains, own)? {
         let gate = match cli.store()? {
             Some(store) => gate.with_groups(Box::new(store.groups().clone())),
@@ -262,8 +488,7 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         );
     }
     if cli.stdio {
-        // Transcripts must be reproducible; no branch made here reaches a network.
-        let mut relay = relay.with_branch_key(BranchKey::Fixed);
+        let mut relay = relay;
         let stdin = io::stdin();
         let stdout = io::BufWriter::new(io::stdout());
         let mut stderr = io::stderr();
@@ -281,21 +506,36 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
             Exit::Ok
         });
     }
-    net::install_signal_handlers();
-    let opts = NetOptions {
-        idle_timeout: Duration::from_secs(cli.idle_timeout),
-        max_size: cli.max_size,
-        tls: cli.tls()?,
-        verbose: cli.common.verbose > 0,
-        status_file: cli.status_file.clone(),
-    };
-    let running = net::start(relay, opts)?;
+    let opts = net_options(cli)?;
+    let bound = net::bind(&cli.listen)?;
     if !cli.common.quiet {
+        if let Some(tls) = &opts.tls {
+            match &tls.anchors {
+                Some(a) => eprintln!("sipsec-relay: TLS next hops are verified against {a}"),
+                None => eprintln!(
+                    "sipsec-relay: no trust anchors (--tls-ca FILE, --tls-ca system, --store): \
+                     no TLS next hop will be connected"
+                ),
+            }
+        }
         let l: Vec<String> = cli.listen.iter().map(Peer::to_string).collect();
         eprintln!("sipsec-relay: listening on {}", l.join(" "));
     }
-    running.wait();
+    let reload: net::Reloader = Box::new(|| {
+        // The same command line and configuration file, read again.
+        let args = args_with_config(std::env::args_os().collect())?;
+        let cli = RelayCli::try_parse_from(args)?;
+        Ok((cli.relay_config(), cli.tls()?))
+    });
+    net::serve_until_signal(bound, relay, opts, Some(reload))?;
     Ok(Exit::Ok)
+}
+
+fn seconds(flag: &str, s: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| anyhow::anyhow!("--{flag} {s}: expected a positive number of seconds"))
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@ use crate::cli::{
     open_store, run_filter, setup_failed, CommonArgs, FilterArgs, KeyPassArgs, StoreArgs,
 };
 use crate::crypto::DigestAlgorithm;
+use crate::filter::Filter;
 use crate::smime::build::{Handling, Transfer};
 use crate::smime::inner::InnerPolicy;
-use crate::store::StoreError;
+use crate::store::x509;
 use crate::tool::select::Selection;
 use crate::tool::sign::{Form, Sign, SignOptions};
+use crate::tool::stir::{Chain, StirSign, StirSignOptions};
 use clap::{Parser, ValueEnum};
 
 const AFTER_HELP: &str = "\
@@ -52,8 +54,22 @@ A message the user agent signed itself is left as it is, unless its Content-Type
 parameter substitute_by_proxy_cert: then the user agent's signature is checked and replaced by \
 the group's (anonymity). Messages not selected (--select) pass unchanged.
 
-Default fail mode: OPEN (the paper's behaviour): a message that cannot be signed passes \
-unchanged with a warning; --fail-closed withholds it instead.";
+STIR (--identity, alone or with --form): initial requests get an Identity header (RFC 8224) \
+with an ES256 PASSporT (RFC 8225, full form unless --compact) whose x5u is the STI \
+certificate's URL (sipsec-certgen sti). orig is the first telephone number of \
+P-Asserted-Identity, else From (tel: URIs, user=phone or numeric user parts); dest is To; iat \
+is the Date (added when missing; a Date more than 60 s from now is refused). The certificate is \
+that of the caller's group (or the caller's own), and must cover orig in its TNAuthList. SHAKEN \
+attestation (RFC 8588): A only for a member the relay authenticated (attribution) in a group \
+whose certificate lists the number itself; B for a known customer otherwise (attributed, or \
+vouched for by --trust-from-header); C for other callers, who are signed only with the \
+--sti-fallback certificate. A request that already carries an Identity and whose Request-URI \
+differs from its To was forwarded by a member: the original Identity stays and a div PASSporT \
+(RFC 8946) is added, signed with the forwarding member's certificate, which must cover the To.
+
+Default fail mode: OPEN, as in the proxy-based security design of Ramos et al. that sipsec \
+follows (signing must never break a call): a message that cannot be signed passes unchanged \
+with a warning; --fail-closed withholds it instead.";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum DigestArg {
@@ -105,9 +121,10 @@ pub struct SignCli {
     pub store: StoreArgs,
     #[command(flatten)]
     pub key_pass: KeyPassArgs,
-    /// What the signature covers (see below).
-    #[arg(long, value_enum, default_value_t = Form::Sip)]
-    pub form: Form,
+    /// What the S/MIME signature covers (see below). Default sip; with --identity and no
+    /// --form, only the Identity header is added.
+    #[arg(long, value_enum)]
+    pub form: Option<Form>,
     /// Which messages to sign: all, request, response, body, rfc3261, METHOD, STATUS or
     /// STATUS/METHOD (e.g. 2xx/INVITE), comma-separated. Default: RFC 3261 §23.2
     /// (dialog-initiating and out-of-dialog requests, 2xx responses to INVITE).
@@ -120,6 +137,10 @@ pub struct SignCli {
     /// some implementations leave them out).
     #[arg(long)]
     pub no_certs: bool,
+    /// Also advertise 3DES in the signature's SMIMECapabilities (only for peers that have
+    /// nothing better; AES-GCM and AES-CBC are always advertised).
+    #[arg(long)]
+    pub legacy_ciphers: bool,
     /// The handling parameter of the signature's Content-Disposition.
     #[arg(long, value_enum, default_value_t = HandlingArg::Optional)]
     pub handling: HandlingArg,
@@ -133,6 +154,19 @@ pub struct SignCli {
     /// A header private to this deployment, never copied into a signed message (repeatable).
     #[arg(long, value_name = "HEADER")]
     pub internal: Vec<String>,
+    /// Add a STIR Identity header (RFC 8224) to initial requests: a SHAKEN PASSporT signed with
+    /// the STI certificate of the caller's group (see below), or a div PASSporT when a call
+    /// that already carries one is forwarded.
+    #[arg(long)]
+    pub identity: bool,
+    /// The Identity in compact form (a baseline PASSporT, without SHAKEN attestation, which
+    /// only the full form carries).
+    #[arg(long, requires = "identity")]
+    pub compact: bool,
+    /// The STI identity (a store AOR with an STI certificate) that signs calls from callers
+    /// the store does not know, with attestation C.
+    #[arg(long, value_name = "AOR", requires = "identity")]
+    pub sti_fallback: Option<String>,
 }
 
 /// The whole `main` of sipsec-sign.
@@ -140,23 +174,30 @@ pub fn run(cli: &SignCli) -> Exit {
     match tool(cli) {
         Ok(sign) => {
             crate::store::watch::look_again_on_sighup();
-            run_filter(&sign, &cli.filter, &cli.common)
+            run_filter(&*sign, &cli.filter, &cli.common)
         }
         Err(e) => setup_failed("sign", e),
     }
 }
 
-/// The tool the command line describes (also run in process by a relay's chain).
-pub fn tool(cli: &SignCli) -> Result<Sign, StoreError> {
+/// The tool the command line describes (also run in process by a relay's chain): the S/MIME
+/// signature, the Identity header, or the one then the other.
+pub fn tool(cli: &SignCli) -> anyhow::Result<Box<dyn Filter + Send>> {
     // The group keys are read per message: a passphrase that cannot read them is a set-up
     // error, not a warning on every message passed on unsigned.
     let store = open_store(&cli.store.store, &cli.key_pass)
         .and_then(|s| s.check_passphrase().map(|()| s))?;
+    let form = match (cli.form, cli.identity) {
+        (Some(f), _) => Some(f),
+        (None, true) => None,
+        (None, false) => Some(Form::Sip),
+    };
     let config = SignOptions {
-        form: cli.form,
+        form: form.unwrap_or(Form::Sip),
         selection: cli.select.clone(),
         digest: cli.digest.algorithm(),
         include_certs: !cli.no_certs,
+        legacy_ciphers: cli.legacy_ciphers,
         handling: cli.handling.handling(),
         transfer: if cli.base64 {
             Transfer::Base64
@@ -168,5 +209,30 @@ pub fn tool(cli: &SignCli) -> Result<Sign, StoreError> {
             internal: cli.internal.clone(),
         },
     };
-    Ok(Sign::new(store, config))
+    if !cli.identity {
+        return Ok(Box::new(Sign::new(store, config)));
+    }
+    let fallback = cli
+        .sti_fallback
+        .as_deref()
+        .map(x509::parse_aor)
+        .transpose()?;
+    let stir = StirSignOptions {
+        compact: cli.compact,
+        trust_from_header: cli.trust_from_header,
+        fallback,
+        freshness: 60,
+    };
+    match form {
+        None => Ok(Box::new(StirSign::new(store, stir))),
+        Some(_) => {
+            // The S/MIME signature reads the store's keys per message, the Identity its STI
+            // keys: each filter gets its own handle on the same store.
+            let second = open_store(&cli.store.store, &cli.key_pass)?;
+            Ok(Box::new(Chain {
+                first: Sign::new(store, config),
+                then: StirSign::new(second, stir),
+            }))
+        }
+    }
 }

@@ -77,7 +77,7 @@ pub fn encrypt(
 /// known — wrong key, not a recipient, damaged DER, bad padding, bad GCM tag — is
 /// [`CmsError::DecryptFailed`] with no further detail, so the result cannot serve as an oracle.
 pub fn decrypt(der: &[u8], key: &PKeyRef<Private>, cert: &X509) -> Result<Decrypted, CmsError> {
-    let cms = CmsContentInfo::from_der(der).map_err(|_| CmsError::DecryptFailed)?;
+    let cms = parse_der(der).map_err(|_| CmsError::DecryptFailed)?;
     let content_type = type_of(&cms);
     if !is_envelope(&content_type) {
         return Err(CmsError::WrongContentType {
@@ -208,6 +208,8 @@ mod tests {
                 decrypt(&tampered, &key, &cert),
                 decrypt(&corrupt, &key, &cert),
                 decrypt(&der[..der.len() - 20], &key, &cert),
+                // Octets after the envelope, which OpenSSL's decoder alone would ignore.
+                decrypt(&[&der[..], &[0, 0]].concat(), &key, &cert),
             ];
             for (case, outcome) in outcomes.into_iter().enumerate() {
                 match outcome {
@@ -257,5 +259,9 @@ mod tests {
             content_type(b"\x30\x00"),
             Err(CmsError::BadDer(_))
         ));
+        let mut longer = signed.clone();
+        longer.push(0);
+        assert!(matches!(content_type(&longer), Err(CmsError::BadDer(_))));
+        assert!(matches!(recipients(&longer), Err(CmsError::BadDer(_))));
     }
 }

@@ -5,6 +5,7 @@
 //! the caller runs the full [`crate::crypto::verify`], which gives the canonical result and
 //! error: this path can only ever say "intact", never "damaged".
 
+use super::check_der;
 use super::der::{element, elements, expect};
 use crate::crypto::{DigestAlgorithm, VerifiedSignature};
 use openssl::hash::{hash, MessageDigest};
@@ -102,23 +103,38 @@ impl CertCache {
         der: &[u8],
         detached: Option<&[u8]>,
     ) -> Option<(VerifiedSignature, [u8; 32])> {
-        // Anything but DER goes to the full path, whose caller refuses it with the reason.
-        super::check_der(der).ok()?;
+        // DER only: any other encoding of the same signature (BER from a streaming producer,
+        // or a re-encoding) is OpenSSL's to judge.
+        check_der(der).ok()?;
         let (ci, rest) = element(der)?;
         if ci.tag != 0x30 || !rest.is_empty() {
             return None;
         }
+        // Every structure exactly as RFC 5652 has it: an element more or less is OpenSSL's to
+        // judge (its decoder refuses what the fuzzer added after the known fields).
         let ci = elements(ci.content)?;
-        if expect(ci.first(), 0x06)?.content != OID_SIGNED_DATA {
+        if ci.len() != 2 || expect(ci.first(), 0x06)?.content != OID_SIGNED_DATA {
             return None;
         }
-        let sd = elements(expect(ci.get(1), 0xa0)?.content)?;
-        let sd = elements(expect(sd.first(), 0x30)?.content)?;
+        let [sd] = &elements(expect(ci.get(1), 0xa0)?.content)?[..] else {
+            return None;
+        };
+        let sd = elements(expect(Some(sd), 0x30)?.content)?;
+        // CMSVersion 1 or 3 for SignedData, 1 for a signer named by issuer and serial.
+        if !matches!(expect(sd.first(), 0x02)?.content, [1] | [3]) {
+            return None;
+        }
         // version, digestAlgorithms, encapContentInfo, [0] certificates, [1] crls, signerInfos
         let encap = elements(expect(sd.get(2), 0x30)?.content)?;
+        if encap.len() > 2 {
+            return None;
+        }
         let econtent_type = expect(encap.first(), 0x06)?.content;
         let attached = match encap.get(1) {
-            Some(e) if e.tag == 0xa0 => Some(expect(elements(e.content)?.first(), 0x04)?.content),
+            Some(e) if e.tag == 0xa0 => match &elements(e.content)?[..] {
+                [octets] => Some(expect(Some(octets), 0x04)?.content),
+                _ => return None,
+            },
             Some(_) => return None,
             None => None,
         };
@@ -138,19 +154,37 @@ impl CertCache {
         if sd.get(at).is_some_and(|e| e.tag == 0xa1) {
             at += 1;
         }
+        if sd.len() != at + 1 {
+            return None;
+        }
         let infos = elements(expect(sd.get(at), 0x31)?.content)?;
         let [info] = &infos[..] else { return None };
         let si = elements(expect(Some(info), 0x30)?.content)?;
+        if si.len() != 6 || expect(si.first(), 0x02)?.content != [1] {
+            return None; // unsigned attributes, another version: OpenSSL's path
+        }
         let sid = expect(si.get(1), 0x30)?;
         let sid = elements(sid.content)?;
+        if sid.len() != 2 {
+            return None;
+        }
         let (issuer, serial) = (
             expect(sid.first(), 0x30)?.whole,
             expect(sid.get(1), 0x02)?.content,
         );
-        let digest_alg = elements(expect(si.get(2), 0x30)?.content)?;
-        let (md, digest) = digest_of(expect(digest_alg.first(), 0x06)?.content)?;
+        let digest_alg = expect(si.get(2), 0x30)?;
+        let (md, digest) = digest_of(expect(elements(digest_alg.content)?.first(), 0x06)?.content)?;
+        // OpenSSL digests the content with the algorithms SignedData lists, and refuses a
+        // signer whose algorithm is not among them: the one signer's must be the one listed.
+        let listed = elements(expect(sd.get(1), 0x31)?.content)?;
+        if !matches!(&listed[..], [one] if one.whole == digest_alg.whole) {
+            return None;
+        }
         let attrs = expect(si.get(3), 0xa0)?;
         let sig_alg = elements(expect(si.get(4), 0x30)?.content)?;
+        if sig_alg.len() > 2 || elements(digest_alg.content)?.len() > 2 {
+            return None;
+        }
         let sig_oid = expect(sig_alg.first(), 0x06)?.content;
         let signature = expect(si.get(5), 0x04)?.content;
 
@@ -158,6 +192,9 @@ impl CertCache {
         let mut content_type_ok = false;
         for attr in elements(attrs.content)? {
             let a = elements(expect(Some(&attr), 0x30)?.content)?;
+            if a.len() != 2 {
+                return None;
+            }
             let oid = expect(a.first(), 0x06)?.content;
             let values = elements(expect(a.get(1), 0x31)?.content)?;
             if oid == OID_MESSAGE_DIGEST {
@@ -250,7 +287,7 @@ mod tests {
                     let opts = CmsSignOptions {
                         digest: digest.clone(),
                         detached,
-                        include_certs: true,
+                        ..CmsSignOptions::default()
                     };
                     let der = sign(BODY, &s, &opts).unwrap();
                     let dc = detached.then_some(BODY);
@@ -272,6 +309,30 @@ mod tests {
         assert_eq!(der_integer_content(&[0x01, 0x02]), [0x01, 0x02]);
         assert_eq!(der_integer_content(&[0x81]), [0x00, 0x81]);
         assert_eq!(der_integer_content(&[]), [0x00]);
+    }
+
+    /// What the cms_verify differential fuzz target found (testdata/fuzz/cms_verify/, in its
+    /// framing: flags, content length, content, CMS): each time the fast path accepted what
+    /// OpenSSL refuses. It must now decline, or agree.
+    #[test]
+    fn the_fuzzers_disagreements_stay_fixed() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/fuzz/cms_verify");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let data = std::fs::read(&path).unwrap();
+            let len = usize::from(u16::from_be_bytes([data[1], data[2]]));
+            let content = &data[3..3 + len];
+            let der = &data[3 + len..];
+            let detached = (data[0] & 1 == 1).then_some(content);
+            let full = crate::crypto::verify(der, detached, &Default::default());
+            if let Some((fast, _)) = CertCache::default().verify(der, detached) {
+                let full = full.unwrap_or_else(|e| panic!("{path:?}: OpenSSL refuses: {e}"));
+                assert_eq!(fast.signer.to_der().unwrap(), full.signer.to_der().unwrap());
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, 10);
     }
 
     #[test]
@@ -339,6 +400,33 @@ mod tests {
         for garbage in [&b""[..], b"\x30\x80\x00\x00", b"\x30\x03\x06\x01\x00"] {
             assert!(cache.verify(garbage, Some(BODY)).is_none());
         }
+        // Other encodings of the same signature: OpenSSL's path judges them (it reads BER),
+        // the fast path takes DER only.
+        assert_eq!(&der[..2], [0x30, 0x82]);
+        let long_length = [&[0x30, 0x83, 0x00][..], &der[2..]].concat();
+        assert!(
+            cache.verify(&long_length, Some(BODY)).is_none(),
+            "long length"
+        );
+        assert!(crate::crypto::verify(&long_length, Some(BODY), &Default::default()).is_ok());
+        let trailing = [&der[..], &[0x00, 0x00]].concat();
+        assert!(
+            cache.verify(&trailing, Some(BODY)).is_none(),
+            "trailing octets"
+        );
+        // The SignedData lists another digest algorithm than the signer's (found by the
+        // cms_verify fuzz target as an emptied list): OpenSSL refuses, so must the fast path.
+        let sha256 = [
+            0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        ];
+        let first = der.windows(sha256.len()).position(|w| w == sha256).unwrap();
+        let mut relisted = der.clone();
+        relisted[first + sha256.len() - 1] = 0x03; // SHA-512
+        assert!(
+            cache.verify(&relisted, Some(BODY)).is_none(),
+            "digest not listed"
+        );
+        assert!(crate::crypto::verify(&relisted, Some(BODY), &Default::default()).is_err());
         // Another signer's certificate swapped in (same issuer name, other key): refused.
         let (other, _) = signer(KeyKind::Rsa);
         let good = sign(BODY, &other, &CmsSignOptions::default()).unwrap();

@@ -4,6 +4,7 @@
 //! any private-key operation, so the caller runs [`crate::crypto::decrypt`]; once the key is
 //! used, every failure is [`Route::Failed`], whatever went wrong (no oracle, no second try).
 
+use super::check_der;
 use super::der::{element, elements, expect};
 use crate::crypto::{ContentCipher, RecipientId};
 use openssl::pkey::Private;
@@ -51,16 +52,26 @@ pub fn open(der: &[u8], recipients: &[RsaRecipient]) -> Route {
 }
 
 fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
+    // DER only, judged before the key is used: other encodings are OpenSSL's.
+    check_der(der).ok()?;
     let (ci, rest) = element(der)?;
     if ci.tag != 0x30 || !rest.is_empty() {
         return None;
     }
+    // Every structure exactly as RFC 5652 has it: an element more or less is OpenSSL's to
+    // judge (its decoder refuses what the fuzzer added after the known fields).
     let ci = elements(ci.content)?;
-    if expect(ci.first(), 0x06)?.content != OID_ENVELOPED_DATA {
+    if ci.len() != 2 || expect(ci.first(), 0x06)?.content != OID_ENVELOPED_DATA {
         return None;
     }
-    let ed = elements(expect(ci.get(1), 0xa0)?.content)?;
-    let ed = elements(expect(ed.first(), 0x30)?.content)?;
+    let [ed] = &elements(expect(ci.get(1), 0xa0)?.content)?[..] else {
+        return None;
+    };
+    let ed = elements(expect(Some(ed), 0x30)?.content)?;
+    // CMSVersion 0 or 2 for EnvelopedData, 0 for key transport to issuer and serial.
+    if !matches!(expect(ed.first(), 0x02)?.content, [0] | [2]) {
+        return None;
+    }
     // version, [0] originatorInfo (not handled here), recipientInfos, encryptedContentInfo
     let infos = elements(expect(ed.get(1), 0x31)?.content)?;
     let eci = elements(expect(ed.get(2), 0x30)?.content)?;
@@ -68,7 +79,7 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     let (cipher, which) = cipher_of(expect(alg.first(), 0x06)?.content)?;
     let iv = expect(alg.get(1), 0x04)?.content;
     let ciphertext = expect(eci.get(2), 0x80)?.content;
-    if iv.len() != 16 || ed.len() != 3 {
+    if iv.len() != 16 || ed.len() != 3 || eci.len() != 3 || alg.len() != 2 {
         return None;
     }
     // Only key transport to issuer and serial (a SEQUENCE in a SEQUENCE): anything else is
@@ -78,6 +89,9 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     for info in &infos {
         let ktri = elements(expect(Some(info), 0x30)?.content)?;
         let rid = elements(expect(ktri.get(1), 0x30)?.content)?;
+        if ktri.len() != 4 || rid.len() != 2 || expect(ktri.first(), 0x02)?.content != [0] {
+            return None;
+        }
         let issuer = expect(rid.first(), 0x30)?.whole;
         let serial = expect(rid.get(1), 0x02)?.content;
         let serial = &serial[serial.iter().position(|&b| b != 0).unwrap_or(serial.len())..];
@@ -94,6 +108,9 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     }
     if let Some((at, ktri)) = chosen {
         let kea = elements(expect(ktri.get(2), 0x30)?.content)?;
+        if kea.len() > 2 {
+            return None;
+        }
         let default_params = match kea.get(1) {
             None => true,
             Some(p) => p.tag == 0x30 && p.content.is_empty(),
@@ -160,6 +177,34 @@ mod tests {
         }
     }
 
+    /// What the cms_decrypt differential fuzz target found (testdata/fuzz/cms_decrypt/, for the
+    /// test key testdata/bc/rsa.key): the fast path opened envelopes OpenSSL refuses. It must
+    /// now decline, fail, or agree.
+    #[test]
+    fn the_fuzzers_disagreements_stay_fixed() {
+        let base = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/");
+        let read = |name: &str| std::fs::read(format!("{base}{name}")).unwrap();
+        let cert = openssl::x509::X509::from_pem(&read("bc/rsa.pem")).unwrap();
+        let key = openssl::pkey::PKey::private_key_from_pem(&read("bc/rsa.key")).unwrap();
+        let r = RsaRecipient {
+            issuer: cert.issuer_name().to_der().unwrap(),
+            serial: cert.serial_number().to_bn().unwrap().to_vec(),
+            key: key.rsa().unwrap(),
+        };
+        let mut seen = 0;
+        for entry in std::fs::read_dir(format!("{base}fuzz/cms_decrypt")).unwrap() {
+            let path = entry.unwrap().path();
+            let der = std::fs::read(&path).unwrap();
+            if let Route::Opened(content, _, _, _) = open(&der, std::slice::from_ref(&r)) {
+                let full = crate::crypto::decrypt(&der, &key, &cert)
+                    .unwrap_or_else(|e| panic!("{path:?}: OpenSSL refuses: {e}"));
+                assert_eq!(content, full.content);
+            }
+            seen += 1;
+        }
+        assert_eq!(seen, 4);
+    }
+
     #[test]
     fn other_envelopes_take_the_full_path_and_damage_fails() {
         let (cert, r) = recipient();
@@ -174,6 +219,15 @@ mod tests {
         let not_ours = env(&other, ContentCipher::Aes128Cbc, RsaPadding::Oaep);
         assert!(matches!(open(&not_ours, rs), Route::Full));
         assert!(matches!(open(b"\x30\x00", rs), Route::Full));
+        // Another encoding of a common envelope (a long length, octets after it): OpenSSL's.
+        let common = env(&cert, ContentCipher::Aes128Cbc, RsaPadding::Oaep);
+        assert_eq!(&common[..2], [0x30, 0x82]);
+        let long_length = [&[0x30, 0x83, 0x00][..], &common[2..]].concat();
+        assert!(matches!(open(&long_length, rs), Route::Full));
+        assert!(matches!(
+            open(&[&common[..], &[0]].concat(), rs),
+            Route::Full
+        ));
         // Once the key is used, damage is a failure, never a retry on the full path. (The
         // wrapped key is the 256-byte OCTET STRING; a changed byte breaks OAEP for certain,
         // unlike a changed content byte, whose CBC padding may come out valid by chance.)

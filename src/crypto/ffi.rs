@@ -8,12 +8,12 @@
 //! - `get1` functions and `CMS_get0_signers` return a new stack that we free; for `get1` the
 //!   elements are ours too (`sk_X509_pop_free`), for `get0_signers` they are not (`sk_free`).
 
-use std::ffi::{c_int, c_uint, c_void};
+use std::ffi::{c_int, c_long, c_uint, c_void};
 use std::ptr;
 
 use foreign_types::{ForeignType, ForeignTypeRef};
 use openssl::asn1::{Asn1IntegerRef, Asn1ObjectRef, Asn1OctetStringRef, Asn1TimeRef};
-use openssl::cms::{CMSOptions, CmsContentInfoRef};
+use openssl::cms::{CMSOptions, CmsContentInfo, CmsContentInfoRef};
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
@@ -29,6 +29,7 @@ const CMS_RECIPINFO_TRANS: c_int = 0;
 const CMS_RECIPINFO_AGREE: c_int = 1;
 
 extern "C" {
+    fn X509_check_ca(x: *mut sys::X509) -> c_int;
     fn CMS_add1_signer(
         cms: *mut sys::CMS_ContentInfo,
         signer: *mut sys::X509,
@@ -62,9 +63,6 @@ extern "C" {
         bytes: *const c_void,
         len: c_int,
     ) -> c_int;
-    fn CMS_add_standard_smimecap(algs: *mut *mut sys::OPENSSL_STACK) -> c_int;
-    fn i2d_X509_ALGORS(algs: *const sys::OPENSSL_STACK, out: *mut *mut u8) -> c_int;
-    fn X509_ALGOR_free(alg: *mut sys::X509_ALGOR);
     fn CMS_signed_get_attr(si: *const Opaque, loc: c_int) -> *mut sys::X509_ATTRIBUTE;
     fn X509_ATTRIBUTE_get0_data(
         attr: *mut sys::X509_ATTRIBUTE,
@@ -170,25 +168,25 @@ unsafe fn take_cert_stack(sk: *mut sys::stack_st_X509, owned: bool) -> Vec<X509>
 
 /// Adds one signer with an explicit digest to a CMS made with `CMSOptions::PARTIAL`, then
 /// computes the signature over `data` (`CMS_add1_signer` + `CMS_final`): the only way to
-/// choose the digest, since `CMS_sign` always uses the key's default.
+/// choose the digest, since `CMS_sign` always uses the key's default. `capabilities` is the DER
+/// of the SMIMECapabilities attribute's value.
 pub(crate) fn add_signer_and_finalise(
     cms: &mut CmsContentInfoRef,
     cert: &X509Ref,
     key: &PKeyRef<Private>,
     md: MessageDigest,
     data: &[u8],
+    capabilities: &[u8],
     flags: CMSOptions,
 ) -> Result<(), ErrorStack> {
     let bio = MemBio::new(data)?;
-    let capabilities = standard_smime_capabilities()?;
     // SAFETY: all pointers come from live borrowed objects; CMS_add1_signer up-refs the
     // certificate and key it keeps, and returns a SignerInfo owned by `cms` (not freed here);
     // CMS_signed_add1_attr_by_NID copies the bytes. CMS_final only reads from the BIO.
     unsafe {
-        // The SMIMECapabilities attribute CMS_add1_signer would build, from the copy made once:
-        // building it looks up eight algorithms by name under OpenSSL's global locks, a sixth
-        // of a P-256 signature and the main contention between two signing threads. Signed
-        // attributes are a DER SET OF, sorted when encoded, so the output is the same.
+        // Our SMIMECapabilities list (`capabilities`, DER) instead of the one CMS_add1_signer
+        // builds, which offers RC2 and single DES and omits AES-GCM; made by the caller once,
+        // as building OpenSSL's looked up algorithms under global locks for every signature.
         let si = cvt_p(CMS_add1_signer(
             cms.as_ptr(),
             cert.as_ptr(),
@@ -212,39 +210,26 @@ pub(crate) fn add_signer_and_finalise(
     }
 }
 
-unsafe extern "C" fn free_algor(alg: *mut c_void) {
-    // SAFETY: called by OPENSSL_sk_pop_free on the X509_ALGOR elements of a stack we own.
-    unsafe { X509_ALGOR_free(alg.cast()) }
+/// Decodes the CMS ContentInfo at the front of `der` (DER or BER, as OpenSSL reads it) and says
+/// how many octets it took, so that the caller can refuse what follows it: OpenSSL's own
+/// decoder stops at the end of the structure and ignores the rest.
+pub(crate) fn cms_from_der_prefix(der: &[u8]) -> Result<(CmsContentInfo, usize), ErrorStack> {
+    let len = c_long::try_from(der.len()).map_err(|_| ErrorStack::get())?;
+    let mut at = der.as_ptr();
+    // SAFETY: d2i reads at most `len` octets from `at` (a live borrow) and advances `at` past
+    // what it decoded; the returned object is new and owned by the CmsContentInfo made here.
+    unsafe {
+        let cms = cvt_p(sys::d2i_CMS_ContentInfo(ptr::null_mut(), &mut at, len))?;
+        let used = at.offset_from(der.as_ptr());
+        Ok((CmsContentInfo::from_ptr(cms), used as usize))
+    }
 }
 
-/// The DER of the SMIMECapabilities list OpenSSL puts in every signature
-/// (`CMS_add_standard_smimecap`: the content ciphers this OpenSSL offers), made once.
-pub(crate) fn standard_smime_capabilities() -> Result<&'static [u8], ErrorStack> {
-    static CAPABILITIES: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    if let Some(der) = CAPABILITIES.get() {
-        return Ok(der);
-    }
-    // SAFETY: the stack is created by CMS_add_standard_smimecap and freed here with its
-    // X509_ALGOR elements; i2d with a null output only measures, then writes into a buffer of
-    // that length.
-    let der = unsafe {
-        let mut algs: *mut sys::OPENSSL_STACK = ptr::null_mut();
-        let added = CMS_add_standard_smimecap(&mut algs);
-        let der = if added == 1 && !algs.is_null() {
-            let len = i2d_X509_ALGORS(algs, ptr::null_mut());
-            let mut der = vec![0u8; usize::try_from(len).unwrap_or(0)];
-            let mut out = der.as_mut_ptr();
-            (len > 0 && i2d_X509_ALGORS(algs, &mut out) == len).then_some(der)
-        } else {
-            None
-        };
-        if !algs.is_null() {
-            sys::OPENSSL_sk_pop_free(algs, Some(free_algor));
-        }
-        der
-    };
-    let der = der.ok_or_else(ErrorStack::get)?;
-    Ok(CAPABILITIES.get_or_init(|| der))
+/// Whether `cert` may issue certificates (X509_check_ca: basicConstraints cA, or a v1 root).
+pub(crate) fn is_ca(cert: &X509Ref) -> bool {
+    // SAFETY: X509_check_ca only reads the certificate (it caches its decoded extensions, as
+    // every OpenSSL getter does, under OpenSSL's own lock).
+    unsafe { X509_check_ca(cert.as_ptr()) != 0 }
 }
 
 /// Adds recipients to a CMS made with `CMSOptions::PARTIAL` and encrypts `data`

@@ -9,8 +9,9 @@
 //!   a decrypting proxy cannot be used as a padding or tag oracle.
 //! - All `unsafe` (functions the `openssl` crate lacks) lives in `ffi.rs`.
 
+pub mod capabilities;
 pub mod constraints;
-mod der;
+pub(crate) mod der;
 mod envelope;
 pub mod fastcms;
 pub mod fastenv;
@@ -24,7 +25,9 @@ mod trust;
 pub use envelope::{content_type, decrypt, encrypt, recipients, CmsEncryptOptions, Decrypted};
 pub use sign::{sign, verify, CmsSignOptions, Signer, VerifiedSignature, VerifyContext};
 pub use strict::{check_der, signature_identity, DerError};
-pub use trust::{chain_key, check_trust, ChainKey, TrustContext, TrustPurpose, TrustVerdict};
+pub use trust::{
+    chain_key, check_trust, is_ca_certificate, ChainKey, TrustContext, TrustPurpose, TrustVerdict,
+};
 
 use openssl::error::ErrorStack;
 use openssl::hash::MessageDigest;
@@ -101,8 +104,33 @@ pub fn has_sip_domain_purpose(cert: &X509Ref) -> bool {
     })
 }
 
+/// One CMS ContentInfo, as OpenSSL decodes it (DER, or BER as some producers stream it), and
+/// nothing after it: octets OpenSSL would ignore would let one signature travel in many
+/// encodings.
 pub(crate) fn parse_der(der: &[u8]) -> Result<openssl::cms::CmsContentInfo, CmsError> {
-    openssl::cms::CmsContentInfo::from_der(der).map_err(|e| CmsError::BadDer(first_reason(&e)))
+    let (cms, used) =
+        ffi::cms_from_der_prefix(der).map_err(|e| CmsError::BadDer(first_reason(&e)))?;
+    match der.len() - used {
+        0 => Ok(cms),
+        after => Err(CmsError::BadDer(format!("{after} octets after the CMS"))),
+    }
+}
+
+/// The DER of a CMS ContentInfo: `None` when `der` is DER already, else OpenSSL's re-encoding of
+/// what it reads (BER from streaming producers such as gpgsm and Bouncy Castle), which must then
+/// be DER. Refused when OpenSSL does not read it or octets follow it (the error names why it
+/// was not DER). One signature thus has one encoding, whatever carried it.
+pub fn der_encoding(der: &[u8]) -> Result<Option<Vec<u8>>, CmsError> {
+    let Err(not_der) = check_der(der) else {
+        return Ok(None);
+    };
+    let named = |e: CmsError| CmsError::BadDer(format!("{not_der}; {e}"));
+    let cms = parse_der(der).map_err(named)?;
+    let again = cms
+        .to_der()
+        .map_err(CmsError::openssl("re-encoding the CMS"))?;
+    check_der(&again).map_err(|e| CmsError::BadDer(format!("{not_der}; re-encoded: {e}")))?;
+    Ok(Some(again))
 }
 
 /// Seconds since 1970 of an ASN.1 time.

@@ -6,7 +6,9 @@ use openssl::pkey::{PKey, PKeyRef, Private};
 use openssl::stack::Stack;
 use openssl::x509::X509;
 
-use super::{envelope, ffi, first_reason, parse_der, CmsContentType, CmsError, DigestAlgorithm};
+use super::{
+    capabilities, envelope, ffi, first_reason, parse_der, CmsContentType, CmsError, DigestAlgorithm,
+};
 
 /// A signing identity: certificate, its private key, and the intermediates up to (not
 /// including) the trust anchor.
@@ -26,6 +28,8 @@ pub struct CmsSignOptions {
     /// Include the signer certificate and chain; without them the receiver must already hold
     /// the signer's certificate (RFC 6216 does this).
     pub include_certs: bool,
+    /// Also advertise 3DES in SMIMECapabilities, for peers that have nothing better.
+    pub legacy_ciphers: bool,
 }
 
 impl Default for CmsSignOptions {
@@ -34,6 +38,7 @@ impl Default for CmsSignOptions {
             digest: DigestAlgorithm::Sha256,
             detached: true,
             include_certs: true,
+            legacy_ciphers: false,
         }
     }
 }
@@ -80,6 +85,7 @@ pub fn sign(content: &[u8], signer: &Signer, opts: &CmsSignOptions) -> Result<Ve
         &signer.key,
         md,
         content,
+        capabilities::advertised(opts.legacy_ciphers),
         signer_flags,
     )
     .map_err(CmsError::openssl("signing"))?;
@@ -194,36 +200,32 @@ mod tests {
     }
 
     #[test]
-    fn the_capabilities_attribute_is_the_one_openssl_builds() {
+    fn the_capabilities_attribute_advertises_what_we_decrypt() {
         let s = signer(KeyKind::P256);
-        let ours = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
-        // OpenSSL's own path (CMS_sign), which builds the list for every signature.
-        let theirs = CmsContentInfo::sign(
-            Some(&s.cert),
-            Some(&s.key),
-            None,
-            Some(BODY),
-            CMSOptions::BINARY | CMSOptions::DETACHED,
-        )
-        .unwrap()
-        .to_der()
-        .unwrap();
         // smimeCapabilities (1.2.840.113549.1.9.15), its SET, then the list.
-        let capabilities = ffi::standard_smime_capabilities().unwrap();
         let oid = [
             0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x0f,
         ];
-        let at = |der: &[u8]| der.windows(oid.len()).position(|w| w == oid);
-        for der in [&ours, &theirs] {
-            let after_oid = at(der).expect("SMIMECapabilities present") + oid.len();
+        for legacy in [false, true] {
+            let opts = CmsSignOptions {
+                legacy_ciphers: legacy,
+                ..CmsSignOptions::default()
+            };
+            let der = sign(BODY, &s, &opts).unwrap();
+            let list = capabilities::advertised(legacy);
+            let at = der.windows(oid.len()).position(|w| w == oid).unwrap() + oid.len();
             // SET header (tag 0x31 and a one-byte length: the list is short), then the list.
-            assert_eq!(der[after_oid], 0x31);
+            assert_eq!(der[at], 0x31);
+            assert_eq!(&der[at + 2..at + 2 + list.len()], list);
+            let ciphers = capabilities::parse(list).unwrap();
             assert_eq!(
-                &der[after_oid + 2..after_oid + 2 + capabilities.len()],
-                capabilities
+                ciphers.contains(&crate::crypto::ContentCipher::DesEde3Cbc),
+                legacy
             );
+            assert_eq!(ciphers[0], crate::crypto::ContentCipher::Aes256Gcm);
+            // OpenSSL reads it back as the signer's attribute and the signature verifies.
+            assert!(verify(&der, Some(BODY), &VerifyContext::default()).is_ok());
         }
-        assert!(capabilities.len() > 20, "AES ciphers at least");
     }
 
     #[test]
@@ -240,7 +242,7 @@ mod tests {
                     let opts = CmsSignOptions {
                         digest: digest.clone(),
                         detached,
-                        include_certs: true,
+                        ..CmsSignOptions::default()
                     };
                     let der = sign(BODY, &s, &opts).unwrap();
                     let dc = detached.then_some(BODY);
@@ -333,6 +335,28 @@ mod tests {
             sign(BODY, &mixed, &CmsSignOptions::default()),
             Err(CmsError::KeyMismatch)
         ));
+    }
+
+    #[test]
+    fn octets_after_the_cms_are_refused_ber_is_read() {
+        let s = signer(KeyKind::Rsa);
+        let ours = sign(BODY, &s, &Default::default()).unwrap();
+        // Bouncy Castle's streamed signature: indefinite lengths throughout.
+        let ber = include_bytes!("../../testdata/bc/signed-rsa-attached-ber.p7").to_vec();
+        assert_eq!(ber[1], 0x80);
+        for (der, detached) in [(ours, Some(BODY)), (ber, None)] {
+            assert!(verify(&der, detached, &VerifyContext::default()).is_ok());
+            for extra in [&[0u8][..], &[0, 0], b"\x05\x00", b"\r\n"] {
+                let mut longer = der.clone();
+                longer.extend_from_slice(extra);
+                let err = verify(&longer, detached, &VerifyContext::default()).err();
+                let want = format!("{} octets after the CMS", extra.len());
+                assert!(
+                    matches!(&err, Some(CmsError::BadDer(why)) if *why == want),
+                    "{err:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! the signers' signature values with their issuer and serial, whatever carries them.
 //!
 //! The check is the minimal correct subset of DER (X.690 §10) over the crate's one DER reader:
-//! definite lengths in the fewest octets, primitive strings, INTEGERs without padding, low tag
-//! numbers (CMS uses no others), and nothing after the outermost element.
+//! definite lengths in the fewest octets, primitive strings, INTEGERs without padding, BOOLEANs
+//! 00 or FF, SET OF elements in ascending order, low tag numbers (CMS uses no others), and
+//! nothing after the outermost element. The fast paths take nothing else.
 
 use super::der::{self, Tlv};
 use openssl::hash::{hash, MessageDigest};
@@ -30,6 +31,10 @@ pub enum DerError {
     EmptyInteger,
     #[error("a constructed string (BER, not DER)")]
     ConstructedString,
+    #[error("a BOOLEAN other than 00 or FF")]
+    Boolean,
+    #[error("a SET OF whose elements are not in ascending order")]
+    UnsortedSet,
     #[error("a high tag number, which CMS does not use")]
     HighTag,
     #[error("nested more than {MAX_DEPTH} levels deep")]
@@ -77,13 +82,40 @@ fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
     while !input.is_empty() {
         let (tlv, after) = element(input)?;
         match tlv.tag {
+            0x01 if !matches!(tlv.content, [0x00 | 0xff]) => return Err(DerError::Boolean),
             0x02 => check_integer(tlv.content)?,
             // BIT, OCTET, UTF8, Printable, IA5 and the other string types, constructed.
             0x23 | 0x24 | 0x2c | 0x32..=0x3e => return Err(DerError::ConstructedString),
+            0x31 => {
+                check_elements(tlv.content, depth + 1)?;
+                check_set_order(tlv.content)?;
+            }
             t if t & 0x20 != 0 => check_elements(tlv.content, depth + 1)?,
             _ => {}
         }
         input = after;
+    }
+    Ok(())
+}
+
+/// X.690 §11.6: a SET OF's element encodings in ascending order, compared as octet strings with
+/// the shorter padded with trailing zeros. (Every SET in CMS and in a certificate is a SET OF;
+/// a signer's attributes are signed as sent, and OpenSSL sorts them before checking.)
+fn check_set_order(content: &[u8]) -> Result<(), DerError> {
+    let elements = der::elements(content).ok_or(DerError::Truncated)?;
+    for pair in elements.windows(2) {
+        let (a, b) = (pair[0].whole, pair[1].whole);
+        let width = a.len().max(b.len());
+        let padded = |e: &[u8]| {
+            e.iter()
+                .copied()
+                .chain(std::iter::repeat(0))
+                .take(width)
+                .collect::<Vec<u8>>()
+        };
+        if padded(a) > padded(b) {
+            return Err(DerError::UnsortedSet);
+        }
     }
     Ok(())
 }
@@ -179,7 +211,12 @@ mod tests {
 
     #[test]
     fn every_non_der_encoding_is_named() {
-        let cases: [(&[u8], DerError); 10] = [
+        let cases: [(&[u8], DerError); 12] = [
+            (&[0x30, 0x03, 0x01, 0x01, 0x01], DerError::Boolean),
+            (
+                &[0x31, 0x06, 0x02, 0x01, 0x02, 0x02, 0x01, 0x01],
+                DerError::UnsortedSet,
+            ),
             (&[0x30, 0x00, 0x00], DerError::Trailing(1)),
             (&[0x30, 0x81, 0x01, 0x05, 0x00], DerError::LongLength),
             (&[0x30, 0x82, 0x00, 0x00], DerError::LongLength),
@@ -200,6 +237,9 @@ mod tests {
             &[0x02, 0x01, 0x00],
             &[0x02, 0x02, 0xff, 0x7f],
             &[0x30, 0x03, 0x02, 0x01, 0x7f],
+            // A shorter element sorts as if padded with zeros: 04 00 before 04 01 00.
+            &[0x31, 0x05, 0x04, 0x00, 0x04, 0x01, 0x00],
+            &[0x30, 0x03, 0x01, 0x01, 0xff],
         ] {
             assert_eq!(check_der(ok), Ok(()), "{ok:02x?}");
         }

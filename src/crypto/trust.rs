@@ -52,6 +52,8 @@ pub enum TrustVerdict {
     },
     UntrustedRoot {
         depth: u32,
+        /// Where the chain stops, so the fix can be named.
+        end: ChainEnd,
     },
     Revoked {
         depth: u32,
@@ -78,6 +80,71 @@ pub enum TrustVerdict {
     },
 }
 
+/// Where a chain that reaches no anchor stops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainEnd {
+    /// The signer's own certificate is self-signed, and no anchor.
+    SelfSignedSigner { subject: String },
+    /// A self-signed CA certificate above the signer, and no anchor.
+    UntrustedRoot { subject: String },
+    /// The issuer of `subject` is neither an anchor nor among the certificates given.
+    MissingIssuer { subject: String, issuer: String },
+}
+
+impl ChainEnd {
+    /// Judged on the last certificate OpenSSL could chain to.
+    fn of(last: &X509, depth_of_last: usize) -> ChainEnd {
+        let subject = name_text(last.subject_name());
+        if last.issued(last) != X509VerifyResult::OK {
+            let issuer = name_text(last.issuer_name());
+            ChainEnd::MissingIssuer { subject, issuer }
+        } else if depth_of_last == 0 {
+            ChainEnd::SelfSignedSigner { subject }
+        } else {
+            ChainEnd::UntrustedRoot { subject }
+        }
+    }
+}
+
+impl std::fmt::Display for ChainEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChainEnd::SelfSignedSigner { subject } => write!(
+                f,
+                "the signer's certificate ({subject}) is self-signed and not an anchor of this \
+                 store; have the signer's store issue it from an issuing CA \
+                 (sipsec-certgen init-intermediate, then issue), and add that store's \
+                 root/cert.pem here with sipsec-certgen anchor add"
+            ),
+            ChainEnd::UntrustedRoot { subject } => write!(
+                f,
+                "the chain ends at the root CA {subject}, which is not an anchor of this \
+                 store; if you trust it, add it with sipsec-certgen anchor add FILE (a sipsec \
+                 store keeps it in root/cert.pem)"
+            ),
+            ChainEnd::MissingIssuer { subject, issuer } => write!(
+                f,
+                "{subject} was issued by {issuer}, which is neither an anchor of this store \
+                 nor sent with the signature; add the root CA above it with sipsec-certgen \
+                 anchor add FILE (a sipsec store keeps it in root/cert.pem)"
+            ),
+        }
+    }
+}
+
+/// A certificate name for a person: its common name, else the whole name.
+fn name_text(name: &openssl::x509::X509NameRef) -> String {
+    let common_names: Vec<String> = name
+        .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+        .filter_map(|e| e.data().to_string().ok())
+        .map(|cn| format!("\"{cn}\""))
+        .collect();
+    match common_names.is_empty() {
+        false => common_names.join(", "),
+        true => format!("{name:?}"),
+    }
+}
+
 impl TrustVerdict {
     pub fn is_trusted(&self) -> bool {
         matches!(self, TrustVerdict::Trusted { .. })
@@ -92,17 +159,21 @@ impl std::fmt::Display for TrustVerdict {
             TrustVerdict::NotYetValid { depth } => {
                 write!(f, "certificate not yet valid (depth {depth})")
             }
-            TrustVerdict::UntrustedRoot { depth } => write!(
-                f,
-                "no chain to a trust anchor (depth {depth}); add the issuing CA to the anchors"
-            ),
+            TrustVerdict::UntrustedRoot { depth, end } => {
+                write!(f, "no chain to a trust anchor (depth {depth}): {end}")
+            }
             TrustVerdict::Revoked { depth } => write!(f, "certificate revoked (depth {depth})"),
             TrustVerdict::BadPurpose { depth } => write!(
                 f,
                 "certificate not allowed for S/MIME (key usage or extended key usage, depth {depth})"
             ),
             TrustVerdict::CrlUnavailable { depth, reason } => {
-                write!(f, "revocation unknown: {reason} (depth {depth}); supply a current CRL")
+                write!(
+                    f,
+                    "revocation unknown: {reason} (depth {depth}); put the issuer's current CRL \
+                     in this store's crl/ directory (a sipsec store publishes its own with \
+                     sipsec-certgen crl)"
+                )
             }
             TrustVerdict::NameConstraints {
                 ca_depth,
@@ -119,6 +190,11 @@ impl std::fmt::Display for TrustVerdict {
             } => write!(f, "certificate rejected: {reason} (code {code}, depth {depth})"),
         }
     }
+}
+
+/// Whether `cert` may issue certificates (basicConstraints cA): a candidate intermediate.
+pub fn is_ca_certificate(cert: &X509) -> bool {
+    ffi::is_ca(cert)
 }
 
 /// Judges `cert` with the intermediates in `chain` (extra certificates, e.g. those carried in
@@ -175,10 +251,10 @@ pub fn check_trust(
             Ok((error, c.error_depth(), built))
         })
         .map_err(setup("verifying the chain"))?;
-    Ok(verdict(error, depth, built))
+    Ok(verdict(cert, error, depth, built))
 }
 
-fn verdict(error: X509VerifyResult, depth: u32, chain: Vec<X509>) -> TrustVerdict {
+fn verdict(cert: &X509, error: X509VerifyResult, depth: u32, chain: Vec<X509>) -> TrustVerdict {
     let code = error.as_raw();
     match code {
         sys::X509_V_OK => {
@@ -201,7 +277,13 @@ fn verdict(error: X509VerifyResult, depth: u32, chain: Vec<X509>) -> TrustVerdic
         | sys::X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT
         | sys::X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN
         | sys::X509_V_ERR_CERT_UNTRUSTED
-        | sys::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE => TrustVerdict::UntrustedRoot { depth },
+        | sys::X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE => {
+            let end = match chain.last() {
+                Some(last) => ChainEnd::of(last, chain.len() - 1),
+                None => ChainEnd::of(cert, 0),
+            };
+            TrustVerdict::UntrustedRoot { depth, end }
+        }
         sys::X509_V_ERR_CERT_REVOKED => TrustVerdict::Revoked { depth },
         sys::X509_V_ERR_INVALID_PURPOSE
         | sys::X509_V_ERR_KEYUSAGE_NO_DIGITAL_SIGNATURE
@@ -286,6 +368,9 @@ mod tests {
         // Without the intermediate there is no path.
         let v = check_trust(&leaf, &[], &ctx(vec![root.cert.clone()])).unwrap();
         assert!(matches!(v, TrustVerdict::UntrustedRoot { .. }), "{v}");
+        // Which of them may be offered as intermediates.
+        assert!(is_ca_certificate(&root.cert) && is_ca_certificate(&inter.cert));
+        assert!(!is_ca_certificate(&leaf));
     }
 
     #[test]
@@ -294,7 +379,10 @@ mod tests {
         let stranger = Ca::new(KeyKind::Rsa);
         let (leaf, _) = ca.leaf(KeyKind::Rsa, "sip:alice@example.com");
         let v = check_trust(&leaf, &[], &ctx(vec![stranger.cert.clone()])).unwrap();
-        assert!(matches!(v, TrustVerdict::UntrustedRoot { depth: 0 }), "{v}");
+        assert!(
+            matches!(v, TrustVerdict::UntrustedRoot { depth: 0, .. }),
+            "{v}"
+        );
 
         let (old, _) = ca.leaf_with(KeyKind::Rsa, "sip:old@example.com", Validity::Expired, true);
         let v = check_trust(&old, &[], &ctx(vec![ca.cert.clone()])).unwrap();
@@ -388,5 +476,43 @@ mod tests {
         let k1 = chain_key(&a, &[]).unwrap();
         assert_eq!(k1, chain_key(&a, &[]).unwrap());
         assert_ne!(k1, chain_key(&a, std::slice::from_ref(&ca.cert)).unwrap());
+    }
+
+    #[test]
+    fn an_untrusted_chain_names_where_it_stops_and_the_fix() {
+        let ca = Ca::new(KeyKind::P256);
+        let stranger = Ca::new(KeyKind::P256);
+        let (leaf, _) = ca.leaf(KeyKind::P256, "sip:alice@example.com");
+        let anchors = || ctx(vec![stranger.cert.clone()]);
+        let ca_name = name_text(ca.cert.subject_name());
+        let end = |v: TrustVerdict| match v {
+            TrustVerdict::UntrustedRoot { end, .. } => end,
+            other => panic!("{other}"),
+        };
+        let missing = end(check_trust(&leaf, &[], &anchors()).unwrap());
+        assert!(
+            matches!(&missing, ChainEnd::MissingIssuer { issuer, .. } if *issuer == ca_name),
+            "{missing:?}"
+        );
+        assert!(missing.to_string().contains("nor sent with the signature"));
+        let root = end(check_trust(&leaf, std::slice::from_ref(&ca.cert), &anchors()).unwrap());
+        assert_eq!(
+            root,
+            ChainEnd::UntrustedRoot {
+                subject: ca_name.clone()
+            }
+        );
+        assert!(root.to_string().contains("anchor add FILE"), "{root}");
+        let self_signed = end(check_trust(&ca.cert, &[], &anchors()).unwrap());
+        assert_eq!(self_signed, ChainEnd::SelfSignedSigner { subject: ca_name });
+        let text = TrustVerdict::UntrustedRoot {
+            depth: 0,
+            end: self_signed,
+        }
+        .to_string();
+        assert!(
+            text.contains("is self-signed") && text.contains("init-intermediate"),
+            "{text}"
+        );
     }
 }

@@ -192,6 +192,9 @@ fn oversized_header_section_is_refused() {
 fn endless_garbage_without_line_ends_is_bounded() {
     let mut f = StreamFramer::with_max_size(OnGarbage::Resync, 100);
     f.push(&[b'z'; 150]);
+    assert_eq!(f.next_event(), None, "more garbage may follow");
+    assert_eq!(f.buffered(), 0);
+    f.finish();
     assert!(matches!(
         f.next_event(),
         Some(FrameEvent::Garbage {
@@ -200,7 +203,6 @@ fn endless_garbage_without_line_ends_is_bounded() {
             resume_at: None
         })
     ));
-    assert_eq!(f.buffered(), 0);
 }
 
 #[test]
@@ -245,4 +247,48 @@ fn a_defective_head_is_refused_only_once_its_empty_line_arrives() {
         f.next_event(),
         Some(FrameEvent::Refused { ref error, .. }) if error.kind == ParseErrorKind::Incomplete
     ));
+}
+
+#[test]
+fn a_long_run_of_garbage_is_one_event_whatever_the_buffers() {
+    // 24 times the size cap of binary bytes with line feeds here and there, then a message.
+    let max_size = 1000;
+    let len = 24 * max_size;
+    let garbage: Vec<u8> = (0..len)
+        .map(|i| match i % 97 == 96 || i == len - 1 {
+            true => b'\n',
+            false => (i % 251) as u8 | 0x80,
+        })
+        .collect();
+    let mut input = garbage.clone();
+    input.extend_from_slice(MSG);
+    for (chunk, with_message) in [(1, true), (333, true), (4096, true), (4096, false)] {
+        let input = if with_message {
+            &input[..]
+        } else {
+            &garbage[..]
+        };
+        let mut f = StreamFramer::with_max_size(OnGarbage::Resync, max_size);
+        let mut events = Vec::new();
+        for piece in input.chunks(chunk) {
+            f.push(piece);
+            events.extend(drain(&mut f));
+        }
+        f.finish();
+        events.extend(drain(&mut f));
+        let resume_at = with_message.then_some(garbage.len() as u64);
+        assert_eq!(
+            events[0],
+            FrameEvent::Garbage {
+                offset: 0,
+                len: garbage.len() as u64,
+                resume_at,
+            },
+            "chunk {chunk}"
+        );
+        assert_eq!(events.len(), 1 + usize::from(with_message), "chunk {chunk}");
+        if with_message {
+            assert_eq!(offsets_of_messages(&events), [garbage.len() as u64]);
+        }
+    }
 }

@@ -5,15 +5,16 @@
 //! [`Decision`]: what to send where, and a one-line note saying why.
 
 use super::registrar::{Location, RegisterOutcome};
-use super::{Config, Peer, Transport};
+use super::{Config, Peer, ServerIdentity, Transport};
 use crate::auth::attribution::Attribution;
 use crate::auth::gate::{AuthCounters, AuthGate, RequestAuth};
 use crate::header::{split_list, Via};
 use crate::message::Message;
 use crate::uri::{Host, Scheme, Uri};
 use crate::HeaderKind;
+use siphasher::sip::SipHasher13;
 use std::fmt::Write as _;
-use std::hash::{BuildHasher, DefaultHasher, Hash, Hasher, RandomState};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 
 /// RFC 3261 §18.1.1: a request this large goes over a congestion-controlled transport.
@@ -24,43 +25,75 @@ const BRANCH_PREFIX: &str = "z9hG4bKsr";
 
 /// One message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Send {
+pub struct Transmit {
     pub to: Peer,
     pub bytes: Vec<u8>,
     /// A response over TCP or TLS whose connection (`to`) is gone goes here on a new
     /// connection: the `received` address and the sent-by port (RFC 3261 §18.2.2).
     pub fallback: Option<Peer>,
+    /// For a request: what the next hop's certificate must name when a TLS connection is
+    /// opened for it. `None` (responses): the address it goes to.
+    pub identity: Option<ServerIdentity>,
 }
 
-impl Send {
-    fn new(to: Peer, bytes: Vec<u8>) -> Send {
-        Send {
+impl Transmit {
+    fn new(to: Peer, bytes: Vec<u8>) -> Transmit {
+        Transmit {
             to,
             bytes,
             fallback: None,
+            identity: None,
         }
     }
 }
 
-/// The key of the transaction part of our branches (§16.11).
-#[derive(Debug, Clone)]
-pub enum BranchKey {
+/// The relay's key (SipHash-1-3, 128 bits): it keys the transaction part of our branches
+/// (§16.11), so that responses can be checked, and the MAC of our Record-Route.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RelayKey {
+    k0: u64,
+    k1: u64,
+}
+
+/// The key is a secret: never printed.
+impl std::fmt::Debug for RelayKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RelayKey(..)")
+    }
+}
+
+impl RelayKey {
     /// A key drawn at random for this process, so that branches cannot be predicted.
-    Random(RandomState),
-    /// SipHash under a fixed key: reproducible branches (`--stdio` transcripts, tests).
-    Fixed,
-}
-
-impl BranchKey {
-    pub fn random() -> BranchKey {
-        BranchKey::Random(RandomState::new())
+    pub fn random() -> RelayKey {
+        let mut bytes = [0u8; 32];
+        // The CSPRNG fails only when the system has no entropy source at all.
+        openssl::rand::rand_bytes(&mut bytes).expect("OpenSSL's random generator");
+        RelayKey::from_secret(&bytes)
     }
 
-    fn hasher(&self) -> DefaultHasher {
-        match self {
-            BranchKey::Random(s) => s.build_hasher(),
-            BranchKey::Fixed => DefaultHasher::new(),
+    /// The all-zero key: reproducible branches (`--stdio` transcripts, tests). The same
+    /// hash as std's `DefaultHasher::new()`.
+    pub fn fixed() -> RelayKey {
+        RelayKey { k0: 0, k1: 0 }
+    }
+
+    /// A key derived from a secret (SHA-256 of it), for relays that must agree across
+    /// restarts or with each other.
+    pub fn from_secret(secret: &[u8]) -> RelayKey {
+        let digest = openssl::sha::sha256(secret);
+        let word = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&digest[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        RelayKey {
+            k0: word(0),
+            k1: word(8),
         }
+    }
+
+    fn hasher(&self) -> SipHasher13 {
+        SipHasher13::new_with_keys(self.k0, self.k1)
     }
 }
 
@@ -78,23 +111,83 @@ pub enum Verdict {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Decision {
     pub verdict: Verdict,
-    pub sends: Vec<Send>,
+    pub transmits: Vec<Transmit>,
     /// Why, in one line (logged at `-v`).
     pub note: String,
+    /// The attack or abuse this decision refused, if it was one (counted by the network
+    /// layer).
+    pub refusal: Option<Refusal>,
+}
+
+/// A message refused because the relay did not mean to carry it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// A request the relay has no reason to forward (403): not to its domains, not along a
+    /// `--route`, not in a dialog it record-routed, not from an authenticated member.
+    NotForwarded,
+    /// As [`Refusal::NotForwarded`], and a Route naming the relay carried no valid MAC.
+    ForgedRoute,
+    /// A response whose top Via is the relay's but whose branch the relay did not make.
+    ForgedResponse,
+    /// A REGISTER past the registrar's bounds (403).
+    RegistrarFull,
 }
 
 impl Decision {
     fn drop(note: impl Into<String>) -> Decision {
         Decision {
             verdict: Verdict::Dropped,
-            sends: Vec::new(),
+            transmits: Vec::new(),
             note: note.into(),
+            refusal: None,
         }
+    }
+
+    fn refused(mut self, why: Refusal) -> Decision {
+        self.refusal = Some(why);
+        self
     }
 }
 
+/// Where the next hop of a request came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hop {
+    Route,
+    Location,
+    StaticRoute,
+    RequestUri,
+}
+
+impl Hop {
+    fn name(self) -> &'static str {
+        match self {
+            Hop::Route => "Route",
+            Hop::Location => "location",
+            Hop::StaticRoute => "static route",
+            Hop::RequestUri => "Request-URI",
+        }
+    }
+
+    /// The relay forwards along these whoever asks: they are its own configuration.
+    fn is_configured(self) -> bool {
+        matches!(self, Hop::Location | Hop::StaticRoute)
+    }
+}
+
+/// Whether a Route (or a strict-routed Request-URI) named the relay, and if so whether it
+/// carried the MAC the relay writes into its Record-Route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnRoute {
+    Absent,
+    Verified,
+    Unverified,
+}
+
+/// The URI parameter of our Record-Route that carries its MAC.
+const ROUTE_MAC_PARAM: &str = "sr";
+
 /// Turns a URI into a transport address: the place RFC 3263 DNS resolution plugs in.
-pub trait Resolver: std::marker::Send {
+pub trait Resolver: Send {
     fn resolve(&self, uri: &Uri<'_>) -> Option<Peer>;
 }
 
@@ -141,9 +234,13 @@ pub struct Relay {
     config: Config,
     location: Location,
     resolver: Box<dyn Resolver>,
-    branch_key: BranchKey,
-    /// Member authentication, when the relay has members.
+    /// Member authentication, when the relay has members: a request from an authenticated
+    /// member may go anywhere.
     auth: Option<AuthGate>,
+    key: RelayKey,
+    /// Whether decisions on the forwarding path carry a note (off when nobody reads them:
+    /// formatting them is a tenth of the work of forwarding).
+    notes: bool,
 }
 
 impl Relay {
@@ -153,11 +250,12 @@ impl Relay {
 
     pub fn with_resolver(config: Config, resolver: Box<dyn Resolver>) -> Relay {
         Relay {
-            config,
-            location: Location::default(),
+            location: Location::with_bounds(config.registrar),
             resolver,
-            branch_key: BranchKey::random(),
             auth: None,
+            key: RelayKey::random(),
+            notes: true,
+            config,
         }
     }
 
@@ -172,14 +270,39 @@ impl Relay {
         self.auth.as_ref().map(AuthGate::counters)
     }
 
-    /// Replaces the random branch key (see [`BranchKey::Fixed`]).
-    pub fn with_branch_key(mut self, key: BranchKey) -> Relay {
-        self.branch_key = key;
+    /// Whether forwarded messages get a note in their decision (refusals always do).
+    pub fn with_notes(mut self, notes: bool) -> Relay {
+        self.notes = notes;
+        self
+    }
+
+    fn note(&self, text: impl FnOnce() -> String) -> String {
+        if self.notes {
+            text()
+        } else {
+            String::new()
+        }
+    }
+
+    /// Replaces the random key (see [`RelayKey`]).
+    pub fn with_key(mut self, key: RelayKey) -> Relay {
+        self.key = key;
         self
     }
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Takes a new configuration, keeping the bindings and keys. The listen addresses are
+    /// the sockets already bound: they cannot change without a restart.
+    pub fn reconfigure(&mut self, config: Config) -> Result<(), String> {
+        if config.listen != self.config.listen {
+            return Err("the listen addresses cannot change without a restart".into());
+        }
+        self.location.set_bounds(config.registrar);
+        self.config = config;
+        Ok(())
     }
 
     pub fn location(&mut self) -> &mut Location {
@@ -232,7 +355,7 @@ impl Relay {
                 return self.reply(&msg, from, answer.code, answer.reason, &fields, &note);
             }
         };
-        let txn = transaction_hash(&msg, self.branch_key.hasher());
+        let txn = transaction_hash(&msg, self.key.hasher());
         let scheme_ok = matches!(
             msg.request_uri_parsed().map(|u| u.map(|u| u.scheme())),
             Some(Ok(Scheme::Sip | Scheme::Sips))
@@ -255,7 +378,7 @@ impl Relay {
                 let _ = msg.append_field("Max-Forwards", b"70");
             }
         }
-        let popped = match self.preprocess_routes(&mut msg) {
+        let own_route = match self.preprocess_routes(&mut msg) {
             Ok(p) => p,
             Err(note) => return self.refuse(&msg, from, 400, "Bad Request", &note),
         };
@@ -272,10 +395,30 @@ impl Relay {
         if msg.method() == Some(b"REGISTER") && self.request_uri_is_own_domain(&msg) {
             return self.register(&msg, from, now, member.as_ref());
         }
-        let (target, how) = match self.next_hop(&mut msg, now) {
+        let (target, hop, identity) = match self.next_hop(&mut msg, now) {
             Ok(t) => t,
             Err((code, reason, note)) => return self.refuse(&msg, from, code, reason, &note),
         };
+        let permitted = hop.is_configured()
+            || own_route == OwnRoute::Verified
+            || self.config.open_relay
+            || member.is_some();
+        if !permitted {
+            let (why, note) = match own_route {
+                OwnRoute::Unverified => (
+                    Refusal::ForgedRoute,
+                    "a Route naming the relay without its MAC gives no right to be forwarded",
+                ),
+                _ => (
+                    Refusal::NotForwarded,
+                    "not for our domains, not along a --route, not in a dialog we record-routed",
+                ),
+            };
+            let note = format!("{note} (next hop {target} by {})", hop.name());
+            return self
+                .refuse(&msg, from, 403, "Forbidden", &note)
+                .refused(why);
+        }
         if self.is_own_address(target.addr) {
             return self.refuse(
                 &msg,
@@ -296,7 +439,8 @@ impl Relay {
             if me.transport != Transport::Udp {
                 let _ = write!(rr, ";transport={}", me.transport.name());
             }
-            rr.push_str(";lr>");
+            let mac = self.route_mac(&msg);
+            let _ = write!(rr, ";lr;{ROUTE_MAC_PARAM}={mac:016x}>");
             let at = msg
                 .indices_of(HeaderKind::RecordRoute)
                 .next()
@@ -315,13 +459,24 @@ impl Relay {
         }
         Decision {
             verdict: Verdict::Forwarded,
-            note: format!(
-                "{} {} from {from} -> {target} ({how}{})",
-                String::from_utf8_lossy(msg.method().unwrap_or_default()),
-                String::from_utf8_lossy(msg.request_uri().unwrap_or_default()),
-                if popped { ", after our Route" } else { "" }
-            ),
-            sends: vec![Send::new(target, msg.into_bytes())],
+            note: self.note(|| {
+                format!(
+                    "{} {} from {from} -> {target} ({}{})",
+                    String::from_utf8_lossy(msg.method().unwrap_or_default()),
+                    String::from_utf8_lossy(msg.request_uri().unwrap_or_default()),
+                    hop.name(),
+                    match own_route {
+                        OwnRoute::Verified => ", after our Route",
+                        OwnRoute::Unverified => ", after a Route naming us without our MAC",
+                        OwnRoute::Absent => "",
+                    }
+                )
+            }),
+            refusal: None,
+            transmits: vec![Transmit {
+                identity: Some(identity),
+                ..Transmit::new(target, msg.into_bytes())
+            }],
         }
     }
 
@@ -336,21 +491,40 @@ impl Relay {
         let _ = msg.insert_field(0, "Via", via.as_bytes());
     }
 
+    /// The MAC our Record-Route carries: the relay's key over the Call-ID, so a Route naming
+    /// the relay proves that the relay record-routed this dialog.
+    fn route_mac(&self, msg: &Message) -> u64 {
+        let mut h = self.key.hasher();
+        b"record-route".hash(&mut h);
+        msg.call_id().ok().hash(&mut h);
+        h.finish()
+    }
+
     /// §16.4: a strict-routed request (Request-URI is ours) gets its Request-URI back from the
     /// last Route; a top Route naming us is removed.
-    /// Returns whether a Route naming us was removed (the request is record-routed to us).
-    fn preprocess_routes(&self, msg: &mut Message) -> Result<bool, String> {
+    /// Says whether a Route naming us was removed, and whether it carried our MAC.
+    fn preprocess_routes(&self, msg: &mut Message) -> Result<OwnRoute, String> {
         let routes: Vec<String> = match msg.routes() {
             Ok(r) => r.iter().map(|a| a.uri().as_str().to_string()).collect(),
             Err(e) => return Err(format!("bad Route: {e}")),
         };
-        let ruri_is_me = msg
-            .request_uri_parsed()
-            .and_then(Result::ok)
-            .is_some_and(|u| self.uri_is_me(&u));
+        let ruri = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
+        let ruri_is_me = Uri::parse_str(&ruri).is_ok_and(|u| self.uri_is_me(&u));
         let mut routes = routes;
         let strict = ruri_is_me && !routes.is_empty();
+        let want = format!("{:016x}", self.route_mac(msg));
+        let verified = |uri: &str| {
+            let mac = Uri::parse_str(uri)
+                .ok()
+                .and_then(|u| u.param(ROUTE_MAC_PARAM)?);
+            match mac {
+                Some(mac) if mac.eq_ignore_ascii_case(&want) => OwnRoute::Verified,
+                _ => OwnRoute::Unverified,
+            }
+        };
+        let mut own = OwnRoute::Absent;
         if strict {
+            own = verified(&ruri);
             if let Some(last) = routes.pop() {
                 let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
                 msg.set_start_line(format!("{method} {last} SIP/2.0").as_bytes())
@@ -363,9 +537,12 @@ impl Relay {
             .and_then(|r| Uri::parse_str(r).ok().map(|u| self.uri_is_me(&u)))
             .unwrap_or(false);
         if top_is_me {
+            if own != OwnRoute::Verified {
+                own = verified(&routes[0]);
+            }
             remove_list_element(msg, HeaderKind::Route, Position::First);
         }
-        Ok(top_is_me || strict)
+        Ok(own)
     }
 
     fn looped(&self, msg: &Message, loop_hash: u64) -> bool {
@@ -386,13 +563,18 @@ impl Relay {
         &mut self,
         msg: &mut Message,
         now: u64,
-    ) -> Result<(Peer, &'static str), (u16, &'static str, String)> {
+    ) -> Result<(Peer, Hop, ServerIdentity), (u16, &'static str, String)> {
         let unroutable = |why: String| (404, "Not Found", why);
+        let identity = |uri: &Uri<'_>| match uri.host() {
+            Some(Host::Ipv4(a)) => ServerIdentity::Ip(a.into()),
+            Some(Host::Ipv6 { addr, .. }) => ServerIdentity::Ip(addr.into()),
+            _ => ServerIdentity::of_host(&host_key(uri)),
+        };
         if let Some(route) = msg.routes().ok().and_then(|r| r.first().map(|a| *a.uri())) {
             return self
                 .resolver
                 .resolve(&route)
-                .map(|p| (p, "Route"))
+                .map(|p| (p, Hop::Route, identity(&route)))
                 .ok_or_else(|| unroutable(format!("cannot resolve Route {}", route.as_str())));
         }
         let uri_text = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
@@ -414,14 +596,18 @@ impl Relay {
                         String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
                     msg.set_start_line(format!("{method} {} SIP/2.0", b.contact).as_bytes())
                         .map_err(|e| (500, "Server Internal Error", e.to_string()))?;
-                    return Ok((target, "location"));
+                    return Ok((target, Hop::Location, identity(&contact)));
                 }
             }
         }
         if let Some(Host::Name(_) | Host::Ipv4(_) | Host::Ipv6 { .. }) = uri.host() {
             let host = host_key(&uri);
             if let Some(r) = self.config.routes.iter().find(|r| r.domain == host) {
-                return Ok((r.target, "static route"));
+                return Ok((
+                    r.target,
+                    Hop::StaticRoute,
+                    ServerIdentity::of_host(&r.domain),
+                ));
             }
         }
         if own_domain {
@@ -429,7 +615,7 @@ impl Relay {
         }
         self.resolver
             .resolve(&uri)
-            .map(|p| (p, "Request-URI"))
+            .map(|p| (p, Hop::RequestUri, identity(&uri)))
             .ok_or_else(|| unroutable(format!("no route for {uri_text}")))
     }
 
@@ -453,13 +639,13 @@ impl Relay {
                     let longest = bindings.iter().map(|(_, secs)| *secs).max().unwrap_or(0);
                     gate.registered(from, &m.member, now + longest, now);
                 }
-                let extra: Vec<(&str, String)> = bindings
-                    .iter()
-                    .map(|(c, secs)| ("Contact", format!("<{c}>;expires={secs}")))
-                    .collect();
+                let extra = listed_bindings(&bindings);
                 let note = format!("REGISTER {aor}: {} binding(s)", bindings.len());
                 self.reply(msg, from, 200, "OK", &extra, &note)
             }
+            RegisterOutcome::Full(reason) => self
+                .refuse(msg, from, 403, reason, &format!("REGISTER {aor}"))
+                .refused(Refusal::RegistrarFull),
             RegisterOutcome::TooBrief(min) => self.reply(
                 msg,
                 from,
@@ -472,6 +658,13 @@ impl Relay {
                 self.refuse(msg, from, code, reason, &format!("REGISTER {aor}"))
             }
         }
+    }
+
+    /// 503 with Retry-After: the answer to a request that comes too fast.
+    pub fn busy(&self, msg: &Message, from: Peer, retry_after: u32) -> Decision {
+        let extra = [("Retry-After", retry_after.to_string())];
+        let note = "over the source's request rate";
+        self.reply(msg, from, 503, "Service Unavailable", &extra, note)
     }
 
     fn refuse(&self, msg: &Message, from: Peer, code: u16, reason: &str, note: &str) -> Decision {
@@ -501,29 +694,37 @@ impl Relay {
                 .and_then(|v| via_address(&v, false))
                 .map(|p| Peer::new(from.transport, p.addr))
                 .filter(|p| *p != from);
-            Send {
-                to: from,
-                bytes,
+            Transmit {
                 fallback,
+                ..Transmit::new(from, bytes)
             }
         } else {
-            Send::new(via.and_then(|v| via_target(&v)).unwrap_or(from), bytes)
+            Transmit::new(via.and_then(|v| via_target(&v)).unwrap_or(from), bytes)
         };
         Decision {
             verdict: Verdict::Answered(code),
             note: format!("{method} from {from}: {code} {reason}: {note}"),
-            sends: vec![send],
+            transmits: vec![send],
+            refusal: None,
         }
     }
 
     fn response(&mut self, mut msg: Message, from: Peer) -> Decision {
         let code = msg.status_code().unwrap_or(0);
-        match msg.top_via() {
-            Ok(v) if self.via_is_me(&v) => {}
+        let txn = match msg.top_via() {
+            Ok(v) if self.via_is_me(&v) => our_transaction_part(&v),
             Ok(_) => return Decision::drop(format!("{code} from {from}: top Via is not ours")),
             Err(e) => return Decision::drop(format!("{code} from {from}: bad Via: {e}")),
-        }
+        };
         remove_list_element(&mut msg, HeaderKind::Via, Position::First);
+        // The request we forwarded had, as its next Via, the one this response now has on top:
+        // our branch's keyed part must be that Via's transaction hash.
+        if txn != Some(transaction_hash(&msg, self.key.hasher())) {
+            return Decision::drop(format!(
+                "{code} from {from}: our Via with a branch we did not make (forged)"
+            ))
+            .refused(Refusal::ForgedResponse);
+        }
         let target = match msg.top_via() {
             Ok(v) => via_target(&v).map(|to| {
                 let fallback =
@@ -535,12 +736,12 @@ impl Relay {
         match target {
             Some((to, fallback)) => Decision {
                 verdict: Verdict::Forwarded,
-                note: format!("{code} from {from} -> {to}"),
-                sends: vec![Send {
-                    to,
-                    bytes: msg.into_bytes(),
+                note: self.note(|| format!("{code} from {from} -> {to}")),
+                transmits: vec![Transmit {
                     fallback,
+                    ..Transmit::new(to, msg.into_bytes())
                 }],
+                refusal: None,
             },
             None => Decision::drop(format!("{code} from {from}: no Via to send it on")),
         }
@@ -689,7 +890,8 @@ pub fn refuse_unparsable(bytes: &[u8], from: Peer, why: &str) -> Decision {
             "unparsable {} from {from}: 400 Bad Request: {why}",
             String::from_utf8_lossy(method)
         ),
-        sends: vec![Send::new(to, out)],
+        transmits: vec![Transmit::new(to, out)],
+        refusal: None,
     }
 }
 
@@ -843,9 +1045,47 @@ impl std::fmt::Write for VecWriter<'_> {
     }
 }
 
+/// Contacts listed in a 200 to REGISTER at most, and their bytes at most: the answer to a
+/// small REGISTER stays small however many bindings the AOR has.
+const LISTED_CONTACTS: usize = 10;
+const LISTED_BYTES: usize = 1024;
+
+/// The Contact fields of a 200 to REGISTER, most recent first as the registrar keeps them,
+/// within the bounds above, and a Warning saying how many were left out.
+fn listed_bindings(bindings: &[(String, u64)]) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    let mut bytes = 0;
+    for (contact, secs) in bindings {
+        let field = format!("<{contact}>;expires={secs}");
+        if out.len() == LISTED_CONTACTS || bytes + field.len() > LISTED_BYTES {
+            break;
+        }
+        bytes += field.len();
+        out.push(("Contact", field));
+    }
+    let omitted = bindings.len() - out.len();
+    if omitted > 0 {
+        out.push((
+            "Warning",
+            format!("399 sipsec-relay \"{omitted} more binding(s) not listed\""),
+        ));
+    }
+    out
+}
+
+/// The keyed transaction part of a branch we made (`z9hG4bKsr<txn>.<loop>`, 16 hex digits).
+fn our_transaction_part(via: &Via<'_>) -> Option<u64> {
+    let branch = std::str::from_utf8(via.branch()?).ok()?;
+    let (txn, _) = branch.strip_prefix(BRANCH_PREFIX)?.split_once('.')?;
+    (txn.len() == 16 && txn.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u64::from_str_radix(txn, 16).ok())
+        .flatten()
+}
+
 /// The transaction part of our branch (§16.11): the same for retransmissions, and for a CANCEL
-/// or non-2xx ACK as for their INVITE, so the method is left out.
-fn transaction_hash(msg: &Message, mut h: DefaultHasher) -> u64 {
+/// or non-2xx ACK as for their INVITE, so the method is left out. Over a request's top Via, or
+/// over a response's after our own was removed: the same value.
+fn transaction_hash(msg: &Message, mut h: impl Hasher) -> u64 {
     let top = msg.top_via().ok();
     match top
         .and_then(|v| v.branch())
@@ -859,10 +1099,12 @@ fn transaction_hash(msg: &Message, mut h: DefaultHasher) -> u64 {
             }
         }
         None => {
-            // RFC 2543 peers: the fields that identify their transaction.
+            // RFC 2543 peers: the fields that identify their transaction and that a response
+            // repeats (not the To tag, which the response adds).
             msg.value(HeaderKind::Via).hash(&mut h);
-            msg.request_uri().hash(&mut h);
-            hash_dialog(msg, &mut h);
+            msg.call_id().ok().hash(&mut h);
+            msg.from().ok().and_then(|a| a.tag()).hash(&mut h);
+            msg.cseq().ok().map(|c| c.seq).hash(&mut h);
         }
     }
     h.finish()
@@ -883,7 +1125,7 @@ fn loop_hash(msg: &Message) -> u64 {
     h.finish()
 }
 
-fn hash_dialog(msg: &Message, h: &mut DefaultHasher) {
+fn hash_dialog(msg: &Message, h: &mut impl Hasher) {
     msg.from().ok().and_then(|a| a.tag()).hash(h);
     msg.to().ok().and_then(|a| a.tag()).hash(h);
     msg.call_id().ok().hash(h);

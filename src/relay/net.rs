@@ -1,56 +1,105 @@
 //! The sockets: UDP, TCP and TLS listeners (IPv4 and IPv6), outgoing connections, the
 //! connection table, counters and signals. The only module of the relay that does I/O.
 //!
-//! Threads and blocking sockets: one thread per UDP socket, one accept thread per stream
-//! listener, one reader thread per connection. The core sits behind one mutex; a message is
-//! handled and its sends done before the next is read from the same socket.
+//! One thread runs one event loop (tokio's current-thread runtime). Nothing in it waits for a
+//! peer: a datagram is sent or dropped at once, a message for a connection goes into that
+//! connection's write queue, and connecting happens in a task of its own. Each connection is
+//! one task holding its reader, its writer and its timers, so a peer that does not read stalls
+//! only its own writer until the write timeout or the queue's byte bound closes it.
 
-use super::core::{refuse_unparsable, Decision, Relay, Verdict};
-use super::{Peer, Transport};
+use super::core::{refuse_unparsable, Decision, Refusal, Relay, Transmit, Verdict};
+use super::ratelimit::{source_of, RateLimiter};
+use super::{Config, Peer, ServerIdentity, Transport};
 use crate::framing::{FrameEvent, OnGarbage, StreamFramer};
-use openssl::ssl::{SslAcceptor, SslConnector, SslStream};
-use std::collections::HashMap;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use crate::message::Message;
+use openssl::ssl::{Ssl, SslAcceptor, SslConnector};
+use openssl::x509::{X509Ref, X509};
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, timeout, Instant};
+use tokio_openssl::SslStream;
 
-/// Set by SIGTERM/SIGINT: stop reading, finish what is in hand, exit.
-pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
-/// Set by SIGUSR1: write the counters.
-pub static DUMP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_term(_: libc::c_int) {
-    SHUTDOWN.store(true, Ordering::SeqCst);
-}
-
-extern "C" fn on_usr1(_: libc::c_int) {
-    DUMP.store(true, Ordering::SeqCst);
-}
-
-/// Installs the SIGTERM, SIGINT and SIGUSR1 handlers (they only set the flags above).
-pub fn install_signal_handlers() {
-    // SAFETY: the handlers only store to atomics, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGINT, on_term as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGUSR1, on_usr1 as *const () as libc::sighandler_t);
-    }
-}
-
-/// TLS contexts: the server side (our certificate) and the client side (trust anchors that
-/// the next hop's certificate must chain to).
+/// TLS contexts: the server side (our certificate, if the relay has one) and the client
+/// side (trust anchors that the next hop's certificate must chain to).
 pub struct Tls {
-    pub acceptor: SslAcceptor,
+    pub acceptor: Option<SslAcceptor>,
     pub connector: SslConnector,
+    /// Which anchors the connector trusts, in words; `None` when it has none (no next hop
+    /// is connected over TLS then, rather than falling back to the system's CAs).
+    pub anchors: Option<String>,
 }
+
+const NO_ANCHORS: &str =
+    "no trust anchors for TLS next hops (--tls-ca FILE, --tls-ca system, or --store)";
+
+/// Whether `cert` names `identity` as RFC 5922 §7.1 asks: a subjectAltName of type DNS equal
+/// to the domain (no wildcards) or of type URI equal to `sip:domain`; for an IP address, an
+/// iPAddress entry. The subject's CN is never used.
+fn certificate_names(cert: &X509Ref, identity: &ServerIdentity) -> bool {
+    let Some(names) = cert.subject_alt_names() else {
+        return false;
+    };
+    names.iter().any(|n| match identity {
+        ServerIdentity::Domain(d) => {
+            n.dnsname()
+                .is_some_and(|dns| dns.trim_end_matches('.').eq_ignore_ascii_case(d))
+                || n.uri().is_some_and(|uri| {
+                    uri.get(..4).is_some_and(|s| s.eq_ignore_ascii_case("sip:"))
+                        && uri[4..].eq_ignore_ascii_case(d)
+                })
+        }
+        ServerIdentity::Ip(ip) => n.ipaddress().is_some_and(|raw| match ip {
+            IpAddr::V4(a) => raw == a.octets(),
+            IpAddr::V6(a) => raw == a.octets(),
+        }),
+    })
+}
+
+/// What bounds every peer's share of the relay.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Stream connections with no traffic for this long are closed.
+    pub idle_timeout: Duration,
+    /// Connections accepted at once (beyond it new ones are closed at once, counted); the
+    /// same number again for connections the relay opens.
+    pub max_connections: usize,
+    /// Connections accepted at once from one source address (an IPv6 /64 is one source).
+    pub max_connections_per_source: usize,
+    /// Bytes waiting to be written to one connection; past it the peer is closed.
+    pub write_queue_bytes: usize,
+    /// A write that makes no progress for this long closes the connection.
+    pub write_timeout: Duration,
+    /// TCP connect and TLS handshake together, from the first SYN; a peer cannot extend it.
+    pub handshake_timeout: Duration,
+    /// After SIGTERM: how long queued messages may take to go out.
+    pub drain_timeout: Duration,
+    /// Requests a second from one source address (twice as many in a burst; 0: no limit).
+    /// The next hops of `--route`s are exempt.
+    pub request_rate: u32,
+    /// Unparsable messages and forged responses a second from one source address.
+    pub bad_input_rate: u32,
+    /// Bytes of unfinished messages held across all connections, and bytes queued for
+    /// writing across all connections: each at most this.
+    pub buffer_budget: usize,
+}
+
+/// Sources the rate limiters remember at most, each.
+const RATE_TABLE_SOURCES: usize = 16_384;
 
 /// Socket-level options.
 pub struct NetOptions {
-    /// Stream connections with no traffic for this long are closed.
-    pub idle_timeout: Duration,
+    pub limits: Limits,
     /// Messages over this size are refused (datagram) or end the connection (stream).
     pub max_size: usize,
     pub tls: Option<Tls>,
@@ -58,94 +107,349 @@ pub struct NetOptions {
     pub verbose: bool,
     /// Where SIGUSR1 writes the counters (stderr when `None`).
     pub status_file: Option<std::path::PathBuf>,
+    /// No counters on stderr at exit (-q); a status file is still written.
+    pub quiet: bool,
 }
 
-/// What the relay counted since it started.
+/// What SIGHUP re-reads: the relay's configuration and its TLS contexts.
+pub type Reloader = Box<dyn FnMut() -> anyhow::Result<(Config, Option<Tls>)>>;
+
+macro_rules! counters {
+    ($($name:ident),* $(,)?) => {
+        /// What the relay counts (written by SIGUSR1 as `name=value` pairs).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(non_camel_case_types)]
+        pub enum Counter { $($name),* }
+
+        impl Counter {
+            pub const ALL: &'static [Counter] = &[$(Counter::$name),*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(Counter::$name => stringify!($name)),* }
+            }
+        }
+    };
+}
+
+counters!(
+    in_udp,
+    in_tcp,
+    in_tls,
+    out_udp,
+    out_tcp,
+    out_tls,
+    generated,
+    dropped,
+    parse_failures,
+    send_failures,
+    connections_opened,
+    connections_closed,
+    connections_refused,
+    write_queue_overflows,
+    write_timeouts,
+    handshake_timeouts,
+    tls_name_mismatches,
+    not_forwarded,
+    forged_routes,
+    forged_responses,
+    registrar_refused,
+    rate_limited,
+    budget_refusals,
+);
+
+/// The counters since start-up.
 #[derive(Debug, Default)]
 pub struct Counters {
-    pub in_udp: AtomicU64,
-    pub in_tcp: AtomicU64,
-    pub in_tls: AtomicU64,
-    pub out_udp: AtomicU64,
-    pub out_tcp: AtomicU64,
-    pub out_tls: AtomicU64,
-    pub generated: AtomicU64,
-    pub dropped: AtomicU64,
-    pub parse_failures: AtomicU64,
-    pub send_failures: AtomicU64,
-    pub connections_opened: AtomicU64,
-    pub connections_closed: AtomicU64,
+    values: [Cell<u64>; Counter::ALL.len()],
 }
 
 impl Counters {
-    fn bump(c: &AtomicU64) {
-        c.fetch_add(1, Ordering::Relaxed);
+    pub fn bump(&self, c: Counter) {
+        let cell = &self.values[c as usize];
+        cell.set(cell.get() + 1);
     }
 
-    fn inbound(&self, t: Transport) -> &AtomicU64 {
-        match t {
-            Transport::Udp => &self.in_udp,
-            Transport::Tcp => &self.in_tcp,
-            Transport::Tls => &self.in_tls,
-        }
-    }
-
-    fn outbound(&self, t: Transport) -> &AtomicU64 {
-        match t {
-            Transport::Udp => &self.out_udp,
-            Transport::Tcp => &self.out_tcp,
-            Transport::Tls => &self.out_tls,
-        }
+    pub fn get(&self, c: Counter) -> u64 {
+        self.values[c as usize].get()
     }
 
     /// `name=value` pairs on one line.
     pub fn line(&self) -> String {
-        let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        format!(
-            "in_udp={} in_tcp={} in_tls={} out_udp={} out_tcp={} out_tls={} generated={} \
-             dropped={} parse_failures={} send_failures={} connections_opened={} \
-             connections_closed={}",
-            g(&self.in_udp),
-            g(&self.in_tcp),
-            g(&self.in_tls),
-            g(&self.out_udp),
-            g(&self.out_tcp),
-            g(&self.out_tls),
-            g(&self.generated),
-            g(&self.dropped),
-            g(&self.parse_failures),
-            g(&self.send_failures),
-            g(&self.connections_opened),
-            g(&self.connections_closed),
-        )
+        let pairs: Vec<String> = Counter::ALL
+            .iter()
+            .map(|c| format!("{}={}", c.name(), self.get(*c)))
+            .collect();
+        pairs.join(" ")
     }
 }
 
-enum Stream {
-    Tcp(TcpStream),
-    /// One TLS session cannot be read and written from two threads at once: the reader holds
-    /// the lock only for short, time-limited reads.
-    Tls(Arc<Mutex<SslStream<TcpStream>>>),
+fn inbound(t: Transport) -> Counter {
+    match t {
+        Transport::Udp => Counter::in_udp,
+        Transport::Tcp => Counter::in_tcp,
+        Transport::Tls => Counter::in_tls,
+    }
 }
 
+fn outbound(t: Transport) -> Counter {
+    match t {
+        Transport::Udp => Counter::out_udp,
+        Transport::Tcp => Counter::out_tcp,
+        Transport::Tls => Counter::out_tls,
+    }
+}
+
+/// The listening sockets, bound before serving starts (so that a failure to bind is a
+/// start-up error naming the address), and the event loop they are registered with.
+pub struct Bound {
+    runtime: tokio::runtime::Runtime,
+    udp: Vec<UdpSocket>,
+    streams: Vec<(Transport, TcpListener)>,
+    signals: Signals,
+}
+
+/// The signals the relay handles, registered when binding: once the caller says it listens, a
+/// SIGUSR1 or SIGHUP must not meet the default action (which ends the process).
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+/// The receive buffer asked for each UDP socket.
+const UDP_RECEIVE_BUFFER: usize = 4 << 20;
+
+/// Connections waiting to be accepted: a burst of connects is not dropped and retried.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds every listener of `listen`.
+pub fn bind(listen: &[Peer]) -> io::Result<Bound> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let _in_runtime = runtime.enter();
+    let mut udp = Vec::new();
+    let mut streams = Vec::new();
+    for l in listen {
+        let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot bind {l}: {e}"));
+        match l.transport {
+            Transport::Udp => {
+                let s = std::net::UdpSocket::bind(l.addr).map_err(named)?;
+                s.set_nonblocking(true)?;
+                // A burst (or a flood beside legitimate traffic) while the loop is busy waits
+                // here rather than being dropped; the kernel caps it at net.core.rmem_max.
+                let _ = socket2::SockRef::from(&s).set_recv_buffer_size(UDP_RECEIVE_BUFFER);
+                udp.push(UdpSocket::from_std(s)?);
+            }
+            t => {
+                let s = match l.addr {
+                    SocketAddr::V4(_) => TcpSocket::new_v4(),
+                    SocketAddr::V6(_) => TcpSocket::new_v6(),
+                }?;
+                s.set_reuseaddr(true)?;
+                s.bind(l.addr).map_err(named)?;
+                streams.push((t, s.listen(LISTEN_BACKLOG).map_err(named)?));
+            }
+        }
+    }
+    let signals = Signals {
+        term: signal(SignalKind::terminate())?,
+        int: signal(SignalKind::interrupt())?,
+        usr1: signal(SignalKind::user_defined1())?,
+        hup: signal(SignalKind::hangup())?,
+    };
+    Ok(Bound {
+        runtime,
+        udp,
+        streams,
+        signals,
+    })
+}
+
+/// One stream connection's shared state: its write queue and why it is closing.
 struct Conn {
-    writer: Mutex<Stream>,
-    last_active: AtomicU64,
+    /// For a TLS connection the relay opens: the name it was opened for, and the
+    /// certificate the next hop showed (once the handshake is done).
+    opened_for: Option<ServerIdentity>,
+    peer_cert: RefCell<Option<X509>>,
+    queue: RefCell<VecDeque<Vec<u8>>>,
+    queued_bytes: Cell<usize>,
+    wake_writer: Notify,
+    closing: RefCell<Option<String>>,
+    close_now: Notify,
+    /// Set when reading has ended: the writer closes once the queue is empty.
+    read_done: RefCell<Option<String>>,
+    last_active: Cell<Instant>,
+}
+
+impl Conn {
+    fn new(opened_for: Option<ServerIdentity>) -> Rc<Conn> {
+        Rc::new(Conn {
+            opened_for,
+            peer_cert: RefCell::new(None),
+            queue: RefCell::new(VecDeque::new()),
+            queued_bytes: Cell::new(0),
+            wake_writer: Notify::new(),
+            closing: RefCell::new(None),
+            close_now: Notify::new(),
+            read_done: RefCell::new(None),
+            last_active: Cell::new(Instant::now()),
+        })
+    }
+
+    fn close(&self, why: String) {
+        self.closing.borrow_mut().get_or_insert(why);
+        self.close_now.notify_one();
+    }
+
+    fn is_closing(&self) -> bool {
+        self.closing.borrow().is_some()
+    }
+
+    /// Queues `bytes`; false (and the connection closing) when that would pass `bound`.
+    fn enqueue(&self, bytes: Vec<u8>, bound: usize) -> bool {
+        let total = self.queued_bytes.get() + bytes.len();
+        if total > bound {
+            self.close(format!(
+                "write queue over {bound} bytes (the peer does not read)"
+            ));
+            return false;
+        }
+        self.queued_bytes.set(total);
+        self.queue.borrow_mut().push_back(bytes);
+        self.wake_writer.notify_one();
+        true
+    }
+
+    /// Whether a request whose next hop must be `id` may go on this connection: any accepted
+    /// one (a flow a UA registered over), an opened one only if its certificate names `id`.
+    fn may_carry(&self, id: &ServerIdentity) -> bool {
+        match &self.opened_for {
+            Some(opened) if opened != id => self
+                .peer_cert
+                .borrow()
+                .as_ref()
+                .is_some_and(|c| certificate_names(c, id)),
+            _ => true,
+        }
+    }
+
+    async fn closed(&self) -> String {
+        loop {
+            if let Some(why) = self.closing.borrow().clone() {
+                return why;
+            }
+            self.close_now.notified().await;
+        }
+    }
+}
+
+/// Bytes held across all connections, against a limit.
+struct Budget {
+    used: Cell<usize>,
+    limit: usize,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Budget {
+        Budget {
+            used: Cell::new(0),
+            limit,
+        }
+    }
+
+    fn is_spent(&self) -> bool {
+        self.used.get() > self.limit
+    }
+
+    /// Takes `n` bytes if they fit.
+    fn take(&self, n: usize) -> bool {
+        let fits = self.used.get() + n <= self.limit;
+        if fits {
+            self.used.set(self.used.get() + n);
+        }
+        fits
+    }
+
+    fn give(&self, n: usize) {
+        self.used.set(self.used.get() - n);
+    }
+}
+
+/// What one connection's framer holds of the input budget; given back when dropped (the
+/// reader may be dropped mid-read when its connection ends).
+struct Held<'a> {
+    budget: &'a Budget,
+    bytes: usize,
+}
+
+impl Held<'_> {
+    fn set(&mut self, bytes: usize) {
+        self.budget.give(self.bytes);
+        self.budget.used.set(self.budget.used.get() + bytes);
+        self.bytes = bytes;
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.budget.give(self.bytes);
+    }
+}
+
+/// How many connections are open, in total and per source address, for the caps.
+#[derive(Default)]
+struct Occupancy {
+    accepted: Cell<usize>,
+    opened: Cell<usize>,
+    per_source: RefCell<HashMap<IpAddr, usize>>,
+}
+
+/// A place in [`Occupancy`], given back when dropped.
+struct Slot {
+    sh: Rc<Shared>,
+    source: Option<IpAddr>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let occ = &self.sh.occupancy;
+        match self.source {
+            Some(ip) => {
+                occ.accepted.set(occ.accepted.get() - 1);
+                let mut per = occ.per_source.borrow_mut();
+                if let Some(n) = per.get_mut(&ip) {
+                    *n -= 1;
+                    if *n == 0 {
+                        per.remove(&ip);
+                    }
+                }
+            }
+            None => occ.opened.set(occ.opened.get() - 1),
+        }
+    }
 }
 
 struct Shared {
-    relay: Mutex<Relay>,
-    udp: Vec<(SocketAddr, UdpSocket)>,
-    conns: Mutex<HashMap<Peer, Arc<Conn>>>,
+    relay: RefCell<Relay>,
+    udp: Vec<(SocketAddr, Rc<UdpSocket>)>,
+    conns: RefCell<HashMap<Peer, Rc<Conn>>>,
+    occupancy: Occupancy,
     counters: Counters,
-    opts: NetOptions,
+    input_budget: Budget,
+    queue_budget: Budget,
+    requests: RefCell<RateLimiter>,
+    bad_input: RefCell<RateLimiter>,
+    /// The next hops of the static routes: not rate-limited.
+    route_targets: RefCell<Vec<IpAddr>>,
+    tls: RefCell<Option<Rc<Tls>>>,
+    limits: Limits,
+    max_size: usize,
+    verbose: bool,
+    status_file: Option<std::path::PathBuf>,
+    quiet: bool,
     start: Instant,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panicking thread cannot leave the relay state half-updated in a way that matters more
-    // than stopping the relay would.
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Shared {
@@ -154,164 +458,94 @@ impl Shared {
     }
 
     fn log(&self, line: impl FnOnce() -> String) {
-        if self.opts.verbose {
+        if self.verbose {
             eprintln!("sipsec-relay: {}", line());
         }
     }
 
-    fn send(self: &Shared, to: Peer, bytes: &[u8]) -> io::Result<()> {
-        if to.transport == Transport::Udp {
-            let sock = self
-                .udp
-                .iter()
-                .find(|(a, _)| a.is_ipv4() == to.addr.is_ipv4())
-                .map(|(_, s)| s)
-                .ok_or_else(|| io::Error::other("no UDP socket of this address family"))?;
-            sock.send_to(bytes, to.addr)?;
-            return Ok(());
-        }
-        let existing = lock(&self.conns).get(&to).cloned();
-        let conn = match existing {
-            Some(c) => c,
-            None => return Err(io::Error::other("no connection (connect first)")),
-        };
-        let result = match &mut *lock(&conn.writer) {
-            Stream::Tcp(s) => s.write_all(bytes),
-            Stream::Tls(s) => lock(s).write_all(bytes),
-        };
-        if result.is_err() {
-            lock(&self.conns).remove(&to);
-        }
-        conn.last_active.store(self.now(), Ordering::Relaxed);
-        result
+    fn bump(&self, c: Counter) {
+        self.counters.bump(c);
     }
-}
 
-fn handle(sh: &Arc<Shared>, bytes: &[u8], from: Peer) {
-    Counters::bump(sh.counters.inbound(from.transport));
-    let message = match crate::framing::datagram(bytes, sh.opts.max_size) {
-        Ok(d) => d.message,
-        Err(e) => {
-            Counters::bump(&sh.counters.parse_failures);
-            dispatch(sh, refuse_unparsable(bytes, from, &e.to_string()));
-            return;
-        }
-    };
-    let decision = lock(&sh.relay).handle(message, from, sh.now());
-    dispatch(sh, decision);
-}
-
-fn dispatch(sh: &Arc<Shared>, decision: Decision) {
-    match decision.verdict {
-        Verdict::Answered(_) => Counters::bump(&sh.counters.generated),
-        Verdict::Dropped => Counters::bump(&sh.counters.dropped),
-        Verdict::Forwarded => {}
+    /// The open connection to `peer`; one that is closing counts as gone (a message for the
+    /// peer opens a new one, or takes the response's fallback).
+    fn conn(&self, peer: &Peer) -> Option<Rc<Conn>> {
+        self.conns
+            .borrow()
+            .get(peer)
+            .filter(|c| !c.is_closing())
+            .cloned()
     }
-    sh.log(|| decision.note.clone());
-    for send in decision.sends {
-        let mut to = send.to;
-        if to.transport.is_stream() && !lock(&sh.conns).contains_key(&to) {
-            // §18.2.2: a response whose connection is gone goes on a new one to the Via's
-            // received address and sent-by port, never to the old ephemeral port.
-            if let Some(f) = send.fallback {
-                sh.log(|| format!("connection {to} is gone; response to {f}"));
-                to = f;
-            }
-            if !lock(&sh.conns).contains_key(&to) {
-                if let Err(e) = connect(sh, to) {
-                    sh.log(|| format!("connect to {to} failed: {e}"));
+
+    /// A place for a connection accepted from `source` (`Some`) or opened by the relay, if
+    /// the caps allow one.
+    fn admit(self: &Rc<Shared>, source: Option<IpAddr>) -> Option<Slot> {
+        let occ = &self.occupancy;
+        let max = self.limits.max_connections;
+        match source {
+            Some(ip) => {
+                let mut per = occ.per_source.borrow_mut();
+                let n = per.entry(ip).or_insert(0);
+                if occ.accepted.get() >= max || *n >= self.limits.max_connections_per_source {
+                    if *n == 0 {
+                        per.remove(&ip);
+                    }
+                    return None;
                 }
+                *n += 1;
+                occ.accepted.set(occ.accepted.get() + 1);
+            }
+            None => {
+                if occ.opened.get() >= max {
+                    return None;
+                }
+                occ.opened.set(occ.opened.get() + 1);
             }
         }
-        match sh.send(to, &send.bytes) {
-            Ok(()) => Counters::bump(sh.counters.outbound(to.transport)),
-            Err(e) => {
-                Counters::bump(&sh.counters.send_failures);
-                sh.log(|| format!("send to {to} failed: {e}"));
-            }
-        }
-    }
-}
-
-/// A running relay's handle: its counters, and the threads to join after shutdown.
-pub struct Running {
-    shared: Arc<Shared>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-/// Binds every listener and starts serving. Fails only on setup (binding, TLS without
-/// certificates); everything after that is counted and logged, never fatal.
-pub fn start(relay: Relay, opts: NetOptions) -> io::Result<Running> {
-    let listen = relay.config().listen.clone();
-    if listen.iter().any(|l| l.transport == Transport::Tls) && opts.tls.is_none() {
-        return Err(io::Error::other(
-            "a tls listener needs --tls-cert and --tls-key, or --tls-identity and --store",
-        ));
-    }
-    let mut udp = Vec::new();
-    let mut streams = Vec::new();
-    for l in &listen {
-        match l.transport {
-            Transport::Udp => {
-                let s = UdpSocket::bind(l.addr)?;
-                s.set_read_timeout(Some(Duration::from_millis(200)))?;
-                udp.push((s.local_addr()?, s));
-            }
-            _ => {
-                let s = TcpListener::bind(l.addr)?;
-                s.set_nonblocking(true)?;
-                streams.push((l.transport, s));
-            }
-        }
-    }
-    let shared = Arc::new(Shared {
-        relay: Mutex::new(relay),
-        udp,
-        conns: Mutex::new(HashMap::new()),
-        counters: Counters::default(),
-        opts,
-        start: Instant::now(),
-    });
-    let mut threads = Vec::new();
-    for i in 0..shared.udp.len() {
-        let sh = Arc::clone(&shared);
-        threads.push(thread::spawn(move || udp_loop(&sh, i)));
-    }
-    for (transport, listener) in streams {
-        let sh = Arc::clone(&shared);
-        threads.push(thread::spawn(move || accept_loop(&sh, transport, listener)));
-    }
-    Ok(Running { shared, threads })
-}
-
-impl Running {
-    pub fn counters(&self) -> &Counters {
-        &self.shared.counters
+        Some(Slot {
+            sh: Rc::clone(self),
+            source,
+        })
     }
 
-    /// Serves until [`SHUTDOWN`] is set, writing counters when [`DUMP`] is set.
-    pub fn wait(self) {
-        let mut last_sweep = Instant::now();
-        while !SHUTDOWN.load(Ordering::SeqCst) {
-            thread::sleep(Duration::from_millis(100));
-            if DUMP.swap(false, Ordering::SeqCst) {
-                self.dump();
-            }
-            if last_sweep.elapsed() > Duration::from_secs(30) {
-                let now = self.shared.now();
-                lock(&self.shared.relay).location().sweep(now);
-                last_sweep = Instant::now();
-            }
+    fn tls(&self) -> io::Result<Rc<Tls>> {
+        self.tls
+            .borrow()
+            .clone()
+            .ok_or_else(|| io::Error::other(NO_ANCHORS))
+    }
+
+    fn seconds(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Takes one token of bad input from `from`'s bucket; false when it has none left.
+    fn bad_input_allowed(&self, from: Peer) -> bool {
+        let ok = self
+            .bad_input
+            .borrow_mut()
+            .allow(from.addr.ip(), self.seconds());
+        if !ok {
+            self.bump(Counter::rate_limited);
         }
-        self.dump();
-        for t in self.threads {
-            let _ = t.join();
+        ok
+    }
+
+    fn request_allowed(&self, from: Peer) -> bool {
+        let ip = from.addr.ip();
+        if self.route_targets.borrow().contains(&ip) {
+            return true;
         }
+        let ok = self.requests.borrow_mut().allow(ip, self.seconds());
+        if !ok {
+            self.bump(Counter::rate_limited);
+        }
+        ok
     }
 
     fn dump(&self) {
-        let line = self.shared.counters.line();
-        match &self.shared.opts.status_file {
+        let line = self.counters.line();
+        match &self.status_file {
             Some(path) => {
                 if let Err(e) = std::fs::write(path, format!("{line}\n")) {
                     eprintln!("sipsec-relay: {}: {e}", path.display());
@@ -322,20 +556,454 @@ impl Running {
     }
 }
 
-fn udp_loop(sh: &Arc<Shared>, index: usize) {
-    let (local, sock) = &sh.udp[index];
-    let mut buf = vec![0u8; 65536];
-    while !SHUTDOWN.load(Ordering::SeqCst) {
-        let (n, src) = match sock.recv_from(&mut buf) {
-            Ok(r) => r,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                continue
+fn handle_datagram(sh: &Rc<Shared>, bytes: &[u8], from: Peer) {
+    sh.bump(inbound(from.transport));
+    match crate::framing::datagram(bytes, sh.max_size) {
+        Ok(d) => handle_message(sh, d.message, from),
+        Err(e) => handle_unparsable(sh, bytes, from, &e.to_string()),
+    }
+}
+
+/// A message that cannot be parsed: answered with 400 where possible, unless its source
+/// sends too many of them (then dropped unanswered: an answer would only feed a flood, or a
+/// reflection when the UDP source is forged).
+fn handle_unparsable(sh: &Rc<Shared>, bytes: &[u8], from: Peer, why: &str) {
+    sh.bump(Counter::parse_failures);
+    if sh.bad_input_allowed(from) {
+        dispatch(sh, refuse_unparsable(bytes, from, why));
+    } else {
+        sh.log(|| format!("unparsable message from {from} dropped: over its rate"));
+    }
+}
+
+/// A request over its source's rate: over UDP dropped unanswered (the source may be forged,
+/// and the sender retransmits anyway); over TCP or TLS, whose source is real, answered 503
+/// with Retry-After.
+fn handle_message(sh: &Rc<Shared>, message: Message, from: Peer) {
+    if message.is_request() && !sh.request_allowed(from) {
+        if from.transport.is_stream() {
+            let busy = sh.relay.borrow().busy(&message, from, 1);
+            dispatch(sh, busy);
+        } else {
+            sh.log(|| format!("request from {from} dropped: over its rate"));
+        }
+        return;
+    }
+    let decision = sh.relay.borrow_mut().handle(message, from, sh.now());
+    if decision.refusal == Some(Refusal::ForgedResponse) {
+        // Forged responses use up the source's allowance of bad input, like garbage.
+        sh.bad_input_allowed(from);
+    }
+    dispatch(sh, decision);
+}
+
+/// Sends what a decision says, without waiting for any peer.
+fn dispatch(sh: &Rc<Shared>, decision: Decision) {
+    match decision.verdict {
+        Verdict::Answered(_) => sh.bump(Counter::generated),
+        Verdict::Dropped => sh.bump(Counter::dropped),
+        Verdict::Forwarded => {}
+    }
+    if let Some(why) = decision.refusal {
+        sh.bump(match why {
+            Refusal::NotForwarded => Counter::not_forwarded,
+            Refusal::ForgedRoute => Counter::forged_routes,
+            Refusal::ForgedResponse => Counter::forged_responses,
+            Refusal::RegistrarFull => Counter::registrar_refused,
+        });
+    }
+    sh.log(|| decision.note.clone());
+    for t in decision.transmits {
+        if t.to.transport == Transport::Udp {
+            send_datagram(sh, t.to.addr, &t.bytes);
+        } else {
+            send_on_stream(sh, t);
+        }
+    }
+}
+
+fn send_datagram(sh: &Shared, to: SocketAddr, bytes: &[u8]) {
+    let sock = sh
+        .udp
+        .iter()
+        .find(|(a, _)| a.is_ipv4() == to.is_ipv4())
+        .map(|(_, s)| s);
+    let result = match sock {
+        Some(s) => s.try_send_to(bytes, to),
+        None => Err(io::Error::other("no UDP socket of this address family")),
+    };
+    match result {
+        Ok(_) => sh.bump(Counter::out_udp),
+        Err(e) => {
+            // A full socket buffer drops the datagram rather than wait: UDP is lossy anyway.
+            sh.bump(Counter::send_failures);
+            sh.log(|| format!("send to udp:{to} failed: {e}"));
+        }
+    }
+}
+
+fn send_on_stream(sh: &Rc<Shared>, t: Transmit) {
+    let mut to = t.to;
+    let mut conn = sh.conn(&to);
+    if conn.is_none() {
+        // §18.2.2: a response whose connection is gone goes on a new one to the Via's
+        // received address and sent-by port, never to the old ephemeral port.
+        if let Some(f) = t.fallback {
+            sh.log(|| format!("connection {to} is gone; response to {f}"));
+            to = f;
+            conn = sh.conn(&to);
+        }
+    }
+    if let (Some(c), Some(id)) = (&conn, &t.identity) {
+        if !c.may_carry(id) {
+            sh.bump(Counter::send_failures);
+            sh.bump(Counter::tls_name_mismatches);
+            sh.log(|| format!("send to {to} refused: its certificate does not name {id}"));
+            return;
+        }
+    }
+    let conn = match conn {
+        Some(c) => c,
+        None => match open(sh, to, t.identity) {
+            Some(c) => c,
+            None => {
+                sh.bump(Counter::send_failures);
+                sh.bump(Counter::connections_refused);
+                sh.log(|| format!("send to {to} failed: too many connections open"));
+                return;
             }
+        },
+    };
+    if !sh.queue_budget.take(t.bytes.len()) {
+        sh.bump(Counter::send_failures);
+        sh.bump(Counter::budget_refusals);
+        sh.log(|| format!("send to {to} failed: the relay's queues hold their budget"));
+        return;
+    }
+    let len = t.bytes.len();
+    if !conn.enqueue(t.bytes, sh.limits.write_queue_bytes) {
+        sh.queue_budget.give(len);
+        sh.bump(Counter::send_failures);
+        sh.bump(Counter::write_queue_overflows);
+        sh.log(|| format!("send to {to} failed: its write queue is full"));
+    }
+}
+
+/// Starts a connection to a next hop: the connection is in the table (so that messages
+/// queue) while a task connects, then serves it.
+fn open(sh: &Rc<Shared>, to: Peer, identity: Option<ServerIdentity>) -> Option<Rc<Conn>> {
+    let slot = sh.admit(None)?;
+    let identity = (to.transport == Transport::Tls)
+        .then(|| identity.unwrap_or(ServerIdentity::Ip(to.addr.ip())));
+    let conn = Conn::new(identity);
+    sh.conns.borrow_mut().insert(to, Rc::clone(&conn));
+    tokio::task::spawn_local(connect(Rc::clone(sh), to, Rc::clone(&conn), slot));
+    Some(conn)
+}
+
+async fn connect(sh: Rc<Shared>, to: Peer, conn: Rc<Conn>, slot: Slot) {
+    let deadline = sh.limits.handshake_timeout;
+    let attempt = async {
+        let tcp = TcpStream::connect(to.addr).await?;
+        tcp.set_nodelay(true)?;
+        if to.transport != Transport::Tls {
+            return Ok(Stream::Tcp(tcp));
+        }
+        let tls = sh.tls()?;
+        if tls.anchors.is_none() {
+            return Err(io::Error::other(NO_ANCHORS));
+        }
+        let identity = conn
+            .opened_for
+            .clone()
+            .unwrap_or(ServerIdentity::Ip(to.addr.ip()));
+        // The name is checked below by RFC 5922's rules, not by OpenSSL's (which would allow
+        // wildcards and the CN); the domain still goes out as SNI.
+        let ssl = tls
+            .connector
+            .configure()
+            .and_then(|c| c.verify_hostname(false).into_ssl(&identity.to_string()))
+            .map_err(io::Error::other)?;
+        let mut s = SslStream::new(ssl, tcp).map_err(io::Error::other)?;
+        Pin::new(&mut s)
+            .connect()
+            .await
+            .map_err(|e| io::Error::other(format!("TLS handshake with {to}: {e}")))?;
+        let cert = s.ssl().peer_certificate();
+        if !cert
+            .as_ref()
+            .is_some_and(|c| certificate_names(c, &identity))
+        {
+            sh.bump(Counter::tls_name_mismatches);
+            return Err(io::Error::other(format!(
+                "the certificate of {to} does not name {identity} (RFC 5922)"
+            )));
+        }
+        *conn.peer_cert.borrow_mut() = cert;
+        Ok::<_, io::Error>(Stream::Tls(Box::new(s)))
+    };
+    let stream = match timeout(deadline, attempt).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return fail_connect(&sh, to, &conn, e.to_string()),
+        Err(_) => {
+            sh.bump(Counter::handshake_timeouts);
+            let why = format!("no connection within {} s", deadline.as_secs_f32());
+            return fail_connect(&sh, to, &conn, why);
+        }
+    };
+    serve(sh, stream, to, conn, slot).await;
+}
+
+fn fail_connect(sh: &Shared, to: Peer, conn: &Rc<Conn>, why: String) {
+    remove_conn(sh, to, conn);
+    release_queue(sh, conn);
+    let lost = conn.queue.borrow().len() as u64;
+    for _ in 0..lost {
+        sh.bump(Counter::send_failures);
+    }
+    sh.log(|| format!("connect to {to} failed: {why}"));
+}
+
+/// Gives back to the budget what a connection that ends still had queued.
+fn release_queue(sh: &Shared, conn: &Conn) {
+    sh.queue_budget.give(conn.queued_bytes.replace(0));
+}
+
+fn remove_conn(sh: &Shared, peer: Peer, conn: &Rc<Conn>) {
+    let mut conns = sh.conns.borrow_mut();
+    if conns.get(&peer).is_some_and(|c| Rc::ptr_eq(c, conn)) {
+        conns.remove(&peer);
+    }
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    Tls(Box<SslStream<TcpStream>>),
+}
+
+async fn accept_loop(sh: Rc<Shared>, transport: Transport, listener: TcpListener) {
+    loop {
+        let (tcp, addr) = match listener.accept().await {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of descriptors, mostly: refuse for a moment instead of spinning.
+                sh.bump(Counter::connections_refused);
+                sh.log(|| format!("accept on {transport:?}: {e}"));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let peer = Peer::new(transport, addr);
+        let Some(slot) = sh.admit(Some(source_of(addr.ip()))) else {
+            sh.bump(Counter::connections_refused);
+            sh.log(|| format!("connection from {peer} refused: too many connections"));
+            continue;
+        };
+        tokio::task::spawn_local(serve_accepted(Rc::clone(&sh), tcp, peer, slot));
+    }
+}
+
+async fn serve_accepted(sh: Rc<Shared>, tcp: TcpStream, peer: Peer, slot: Slot) {
+    let _ = tcp.set_nodelay(true);
+    let stream = if peer.transport == Transport::Tls {
+        let deadline = sh.limits.handshake_timeout;
+        let handshake = async {
+            let tls = sh.tls()?;
+            let acceptor = tls
+                .acceptor
+                .as_ref()
+                .ok_or_else(|| io::Error::other("no certificate of our own"))?;
+            let ssl = Ssl::new(acceptor.context()).map_err(io::Error::other)?;
+            let mut s = SslStream::new(ssl, tcp).map_err(io::Error::other)?;
+            Pin::new(&mut s)
+                .accept()
+                .await
+                .map_err(|e| io::Error::other(format!("TLS handshake: {e}")))?;
+            Ok::<_, io::Error>(s)
+        };
+        match timeout(deadline, handshake).await {
+            Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+            Ok(Err(e)) => return sh.log(|| format!("{peer}: {e}")),
+            Err(_) => {
+                sh.bump(Counter::handshake_timeouts);
+                return sh.log(|| format!("{peer}: no TLS handshake within {deadline:?}"));
+            }
+        }
+    } else {
+        Stream::Tcp(tcp)
+    };
+    let conn = Conn::new(None);
+    sh.conns.borrow_mut().insert(peer, Rc::clone(&conn));
+    serve(sh, stream, peer, conn, slot).await;
+}
+
+/// Runs one connection until it ends, then takes it out of the table.
+async fn serve(sh: Rc<Shared>, stream: Stream, peer: Peer, conn: Rc<Conn>, slot: Slot) {
+    sh.bump(Counter::connections_opened);
+    sh.log(|| format!("connection {peer} opened"));
+    let why = match stream {
+        Stream::Tcp(s) => run_connection(&sh, s, peer, &conn).await,
+        Stream::Tls(s) => run_connection(&sh, *s, peer, &conn).await,
+    };
+    remove_conn(&sh, peer, &conn);
+    release_queue(&sh, &conn);
+    drop(slot);
+    sh.bump(Counter::connections_closed);
+    sh.log(|| format!("connection {peer} closed: {why}"));
+}
+
+async fn run_connection<S: AsyncRead + AsyncWrite>(
+    sh: &Rc<Shared>,
+    stream: S,
+    peer: Peer,
+    conn: &Conn,
+) -> String {
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let reader = async {
+        // What is queued (a 400 for the message that ended the reading) still goes out.
+        let why = read_loop(sh, &mut rd, peer, conn).await;
+        *conn.read_done.borrow_mut() = Some(why);
+        conn.wake_writer.notify_one();
+        std::future::pending().await
+    };
+    tokio::select! {
+        why = reader => why,
+        why = write_loop(sh, &mut wr, peer, conn) => why,
+        why = conn.closed() => why,
+        why = idle(sh, conn) => why,
+    }
+}
+
+/// Bytes read at once from one connection (per connection, so kept small).
+const READ_CHUNK: usize = 4096;
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    sh: &Rc<Shared>,
+    rd: &mut R,
+    peer: Peer,
+    conn: &Conn,
+) -> String {
+    let mut framer = StreamFramer::with_max_size(OnGarbage::Stop, sh.max_size);
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut held = Held {
+        budget: &sh.input_budget,
+        bytes: 0,
+    };
+    let why = loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) => break "closed by peer".to_string(),
+            Ok(n) => n,
+            Err(e) => break e.to_string(),
+        };
+        conn.last_active.set(Instant::now());
+        framer.push(&buf[..n]);
+        if let Some(why) = drain(sh, &mut framer, peer) {
+            break why;
+        }
+        held.set(framer.buffered());
+        // A connection holding more than a read's worth of an unfinished message, while
+        // such bytes across all connections pass the budget, is the one to let go.
+        if held.bytes > READ_CHUNK && sh.input_budget.is_spent() {
+            sh.bump(Counter::budget_refusals);
+            break format!(
+                "holds {} bytes of an unfinished message while the relay's input budget is spent",
+                held.bytes
+            );
+        }
+    };
+    if framer.buffered() > 0 && why == "closed by peer" {
+        sh.bump(Counter::parse_failures);
+        sh.log(|| {
+            format!(
+                "{peer}: {} bytes of an unfinished message",
+                framer.buffered()
+            )
+        });
+    }
+    why
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    sh: &Shared,
+    wr: &mut W,
+    peer: Peer,
+    conn: &Conn,
+) -> String {
+    let limit = sh.limits.write_timeout;
+    loop {
+        let next = conn.queue.borrow_mut().pop_front();
+        let Some(bytes) = next else {
+            let read_done = conn.read_done.borrow().clone();
+            if let Some(why) = read_done {
+                let _ = timeout(limit, wr.shutdown()).await;
+                return why;
+            }
+            conn.wake_writer.notified().await;
+            continue;
+        };
+        match timeout(limit, wr.write_all(&bytes)).await {
+            Ok(Ok(())) => {
+                conn.queued_bytes.set(conn.queued_bytes.get() - bytes.len());
+                sh.queue_budget.give(bytes.len());
+                conn.last_active.set(Instant::now());
+                sh.bump(outbound(peer.transport));
+            }
+            Ok(Err(e)) => {
+                sh.bump(Counter::send_failures);
+                return format!("write failed: {e}");
+            }
+            Err(_) => {
+                sh.bump(Counter::send_failures);
+                sh.bump(Counter::write_timeouts);
+                return format!(
+                    "the peer read nothing for {} s (write timeout)",
+                    limit.as_secs_f32()
+                );
+            }
+        }
+    }
+}
+
+async fn idle(sh: &Shared, conn: &Conn) -> String {
+    let limit = sh.limits.idle_timeout;
+    loop {
+        let deadline = conn.last_active.get() + limit;
+        if deadline <= Instant::now() {
+            return format!("idle for {} s", limit.as_secs());
+        }
+        sleep_until(deadline).await;
+    }
+}
+
+/// Handles every complete message buffered; `Some(reason)` when the connection must close.
+fn drain(sh: &Rc<Shared>, framer: &mut StreamFramer, peer: Peer) -> Option<String> {
+    while let Some(event) = framer.next_event() {
+        match event {
+            FrameEvent::Message { message, .. } => {
+                sh.bump(inbound(peer.transport));
+                handle_message(sh, message, peer);
+            }
+            FrameEvent::Refused { error, raw, .. } => {
+                sh.log(|| format!("{peer}: refused message: {error}"));
+                match raw {
+                    Some(raw) => handle_unparsable(sh, &raw, peer, &error.to_string()),
+                    None => sh.bump(Counter::parse_failures),
+                }
+            }
+            FrameEvent::Garbage { offset, len, .. } => {
+                sh.bump(Counter::parse_failures);
+                return Some(format!("{len} bytes that are not SIP at offset {offset}"));
+            }
+        }
+    }
+    framer.is_stopped().then(|| "framing stopped".to_string())
+}
+
+async fn udp_loop(sh: Rc<Shared>, local: SocketAddr, sock: Rc<UdpSocket>) {
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let (n, src) = match sock.recv_from(&mut buf).await {
+            Ok(r) => r,
             Err(e) => {
                 // ICMP port unreachable from an earlier send lands here on Linux: not fatal.
                 sh.log(|| format!("udp {local}: {e}"));
@@ -347,202 +1015,155 @@ fn udp_loop(sh: &Arc<Shared>, index: usize) {
         if data.iter().all(|b| matches!(b, b'\r' | b'\n')) {
             continue;
         }
-        handle(sh, data, Peer::new(Transport::Udp, src));
+        handle_datagram(&sh, data, Peer::new(Transport::Udp, src));
     }
 }
 
-fn accept_loop(sh: &Arc<Shared>, transport: Transport, listener: TcpListener) {
-    while !SHUTDOWN.load(Ordering::SeqCst) {
-        match listener.accept() {
-            Ok((stream, addr)) => {
-                let sh2 = Arc::clone(sh);
-                let peer = Peer::new(transport, addr);
-                thread::spawn(move || {
-                    if let Err(e) = serve_accepted(&sh2, stream, peer) {
-                        sh2.log(|| format!("{peer}: {e}"));
-                    }
-                });
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => sh.log(|| format!("accept on {transport:?}: {e}")),
-        }
+/// Serves until SIGTERM or SIGINT, then lets queued messages go out for at most the drain
+/// timeout. SIGUSR1 writes the counters; SIGHUP calls `reload` and applies what it gives.
+pub fn serve_until_signal(
+    bound: Bound,
+    relay: Relay,
+    opts: NetOptions,
+    reload: Option<Reloader>,
+) -> io::Result<()> {
+    let runtime = bound.runtime;
+    let listeners = Listeners {
+        udp: bound.udp,
+        streams: bound.streams,
+        signals: bound.signals,
+    };
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&runtime, run(listeners, relay, opts, reload))
+}
+
+struct Listeners {
+    udp: Vec<UdpSocket>,
+    streams: Vec<(Transport, TcpListener)>,
+    signals: Signals,
+}
+
+async fn run(
+    bound: Listeners,
+    relay: Relay,
+    opts: NetOptions,
+    mut reload: Option<Reloader>,
+) -> io::Result<()> {
+    let mut udp = Vec::new();
+    for s in bound.udp {
+        udp.push((s.local_addr()?, Rc::new(s)));
     }
-}
-
-/// How long a TLS handshake may wait for its peer.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The TLS configuration, for a peer whose transport is TLS.
-fn tls_of(sh: &Shared) -> io::Result<&Tls> {
-    sh.opts
-        .tls
-        .as_ref()
-        .ok_or_else(|| io::Error::other("no TLS"))
-}
-
-fn serve_accepted(sh: &Arc<Shared>, stream: TcpStream, peer: Peer) -> io::Result<()> {
-    stream.set_nonblocking(false)?;
-    let stream = match peer.transport {
-        Transport::Tls => {
-            let tls = tls_of(sh)?;
-            stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-            let s = tls
-                .acceptor
-                .accept(stream)
-                .map_err(|e| io::Error::other(format!("TLS handshake: {e}")))?;
-            Stream::Tls(Arc::new(Mutex::new(s)))
-        }
-        _ => Stream::Tcp(stream),
-    };
-    run_connection(sh, stream, peer)
-}
-
-/// Opens a connection to a next hop (TLS: verified against the trust anchors), registers it
-/// and starts its reader.
-fn connect(sh: &Arc<Shared>, to: Peer) -> io::Result<()> {
-    let tcp = TcpStream::connect_timeout(&to.addr, Duration::from_secs(3))?;
-    let stream = match to.transport {
-        Transport::Tls => {
-            let tls = tls_of(sh)?;
-            tcp.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-            let s = tls
-                .connector
-                .connect(&to.addr.ip().to_string(), tcp)
-                .map_err(|e| io::Error::other(format!("TLS handshake with {to}: {e}")))?;
-            Stream::Tls(Arc::new(Mutex::new(s)))
-        }
-        _ => Stream::Tcp(tcp),
-    };
-    let (reader, conn) = register(sh, stream, to)?;
-    let sh2 = Arc::clone(sh);
-    thread::spawn(move || read_connection(&sh2, reader, &conn, to));
-    Ok(())
-}
-
-enum Reader {
-    Tcp(TcpStream),
-    Tls(Arc<Mutex<SslStream<TcpStream>>>),
-}
-
-fn register(sh: &Shared, stream: Stream, peer: Peer) -> io::Result<(Reader, Arc<Conn>)> {
-    let reader = match &stream {
-        Stream::Tcp(s) => {
-            s.set_read_timeout(Some(Duration::from_millis(500)))?;
-            Reader::Tcp(s.try_clone()?)
-        }
-        Stream::Tls(s) => {
-            lock(s)
-                .get_ref()
-                .set_read_timeout(Some(Duration::from_millis(5)))?;
-            Reader::Tls(Arc::clone(s))
-        }
-    };
-    let conn = Arc::new(Conn {
-        writer: Mutex::new(stream),
-        last_active: AtomicU64::new(sh.now()),
+    let route_targets = RefCell::new(route_targets(relay.config()));
+    let sh = Rc::new(Shared {
+        requests: RefCell::new(RateLimiter::new(
+            opts.limits.request_rate,
+            RATE_TABLE_SOURCES,
+        )),
+        bad_input: RefCell::new(RateLimiter::new(
+            opts.limits.bad_input_rate,
+            RATE_TABLE_SOURCES,
+        )),
+        route_targets,
+        input_budget: Budget::new(opts.limits.buffer_budget),
+        queue_budget: Budget::new(opts.limits.buffer_budget),
+        relay: RefCell::new(relay),
+        udp,
+        conns: RefCell::new(HashMap::new()),
+        occupancy: Occupancy::default(),
+        counters: Counters::default(),
+        tls: RefCell::new(opts.tls.map(Rc::new)),
+        limits: opts.limits,
+        max_size: opts.max_size,
+        verbose: opts.verbose,
+        status_file: opts.status_file,
+        quiet: opts.quiet,
+        start: Instant::now(),
     });
-    lock(&sh.conns).insert(peer, Arc::clone(&conn));
-    Counters::bump(&sh.counters.connections_opened);
-    sh.log(|| format!("connection {peer} opened"));
-    Ok((reader, conn))
-}
-
-fn run_connection(sh: &Arc<Shared>, stream: Stream, peer: Peer) -> io::Result<()> {
-    let (reader, conn) = register(sh, stream, peer)?;
-    read_connection(sh, reader, &conn, peer);
+    let mut listeners: Vec<JoinHandle<()>> = Vec::new();
+    for (local, s) in &sh.udp {
+        let task = udp_loop(Rc::clone(&sh), *local, Rc::clone(s));
+        listeners.push(tokio::task::spawn_local(task));
+    }
+    for (t, l) in bound.streams {
+        let task = accept_loop(Rc::clone(&sh), t, l);
+        listeners.push(tokio::task::spawn_local(task));
+    }
+    let Signals {
+        mut term,
+        mut int,
+        mut usr1,
+        mut hup,
+    } = bound.signals;
+    // The signals and the sweep run in a task of their own: the future given to the LocalSet
+    // is polled at every turn of the loop, so it only waits for the stop.
+    let stop = Rc::new(Notify::new());
+    let control = {
+        let (sh, stop) = (Rc::clone(&sh), Rc::clone(&stop));
+        async move {
+            let mut sweep = tokio::time::interval(Duration::from_secs(30));
+            loop {
+                tokio::select! {
+                    _ = term.recv() => break,
+                    _ = int.recv() => break,
+                    _ = usr1.recv() => sh.dump(),
+                    _ = hup.recv() => apply_reload(&sh, reload.as_mut()),
+                    _ = sweep.tick() => {
+                        let now = sh.now();
+                        sh.relay.borrow_mut().location().sweep(now);
+                    }
+                }
+            }
+            stop.notify_one();
+        }
+    };
+    tokio::task::spawn_local(control);
+    stop.notified().await;
+    for l in &listeners {
+        l.abort();
+    }
+    drain_queues(&sh).await;
+    if !sh.quiet || sh.status_file.is_some() {
+        sh.dump();
+    }
     Ok(())
 }
 
-fn read_connection(sh: &Arc<Shared>, mut reader: Reader, conn: &Conn, peer: Peer) {
-    let mut framer = StreamFramer::with_max_size(OnGarbage::Stop, sh.opts.max_size);
-    let mut buf = vec![0u8; 16384];
-    let why = loop {
-        if SHUTDOWN.load(Ordering::SeqCst) {
-            break "shutdown".to_string();
-        }
-        let idle = sh
-            .now()
-            .saturating_sub(conn.last_active.load(Ordering::Relaxed));
-        if idle > sh.opts.idle_timeout.as_secs() {
-            break format!("idle for {idle} s");
-        }
-        let read = match &mut reader {
-            Reader::Tcp(s) => s.read(&mut buf),
-            Reader::Tls(s) => {
-                let r = lock(s).read(&mut buf);
-                if r.as_ref().is_err_and(is_timeout) {
-                    // Let writers have the session between polls.
-                    thread::sleep(Duration::from_millis(2));
-                }
-                r
+/// After the listeners stop: waits until every write queue is empty, or the drain timeout.
+fn drain_queues(sh: &Rc<Shared>) -> impl Future<Output = ()> + '_ {
+    let deadline = Instant::now() + sh.limits.drain_timeout;
+    async move {
+        while Instant::now() < deadline {
+            let busy = sh
+                .conns
+                .borrow()
+                .values()
+                .any(|c| c.queued_bytes.get() > 0 && !c.is_closing());
+            if !busy {
+                return;
             }
-        };
-        let n = match read {
-            Ok(0) => break "closed by peer".to_string(),
-            Ok(n) => n,
-            Err(e) if is_timeout(&e) => continue,
-            Err(e) => break e.to_string(),
-        };
-        conn.last_active.store(sh.now(), Ordering::Relaxed);
-        framer.push(&buf[..n]);
-        if let Some(why) = drain(sh, &mut framer, peer) {
-            break why;
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        sh.log(|| "drain timeout: messages still queued are dropped".to_string());
+    }
+}
+
+fn route_targets(config: &Config) -> Vec<IpAddr> {
+    config.routes.iter().map(|r| r.target.addr.ip()).collect()
+}
+
+fn apply_reload(sh: &Shared, reload: Option<&mut Reloader>) {
+    let Some(reload) = reload else {
+        return eprintln!("sipsec-relay: SIGHUP: nothing to reload");
     };
-    if framer.buffered() > 0 && why == "closed by peer" {
-        Counters::bump(&sh.counters.parse_failures);
-        sh.log(|| {
-            format!(
-                "{peer}: {} bytes of an unfinished message",
-                framer.buffered()
-            )
-        });
-    }
-    let mut conns = lock(&sh.conns);
-    if conns
-        .get(&peer)
-        .is_some_and(|c| std::ptr::eq(Arc::as_ptr(c), conn))
-    {
-        conns.remove(&peer);
-    }
-    drop(conns);
-    if let Stream::Tcp(s) = &*lock(&conn.writer) {
-        let _ = s.shutdown(std::net::Shutdown::Both);
-    }
-    Counters::bump(&sh.counters.connections_closed);
-    sh.log(|| format!("connection {peer} closed: {why}"));
-}
-
-/// Handles every complete message buffered; `Some(reason)` when the connection must close.
-fn drain(sh: &Arc<Shared>, framer: &mut StreamFramer, peer: Peer) -> Option<String> {
-    while let Some(event) = framer.next_event() {
-        match event {
-            FrameEvent::Message { message, .. } => {
-                Counters::bump(sh.counters.inbound(peer.transport));
-                let decision = lock(&sh.relay).handle(message, peer, sh.now());
-                dispatch(sh, decision);
+    match reload() {
+        Ok((config, tls)) => match sh.relay.borrow_mut().reconfigure(config.clone()) {
+            Ok(()) => {
+                *sh.route_targets.borrow_mut() = route_targets(&config);
+                *sh.tls.borrow_mut() = tls.map(Rc::new);
+                eprintln!("sipsec-relay: reloaded");
             }
-            FrameEvent::Refused { error, raw, .. } => {
-                Counters::bump(&sh.counters.parse_failures);
-                sh.log(|| format!("{peer}: refused message: {error}"));
-                if let Some(raw) = raw {
-                    dispatch(sh, refuse_unparsable(&raw, peer, &error.to_string()));
-                }
-            }
-            FrameEvent::Garbage { offset, len, .. } => {
-                Counters::bump(&sh.counters.parse_failures);
-                return Some(format!("{len} bytes that are not SIP at offset {offset}"));
-            }
-        }
+            Err(e) => eprintln!("sipsec-relay: reload refused: {e}"),
+        },
+        Err(e) => eprintln!("sipsec-relay: reload failed, the old configuration stays: {e:#}"),
     }
-    framer.is_stopped().then(|| "framing stopped".to_string())
-}
-
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
 }

@@ -29,15 +29,54 @@ pub enum RegisterOutcome {
     TooBrief(u32),
     /// Any other refusal: code and reason phrase.
     Refused(u16, &'static str),
+    /// 403: past a bound (bindings of the AOR, or AORs in all), with the reason phrase.
+    Full(&'static str),
+}
+
+/// How much the location service holds at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub bindings_per_aor: usize,
+    pub aors: usize,
+}
+
+impl Default for Bounds {
+    fn default() -> Bounds {
+        Bounds {
+            bindings_per_aor: 10,
+            aors: 100_000,
+        }
+    }
 }
 
 /// The location service.
 #[derive(Debug, Default)]
 pub struct Location {
     bindings: HashMap<Aor, Vec<Binding>>,
+    bounds: Bounds,
+    /// When a full table was last swept for lapsed bindings (at most once a second, so a
+    /// flood of REGISTERs at the bound does not sweep the whole table each time).
+    last_full_sweep: Option<u64>,
 }
 
 impl Location {
+    pub fn with_bounds(bounds: Bounds) -> Location {
+        Location {
+            bounds,
+            ..Location::default()
+        }
+    }
+
+    pub fn set_bounds(&mut self, bounds: Bounds) {
+        self.bounds = bounds;
+    }
+
+    /// AORs with at least one binding (lapsed ones included until swept).
+    #[cfg(test)]
+    fn aors(&self) -> usize {
+        self.bindings.len()
+    }
+
     /// The live bindings of an AOR, most recently refreshed first.
     pub fn lookup(&mut self, aor: &Aor, now: u64) -> Vec<Binding> {
         self.expire(aor, now);
@@ -121,7 +160,9 @@ impl Location {
                     }
                     changes.push((c.uri().as_str().to_string(), asked.min(max_expires)));
                 }
-                let list = self.bindings.entry(aor.clone()).or_default();
+                // Applied to a copy, so that a REGISTER past a bound changes nothing.
+                let existed = self.bindings.contains_key(aor);
+                let mut list = self.bindings.get(aor).cloned().unwrap_or_default();
                 for (contact, secs) in changes {
                     let existing = list.iter().position(|b| same_contact(&b.contact, &contact));
                     if let Some(i) = existing {
@@ -142,8 +183,16 @@ impl Location {
                         });
                     }
                 }
+                if list.len() > self.bounds.bindings_per_aor {
+                    return RegisterOutcome::Full("Too Many Bindings");
+                }
                 if list.is_empty() {
                     self.bindings.remove(aor);
+                } else {
+                    if !existed && !self.has_room_for_an_aor(now) {
+                        return RegisterOutcome::Full("Registrar Full");
+                    }
+                    self.bindings.insert(aor.clone(), list);
                 }
             }
         }
@@ -160,6 +209,19 @@ impl Location {
     }
 }
 
+impl Location {
+    fn has_room_for_an_aor(&mut self, now: u64) -> bool {
+        if self.bindings.len() < self.bounds.aors {
+            return true;
+        }
+        if self.last_full_sweep != Some(now) {
+            self.last_full_sweep = Some(now);
+            self.sweep(now);
+        }
+        self.bindings.len() < self.bounds.aors
+    }
+}
+
 /// Contact URIs compare by RFC 3261 §19.1.4 equivalence, falling back to exact text.
 fn same_contact(a: &str, b: &str) -> bool {
     match (crate::uri::Uri::parse_str(a), crate::uri::Uri::parse_str(b)) {
@@ -169,10 +231,10 @@ fn same_contact(a: &str, b: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests_support {
     use super::*;
 
-    fn reg(contact: &str, expires: Option<&str>, cseq: u32) -> Message {
+    pub fn reg(contact: &str, expires: Option<&str>, cseq: u32) -> Message {
         let mut text = format!(
             "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKr{cseq}\r\n\
              From: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: c1\r\n\
@@ -185,13 +247,19 @@ mod tests {
         Message::parse(text).unwrap()
     }
 
-    fn src() -> Peer {
+    pub fn src() -> Peer {
         "udp:192.0.2.9:5060".parse().unwrap()
     }
 
-    fn bob() -> Aor {
+    pub fn bob() -> Aor {
         Aor::parse("bob@example.com").unwrap()
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tests_support::*;
+    use super::*;
 
     #[test]
     fn bindings_expire_on_time_and_several_contacts_coexist() {
@@ -300,5 +368,80 @@ mod tests {
         );
         assert!(loc.lookup(&bob(), 0).is_empty());
         assert!(loc.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use super::tests_support::*;
+    use super::*;
+
+    #[test]
+    fn bindings_per_aor_and_aors_in_all_are_bounded_and_a_refusal_changes_nothing() {
+        let mut loc = Location::with_bounds(Bounds {
+            bindings_per_aor: 3,
+            aors: 2,
+        });
+        let contacts = |n: usize| {
+            (0..n)
+                .map(|i| format!("<sip:bob@192.0.2.{i}>"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let ok = |o: &RegisterOutcome| matches!(o, RegisterOutcome::Ok(_));
+        assert!(ok(&loc.register(
+            &bob(),
+            &reg(&contacts(3), None, 1),
+            src(),
+            0,
+            60,
+            3600
+        )));
+        let more = reg("<sip:bob@192.0.2.200>", None, 2);
+        assert_eq!(
+            loc.register(&bob(), &more, src(), 0, 60, 3600),
+            RegisterOutcome::Full("Too Many Bindings")
+        );
+        assert_eq!(loc.lookup(&bob(), 0).len(), 3, "nothing changed");
+        // Refreshing an existing binding is not a new one.
+        assert!(ok(&loc.register(
+            &bob(),
+            &reg("<sip:bob@192.0.2.1>", None, 3),
+            src(),
+            0,
+            60,
+            3600
+        )));
+        let carol = Aor::parse("carol@example.com").unwrap();
+        let dave = Aor::parse("dave@example.com").unwrap();
+        assert!(ok(&loc.register(
+            &carol,
+            &reg("<sip:c@192.0.2.9>", None, 1),
+            src(),
+            0,
+            60,
+            3600
+        )));
+        assert_eq!(
+            loc.register(
+                &dave,
+                &reg("<sip:d@192.0.2.9>", None, 1),
+                src(),
+                0,
+                60,
+                3600
+            ),
+            RegisterOutcome::Full("Registrar Full")
+        );
+        assert_eq!(loc.aors(), 2);
+        // Once bindings lapse, there is room again.
+        assert!(ok(&loc.register(
+            &dave,
+            &reg("<sip:d@192.0.2.9>", None, 1),
+            src(),
+            4000,
+            60,
+            3600
+        )));
     }
 }

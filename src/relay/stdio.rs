@@ -84,13 +84,13 @@ pub fn run(
         if let Some(l) = log.as_mut() {
             writeln!(l, "line {number}: {}", decision.note)?;
         }
-        for send in &decision.sends {
+        for transmit in &decision.transmits {
             summary.sent += 1;
-            let text = String::from_utf8_lossy(&send.bytes);
+            let text = String::from_utf8_lossy(&transmit.bytes);
             let out = Output {
                 line: number,
-                to: send.to.to_string(),
-                fallback: send.fallback.map(|p| p.to_string()),
+                to: transmit.to.to_string(),
+                fallback: transmit.fallback.map(|p| p.to_string()),
                 message: &text,
             };
             serde_json::to_writer(&mut output, &out)?;

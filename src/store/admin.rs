@@ -4,10 +4,48 @@
 
 use super::*;
 
+/// How [`Store::mint`] signs a new certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Signing {
+    /// With the issuing CA (self-signed in a store with no CA at all), for a certificate the
+    /// administrator asked for: `--self-signed` is a way out when the issuing CA is missing.
+    Issue,
+    /// With the issuing CA, for a certificate made on demand.
+    OnDemand,
+    SelfSigned,
+}
+
 impl Store {
     /// The issuing CA (`ca/`), if the store has one.
     pub fn issuing_ca(&self) -> Result<Option<Ca>, StoreError> {
         self.ca_in("ca")
+    }
+
+    /// The CA a new certificate for `domain` is issued by: the issuing CA; `None` (self-signed)
+    /// only in a store that has no CA at all. A store with a root and no issuing CA is refused:
+    /// what it issued would chain to nothing.
+    fn issuer_for(&self, domain: &str, for_issue: bool) -> Result<Option<Ca>, StoreError> {
+        let ca = self.issuing_ca()?;
+        if ca.is_none() && self.root.join("root/cert.pem").exists() {
+            return Err(self.no_issuing_ca(Some(domain), for_issue));
+        }
+        Ok(ca)
+    }
+
+    /// The issuing CA, which this operation cannot do without.
+    pub(super) fn required_issuing_ca(&self) -> Result<Ca, StoreError> {
+        self.issuing_ca()?.ok_or_else(|| {
+            self.no_issuing_ca(self.config.domains.first().map(String::as_str), false)
+        })
+    }
+
+    fn no_issuing_ca(&self, domain: Option<&str>, for_issue: bool) -> StoreError {
+        StoreError::NoIssuingCa {
+            path: self.root.clone(),
+            has_root: self.root.join("root/cert.pem").exists(),
+            domain: domain.map(str::to_string),
+            for_issue,
+        }
     }
 
     fn ca_in(&self, sub: &str) -> Result<Option<Ca>, StoreError> {
@@ -91,7 +129,9 @@ impl Store {
         domains: &[String],
         uri_constraints: bool,
     ) -> Result<X509, StoreError> {
-        let root = self.ca_in("root")?.ok_or(StoreError::NoCa)?;
+        let root = self.ca_in("root")?.ok_or_else(|| StoreError::NoRoot {
+            path: self.root.clone(),
+        })?;
         let key = x509::generate_key(key_type)?;
         let domains: Vec<String> = domains.iter().map(|d| d.to_ascii_lowercase()).collect();
         let cert = x509::make_intermediate(
@@ -168,7 +208,7 @@ impl Store {
         self.write_identity_at(&self.identity_dir(&id.aor), id)
     }
 
-    fn write_identity_at(&self, dir: &Path, id: &Identity) -> Result<(), StoreError> {
+    pub(super) fn write_identity_at(&self, dir: &Path, id: &Identity) -> Result<(), StoreError> {
         fsio::write_atomic(&dir.join("key.pem"), &self.key_pem(&id.key)?, SECRET_MODE)?;
         fsio::write_atomic(
             &dir.join("cert.pem"),
@@ -190,13 +230,13 @@ impl Store {
         &self,
         profile: &LeafProfile,
         key_type: KeyType,
-        self_signed: bool,
+        signing: Signing,
     ) -> Result<Identity, StoreError> {
         let key = x509::generate_key(key_type)?;
-        let ca = if self_signed {
-            None
-        } else {
-            self.issuing_ca()?
+        let ca = match signing {
+            Signing::SelfSigned => None,
+            Signing::Issue => self.issuer_for(profile.aor.host(), true)?,
+            Signing::OnDemand => self.issuer_for(profile.aor.host(), false)?,
         };
         let (cert, chain) = match &ca {
             Some(ca) => {
@@ -220,7 +260,7 @@ impl Store {
 
     /// The chain a certificate issued by `ca` is sent with: `ca` and its own chain, without the
     /// anchor (a peer has that already).
-    fn chain_below(&self, ca: &Ca) -> Vec<X509> {
+    pub(super) fn chain_below(&self, ca: &Ca) -> Vec<X509> {
         let mut chain = vec![ca.cert.clone()];
         chain.extend(ca.chain.iter().cloned());
         chain.retain(|c| !self.anchors.iter().any(|a| a == c));
@@ -243,7 +283,7 @@ impl Store {
     ) -> Result<Identity, StoreError> {
         let aor = profile.aor()?;
         let key = x509::generate_key(key_type)?;
-        let (cert, chain) = match self.issuing_ca()? {
+        let (cert, chain) = match self.issuer_for(&profile.host, false)? {
             Some(ca) => {
                 let host = &profile.host;
                 let inside = |d: &String| host == d || host.ends_with(&format!(".{d}"));
@@ -287,7 +327,11 @@ impl Store {
         self_signed: bool,
         replace: bool,
     ) -> Result<Identity, StoreError> {
-        let id = self.mint(profile, key_type, self_signed)?;
+        let signing = match self_signed {
+            true => Signing::SelfSigned,
+            false => Signing::Issue,
+        };
+        let id = self.mint(profile, key_type, signing)?;
         let _l = self.lock(true)?;
         if !replace && self.identity_dir(&profile.aor).join("cert.pem").exists() {
             return Err(StoreError::Refused(format!(
@@ -302,7 +346,11 @@ impl Store {
     /// Replaces an identity's key and certificate; the old certificate moves to `old/` and stays
     /// findable by issuer and serial for verification until it expires.
     pub fn rotate(&self, profile: &LeafProfile, key_type: KeyType) -> Result<Identity, StoreError> {
-        let new = self.mint(profile, key_type, self.issuing_ca()?.is_none())?;
+        let signing = match self.issuing_ca()? {
+            Some(_) => Signing::Issue,
+            None => Signing::SelfSigned,
+        };
+        let new = self.mint(profile, key_type, signing)?;
         let _l = self.lock(true)?;
         let old = self
             .load_identity_unlocked(&profile.aor)?
@@ -386,7 +434,7 @@ impl Store {
 
     /// Signs a CSR with the issuing CA for `profile.aor` (which must be an own domain).
     pub fn sign_csr(&self, csr: &X509Req, profile: &LeafProfile) -> Result<X509, StoreError> {
-        let ca = self.issuing_ca()?.ok_or(StoreError::NoCa)?;
+        let ca = self.required_issuing_ca()?;
         self.check_domain(&profile.aor)?;
         let cert = x509::sign_csr(csr, profile, (&ca.cert, &ca.key))?;
         check_constraints(&cert, &ca)?;
@@ -465,7 +513,7 @@ impl Store {
 
     /// Signs a CRL of everything revoked and writes it to `crl/issuing-ca.pem`.
     pub fn publish_crl(&self, days: u32) -> Result<X509Crl, StoreError> {
-        let ca = self.issuing_ca()?.ok_or(StoreError::NoCa)?;
+        let ca = self.required_issuing_ca()?;
         let _l = self.lock(true)?;
         let crl = x509::make_crl((&ca.cert, &ca.key), &self.revocations()?, days)?;
         let pem = crl.to_pem().map_err(|source| StoreError::Crypto {

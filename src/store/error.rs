@@ -1,15 +1,27 @@
 //! Why a store operation was refused or failed.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Why a store operation was refused or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {source}", path = path.display())]
+    /// The OS error is part of the text, not a separate source, so that it is printed once.
+    #[error("{path}: {error}", path = path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    #[error(
+        "{path}: no store here; make one with sipsec-certgen --store {path} init-ca (or, for a \
+         store that only verifies, sipsec-certgen --store {path} anchor add ROOT-CERT)",
+        path = path.display()
+    )]
+    NoStore { path: PathBuf },
+    #[error(
+        "{path}: not a sipsec store ({why}); make one with sipsec-certgen --store {path} init-ca",
+        path = path.display()
+    )]
+    NotAStore { path: PathBuf, why: &'static str },
     #[error("not a usable SIP URI {text:?}: {reason}")]
     BadUri { text: String, reason: String },
     #[error("{path}: unsafe permissions {mode:03o} (group or others have access); refusing to use it, run chmod go-rwx", path = path.display())]
@@ -45,8 +57,22 @@ pub enum StoreError {
     BadFile { path: PathBuf, what: &'static str },
     #[error("no identity for {0} in the store")]
     NoIdentity(String),
-    #[error("no issuing CA in the store (run init-ca / init-intermediate)")]
-    NoCa,
+    #[error("{}", no_issuing_ca(path, *has_root, domain.as_deref(), *for_issue))]
+    NoIssuingCa {
+        path: PathBuf,
+        /// A root CA exists (made by init-ca without --issuing).
+        has_root: bool,
+        /// The domain the certificate was for, to name in the command to run.
+        domain: Option<String>,
+        /// Issuing a certificate, for which --self-signed is a way out.
+        for_issue: bool,
+    },
+    #[error(
+        "{path}: no root CA to make the issuing CA under; make one with sipsec-certgen --store \
+         {path} init-ca",
+        path = path.display()
+    )]
+    NoRoot { path: PathBuf },
     #[error("on-demand issuance for {aor} refused: {reason}")]
     OnDemandRefused { aor: String, reason: String },
     #[error("{0} is an identity of this store; a learned certificate never replaces it")]
@@ -55,4 +81,27 @@ pub enum StoreError {
     NameConstraints(crate::crypto::constraints::NameViolation),
     #[error("{0}")]
     Refused(String),
+}
+
+/// Why there is no issuing CA, and the command that makes one for this very store.
+fn no_issuing_ca(path: &Path, has_root: bool, domain: Option<&str>, for_issue: bool) -> String {
+    let store = path.display();
+    let domain = domain.unwrap_or("DOMAIN");
+    let mut text = if has_root {
+        format!(
+            "this store has a root CA but no issuing CA, so nothing it issues would chain to \
+             the root; make the issuing CA with sipsec-certgen --store {store} \
+             init-intermediate --domain {domain}"
+        )
+    } else {
+        format!(
+            "this store has no CA; make one with sipsec-certgen --store {store} init-ca, then \
+             init-intermediate --domain {domain} (or init-ca --issuing for a root that issues \
+             directly)"
+        )
+    };
+    if for_issue {
+        text.push_str(", or give --self-signed for a self-signed certificate");
+    }
+    text
 }

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
-    move |source| StoreError::Io {
+    move |error| StoreError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -25,7 +25,11 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Writes `data` to `path` so that readers see either the old or the new file, never a torn
 /// one: a temporary file in the same directory, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // The parent of a bare name (`crl.pem`) is the empty path: the current directory.
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     create_private_dirs(dir)?;
     let tmp = dir.join(format!(
         ".tmp.{}.{}",
@@ -135,7 +139,7 @@ pub fn check_tree(root: &Path) -> Result<(), StoreError> {
     if !meta.is_dir() {
         return Err(StoreError::Io {
             path: root.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+            error: io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
         });
     }
     let user = effective_uid();

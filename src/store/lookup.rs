@@ -1,6 +1,7 @@
 //! The per-message lookups: what the tools ask of the store while they work on a message.
 
 use super::*;
+use crate::crypto::ContentCipher;
 
 /// What a tool needs to know per message: the signing and decrypting identities, recipient
 /// certificates, trust anchors and CRLs, the group map, and certificates learned from peers.
@@ -23,10 +24,18 @@ pub trait Lookup: Send + Sync {
     fn groups(&self) -> &Groups;
     /// Keeps a certificate learned from a peer for `aor`.
     fn learn_cert(&self, aor: &Aor, cert: &X509) -> Result<(), StoreError>;
+    /// What the store keeps about a peer: advertised ciphers, pinned cipher and RSA padding.
+    fn peer_settings(&self, aor: &Aor) -> PeerSettings;
+    /// Keeps the ciphers a peer's trusted signature advertised.
+    fn learn_capabilities(&self, aor: &Aor, ciphers: Vec<ContentCipher>) -> Result<(), StoreError>;
     /// Rereads what may have changed since (settings, groups, anchors, CRLs); true when
     /// something did. A lookup that answers from memory has nothing to reread.
     fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
         Ok(false)
+    }
+    /// The STI identity (RFC 8226 certificate, key, x5u) of exactly `aor`, if held.
+    fn sti_identity(&self, _aor: &Aor) -> Result<Option<StiIdentity>, StoreError> {
+        Ok(None)
     }
 }
 
@@ -62,8 +71,20 @@ impl Lookup for Store {
     fn learn_cert(&self, aor: &Aor, cert: &X509) -> Result<(), StoreError> {
         Store::learn_cert(self, aor, cert)
     }
+    fn peer_settings(&self, aor: &Aor) -> PeerSettings {
+        Store::peer_settings(self, aor)
+    }
+    fn learn_capabilities(&self, aor: &Aor, ciphers: Vec<ContentCipher>) -> Result<(), StoreError> {
+        if self.identity_dir(aor).join("cert.pem").exists() || self.groups.is_group(aor) {
+            return Err(StoreError::OwnIdentity(aor.to_string()));
+        }
+        self.update_peer_settings(aor, |s| s.capabilities = Some(ciphers))
+    }
     fn reload_if_changed(&mut self) -> Result<bool, StoreError> {
         Store::reload_if_changed(self)
+    }
+    fn sti_identity(&self, aor: &Aor) -> Result<Option<StiIdentity>, StoreError> {
+        Store::sti_identity(self, aor)
     }
 }
 
@@ -212,7 +233,11 @@ impl Store {
         let profile = LeafProfile::new(aor.clone(), self.config.days);
         // Key generation happens outside the lock; a concurrent creator may win, and then its
         // certificate is the one kept.
-        let id = self.mint(&profile, self.config.key_type, false)?;
+        let id = self.mint(
+            &profile,
+            self.config.key_type,
+            super::admin::Signing::OnDemand,
+        )?;
         let _l = self.lock(true)?;
         if let Some(existing) = self.load_identity_unlocked(aor)? {
             return Ok(existing);

@@ -12,12 +12,16 @@ mod admin;
 mod error;
 pub mod fsio;
 mod lookup;
+mod peer;
 pub mod policy;
+mod sti;
 pub mod watch;
 pub mod x509;
 
 pub use error::StoreError;
 pub use lookup::Lookup;
+pub use peer::PeerSettings;
+pub use sti::StiIdentity;
 
 use crate::clock::now_unix;
 use crate::uri::Aor;
@@ -35,8 +39,9 @@ use x509::{KeyType, LeafProfile, Revocation, TlsProfile};
 pub const LAYOUT_HELP: &str = r#"Store layout (--store DIR or SIPSEC_STORE):
 
 DIR/                         mode 0700; refused if group/others may write it
-  config                     on-demand, own domains, key type, days (see `policy`)
-  groups                     `group-aor member-pattern...` lines (see `policy`)
+  config                     `key = value` lines: on-demand (yes/no), domain (repeated),
+                             key-type, days; set with `sipsec-certgen config`
+  groups                     `group-aor member-pattern...` lines; set with `group add`
   identities/<aor>/          one directory per own identity, <aor> = user@host (%XX-escaped)
     cert.pem                 the certificate
     key.pem                  its private key, PKCS#8 PEM, mode 0600 (optionally encrypted)
@@ -50,8 +55,12 @@ DIR/                         mode 0700; refused if group/others may write it
   ca/revoked                 `SERIAL-HEX UNIX-TIME` lines, the input of the CRL
   crl/*.pem                  CRLs (ours in crl/issuing-ca.pem, others' beside it)
   learned/<aor>.pem          certificates learned from verified messages, kept apart
+  learned/<aor>.peer         a peer's advertised ciphers and pinned settings (cipher, rsa-padding)
   tls/<host>/                the proxy's TLS certificate (issue-tls): cert.pem, key.pem,
                              chain.pem as in identities/, DNS:<host> and IP: names
+  sti/<aor>/                 the STI certificate of an identity or group (sti, sti-csr,
+                             sti-import): cert.pem, key.pem (P-256), chain.pem, csr.pem as
+                             in identities/, and x5u (the https URL that serves the chain)
   issued.log                 one line per certificate made on demand
   .lock                      flock(2) target: writers exclusive, readers shared
 
@@ -180,9 +189,30 @@ impl Store {
         Store::open(path)
     }
 
-    /// Opens an existing store, refusing unsafe permissions on the directory or on any key.
+    /// Opens an existing store, refusing unsafe permissions on the directory or on any key,
+    /// and a directory that is not a store (say, an empty one given by mistake).
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if fs::symlink_metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound) {
+            return Err(StoreError::NoStore {
+                path: path.to_path_buf(),
+            });
+        }
         fsio::check_tree(path)?;
+        let is_store = ["config"]
+            .iter()
+            .chain(DIRS.iter())
+            .any(|part| path.join(part).exists());
+        if !is_store {
+            let empty = fs::read_dir(path).map_err(io_err(path))?.next().is_none();
+            return Err(StoreError::NotAStore {
+                path: path.to_path_buf(),
+                why: if empty {
+                    "an empty directory"
+                } else {
+                    "no config, identities/, anchors/ or ca/ in it"
+                },
+            });
+        }
         let mut s = Store {
             root: path.to_path_buf(),
             passphrase: None,

@@ -2,8 +2,9 @@
 //! [`RECHECK`], and at once after SIGHUP. A revoked certificate, a new anchor or a member removed
 //! from a group is then seen by the next message but one second at most.
 
+use super::Lookup;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 /// How long a change of the store may go unseen by a running tool.
@@ -53,6 +54,37 @@ impl Watch {
         }
         *state = (now + RECHECK, hangups);
         true
+    }
+}
+
+/// A tool's store, looked at again when due: what a long-running tool holds instead of a bare
+/// [`Lookup`].
+pub struct WatchedStore {
+    lookup: RwLock<Box<dyn Lookup>>,
+    watch: Watch,
+}
+
+impl WatchedStore {
+    pub fn new(lookup: impl Lookup + 'static) -> WatchedStore {
+        WatchedStore {
+            lookup: RwLock::new(Box::new(lookup)),
+            watch: Watch::default(),
+        }
+    }
+
+    pub fn get(&self) -> RwLockReadGuard<'_, Box<dyn Lookup>> {
+        self.lookup.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When due ([`Watch::due`]), rereads the store if it changed; true when it did, so that
+    /// the caller drops what it derived from it. A store that cannot be read now counts as
+    /// unchanged: the tool goes on with what it read before.
+    pub fn changed(&self) -> bool {
+        if !self.watch.due() {
+            return false;
+        }
+        let mut lookup = self.lookup.write().unwrap_or_else(|e| e.into_inner());
+        matches!(lookup.reload_if_changed(), Ok(true))
     }
 }
 

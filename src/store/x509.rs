@@ -109,7 +109,19 @@ pub fn sip_uri(aor: &Aor) -> String {
 
 /// Parses a SIP URI given by a user, with a refusal that names the text.
 pub fn parse_aor(text: &str) -> Result<Aor, StoreError> {
-    Aor::parse(text.trim()).map_err(|e| StoreError::BadUri {
+    let text = text.trim();
+    if let Some(number) = text
+        .get(..4)
+        .filter(|scheme| scheme.eq_ignore_ascii_case("tel:"))
+        .map(|_| &text[4..])
+    {
+        let number = number.split(';').next().unwrap_or_default();
+        return Err(StoreError::Refused(format!(
+            "{text}: certificates are issued for SIP URIs, not tel: numbers; use the number's \
+             SIP form in one of this store's domains, e.g. sip:{number}@DOMAIN"
+        )));
+    }
+    Aor::parse(text).map_err(|e| StoreError::BadUri {
         text: text.to_string(),
         reason: e.to_string(),
     })

@@ -9,7 +9,7 @@ use crate::message::{HeaderKind, Message};
 use crate::smime::parse::{classify, EntityView, Protection};
 use crate::smime::restore::{restore_entity, restore_from_inner};
 use crate::store::policy::Groups;
-use crate::store::watch::Watch;
+use crate::store::watch::WatchedStore;
 use crate::store::{Identity, Lookup, StoreError};
 use crate::uri::Aor;
 use openssl::x509::X509Name;
@@ -38,9 +38,7 @@ pub struct DecryptOptions {
 pub struct Decrypt {
     /// Read from the store, and again when it changed (a key rotated, a member added).
     keys: RwLock<Keys>,
-    lookup: Mutex<Box<dyn Lookup>>,
-    /// When to look at the store again.
-    watch: Watch,
+    store: WatchedStore,
     /// Descriptions of recipient ids already seen (an X.509 name is slow to print).
     described: Mutex<HashMap<RecipientId, String>>,
     options: DecryptOptions,
@@ -129,8 +127,7 @@ impl Decrypt {
     ) -> Result<Decrypt, StoreError> {
         Ok(Decrypt {
             keys: RwLock::new(Keys::load(&lookup)?),
-            lookup: Mutex::new(Box::new(lookup)),
-            watch: Watch::default(),
+            store: WatchedStore::new(lookup),
             described: Mutex::new(HashMap::new()),
             options,
         })
@@ -140,14 +137,8 @@ impl Decrypt {
     /// the keys read again when the store changed. A store that cannot be read now keeps the
     /// keys read before.
     fn look_at_store(&self) {
-        if !self.watch.due() {
-            return;
-        }
-        let Ok(mut lookup) = self.lookup.lock() else {
-            return;
-        };
-        if let Ok(true) = lookup.reload_if_changed() {
-            if let Ok(keys) = Keys::load(lookup.as_ref()) {
+        if self.store.changed() {
+            if let Ok(keys) = Keys::load(self.store.get().as_ref()) {
                 *self.keys.write().unwrap_or_else(|e| e.into_inner()) = keys;
             }
         }

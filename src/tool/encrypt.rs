@@ -6,12 +6,14 @@
 //! refused by default: passing it on in plaintext would be a downgrade an attacker can trigger.
 
 use crate::clock::now_unix;
+use crate::crypto::capabilities::strongest_common;
 use crate::crypto::CmsEncryptOptions;
 use crate::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
 use crate::message::{HeaderKind, Message};
 use crate::smime::build::{self, EncryptSpec, Transfer};
 use crate::smime::inner::InnerPolicy;
-use crate::store::Lookup;
+use crate::store::watch::WatchedStore;
+use crate::store::{Lookup, PeerSettings};
 use crate::tool::cache::TtlCache;
 use crate::tool::select::Selection;
 use crate::uri::{Aor, Uri};
@@ -73,7 +75,13 @@ pub fn check_hide(name: &str) -> Result<(), String> {
 pub struct EncryptOptions {
     pub form: EncryptForm,
     pub selection: Selection,
+    /// The cipher and RSA padding when neither the user nor the recipient says otherwise.
     pub options: CmsEncryptOptions,
+    /// The user chose the cipher (--cipher): the recipient's settings and advertised ciphers
+    /// do not change it.
+    pub cipher_chosen: bool,
+    /// The user chose the RSA padding (--rsa-padding).
+    pub padding_chosen: bool,
     pub transfer: Transfer,
     /// Used instead of the store's certificate for the message's recipient.
     pub recipient_cert: Option<X509>,
@@ -86,11 +94,13 @@ pub struct EncryptOptions {
 
 /// The encrypt filter over a store.
 pub struct Encrypt {
-    lookup: Box<dyn Lookup>,
+    /// Looked at again while running: a certificate replaced in the store is used at once.
+    store: WatchedStore,
     config: EncryptOptions,
     /// `config.inner` with sipsec's own headers first.
     inner: InnerPolicy,
     certs: TtlCache<Aor, X509>,
+    peers: TtlCache<Aor, PeerSettings>,
 }
 
 /// How long a recipient certificate read from the store is reused.
@@ -110,10 +120,11 @@ fn is_envelope(message: &Message) -> bool {
 impl Encrypt {
     pub fn new(lookup: impl Lookup + 'static, config: EncryptOptions) -> Encrypt {
         Encrypt {
-            lookup: Box::new(lookup),
+            store: WatchedStore::new(lookup),
             inner: super::inner_policy(&config.inner),
             config,
             certs: TtlCache::new(CERT_TTL),
+            peers: TtlCache::new(CERT_TTL),
         }
     }
 
@@ -132,17 +143,19 @@ impl Encrypt {
         out
     }
 
-    fn recipient(&self, message: &Message) -> Result<(String, X509), String> {
+    /// The recipient's name for the record, its AOR (none for --recipient-cert), and its
+    /// certificate.
+    fn recipient(&self, message: &Message) -> Result<(String, Option<Aor>, X509), String> {
         if let Some(cert) = &self.config.recipient_cert {
-            return Ok(("--recipient-cert".into(), cert.clone()));
+            return Ok(("--recipient-cert".into(), None, cert.clone()));
         }
         let destinations = Self::destinations(message);
         for aor in &destinations {
             let found = self
                 .certs
-                .get_or_try(aor, || self.lookup.recipient_cert(aor).ok_or(()));
+                .get_or_try(aor, || self.store.get().recipient_cert(aor).ok_or(()));
             if let Ok(cert) = found {
-                return Ok((aor.to_string(), cert));
+                return Ok((aor.to_string(), Some(aor.clone()), cert));
             }
         }
         if destinations.is_empty() {
@@ -155,12 +168,44 @@ impl Encrypt {
         ))
     }
 
+    /// The cipher and padding for a recipient, and where the cipher came from: --cipher, then
+    /// the cipher pinned for the peer in the store, then the strongest both sides support of
+    /// what its signatures advertised, else the default.
+    fn options_for(&self, aor: Option<&Aor>) -> (CmsEncryptOptions, &'static str) {
+        let mut options = self.config.options.clone();
+        let peer = match aor {
+            Some(aor) => self
+                .peers
+                .get_or_try(aor, || Ok::<_, ()>(self.store.get().peer_settings(aor)))
+                .unwrap_or_default(),
+            None => PeerSettings::default(),
+        };
+        if !self.config.padding_chosen {
+            options.rsa_padding = peer.rsa_padding.unwrap_or(options.rsa_padding);
+        }
+        let advertised = peer.capabilities.as_deref().and_then(strongest_common);
+        let (cipher, from) = match (self.config.cipher_chosen, peer.cipher, advertised) {
+            (true, _, _) => (None, "option"),
+            (false, Some(c), _) => (Some(c), "peer setting"),
+            (false, None, Some(c)) => (Some(c), "peer capabilities"),
+            (false, None, None) => (None, "default"),
+        };
+        if let Some(c) = cipher {
+            options.cipher = c;
+        }
+        (options, from)
+    }
+
     fn encrypt(&self, message: &Message) -> Result<Processed, Failure> {
+        if self.store.changed() {
+            self.certs.clear();
+        }
         let mut verdict = Verdict::new();
         verdict.set("form", self.config.form.name());
         let fail =
             |reason: String, verdict: &Verdict| Failure::with_verdict(reason, verdict.clone());
-        let (recipient, cert) = self.recipient(message).map_err(|e| fail(e, &verdict))?;
+        let (recipient, aor, cert) = self.recipient(message).map_err(|e| fail(e, &verdict))?;
+        let (options, cipher_from) = self.options_for(aor.as_ref());
         let mut recipients = vec![cert];
         recipients.extend(self.config.also_to.iter().cloned());
         let mut work = message.clone();
@@ -168,7 +213,7 @@ impl Encrypt {
             build::ensure_date(&mut work, now_unix()).map_err(|e| fail(e.to_string(), &verdict))?;
         let spec = EncryptSpec {
             recipients: &recipients,
-            options: self.config.options.clone(),
+            options: options.clone(),
             transfer: self.config.transfer,
         };
         let out = match self.config.form {
@@ -180,12 +225,10 @@ impl Encrypt {
             .set("encrypted", true)
             .set("recipient", recipient)
             .set("recipients", recipients.len())
-            .set("algorithm", self.config.options.cipher.name())
-            .set(
-                "smime_type",
-                build::envelope_smime_type(&self.config.options),
-            )
-            .set("rsa_padding", self.config.options.rsa_padding.name())
+            .set("algorithm", options.cipher.name())
+            .set("cipher_from", cipher_from)
+            .set("smime_type", build::envelope_smime_type(&options))
+            .set("rsa_padding", options.rsa_padding.name())
             .set("transfer_encoding", self.config.transfer.as_str())
             .set("date_added", date_added);
         if self.config.form == EncryptForm::Sip {

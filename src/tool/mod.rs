@@ -8,6 +8,7 @@ pub mod decrypt;
 pub mod encrypt;
 pub mod select;
 pub mod sign;
+pub mod stir;
 pub mod verify;
 
 use crate::filter::control;

@@ -13,12 +13,12 @@ use crate::message::{unfold, HeaderKind, Message};
 use crate::mime::{Multipart, Part};
 use crate::smime::build::{self, Entity, Handling, SignSpec, Transfer, WrapError};
 use crate::smime::inner::InnerPolicy;
-use crate::store::watch::Watch;
+use crate::store::watch::WatchedStore;
 use crate::store::{Lookup, StoreError};
 use crate::tool::cache::TtlCache;
 use crate::tool::select::Selection;
 use crate::uri::Aor;
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The Content-Type parameter by which a user agent asks the proxy to replace its signature
@@ -34,6 +34,8 @@ pub struct SignOptions {
     pub selection: Selection,
     pub digest: DigestAlgorithm,
     pub include_certs: bool,
+    /// Also advertise 3DES among the ciphers we decrypt (SMIMECapabilities).
+    pub legacy_ciphers: bool,
     pub handling: Handling,
     pub transfer: Transfer,
     /// The pipeline's input is vouched for: its From (requests) or To (responses) names the
@@ -52,10 +54,9 @@ pub const IDENTITY_TTL: Duration = Duration::from_secs(60);
 
 /// The sign filter over a store.
 pub struct Sign {
-    lookup: RwLock<Box<dyn Lookup>>,
-    /// When to look at the store again (a member removed from its group must stop being
-    /// signed for).
-    watch: Watch,
+    /// Looked at again while running: a member removed from its group must stop being signed
+    /// for.
+    store: WatchedStore,
     config: SignOptions,
     /// `config.inner` with sipsec's own headers first.
     inner: InnerPolicy,
@@ -90,26 +91,16 @@ fn aor_of(message: &Message, kind: HeaderKind) -> Result<Aor, String> {
 impl Sign {
     pub fn new(lookup: impl Lookup + 'static, config: SignOptions) -> Sign {
         Sign {
-            lookup: RwLock::new(Box::new(lookup)),
-            watch: Watch::default(),
+            store: WatchedStore::new(lookup),
             inner: super::inner_policy(&config.inner),
             config,
             cache: TtlCache::new(IDENTITY_TTL),
         }
     }
 
-    fn lookup(&self) -> RwLockReadGuard<'_, Box<dyn Lookup>> {
-        self.lookup.read().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// At most once per [`RECHECK`](crate::store::watch::RECHECK), and at once after SIGHUP:
-    /// rereads the store if it changed (groups, settings), forgetting the identities loaded.
+    /// Forgets the identities loaded when the store changed (groups, settings, identities).
     fn look_at_store(&self) {
-        if !self.watch.due() {
-            return;
-        }
-        let mut lookup = self.lookup.write().unwrap_or_else(|e| e.into_inner());
-        if let Ok(true) = lookup.reload_if_changed() {
+        if self.store.changed() {
             self.cache.clear();
         }
     }
@@ -118,7 +109,7 @@ impl Sign {
     /// the store, else made on demand when the store allows it for the attributed member.
     fn signer(&self, target: &Aor, attribution: Option<&Aor>) -> Result<Arc<Signer>, StoreError> {
         self.cache.get_or_try(target, || {
-            let lookup = self.lookup();
+            let lookup = self.store.get();
             let id = match lookup.identity(target)? {
                 Some(id) => id,
                 None => lookup.ensure_identity(target, attribution)?,
@@ -209,7 +200,7 @@ impl Sign {
         let verify = |ctx: &VerifyContext| crypto::verify(der, detached, ctx);
         let verified = match verify(&VerifyContext::default()) {
             Err(crypto::CmsError::SignerNotFound) => verify(&VerifyContext {
-                extra_certs: self.lookup().all_certs(),
+                extra_certs: self.store.get().all_certs(),
             }),
             other => other,
         };
@@ -243,7 +234,8 @@ impl Sign {
             }
         };
         let target = self
-            .lookup()
+            .store
+            .get()
             .groups()
             .group_of(&member)
             .cloned()
@@ -296,6 +288,7 @@ impl Sign {
                 digest: self.config.digest.clone(),
                 detached: true,
                 include_certs: self.config.include_certs,
+                legacy_ciphers: self.config.legacy_ciphers,
             },
             handling: self.config.handling,
             transfer: self.config.transfer,

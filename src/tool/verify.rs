@@ -1,7 +1,10 @@
 //! sipsec-verify's engine: every check of a signed message on its own, a cache of verified
 //! chains, a bounded replay cache, the marks, and `--unwrap`.
 
+mod stir;
 pub mod verdict;
+
+pub use stir::StirVerifyOptions;
 
 use self::verdict::{
     earns_mark, BodyCoverage, Check, CheckName, Coverage, Report, Status, VERDICT_HEADER,
@@ -14,11 +17,12 @@ use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processe
 use crate::message::{HeaderKind, Message};
 use crate::smime::parse::{classify, EntityView, Form, Protection, SignedBody};
 use crate::smime::restore::{compare, restore_entity, restore_from_inner, Comparison};
-use crate::store::watch::Watch;
+use crate::store::watch::WatchedStore;
 use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
+use std::borrow::Cow;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
 
@@ -91,6 +95,8 @@ pub struct VerifyOptions {
     pub peers: PeerPolicy,
     pub unwrap: bool,
     pub learn_certs: bool,
+    /// Check STIR Identity headers too (`--sti-anchors`).
+    pub stir: Option<StirVerifyOptions>,
 }
 
 impl Default for VerifyOptions {
@@ -105,6 +111,7 @@ impl Default for VerifyOptions {
             peers: PeerPolicy::default(),
             unwrap: false,
             learn_certs: false,
+            stir: None,
         }
     }
 }
@@ -179,49 +186,58 @@ impl ReplayCache {
     }
 }
 
-/// What the verifier knows from its store, reread when the store changes.
-struct StoreView {
-    lookup: Box<dyn Lookup>,
+/// What the verifier derives from its store, derived again when the store changes.
+struct FromStore {
     anchors: Vec<X509>,
     /// CRLs as DER: `X509Crl` cannot be cloned into each trust context.
     crl_der: Vec<Vec<u8>>,
     store_certs: OnceLock<Vec<X509>>,
+    /// The CA certificates among them, offered as intermediates when building a chain.
+    store_intermediates: OnceLock<Vec<X509>>,
 }
 
-impl StoreView {
-    fn new(lookup: Box<dyn Lookup>) -> StoreView {
-        let mut view = StoreView {
-            lookup,
-            anchors: Vec::new(),
-            crl_der: Vec::new(),
+impl FromStore {
+    fn derive(lookup: &dyn Lookup) -> FromStore {
+        FromStore {
+            anchors: lookup.trust_anchors(),
+            crl_der: lookup
+                .crls()
+                .iter()
+                .filter_map(|c| c.to_der().ok())
+                .collect(),
             store_certs: OnceLock::new(),
-        };
-        view.derive();
-        view
+            store_intermediates: OnceLock::new(),
+        }
     }
 
-    /// Everything taken from the lookup, taken again.
-    fn derive(&mut self) {
-        self.anchors = self.lookup.trust_anchors();
-        self.crl_der = self
-            .lookup
-            .crls()
-            .iter()
-            .filter_map(|c| c.to_der().ok())
-            .collect();
-        self.store_certs = OnceLock::new();
+    /// Every certificate the store holds, read once.
+    fn store_certs(&self, lookup: &dyn Lookup) -> &[X509] {
+        self.store_certs.get_or_init(|| lookup.all_certs())
+    }
+
+    /// The CA certificates among them: the identities' chains, the issuing CA and its chain,
+    /// learned and anchor certificates that may issue.
+    fn store_intermediates(&self, lookup: &dyn Lookup) -> &[X509] {
+        self.store_intermediates.get_or_init(|| {
+            self.store_certs(lookup)
+                .iter()
+                .filter(|c| crypto::is_ca_certificate(c))
+                .cloned()
+                .collect()
+        })
     }
 }
 
 /// sipsec-verify as a filter.
 pub struct Verify {
-    view: RwLock<StoreView>,
-    /// When to look at the store again (a revoked certificate must not keep earning the mark).
-    watch: Watch,
+    /// Looked at again while running: a revoked certificate must not keep earning the mark.
+    store: WatchedStore,
+    derived: RwLock<FromStore>,
     options: VerifyOptions,
     chains: Mutex<HashMap<ChainKey, TrustedSpan>>,
     certs: CertCache,
     replay: Mutex<ReplayCache>,
+    stir: Option<stir::StirCheck>,
 }
 
 /// Verified chains kept at most; past that the cache starts over (it is only a speed-up).
@@ -256,28 +272,25 @@ impl Verify {
     pub fn new(lookup: impl Lookup + 'static, options: VerifyOptions) -> Verify {
         Verify {
             replay: Mutex::new(ReplayCache::new(options.replay_capacity)),
-            view: RwLock::new(StoreView::new(Box::new(lookup))),
-            watch: Watch::default(),
+            stir: options.stir.as_ref().map(stir::StirCheck::new),
+            derived: RwLock::new(FromStore::derive(&lookup)),
+            store: WatchedStore::new(lookup),
             options,
             chains: Mutex::new(HashMap::new()),
             certs: CertCache::default(),
         }
     }
 
-    fn view(&self) -> RwLockReadGuard<'_, StoreView> {
-        self.view.read().unwrap_or_else(|e| e.into_inner())
+    fn derived(&self) -> RwLockReadGuard<'_, FromStore> {
+        self.derived.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// At most once per [`RECHECK`](crate::store::watch::RECHECK), and at once after SIGHUP:
-    /// rereads the store if it changed, and then forgets every verified chain (a CRL may have
-    /// revoked one).
+    /// When the store changed: derives its anchors and CRLs again and forgets every verified
+    /// chain (a CRL may have revoked one).
     fn look_at_store(&self) {
-        if !self.watch.due() {
-            return;
-        }
-        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
-        if let Ok(true) = view.lookup.reload_if_changed() {
-            view.derive();
+        if self.store.changed() {
+            let fresh = FromStore::derive(self.store.get().as_ref());
+            *self.derived.write().unwrap_or_else(|e| e.into_inner()) = fresh;
             if let Ok(mut chains) = self.chains.lock() {
                 chains.clear();
             }
@@ -304,17 +317,12 @@ impl Verify {
         s: &SignedBody,
         who: Option<&Aor>,
     ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
-        // The fast path takes DER only; before the full path, which is laxer: an encoding
-        // other than the one signed must not pass as another signature, nor anything OpenSSL
-        // itself would refuse.
+        // The signature is DER here (see `examine`).
         if let Some((v, fingerprint)) = self.certs.verify(&s.signature, s.detached) {
             let c = Check::pass()
                 .with("digest", v.digest.micalg())
                 .with("signer_certificate", "embedded");
             return (c, Some((v, ChainKey(fingerprint))));
-        }
-        if let Err(e) = crypto::check_der(&s.signature) {
-            return (Check::fail(format!("the signature is not DER: {e}")), None);
         }
         let attempt = |extra: Vec<X509>| {
             crypto::verify(
@@ -326,16 +334,15 @@ impl Verify {
         let mut source = "embedded";
         let mut result = attempt(Vec::new());
         if matches!(result, Err(CmsError::SignerNotFound)) {
-            if let Some(c) = who.and_then(|a| self.view().lookup.recipient_cert(a)) {
+            if let Some(c) = who.and_then(|a| self.store.get().recipient_cert(a)) {
                 source = "store (by AOR)";
                 result = attempt(vec![c]);
             }
         }
         if matches!(result, Err(CmsError::SignerNotFound)) {
             source = "store (by issuer and serial)";
-            let view = self.view();
-            let all = view.store_certs.get_or_init(|| view.lookup.all_certs());
-            result = attempt(all.clone());
+            let derived = self.derived();
+            result = attempt(derived.store_certs(self.store.get().as_ref()).to_vec());
         }
         match result {
             Ok(v) => match crypto::chain_key(&v.signer, &v.certificates) {
@@ -367,10 +374,10 @@ impl Verify {
                 return Check::pass().with("cached", true);
             }
         }
-        let view = self.view();
+        let derived = self.derived();
         let ctx = TrustContext {
-            anchors: view.anchors.clone(),
-            crls: view
+            anchors: derived.anchors.clone(),
+            crls: derived
                 .crl_der
                 .iter()
                 .filter_map(|d| X509Crl::from_der(d).ok())
@@ -378,7 +385,14 @@ impl Verify {
             at_time: Some(now),
             purpose: crypto::TrustPurpose::SmimeSign,
         };
-        match crypto::check_trust(&v.signer, &v.certificates, &ctx) {
+        // Signatures may carry no certificates (RFC 3261 §23 allows it), or not the whole
+        // chain: the store's CA certificates are offered as intermediates beside them.
+        let candidates = [
+            &v.certificates[..],
+            derived.store_intermediates(self.store.get().as_ref()),
+        ]
+        .concat();
+        match crypto::check_trust(&v.signer, &candidates, &ctx) {
             Ok(TrustVerdict::Trusted { chain, valid_until }) => {
                 let from = chain
                     .iter()
@@ -412,7 +426,7 @@ impl Verify {
         if names.contains(who) {
             let uri = sip_uri(who);
             let mut c = base(Check::pass()).with("matched", uri.clone());
-            if self.view().lookup.groups().is_group(who) {
+            if self.store.get().groups().is_group(who) {
                 c = c.with("group", true);
             }
             return (c, Some(uri));
@@ -440,8 +454,8 @@ impl Verify {
                 None,
             );
         }
-        let view = self.view();
-        let groups = view.lookup.groups();
+        let store = self.store.get();
+        let groups = store.groups();
         if let Some(g) = groups.group_of(who).filter(|g| names.contains(g)) {
             return (
                 base(Check::fail(format!(
@@ -556,7 +570,7 @@ impl Verify {
                 return (report, m);
             }
         };
-        let s = match protection {
+        let mut s = match protection {
             Protection::Signed(s) => s,
             Protection::Enveloped(_) => {
                 report.encrypted = true;
@@ -567,6 +581,17 @@ impl Verify {
         report.signed = true;
         report.form = Some(s.form);
         let who = sender(&m);
+        // One signature, one encoding: BER (from streaming producers such as gpgsm) is judged
+        // in OpenSSL's DER re-encoding, by both paths and by the replay cache.
+        match crypto::der_encoding(&s.signature) {
+            Ok(None) => {}
+            Ok(Some(der)) => s.signature = Cow::Owned(der),
+            Err(e) => {
+                let why = format!("the signature is not DER, and OpenSSL does not read it: {e}");
+                report.set(CheckName::Integrity, Check::fail(why));
+                return (report, m);
+            }
+        }
         let (integrity, verified) = self.integrity(&s, who.as_ref().ok().map(|(a, _)| a));
         report.set(CheckName::Integrity, integrity);
         let Some((v, chain_key)) = verified else {
@@ -614,14 +639,21 @@ impl Verify {
         {
             if let Ok((aor, _)) = &who {
                 let learned = self.learn(aor, &v.signer);
-                report.set(
-                    CheckName::Identity,
-                    report
-                        .get(CheckName::Identity)
-                        .cloned()
-                        .unwrap_or_else(Check::pass)
-                        .with("learned", learned),
-                );
+                let mut identity = report
+                    .get(CheckName::Identity)
+                    .cloned()
+                    .unwrap_or_else(Check::pass)
+                    .with("learned", learned);
+                // The ciphers it decrypts, for sipsec-encrypt's choice (a signature that
+                // advertises none leaves what was learned before).
+                if let Some(ciphers) = crypto::capabilities::of_signature(&s.signature) {
+                    let kept = match self.store.get().learn_capabilities(aor, ciphers) {
+                        Ok(()) => "stored".to_string(),
+                        Err(e) => format!("not stored: {e}"),
+                    };
+                    identity = identity.with("capabilities_learned", kept);
+                }
+                report.set(CheckName::Identity, identity);
             }
         }
         if self.options.unwrap {
@@ -638,11 +670,11 @@ impl Verify {
     }
 
     fn learn(&self, aor: &Aor, cert: &X509) -> String {
-        let view = self.view();
-        if view.lookup.recipient_cert(aor).is_some() {
+        let store = self.store.get();
+        if store.recipient_cert(aor).is_some() {
             return "already known; not overwritten".into();
         }
-        match view.lookup.learn_cert(aor, cert) {
+        match store.learn_cert(aor, cert) {
             Ok(()) => "stored".into(),
             Err(e) => format!("not stored: {e}"),
         }
@@ -888,14 +920,23 @@ impl Filter for Verify {
                 }
             }
         }
-        let header = report.header_value();
+        let mut header = report.header_value();
+        let stir = self
+            .stir
+            .as_ref()
+            .and_then(|s| Some((s, s.judge(message, self.now(ctx).0)?)));
+        let mut stir_verdict = Verdict::default();
+        let stir_unmet = stir
+            .as_ref()
+            .and_then(|(check, v)| check.apply(v, &mut out, &mut header, &mut stir_verdict));
         if out.append_field(VERDICT_HEADER, header.as_bytes()).is_ok() {
             own.push([VERDICT_HEADER, ": ", &header].concat());
         }
         let mut verdict = Verdict {
             fields: report.fields(),
-            warnings: Vec::new(),
+            warnings: stir_verdict.warnings,
         };
+        verdict.fields.append(&mut stir_verdict.fields);
         for r in &report.marks_removed {
             verdict.warn(format!("removed an incoming mark: {r}"));
         }
@@ -913,7 +954,7 @@ impl Filter for Verify {
                 }
             }
         }
-        if let Some(why) = self.unmet(&report, level) {
+        if let Some(why) = self.unmet(&report, level).or(stir_unmet) {
             return Err(Failure::with_verdict(why, verdict));
         }
         Ok(Processed::changed(out, verdict))

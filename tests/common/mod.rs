@@ -24,14 +24,20 @@ pub fn openssl_cli() -> Option<PathBuf> {
         .arg("version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if works {
-        return Some(bin);
+    peer_present(&format!("the openssl CLI ({bin:?})"), works).then_some(bin)
+}
+
+/// Whether a peer a test drives is there: missing, the test fails when
+/// `SIPSEC_REQUIRE_PEERS=1`, otherwise it is skipped with a note naming the peer.
+pub fn peer_present(peer: &str, present: bool) -> bool {
+    if present {
+        return true;
     }
     if std::env::var("SIPSEC_REQUIRE_PEERS").as_deref() == Ok("1") {
-        panic!("the openssl CLI is required (SIPSEC_REQUIRE_PEERS=1) but {bin:?} does not run");
+        panic!("{peer} is required (SIPSEC_REQUIRE_PEERS=1) but is not available");
     }
-    eprintln!("note: skipping interop test, the openssl CLI ({bin:?}) is not available");
-    None
+    eprintln!("note: skipping interop test, {peer} is not available (scripts/setup.sh --peers)");
+    false
 }
 
 /// Runs the CLI; returns (success, stdout+stderr text).

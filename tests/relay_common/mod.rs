@@ -189,3 +189,34 @@ pub fn run_sipp(args: &[&str]) -> bool {
     }
     out.status.success()
 }
+
+/// A relay on UDP routing `wedge.test` to `wedge_port` over TCP, without a request rate
+/// limit (the floods of these tests come from one source), with `extra` options.
+pub fn start_with_wedge(wedge_port: u16, extra: &[&str]) -> Relay {
+    let route = format!("wedge.test=tcp:127.0.0.1:{wedge_port}");
+    let mut args = vec!["--route", &route, "--request-rate", "0"];
+    args.extend_from_slice(extra);
+    Relay::start(&["udp"], &args)
+}
+
+/// Sends `count` INVITEs for `sip:v@wedge.test` over UDP to the relay, each padded with
+/// `padding` bytes, pausing 2 ms after every `burst` of them so that the relay's socket
+/// buffer does not overflow.
+pub fn send_wedge_invites(relay_port: u16, count: usize, padding: usize, burst: usize) {
+    let sender = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = sender.local_addr().unwrap().port();
+    let padding = "x".repeat(padding);
+    for i in 0..count {
+        let invite = format!(
+            "INVITE sip:v@wedge.test SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bKw{i}\r\n\
+             Max-Forwards: 70\r\nFrom: <sip:a@b.test>;tag=1\r\nTo: <sip:v@wedge.test>\r\n\
+             Call-ID: w{i}\r\nCSeq: 1 INVITE\r\nX-Padding: {padding}\r\nContent-Length: 0\r\n\r\n"
+        );
+        sender
+            .send_to(invite.as_bytes(), ("127.0.0.1", relay_port))
+            .unwrap();
+        if i % burst == burst - 1 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}

@@ -7,7 +7,7 @@ use sipsec::store::policy::MemberPattern;
 use sipsec::store::x509::{KeyType, LeafProfile};
 use sipsec::store::Store;
 use sipsec::uri::Aor;
-use sipsec::Message;
+use sipsec::{HeaderKind, Message};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -25,15 +25,32 @@ pub const BOB_RSA: &str = "bob@callcentre.example";
 pub const BOB_EC: &str = "carol@callcentre.example";
 
 impl Pki {
+    /// A store whose root issues the identities itself.
     pub fn new() -> Pki {
+        Pki::build(false)
+    }
+
+    /// A store shaped as sipsec-certgen makes it: an anchor, and an issuing intermediate whose
+    /// (critical) nameConstraints extension holds it to the store's domain.
+    pub fn with_intermediate() -> Pki {
+        Pki::build(true)
+    }
+
+    fn build(intermediate: bool) -> Pki {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store");
         let mut store = Store::create(&path).unwrap();
+        let domains = vec!["callcentre.example".to_string()];
         let root = store
-            .init_root("Test Root", KeyType::P256, 30, true)
+            .init_root("Test Root", KeyType::P256, 30, !intermediate)
             .unwrap();
+        if intermediate {
+            store
+                .init_intermediate("Test Issuing CA", KeyType::Rsa2048, 30, &domains, false)
+                .unwrap();
+        }
         let mut cfg = store.config().clone();
-        cfg.domains = vec!["callcentre.example".into()];
+        cfg.domains = domains;
         store.set_config(&cfg).unwrap();
         for (aor, kind) in [
             (RSA_GROUP, KeyType::Rsa2048),
@@ -66,6 +83,41 @@ impl Pki {
 
     pub fn open(&self) -> Store {
         Store::open(&self.store).unwrap()
+    }
+
+    /// Runs `sipsec-certgen ARGS` on this store; panics unless it succeeds; returns stdout.
+    pub fn certgen(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(env!("CARGO_BIN_EXE_sipsec-certgen"))
+            .args(["--store", self.store.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    }
+
+    /// An STI certificate for the RSA group covering `tn` (the `--tn` syntax), made by
+    /// `sipsec-certgen sti` with its chain put in an x5u cache directory; returns that
+    /// directory.
+    pub fn issue_sti(&self, tn: &str, x5u: &str) -> PathBuf {
+        let cache = self.dir.path().join("x5u-cache");
+        let group = format!("sip:{RSA_GROUP}");
+        let cache_arg = cache.to_str().unwrap();
+        self.certgen(&[
+            "sti",
+            &group,
+            "--tn",
+            tn,
+            "--x5u",
+            x5u,
+            "--x5u-cache",
+            cache_arg,
+        ]);
+        cache
     }
 
     /// (cert.pem, key.pem) of an identity, for openssl cms -decrypt.
@@ -167,6 +219,35 @@ pub fn parse(bytes: &[u8]) -> Message {
             String::from_utf8_lossy(bytes)
         )
     })
+}
+
+/// The signature of a signed message whatever its form: the exact octets of the signed part
+/// (`None` when the content travels inside the CMS, the `cms` form) and the CMS DER.
+pub fn signature_of(m: &Message) -> (Option<Vec<u8>>, Vec<u8>) {
+    let ct = m.value(HeaderKind::ContentType).unwrap().to_vec();
+    let ct_text = String::from_utf8_lossy(&ct).to_ascii_lowercase();
+    if ct_text.starts_with("application/pkcs7-mime") {
+        assert!(ct_text.contains("smime-type=signed-data"), "{ct_text}");
+        return (None, body_der(m));
+    }
+    let (ct, body) = if ct_text.starts_with("multipart/mixed") {
+        let mp = Multipart::of_message(m).unwrap();
+        let signed = mp
+            .parts()
+            .iter()
+            .find(|p| {
+                String::from_utf8_lossy(p.content_type().unwrap()).starts_with("multipart/signed")
+            })
+            .expect("a multipart/signed part in the AIB's multipart/mixed");
+        (
+            signed.content_type().unwrap().to_vec(),
+            signed.body().to_vec(),
+        )
+    } else {
+        (ct, m.body().to_vec())
+    };
+    let (part1, der) = signed_parts(&ct, &body);
+    (Some(part1), der)
 }
 
 /// (exact octets of part 1, signature DER) of a multipart/signed body with its Content-Type.
@@ -295,4 +376,57 @@ pub fn body_der(message: &Message) -> Vec<u8> {
         Some(b"base64") => decode_base64(message.body()),
         _ => message.body().to_vec(),
     }
+}
+
+/// One signature sipsec-sign made, as an interop test hands it to a peer.
+pub struct SignedCase {
+    /// The group the signature is made as, and the digest name given to --digest.
+    pub group: &'static str,
+    pub digest: &'static str,
+    /// What made it, for messages.
+    pub what: String,
+    /// The signed octets of a detached signature, and that file; `None` when inside.
+    pub detached: Option<Vec<u8>>,
+    pub content_file: Option<String>,
+    pub der: Vec<u8>,
+    pub sig_file: String,
+}
+
+/// The digest names sipsec-sign takes.
+pub const SIGN_DIGESTS: [&str; 4] = ["sha1", "sha256", "sha384", "sha512"];
+
+/// Runs sipsec-sign for every form, both groups (RSA-2048 and P-256), every digest, binary and
+/// base64, and hands each signature to `check`; returns how many there were.
+pub fn every_signature_sipsec_sign_makes(pki: &Pki, mut check: impl FnMut(&SignedCase)) -> usize {
+    let mut made = 0;
+    for (agent, group) in [
+        ("agent-7@callcentre.example", RSA_GROUP),
+        ("seller-3@callcentre.example", EC_GROUP),
+    ] {
+        for form in ["body", "sip", "aib", "cms"] {
+            for digest in SIGN_DIGESTS {
+                for transfer in [None, Some("--base64")] {
+                    let mut args = vec!["--trust-from-header", "--form", form];
+                    args.extend(["--digest", digest]);
+                    args.extend(transfer);
+                    let what = format!("{group} {form} {digest} {transfer:?}");
+                    let bin = env!("CARGO_BIN_EXE_sipsec-sign");
+                    let r = run(bin, &pki.store, &args, &invite(agent, "bob@example.net"));
+                    assert_eq!(r.code, 0, "{what}: {}", r.stderr);
+                    let (detached, der) = signature_of(&parse(&r.stdout));
+                    check(&SignedCase {
+                        group,
+                        digest,
+                        what,
+                        content_file: detached.as_ref().map(|c| pki.file("content", c)),
+                        detached,
+                        sig_file: pki.file("sig.der", &der),
+                        der,
+                    });
+                    made += 1;
+                }
+            }
+        }
+    }
+    made
 }

@@ -17,6 +17,22 @@ fn relay() -> Relay {
     })
 }
 
+/// A relay that forwards anything (for tests of routing mechanics, not of policy).
+fn open_relay() -> Relay {
+    let mut r = relay();
+    let mut config = r.config().clone();
+    config.open_relay = true;
+    r.reconfigure(config).unwrap();
+    r
+}
+
+/// The response a next hop would give to what the relay forwarded of `req`.
+fn answer(r: &mut Relay, req: Message, code: u16) -> Message {
+    let (_, forwarded) = only(&r.handle(req, peer(ALICE), 0));
+    let reason = if code == 200 { "OK" } else { "Ringing" };
+    Message::parse(build_response(&forwarded, code, reason, &[])).unwrap()
+}
+
 fn peer(s: &str) -> Peer {
     s.parse().unwrap()
 }
@@ -39,8 +55,8 @@ fn invite(extra: &str) -> Message {
 }
 
 fn only(d: &Decision) -> (Peer, Message) {
-    assert_eq!(d.sends.len(), 1, "{d:?}");
-    let s = &d.sends[0];
+    assert_eq!(d.transmits.len(), 1, "{d:?}");
+    let s = &d.transmits[0];
     (s.to, Message::parse(s.bytes.clone()).unwrap())
 }
 
@@ -139,7 +155,19 @@ fn responses_follow_the_via_path_only_when_the_top_via_is_ours() {
         .unwrap()
     };
     // Both Vias in one field: ours removed, the rest kept.
-    let m = resp("Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsrx, SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1;received=192.0.2.8;rport=6000\r\n");
+    let req = request(
+        "INVITE sip:carol@other.org SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1;rport",
+        "",
+    );
+    let (_, fwd) = only(&r.handle(req, peer("udp:192.0.2.8:6000"), 0));
+    let vias: Vec<&[u8]> = fwd.values(HeaderKind::Via).collect();
+    let joined = format!(
+        "Via: {}, {}\r\n",
+        String::from_utf8_lossy(vias[0]),
+        String::from_utf8_lossy(vias[1])
+    );
+    let m = resp(&joined);
     let (to, out) = only(&r.handle(m, peer("udp:192.0.2.50:5060"), 0));
     assert_eq!(to, peer("udp:192.0.2.8:6000"));
     assert_eq!(out.vias().unwrap().len(), 1);
@@ -174,7 +202,7 @@ fn only_dialog_creating_requests_are_record_routed() {
 
 #[test]
 fn strict_route_restores_the_request_uri_and_loose_route_pops_ours() {
-    let mut r = relay();
+    let mut r = open_relay();
     let strict = request(
         "BYE sip:192.0.2.1 SIP/2.0",
         "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKs",
@@ -284,9 +312,25 @@ fn branches_are_keyed_per_process_unless_fixed() {
     assert_ne!(ba.split('.').next(), bb.split('.').next());
     assert_eq!(ba.split('.').nth(1), bb.split('.').nth(1));
     assert_eq!(ba, branch(&mut a), "a retransmission keeps its branch");
-    let mut f1 = relay().with_branch_key(BranchKey::Fixed);
-    let mut f2 = relay().with_branch_key(BranchKey::Fixed);
+    let mut f1 = relay().with_key(RelayKey::fixed());
+    let mut f2 = relay().with_key(RelayKey::fixed());
     assert_eq!(branch(&mut f1), branch(&mut f2));
+    // A key from a shared secret: two relays (or one after a restart) agree.
+    let mut s1 = relay().with_key(RelayKey::from_secret(b"a secret of the relays"));
+    let mut s2 = relay().with_key(RelayKey::from_secret(b"a secret of the relays"));
+    assert_eq!(branch(&mut s1), branch(&mut s2));
+    assert_ne!(branch(&mut s1), branch(&mut f1));
+}
+
+#[test]
+fn the_fixed_key_hashes_as_std_default_hasher() {
+    // The --stdio transcripts were made with DefaultHasher::new(); they must not change.
+    let mut a = RelayKey::fixed().hasher();
+    let mut b = DefaultHasher::new();
+    (b"z9hG4bKa1", "192.0.2.7", Some(5070u16), 17u32).hash(&mut a);
+    (b"z9hG4bKa1", "192.0.2.7", Some(5070u16), 17u32).hash(&mut b);
+    assert_eq!(a.finish(), b.finish());
+    assert_eq!(format!("{:?}", RelayKey::random()), "RelayKey(..)");
 }
 
 #[test]
@@ -300,22 +344,22 @@ fn stream_responses_fall_back_to_received_and_sent_by_port() {
     );
     let d = r.handle(req, peer("tcp:192.0.2.7:40001"), 0);
     assert_eq!(d.verdict, Verdict::Answered(404));
-    assert_eq!(d.sends[0].to, peer("tcp:192.0.2.7:40001"));
-    assert_eq!(d.sends[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
+    assert_eq!(d.transmits[0].to, peer("tcp:192.0.2.7:40001"));
+    assert_eq!(d.transmits[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
     // Forwarded along the Via path: rport names the connection, sent-by the fallback.
-    let m = Message::parse(
-        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKsrx\r\n\
-         Via: SIP/2.0/TCP 10.0.0.5:5080;branch=z9hG4bKt1;received=192.0.2.7;rport=40001\r\n\
-         From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\nCall-ID: c1\r\nCSeq: 1 INVITE\r\n\
-         Content-Length: 0\r\n\r\n",
-    )
-    .unwrap();
+    let req = request(
+        "INVITE sip:carol@other.org SIP/2.0",
+        "SIP/2.0/TCP 10.0.0.5:5080;branch=z9hG4bKt1",
+        "",
+    );
+    let (_, fwd) = only(&r.handle(req, peer("tcp:192.0.2.7:40001"), 0));
+    let m = Message::parse(build_response(&fwd, 200, "OK", &[])).unwrap();
     let d = r.handle(m, peer("udp:192.0.2.50:5060"), 0);
-    assert_eq!(d.sends[0].to, peer("tcp:192.0.2.7:40001"));
-    assert_eq!(d.sends[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
+    assert_eq!(d.transmits[0].to, peer("tcp:192.0.2.7:40001"));
+    assert_eq!(d.transmits[0].fallback, Some(peer("tcp:192.0.2.7:5080")));
     // UDP has no connection to lose.
     let d = r.handle(invite("Max-Forwards: 0\r\n"), peer(ALICE), 0);
-    assert_eq!(d.sends[0].fallback, None);
+    assert_eq!(d.transmits[0].fallback, None);
 }
 
 #[test]
@@ -346,7 +390,7 @@ fn unparsable_requests_get_400_where_a_return_path_exists() {
     let no_via = broken("");
     let d = r.handle_bytes(no_via.as_bytes(), peer(ALICE), 0);
     assert_eq!(d.verdict, Verdict::Dropped);
-    assert!(d.sends.is_empty());
+    assert!(d.transmits.is_empty());
     let d = r.handle_bytes(broken("Via: garbage\r\n").as_bytes(), peer(ALICE), 0);
     assert_eq!(d.verdict, Verdict::Dropped);
     // Over TCP the connection is the return path.
@@ -366,4 +410,166 @@ fn unparsable_requests_get_400_where_a_return_path_exists() {
         r.handle_bytes(b"not sip at all\r\n\r\n", tcp, 0).verdict,
         Verdict::Dropped
     );
+}
+
+#[test]
+fn requests_are_forwarded_only_for_our_domains_routes_dialogs_and_members() {
+    let to_ip = || {
+        request(
+            "INVITE sip:victim@192.0.2.99 SIP/2.0",
+            "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKip",
+            "",
+        )
+    };
+    let mut r = relay();
+    let d = r.handle(to_ip(), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Answered(403), "{d:?}");
+    assert_eq!(d.refusal, Some(Refusal::NotForwarded));
+    // Along a --route: forwarded, whoever asks.
+    let d = r.handle(invite(""), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded);
+    assert_eq!(d.refusal, None);
+    // An unroutable name is still 404, not 403.
+    let nowhere = request(
+        "OPTIONS sip:x@nowhere.test SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKnw",
+        "",
+    );
+    assert_eq!(status(&r.handle(nowhere, peer(ALICE), 0)), 404);
+    // --open-relay, or an authenticated member: forwarded.
+    assert_eq!(
+        open_relay().handle(to_ip(), peer(ALICE), 0).verdict,
+        Verdict::Forwarded
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = relay().with_auth(crate::auth::testing::gate(dir.path()));
+    let from_agent = |creds: &str| {
+        let text = String::from_utf8(to_ip().into_bytes())
+            .unwrap()
+            .replace("alice@other.net", "agent-7@callcentre.example")
+            .replace("Content-Length", &format!("{creds}Content-Length"));
+        Message::parse(text.into_bytes()).unwrap()
+    };
+    let challenge = r.handle(from_agent(""), peer(ALICE), 0);
+    assert_eq!(challenge.verdict, Verdict::Answered(407), "{challenge:?}");
+    let text = String::from_utf8(only(&challenge).1.clone().into_bytes()).unwrap();
+    let start = text.find("nonce=\"").unwrap() + 7;
+    let nonce = &text[start..start + text[start..].find('"').unwrap()];
+    let creds =
+        crate::auth::testing::proxy_authorization("INVITE", "sip:victim@192.0.2.99", nonce, b"pw");
+    let d = r.handle(from_agent(&creds), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+    // Our credentials are not forwarded.
+    assert_eq!(only(&d).1.values(HeaderKind::ProxyAuthorization).count(), 0);
+    // An outsider still may not.
+    let d = r.handle(to_ip(), peer("udp:192.0.2.66:5060"), 0);
+    assert_eq!(d.verdict, Verdict::Answered(403));
+}
+
+#[test]
+fn in_dialog_requests_need_the_mac_of_our_record_route() {
+    let mut r = relay();
+    let (_, fwd) = only(&r.handle(invite(""), peer(ALICE), 0));
+    let rr = fwd.record_routes().unwrap()[0].uri().as_str().to_string();
+    assert!(rr.contains(";lr;sr="), "{rr}");
+    let bye = |route: &str, call_id: &str| {
+        Message::parse(format!(
+            "BYE sip:bob@192.0.2.9:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKb{call_id}\r\n\
+             Route: <{route}>\r\nFrom: <sip:alice@other.net>;tag=a1\r\nTo: <sip:carol@other.org>;tag=c9\r\n\
+             Call-ID: {call_id}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+        ))
+        .unwrap()
+    };
+    let d = r.handle(bye(&rr, "c1"), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+    assert_eq!(d.transmits[0].to, peer("udp:192.0.2.9:5080"));
+    assert!(d.note.contains("after our Route"), "{}", d.note);
+    // The same Route on another dialog, a changed MAC, or none: refused as forged.
+    let mac_at = rr.find(";sr=").unwrap() + 4;
+    let mut flipped = rr.clone();
+    let digit = if &rr[mac_at..mac_at + 1] == "0" {
+        "1"
+    } else {
+        "0"
+    };
+    flipped.replace_range(mac_at..mac_at + 1, digit);
+    let bare = rr[..rr.find(";sr=").unwrap()].to_string();
+    for (route, call_id) in [(&rr, "c2"), (&flipped, "c1"), (&bare, "c1")] {
+        let d = r.handle(bye(route, call_id), peer(ALICE), 0);
+        assert_eq!(d.verdict, Verdict::Answered(403), "{route} {call_id}");
+        assert_eq!(d.refusal, Some(Refusal::ForgedRoute));
+    }
+    // A strict router puts our Record-Route URI in the Request-URI: its MAC counts the same.
+    let strict = Message::parse(format!(
+        "BYE {rr} SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKst\r\n\
+         Route: <sip:bob@192.0.2.9:5080>\r\nFrom: <sip:alice@other.net>;tag=a1\r\n\
+         To: <sip:carol@other.org>;tag=c9\r\nCall-ID: c1\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n"
+    ))
+    .unwrap();
+    let d = r.handle(strict, peer(ALICE), 0);
+    assert_eq!(d.transmits[0].to, peer("udp:192.0.2.9:5080"), "{d:?}");
+    // A key from another process does not verify.
+    let d = relay().handle(bye(&rr, "c1"), peer(ALICE), 0);
+    assert_eq!(d.refusal, Some(Refusal::ForgedRoute));
+}
+
+#[test]
+fn forged_responses_are_dropped_and_counted() {
+    let mut r = relay();
+    let genuine = answer(&mut r, invite(""), 180);
+    let d = r.handle(genuine.clone(), peer("udp:192.0.2.50:5060"), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded);
+    assert_eq!(d.transmits[0].to, peer("udp:192.0.2.7:5070"));
+    // Our Via, a branch we never made.
+    let text = String::from_utf8(genuine.as_bytes().to_vec()).unwrap();
+    let branch = std::str::from_utf8(genuine.top_via().unwrap().branch().unwrap())
+        .unwrap()
+        .to_string();
+    let made_up = text.replace(&branch, "z9hG4bKsr0123456789abcdef.0123456789abcdef");
+    // Our genuine branch, with a victim's Via under it (a reflection attempt).
+    let victim = text.replace("192.0.2.7:5070", "203.0.113.5:5060");
+    for forged in [made_up, victim] {
+        let d = r.handle(
+            Message::parse(forged.clone()).unwrap(),
+            peer("udp:192.0.2.50:5060"),
+            0,
+        );
+        assert_eq!(d.verdict, Verdict::Dropped, "{forged}");
+        assert_eq!(d.refusal, Some(Refusal::ForgedResponse));
+        assert!(d.transmits.is_empty());
+    }
+    // RFC 2543 requests (no magic cookie) are keyed over their Via, Call-ID, From tag, CSeq.
+    let old = request(
+        "INVITE sip:carol@other.org SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=2543",
+        "",
+    );
+    let resp = answer(&mut r, old, 200);
+    assert_eq!(
+        r.handle(resp, peer("udp:192.0.2.50:5060"), 0).verdict,
+        Verdict::Forwarded
+    );
+}
+
+#[test]
+fn a_register_answer_lists_a_bounded_number_of_bytes_and_contacts() {
+    let long = (format!("sip:{}@192.0.2.9", "u".repeat(600)), 60);
+    let listed = listed_bindings(&vec![long; 5]);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[1].0, "Warning");
+    assert!(listed[1].1.contains("\"4 more binding(s)"));
+    let short: Vec<(String, u64)> = (0..30).map(|i| (format!("sip:{i}@h"), 60)).collect();
+    let listed = listed_bindings(&short);
+    assert_eq!(listed.len(), LISTED_CONTACTS + 1);
+    assert!(listed_bindings(&short[..3])
+        .iter()
+        .all(|(n, _)| *n == "Contact"));
+}
+
+#[test]
+fn without_notes_forwarding_says_nothing_but_refusals_still_explain() {
+    let mut r = relay().with_notes(false);
+    assert_eq!(r.handle(invite(""), peer(ALICE), 0).note, "");
+    let d = r.handle(invite("Max-Forwards: 0\r\n"), peer(ALICE), 0);
+    assert!(d.note.contains("483"), "{}", d.note);
 }

@@ -1,0 +1,44 @@
+#!/bin/sh
+# sipsec-verify per CPU second against `openssl speed` in the same run, for RSA-2048 and P-256
+# signers: MESSAGES signed messages each (sip form, SHA-256, chain root -> issuing CA -> signer
+# embedded), every check on, --unwrap, on one core; the reference is the bare signature verify
+# rate of `openssl speed rsa2048` / `ecdsap256` on the same core. Targets: RSA at least 0.7 of
+# the reference, P-256 at least 0.9. Also the peak RSS (target under 64 MB).
+# Usage: scripts/bench/verify-speed.sh [MESSAGES]   (default 20000)
+default_n=20000
+. "$(dirname "$0")/common.sh"
+"$bin/sipsec-certgen" --store "$store" -q init-intermediate --domain atlanta.example.com >/dev/null
+"$bin/sipsec-certgen" --store "$store" -q issue sip:alice@atlanta.example.com >/dev/null
+"$bin/sipsec-certgen" --store "$store" -q issue --key-type p256 sip:bob@atlanta.example.com >/dev/null
+run() { # prints: CPU seconds (user + system), peak RSS in KiB, exit code
+    python3 - "$@" <<'PY'
+import resource, subprocess, sys
+r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+u = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{u.ru_utime + u.ru_stime:.3f} {u.ru_maxrss} {r.returncode}")
+PY
+}
+# openssl speed -mr: "+F2:i:bits:sign_s:verify_s" (RSA), "+F4:i:bits:sign_s:verify_s" (ECDSA);
+# the rates are operations per second.
+speed() {
+    taskset -c 0 openssl speed -seconds 5 -mr "$1" 2>/dev/null | awk -F: '/^\+F[24]:/ { print $5 }'
+}
+for who in alice:rsa2048:RSA-2048:0.7 bob:ecdsap256:P-256:0.9; do
+    IFS=: read -r user algorithm label target <<EOF
+$who
+EOF
+    echo "signing $n $label messages for the input..." >&2
+    "$bin/examples/sipsec-bench-messages" signed "$store" "$user@atlanta.example.com" "$n" > "$work/in.sip"
+    cat "$work/in.sip" > /dev/null
+    set -- $(run taskset -c 0 "$bin/sipsec-verify" --jobs 1 --store "$store" -q --require fresh --unwrap "$work/in.sip")
+    t=$1 rss=$2 rc=$3
+    reference=$(speed "$algorithm")
+    python3 - "$label" "$n" "$t" "$rss" "$rc" "$reference" "$target" "$algorithm" <<'PY'
+import sys
+label, n, t, rss, rc, ref, target, alg = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
+rate = n / t
+print(f"{label}: sipsec-verify {rate:,.0f} msg/s per CPU second ({n} messages, {t:.2f} s, exit {rc}); "
+      f"openssl speed {alg} verify {ref:,.0f}/s; ratio {rate / ref:.2f} (target {target}: "
+      f"{'met' if rate / ref >= target else 'NOT met'}); peak RSS {rss / 1024:.1f} MiB")
+PY
+done
