@@ -210,6 +210,20 @@ impl Chain {
         self.stages.is_empty()
     }
 
+    /// What applies when the chain cannot take a message at all: closed if any stage fails
+    /// closed.
+    pub fn fail_mode(&self) -> FailMode {
+        let closed = self.stages.iter().any(|s| match s {
+            Stage::Own { fail_mode, .. } => *fail_mode == FailMode::Closed,
+            Stage::Child(c) => c.fail_mode() == FailMode::Closed,
+        });
+        if closed {
+            FailMode::Closed
+        } else {
+            FailMode::Open
+        }
+    }
+
     /// How many times child stages were restarted.
     pub fn restarts(&self) -> u64 {
         self.stages

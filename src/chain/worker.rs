@@ -6,7 +6,9 @@
 use super::{Chain, ChainOutcome};
 use crate::filter::MessageContext;
 use crate::message::Message;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 struct Job<T> {
@@ -19,6 +21,7 @@ struct Job<T> {
 pub struct ChainWorker<T: Send + 'static> {
     jobs: Option<SyncSender<Job<T>>>,
     thread: Option<JoinHandle<Chain>>,
+    restarts: Arc<AtomicU64>,
 }
 
 /// A message the queue had no room for, given back.
@@ -36,11 +39,14 @@ impl<T: Send + 'static> ChainWorker<T> {
         done: impl Fn(T, ChainOutcome) + Send + 'static,
     ) -> ChainWorker<T> {
         let (jobs, rx) = mpsc::sync_channel::<Job<T>>(capacity.max(1));
+        let restarts = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&restarts);
         let thread = std::thread::Builder::new()
             .name("sipsec-chain".into())
             .spawn(move || {
                 for job in rx {
                     let outcome = chain.run(job.message, &job.context);
+                    seen.store(chain.restarts(), Ordering::Relaxed);
                     done(job.tag, outcome);
                 }
                 chain
@@ -49,7 +55,13 @@ impl<T: Send + 'static> ChainWorker<T> {
         ChainWorker {
             jobs: Some(jobs),
             thread: Some(thread),
+            restarts,
         }
+    }
+
+    /// How many times the chain's children were restarted, as of its last message.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 
     /// Queues a message; when the queue is full it is given back.

@@ -2,6 +2,7 @@
 //! filter chains and the audit log. Flattened into `sipsec-relay`'s command line.
 
 use crate::auth::attribution::MemberConnections;
+use crate::auth::audit::AuditLog;
 use crate::auth::credentials::MemberFile;
 use crate::auth::digest::Algorithm;
 use crate::auth::gate::AuthGate;
@@ -11,6 +12,9 @@ use crate::chain::Chain;
 use crate::cli::chain::{self, ChainSettings};
 use crate::cli::member::DigestAlgorithm;
 use crate::filter::control::ControlKey;
+use crate::relay::live::{CertificateOf, LiveOptions};
+use crate::store::Store;
+use crate::uri::Aor;
 use anyhow::Context;
 use clap::Args;
 use std::net::SocketAddr;
@@ -123,6 +127,36 @@ pub struct Chains {
 }
 
 impl LiveArgs {
+    /// What the relay runs on live traffic, when it runs anything: the chains (their children
+    /// started), the audit log opened, and the store's certificates for 493 answers.
+    pub fn options(
+        &self,
+        max_size: usize,
+        store: Option<Store>,
+    ) -> anyhow::Result<Option<LiveOptions>> {
+        if self.audit_log.is_some() && self.outbound.is_none() {
+            anyhow::bail!("--audit-log records what --outbound signs: give --outbound too");
+        }
+        let chains = self.chains(max_size)?;
+        if chains.outbound.is_none() && chains.inbound.is_none() {
+            return Ok(None);
+        }
+        let audit = self
+            .audit_log
+            .as_deref()
+            .map(|p| AuditLog::open(p).with_context(|| format!("--audit-log {}", p.display())))
+            .transpose()?;
+        let certificate_of: Option<CertificateOf> =
+            store.map(|s| Box::new(move |aor: &Aor| s.recipient_cert(aor)) as CertificateOf);
+        Ok(Some(LiveOptions {
+            outbound: chains.outbound,
+            inbound: chains.inbound,
+            queue: self.chain_queue,
+            audit,
+            certificate_of,
+        }))
+    }
+
     /// Builds --outbound and --inbound (children are started now, so that a command that
     /// cannot run is reported at start-up). One control key serves the run.
     pub fn chains(&self, max_size: usize) -> anyhow::Result<Chains> {

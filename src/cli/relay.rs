@@ -424,6 +424,7 @@ fn net_options(cli: &RelayCli) -> anyhow::Result<NetOptions> {
         verbose: cli.common.verbose > 0,
         status_file: cli.status_file.clone(),
         quiet: cli.common.quiet,
+        live: None,
     };
     let serves_tls = opts.tls.as_ref().is_some_and(|t| t.acceptor.is_some());
     if cli.listen.iter().any(|l| l.transport == Transport::Tls) && !serves_tls {
@@ -482,11 +483,7 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         };
         relay = relay.with_auth(gate);
     }
-    if cli.live.outbound.is_some() || cli.live.inbound.is_some() || cli.live.audit_log.is_some() {
-        anyhow::bail!(
-            "--outbound, --inbound and --audit-log are not wired into this network layer yet"
-        );
-    }
+    let live = cli.live.options(cli.max_size, cli.store()?)?;
     if cli.stdio {
         let mut relay = relay;
         let stdin = io::stdin();
@@ -506,7 +503,16 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
             Exit::Ok
         });
     }
-    let opts = net_options(cli)?;
+    let mut opts = net_options(cli)?;
+    if let Some(live) = &live {
+        if live.inbound.is_some() && !cli.listen.iter().any(|l| l.transport == Transport::Tls) {
+            anyhow::bail!(
+                "--inbound makes marks for terminals, and marks go to them only over TLS: add \
+                 --listen tls:ADDR (with --tls-cert and --tls-key, or --tls-identity)"
+            );
+        }
+    }
+    opts.live = live;
     let bound = net::bind(&cli.listen)?;
     if !cli.common.quiet {
         if let Some(tls) = &opts.tls {
