@@ -705,7 +705,9 @@ fn dispatch(sh: &Rc<Shared>, mut decision: Decision) {
             Refusal::RegistrarFull => Counter::registrar_refused,
         });
     }
-    sh.log(|| decision.note.clone());
+    if !decision.note.is_empty() {
+        sh.log(|| decision.note.clone());
+    }
     for t in decision.transmits {
         if t.to.transport == Transport::Udp {
             send_datagram(sh, t.to.addr, &t.bytes);
