@@ -15,6 +15,7 @@ use super::{Peer, Transport};
 use crate::auth::audit::{AuditLog, AuditRecord};
 use crate::chain::worker::ChainWorker;
 use crate::chain::{Chain, ChainCounters, ChainOutcome, StageReport};
+use crate::filter::control;
 use crate::filter::mark::{mark_lines, strip_marks};
 use crate::filter::{FailMode, MessageContext, Origin};
 use crate::message::Message;
@@ -203,11 +204,17 @@ impl Live {
                 reason,
                 reports,
             } => {
-                let undecipherable = reports
-                    .last()
-                    .and_then(|r| r.verdict.fields.get("result"))
-                    .and_then(|v| v.as_str())
-                    == Some("not opened");
+                // Whatever the cause (not for a key this side holds, or one that does not open
+                // it), one answer: the sender learns nothing more than "not decipherable here".
+                let undecipherable = reports.last().is_some_and(|r| {
+                    let field = |k: &str| r.verdict.fields.get(k);
+                    r.stage == "decrypt"
+                        && field("encrypted").and_then(|v| v.as_bool()) == Some(true)
+                        && matches!(
+                            field("result").and_then(|v| v.as_str()),
+                            Some("not opened" | "refused")
+                        )
+                });
                 let why = format!("withheld by {stage}: {reason}");
                 if undecipherable {
                     self.undecipherable(relay, &pending, &why)
@@ -243,13 +250,14 @@ impl Live {
     }
 
     /// The message as the relay would have sent it without a chain; from the network, its
-    /// marks are removed all the same.
+    /// marks and any control header are removed all the same.
     fn unchanged(&mut self, relay: &Relay, pending: Pending) -> Decision {
         let mut message = match Message::parse(pending.transmit.bytes.clone()) {
             Ok(m) => m,
             Err(e) => return Decision::drop(format!("unparsable forward: {e}")),
         };
         strip_marks(&mut message);
+        control::take(&mut message, None);
         self.send(relay, pending, message)
     }
 
