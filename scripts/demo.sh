@@ -103,8 +103,9 @@ echo "   envelopes can be opened for the caller:"
 "$bin/sipsec-certgen" --store "$proxy" issue sip:caller@example.org
 
 part "Part 1: live, on loopback"
-# Ports from the process id, so that two demos on one machine do not collide.
-base=$((20000 + $$ % 2000 * 10))
+# Ports from the process id, so that two demos on one machine do not collide, and below the
+# ephemeral range (32768-60999), where outgoing connections take theirs.
+base=$((20000 + $$ % 1200 * 10))
 cc_port=$base             # the call centre's relay, UDP and TCP
 tap_port=$((base + 1))    # a TCP hop between the relays that keeps what comes back from the call centre
 proxy_port=$((base + 2))  # the validating relay, UDP and TCP
