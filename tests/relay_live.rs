@@ -371,9 +371,10 @@ fn openssl_verifies(stores: &Stores, m: &Message) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The paper's call over the given transport between the relays; returns the 200 OK as the
-/// caller's terminal received it, and the one that went between the relays (over TCP).
-fn call(between: &str) -> (Message, Option<Message>, String) {
+/// The paper's call over the given transport between the relays, and to the caller's
+/// terminal; returns the 200 OK as the terminal received it, and the one that went between the
+/// relays (over TCP).
+fn call(between: &str, terminal_over: &str) -> (Message, Option<Message>, String) {
     let stores = Stores::new();
     let audit = stores.path("audit.log");
     let cc_tls = free_port();
@@ -391,22 +392,50 @@ fn call(between: &str) -> (Message, Option<Message>, String) {
     let tls_port = free_port();
     let vr = stores.validating(&route, tls_port, &[]);
     let mut agent = Agent::register(cc.port);
-    let mut terminal = stores.terminal(tls_port);
-    let me = terminal.get_ref().local_addr().unwrap().to_string();
-    terminal
-        .write_all(invite(&me, &format!("live-{between}")).as_bytes())
-        .unwrap();
-    let routed = agent.receive();
-    assert_eq!(routed.method(), Some(&b"INVITE"[..]), "{}", text(&routed));
-    agent.conn.write_all(&answer(&routed, "")).unwrap();
-    let got = read_whole(&mut terminal).unwrap_or_else(|| {
-        panic!(
+    let no_answer = || -> String {
+        format!(
             "no answer for the caller\n{}\n{}\n{}",
             cc.log_text(),
             vr.log_text(),
             vr.counters()
         )
-    });
+    };
+    let call_id = format!("live-{between}-{terminal_over}");
+    let got = if terminal_over == "tls" {
+        let mut terminal = stores.terminal(tls_port);
+        let me = terminal.get_ref().local_addr().unwrap().to_string();
+        terminal
+            .write_all(invite(&me, &call_id).as_bytes())
+            .unwrap();
+        let routed = agent.receive();
+        assert_eq!(routed.method(), Some(&b"INVITE"[..]), "{}", text(&routed));
+        agent.conn.write_all(&answer(&routed, "")).unwrap();
+        read_whole(&mut terminal).unwrap_or_else(|| panic!("{}", no_answer()))
+    } else {
+        let terminal = UdpSocket::bind("127.0.0.1:0").unwrap();
+        terminal
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let me = terminal.local_addr().unwrap().to_string();
+        let call = invite(&me, &call_id).replace("SIP/2.0/TLS", "SIP/2.0/UDP");
+        terminal
+            .send_to(call.as_bytes(), ("127.0.0.1", vr.port))
+            .unwrap();
+        let routed = agent.receive();
+        agent.conn.write_all(&answer(&routed, "")).unwrap();
+        let mut buf = vec![0u8; 65536];
+        let n = terminal
+            .recv(&mut buf)
+            .unwrap_or_else(|_| panic!("{}", no_answer()));
+        Message::parse(buf[..n].to_vec()).unwrap()
+    };
+    let kept_off = vr.counter("marks_kept_off_plain_transports");
+    assert_eq!(
+        kept_off,
+        u64::from(terminal_over != "tls"),
+        "{}",
+        vr.counters()
+    );
     let between_relays = tap.map(|t| t.first_back());
     let log = format!("{}\n{}", cc.stop(), vr.stop());
     let audit = std::fs::read_to_string(&audit).unwrap();
@@ -433,7 +462,7 @@ fn assert_marked(got: &Message, log: &str) {
 
 #[test]
 fn the_callers_terminal_gets_the_agents_200_ok_marked_with_udp_between_the_relays() {
-    let (got, _, log) = call("udp");
+    let (got, _, log) = call("udp", "tls");
     assert_marked(&got, &log);
     // The signed 200 OK crossed UDP as one datagram larger than 1,300 bytes.
     assert!(got.len() > 1300, "{}", got.len());
@@ -442,7 +471,7 @@ fn the_callers_terminal_gets_the_agents_200_ok_marked_with_udp_between_the_relay
 
 #[test]
 fn the_callers_terminal_gets_the_agents_200_ok_marked_with_tcp_between_the_relays() {
-    let (got, between, log) = call("tcp");
+    let (got, between, log) = call("tcp", "tls");
     assert_marked(&got, &log);
     let between = between.expect("the 200 OK between the relays");
     assert!(!text(&between).contains("Subject: validated"));
@@ -450,9 +479,23 @@ fn the_callers_terminal_gets_the_agents_200_ok_marked_with_tcp_between_the_relay
 
 #[test]
 fn the_callers_terminal_gets_the_agents_200_ok_marked_with_tls_between_the_relays() {
-    let (got, _, log) = call("tls");
+    let (got, _, log) = call("tls", "tls");
     assert_marked(&got, &log);
     assert!(log.contains("200 from tls:127.0.0.1:"), "{log}");
+}
+
+/// Over UDP the terminal could not tell the relay's mark from one forged on the way: the
+/// validating relay sends it none.
+#[test]
+fn a_terminal_over_udp_gets_the_200_ok_without_a_mark() {
+    let (got, _, log) = call("udp", "udp");
+    assert_eq!(got.status_code(), Some(200), "{log}");
+    assert!(!text(&got).contains("Subject: validated"), "{}", text(&got));
+    assert!(
+        got.values_named("Sipsec-Verdict").next().is_none(),
+        "{}",
+        text(&got)
+    );
 }
 
 #[test]
