@@ -289,6 +289,16 @@ fn answer(invite: &Message, extra: &str) -> Vec<u8> {
     out
 }
 
+/// A caller's UDP socket, and its address as text.
+fn udp_caller() -> (UdpSocket, String) {
+    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    caller
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let me = caller.local_addr().unwrap().to_string();
+    (caller, me)
+}
+
 /// A TCP hop between the relays that keeps what goes through it, in both directions.
 struct Tap {
     port: u16,
@@ -585,11 +595,7 @@ fn a_host_that_answers_for_the_agent_without_having_registered_is_not_signed() {
     let stores = Stores::new();
     let cc = stores.call_centre(&["udp", "tcp"], &[]);
     let mut agent = Agent::register(cc.port);
-    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
-    caller
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let me = caller.local_addr().unwrap().to_string();
+    let (caller, me) = udp_caller();
     let to = format!("127.0.0.1:{}", cc.port);
     let mut buf = vec![0u8; 65536];
     let mut received = |caller: &UdpSocket| loop {
@@ -762,11 +768,7 @@ fn child_faults(fail_closed: bool) {
         &["--outbound", &chain, "--chain-timeout", "500"],
     );
     let mut agent = Agent::register(cc.port);
-    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
-    caller
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let me = caller.local_addr().unwrap().to_string();
+    let (caller, me) = udp_caller();
     let to = format!("127.0.0.1:{}", cc.port);
     let names = ["a", "b-die", "c", "d-hang", "e", "f"];
     for name in names {
