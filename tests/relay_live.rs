@@ -200,10 +200,16 @@ fn invite(via: &str, call_id: &str) -> String {
     )
 }
 
-/// Agent 7's phone, over one TCP connection to the call centre's relay: registers the group's
-/// address with its own digest credentials.
+/// How agent 7's phone reaches the call centre's relay.
+enum Link {
+    Tcp(TcpStream),
+    Udp(UdpSocket, String),
+}
+
+/// Agent 7's phone: registers the group's address with its own digest credentials, over one
+/// TCP connection or from one UDP socket.
 struct Agent {
-    conn: TcpStream,
+    link: Link,
 }
 
 impl Agent {
@@ -211,7 +217,16 @@ impl Agent {
         let conn = TcpStream::connect(("127.0.0.1", relay_port)).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        let mut a = Agent { conn };
+        Agent::registered(Link::Tcp(conn))
+    }
+
+    fn register_over_udp(relay_port: u16) -> Agent {
+        let (socket, _) = udp_caller();
+        Agent::registered(Link::Udp(socket, format!("127.0.0.1:{relay_port}")))
+    }
+
+    fn registered(link: Link) -> Agent {
+        let mut a = Agent { link };
         let first = a.send_register("");
         assert_eq!(first.status_code(), Some(401), "{}", text(&first));
         let challenge =
@@ -222,24 +237,51 @@ impl Agent {
         a
     }
 
+    fn local_addr(&self) -> std::net::SocketAddr {
+        match &self.link {
+            Link::Tcp(c) => c.local_addr().unwrap(),
+            Link::Udp(s, _) => s.local_addr().unwrap(),
+        }
+    }
+
     fn send_register(&mut self, credentials: &str) -> Message {
-        let me = self.conn.local_addr().unwrap();
+        let me = self.local_addr();
+        let (via, param) = match self.link {
+            Link::Tcp(_) => ("TCP", ";transport=tcp"),
+            Link::Udp(..) => ("UDP", ""),
+        };
         let msg = format!(
-            "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKr{}\r\n\
+            "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/{via} {me};branch=z9hG4bKr{}\r\n\
              From: <sip:support@{DOMAIN}>;tag=r1\r\nTo: <sip:support@{DOMAIN}>\r\n\
              Call-ID: agent-7-reg\r\nCSeq: {} REGISTER\r\n\
-             Contact: <sip:support@{me};transport=tcp>\r\nMax-Forwards: 70\r\n\
+             Contact: <sip:support@{me}{param}>\r\nMax-Forwards: 70\r\n\
              {credentials}Content-Length: 0\r\n\r\n",
             credentials.len(),
             credentials.len() + 1
         );
-        self.conn.write_all(msg.as_bytes()).unwrap();
-        read_whole(&mut self.conn).expect("an answer to REGISTER")
+        self.send(msg.as_bytes());
+        self.receive()
     }
 
-    /// The next request routed to the agent.
+    fn send(&mut self, bytes: &[u8]) {
+        match &mut self.link {
+            Link::Tcp(c) => c.write_all(bytes).unwrap(),
+            Link::Udp(s, relay) => {
+                s.send_to(bytes, relay.as_str()).unwrap();
+            }
+        }
+    }
+
+    /// The next message for the agent.
     fn receive(&mut self) -> Message {
-        read_whole(&mut self.conn).expect("a request for the agent")
+        match &mut self.link {
+            Link::Tcp(c) => read_whole(c).expect("a message for the agent"),
+            Link::Udp(s, _) => {
+                let mut buf = vec![0u8; 65536];
+                let n = s.recv(&mut buf).expect("a message for the agent");
+                Message::parse(buf[..n].to_vec()).unwrap()
+            }
+        }
     }
 }
 
@@ -419,7 +461,7 @@ fn call(between: &str, terminal_over: &str) -> (Message, Option<Message>, String
             .unwrap();
         let routed = agent.receive();
         assert_eq!(routed.method(), Some(&b"INVITE"[..]), "{}", text(&routed));
-        agent.conn.write_all(&answer(&routed, "")).unwrap();
+        agent.send(&answer(&routed, ""));
         read_whole(&mut terminal).unwrap_or_else(|| panic!("{}", no_answer()))
     } else {
         let terminal = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -432,7 +474,7 @@ fn call(between: &str, terminal_over: &str) -> (Message, Option<Message>, String
             .send_to(call.as_bytes(), ("127.0.0.1", vr.port))
             .unwrap();
         let routed = agent.receive();
-        agent.conn.write_all(&answer(&routed, "")).unwrap();
+        agent.send(&answer(&routed, ""));
         let mut buf = vec![0u8; 65536];
         let n = terminal
             .recv(&mut buf)
@@ -638,15 +680,50 @@ fn a_host_that_answers_for_the_agent_without_having_registered_is_not_signed() {
     let call = invite(&me, "genuine").replace("SIP/2.0/TLS", "SIP/2.0/UDP");
     caller.send_to(call.as_bytes(), &to).unwrap();
     let routed = agent.receive();
-    agent
-        .conn
-        .write_all(&answer(&routed, forged_control))
-        .unwrap();
+    agent.send(&answer(&routed, forged_control));
     let got = received(&caller);
     openssl_verifies(&stores, &got).unwrap_or_else(|e| panic!("{e}\n{}", text(&got)));
     // The forged control header went nowhere: not into the signature, not on the wire.
     assert!(!text(&got).contains("Sipsec-Control"), "{}", text(&got));
     assert_eq!(cc.counter("signed"), 1);
+}
+
+/// A UDP source address can be forged: an agent registered over UDP has its responses signed
+/// only when the relay is told to trust UDP addresses.
+#[test]
+fn responses_from_a_udp_registration_are_signed_only_with_attribute_udp_responses() {
+    for trusted in [false, true] {
+        let stores = Stores::new();
+        let extra: &[&str] = if trusted {
+            &["--attribute-udp-responses"]
+        } else {
+            &[]
+        };
+        let cc = stores.call_centre(&["udp", "tcp"], extra);
+        let mut agent = Agent::register_over_udp(cc.port);
+        let (caller, me) = udp_caller();
+        let call = invite(&me, "over-udp").replace("SIP/2.0/TLS", "SIP/2.0/UDP");
+        caller
+            .send_to(call.as_bytes(), ("127.0.0.1", cc.port))
+            .unwrap();
+        let routed = agent.receive();
+        agent.send(&answer(&routed, ""));
+        let mut buf = vec![0u8; 65536];
+        let got = loop {
+            let n = caller.recv(&mut buf).expect("the answer");
+            let m = Message::parse(buf[..n].to_vec()).unwrap();
+            if m.status_code() == Some(200) {
+                break m;
+            }
+        };
+        let ct = got.value(HeaderKind::ContentType).unwrap_or_default();
+        let signed = ct.starts_with(b"multipart/signed");
+        assert_eq!(signed, trusted, "{}", text(&got));
+        if signed {
+            openssl_verifies(&stores, &got).unwrap_or_else(|e| panic!("{e}\n{}", text(&got)));
+        }
+        assert_eq!(cc.counter("signed"), u64::from(trusted));
+    }
 }
 
 #[test]
@@ -666,7 +743,7 @@ fn a_signed_request_too_large_for_udp_goes_over_tcp() {
     let cc = stores.call_centre(&["udp", "tcp"], &["--route", &route]);
     let mut agent = Agent::register(cc.port);
     // The agent calls out: challenged (407), then with credentials; signed as the group.
-    let me = agent.conn.local_addr().unwrap();
+    let me = agent.local_addr();
     let call = |credentials: &str| {
         format!(
             "INVITE sip:bob@example.net SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKo{}\r\n\
@@ -677,7 +754,7 @@ fn a_signed_request_too_large_for_udp_goes_over_tcp() {
             credentials.len() + 1
         )
     };
-    agent.conn.write_all(call("").as_bytes()).unwrap();
+    agent.send(call("").as_bytes());
     let challenge = agent.receive();
     assert_eq!(challenge.status_code(), Some(407), "{}", text(&challenge));
     let auth = Auth::parse(challenge.values_named("Proxy-Authenticate").next().unwrap()).unwrap();
@@ -698,7 +775,7 @@ fn a_signed_request_too_large_for_udp_goes_over_tcp() {
          uri=\"sip:bob@example.net\", response=\"{response}\", algorithm=MD5, cnonce=\"abc\", \
          qop=auth, nc=00000001\r\n"
     );
-    agent.conn.write_all(call(&credentials).as_bytes()).unwrap();
+    agent.send(call(&credentials).as_bytes());
     tcp.set_nonblocking(false).unwrap();
     let (mut conn, _) = tcp.accept().unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
@@ -775,7 +852,7 @@ fn child_faults(fail_closed: bool) {
         let call = invite(&me, name).replace("SIP/2.0/TLS", "SIP/2.0/UDP");
         caller.send_to(call.as_bytes(), &to).unwrap();
         let routed = agent.receive();
-        agent.conn.write_all(&answer(&routed, "")).unwrap();
+        agent.send(&answer(&routed, ""));
     }
     let mut seen = Vec::new();
     let mut buf = vec![0u8; 65536];
