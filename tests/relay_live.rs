@@ -200,10 +200,16 @@ fn invite(via: &str, call_id: &str) -> String {
     )
 }
 
-/// Agent 7's phone, over one TCP connection to the call centre's relay: registers the group's
-/// address with its own digest credentials.
+/// How agent 7's phone reaches the call centre's relay.
+enum Link {
+    Tcp(TcpStream),
+    Udp(UdpSocket, String),
+}
+
+/// Agent 7's phone: registers the group's address with its own digest credentials, over one
+/// TCP connection or from one UDP socket.
 struct Agent {
-    conn: TcpStream,
+    link: Link,
 }
 
 impl Agent {
@@ -211,7 +217,16 @@ impl Agent {
         let conn = TcpStream::connect(("127.0.0.1", relay_port)).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(10)))
             .unwrap();
-        let mut a = Agent { conn };
+        Agent::registered(Link::Tcp(conn))
+    }
+
+    fn register_over_udp(relay_port: u16) -> Agent {
+        let (socket, _) = udp_caller();
+        Agent::registered(Link::Udp(socket, format!("127.0.0.1:{relay_port}")))
+    }
+
+    fn registered(link: Link) -> Agent {
+        let mut a = Agent { link };
         let first = a.send_register("");
         assert_eq!(first.status_code(), Some(401), "{}", text(&first));
         let challenge =
@@ -222,24 +237,51 @@ impl Agent {
         a
     }
 
+    fn local_addr(&self) -> std::net::SocketAddr {
+        match &self.link {
+            Link::Tcp(c) => c.local_addr().unwrap(),
+            Link::Udp(s, _) => s.local_addr().unwrap(),
+        }
+    }
+
     fn send_register(&mut self, credentials: &str) -> Message {
-        let me = self.conn.local_addr().unwrap();
+        let me = self.local_addr();
+        let (via, param) = match self.link {
+            Link::Tcp(_) => ("TCP", ";transport=tcp"),
+            Link::Udp(..) => ("UDP", ""),
+        };
         let msg = format!(
-            "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKr{}\r\n\
+            "REGISTER sip:{DOMAIN} SIP/2.0\r\nVia: SIP/2.0/{via} {me};branch=z9hG4bKr{}\r\n\
              From: <sip:support@{DOMAIN}>;tag=r1\r\nTo: <sip:support@{DOMAIN}>\r\n\
              Call-ID: agent-7-reg\r\nCSeq: {} REGISTER\r\n\
-             Contact: <sip:support@{me};transport=tcp>\r\nMax-Forwards: 70\r\n\
+             Contact: <sip:support@{me}{param}>\r\nMax-Forwards: 70\r\n\
              {credentials}Content-Length: 0\r\n\r\n",
             credentials.len(),
             credentials.len() + 1
         );
-        self.conn.write_all(msg.as_bytes()).unwrap();
-        read_whole(&mut self.conn).expect("an answer to REGISTER")
+        self.send(msg.as_bytes());
+        self.receive()
     }
 
-    /// The next request routed to the agent.
+    fn send(&mut self, bytes: &[u8]) {
+        match &mut self.link {
+            Link::Tcp(c) => c.write_all(bytes).unwrap(),
+            Link::Udp(s, relay) => {
+                s.send_to(bytes, relay.as_str()).unwrap();
+            }
+        }
+    }
+
+    /// The next message for the agent.
     fn receive(&mut self) -> Message {
-        read_whole(&mut self.conn).expect("a request for the agent")
+        match &mut self.link {
+            Link::Tcp(c) => read_whole(c).expect("a message for the agent"),
+            Link::Udp(s, _) => {
+                let mut buf = vec![0u8; 65536];
+                let n = s.recv(&mut buf).expect("a message for the agent");
+                Message::parse(buf[..n].to_vec()).unwrap()
+            }
+        }
     }
 }
 
@@ -287,6 +329,16 @@ fn answer(invite: &Message, extra: &str) -> Vec<u8> {
         .as_bytes(),
     );
     out
+}
+
+/// A caller's UDP socket, and its address as text.
+fn udp_caller() -> (UdpSocket, String) {
+    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+    caller
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let me = caller.local_addr().unwrap().to_string();
+    (caller, me)
 }
 
 /// A TCP hop between the relays that keeps what goes through it, in both directions.
@@ -371,9 +423,10 @@ fn openssl_verifies(stores: &Stores, m: &Message) -> Result<Vec<u8>, String> {
     }
 }
 
-/// The paper's call over the given transport between the relays; returns the 200 OK as the
-/// caller's terminal received it, and the one that went between the relays (over TCP).
-fn call(between: &str) -> (Message, Option<Message>, String) {
+/// The paper's call over the given transport between the relays, and to the caller's
+/// terminal; returns the 200 OK as the terminal received it, and the one that went between the
+/// relays (over TCP).
+fn call(between: &str, terminal_over: &str) -> (Message, Option<Message>, String) {
     let stores = Stores::new();
     let audit = stores.path("audit.log");
     let cc_tls = free_port();
@@ -391,22 +444,50 @@ fn call(between: &str) -> (Message, Option<Message>, String) {
     let tls_port = free_port();
     let vr = stores.validating(&route, tls_port, &[]);
     let mut agent = Agent::register(cc.port);
-    let mut terminal = stores.terminal(tls_port);
-    let me = terminal.get_ref().local_addr().unwrap().to_string();
-    terminal
-        .write_all(invite(&me, &format!("live-{between}")).as_bytes())
-        .unwrap();
-    let routed = agent.receive();
-    assert_eq!(routed.method(), Some(&b"INVITE"[..]), "{}", text(&routed));
-    agent.conn.write_all(&answer(&routed, "")).unwrap();
-    let got = read_whole(&mut terminal).unwrap_or_else(|| {
-        panic!(
+    let no_answer = || -> String {
+        format!(
             "no answer for the caller\n{}\n{}\n{}",
             cc.log_text(),
             vr.log_text(),
             vr.counters()
         )
-    });
+    };
+    let call_id = format!("live-{between}-{terminal_over}");
+    let got = if terminal_over == "tls" {
+        let mut terminal = stores.terminal(tls_port);
+        let me = terminal.get_ref().local_addr().unwrap().to_string();
+        terminal
+            .write_all(invite(&me, &call_id).as_bytes())
+            .unwrap();
+        let routed = agent.receive();
+        assert_eq!(routed.method(), Some(&b"INVITE"[..]), "{}", text(&routed));
+        agent.send(&answer(&routed, ""));
+        read_whole(&mut terminal).unwrap_or_else(|| panic!("{}", no_answer()))
+    } else {
+        let terminal = UdpSocket::bind("127.0.0.1:0").unwrap();
+        terminal
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let me = terminal.local_addr().unwrap().to_string();
+        let call = invite(&me, &call_id).replace("SIP/2.0/TLS", "SIP/2.0/UDP");
+        terminal
+            .send_to(call.as_bytes(), ("127.0.0.1", vr.port))
+            .unwrap();
+        let routed = agent.receive();
+        agent.send(&answer(&routed, ""));
+        let mut buf = vec![0u8; 65536];
+        let n = terminal
+            .recv(&mut buf)
+            .unwrap_or_else(|_| panic!("{}", no_answer()));
+        Message::parse(buf[..n].to_vec()).unwrap()
+    };
+    let kept_off = vr.counter("marks_kept_off_plain_transports");
+    assert_eq!(
+        kept_off,
+        u64::from(terminal_over != "tls"),
+        "{}",
+        vr.counters()
+    );
     let between_relays = tap.map(|t| t.first_back());
     let log = format!("{}\n{}", cc.stop(), vr.stop());
     let audit = std::fs::read_to_string(&audit).unwrap();
@@ -433,7 +514,7 @@ fn assert_marked(got: &Message, log: &str) {
 
 #[test]
 fn the_callers_terminal_gets_the_agents_200_ok_marked_with_udp_between_the_relays() {
-    let (got, _, log) = call("udp");
+    let (got, _, log) = call("udp", "tls");
     assert_marked(&got, &log);
     // The signed 200 OK crossed UDP as one datagram larger than 1,300 bytes.
     assert!(got.len() > 1300, "{}", got.len());
@@ -442,7 +523,7 @@ fn the_callers_terminal_gets_the_agents_200_ok_marked_with_udp_between_the_relay
 
 #[test]
 fn the_callers_terminal_gets_the_agents_200_ok_marked_with_tcp_between_the_relays() {
-    let (got, between, log) = call("tcp");
+    let (got, between, log) = call("tcp", "tls");
     assert_marked(&got, &log);
     let between = between.expect("the 200 OK between the relays");
     assert!(!text(&between).contains("Subject: validated"));
@@ -450,9 +531,23 @@ fn the_callers_terminal_gets_the_agents_200_ok_marked_with_tcp_between_the_relay
 
 #[test]
 fn the_callers_terminal_gets_the_agents_200_ok_marked_with_tls_between_the_relays() {
-    let (got, _, log) = call("tls");
+    let (got, _, log) = call("tls", "tls");
     assert_marked(&got, &log);
     assert!(log.contains("200 from tls:127.0.0.1:"), "{log}");
+}
+
+/// Over UDP the terminal could not tell the relay's mark from one forged on the way: the
+/// validating relay sends it none.
+#[test]
+fn a_terminal_over_udp_gets_the_200_ok_without_a_mark() {
+    let (got, _, log) = call("udp", "udp");
+    assert_eq!(got.status_code(), Some(200), "{log}");
+    assert!(!text(&got).contains("Subject: validated"), "{}", text(&got));
+    assert!(
+        got.values_named("Sipsec-Verdict").next().is_none(),
+        "{}",
+        text(&got)
+    );
 }
 
 #[test]
@@ -542,11 +637,7 @@ fn a_host_that_answers_for_the_agent_without_having_registered_is_not_signed() {
     let stores = Stores::new();
     let cc = stores.call_centre(&["udp", "tcp"], &[]);
     let mut agent = Agent::register(cc.port);
-    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
-    caller
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let me = caller.local_addr().unwrap().to_string();
+    let (caller, me) = udp_caller();
     let to = format!("127.0.0.1:{}", cc.port);
     let mut buf = vec![0u8; 65536];
     let mut received = |caller: &UdpSocket| loop {
@@ -589,15 +680,50 @@ fn a_host_that_answers_for_the_agent_without_having_registered_is_not_signed() {
     let call = invite(&me, "genuine").replace("SIP/2.0/TLS", "SIP/2.0/UDP");
     caller.send_to(call.as_bytes(), &to).unwrap();
     let routed = agent.receive();
-    agent
-        .conn
-        .write_all(&answer(&routed, forged_control))
-        .unwrap();
+    agent.send(&answer(&routed, forged_control));
     let got = received(&caller);
     openssl_verifies(&stores, &got).unwrap_or_else(|e| panic!("{e}\n{}", text(&got)));
     // The forged control header went nowhere: not into the signature, not on the wire.
     assert!(!text(&got).contains("Sipsec-Control"), "{}", text(&got));
     assert_eq!(cc.counter("signed"), 1);
+}
+
+/// A UDP source address can be forged: an agent registered over UDP has its responses signed
+/// only when the relay is told to trust UDP addresses.
+#[test]
+fn responses_from_a_udp_registration_are_signed_only_with_attribute_udp_responses() {
+    for trusted in [false, true] {
+        let stores = Stores::new();
+        let extra: &[&str] = if trusted {
+            &["--attribute-udp-responses"]
+        } else {
+            &[]
+        };
+        let cc = stores.call_centre(&["udp", "tcp"], extra);
+        let mut agent = Agent::register_over_udp(cc.port);
+        let (caller, me) = udp_caller();
+        let call = invite(&me, "over-udp").replace("SIP/2.0/TLS", "SIP/2.0/UDP");
+        caller
+            .send_to(call.as_bytes(), ("127.0.0.1", cc.port))
+            .unwrap();
+        let routed = agent.receive();
+        agent.send(&answer(&routed, ""));
+        let mut buf = vec![0u8; 65536];
+        let got = loop {
+            let n = caller.recv(&mut buf).expect("the answer");
+            let m = Message::parse(buf[..n].to_vec()).unwrap();
+            if m.status_code() == Some(200) {
+                break m;
+            }
+        };
+        let ct = got.value(HeaderKind::ContentType).unwrap_or_default();
+        let signed = ct.starts_with(b"multipart/signed");
+        assert_eq!(signed, trusted, "{}", text(&got));
+        if signed {
+            openssl_verifies(&stores, &got).unwrap_or_else(|e| panic!("{e}\n{}", text(&got)));
+        }
+        assert_eq!(cc.counter("signed"), u64::from(trusted));
+    }
 }
 
 #[test]
@@ -617,7 +743,7 @@ fn a_signed_request_too_large_for_udp_goes_over_tcp() {
     let cc = stores.call_centre(&["udp", "tcp"], &["--route", &route]);
     let mut agent = Agent::register(cc.port);
     // The agent calls out: challenged (407), then with credentials; signed as the group.
-    let me = agent.conn.local_addr().unwrap();
+    let me = agent.local_addr();
     let call = |credentials: &str| {
         format!(
             "INVITE sip:bob@example.net SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bKo{}\r\n\
@@ -628,7 +754,7 @@ fn a_signed_request_too_large_for_udp_goes_over_tcp() {
             credentials.len() + 1
         )
     };
-    agent.conn.write_all(call("").as_bytes()).unwrap();
+    agent.send(call("").as_bytes());
     let challenge = agent.receive();
     assert_eq!(challenge.status_code(), Some(407), "{}", text(&challenge));
     let auth = Auth::parse(challenge.values_named("Proxy-Authenticate").next().unwrap()).unwrap();
@@ -649,7 +775,7 @@ fn a_signed_request_too_large_for_udp_goes_over_tcp() {
          uri=\"sip:bob@example.net\", response=\"{response}\", algorithm=MD5, cnonce=\"abc\", \
          qop=auth, nc=00000001\r\n"
     );
-    agent.conn.write_all(call(&credentials).as_bytes()).unwrap();
+    agent.send(call(&credentials).as_bytes());
     tcp.set_nonblocking(false).unwrap();
     let (mut conn, _) = tcp.accept().unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
@@ -719,18 +845,14 @@ fn child_faults(fail_closed: bool) {
         &["--outbound", &chain, "--chain-timeout", "500"],
     );
     let mut agent = Agent::register(cc.port);
-    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
-    caller
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let me = caller.local_addr().unwrap().to_string();
+    let (caller, me) = udp_caller();
     let to = format!("127.0.0.1:{}", cc.port);
     let names = ["a", "b-die", "c", "d-hang", "e", "f"];
     for name in names {
         let call = invite(&me, name).replace("SIP/2.0/TLS", "SIP/2.0/UDP");
         caller.send_to(call.as_bytes(), &to).unwrap();
         let routed = agent.receive();
-        agent.conn.write_all(&answer(&routed, "")).unwrap();
+        agent.send(&answer(&routed, ""));
     }
     let mut seen = Vec::new();
     let mut buf = vec![0u8; 65536];

@@ -225,6 +225,14 @@ impl Chain {
         }
     }
 
+    /// Whether a stage is sipsec-sign in process: the one signer whose verdict says what it
+    /// signed as (a child only gives the message back).
+    pub fn signs_in_process(&self) -> bool {
+        self.stages
+            .iter()
+            .any(|s| matches!(s, Stage::Own { filter, .. } if filter.name() == "sign"))
+    }
+
     /// How many times child stages were restarted.
     pub fn restarts(&self) -> u64 {
         self.stages

@@ -65,7 +65,8 @@ pub struct LiveArgs {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub chain_queue: usize,
     /// Append one JSON line per signature made as a group for a member (who, how attributed,
-    /// which message, when) to FILE (mode 0600).
+    /// which message, when) to FILE (mode 0600). Needs sipsec-sign in process in --outbound
+    /// (by its bare name): a child gives back only the message, not what it signed as.
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
 }
@@ -141,6 +142,17 @@ impl LiveArgs {
         if chains.outbound.is_none() && chains.inbound.is_none() {
             return Ok(None);
         }
+        if self.audit_log.is_some()
+            && !chains
+                .outbound
+                .as_ref()
+                .is_some_and(Chain::signs_in_process)
+        {
+            anyhow::bail!(
+                "--audit-log records the signatures sipsec-sign makes inside the relay: name it \
+                 by its bare name in --outbound ('sipsec-sign --store DIR'), not as a child"
+            );
+        }
         let audit = self
             .audit_log
             .as_deref()
@@ -202,6 +214,25 @@ mod tests {
             "md5",
         ]);
         assert_eq!(cli.live.algorithms(), [Algorithm::Md5, Algorithm::Sha256]);
+    }
+
+    #[test]
+    fn the_audit_log_needs_sipsec_sign_in_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit");
+        let cli = Cli::parse_from([
+            "x",
+            "--outbound",
+            "cat",
+            "--audit-log",
+            log.to_str().unwrap(),
+        ]);
+        let e = cli.live.options(65536, None).err().unwrap();
+        assert!(e.to_string().contains("inside the relay"), "{e}");
+        let cli = Cli::parse_from(["x", "--audit-log", log.to_str().unwrap()]);
+        let e = cli.live.options(65536, None).err().unwrap();
+        assert!(e.to_string().contains("give --outbound"), "{e}");
+        assert!(!log.exists());
     }
 
     #[test]

@@ -699,7 +699,6 @@ impl Relay {
         }
     }
 
-    /// 503 with Retry-After: the answer to a request that comes too fast.
     /// The answer to a request the relay was forwarding (`forwarded`, with the relay's Via on
     /// top) when its filter chain withheld it: sent back to `from`, where it came from.
     pub fn answer_withheld(
@@ -758,6 +757,7 @@ impl Relay {
         }
     }
 
+    /// 503 with Retry-After: the answer to a request that comes too fast.
     pub fn busy(&self, msg: &Message, from: Peer, retry_after: u32) -> Decision {
         let extra = [("Retry-After", retry_after.to_string())];
         let note = "over the source's request rate";
