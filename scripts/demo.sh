@@ -28,13 +28,7 @@ cargo build --release --quiet --bins
 bin=$PWD/target/release
 scenarios=$PWD/testdata
 work=$(mktemp -d)
-pids=""
-stop_all() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    pids=""
-}
-trap 'stop_all; rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+. scripts/background.sh
 cc=$work/callcentre-store
 proxy=$work/caller-proxy-store
 cr=$(printf '\r')
@@ -58,14 +52,6 @@ expect() { # expect CODE WHAT COMMAND...: run, and insist on the exit code
     want=$1; what=$2; shift 2
     set +e; "$@"; got=$?; set -e
     [ "$got" -eq "$want" ] || fail "$what: exit status $got, expected $want"
-}
-wait_for() { # wait_for FILE TEXT WHAT: until FILE holds TEXT, 10 s at most
-    tries=0
-    until grep -qF -- "$2" "$1" 2>/dev/null; do
-        tries=$((tries + 1))
-        [ "$tries" -le 100 ] || { cat "$1" >&2 || true; fail "$3: not seen within 10 s"; }
-        sleep 0.1
-    done
 }
 # traced received|sent TRACE TEXT: the first SIP message a SIPp trace (-trace_msg) shows as
 # received (or sent) whose first line starts with TEXT.
@@ -115,13 +101,6 @@ agent_port=$((base + 5))  # agent 7's phone (SIPp)
 caller_port=$((base + 6)) # the caller's phone (SIPp)
 lookalike=$((base + 7))   # a phone answering calls to a look-alike domain (SIPp)
 guesser=$((base + 8))     # someone guessing agent 7's password (SIPp)
-run() { # run SECONDS LOG COMMAND...: in the background in $work, bounded, its output in
-    # $work/LOG; its pid in $last and $pids
-    secs=$1; log=$2; shift 2
-    (cd "$work" && exec timeout "$secs" "$@" >"$work/$log" 2>&1) &
-    last=$!
-    pids="$pids $last"
-}
 sipp_run() { # sipp_run SECONDS NAME ARGS...: SIPp in the foreground, its messages in NAME.msg
     secs=$1; name=$2; shift 2
     (cd "$work" && exec timeout "$secs" sipp "$@" -i 127.0.0.1 -nostdin -trace_msg \

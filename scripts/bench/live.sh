@@ -25,13 +25,7 @@ for tool in sipp python3; do
     command -v $tool >/dev/null || { echo "live bench: $tool missing (scripts/setup.sh --peers)" >&2; exit 3; }
 done
 work=$(mktemp -d)
-pids=""
-stop_all() {
-    for p in $pids; do kill "$p" 2>/dev/null || true; done
-    pids=""
-}
-trap 'stop_all; rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+. scripts/background.sh
 
 export CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1}
 cargo build --release --quiet --bin sipsec-relay --bin sipsec-sign --bin sipsec-certgen \
@@ -93,16 +87,6 @@ counter() { # counter NAME: from the relay's status file, after SIGUSR1
     value=$(tr ' ' '\n' < "$work/relay.status" | sed -n "s/^$1=//p")
     echo "${value:-0}"
 }
-wait_for() { # wait_for FILE TEXT: 10 s at most
-    for _ in $(seq 100); do
-        grep -qF -- "$2" "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "live bench: '$2' not in $1" >&2
-    cat "$1" >&2
-    exit 1
-}
-
 echo "$calls calls at $rate calls/s per step; bare = CMS signatures per CPU second, same key, same run"
 printf '%-11s %-8s %7s %6s %7s %7s %6s %11s %10s %6s\n' chain key calls failed signed traced 'CPU s' \
     'calls/CPU s' 'bare/CPU s' ratio
@@ -112,26 +96,22 @@ for chain in none in-process child; do
         in-process) outbound="sipsec-sign --store $store" ;;
         child) outbound="$bin/sipsec-sign --store $store" ;;
     esac
-    (cd "$work" && exec timeout 600 "$bin/sipsec-relay" --listen "udp:127.0.0.1:$relay_port" \
+    run 600 "relay-$chain.log" "$bin/sipsec-relay" --listen "udp:127.0.0.1:$relay_port" \
         --listen "tcp:127.0.0.1:$relay_port" --domain callcentre.example \
         --credentials "$store/credentials" --store "$store" --digest-algorithm md5 \
-        ${outbound:+--outbound "$outbound"} --status-file "$work/relay.status" \
-        >"$work/relay-$chain.log" 2>&1) &
-    pids="$pids $!"
-    wait_for "$work/relay-$chain.log" "listening on"
-    root=$(pgrep -n -P "$!" sipsec-relay)
+        ${outbound:+--outbound "$outbound"} --status-file "$work/relay.status"
+    wait_for "$work/relay-$chain.log" "listening on" "the relay ($chain)"
+    root=$(pgrep -n -P "$last" sipsec-relay)
     for key in rsa2048 p256; do
         group=${key%2048}
         agent_port=$((base + 1))
         [ $key = p256 ] && agent_port=$((base + 2))
         # Agent 7 registers the group's address (digest) and answers every call routed to it.
         registered=$(counter auth_passed)
-        (cd "$work" && exec timeout 600 sipp "127.0.0.1:$relay_port" -t t1 -i 127.0.0.1 -p "$agent_port" \
+        run 600 agent.out sipp "127.0.0.1:$relay_port" -t t1 -i 127.0.0.1 -p "$agent_port" \
             -sf "$scenarios/agent_register.xml" -oocsf "$scenarios/agent_uas.xml" -s "$group" \
-            -key domain callcentre.example -au "$group-agent-7" -ap bench-pw -m 1 -d 600000 -nostdin \
-            >/dev/null 2>&1) &
-        agent=$!
-        pids="$pids $agent"
+            -key domain callcentre.example -au "$group-agent-7" -ap bench-pw -m 1 -d 600000 -nostdin
+        agent=$last
         for try in $(seq 101); do
             [ "$(counter auth_passed)" -gt "$registered" ] && break
             [ "$try" -le 100 ] || { echo "live bench: $group-agent-7 did not register" >&2; exit 1; }
