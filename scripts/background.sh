@@ -30,3 +30,19 @@ wait_for() {
         sleep 0.1
     done
 }
+# wait_listening tcp|udp PORT WHAT: until something listens on PORT over IPv4 (read from
+# /proc/net, which needs no tool; a TCP port counts only in state LISTEN, not the TIME_WAIT of
+# an earlier connection from it), 10 s at most; else the script exits 1.
+wait_listening() {
+    tries=0
+    until awk -v port="$(printf ':%04X' "$2")" -v proto="$1" '
+        substr($2, length($2) - 4) == port && (proto == "udp" || $4 == "0A") { found = 1 }
+        END { exit !found }' "/proc/net/$1"; do
+        tries=$((tries + 1))
+        if [ "$tries" -gt 100 ]; then
+            echo "$0: $3: not listening on $1 port $2 within 10 s" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+}

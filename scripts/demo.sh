@@ -126,6 +126,7 @@ echo "    --store PROXY --tls-identity proxy.example.org --domain example.org \\
 echo "    --route callcentre.example=tcp:127.0.0.1:$tap_port --inbound 'sipsec-verify --store PROXY --unwrap'"
 echo "(127.0.0.1:$tap_port: a TCP hop to the call centre's relay, socat -R, keeping what comes back)"
 run 90 tap.log socat -R "$work/between.raw" "TCP-LISTEN:$tap_port,bind=127.0.0.1,reuseaddr" "TCP:127.0.0.1:$cc_port"
+wait_listening tcp "$tap_port" "the hop between the relays"
 run 90 proxy.log "$bin/sipsec-relay" --listen "udp:127.0.0.1:$proxy_port" --listen "tcp:127.0.0.1:$proxy_port" \
     --listen "tls:127.0.0.1:$proxy_tls" --store "$proxy" --tls-identity proxy.example.org \
     --domain example.org --route "callcentre.example=tcp:127.0.0.1:$tap_port" \
@@ -136,6 +137,7 @@ echo "-- the caller's terminal reaches it over TLS; socat stands for the termina
 echo "   SIPp -> TCP 127.0.0.1:$terminal -> socat -> TLS, the relay's certificate checked against the proxy's CA"
 run 90 terminal.log socat "TCP-LISTEN:$terminal,bind=127.0.0.1,fork,reuseaddr" \
     "OPENSSL:127.0.0.1:$proxy_tls,cafile=$proxy/ca/cert.pem,verify=1"
+wait_listening tcp "$terminal" "the caller's terminal's TLS stack"
 
 say "Agent 7's phone (SIPp) registers the group's address with its own digest credentials"
 run 30 agent.out sipp "127.0.0.1:$cc_port" -t t1 -p "$agent_port" -i 127.0.0.1 -nostdin \
@@ -191,7 +193,7 @@ forged_control='Sipsec-Control: v1 1 data eyJzZXEiOjEsImF0dHJpYnV0aW9uIjoic2lwOm
 run 30 impostor.out sipp -sf "$scenarios/demo/impostor_uas.xml" -t t1 -p "$agent_port" -i 127.0.0.1 -nostdin \
     -s support -key forged "$forged_control" -m 1 -trace_msg -message_file "$work/impostor.msg"
 impostor=$last
-sleep 0.3
+wait_listening tcp "$agent_port" "the host at agent 7's address"
 expect 0 "the call answered by the impostor" sipp_run 30 caller-impostor "127.0.0.1:$terminal" \
     -t t1 -p "$caller_port" -sf "$scenarios/demo/caller_tls.xml" -s support \
     -key domain callcentre.example -m 1
@@ -212,7 +214,7 @@ run 30 lookalike.out sipp -sf "$scenarios/demo/impostor_uas.xml" -t u1 -p "$look
     -s support -key forged "Subject: validated <sip:support@callcentre.example>" -m 1 \
     -trace_msg -message_file "$work/lookalike.msg"
 lookalike_phone=$last
-sleep 0.3
+wait_listening udp "$lookalike" "the look-alike's phone"
 expect 0 "the call to the look-alike" sipp_run 30 caller-lookalike "127.0.0.1:$terminal" -t t1 \
     -p "$caller_port" -sf "$scenarios/demo/caller_tls.xml" -s support \
     -key domain callcentre-support.example -m 1
