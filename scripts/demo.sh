@@ -10,10 +10,10 @@
 # with digest, answers) and SIPp as the caller. Debian's SIPp has no TLS: socat stands for the
 # caller's terminal's TLS stack (SIPp speaks TCP to socat on loopback, socat TLS to the validating
 # relay, checking its certificate). It prints the 200 OK as the caller receives it, marked
-# `Subject: validated <sip:support@callcentre.example>`, and the audit line; then the refusals: a
-# wrong password (401 again, not registered), a host answering for agent 7 at its address with a
-# forged control header (not signed), and a 200 OK carrying a forged mark (never reaches the
-# caller marked).
+# `Subject: validated <sip:support@callcentre.example>`, and the audit line; the same call from a
+# terminal over UDP, which gets no mark; then the refusals: a wrong password (401 again, not
+# registered), a host answering for agent 7 at its address with a forged control header (not
+# signed), and a 200 OK carrying a forged mark (never reaches the caller marked).
 #
 # Part 2, files (testdata/demo/): the same signature made and checked by the filters on their
 # own; a tampered copy, a replay and a forged mark are refused; the group's signature moved into
@@ -140,9 +140,9 @@ run 90 terminal.log socat "TCP-LISTEN:$terminal,bind=127.0.0.1,fork,reuseaddr" \
 wait_listening tcp "$terminal" "the caller's terminal's TLS stack"
 
 say "Agent 7's phone (SIPp) registers the group's address with its own digest credentials"
-run 30 agent.out sipp "127.0.0.1:$cc_port" -t t1 -p "$agent_port" -i 127.0.0.1 -nostdin \
+run 60 agent.out sipp "127.0.0.1:$cc_port" -t t1 -p "$agent_port" -i 127.0.0.1 -nostdin \
     -sf "$scenarios/relay/agent_register.xml" -oocsf "$scenarios/relay/agent_uas.xml" \
-    -s support -key domain callcentre.example -au agent-7 -ap s3cret-7 -m 1 -d 3000 \
+    -s support -key domain callcentre.example -au agent-7 -ap s3cret-7 -m 1 -d 50000 \
     -trace_msg -message_file "$work/agent.msg"
 agent=$last
 wait_for "$work/callcentre.log" "REGISTER support@callcentre.example: 1 binding(s)" "agent 7's registration"
@@ -156,7 +156,6 @@ grep "REGISTER from" "$work/callcentre.log"
 say "The caller (SIPp, through its TLS terminal) calls sip:support@callcentre.example; agent 7 answers"
 expect 0 "the call" sipp_run 30 caller "127.0.0.1:$terminal" -t t1 -p "$caller_port" \
     -sf "$scenarios/demo/caller_tls.xml" -s support -key domain callcentre.example -m 1
-expect 0 "agent 7's phone" wait "$agent"
 echo "-- between the relays, the 200 OK went signed as the group: its head, then its parts' heads"
 echo "   (the agent's 200 OK as message/sip, and the signature):"
 sed "/^$cr\$/q" "$work/between.raw" > "$work/between-head.sip"
@@ -175,6 +174,15 @@ cat "$work/audit.log"
 [ "$(wc -l < "$work/audit.log")" -eq 1 ] || fail "expected one audit line"
 grep -q '"member":"sip:agent-7@callcentre.example"' "$work/audit.log" || fail "the audit line names no agent 7"
 
+say "Kept off a plain last hop: the same call from a terminal over UDP arrives without the mark"
+echo "-- (on a plain hop anyone on the path could add a mark, so the relay sends marks only over TLS)"
+expect 0 "the call over UDP" sipp_run 30 caller-udp "127.0.0.1:$proxy_port" -t u1 -p "$caller_port" \
+    -sf "$scenarios/relay/caller.xml" -s support -key domain callcentre.example -m 1
+traced received "$work/caller-udp.msg" "SIP/2.0 200" > "$work/udp-200.sip"
+headers "$work/udp-200.sip" SIP To Subject Sipsec Content-Type
+! grep -q -e "^Subject" -e "^Sipsec-Verdict" "$work/udp-200.sip" || fail "a mark went out over UDP"
+[ "$(wc -l < "$work/audit.log")" -eq 2 ] || fail "expected a second audit line for the second call"
+
 say "Refused: a wrong password (SIPp registering as agent 7 with a guess gets 401 again)"
 sed 's|<recv response="200"/>|<recv response="401"/>|' "$scenarios/relay/register_digest.xml" \
     > "$work/wrong_password.xml"
@@ -187,6 +195,8 @@ grep -q "from udp:127.0.0.1:$guesser: 401 .*wrong-password" "$work/callcentre.lo
 ! grep -q "from udp:127.0.0.1:$guesser: 200" "$work/callcentre.log" || fail "registered with a wrong password"
 
 say "Refused: a host answering for agent 7 (its phone has gone, another host took its address)"
+kill "$agent"
+wait_for "$work/callcentre.log" "connection tcp:127.0.0.1:$agent_port closed" "agent 7's phone leaving"
 echo "-- the call goes to agent 7's contact, but not over the connection agent 7 authenticated on;"
 echo "   the host's 200 OK claims agent 7 in a forged control header:"
 forged_control='Sipsec-Control: v1 1 data eyJzZXEiOjEsImF0dHJpYnV0aW9uIjoic2lwOmFnZW50LTdAY2FsbGNlbnRyZS5leGFtcGxlIn0 00'
@@ -206,8 +216,8 @@ headers "$work/impostor-200.sip" SIP To Subject Sipsec Content-Type
 grep -q "^Sipsec-Verdict: signed=no$cr\$" "$work/impostor-200.sip" || fail "the impostor's 200 OK was signed"
 ! grep -q -e "^Subject" -e "^Sipsec-Control" "$work/impostor-200.sip" ||
     fail "a mark or the forged control header reached the caller"
-[ "$(wc -l < "$work/audit.log")" -eq 1 ] || fail "the impostor's answer was signed as the group"
-echo "-- and the audit log still holds one line."
+[ "$(wc -l < "$work/audit.log")" -eq 2 ] || fail "the impostor's answer was signed as the group"
+echo "-- and the audit log still holds two lines, agent 7's two calls."
 
 say "Refused: a forged mark from the network (a look-alike domain's phone marks its own 200 OK)"
 run 30 lookalike.out sipp -sf "$scenarios/demo/impostor_uas.xml" -t u1 -p "$lookalike" -i 127.0.0.1 -nostdin \
@@ -237,7 +247,7 @@ for side in callcentre proxy; do
         tr '\n' ' '
     echo
 done
-grep -q " signed=1 " "$work/callcentre.log" || fail "the call centre's relay did not sign exactly once"
+grep -q " signed=2 " "$work/callcentre.log" || fail "the call centre's relay did not sign exactly twice"
 
 part "Part 2: the filters on files (testdata/demo/)"
 say "The caller's INVITE (testdata/demo/invite.sip)"
