@@ -9,7 +9,8 @@
 # listener for its terminals; its --inbound chain verifies and marks), SIPp as agent 7 (registers
 # with digest, answers) and SIPp as the caller. Debian's SIPp has no TLS: socat stands for the
 # caller's terminal's TLS stack (SIPp speaks TCP to socat on loopback, socat TLS to the validating
-# relay, checking its certificate). It prints the 200 OK as the caller receives it, marked
+# relay, checking its certificate). It prints the signed 200 OK between the relays (and has
+# `openssl cms -verify` check it), the 200 OK as the caller receives it, marked
 # `Subject: validated <sip:support@callcentre.example>`, and the audit line; the same call from a
 # terminal over UDP, which gets no mark; then the refusals: a wrong password (401 again, not
 # registered), a host answering for agent 7 at its address with a forged control header (not
@@ -163,6 +164,25 @@ show "$work/between-head.sip"
 LC_ALL=C grep -a -E "^(--sipsec|Content-(Type|Disposition|Transfer-Encoding):)" "$work/between.raw" |
     tail -n +2 | head -n 7 | tr -d '\r' | sed 's/^/    /'
 grep -q "^Content-Type: multipart/signed" "$work/between.raw" || fail "the 200 OK between the relays is not signed"
+echo "-- OpenSSL, on its own, verifies the group's signature on it against the call centre's root:"
+# The first message's parts, cut out by byte offset: part 1 (what was signed) runs from after
+# the first delimiter line to the CRLF before the second; part 2 holds the signature (binary
+# DER) after its header lines, up to the CRLF before the closing delimiter.
+boundary=$(sed -n 's/^Content-Type: multipart\/signed;.*boundary=\([^;"[:space:]]*\).*/\1/p' \
+    "$work/between.raw" | head -n 1)
+delimiters=$(LC_ALL=C grep -abo -e "--$boundary" "$work/between.raw" | head -n 3 | cut -d: -f1 | tr '\n' ' ')
+set -- $delimiters
+[ $# -eq 3 ] || fail "the signed 200 OK between the relays has no two parts"
+after_delimiter=$((${#boundary} + 4))
+tail -c +$(($1 + after_delimiter + 1)) "$work/between.raw" | head -c $(($2 - 2 - $1 - after_delimiter)) \
+    > "$work/signed-part.bin"
+tail -c +$(($2 + after_delimiter + 1)) "$work/between.raw" | head -c $(($3 - 2 - $2 - after_delimiter)) \
+    > "$work/signature-part.bin"
+part_headers=$(sed "/^$cr\$/q" "$work/signature-part.bin" | wc -c)
+tail -c +$((part_headers + 1)) "$work/signature-part.bin" > "$work/signature.der"
+expect 0 "openssl cms -verify" openssl cms -verify -binary -inform DER -in "$work/signature.der" \
+    -content "$work/signed-part.bin" -CAfile "$cc/root/cert.pem" -purpose any -out /dev/null
+grep -q "^o=agent7" "$work/signed-part.bin" || fail "the signature does not cover agent 7's SDP"
 
 say "The 200 OK as the caller receives it (SIPp's trace): the plain SDP, marked"
 traced received "$work/caller.msg" "SIP/2.0 200" > "$work/caller-200.sip"
