@@ -22,10 +22,11 @@ gets 404.
 
 What is forwarded: requests for the --domain domains (location service) and along a --route, \
 whoever sends them; requests in a dialog the relay record-routed (its Record-Route URI carries \
-a MAC, the `sr` parameter, keyed per process over the Call-ID, and the Route that comes back \
-must carry it); anything else gets 403 Forbidden unless --open-relay. A Route naming the relay \
-without that MAC (an outbound proxy's preloaded Route) is removed and gives no right of its \
-own. Responses are forwarded only when the top Via is the relay's and its branch is one the \
+a MAC, the `sr` parameter, under the relay's key over the Call-ID and the From tag of the \
+request that created the dialog, and the Route that comes back must carry it, in a request of \
+that dialog from either side); anything else gets 403 Forbidden unless --open-relay. A Route \
+naming the relay without that MAC (an outbound proxy's preloaded Route) is removed and gives \
+no right of its own. Responses are forwarded only when the top Via is the relay's and its branch is one the \
 relay made (keyed over the next Via); other responses are dropped and counted \
 (forged_responses). The relay is stateless (RFC 3261 §16.11): it keeps no transaction \
 state, record-routes dialog-creating requests, answers 483 when Max-Forwards is exhausted and \
