@@ -58,6 +58,9 @@ _sipsec__certgen() {
             sipsec__certgen,list)
                 cmd="sipsec__certgen__subcmd__list"
                 ;;
+            sipsec__certgen,member)
+                cmd="sipsec__certgen__subcmd__member"
+                ;;
             sipsec__certgen,peer)
                 cmd="sipsec__certgen__subcmd__peer"
                 ;;
@@ -154,6 +157,9 @@ _sipsec__certgen() {
             sipsec__certgen__subcmd__help,list)
                 cmd="sipsec__certgen__subcmd__help__subcmd__list"
                 ;;
+            sipsec__certgen__subcmd__help,member)
+                cmd="sipsec__certgen__subcmd__help__subcmd__member"
+                ;;
             sipsec__certgen__subcmd__help,peer)
                 cmd="sipsec__certgen__subcmd__help__subcmd__peer"
                 ;;
@@ -187,6 +193,39 @@ _sipsec__certgen() {
             sipsec__certgen__subcmd__help__subcmd__group,list)
                 cmd="sipsec__certgen__subcmd__help__subcmd__group__subcmd__list"
                 ;;
+            sipsec__certgen__subcmd__help__subcmd__member,add)
+                cmd="sipsec__certgen__subcmd__help__subcmd__member__subcmd__add"
+                ;;
+            sipsec__certgen__subcmd__help__subcmd__member,list)
+                cmd="sipsec__certgen__subcmd__help__subcmd__member__subcmd__list"
+                ;;
+            sipsec__certgen__subcmd__help__subcmd__member,remove)
+                cmd="sipsec__certgen__subcmd__help__subcmd__member__subcmd__remove"
+                ;;
+            sipsec__certgen__subcmd__member,add)
+                cmd="sipsec__certgen__subcmd__member__subcmd__add"
+                ;;
+            sipsec__certgen__subcmd__member,help)
+                cmd="sipsec__certgen__subcmd__member__subcmd__help"
+                ;;
+            sipsec__certgen__subcmd__member,list)
+                cmd="sipsec__certgen__subcmd__member__subcmd__list"
+                ;;
+            sipsec__certgen__subcmd__member,remove)
+                cmd="sipsec__certgen__subcmd__member__subcmd__remove"
+                ;;
+            sipsec__certgen__subcmd__member__subcmd__help,add)
+                cmd="sipsec__certgen__subcmd__member__subcmd__help__subcmd__add"
+                ;;
+            sipsec__certgen__subcmd__member__subcmd__help,help)
+                cmd="sipsec__certgen__subcmd__member__subcmd__help__subcmd__help"
+                ;;
+            sipsec__certgen__subcmd__member__subcmd__help,list)
+                cmd="sipsec__certgen__subcmd__member__subcmd__help__subcmd__list"
+                ;;
+            sipsec__certgen__subcmd__member__subcmd__help,remove)
+                cmd="sipsec__certgen__subcmd__member__subcmd__help__subcmd__remove"
+                ;;
             *)
                 ;;
         esac
@@ -194,7 +233,7 @@ _sipsec__certgen() {
 
     case "${cmd}" in
         sipsec__certgen)
-            opts="-q -v -h -V --quiet --verbose --store --passphrase-file --passphrase-env --help --version init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor peer config help"
+            opts="-q -v -h -V --quiet --verbose --store --passphrase-file --passphrase-env --help --version init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group member list show anchor peer config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -564,7 +603,7 @@ _sipsec__certgen() {
             return 0
             ;;
         sipsec__subcmd__certgen__subcmd__help)
-            opts="init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group list show anchor peer config help"
+            opts="init-ca init-intermediate issue issue-tls sti sti-csr sti-import csr import-cert sign-csr export-p12 import-p12 revoke crl rotate group member list show anchor peer config help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -804,6 +843,62 @@ _sipsec__certgen() {
         sipsec__subcmd__certgen__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__member)
+            opts="add remove list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__member__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__member__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__help__subcmd__member__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1138,6 +1233,180 @@ _sipsec__certgen() {
                 return 0
             fi
             case "${prev}" in
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__member)
+            opts="-q -v -h --quiet --verbose --passphrase-file --passphrase-env --help add remove list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__member__subcmd__add)
+            opts="-q -v -h --algorithm --credentials --quiet --verbose --passphrase-file --passphrase-env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --algorithm)
+                    COMPREPLY=($(compgen -W "sha-256 md5" -- "${cur}"))
+                    return 0
+                    ;;
+                --credentials)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__member__subcmd__help)
+            opts="add remove list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__member__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__member__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__member__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__member__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__member__subcmd__list)
+            opts="-q -v -h --json --credentials --quiet --verbose --passphrase-file --passphrase-env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --credentials)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --passphrase-env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        sipsec__subcmd__certgen__subcmd__member__subcmd__remove)
+            opts="-q -v -h --credentials --quiet --verbose --passphrase-file --passphrase-env --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --credentials)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --passphrase-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

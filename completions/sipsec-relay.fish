@@ -1,3 +1,12 @@
+complete -c sipsec-relay -l credentials -d 'The members\' digest credentials (made by `sipsec-certgen member add`). With it, every request whose From (REGISTER: To) is in one of the relay\'s --domain is challenged (401 for REGISTER, 407 otherwise) and goes on only once its member authenticated. The file is re-read when it changes; it must be mode 0600 and owned by the relay\'s user' -r -F
+complete -c sipsec-relay -l digest-algorithm -d 'The digest algorithms offered, in order of preference (repeatable; default SHA-256 then MD5, one challenge each with the same nonce). Clients that read only the first challenge and know only MD5 (SIPp 3.6, many older phones) need MD5 first' -r -f -a "sha-256\t''
+md5\t''"
+complete -c sipsec-relay -l nonce-lifetime -d 'How long a nonce is good for; an older one is answered `stale=true` (seconds)' -r
+complete -c sipsec-relay -l outbound -d 'The filter chain for messages from authenticated members, e.g. \'sipsec-sign --store DIR | sipsec-encrypt --store DIR\'. sipsec\'s own tools, named by their bare name, run inside the relay; any other command runs as a long-lived child reading and writing the framed stream (one message out for each in)' -r
+complete -c sipsec-relay -l inbound -d 'The filter chain for other messages towards the relay\'s terminals (requests routed to a registered contact, and responses), e.g. \'sipsec-decrypt --store DIR | sipsec-verify --store DIR --unwrap\'. Marks that arrive from the network are removed before it runs' -r
+complete -c sipsec-relay -l chain-timeout -d 'How long a child of a chain may take over one message before it is killed and restarted (milliseconds); the message follows the stage\'s fail mode' -r
+complete -c sipsec-relay -l chain-queue -d 'Messages waiting for a chain at most; past it a message follows the fail mode at once' -r
+complete -c sipsec-relay -l audit-log -d 'Append one JSON line per signature made as a group for a member (who, how attributed, which message, when) to FILE (mode 0600)' -r -F
 complete -c sipsec-relay -l config -d 'Read options from this file first (see below)' -r -F
 complete -c sipsec-relay -l listen -d 'Listen here: `udp:127.0.0.1:5060`, `tcp:[::1]:5060`, `tls:0.0.0.0:5061` (repeatable). In --stdio mode these are the relay\'s own addresses (Via, Record-Route), not bound' -r
 complete -c sipsec-relay -l domain -d 'A domain this relay is registrar and location service for (repeatable)' -r
@@ -29,6 +38,7 @@ complete -c sipsec-relay -l passphrase-env -d 'Read the key passphrase from envi
 complete -c sipsec-relay -l status-file -d 'SIGUSR1 writes the counters to this file instead of stderr' -r -F
 complete -c sipsec-relay -s q -l quiet -d 'Print nothing but fatal errors'
 complete -c sipsec-relay -s v -l verbose -d 'Also print a summary at the end (repeat for more)'
+complete -c sipsec-relay -l attribute-udp-responses -d 'Also attribute responses that come from the UDP address a member registered from. A UDP source address can be forged by anyone: use this only where spoofing is ruled out (members on a network that filters forged sources). Without it only responses over the TCP or TLS connection a member registered over are the member\'s'
 complete -c sipsec-relay -l open-relay -d 'Forward any request wherever its Route or Request-URI points. Without it only requests for the --domain domains, along a --route, or in a dialog the relay record-routed are forwarded; others get 403'
 complete -c sipsec-relay -l stdio -d 'Run the routing core over NDJSON on stdin/stdout instead of sockets'
 complete -c sipsec-relay -l check-config -d 'Check the configuration (options, TLS files, store and key passphrase) without binding, print what would run, and exit: 0 usable, 2 a wrong option, 3 a file that cannot be used'

@@ -24,9 +24,15 @@
 //! - [`tool`]: the four tools as filters: sign, encrypt, verify (each check apart, marks, replay
 //!   cache), decrypt (key by recipient info, the message restored); `--select` expressions.
 //! - [`relay`]: the stateless proxy and registrar: sans-IO routing core, stdio driver, sockets.
+//! - [`auth`]: member authentication at the relay (SIP digest), attribution of messages to
+//!   members, the audit log of signatures made as a group.
+//! - [`chain`]: filter chains on live traffic: sipsec's tools in process, other commands as
+//!   long-lived children.
 //! - [`cli`]: the command lines of the binaries: options shared by every tool, exit codes.
 
+pub mod auth;
 pub mod capture;
+pub mod chain;
 pub mod cli;
 pub mod clock;
 pub mod crypto;

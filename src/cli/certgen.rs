@@ -294,6 +294,10 @@ pub enum CertgenCommand {
     /// Define and list groups.
     #[command(subcommand)]
     Group(GroupCommand),
+    /// Members who authenticate to the relay with SIP digest: their HA1 per algorithm in the
+    /// credentials file (never the password).
+    #[command(subcommand)]
+    Member(super::member::MemberCommand),
     /// List identities, learned certificates, groups and CAs.
     List {
         /// One JSON object per line.
@@ -689,6 +693,10 @@ fn execute(cli: &CertgenCli, out: &mut dyn Write) -> Result<(), CertgenError> {
             for m in members {
                 store.add_group_member(g.clone(), MemberPattern::parse(m)?)?;
             }
+        }
+        CertgenCommand::Member(command) => {
+            super::member::run(command, store.path(), out)
+                .map_err(|e| CertgenError::Refused(e.to_string()))?;
         }
         CertgenCommand::Group(GroupCommand::List) => {
             for (g, m) in store.groups().entries() {

@@ -6,6 +6,7 @@ use crate::cli::{
     open_store, run_filter, setup_failed, CommonArgs, FilterArgs, KeyPassArgs, StoreArgs,
     EXIT_CODES_HELP,
 };
+use crate::store::StoreError;
 use crate::tool::decrypt::{Decrypt, DecryptOptions};
 use clap::Parser;
 
@@ -69,19 +70,23 @@ pub struct DecryptCli {
 
 /// The whole of sipsec-decrypt.
 pub fn run(cli: &DecryptCli) -> Exit {
-    let decryptor = open_store(&cli.store.store, &cli.key_pass).and_then(|s| {
-        Decrypt::new(
-            s,
-            DecryptOptions {
-                open_signed: cli.open_signed,
-            },
-        )
-    });
-    match decryptor {
+    match tool(cli) {
         Ok(d) => {
             crate::store::watch::look_again_on_sighup();
             run_filter(&d, &cli.filter, &cli.common)
         }
         Err(e) => setup_failed("decrypt", e),
     }
+}
+
+/// The tool the command line describes (also run in process by a relay's chain).
+pub fn tool(cli: &DecryptCli) -> Result<Decrypt, StoreError> {
+    open_store(&cli.store.store, &cli.key_pass).and_then(|s| {
+        Decrypt::new(
+            s,
+            DecryptOptions {
+                open_signed: cli.open_signed,
+            },
+        )
+    })
 }

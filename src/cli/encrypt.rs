@@ -187,14 +187,18 @@ fn config(cli: &EncryptCli, store: &Store) -> anyhow::Result<EncryptOptions> {
 
 /// The whole `main` of sipsec-encrypt.
 pub fn run(cli: &EncryptCli) -> Exit {
-    let setup = open_store(&cli.store.store, &cli.key_pass)
-        .map_err(anyhow::Error::from)
-        .and_then(|store| Ok((config(cli, &store)?, store)));
-    match setup {
-        Ok((config, store)) => {
+    match tool(cli) {
+        Ok(encrypt) => {
             crate::store::watch::look_again_on_sighup();
-            run_filter(&Encrypt::new(store, config), &cli.filter, &cli.common)
+            run_filter(&encrypt, &cli.filter, &cli.common)
         }
         Err(e) => setup_failed("encrypt", format_args!("{e:#}")),
     }
+}
+
+/// The tool the command line describes (also run in process by a relay's chain).
+pub fn tool(cli: &EncryptCli) -> anyhow::Result<Encrypt> {
+    let store = open_store(&cli.store.store, &cli.key_pass)?;
+    let config = config(cli, &store)?;
+    Ok(Encrypt::new(store, config))
 }

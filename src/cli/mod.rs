@@ -2,8 +2,11 @@
 //! function that runs a filter from them, exit codes; and each tool's clap definitions.
 
 pub mod certgen;
+pub mod chain;
 pub mod decrypt;
 pub mod encrypt;
+pub mod live;
+pub mod member;
 pub mod relay;
 pub mod sign;
 pub mod verify;

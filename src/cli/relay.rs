@@ -74,6 +74,8 @@ error; 3 setup failed (binding, TLS files, store).";
 pub struct RelayCli {
     #[command(flatten)]
     pub common: CommonArgs,
+    #[command(flatten)]
+    pub live: crate::cli::live::LiveArgs,
     /// Read options from this file first (see below).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -469,9 +471,23 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         None if cli.stdio => RelayKey::fixed(),
         None => RelayKey::random(),
     };
-    let relay = Relay::new(cli.relay_config())
+    let config = cli.relay_config();
+    let own: Vec<_> = config.listen.iter().map(|p| p.addr).collect();
+    let mut relay = Relay::new(config.clone())
         .with_key(key)
         .with_notes(cli.common.verbose > 0);
+    if let Some(gate) = cli.live.auth_gate(&config.domains, own)? {
+        let gate = match cli.store()? {
+            Some(store) => gate.with_groups(Box::new(store.groups().clone())),
+            None => gate,
+        };
+        relay = relay.with_auth(gate);
+    }
+    if cli.live.outbound.is_some() || cli.live.inbound.is_some() || cli.live.audit_log.is_some() {
+        anyhow::bail!(
+            "--outbound, --inbound and --audit-log are not wired into this network layer yet"
+        );
+    }
     if cli.stdio {
         let mut relay = relay;
         let stdin = io::stdin();

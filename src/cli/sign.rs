@@ -5,6 +5,7 @@ use crate::cli::{
     open_store, run_filter, setup_failed, CommonArgs, FilterArgs, KeyPassArgs, StoreArgs,
 };
 use crate::crypto::DigestAlgorithm;
+use crate::filter::Filter;
 use crate::smime::build::{Handling, Transfer};
 use crate::smime::inner::InnerPolicy;
 use crate::store::x509;
@@ -170,14 +171,22 @@ pub struct SignCli {
 
 /// The whole `main` of sipsec-sign.
 pub fn run(cli: &SignCli) -> Exit {
+    match tool(cli) {
+        Ok(sign) => {
+            crate::store::watch::look_again_on_sighup();
+            run_filter(&*sign, &cli.filter, &cli.common)
+        }
+        Err(e) => setup_failed("sign", e),
+    }
+}
+
+/// The tool the command line describes (also run in process by a relay's chain): the S/MIME
+/// signature, the Identity header, or the one then the other.
+pub fn tool(cli: &SignCli) -> anyhow::Result<Box<dyn Filter + Send>> {
     // The group keys are read per message: a passphrase that cannot read them is a set-up
     // error, not a warning on every message passed on unsigned.
-    let store = match open_store(&cli.store.store, &cli.key_pass)
-        .and_then(|s| s.check_passphrase().map(|()| s))
-    {
-        Ok(s) => s,
-        Err(e) => return setup_failed("sign", e),
-    };
+    let store = open_store(&cli.store.store, &cli.key_pass)
+        .and_then(|s| s.check_passphrase().map(|()| s))?;
     let form = match (cli.form, cli.identity) {
         (Some(f), _) => Some(f),
         (None, true) => None,
@@ -200,14 +209,14 @@ pub fn run(cli: &SignCli) -> Exit {
             internal: cli.internal.clone(),
         },
     };
-    crate::store::watch::look_again_on_sighup();
     if !cli.identity {
-        return run_filter(&Sign::new(store, config), &cli.filter, &cli.common);
+        return Ok(Box::new(Sign::new(store, config)));
     }
-    let fallback = match cli.sti_fallback.as_deref().map(x509::parse_aor).transpose() {
-        Ok(f) => f,
-        Err(e) => return setup_failed("sign", e),
-    };
+    let fallback = cli
+        .sti_fallback
+        .as_deref()
+        .map(x509::parse_aor)
+        .transpose()?;
     let stir = StirSignOptions {
         compact: cli.compact,
         trust_from_header: cli.trust_from_header,
@@ -215,19 +224,15 @@ pub fn run(cli: &SignCli) -> Exit {
         freshness: 60,
     };
     match form {
-        None => run_filter(&StirSign::new(store, stir), &cli.filter, &cli.common),
+        None => Ok(Box::new(StirSign::new(store, stir))),
         Some(_) => {
             // The S/MIME signature reads the store's keys per message, the Identity its STI
             // keys: each filter gets its own handle on the same store.
-            let second = match open_store(&cli.store.store, &cli.key_pass) {
-                Ok(s) => s,
-                Err(e) => return setup_failed("sign", e),
-            };
-            let chain = Chain {
+            let second = open_store(&cli.store.store, &cli.key_pass)?;
+            Ok(Box::new(Chain {
                 first: Sign::new(store, config),
                 then: StirSign::new(second, stir),
-            };
-            run_filter(&chain, &cli.filter, &cli.common)
+            }))
         }
     }
 }

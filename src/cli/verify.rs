@@ -142,25 +142,27 @@ fn help() -> String {
 
 /// The whole of sipsec-verify.
 pub fn run(cli: &VerifyCli) -> Exit {
+    match tool(cli) {
+        Ok(verify) => {
+            crate::store::watch::look_again_on_sighup();
+            run_filter(&verify, &cli.filter, &cli.common)
+        }
+        Err(e) => setup_failed("verify", e),
+    }
+}
+
+/// The tool the command line describes (also run in process by a relay's chain).
+pub fn tool(cli: &VerifyCli) -> Result<Verify, String> {
     let peers = match &cli.peer_policy {
-        Some(p) => match std::fs::read_to_string(p)
+        Some(p) => std::fs::read_to_string(p)
             .map_err(|e| e.to_string())
             .and_then(|t| PeerPolicy::parse(&t))
-        {
-            Ok(p) => p,
-            Err(e) => return setup_failed("verify", format_args!("{}: {e}", p.display())),
-        },
+            .map_err(|e| format!("{}: {e}", p.display()))?,
         None => PeerPolicy::default(),
     };
-    let store = match Store::open(&cli.store.store) {
-        Ok(s) => s,
-        Err(e) => return setup_failed("verify", e),
-    };
+    let store = Store::open(&cli.store.store).map_err(|e| e.to_string())?;
     let (require, attested) = RequireSpec::split(&cli.require);
-    let stir = match stir_options(cli, attested) {
-        Ok(s) => s,
-        Err(e) => return setup_failed("verify", e),
-    };
+    let stir = stir_options(cli, attested)?;
     let options = VerifyOptions {
         window: cli.window,
         future_skew: cli.future_skew,
@@ -173,8 +175,7 @@ pub fn run(cli: &VerifyCli) -> Exit {
         learn_certs: cli.learn_certs,
         stir,
     };
-    crate::store::watch::look_again_on_sighup();
-    run_filter(&Verify::new(store, options), &cli.filter, &cli.common)
+    Ok(Verify::new(store, options))
 }
 
 /// One `--require` value: an S/MIME level or a STIR attestation.

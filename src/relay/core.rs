@@ -6,6 +6,8 @@
 
 use super::registrar::{Location, RegisterOutcome};
 use super::{Config, Peer, ServerIdentity, Transport};
+use crate::auth::attribution::Attribution;
+use crate::auth::gate::{AuthCounters, AuthGate, RequestAuth};
 use crate::header::{split_list, Via};
 use crate::message::Message;
 use crate::uri::{Host, Scheme, Uri};
@@ -181,22 +183,6 @@ enum OwnRoute {
     Unverified,
 }
 
-/// Who vouches for the sender of a request: where member authentication plugs in. A
-/// request from an authenticated member may go anywhere.
-pub trait Members: Send {
-    fn is_authenticated(&mut self, msg: &Message, from: Peer, now: u64) -> bool;
-}
-
-/// No one is a member (the relay has no member authentication).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct NoMembers;
-
-impl Members for NoMembers {
-    fn is_authenticated(&mut self, _: &Message, _: Peer, _: u64) -> bool {
-        false
-    }
-}
-
 /// The URI parameter of our Record-Route that carries its MAC.
 const ROUTE_MAC_PARAM: &str = "sr";
 
@@ -248,7 +234,9 @@ pub struct Relay {
     config: Config,
     location: Location,
     resolver: Box<dyn Resolver>,
-    members: Box<dyn Members>,
+    /// Member authentication, when the relay has members: a request from an authenticated
+    /// member may go anywhere.
+    auth: Option<AuthGate>,
     key: RelayKey,
     /// The key before the last [`Relay::rekey`]: still accepted, so that transactions and
     /// dialogs set up before a key rotation go on.
@@ -267,7 +255,7 @@ impl Relay {
         Relay {
             location: Location::with_bounds(config.registrar),
             resolver,
-            members: Box::new(NoMembers),
+            auth: None,
             key: RelayKey::random(),
             previous_key: None,
             notes: true,
@@ -275,10 +263,15 @@ impl Relay {
         }
     }
 
-    /// Replaces who vouches for senders (see [`Members`]).
-    pub fn with_members(mut self, members: Box<dyn Members>) -> Relay {
-        self.members = members;
+    /// Makes requests from the relay's own domains authenticate (digest) before anything else.
+    pub fn with_auth(mut self, gate: AuthGate) -> Relay {
+        self.auth = Some(gate);
         self
+    }
+
+    /// What member authentication counted, when the relay has members.
+    pub fn auth_counters(&self) -> Option<AuthCounters> {
+        self.auth.as_ref().map(AuthGate::counters)
     }
 
     /// Whether forwarded messages get a note in their decision (refusals always do).
@@ -366,6 +359,28 @@ impl Relay {
         if let Err(e) = msg.validate() {
             return self.refuse(&msg, from, 400, "Bad Request", &format!("invalid: {e}"));
         }
+        // Before anything rewrites the Request-URI: the credentials cover it as sent.
+        let checked = self.auth.as_mut().map(|g| {
+            let out = g.check_request(&mut msg, from, now);
+            (out, g.take_warning())
+        });
+        let member = match checked {
+            None | Some((RequestAuth::Exempt, None)) => None,
+            Some((RequestAuth::Exempt, Some(w))) => {
+                eprintln!("sipsec-relay: {w}");
+                None
+            }
+            Some((RequestAuth::Member(a), _)) => Some(a),
+            Some((RequestAuth::Answer(answer), warning)) => {
+                if let Some(w) = warning {
+                    eprintln!("sipsec-relay: {w}");
+                }
+                // The delay the throttle asks for is not applied by this network layer.
+                let note = format!("authentication: {}", answer.refusal.name());
+                let fields: Vec<(&str, String)> = answer.fields;
+                return self.reply(&msg, from, answer.code, answer.reason, &fields, &note);
+            }
+        };
         let txn = transaction_hash(&msg, self.key.hasher());
         let scheme_ok = matches!(
             msg.request_uri_parsed().map(|u| u.map(|u| u.scheme())),
@@ -404,7 +419,7 @@ impl Relay {
             );
         }
         if msg.method() == Some(b"REGISTER") && self.request_uri_is_own_domain(&msg) {
-            return self.register(&msg, from, now);
+            return self.register(&msg, from, now, member.as_ref());
         }
         let (target, hop, identity) = match self.next_hop(&mut msg, now) {
             Ok(t) => t,
@@ -413,7 +428,7 @@ impl Relay {
         let permitted = hop.is_configured()
             || own_route == OwnRoute::Verified
             || self.config.open_relay
-            || self.members.is_authenticated(&msg, from, now);
+            || member.is_some();
         if !permitted {
             let (why, note) = match own_route {
                 OwnRoute::Unverified => (
@@ -636,7 +651,13 @@ impl Relay {
             .ok_or_else(|| unroutable(format!("no route for {uri_text}")))
     }
 
-    fn register(&mut self, msg: &Message, from: Peer, now: u64) -> Decision {
+    fn register(
+        &mut self,
+        msg: &Message,
+        from: Peer,
+        now: u64,
+        member: Option<&Attribution>,
+    ) -> Decision {
         let aor = match msg.to().ok().and_then(|t| t.uri().aor()) {
             Some(a) if self.is_own_domain_name(a.host()) => a,
             _ => return self.refuse(msg, from, 404, "Not Found", "REGISTER for a foreign AOR"),
@@ -645,6 +666,11 @@ impl Relay {
         let (min, max) = (c.min_expires, c.max_expires);
         match self.location.register(&aor, msg, from, now, min, max) {
             RegisterOutcome::Ok(bindings) => {
+                if let (Some(gate), Some(m)) = (self.auth.as_mut(), member) {
+                    // Responses over this flow are the member's while a binding lives.
+                    let longest = bindings.iter().map(|(_, secs)| *secs).max().unwrap_or(0);
+                    gate.registered(from, &m.member, now + longest, now);
+                }
                 let extra = listed_bindings(&bindings);
                 let note = format!("REGISTER {aor}: {} binding(s)", bindings.len());
                 self.reply(msg, from, 200, "OK", &extra, &note)

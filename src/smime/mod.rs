@@ -1,8 +1,9 @@
 //! The S/MIME format of SIP messages: building the wrapping forms (`build`) and the cleaned inner
 //! copy of a message that goes inside them (`inner`); recognising the forms (`parse`); restoring
-//! what an inner copy protected (`restore`).
+//! what an inner copy protected (`restore`); the certs-only body of a 493 (`certs_only`).
 
 pub mod build;
+pub mod certs_only;
 pub mod inner;
 pub mod parse;
 pub mod restore;

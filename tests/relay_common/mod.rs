@@ -148,6 +148,48 @@ pub fn read_message(s: &mut impl Read) -> Option<Message> {
     Message::parse(buf).ok()
 }
 
+/// Whether a peer tool runs (`tool arg`); a note when it does not, and a panic instead when
+/// SIPSEC_REQUIRE_PEERS=1.
+pub fn peer_available(tool: &str, arg: &str) -> bool {
+    let ok = Command::new(tool)
+        .arg(arg)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !ok {
+        if std::env::var("SIPSEC_REQUIRE_PEERS").as_deref() == Ok("1") {
+            panic!("{tool} is required (SIPSEC_REQUIRE_PEERS=1) but does not run");
+        }
+        eprintln!("note: {tool} not installed; test skipped (scripts/setup.sh --peers)");
+    }
+    ok
+}
+
+/// Runs SIPp (bounded); true when the scenario passed.
+pub fn run_sipp(args: &[&str]) -> bool {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new("timeout")
+        .arg("30")
+        .arg("sipp")
+        .args(args)
+        .args(["-nostdin", "-trace_err"])
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    if !out.status.success() {
+        for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            eprintln!(
+                "{}: {}",
+                e.path().display(),
+                std::fs::read_to_string(e.path()).unwrap_or_default()
+            );
+        }
+    }
+    out.status.success()
+}
+
 /// A relay on UDP routing `wedge.test` to `wedge_port` over TCP, without a request rate
 /// limit (the floods of these tests come from one source), with `extra` options.
 pub fn start_with_wedge(wedge_port: u16, extra: &[&str]) -> Relay {

@@ -436,22 +436,32 @@ fn requests_are_forwarded_only_for_our_domains_routes_dialogs_and_members() {
         "",
     );
     assert_eq!(status(&r.handle(nowhere, peer(ALICE), 0)), 404);
-    // --open-relay, or a member the hook vouches for: forwarded.
+    // --open-relay, or an authenticated member: forwarded.
     assert_eq!(
         open_relay().handle(to_ip(), peer(ALICE), 0).verdict,
         Verdict::Forwarded
     );
-    struct Everyone;
-    impl Members for Everyone {
-        fn is_authenticated(&mut self, _: &Message, from: Peer, _: u64) -> bool {
-            from == peer(ALICE)
-        }
-    }
-    let mut r = relay().with_members(Box::new(Everyone));
-    assert_eq!(
-        r.handle(to_ip(), peer(ALICE), 0).verdict,
-        Verdict::Forwarded
-    );
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = relay().with_auth(crate::auth::testing::gate(dir.path()));
+    let from_agent = |creds: &str| {
+        let text = String::from_utf8(to_ip().into_bytes())
+            .unwrap()
+            .replace("alice@other.net", "agent-7@callcentre.example")
+            .replace("Content-Length", &format!("{creds}Content-Length"));
+        Message::parse(text.into_bytes()).unwrap()
+    };
+    let challenge = r.handle(from_agent(""), peer(ALICE), 0);
+    assert_eq!(challenge.verdict, Verdict::Answered(407), "{challenge:?}");
+    let text = String::from_utf8(only(&challenge).1.clone().into_bytes()).unwrap();
+    let start = text.find("nonce=\"").unwrap() + 7;
+    let nonce = &text[start..start + text[start..].find('"').unwrap()];
+    let creds =
+        crate::auth::testing::proxy_authorization("INVITE", "sip:victim@192.0.2.99", nonce, b"pw");
+    let d = r.handle(from_agent(&creds), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+    // Our credentials are not forwarded.
+    assert_eq!(only(&d).1.values(HeaderKind::ProxyAuthorization).count(), 0);
+    // An outsider still may not.
     let d = r.handle(to_ip(), peer("udp:192.0.2.66:5060"), 0);
     assert_eq!(d.verdict, Verdict::Answered(403));
 }
