@@ -546,6 +546,10 @@ impl Relay {
             Ok(r) => r.iter().map(|a| a.uri().as_str().to_string()).collect(),
             Err(e) => return Err(format!("bad Route: {e}")),
         };
+        if routes.is_empty() {
+            // Neither strict-routed to us nor a Route of ours to take off.
+            return Ok(OwnRoute::Absent);
+        }
         let ruri = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
         let ruri_is_me = Uri::parse_str(&ruri).is_ok_and(|u| self.uri_is_me(&u));
         let mut routes = routes;
@@ -578,14 +582,15 @@ impl Relay {
     }
 
     fn looped(&self, msg: &Message, loop_hash: u64) -> bool {
-        let want = format!("{loop_hash:016x}");
         msg.vias().unwrap_or_default().iter().any(|v| {
             self.via_is_me(v)
                 && v.branch()
                     .and_then(|b| std::str::from_utf8(b).ok())
                     .and_then(|b| b.strip_prefix(BRANCH_PREFIX))
                     .and_then(|b| b.split_once('.'))
-                    .is_some_and(|(_, l)| l == want)
+                    .is_some_and(|(_, l)| {
+                        l.len() == 16 && u64::from_str_radix(l, 16).ok() == Some(loop_hash)
+                    })
         })
     }
 
@@ -1086,6 +1091,17 @@ fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Formats straight into a hasher: the bytes a `String` would hold, in the same order (the
+/// SipHash hashers are streaming, so pieces hash as the whole would).
+struct HashWriter<'a, H: Hasher>(&'a mut H);
+
+impl<H: Hasher> std::fmt::Write for HashWriter<'_, H> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.write(s.as_bytes());
+        Ok(())
+    }
+}
+
 struct VecWriter<'a>(&'a mut Vec<u8>);
 
 impl std::fmt::Write for VecWriter<'_> {
@@ -1144,7 +1160,9 @@ fn transaction_hash(msg: &Message, mut h: impl Hasher) -> u64 {
         Some(branch) => {
             branch.hash(&mut h);
             if let Some(v) = top {
-                v.host().to_string().hash(&mut h);
+                // As `v.host().to_string().hash(..)` would, without the String.
+                let _ = write!(HashWriter(&mut h), "{}", v.host());
+                h.write_u8(0xff);
                 v.port().hash(&mut h);
             }
         }
