@@ -6,7 +6,7 @@ complete -c sipsec-relay -l outbound -d 'The filter chain for messages from auth
 complete -c sipsec-relay -l inbound -d 'The filter chain for other messages towards the relay\'s terminals (requests routed to a registered contact, and responses), e.g. \'sipsec-decrypt --store DIR | sipsec-verify --store DIR --unwrap\'. Marks that arrive from the network are removed before it runs' -r
 complete -c sipsec-relay -l chain-timeout -d 'How long a child of a chain may take over one message before it is killed and restarted (milliseconds); the message follows the stage\'s fail mode' -r
 complete -c sipsec-relay -l chain-queue -d 'Messages waiting for a chain at most; past it a message follows the fail mode at once' -r
-complete -c sipsec-relay -l audit-log -d 'Append one JSON line per signature made as a group for a member (who, how attributed, which message, when) to FILE (mode 0600)' -r -F
+complete -c sipsec-relay -l audit-log -d 'Append one JSON line per signature made as a group for a member (who, how attributed, which message, when) to FILE (mode 0600). Needs sipsec-sign in process in --outbound (by its bare name): a child gives back only the message, not what it signed as' -r -F
 complete -c sipsec-relay -l config -d 'Read options from this file first (see below)' -r -F
 complete -c sipsec-relay -l listen -d 'Listen here: `udp:127.0.0.1:5060`, `tcp:[::1]:5060`, `tls:0.0.0.0:5061` (repeatable). In --stdio mode these are the relay\'s own addresses (Via, Record-Route), not bound' -r
 complete -c sipsec-relay -l domain -d 'A domain this relay is registrar and location service for (repeatable)' -r

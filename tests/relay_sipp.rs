@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod relay_common;
-use relay_common::{free_port, Relay};
+use relay_common::{free_port, run_sipp as sipp, Relay};
 
 fn have(tool: &str) -> bool {
     let ok = Command::new(tool)
@@ -33,30 +33,6 @@ fn scenario(name: &str) -> String {
         .join(name)
         .display()
         .to_string()
-}
-
-/// Runs SIPp (bounded by `timeout`); true when every call succeeded.
-fn sipp(args: &[&str]) -> bool {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new("timeout")
-        .arg("30")
-        .arg("sipp")
-        .args(args)
-        .args(["-nostdin", "-trace_err"])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    if !out.status.success() {
-        for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
-            eprintln!(
-                "{}: {}",
-                e.path().display(),
-                std::fs::read_to_string(e.path()).unwrap_or_default()
-            );
-        }
-    }
-    out.status.success()
 }
 
 /// A SIPp uas serving `calls` calls, as a child (`scenario`: `-sn uas` or `-sf FILE`).

@@ -4,8 +4,10 @@
 //!
 //! A child that exits, writes something that is not the answer to the message in flight, or
 //! does not answer within the bounded wait is killed; the message in flight fails (and follows
-//! the stage's fail mode) and the next message starts a new child. Restarts are at most one a
-//! second, so a child that dies at once cannot make the relay fork for every message.
+//! the stage's fail mode) and the next message starts a new child. A child that had answered
+//! before it failed is restarted at once; one that failed on its first message is restarted at
+//! most once a second, so a child that dies at once cannot make the relay fork for every
+//! message.
 //!
 //! A child that is one of sipsec's own tools is given the run's control key on descriptor 3
 //! (never in its arguments or environment) and each message carries the control header with
@@ -64,6 +66,8 @@ pub struct ChildStage {
     running: Option<Running>,
     last_start: Option<Instant>,
     starts: u64,
+    /// Messages the running child (or the last one) answered.
+    answered: u64,
 }
 
 impl ChildStage {
@@ -92,6 +96,7 @@ impl ChildStage {
             running: None,
             last_start: None,
             starts: 0,
+            answered: 0,
         };
         stage.running = Some(stage.spawn()?);
         Ok(stage)
@@ -131,6 +136,7 @@ impl ChildStage {
         drop(key_pipe);
         let mut child = spawned.map_err(|e| io::Error::new(e.kind(), format!("{program}: {e}")))?;
         self.starts += 1;
+        self.answered = 0;
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, output) = mpsc::sync_channel(4);
@@ -160,9 +166,10 @@ impl ChildStage {
         context: &MessageContext,
     ) -> Result<Message, ChildError> {
         if self.running.is_none() {
-            if self
-                .last_start
-                .is_some_and(|t| t.elapsed() < RESTART_INTERVAL)
+            if self.answered == 0
+                && self
+                    .last_start
+                    .is_some_and(|t| t.elapsed() < RESTART_INTERVAL)
             {
                 return Err(ChildError::Failed(format!("{} is restarting", self.name)));
             }
@@ -192,8 +199,9 @@ impl ChildStage {
             .exchange(&outgoing)
             .map_err(ChildError::Failed)
             .and_then(|answer| self.check_control(answer, sent));
-        if matches!(result, Err(ChildError::Failed(_))) {
-            self.stop();
+        match result {
+            Err(ChildError::Failed(_)) => self.stop(),
+            _ => self.answered += 1,
         }
         result
     }

@@ -10,6 +10,7 @@
 pub mod child;
 pub mod worker;
 
+use crate::filter::control::{self, ControlCheck};
 use crate::filter::mark::{foreign_mark, mark_lines, strip_marks};
 use crate::filter::{FailMode, Filter, MessageContext, Verdict};
 use crate::message::Message;
@@ -210,6 +211,28 @@ impl Chain {
         self.stages.is_empty()
     }
 
+    /// What applies when the chain cannot take a message at all: closed if any stage fails
+    /// closed.
+    pub fn fail_mode(&self) -> FailMode {
+        let closed = self.stages.iter().any(|s| match s {
+            Stage::Own { fail_mode, .. } => *fail_mode == FailMode::Closed,
+            Stage::Child(c) => c.fail_mode() == FailMode::Closed,
+        });
+        if closed {
+            FailMode::Closed
+        } else {
+            FailMode::Open
+        }
+    }
+
+    /// Whether a stage is sipsec-sign in process: the one signer whose verdict says what it
+    /// signed as (a child only gives the message back).
+    pub fn signs_in_process(&self) -> bool {
+        self.stages
+            .iter()
+            .any(|s| matches!(s, Stage::Own { filter, .. } if filter.name() == "sign"))
+    }
+
     /// How many times child stages were restarted.
     pub fn restarts(&self) -> u64 {
         self.stages
@@ -223,13 +246,20 @@ impl Chain {
 
     /// Runs one message, as it arrived from the network or a member, through every stage.
     ///
+    /// A control header the message brings is removed first: what the relay knows about the
+    /// message travels in `context`.
+    ///
     /// The filter contract's rules on marks hold through the chain as between processes:
     /// a mark the message brings is removed first (from outside, a mark is a forgery until
     /// sipsec-verify says otherwise); a stage that judges marks (sipsec-verify) makes the ones
     /// the message may carry from then on; any other stage that would pass on a mark that is
     /// not one of those fails (and follows its fail mode, which never forwards that mark).
     pub fn run(&mut self, mut message: Message, context: &MessageContext) -> ChainOutcome {
-        let removed = strip_marks(&mut message);
+        let mut removed = strip_marks(&mut message);
+        // Control data comes from the relay (the context), never from the message.
+        if let ControlCheck::Invalid(_) = control::take(&mut message, None) {
+            removed.push(format!("{}: …", control::HEADER));
+        }
         let mut context = MessageContext {
             marks: Vec::new(),
             ..context.clone()

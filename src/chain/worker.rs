@@ -6,7 +6,9 @@
 use super::{Chain, ChainOutcome};
 use crate::filter::MessageContext;
 use crate::message::Message;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 struct Job<T> {
@@ -19,6 +21,9 @@ struct Job<T> {
 pub struct ChainWorker<T: Send + 'static> {
     jobs: Option<SyncSender<Job<T>>>,
     thread: Option<JoinHandle<Chain>>,
+    restarts: Arc<AtomicU64>,
+    /// Set when the handle is dropped: the messages still queued are not run.
+    abandoned: Arc<AtomicBool>,
 }
 
 /// A message the queue had no room for, given back.
@@ -36,11 +41,19 @@ impl<T: Send + 'static> ChainWorker<T> {
         done: impl Fn(T, ChainOutcome) + Send + 'static,
     ) -> ChainWorker<T> {
         let (jobs, rx) = mpsc::sync_channel::<Job<T>>(capacity.max(1));
+        let restarts = Arc::new(AtomicU64::new(0));
+        let seen = Arc::clone(&restarts);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&abandoned);
         let thread = std::thread::Builder::new()
             .name("sipsec-chain".into())
             .spawn(move || {
                 for job in rx {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
                     let outcome = chain.run(job.message, &job.context);
+                    seen.store(chain.restarts(), Ordering::Relaxed);
                     done(job.tag, outcome);
                 }
                 chain
@@ -49,7 +62,14 @@ impl<T: Send + 'static> ChainWorker<T> {
         ChainWorker {
             jobs: Some(jobs),
             thread: Some(thread),
+            restarts,
+            abandoned,
         }
+    }
+
+    /// How many times the chain's children were restarted, as of its last message.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::Relaxed)
     }
 
     /// Queues a message; when the queue is full it is given back.
@@ -78,8 +98,12 @@ impl<T: Send + 'static> ChainWorker<T> {
     }
 }
 
+/// Dropped without [`ChainWorker::finish`] (the relay stopping after its drain time): the
+/// message in the chain is finished, the ones queued behind it are not run, so stopping takes
+/// at most one message's bounded time.
 impl<T: Send + 'static> Drop for ChainWorker<T> {
     fn drop(&mut self) {
+        self.abandoned.store(true, Ordering::Relaxed);
         self.jobs.take();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
@@ -149,5 +173,26 @@ mod tests {
             "each message exactly once"
         );
         assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    }
+
+    #[test]
+    fn dropping_the_handle_leaves_the_queued_messages_unrun() {
+        let chain = Chain::new(vec![Stage::Own {
+            filter: Box::new(Slow),
+            fail_mode: FailMode::Open,
+        }]);
+        let ran = Arc::new(Mutex::new(0));
+        let counted = Arc::clone(&ran);
+        let worker = ChainWorker::start(chain, 10, move |_: u32, _| {
+            *counted.lock().unwrap() += 1;
+        });
+        for n in 1..=10 {
+            assert!(worker
+                .submit(message(n), MessageContext::default(), n)
+                .is_ok());
+        }
+        drop(worker);
+        let ran = *ran.lock().unwrap();
+        assert!(ran < 10, "all {ran} queued messages ran");
     }
 }

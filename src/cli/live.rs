@@ -2,6 +2,7 @@
 //! filter chains and the audit log. Flattened into `sipsec-relay`'s command line.
 
 use crate::auth::attribution::MemberConnections;
+use crate::auth::audit::AuditLog;
 use crate::auth::credentials::MemberFile;
 use crate::auth::digest::Algorithm;
 use crate::auth::gate::AuthGate;
@@ -11,6 +12,9 @@ use crate::chain::Chain;
 use crate::cli::chain::{self, ChainSettings};
 use crate::cli::member::DigestAlgorithm;
 use crate::filter::control::ControlKey;
+use crate::relay::live::{CertificateOf, LiveOptions};
+use crate::store::Store;
+use crate::uri::Aor;
 use anyhow::Context;
 use clap::Args;
 use std::net::SocketAddr;
@@ -61,7 +65,8 @@ pub struct LiveArgs {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub chain_queue: usize,
     /// Append one JSON line per signature made as a group for a member (who, how attributed,
-    /// which message, when) to FILE (mode 0600).
+    /// which message, when) to FILE (mode 0600). Needs sipsec-sign in process in --outbound
+    /// (by its bare name): a child gives back only the message, not what it signed as.
     #[arg(long, value_name = "FILE")]
     pub audit_log: Option<PathBuf>,
 }
@@ -123,6 +128,47 @@ pub struct Chains {
 }
 
 impl LiveArgs {
+    /// What the relay runs on live traffic, when it runs anything: the chains (their children
+    /// started), the audit log opened, and the store's certificates for 493 answers.
+    pub fn options(
+        &self,
+        max_size: usize,
+        store: Option<Store>,
+    ) -> anyhow::Result<Option<LiveOptions>> {
+        if self.audit_log.is_some() && self.outbound.is_none() {
+            anyhow::bail!("--audit-log records what --outbound signs: give --outbound too");
+        }
+        let chains = self.chains(max_size)?;
+        if chains.outbound.is_none() && chains.inbound.is_none() {
+            return Ok(None);
+        }
+        if self.audit_log.is_some()
+            && !chains
+                .outbound
+                .as_ref()
+                .is_some_and(Chain::signs_in_process)
+        {
+            anyhow::bail!(
+                "--audit-log records the signatures sipsec-sign makes inside the relay: name it \
+                 by its bare name in --outbound ('sipsec-sign --store DIR'), not as a child"
+            );
+        }
+        let audit = self
+            .audit_log
+            .as_deref()
+            .map(|p| AuditLog::open(p).with_context(|| format!("--audit-log {}", p.display())))
+            .transpose()?;
+        let certificate_of: Option<CertificateOf> =
+            store.map(|s| Box::new(move |aor: &Aor| s.recipient_cert(aor)) as CertificateOf);
+        Ok(Some(LiveOptions {
+            outbound: chains.outbound,
+            inbound: chains.inbound,
+            queue: self.chain_queue,
+            audit,
+            certificate_of,
+        }))
+    }
+
     /// Builds --outbound and --inbound (children are started now, so that a command that
     /// cannot run is reported at start-up). One control key serves the run.
     pub fn chains(&self, max_size: usize) -> anyhow::Result<Chains> {
@@ -168,6 +214,25 @@ mod tests {
             "md5",
         ]);
         assert_eq!(cli.live.algorithms(), [Algorithm::Md5, Algorithm::Sha256]);
+    }
+
+    #[test]
+    fn the_audit_log_needs_sipsec_sign_in_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("audit");
+        let cli = Cli::parse_from([
+            "x",
+            "--outbound",
+            "cat",
+            "--audit-log",
+            log.to_str().unwrap(),
+        ]);
+        let e = cli.live.options(65536, None).err().unwrap();
+        assert!(e.to_string().contains("inside the relay"), "{e}");
+        let cli = Cli::parse_from(["x", "--audit-log", log.to_str().unwrap()]);
+        let e = cli.live.options(65536, None).err().unwrap();
+        assert!(e.to_string().contains("give --outbound"), "{e}");
+        assert!(!log.exists());
     }
 
     #[test]

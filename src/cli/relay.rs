@@ -431,6 +431,7 @@ fn net_options(cli: &RelayCli) -> anyhow::Result<NetOptions> {
         status_file: cli.status_file.clone(),
         quiet: cli.common.quiet,
         key_from_file: cli.key_file.is_some(),
+        live: None,
     };
     let serves_tls = opts.tls.as_ref().is_some_and(|t| t.acceptor.is_some());
     if cli.listen.iter().any(|l| l.transport == Transport::Tls) && !serves_tls {
@@ -478,6 +479,17 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         None => RelayKey::random(),
     };
     let config = cli.relay_config();
+    let live = cli.live.options(cli.max_size, cli.store()?)?;
+    if !cli.stdio {
+        if let Some(live) = &live {
+            if live.inbound.is_some() && !cli.listen.iter().any(|l| l.transport == Transport::Tls) {
+                anyhow::bail!(
+                    "--inbound makes marks for terminals, and marks go to them only over TLS: add \
+                     --listen tls:ADDR (with --tls-cert and --tls-key, or --tls-identity)"
+                );
+            }
+        }
+    }
     // Over sockets, the relay's own addresses are the ones bound (a port 0 is the port the
     // system chose).
     let sockets = match cli.stdio {
@@ -498,12 +510,7 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         };
         relay = relay.with_auth(gate);
     }
-    if cli.live.outbound.is_some() || cli.live.inbound.is_some() || cli.live.audit_log.is_some() {
-        anyhow::bail!(
-            "--outbound, --inbound and --audit-log are not wired into this network layer yet"
-        );
-    }
-    let Some((opts, bound)) = sockets else {
+    let Some((mut opts, bound)) = sockets else {
         let mut relay = relay;
         let stdin = io::stdin();
         let stdout = io::BufWriter::new(io::stdout());
@@ -522,6 +529,7 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
             Exit::Ok
         });
     };
+    opts.live = live;
     if !cli.common.quiet {
         if let Some(tls) = &opts.tls {
             match &tls.anchors {

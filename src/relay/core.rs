@@ -117,6 +117,21 @@ pub struct Decision {
     /// The attack or abuse this decision refused, if it was one (counted by the network
     /// layer).
     pub refusal: Option<Refusal>,
+    /// For a forwarded message: the filter chain it goes through first, if any.
+    pub passage: Option<Passage>,
+    /// For an answer: how long to hold it first (seconds; the digest throttle slows repeated
+    /// failures).
+    pub delay: u64,
+}
+
+/// Which of the relay's filter chains a forwarded message goes through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Passage {
+    /// From an authenticated member: the outbound chain, told who.
+    Outbound(Attribution),
+    /// Towards the relay's terminals (requests not sent along a `--route`, and responses not
+    /// from a member): the inbound chain.
+    Inbound,
 }
 
 /// A message refused because the relay did not mean to carry it.
@@ -134,12 +149,26 @@ pub enum Refusal {
 }
 
 impl Decision {
-    fn drop(note: impl Into<String>) -> Decision {
+    pub(super) fn drop(note: impl Into<String>) -> Decision {
         Decision {
             verdict: Verdict::Dropped,
             transmits: Vec::new(),
             note: note.into(),
             refusal: None,
+            passage: None,
+            delay: 0,
+        }
+    }
+
+    /// One message sent on, as it is.
+    pub(super) fn forwarded(transmit: Transmit) -> Decision {
+        Decision {
+            verdict: Verdict::Forwarded,
+            transmits: vec![transmit],
+            note: String::new(),
+            refusal: None,
+            passage: None,
+            delay: 0,
         }
     }
 
@@ -348,7 +377,7 @@ impl Relay {
         if msg.is_request() {
             self.request(msg, from, now)
         } else {
-            self.response(msg, from)
+            self.response(msg, from, now)
         }
     }
 
@@ -375,10 +404,11 @@ impl Relay {
                 if let Some(w) = warning {
                     eprintln!("sipsec-relay: {w}");
                 }
-                // The delay the throttle asks for is not applied by this network layer.
                 let note = format!("authentication: {}", answer.refusal.name());
                 let fields: Vec<(&str, String)> = answer.fields;
-                return self.reply(&msg, from, answer.code, answer.reason, &fields, &note);
+                let mut d = self.reply(&msg, from, answer.code, answer.reason, &fields, &note);
+                d.delay = answer.delay;
+                return d;
             }
         };
         let txn = transaction_hash(&msg, self.key.hasher());
@@ -500,6 +530,12 @@ impl Relay {
                 )
             }),
             refusal: None,
+            passage: match member {
+                Some(m) => Some(Passage::Outbound(m)),
+                None if hop != Hop::StaticRoute => Some(Passage::Inbound),
+                None => None,
+            },
+            delay: 0,
             transmits: vec![Transmit {
                 identity: Some(identity),
                 ..Transmit::new(target, msg.into_bytes())
@@ -508,14 +544,17 @@ impl Relay {
     }
 
     fn insert_own_via(&self, msg: &mut Message, target: Peer, branch: &str) {
+        // Our Via goes first of all fields, so field 0 is ours when it must be replaced.
+        let _ = msg.insert_field(0, "Via", self.own_via(target, branch).as_bytes());
+    }
+
+    fn own_via(&self, target: Peer, branch: &str) -> String {
         let me = self.own_address(target);
-        let via = format!(
+        format!(
             "SIP/2.0/{} {};branch={branch}",
             target.transport.via_token(),
             host_port(me.addr)
-        );
-        // Our Via goes first of all fields, so field 0 is ours when it must be replaced.
-        let _ = msg.insert_field(0, "Via", via.as_bytes());
+        )
     }
 
     /// Whether the Route (or strict-routed Request-URI) `uri` carries the MAC our
@@ -697,6 +736,64 @@ impl Relay {
         }
     }
 
+    /// The answer to a request the relay was forwarding (`forwarded`, with the relay's Via on
+    /// top) when its filter chain withheld it: sent back to `from`, where it came from.
+    pub fn answer_withheld(
+        &self,
+        forwarded: &Message,
+        from: Peer,
+        code: u16,
+        reason: &str,
+        extra: &[(&str, String)],
+        note: &str,
+    ) -> Decision {
+        let mut original = forwarded.clone();
+        remove_list_element(&mut original, HeaderKind::Via, Position::First);
+        self.reply(&original, from, code, reason, extra, note)
+    }
+
+    /// A forwarded request that its chain made too large for UDP (§18.1.1) goes over TCP
+    /// instead, its Via (ours, on top) saying so.
+    pub fn fit_transport(&self, transmit: &mut Transmit, message: &mut Message) {
+        if transmit.to.transport != Transport::Udp
+            || !message.is_request()
+            || message.len() <= UDP_REQUEST_LIMIT
+        {
+            return;
+        }
+        // The top Via is ours: the chain's tools leave Via fields where they are.
+        let Some(index) = message.indices_of(HeaderKind::Via).next() else {
+            return;
+        };
+        let Some(branch) = message
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch().map(|b| String::from_utf8_lossy(b).into_owned()))
+        else {
+            return;
+        };
+        let over_tcp = Peer::new(Transport::Tcp, transmit.to.addr);
+        if message
+            .set_field_value(index, self.own_via(over_tcp, &branch).as_bytes())
+            .is_ok()
+        {
+            transmit.to = over_tcp;
+        }
+    }
+
+    /// Reads the members' credentials again (SIGHUP); says what came of it.
+    pub fn reload_members(&mut self) -> Option<String> {
+        self.auth.as_mut().map(AuthGate::reload)
+    }
+
+    /// A connection closed: responses arriving on a new one from the same address are no
+    /// longer any member's.
+    pub fn connection_closed(&mut self, flow: Peer) {
+        if let Some(g) = self.auth.as_mut() {
+            g.closed(flow);
+        }
+    }
+
     /// 503 with Retry-After: the answer to a request that comes too fast.
     pub fn busy(&self, msg: &Message, from: Peer, retry_after: u32) -> Decision {
         let extra = [("Retry-After", retry_after.to_string())];
@@ -743,10 +840,12 @@ impl Relay {
             note: format!("{method} from {from}: {code} {reason}: {note}"),
             transmits: vec![send],
             refusal: None,
+            passage: None,
+            delay: 0,
         }
     }
 
-    fn response(&mut self, mut msg: Message, from: Peer) -> Decision {
+    fn response(&mut self, mut msg: Message, from: Peer, now: u64) -> Decision {
         let code = msg.status_code().unwrap_or(0);
         let txn = match msg.top_via() {
             Ok(v) if self.via_is_me(&v) => our_transaction_part(&v),
@@ -783,6 +882,17 @@ impl Relay {
                     ..Transmit::new(to, msg.into_bytes())
                 }],
                 refusal: None,
+                passage: Some(
+                    match self
+                        .auth
+                        .as_ref()
+                        .and_then(|g| g.attribute_response(from, now))
+                    {
+                        Some(a) => Passage::Outbound(a),
+                        None => Passage::Inbound,
+                    },
+                ),
+                delay: 0,
             },
             None => Decision::drop(format!("{code} from {from}: no Via to send it on")),
         }
@@ -947,6 +1057,8 @@ pub fn refuse_unparsable(bytes: &[u8], from: Peer, why: &str) -> Decision {
         ),
         transmits: vec![Transmit::new(to, out)],
         refusal: None,
+        passage: None,
+        delay: 0,
     }
 }
 

@@ -5,6 +5,7 @@
 //! lines; [`net`] is the only module with sockets (UDP, TCP, TLS).
 
 pub mod core;
+pub mod live;
 pub mod net;
 pub mod ratelimit;
 pub mod registrar;

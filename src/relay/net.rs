@@ -8,6 +8,7 @@
 //! only its own writer until the write timeout or the queue's byte bound closes it.
 
 use super::core::{refuse_unparsable, Decision, Refusal, Relay, RelayKey, Transmit, Verdict};
+use super::live::{Live, LiveOptions, Next, Pending};
 use super::ratelimit::{source_of, RateLimiter};
 use super::{Config, Peer, ServerIdentity, Transport};
 use crate::framing::{FrameEvent, OnGarbage, StreamFramer};
@@ -113,6 +114,8 @@ pub struct NetOptions {
     pub quiet: bool,
     /// Whether the relay's key comes from `--key-file` (a reload without one keeps it).
     pub key_from_file: bool,
+    /// The filter chains, when the relay runs any.
+    pub live: Option<LiveOptions>,
 }
 
 /// What SIGHUP re-reads: the relay's configuration, its socket options (limits and TLS
@@ -475,7 +478,14 @@ struct Shared {
     status_file: Option<std::path::PathBuf>,
     quiet: bool,
     start: Instant,
+    live: RefCell<Option<Live>>,
+    /// Answers held back by the digest throttle, at most [`MAX_DELAYED_ANSWERS`].
+    delayed: Cell<usize>,
 }
+
+/// Answers the digest throttle holds back at once; past it, an answer due for a delay is
+/// dropped (the client retransmits, or gives up: what a slowed guesser should do).
+const MAX_DELAYED_ANSWERS: usize = 1024;
 
 impl Shared {
     fn limits(&self) -> Limits {
@@ -573,8 +583,37 @@ impl Shared {
         ok
     }
 
+    /// The network's counters, then member authentication's and the chains'.
+    fn status_line(&self) -> String {
+        let mut line = self.counters.line();
+        if let Some(a) = self.relay.borrow().auth_counters() {
+            line.push_str(&format!(
+                " challenges={} auth_passed={} auth_failed={} auth_throttled={}",
+                a.challenges, a.passed, a.failed, a.throttled
+            ));
+        }
+        if let Some(live) = self.live.borrow().as_ref() {
+            let c = live.counters();
+            line.push_str(&format!(
+                " signed={} encrypted={} verified={} decrypted={} chain_refused={} \
+                 chain_passed_on_failure={} chain_busy={} marks_kept_off_plain_transports={} \
+                 filter_restarts={}",
+                c.chains.signed,
+                c.chains.encrypted,
+                c.chains.verified,
+                c.chains.decrypted,
+                c.chains.refused,
+                c.chains.passed_on_failure,
+                c.chain_busy,
+                c.marks_kept_off_plain_transports,
+                c.filter_restarts
+            ));
+        }
+        line
+    }
+
     fn dump(&self) {
-        let line = self.counters.line();
+        let line = self.status_line();
         match &self.status_file {
             Some(path) => {
                 if let Err(e) = std::fs::write(path, format!("{line}\n")) {
@@ -624,11 +663,65 @@ fn handle_message(sh: &Rc<Shared>, message: Message, from: Peer) {
         // Forged responses use up the source's allowance of bad input, like garbage.
         sh.bad_input_allowed(from);
     }
-    dispatch(sh, decision);
+    if let Some(d) = through_chain(sh, decision, from) {
+        dispatch(sh, d);
+    }
 }
 
-/// Sends what a decision says, without waiting for any peer.
-fn dispatch(sh: &Rc<Shared>, decision: Decision) {
+/// A forwarded message whose passage names a chain goes to that chain (`None`: its outcome
+/// comes back later); anything else is sent as it is.
+fn through_chain(sh: &Rc<Shared>, mut decision: Decision, from: Peer) -> Option<Decision> {
+    let mut live = sh.live.borrow_mut();
+    let (Some(live), Some(passage)) = (live.as_mut(), decision.passage.take()) else {
+        return Some(decision);
+    };
+    if !live.runs(&passage) || decision.transmits.len() != 1 {
+        return Some(decision);
+    }
+    sh.log(|| decision.note.clone());
+    let pending = Pending {
+        transmit: decision.transmits.remove(0),
+        from,
+        passage,
+    };
+    match live.submit(&sh.relay.borrow(), pending) {
+        Next::Queued => None,
+        Next::Send(d) => Some(d),
+    }
+}
+
+/// Sends what the chains give back, in the order they give it.
+async fn chain_outcomes(
+    sh: Rc<Shared>,
+    mut outcomes: tokio::sync::mpsc::UnboundedReceiver<(Pending, crate::chain::ChainOutcome)>,
+) {
+    while let Some((pending, outcome)) = outcomes.recv().await {
+        let decision = match sh.live.borrow_mut().as_mut() {
+            Some(live) => live.finish(&sh.relay.borrow(), pending, outcome),
+            None => return,
+        };
+        dispatch(&sh, decision);
+    }
+}
+
+/// Sends what a decision says, without waiting for any peer (an answer the digest throttle
+/// delays waits in a task of its own).
+fn dispatch(sh: &Rc<Shared>, mut decision: Decision) {
+    if decision.delay > 0 {
+        if sh.delayed.get() >= MAX_DELAYED_ANSWERS {
+            sh.bump(Counter::dropped);
+            return sh.log(|| format!("{} (dropped: too many answers held)", decision.note));
+        }
+        sh.delayed.set(sh.delayed.get() + 1);
+        let delay = Duration::from_secs(std::mem::take(&mut decision.delay));
+        let sh = Rc::clone(sh);
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(delay).await;
+            sh.delayed.set(sh.delayed.get() - 1);
+            dispatch(&sh, decision);
+        });
+        return;
+    }
     match decision.verdict {
         Verdict::Answered(_) => sh.bump(Counter::generated),
         Verdict::Dropped => sh.bump(Counter::dropped),
@@ -642,7 +735,9 @@ fn dispatch(sh: &Rc<Shared>, decision: Decision) {
             Refusal::RegistrarFull => Counter::registrar_refused,
         });
     }
-    sh.log(|| decision.note.clone());
+    if !decision.note.is_empty() {
+        sh.log(|| decision.note.clone());
+    }
     for t in decision.transmits {
         if t.to.transport == Transport::Udp {
             send_datagram(sh, t.to.addr, &t.bytes);
@@ -877,6 +972,7 @@ async fn serve(sh: Rc<Shared>, stream: Stream, peer: Peer, conn: Rc<Conn>, slot:
     };
     remove_conn(&sh, peer, &conn);
     release_queue(&sh, &conn);
+    sh.relay.borrow_mut().connection_closed(peer);
     drop(slot);
     sh.bump(Counter::connections_closed);
     sh.log(|| format!("connection {peer} closed: {why}"));
@@ -1116,7 +1212,14 @@ async fn run(
         status_file: opts.status_file,
         quiet: opts.quiet,
         start: Instant::now(),
+        live: RefCell::new(None),
+        delayed: Cell::new(0),
     });
+    if let Some(live) = opts.live {
+        let (done, outcomes) = tokio::sync::mpsc::unbounded_channel();
+        *sh.live.borrow_mut() = Some(Live::start(live, done));
+        tokio::task::spawn_local(chain_outcomes(Rc::clone(&sh), outcomes));
+    }
     let mut listeners: Vec<JoinHandle<()>> = Vec::new();
     for (local, s) in &sh.udp {
         let task = udp_loop(Rc::clone(&sh), *local, Rc::clone(s));
@@ -1176,7 +1279,8 @@ fn drain_queues(sh: &Rc<Shared>) -> impl Future<Output = ()> + '_ {
                 .borrow()
                 .values()
                 .any(|c| c.queued_bytes.get() > 0 && !c.is_closing());
-            if !busy {
+            let chains_busy = sh.live.borrow().as_ref().is_some_and(|l| l.in_flight() > 0);
+            if !busy && !chains_busy {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -1190,8 +1294,13 @@ fn route_targets(config: &Config) -> Vec<IpAddr> {
 }
 
 fn apply_reload(sh: &Shared, reload: Option<&mut Reloader>) {
+    // The chains' tools look at their stores, and the members' file is read, again now.
+    crate::store::watch::look_again();
+    if let Some(note) = sh.relay.borrow_mut().reload_members() {
+        eprintln!("sipsec-relay: {note}");
+    }
     let Some(reload) = reload else {
-        return eprintln!("sipsec-relay: SIGHUP: nothing to reload");
+        return eprintln!("sipsec-relay: SIGHUP: nothing else to reload");
     };
     let (mut config, opts, key) = match reload() {
         Ok(r) => r,

@@ -14,7 +14,7 @@ pub const RECHECK: Duration = Duration::from_secs(1);
 static HANGUPS: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn on_hangup(_: libc::c_int) {
-    HANGUPS.fetch_add(1, Ordering::SeqCst);
+    look_again();
 }
 
 /// Makes SIGHUP ask every [`Watch`] of the process to look at the store now (instead of ending
@@ -24,6 +24,12 @@ pub fn look_again_on_sighup() {
     unsafe {
         libc::signal(libc::SIGHUP, on_hangup as *const () as libc::sighandler_t);
     }
+}
+
+/// Asks every [`Watch`] of the process to look at the store now: what SIGHUP does, for a
+/// process that handles the signal itself (the relay, whose chains run tools in process).
+pub fn look_again() {
+    HANGUPS.fetch_add(1, Ordering::SeqCst);
 }
 
 /// Says when it is time to look at the store again.
