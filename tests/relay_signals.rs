@@ -65,6 +65,20 @@ fn sighup_reloads_routes_without_dropping_connections() {
 }
 
 /// Waits until the relay has logged `what` `n` times (reloads log one line each).
+#[test]
+fn sighup_says_a_changed_chain_needs_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("relay.conf");
+    std::fs::write(&conf, "outbound = cat\n").unwrap();
+    let relay = Relay::start(&["udp"], &["--config", conf.to_str().unwrap()]);
+    signal(&relay.child, libc::SIGHUP);
+    relay.wait_for_log("sipsec-relay: reloaded");
+    assert!(!relay.log_text().contains("until a restart"));
+    std::fs::write(&conf, "outbound = cat -u\n").unwrap();
+    signal(&relay.child, libc::SIGHUP);
+    relay.wait_for_log("--outbound, --inbound, --audit-log or the chain options changed: not applied until a restart");
+}
+
 fn wait_for_nth(relay: &Relay, what: &str, n: usize) {
     let t = Instant::now();
     while relay.log_text().matches(what).count() < n {

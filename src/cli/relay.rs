@@ -543,10 +543,19 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         let l: Vec<String> = bound.local().iter().map(Peer::to_string).collect();
         eprintln!("sipsec-relay: listening on {}", l.join(" "));
     }
-    let reload: net::Reloader = Box::new(|| {
+    let live_at_start = cli.live.clone();
+    let reload: net::Reloader = Box::new(move || {
         // The same command line and configuration file, read again.
         let args = args_with_config(std::env::args_os().collect())?;
         let cli = RelayCli::try_parse_from(args)?;
+        if cli.live != live_at_start {
+            // The chains' children run, and the members' file is watched, as started: the
+            // file's contents are read again, a change of these options needs a restart.
+            eprintln!(
+                "sipsec-relay: --credentials, --digest-algorithm, --outbound, --inbound, \
+                 --audit-log or the chain options changed: not applied until a restart"
+            );
+        }
         let key = cli.key_file.as_deref().map(read_key_file).transpose()?;
         Ok((cli.relay_config(), net_options(&cli)?, key))
     });
