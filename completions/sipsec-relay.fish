@@ -12,7 +12,7 @@ complete -c sipsec-relay -l listen -d 'Listen here: `udp:127.0.0.1:5060`, `tcp:[
 complete -c sipsec-relay -l domain -d 'A domain this relay is registrar and location service for (repeatable)' -r
 complete -c sipsec-relay -l alias -d 'Another host name that names this relay in Route and Request-URI (repeatable)' -r
 complete -c sipsec-relay -l route -d 'Requests for DOMAIN go to this next hop (repeatable)' -r
-complete -c sipsec-relay -l key-file -d 'The relay\'s secret key: a file of at least 16 random bytes (`head -c 32 /dev/urandom`), mode 0600. It keys the branches and the Record-Route MAC, so that dialogs outlive a restart and relays sharing it accept each other\'s Record-Route. Default: a key drawn at random per process (a fixed one in --stdio mode). Not re-read on SIGHUP' -r -F
+complete -c sipsec-relay -l key-file -d 'The relay\'s secret key: a file of at least 16 random bytes (`head -c 32 /dev/urandom`), mode 0600. It keys the branches and the Record-Route MAC, so that dialogs outlive a restart and relays sharing it accept each other\'s Record-Route. Default: a key drawn at random per process (a fixed one in --stdio mode). SIGHUP reads it again: a new key makes new branches and Record-Routes, and the one it replaces is still accepted until the next change (rotate keys further apart than the longest dialog and transaction)' -r -F
 complete -c sipsec-relay -l min-expires -d 'Registrations shorter than this are refused with 423 (seconds)' -r
 complete -c sipsec-relay -l max-expires -d 'Registrations are granted at most this long, and this long when no expiry is asked' -r
 complete -c sipsec-relay -l max-bindings -d 'Bindings one address-of-record may have; a REGISTER past it gets 403' -r

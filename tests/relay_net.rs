@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 mod relay_common;
-use relay_common::{read_message, Relay};
+use relay_common::{forwarded_to, read_message, Relay};
 
 fn connect(port: u16) -> TcpStream {
     let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -179,15 +179,24 @@ fn a_bind_failure_names_the_address_and_exits_3() {
     );
 }
 
-/// Sends `text` over UDP and returns what `hop` receives within two seconds.
-fn forwarded_to(hop: &UdpSocket, relay_port: u16, text: &str) -> Option<Message> {
-    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
-    c.send_to(text.as_bytes(), ("127.0.0.1", relay_port))
-        .unwrap();
-    hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    let mut buf = [0u8; 4096];
-    let n = hop.recv(&mut buf).ok()?;
-    Message::parse(buf[..n].to_vec()).ok()
+#[test]
+fn on_port_0_the_relay_says_the_port_it_bound_and_its_via_and_record_route_name_it() {
+    let hop = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let route = format!("127.0.0.1=udp:{}", hop.local_addr().unwrap());
+    let relay = Relay::start_at(0, &["udp"], &["--route", &route]);
+    assert_ne!(relay.port, 0, "{}", relay.log_text());
+    let invite =
+        "INVITE sip:carol@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKp0\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:a@b.test>;tag=1\r\nTo: <sip:carol@127.0.0.1>\r\n\
+         Call-ID: port0\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    let got = forwarded_to(&hop, relay.port, invite).expect("INVITE not forwarded");
+    let via = got.top_via().unwrap();
+    assert_eq!(via.port(), Some(relay.port));
+    let rr = got.record_routes().unwrap()[0].uri().as_str().to_string();
+    assert!(
+        rr.starts_with(&format!("sip:127.0.0.1:{};", relay.port)),
+        "{rr}"
+    );
 }
 
 #[test]

@@ -3,12 +3,17 @@
 # both forwarding SIPp uac calls (INVITE/180/200/ACK/BYE/200, no hold) over UDP to one SIPp uas.
 # For each proxy and each call rate (calls/s) it runs 20 s of calls and prints:
 #   CPU µs per forwarded message: utime+stime of the proxy (all its processes) from
-#     /proc/PID/stat before and after, over the messages the proxy forwarded;
+#     /proc/PID/stat before and after, over the messages the proxy forwarded (messages per
+#     call times the calls made, failed ones included: Kamailio's two UDP workers sometimes
+#     pass a 180 after the 200, and SIPp then fails a call whose six messages were all
+#     forwarded; counting them favours the proxy that fails calls, never the relay);
 #   whether the step was clean (every call completed, no retransmission);
 #   p99 of the INVITE->200 response time (SIPp -trace_rtt).
 # The highest clean rate is each proxy's sustained rate. SIPp shares the 2 cores, so the rates
 # are bounded by the load generator as much as by the proxy; CPU per message is the main figure.
 # Usage: scripts/bench/relay.sh [RATES...]   (default 500 1000 2000 3000 4000)
+# With RELAY_BEFORE=/path/to/an/older/sipsec-relay, that binary runs too, in the same steps
+# (before/after figures from one run).
 set -eu
 cd "$(dirname "$0")/../.."
 rates=${*:-500 1000 2000 3000 4000}
@@ -53,6 +58,12 @@ $relay --listen udp:127.0.0.1:$relay_port --route 127.0.0.1=udp:127.0.0.1:$uas_p
     --status-file "$work/relay.status" &
 relay_pid=$!
 pids="$pids $relay_pid"
+before_port=26062
+if [ -n "${RELAY_BEFORE:-}" ]; then
+    "$RELAY_BEFORE" --listen udp:127.0.0.1:$before_port --route 127.0.0.1=udp:127.0.0.1:$uas_port -q &
+    before_pid=$!
+    pids="$pids $before_pid"
+fi
 sed -e "s/BENCH_KAM_PORT/$kam_port/" -e "s/BENCH_UAS_PORT/$uas_port/" scripts/bench/kamailio.cfg > "$work/kamailio.cfg"
 kamailio -f "$work/kamailio.cfg" -DD -E -P "$work/kam.pid" -w "$work" >"$work/kamailio.log" 2>&1 &
 kam_pid=$!
@@ -67,8 +78,8 @@ per_call=$(python3 -c "
 import re,sys
 s=open('$work/relay.status').read()
 out=int(re.search(r'out_udp=(\d+)',s).group(1)); print(out/100)")
-echo "messages forwarded per call: $per_call"
-printf '%-10s %6s %8s %10s %8s %8s %8s\n' proxy rate calls 'µs/msg' failed retrans 'p99 ms'
+echo "messages forwarded per call: $per_call; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-12s %6s %8s %10s %8s %8s %8s\n' proxy rate calls 'µs/msg' failed retrans 'p99 ms'
 
 step() { # name port pid rate
     name=$1; port=$2; root=$3; rate=$4
@@ -99,13 +110,15 @@ for f in glob.glob(d + "/*_rtt.csv"):
             pass
 rtts.sort()
 p99 = f"{rtts[int(len(rtts) * 0.99) - 1]:.2f}" if rtts else "?"
-msgs = int(ok) * float(per_call) if ok not in ("?", "0") else 0
+made = int(ok) + int(failed) if "?" not in (ok, failed) else 0
+msgs = made * float(per_call)
 us = f"{int(dt) / int(tick) * 1e6 / msgs:.1f}" if msgs else "?"
-print(f"{name:<10} {rate:>6} {ok:>8} {us:>10} {failed:>8} {retrans:>8} {p99:>8}")
+print(f"{name:<12} {rate:>6} {ok:>8} {us:>10} {failed:>8} {retrans:>8} {p99:>8}")
 PY
 }
 
 for rate in $rates; do
+    [ -n "${RELAY_BEFORE:-}" ] && step relay-before $before_port $before_pid $rate
     step sipsec-relay $relay_port $relay_pid $rate
     step kamailio $kam_port $kam_pid $rate
 done

@@ -24,7 +24,7 @@ use std::time::Duration;
 /// Member flows remembered at most (one per registered connection).
 const MEMBER_FLOWS: usize = 65536;
 
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, PartialEq, Eq, Args)]
 pub struct LiveArgs {
     /// The members' digest credentials (made by `sipsec-certgen member add`). With it, every
     /// request whose From (REGISTER: To) is in one of the relay's --domain is challenged (401 for

@@ -22,10 +22,11 @@ gets 404.
 
 What is forwarded: requests for the --domain domains (location service) and along a --route, \
 whoever sends them; requests in a dialog the relay record-routed (its Record-Route URI carries \
-a MAC, the `sr` parameter, keyed per process over the Call-ID, and the Route that comes back \
-must carry it); anything else gets 403 Forbidden unless --open-relay. A Route naming the relay \
-without that MAC (an outbound proxy's preloaded Route) is removed and gives no right of its \
-own. Responses are forwarded only when the top Via is the relay's and its branch is one the \
+a MAC, the `sr` parameter, under the relay's key over the Call-ID and the From tag of the \
+request that created the dialog, and the Route that comes back must carry it, in a request of \
+that dialog from either side); anything else gets 403 Forbidden unless --open-relay. A Route \
+naming the relay without that MAC (an outbound proxy's preloaded Route) is removed and gives \
+no right of its own. Responses are forwarded only when the top Via is the relay's and its branch is one the \
 relay made (keyed over the next Via); other responses are dropped and counted \
 (forged_responses). The relay is stateless (RFC 3261 §16.11): it keeps no transaction \
 state, record-routes dialog-creating requests, answers 483 when Max-Forwards is exhausted and \
@@ -51,9 +52,12 @@ within --handshake-timeout however the peer trickles; connections past --max-con
 --max-connections-per-source are closed at once and counted (connections_refused).
 
 Signals: SIGUSR1 writes the counters (to --status-file, else stderr); SIGHUP reads the \
-command line's configuration file and files again (routes, domains, aliases, TLS \
-certificates and anchors; not the listen addresses) without dropping connections, and keeps \
-the old configuration if the new one is wrong; SIGTERM and SIGINT stop reading, let queued \
+command line's configuration file and files again (routes, domains, aliases, registrar \
+bounds, rate limits, connection caps, timeouts, buffer budget, --max-size, --key-file, TLS \
+certificates and anchors) without dropping connections, and keeps the old configuration if \
+the new one is wrong. The listen addresses cannot change (the reload is refused); -v, -q and \
+--status-file change at the next restart, and the reload says so; connections already open \
+over a lowered cap stay until they close. SIGTERM and SIGINT stop reading, let queued \
 messages go out for at most --drain-timeout, and exit 0.
 
 Logs: one line per event on stderr, without timestamps (journald or the caller adds them); \
@@ -99,7 +103,9 @@ pub struct RelayCli {
     /// The relay's secret key: a file of at least 16 random bytes (`head -c 32 /dev/urandom`),
     /// mode 0600. It keys the branches and the Record-Route MAC, so that dialogs outlive a
     /// restart and relays sharing it accept each other's Record-Route. Default: a key drawn at
-    /// random per process (a fixed one in --stdio mode). Not re-read on SIGHUP.
+    /// random per process (a fixed one in --stdio mode). SIGHUP reads it again: a new key
+    /// makes new branches and Record-Routes, and the one it replaces is still accepted until
+    /// the next change (rotate keys further apart than the longest dialog and transaction).
     #[arg(long, value_name = "FILE")]
     pub key_file: Option<PathBuf>,
     /// Run the routing core over NDJSON on stdin/stdout instead of sockets.
@@ -424,6 +430,7 @@ fn net_options(cli: &RelayCli) -> anyhow::Result<NetOptions> {
         verbose: cli.common.verbose > 0,
         status_file: cli.status_file.clone(),
         quiet: cli.common.quiet,
+        key_from_file: cli.key_file.is_some(),
         live: None,
     };
     let serves_tls = opts.tls.as_ref().is_some_and(|t| t.acceptor.is_some());
@@ -472,7 +479,27 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         None => RelayKey::random(),
     };
     let config = cli.relay_config();
-    let own: Vec<_> = config.listen.iter().map(|p| p.addr).collect();
+    let live = cli.live.options(cli.max_size, cli.store()?)?;
+    if !cli.stdio {
+        if let Some(live) = &live {
+            if live.inbound.is_some() && !cli.listen.iter().any(|l| l.transport == Transport::Tls) {
+                anyhow::bail!(
+                    "--inbound makes marks for terminals, and marks go to them only over TLS: add \
+                     --listen tls:ADDR (with --tls-cert and --tls-key, or --tls-identity)"
+                );
+            }
+        }
+    }
+    // Over sockets, the relay's own addresses are the ones bound (a port 0 is the port the
+    // system chose).
+    let sockets = match cli.stdio {
+        true => None,
+        false => Some((net_options(cli)?, net::bind(&cli.listen)?)),
+    };
+    let listen = sockets
+        .as_ref()
+        .map_or(&config.listen[..], |(_, b)| b.local());
+    let own: Vec<_> = listen.iter().map(|p| p.addr).collect();
     let mut relay = Relay::new(config.clone())
         .with_key(key)
         .with_notes(cli.common.verbose > 0);
@@ -483,8 +510,7 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         };
         relay = relay.with_auth(gate);
     }
-    let live = cli.live.options(cli.max_size, cli.store()?)?;
-    if cli.stdio {
+    let Some((mut opts, bound)) = sockets else {
         let mut relay = relay;
         let stdin = io::stdin();
         let stdout = io::BufWriter::new(io::stdout());
@@ -502,18 +528,8 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         } else {
             Exit::Ok
         });
-    }
-    let mut opts = net_options(cli)?;
-    if let Some(live) = &live {
-        if live.inbound.is_some() && !cli.listen.iter().any(|l| l.transport == Transport::Tls) {
-            anyhow::bail!(
-                "--inbound makes marks for terminals, and marks go to them only over TLS: add \
-                 --listen tls:ADDR (with --tls-cert and --tls-key, or --tls-identity)"
-            );
-        }
-    }
+    };
     opts.live = live;
-    let bound = net::bind(&cli.listen)?;
     if !cli.common.quiet {
         if let Some(tls) = &opts.tls {
             match &tls.anchors {
@@ -524,14 +540,24 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
                 ),
             }
         }
-        let l: Vec<String> = cli.listen.iter().map(Peer::to_string).collect();
+        let l: Vec<String> = bound.local().iter().map(Peer::to_string).collect();
         eprintln!("sipsec-relay: listening on {}", l.join(" "));
     }
-    let reload: net::Reloader = Box::new(|| {
+    let live_at_start = cli.live.clone();
+    let reload: net::Reloader = Box::new(move || {
         // The same command line and configuration file, read again.
         let args = args_with_config(std::env::args_os().collect())?;
         let cli = RelayCli::try_parse_from(args)?;
-        Ok((cli.relay_config(), cli.tls()?))
+        if cli.live != live_at_start {
+            // The chains' children run, and the members' file is watched, as started: the
+            // file's contents are read again, a change of these options needs a restart.
+            eprintln!(
+                "sipsec-relay: --credentials, --digest-algorithm, --outbound, --inbound, \
+                 --audit-log or the chain options changed: not applied until a restart"
+            );
+        }
+        let key = cli.key_file.as_deref().map(read_key_file).transpose()?;
+        Ok((cli.relay_config(), net_options(&cli)?, key))
     });
     net::serve_until_signal(bound, relay, opts, Some(reload))?;
     Ok(Exit::Ok)

@@ -267,6 +267,9 @@ pub struct Relay {
     /// member may go anywhere.
     auth: Option<AuthGate>,
     key: RelayKey,
+    /// The key before the last [`Relay::rekey`]: still accepted, so that transactions and
+    /// dialogs set up before a key rotation go on.
+    previous_key: Option<RelayKey>,
     /// Whether decisions on the forwarding path carry a note (off when nobody reads them:
     /// formatting them is a tenth of the work of forwarding).
     notes: bool,
@@ -283,6 +286,7 @@ impl Relay {
             resolver,
             auth: None,
             key: RelayKey::random(),
+            previous_key: None,
             notes: true,
             config,
         }
@@ -319,8 +323,30 @@ impl Relay {
         self
     }
 
+    /// Takes a new key (a `--key-file` read again): branches and Record-Routes are made with
+    /// it from now on, and the key it replaces is still accepted until the next rotation.
+    /// False when `key` is the key already in use.
+    pub fn rekey(&mut self, key: RelayKey) -> bool {
+        if key == self.key {
+            return false;
+        }
+        self.previous_key = Some(std::mem::replace(&mut self.key, key));
+        true
+    }
+
+    /// The keys a branch or Record-Route MAC may have been made with, the current one first.
+    fn keys(&self) -> impl Iterator<Item = &RelayKey> {
+        std::iter::once(&self.key).chain(self.previous_key.as_ref())
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The listen addresses as bound (a port 0 replaced by the port the system chose): the
+    /// relay's Via and Record-Route name them.
+    pub fn bound_to(&mut self, listen: Vec<Peer>) {
+        self.config.listen = listen;
     }
 
     /// Takes a new configuration, keeping the bindings and keys. The listen addresses are
@@ -469,7 +495,8 @@ impl Relay {
             if me.transport != Transport::Udp {
                 let _ = write!(rr, ";transport={}", me.transport.name());
             }
-            let mac = self.route_mac(&msg);
+            let from_tag = msg.from().ok().and_then(|a| a.tag());
+            let mac = route_mac(&self.key, msg.call_id().ok(), from_tag);
             let _ = write!(rr, ";lr;{ROUTE_MAC_PARAM}={mac:016x}>");
             let at = msg
                 .indices_of(HeaderKind::RecordRoute)
@@ -530,13 +557,24 @@ impl Relay {
         )
     }
 
-    /// The MAC our Record-Route carries: the relay's key over the Call-ID, so a Route naming
-    /// the relay proves that the relay record-routed this dialog.
-    fn route_mac(&self, msg: &Message) -> u64 {
-        let mut h = self.key.hasher();
-        b"record-route".hash(&mut h);
-        msg.call_id().ok().hash(&mut h);
-        h.finish()
+    /// Whether the Route (or strict-routed Request-URI) `uri` carries the MAC our
+    /// Record-Route gave this dialog (see [`route_mac`]): under the current or the previous
+    /// key, over the request's Call-ID and its From tag (a request from the dialog's
+    /// initiator) or its To tag (one from the other side, which swaps From and To).
+    fn carries_our_mac(&self, msg: &Message, uri: &str) -> bool {
+        let mac = Uri::parse_str(uri)
+            .ok()
+            .and_then(|u| u.param(ROUTE_MAC_PARAM)?)
+            .filter(|m| m.len() == 16)
+            .and_then(|m| u64::from_str_radix(m, 16).ok());
+        let Some(mac) = mac else { return false };
+        let call_id = msg.call_id().ok();
+        let tags = [
+            msg.from().ok().and_then(|a| a.tag()),
+            msg.to().ok().and_then(|a| a.tag()),
+        ];
+        self.keys()
+            .any(|k| tags.iter().any(|&tag| route_mac(k, call_id, tag) == mac))
     }
 
     /// §16.4: a strict-routed request (Request-URI is ours) gets its Request-URI back from the
@@ -547,23 +585,21 @@ impl Relay {
             Ok(r) => r.iter().map(|a| a.uri().as_str().to_string()).collect(),
             Err(e) => return Err(format!("bad Route: {e}")),
         };
+        if routes.is_empty() {
+            // Neither strict-routed to us nor a Route of ours to take off.
+            return Ok(OwnRoute::Absent);
+        }
         let ruri = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
         let ruri_is_me = Uri::parse_str(&ruri).is_ok_and(|u| self.uri_is_me(&u));
         let mut routes = routes;
         let strict = ruri_is_me && !routes.is_empty();
-        let want = format!("{:016x}", self.route_mac(msg));
-        let verified = |uri: &str| {
-            let mac = Uri::parse_str(uri)
-                .ok()
-                .and_then(|u| u.param(ROUTE_MAC_PARAM)?);
-            match mac {
-                Some(mac) if mac.eq_ignore_ascii_case(&want) => OwnRoute::Verified,
-                _ => OwnRoute::Unverified,
-            }
+        let verified = |msg: &Message, uri: &str| match self.carries_our_mac(msg, uri) {
+            true => OwnRoute::Verified,
+            false => OwnRoute::Unverified,
         };
         let mut own = OwnRoute::Absent;
         if strict {
-            own = verified(&ruri);
+            own = verified(msg, &ruri);
             if let Some(last) = routes.pop() {
                 let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
                 msg.set_start_line(format!("{method} {last} SIP/2.0").as_bytes())
@@ -577,7 +613,7 @@ impl Relay {
             .unwrap_or(false);
         if top_is_me {
             if own != OwnRoute::Verified {
-                own = verified(&routes[0]);
+                own = verified(msg, &routes[0]);
             }
             remove_list_element(msg, HeaderKind::Route, Position::First);
         }
@@ -585,14 +621,15 @@ impl Relay {
     }
 
     fn looped(&self, msg: &Message, loop_hash: u64) -> bool {
-        let want = format!("{loop_hash:016x}");
         msg.vias().unwrap_or_default().iter().any(|v| {
             self.via_is_me(v)
                 && v.branch()
                     .and_then(|b| std::str::from_utf8(b).ok())
                     .and_then(|b| b.strip_prefix(BRANCH_PREFIX))
                     .and_then(|b| b.split_once('.'))
-                    .is_some_and(|(_, l)| l == want)
+                    .is_some_and(|(_, l)| {
+                        l.len() == 16 && u64::from_str_radix(l, 16).ok() == Some(loop_hash)
+                    })
         })
     }
 
@@ -818,7 +855,11 @@ impl Relay {
         remove_list_element(&mut msg, HeaderKind::Via, Position::First);
         // The request we forwarded had, as its next Via, the one this response now has on top:
         // our branch's keyed part must be that Via's transaction hash.
-        if txn != Some(transaction_hash(&msg, self.key.hasher())) {
+        let made_by_us = txn.is_some_and(|txn| {
+            self.keys()
+                .any(|k| transaction_hash(&msg, k.hasher()) == txn)
+        });
+        if !made_by_us {
             return Decision::drop(format!(
                 "{code} from {from}: our Via with a branch we did not make (forged)"
             ))
@@ -928,6 +969,20 @@ impl Relay {
             .and_then(Result::ok)
             .is_some_and(|u| self.uri_is_own_domain(&u))
     }
+}
+
+/// The MAC our Record-Route carries (`sr`): the relay's key over the Call-ID and `tag`, the
+/// From tag of the request that creates the dialog. The To tag is not known yet then; every
+/// later request of the dialog repeats the initiator's tag, as From tag or as To tag. So a
+/// Route naming the relay proves that the relay record-routed a dialog with this Call-ID and
+/// this initiator, not only one with the same Call-ID; and nothing in it depends on how a UA
+/// echoes the Record-Route URI, as long as it keeps the `sr` parameter.
+fn route_mac(key: &RelayKey, call_id: Option<&[u8]>, tag: Option<&[u8]>) -> u64 {
+    let mut h = key.hasher();
+    b"record-route".hash(&mut h);
+    call_id.hash(&mut h);
+    tag.hash(&mut h);
+    h.finish()
 }
 
 /// A message that cannot be parsed: when its start line is a request's (not ACK), a 400 made
@@ -1148,6 +1203,17 @@ fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Formats straight into a hasher: the bytes a `String` would hold, in the same order (the
+/// SipHash hashers are streaming, so pieces hash as the whole would).
+struct HashWriter<'a, H: Hasher>(&'a mut H);
+
+impl<H: Hasher> std::fmt::Write for HashWriter<'_, H> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.write(s.as_bytes());
+        Ok(())
+    }
+}
+
 struct VecWriter<'a>(&'a mut Vec<u8>);
 
 impl std::fmt::Write for VecWriter<'_> {
@@ -1206,7 +1272,9 @@ fn transaction_hash(msg: &Message, mut h: impl Hasher) -> u64 {
         Some(branch) => {
             branch.hash(&mut h);
             if let Some(v) = top {
-                v.host().to_string().hash(&mut h);
+                // As `v.host().to_string().hash(..)` would, without the String.
+                let _ = write!(HashWriter(&mut h), "{}", v.host());
+                h.write_u8(0xff);
                 v.port().hash(&mut h);
             }
         }

@@ -7,7 +7,7 @@
 //! one task holding its reader, its writer and its timers, so a peer that does not read stalls
 //! only its own writer until the write timeout or the queue's byte bound closes it.
 
-use super::core::{refuse_unparsable, Decision, Refusal, Relay, Transmit, Verdict};
+use super::core::{refuse_unparsable, Decision, Refusal, Relay, RelayKey, Transmit, Verdict};
 use super::live::{Live, LiveOptions, Next, Pending};
 use super::ratelimit::{source_of, RateLimiter};
 use super::{Config, Peer, ServerIdentity, Transport};
@@ -67,8 +67,10 @@ fn certificate_names(cert: &X509Ref, identity: &ServerIdentity) -> bool {
     })
 }
 
-/// What bounds every peer's share of the relay.
-#[derive(Debug, Clone)]
+/// What bounds every peer's share of the relay. SIGHUP applies new values at once: to what
+/// arrives, is queued or is connected from then on (connections already open over a lowered
+/// cap stay until they close).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Limits {
     /// Stream connections with no traffic for this long are closed.
     pub idle_timeout: Duration,
@@ -110,12 +112,15 @@ pub struct NetOptions {
     pub status_file: Option<std::path::PathBuf>,
     /// No counters on stderr at exit (-q); a status file is still written.
     pub quiet: bool,
+    /// Whether the relay's key comes from `--key-file` (a reload without one keeps it).
+    pub key_from_file: bool,
     /// The filter chains, when the relay runs any.
     pub live: Option<LiveOptions>,
 }
 
-/// What SIGHUP re-reads: the relay's configuration and its TLS contexts.
-pub type Reloader = Box<dyn FnMut() -> anyhow::Result<(Config, Option<Tls>)>>;
+/// What SIGHUP re-reads: the relay's configuration, its socket options (limits and TLS
+/// contexts among them) and the key of `--key-file`, if one is given.
+pub type Reloader = Box<dyn FnMut() -> anyhow::Result<(Config, NetOptions, Option<RelayKey>)>>;
 
 macro_rules! counters {
     ($($name:ident),* $(,)?) => {
@@ -206,6 +211,9 @@ fn outbound(t: Transport) -> Counter {
 /// start-up error naming the address), and the event loop they are registered with.
 pub struct Bound {
     runtime: tokio::runtime::Runtime,
+    /// What each listener is bound to, in the order asked (a port 0 replaced by the port the
+    /// system chose).
+    local: Vec<Peer>,
     udp: Vec<UdpSocket>,
     streams: Vec<(Transport, TcpListener)>,
     signals: Signals,
@@ -234,6 +242,7 @@ pub fn bind(listen: &[Peer]) -> io::Result<Bound> {
     let _in_runtime = runtime.enter();
     let mut udp = Vec::new();
     let mut streams = Vec::new();
+    let mut local = Vec::new();
     for l in listen {
         let named = |e: io::Error| io::Error::new(e.kind(), format!("cannot bind {l}: {e}"));
         match l.transport {
@@ -243,6 +252,7 @@ pub fn bind(listen: &[Peer]) -> io::Result<Bound> {
                 // A burst (or a flood beside legitimate traffic) while the loop is busy waits
                 // here rather than being dropped; the kernel caps it at net.core.rmem_max.
                 let _ = socket2::SockRef::from(&s).set_recv_buffer_size(UDP_RECEIVE_BUFFER);
+                local.push(Peer::new(l.transport, s.local_addr()?));
                 udp.push(UdpSocket::from_std(s)?);
             }
             t => {
@@ -252,7 +262,9 @@ pub fn bind(listen: &[Peer]) -> io::Result<Bound> {
                 }?;
                 s.set_reuseaddr(true)?;
                 s.bind(l.addr).map_err(named)?;
-                streams.push((t, s.listen(LISTEN_BACKLOG).map_err(named)?));
+                let listener = s.listen(LISTEN_BACKLOG).map_err(named)?;
+                local.push(Peer::new(t, listener.local_addr()?));
+                streams.push((t, listener));
             }
         }
     }
@@ -264,10 +276,18 @@ pub fn bind(listen: &[Peer]) -> io::Result<Bound> {
     };
     Ok(Bound {
         runtime,
+        local,
         udp,
         streams,
         signals,
     })
+}
+
+impl Bound {
+    /// The addresses bound, in the order of `listen` (with the ports the system chose).
+    pub fn local(&self) -> &[Peer] {
+        &self.local
+    }
 }
 
 /// One stream connection's shared state: its write queue and why it is closing.
@@ -351,24 +371,24 @@ impl Conn {
 /// Bytes held across all connections, against a limit.
 struct Budget {
     used: Cell<usize>,
-    limit: usize,
+    limit: Cell<usize>,
 }
 
 impl Budget {
     fn new(limit: usize) -> Budget {
         Budget {
             used: Cell::new(0),
-            limit,
+            limit: Cell::new(limit),
         }
     }
 
     fn is_spent(&self) -> bool {
-        self.used.get() > self.limit
+        self.used.get() > self.limit.get()
     }
 
     /// Takes `n` bytes if they fit.
     fn take(&self, n: usize) -> bool {
-        let fits = self.used.get() + n <= self.limit;
+        let fits = self.used.get() + n <= self.limit.get();
         if fits {
             self.used.set(self.used.get() + n);
         }
@@ -447,8 +467,13 @@ struct Shared {
     /// The next hops of the static routes: not rate-limited.
     route_targets: RefCell<Vec<IpAddr>>,
     tls: RefCell<Option<Rc<Tls>>>,
-    limits: Limits,
-    max_size: usize,
+    limits: Cell<Limits>,
+    max_size: Cell<usize>,
+    /// The listen addresses as the configuration gives them, and as bound: a reload that
+    /// gives the same ones means the sockets bound (whose ports may have been 0).
+    listen_asked: Vec<Peer>,
+    listen_bound: Vec<Peer>,
+    key_from_file: Cell<bool>,
     verbose: bool,
     status_file: Option<std::path::PathBuf>,
     quiet: bool,
@@ -463,6 +488,10 @@ struct Shared {
 const MAX_DELAYED_ANSWERS: usize = 1024;
 
 impl Shared {
+    fn limits(&self) -> Limits {
+        self.limits.get()
+    }
+
     fn now(&self) -> u64 {
         self.start.elapsed().as_secs()
     }
@@ -491,12 +520,13 @@ impl Shared {
     /// the caps allow one.
     fn admit(self: &Rc<Shared>, source: Option<IpAddr>) -> Option<Slot> {
         let occ = &self.occupancy;
-        let max = self.limits.max_connections;
+        let limits = self.limits();
+        let max = limits.max_connections;
         match source {
             Some(ip) => {
                 let mut per = occ.per_source.borrow_mut();
                 let n = per.entry(ip).or_insert(0);
-                if occ.accepted.get() >= max || *n >= self.limits.max_connections_per_source {
+                if occ.accepted.get() >= max || *n >= limits.max_connections_per_source {
                     if *n == 0 {
                         per.remove(&ip);
                     }
@@ -597,7 +627,7 @@ impl Shared {
 
 fn handle_datagram(sh: &Rc<Shared>, bytes: &[u8], from: Peer) {
     sh.bump(inbound(from.transport));
-    match crate::framing::datagram(bytes, sh.max_size) {
+    match crate::framing::datagram(bytes, sh.max_size.get()) {
         Ok(d) => handle_message(sh, d.message, from),
         Err(e) => handle_unparsable(sh, bytes, from, &e.to_string()),
     }
@@ -776,7 +806,7 @@ fn send_on_stream(sh: &Rc<Shared>, t: Transmit) {
         return;
     }
     let len = t.bytes.len();
-    if !conn.enqueue(t.bytes, sh.limits.write_queue_bytes) {
+    if !conn.enqueue(t.bytes, sh.limits().write_queue_bytes) {
         sh.queue_budget.give(len);
         sh.bump(Counter::send_failures);
         sh.bump(Counter::write_queue_overflows);
@@ -797,7 +827,7 @@ fn open(sh: &Rc<Shared>, to: Peer, identity: Option<ServerIdentity>) -> Option<R
 }
 
 async fn connect(sh: Rc<Shared>, to: Peer, conn: Rc<Conn>, slot: Slot) {
-    let deadline = sh.limits.handshake_timeout;
+    let deadline = sh.limits().handshake_timeout;
     let attempt = async {
         let tcp = TcpStream::connect(to.addr).await?;
         tcp.set_nodelay(true)?;
@@ -901,7 +931,7 @@ async fn accept_loop(sh: Rc<Shared>, transport: Transport, listener: TcpListener
 async fn serve_accepted(sh: Rc<Shared>, tcp: TcpStream, peer: Peer, slot: Slot) {
     let _ = tcp.set_nodelay(true);
     let stream = if peer.transport == Transport::Tls {
-        let deadline = sh.limits.handshake_timeout;
+        let deadline = sh.limits().handshake_timeout;
         let handshake = async {
             let tls = sh.tls()?;
             let acceptor = tls
@@ -979,7 +1009,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
     peer: Peer,
     conn: &Conn,
 ) -> String {
-    let mut framer = StreamFramer::with_max_size(OnGarbage::Stop, sh.max_size);
+    let mut framer = StreamFramer::with_max_size(OnGarbage::Stop, sh.max_size.get());
     let mut buf = vec![0u8; READ_CHUNK];
     let mut held = Held {
         budget: &sh.input_budget,
@@ -1025,7 +1055,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     peer: Peer,
     conn: &Conn,
 ) -> String {
-    let limit = sh.limits.write_timeout;
+    let limit = sh.limits().write_timeout;
     loop {
         let next = conn.queue.borrow_mut().pop_front();
         let Some(bytes) = next else {
@@ -1061,8 +1091,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
 }
 
 async fn idle(sh: &Shared, conn: &Conn) -> String {
-    let limit = sh.limits.idle_timeout;
     loop {
+        let limit = sh.limits().idle_timeout;
         let deadline = conn.last_active.get() + limit;
         if deadline <= Instant::now() {
             return format!("idle for {} s", limit.as_secs());
@@ -1119,12 +1149,15 @@ async fn udp_loop(sh: Rc<Shared>, local: SocketAddr, sock: Rc<UdpSocket>) {
 /// timeout. SIGUSR1 writes the counters; SIGHUP calls `reload` and applies what it gives.
 pub fn serve_until_signal(
     bound: Bound,
-    relay: Relay,
+    mut relay: Relay,
     opts: NetOptions,
     reload: Option<Reloader>,
 ) -> io::Result<()> {
+    let listen_asked = relay.config().listen.clone();
+    relay.bound_to(bound.local);
     let runtime = bound.runtime;
     let listeners = Listeners {
+        listen_asked,
         udp: bound.udp,
         streams: bound.streams,
         signals: bound.signals,
@@ -1134,6 +1167,7 @@ pub fn serve_until_signal(
 }
 
 struct Listeners {
+    listen_asked: Vec<Peer>,
     udp: Vec<UdpSocket>,
     streams: Vec<(Transport, TcpListener)>,
     signals: Signals,
@@ -1150,7 +1184,10 @@ async fn run(
         udp.push((s.local_addr()?, Rc::new(s)));
     }
     let route_targets = RefCell::new(route_targets(relay.config()));
+    let listen_bound = relay.config().listen.clone();
     let sh = Rc::new(Shared {
+        listen_asked: bound.listen_asked,
+        listen_bound,
         requests: RefCell::new(RateLimiter::new(
             opts.limits.request_rate,
             RATE_TABLE_SOURCES,
@@ -1168,8 +1205,9 @@ async fn run(
         occupancy: Occupancy::default(),
         counters: Counters::default(),
         tls: RefCell::new(opts.tls.map(Rc::new)),
-        limits: opts.limits,
-        max_size: opts.max_size,
+        limits: Cell::new(opts.limits),
+        max_size: Cell::new(opts.max_size),
+        key_from_file: Cell::new(opts.key_from_file),
         verbose: opts.verbose,
         status_file: opts.status_file,
         quiet: opts.quiet,
@@ -1233,7 +1271,7 @@ async fn run(
 
 /// After the listeners stop: waits until every write queue is empty, or the drain timeout.
 fn drain_queues(sh: &Rc<Shared>) -> impl Future<Output = ()> + '_ {
-    let deadline = Instant::now() + sh.limits.drain_timeout;
+    let deadline = Instant::now() + sh.limits().drain_timeout;
     async move {
         while Instant::now() < deadline {
             let busy = sh
@@ -1264,15 +1302,91 @@ fn apply_reload(sh: &Shared, reload: Option<&mut Reloader>) {
     let Some(reload) = reload else {
         return eprintln!("sipsec-relay: SIGHUP: nothing else to reload");
     };
-    match reload() {
-        Ok((config, tls)) => match sh.relay.borrow_mut().reconfigure(config.clone()) {
-            Ok(()) => {
-                *sh.route_targets.borrow_mut() = route_targets(&config);
-                *sh.tls.borrow_mut() = tls.map(Rc::new);
-                eprintln!("sipsec-relay: reloaded");
+    let (mut config, opts, key) = match reload() {
+        Ok(r) => r,
+        Err(e) => {
+            return eprintln!("sipsec-relay: reload failed, the old configuration stays: {e:#}")
+        }
+    };
+    if config.listen == sh.listen_asked {
+        config.listen = sh.listen_bound.clone();
+    }
+    if let Err(e) = sh.relay.borrow_mut().reconfigure(config.clone()) {
+        return eprintln!("sipsec-relay: reload refused: {e}");
+    }
+    *sh.route_targets.borrow_mut() = route_targets(&config);
+    *sh.tls.borrow_mut() = opts.tls.map(Rc::new);
+    let mut notes = Vec::new();
+    let old = sh.limits();
+    let new = opts.limits;
+    if new != old {
+        sh.limits.set(new);
+        sh.requests.borrow_mut().set_rate(new.request_rate);
+        sh.bad_input.borrow_mut().set_rate(new.bad_input_rate);
+        sh.input_budget.limit.set(new.buffer_budget);
+        sh.queue_budget.limit.set(new.buffer_budget);
+        notes.push("new limits".to_string());
+        let occ = &sh.occupancy;
+        let accepted = occ.accepted.get();
+        if accepted > new.max_connections {
+            notes.push(format!(
+                "{accepted} accepted connections stay open over --max-connections {} until \
+                 they close",
+                new.max_connections
+            ));
+        }
+        let crowded = occ
+            .per_source
+            .borrow()
+            .values()
+            .filter(|&&n| n > new.max_connections_per_source)
+            .count();
+        if crowded > 0 {
+            notes.push(format!(
+                "{crowded} source(s) keep more than --max-connections-per-source {} open until \
+                 their connections close",
+                new.max_connections_per_source
+            ));
+        }
+    }
+    if opts.max_size != sh.max_size.get() {
+        sh.max_size.set(opts.max_size);
+        notes.push(format!("--max-size {}", opts.max_size));
+    }
+    match key {
+        Some(key) => {
+            sh.key_from_file.set(true);
+            if sh.relay.borrow_mut().rekey(key) {
+                notes.push(
+                    "a new key from --key-file (the previous one is still accepted until the \
+                     next)"
+                        .to_string(),
+                );
             }
-            Err(e) => eprintln!("sipsec-relay: reload refused: {e}"),
-        },
-        Err(e) => eprintln!("sipsec-relay: reload failed, the old configuration stays: {e:#}"),
+        }
+        None if sh.key_from_file.get() => {
+            notes.push("no --key-file any more: the key read before stays".to_string())
+        }
+        None => {}
+    }
+    let mut restart = Vec::new();
+    if opts.verbose != sh.verbose {
+        restart.push("-v");
+    }
+    if opts.quiet != sh.quiet {
+        restart.push("-q");
+    }
+    if opts.status_file != sh.status_file {
+        restart.push("--status-file");
+    }
+    if !restart.is_empty() {
+        notes.push(format!(
+            "not applied until a restart: {}",
+            restart.join(", ")
+        ));
+    }
+    match notes.is_empty() {
+        true => eprintln!("sipsec-relay: reloaded"),
+        false => eprintln!("sipsec-relay: reloaded; {}", notes.join("; ")),
     }
 }

@@ -52,6 +52,17 @@ impl RateLimiter {
         }
     }
 
+    /// Takes a new rate (a reload): the sources keep their buckets, which refill at the new
+    /// rate and never above the new burst.
+    pub fn set_rate(&mut self, rate: u32) {
+        self.rate = f64::from(rate);
+        self.burst = 2.0 * f64::from(rate);
+        if rate == 0 {
+            self.buckets.clear();
+            self.order.clear();
+        }
+    }
+
     /// Whether one more message from `source` at `now` (seconds) is within its rate; takes a
     /// token when it is.
     pub fn allow(&mut self, source: IpAddr, now: f64) -> bool {
@@ -142,6 +153,18 @@ mod tests {
         assert!(l.allow(a, 0.0) && l.allow(b, 0.0));
         assert!(!l.allow(b, 0.0), "the /64 shares one bucket");
         assert!(l.allow(c, 0.0));
+    }
+
+    #[test]
+    fn a_new_rate_applies_to_known_sources_without_a_fresh_burst() {
+        let mut l = RateLimiter::new(10, 100);
+        assert_eq!((0..50).filter(|_| l.allow(ip(1), 0.0)).count(), 20);
+        l.set_rate(2);
+        assert!(!l.allow(ip(1), 0.0), "the spent bucket stays spent");
+        assert_eq!((0..50).filter(|_| l.allow(ip(1), 100.0)).count(), 4);
+        l.set_rate(0);
+        assert!((0..50).all(|_| l.allow(ip(1), 100.0)));
+        assert_eq!(l.sources(), 0);
     }
 
     #[test]

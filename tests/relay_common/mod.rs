@@ -30,8 +30,15 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// One transport listens on port 0 (the relay says which port it bound); several share
+    /// a port free for all of them.
     pub fn start(transports: &[&str], extra: &[&str]) -> Relay {
-        Relay::start_at(free_port(), transports, extra)
+        let port = if transports.len() == 1 {
+            0
+        } else {
+            free_port()
+        };
+        Relay::start_at(port, transports, extra)
     }
 
     pub fn start_at(port: u16, transports: &[&str], extra: &[&str]) -> Relay {
@@ -48,7 +55,7 @@ impl Relay {
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
         let child = cmd.spawn().unwrap();
-        let r = Relay {
+        let mut r = Relay {
             child,
             port,
             log,
@@ -56,7 +63,19 @@ impl Relay {
             _dir: dir,
         };
         r.wait_for_log("listening on");
+        if port == 0 {
+            r.port = r.bound_port();
+        }
         r
+    }
+
+    /// The port of the first listener in the start-up line `listening on udp:127.0.0.1:PORT`.
+    pub fn bound_port(&self) -> u16 {
+        let log = self.log_text();
+        let line = log.lines().find(|l| l.contains("listening on")).unwrap();
+        let first = line.split("listening on ").nth(1).unwrap();
+        let first = first.split_whitespace().next().unwrap();
+        first.rsplit(':').next().unwrap().parse().unwrap()
     }
 
     pub fn log_text(&self) -> String {
@@ -133,6 +152,17 @@ pub fn signal(child: &Child, sig: libc::c_int) {
     unsafe {
         libc::kill(child.id() as libc::pid_t, sig);
     }
+}
+
+/// Sends `text` over UDP and returns what `hop` receives within two seconds.
+pub fn forwarded_to(hop: &UdpSocket, relay_port: u16, text: &str) -> Option<Message> {
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.send_to(text.as_bytes(), ("127.0.0.1", relay_port))
+        .unwrap();
+    hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = hop.recv(&mut buf).ok()?;
+    Message::parse(buf[..n].to_vec()).ok()
 }
 
 /// Reads one message with no body (head only); `None` at end of stream or on timeout.

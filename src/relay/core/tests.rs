@@ -513,6 +513,117 @@ fn in_dialog_requests_need_the_mac_of_our_record_route() {
     assert_eq!(d.refusal, Some(Refusal::ForgedRoute));
 }
 
+/// An INVITE that creates the dialog `call_id` with the initiator's tag `tag`.
+fn invite_in(call_id: &str, tag: &str) -> Message {
+    Message::parse(format!(
+        "INVITE sip:carol@other.org SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKi{call_id}{tag}\r\n\
+         From: <sip:alice@other.net>;tag={tag}\r\nTo: <sip:carol@other.org>\r\n\
+         Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n"
+    ))
+    .unwrap()
+}
+
+/// A BYE along `route` with these tags, to an address only the Route can vouch for.
+fn bye_in(route: &str, call_id: &str, from_tag: &str, to_tag: &str) -> Message {
+    Message::parse(format!(
+        "BYE sip:someone@192.0.2.9:5080 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.8:5080;branch=z9hG4bKb{from_tag}\r\n\
+         Route: <{route}>\r\nFrom: <sip:x@other.org>;tag={from_tag}\r\nTo: <sip:y@other.net>;tag={to_tag}\r\n\
+         Call-ID: {call_id}\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+    ))
+    .unwrap()
+}
+
+fn record_route_of(r: &mut Relay, invite: Message) -> String {
+    let (_, fwd) = only(&r.handle(invite, peer(ALICE), 0));
+    fwd.record_routes().unwrap()[0].uri().as_str().to_string()
+}
+
+#[test]
+fn our_record_route_mac_binds_the_call_id_and_the_initiators_tag() {
+    let mut r = relay();
+    let rr = record_route_of(&mut r, invite_in("c1", "a1"));
+    // Both directions of the dialog: the caller's requests carry its tag as From tag, the
+    // callee's (From and To swapped) as To tag.
+    for (from_tag, to_tag) in [("a1", "b7"), ("b7", "a1")] {
+        let d = r.handle(bye_in(&rr, "c1", from_tag, to_tag), peer(ALICE), 0);
+        assert_eq!(d.verdict, Verdict::Forwarded, "{from_tag}->{to_tag}: {d:?}");
+        assert_eq!(d.transmits[0].to, peer("udp:192.0.2.9:5080"));
+    }
+    // The Route of this dialog on another one: same Call-ID but another initiator (in
+    // either direction), or another Call-ID with the same tags.
+    for (call_id, from_tag, to_tag) in [
+        ("c1", "x1", "b7"),
+        ("c1", "b7", "x1"),
+        ("c2", "a1", "b7"),
+        ("c2", "b7", "a1"),
+    ] {
+        let d = r.handle(bye_in(&rr, call_id, from_tag, to_tag), peer(ALICE), 0);
+        assert_eq!(
+            d.verdict,
+            Verdict::Answered(403),
+            "{call_id} {from_tag}->{to_tag}"
+        );
+        assert_eq!(d.refusal, Some(Refusal::ForgedRoute));
+    }
+    // A valid Route from another dialog sharing the Call-ID (one the attacker set up through
+    // the relay with its own tag), transplanted into this dialog: refused.
+    let theirs = record_route_of(&mut r, invite_in("c1", "m1"));
+    assert_ne!(theirs, rr);
+    for (from_tag, to_tag) in [("a1", "b7"), ("b7", "a1")] {
+        let d = r.handle(bye_in(&theirs, "c1", from_tag, to_tag), peer(ALICE), 0);
+        assert_eq!(
+            d.refusal,
+            Some(Refusal::ForgedRoute),
+            "{from_tag}->{to_tag}"
+        );
+    }
+    let d = r.handle(bye_in(&theirs, "c1", "m1", "b7"), peer(ALICE), 0);
+    assert_eq!(
+        d.verdict,
+        Verdict::Forwarded,
+        "their own dialog still works"
+    );
+    // A UA that echoes the Record-Route with the parameters in another order and the MAC in
+    // upper case keeps the dialog.
+    let mac_at = rr.find(";sr=").unwrap();
+    let reordered = format!(
+        "{};sr={};lr",
+        rr[..mac_at].trim_end_matches(";lr"),
+        rr[mac_at + 4..].to_ascii_uppercase()
+    );
+    let d = r.handle(bye_in(&reordered, "c1", "b7", "a1"), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{reordered}: {d:?}");
+}
+
+#[test]
+fn after_a_new_key_the_previous_one_is_still_accepted_until_the_next() {
+    let mut r = relay();
+    let old_rr = record_route_of(&mut r, invite_in("k1", "a1"));
+    let old_180 = answer(&mut r, invite_in("k2", "a2"), 180);
+    assert!(r.rekey(RelayKey::from_secret(b"second key, 16+ bytes")));
+    assert!(
+        !r.rekey(RelayKey::from_secret(b"second key, 16+ bytes")),
+        "same key"
+    );
+    let new_rr = record_route_of(&mut r, invite_in("k1", "a1"));
+    assert_ne!(new_rr, old_rr, "new Record-Routes use the new key");
+    for rr in [&old_rr, &new_rr] {
+        let d = r.handle(bye_in(rr, "k1", "b1", "a1"), peer(ALICE), 0);
+        assert_eq!(d.verdict, Verdict::Forwarded, "{rr}");
+    }
+    let d = r.handle(old_180.clone(), peer("udp:192.0.2.50:5060"), 0);
+    assert_eq!(
+        d.verdict,
+        Verdict::Forwarded,
+        "a response to a request sent before"
+    );
+    assert!(r.rekey(RelayKey::from_secret(b"third key, 16+ bytes")));
+    let d = r.handle(bye_in(&old_rr, "k1", "b1", "a1"), peer(ALICE), 0);
+    assert_eq!(d.refusal, Some(Refusal::ForgedRoute), "two keys back");
+    let d = r.handle(old_180, peer("udp:192.0.2.50:5060"), 0);
+    assert_eq!(d.refusal, Some(Refusal::ForgedResponse));
+}
+
 #[test]
 fn forged_responses_are_dropped_and_counted() {
     let mut r = relay();
