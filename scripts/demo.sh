@@ -111,7 +111,8 @@ sipp_run() { # sipp_run SECONDS NAME ARGS...: SIPp in the foreground, its messag
         -message_file "$work/$name.msg" >/dev/null 2>"$work/$name.err")
 }
 
-say "The call centre's relay: agents authenticate (digest; MD5 offered first, as SIPp 3.6 reads only the first challenge); --outbound signs as the group"
+say "The call centre's relay: agents authenticate with digest; --outbound signs as the group"
+echo "(MD5 offered first: SIPp 3.6 reads only the first challenge and knows only MD5)"
 echo "sipsec-relay --listen udp:127.0.0.1:$cc_port --listen tcp:127.0.0.1:$cc_port --domain callcentre.example \\"
 echo "    --credentials CC/credentials --digest-algorithm md5 --digest-algorithm sha-256 --store CC \\"
 echo "    --outbound 'sipsec-sign --store CC' --audit-log audit.log"
