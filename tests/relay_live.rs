@@ -40,8 +40,7 @@ fn certgen(store: &Path, args: &[&str]) {
         .stderr(Stdio::piped())
         .spawn()
         .and_then(|mut c| {
-            // Only `member add` reads the password: another command may have exited before it
-            // is written (a broken pipe), and its exit status says whether it worked.
+            // Only `member add` reads the password; the others may be gone before it is written.
             let _ = c.stdin.take().unwrap().write_all(PASSWORD.as_bytes());
             c.wait_with_output()
         })
