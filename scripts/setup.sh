@@ -1,15 +1,19 @@
 #!/bin/sh
-# Installs what sipsec needs to build (OpenSSL headers, pkg-config, a C compiler for mimalloc)
-# and, with --peers, the real peers the interop tests drive (openssl CLI, tshark, SIPp, sipvicious,
-# Kamailio with its secsipid module, secsipidx, Python cryptography for an independent JWS check,
-# and two CMS implementations that are not OpenSSL: Bouncy Castle with a JDK to compile
-# tests/interop/CmsCheck.java, and gpgsm with the gpg-agent that holds its keys). Debian/Ubuntu;
-# idempotent.
-# With --peers it also installs what scripts/deb.sh needs (cargo-deb, man).
+# Installs what sipsec needs to build (OpenSSL headers, pkg-config, a C compiler for mimalloc).
+# With --demo, also what scripts/demo.sh drives: SIPp, and socat, which stands for the caller's
+# terminal's TLS stack (Debian's SIPp has no TLS).
+# With --peers, the real peers the interop tests drive (openssl CLI, tshark, SIPp, socat,
+# sipvicious, Kamailio with its secsipid module, secsipidx, Python cryptography for an independent
+# JWS check, and two CMS implementations that are not OpenSSL: Bouncy Castle with a JDK to compile
+# tests/interop/CmsCheck.java, and gpgsm with the gpg-agent that holds its keys), and what
+# scripts/deb.sh needs (cargo-deb, man). Debian/Ubuntu; idempotent.
 set -eu
 want="libssl-dev pkg-config openssl gcc"
+if [ "${1:-}" = "--demo" ]; then
+    want="$want sip-tester socat"
+fi
 if [ "${1:-}" = "--peers" ]; then
-    want="$want tshark sip-tester kamailio man-db secsipidx kamailio-secsipid-modules python3-cryptography sipvicious"
+    want="$want tshark sip-tester socat kamailio man-db secsipidx kamailio-secsipid-modules python3-cryptography sipvicious"
     want="$want default-jdk-headless libbcprov-java libbcpkix-java libbcutil-java gpgsm gpg-agent"
     # Built once into ~/.cargo/bin (a few minutes), then found there.
     if ! cargo deb --version >/dev/null 2>&1; then
