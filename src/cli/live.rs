@@ -53,7 +53,8 @@ pub struct LiveArgs {
     #[arg(long, value_name = "CHAIN")]
     pub outbound: Option<String>,
     /// The filter chain for other messages towards the relay's terminals (requests routed to
-    /// a registered contact, and responses), e.g. 'sipsec-decrypt --store DIR | sipsec-verify
+    /// a registered contact or, in a dialog the relay record-routed, to the Request-URI; and
+    /// responses), e.g. 'sipsec-decrypt --store DIR | sipsec-verify
     /// --store DIR --unwrap'. Marks that arrive from the network are removed before it runs.
     #[arg(long, value_name = "CHAIN")]
     pub inbound: Option<String>,

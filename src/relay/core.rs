@@ -129,8 +129,9 @@ pub struct Decision {
 pub enum Passage {
     /// From an authenticated member: the outbound chain, told who.
     Outbound(Attribution),
-    /// Towards the relay's terminals (requests not sent along a `--route`, and responses not
-    /// from a member): the inbound chain.
+    /// Towards the relay's terminals (requests to a registered contact or, in a dialog the
+    /// relay record-routed, to the Request-URI; responses not from a member): the inbound
+    /// chain.
     Inbound,
 }
 
@@ -532,7 +533,14 @@ impl Relay {
             refusal: None,
             passage: match member {
                 Some(m) => Some(Passage::Outbound(m)),
-                None if hop != Hop::StaticRoute => Some(Passage::Inbound),
+                // Towards a terminal: to a registered contact, or in a dialog straight to
+                // the Request-URI once our own Route is taken off (a request that goes on to
+                // another proxy's Route leaves for the network).
+                None if hop == Hop::Location
+                    || (hop == Hop::RequestUri && own_route == OwnRoute::Verified) =>
+                {
+                    Some(Passage::Inbound)
+                }
                 None => None,
             },
             delay: 0,

@@ -265,6 +265,62 @@ fn invalid_requests_get_400_and_invalid_acks_nothing() {
     );
 }
 
+/// Which chain a forwarded message takes: the inbound one towards a terminal (a registered
+/// contact, or straight to the Request-URI in a dialog we record-routed, and responses), none
+/// towards the network (a --route, or another proxy's Route after ours).
+#[test]
+fn messages_towards_terminals_take_the_inbound_passage_and_others_none() {
+    let mut r = relay();
+    let reg = Message::parse(
+        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5080;branch=z9hG4bKr\r\n\
+         From: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: r\r\n\
+         CSeq: 1 REGISTER\r\nContact: <sip:bob@192.0.2.9:5080>\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    assert_eq!(
+        only(&r.handle(reg, peer("udp:192.0.2.9:5080"), 0))
+            .1
+            .status_code(),
+        Some(200)
+    );
+    let to_bob = request(
+        "INVITE sip:bob@example.com SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKp1",
+        "",
+    );
+    let d = r.handle(to_bob, peer(ALICE), 0);
+    assert_eq!(d.passage, Some(Passage::Inbound), "{d:?}");
+    // Along a --route: towards the network.
+    let d = r.handle(invite(""), peer(ALICE), 0);
+    assert_eq!(d.passage, None);
+    let rr = only(&d).1.record_routes().unwrap()[0]
+        .uri()
+        .as_str()
+        .to_string();
+    let in_dialog = |routes: &str| {
+        Message::parse(format!(
+            "BYE sip:carol@192.0.2.50:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKp2\r\n\
+             {routes}From: <sip:alice@other.net>;tag=a1\r\nTo: <sip:carol@other.org>;tag=c9\r\n\
+             Call-ID: c1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n"
+        ))
+        .unwrap()
+    };
+    // Our Route only: straight to the terminal's contact.
+    let d = r.handle(in_dialog(&format!("Route: <{rr}>\r\n")), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+    assert_eq!(d.passage, Some(Passage::Inbound));
+    // Our Route, then another proxy's: towards the network.
+    let two = format!("Route: <{rr}>\r\nRoute: <sip:192.0.2.60;lr>\r\n");
+    let d = r.handle(in_dialog(&two), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+    assert_eq!(d.passage, None);
+    // A response: towards whoever sent the request.
+    let ok = answer(&mut r, invite(""), 200);
+    let d = r.handle(ok, peer("udp:192.0.2.50:5060"), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+    assert_eq!(d.passage, Some(Passage::Inbound));
+}
+
 #[test]
 fn location_routes_registered_aors_and_refuses_unknown_ones() {
     let mut r = relay();
