@@ -77,8 +77,8 @@ impl Check {
     }
 }
 
-/// The checks, each reported on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The checks, each reported on its own; declared in the order they are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CheckName {
     Integrity,
     Coverage,
@@ -260,9 +260,11 @@ impl Report {
         self.get(name).map_or(Status::NotApplicable, |c| c.status)
     }
 
+    /// Sets a check in its place in the report order, whenever it is decided.
     pub fn set(&mut self, name: CheckName, check: Check) {
-        match self.checks.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = check,
+        match self.checks.iter().position(|(n, _)| *n >= name) {
+            Some(i) if self.checks[i].0 == name => self.checks[i].1 = check,
+            Some(i) => self.checks.insert(i, (name, check)),
             None => self.checks.push((name, check)),
         }
     }
@@ -351,6 +353,30 @@ mod tests {
             r.set(n, Check::pass());
         }
         r
+    }
+
+    #[test]
+    fn checks_keep_the_report_order_whenever_they_are_set() {
+        let mut r = Report::default();
+        for n in [
+            CheckName::Replay,
+            CheckName::Integrity,
+            CheckName::InnerOuter,
+        ] {
+            r.set(n, Check::pass());
+        }
+        r.set(CheckName::Trust, Check::fail("no chain"));
+        r.set(CheckName::Replay, Check::fail("replay"));
+        let order: Vec<CheckName> = r.checks.iter().map(|(n, _)| *n).collect();
+        let expected = [
+            CheckName::Integrity,
+            CheckName::Trust,
+            CheckName::Replay,
+            CheckName::InnerOuter,
+        ];
+        assert_eq!(order, expected);
+        assert!(CheckName::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(r.status(CheckName::Replay), Status::Fail);
     }
 
     #[test]
