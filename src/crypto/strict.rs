@@ -9,7 +9,7 @@
 //! nothing after the outermost element. The fast paths take nothing else.
 
 use super::der::{self, Tlv};
-use openssl::hash::{hash, MessageDigest};
+use std::borrow::Cow;
 
 /// Deeper nesting than any CMS or certificate has.
 const MAX_DEPTH: usize = 32;
@@ -120,6 +120,31 @@ fn check_set_order(content: &[u8]) -> Result<(), DerError> {
     Ok(())
 }
 
+/// Octets [`check_der`] accepted: one DER element with nothing after it.
+#[derive(Debug, Clone)]
+pub struct Der<'a>(Cow<'a, [u8]>);
+
+impl<'a> Der<'a> {
+    /// `der` when it is DER.
+    pub fn strict(der: &'a [u8]) -> Result<Der<'a>, DerError> {
+        check_der(der)?;
+        Ok(Der(Cow::Borrowed(der)))
+    }
+
+    /// Owned octets when they are DER.
+    pub fn strict_owned(der: Vec<u8>) -> Result<Der<'static>, DerError> {
+        check_der(&der)?;
+        Ok(Der(Cow::Owned(der)))
+    }
+}
+
+impl std::ops::Deref for Der<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Accepts `der` only if it is one DER element with nothing after it.
 pub fn check_der(der: &[u8]) -> Result<(), DerError> {
     let (_, after) = element(der)?;
@@ -177,10 +202,8 @@ pub fn signature_identity(der: &[u8]) -> Option<[u8; 32]> {
         return None;
     }
     signers.sort();
-    let digest = hash(MessageDigest::sha256(), &signers.concat()).ok()?;
-    let mut key = [0u8; 32];
-    key.copy_from_slice(&digest);
-    Some(key)
+    let parts: Vec<&[u8]> = signers.iter().map(Vec::as_slice).collect();
+    super::fetched::sha256(&parts)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use self::verdict::{
 };
 use crate::clock::now_unix;
 use crate::crypto::fastcms::CertCache;
-use crate::crypto::{self, ChainKey, CmsError, TrustContext, TrustVerdict, VerifyContext};
+use crate::crypto::{self, ChainKey, CmsError, Der, TrustContext, TrustVerdict, VerifyContext};
 use crate::filter::mark::{foreign_mark, strip_marks};
 use crate::filter::{
     control, Examined, FailMode, Failure, Filter, InOrderStep, MessageContext, Processed, Verdict,
@@ -24,7 +24,6 @@ use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
-use std::borrow::Cow;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
 
@@ -316,23 +315,18 @@ impl Verify {
     /// AOR, then by issuer and serial among every certificate the store holds.
     fn integrity(
         &self,
-        s: &SignedBody,
+        der: &Der<'_>,
+        detached: Option<&[u8]>,
         who: Option<&Aor>,
     ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
-        // The signature is DER here (see `examine`).
-        if let Some((v, fingerprint)) = self.certs.verify(&s.signature, s.detached) {
+        if let Some((v, fingerprint)) = self.certs.verify_der(der, detached) {
             let c = Check::pass()
                 .with("digest", v.digest.micalg())
                 .with("signer_certificate", "embedded");
             return (c, Some((v, ChainKey(fingerprint))));
         }
-        let attempt = |extra: Vec<X509>| {
-            crypto::verify(
-                &s.signature,
-                s.detached,
-                &VerifyContext { extra_certs: extra },
-            )
-        };
+        let attempt =
+            |extra: Vec<X509>| crypto::verify(der, detached, &VerifyContext { extra_certs: extra });
         let mut source = "embedded";
         let mut result = attempt(Vec::new());
         if matches!(result, Err(CmsError::SignerNotFound)) {
@@ -607,7 +601,7 @@ impl Verify {
                 return self.judged(report, m);
             }
         };
-        let mut s = match protection {
+        let s = match protection {
             Protection::Signed(s) => s,
             Protection::Enveloped(_) => {
                 report.encrypted = true;
@@ -620,16 +614,16 @@ impl Verify {
         let who = sender(&m);
         // One signature, one encoding: BER (from streaming producers such as gpgsm) is judged
         // in OpenSSL's DER re-encoding, by both paths and by the replay cache.
-        match crypto::der_encoding(&s.signature) {
-            Ok(None) => {}
-            Ok(Some(der)) => s.signature = Cow::Owned(der),
+        let der = match crypto::der_encoding(&s.signature) {
+            Ok(der) => der,
             Err(e) => {
                 let why = format!("the signature is not DER, and OpenSSL does not read it: {e}");
                 report.set(CheckName::Integrity, Check::fail(why));
                 return self.judged(report, m);
             }
-        }
-        let (integrity, verified) = self.integrity(&s, who.as_ref().ok().map(|(a, _)| a));
+        };
+        let who_aor = who.as_ref().ok().map(|(a, _)| a);
+        let (integrity, verified) = self.integrity(&der, s.detached, who_aor);
         report.set(CheckName::Integrity, integrity);
         let Some((v, chain_key)) = verified else {
             return self.judged(report, m);
@@ -658,7 +652,7 @@ impl Verify {
         };
         let date = covered.date;
         report.set(CheckName::Freshness, self.freshness(date, now, captured));
-        let replay = match self.replay_claim(&s.signature, date, now, trusted) {
+        let replay = match self.replay_claim(&der, date, now, trusted) {
             Ok(claim) => Some(claim),
             Err(check) => {
                 report.set(CheckName::Replay, check);
@@ -682,7 +676,7 @@ impl Verify {
                 Some(Learning {
                     aor,
                     // The ciphers it decrypts, for sipsec-encrypt's choice.
-                    ciphers: crypto::capabilities::of_signature(&s.signature),
+                    ciphers: crypto::capabilities::of_signature(&der),
                     signer: v.signer,
                 })
             }
@@ -1067,21 +1061,23 @@ impl Verify {
         if out.append_field(VERDICT_HEADER, header.as_bytes()).is_ok() {
             own.push([VERDICT_HEADER, ": ", &header].concat());
         }
+        let unmet = self.unmet(&report, level).or(stir_unmet);
+        let mut warnings = stir_verdict.warnings;
+        for r in &report.marks_removed {
+            warnings.push(format!("removed an incoming mark: {r}"));
+        }
         let mut verdict = Verdict {
-            fields: report.fields(),
-            warnings: stir_verdict.warnings,
+            fields: report.into_fields(),
+            warnings,
         };
         verdict.fields.append(&mut stir_verdict.fields);
-        for r in &report.marks_removed {
-            verdict.warn(format!("removed an incoming mark: {r}"));
-        }
         if let Some(line) = foreign_mark(&out, &own) {
             return Err(Failure::with_verdict(
                 format!("a mark that is not the verifier's own would be forwarded: {line:?}"),
                 verdict,
             ));
         }
-        if let Some(why) = self.unmet(&report, level).or(stir_unmet) {
+        if let Some(why) = unmet {
             return Err(Failure::with_verdict(why, verdict));
         }
         Ok(Processed::changed(out, verdict))
