@@ -4,13 +4,16 @@
 # peers the interop tests drive (openssl CLI, tshark, SIPp, Kamailio with its secsipid module,
 # secsipidx, Python cryptography for an independent JWS check, and two CMS implementations that
 # are not OpenSSL: Bouncy Castle with a JDK to compile tests/interop/CmsCheck.java, and gpgsm
-# with the gpg-agent that holds its keys). Debian/Ubuntu; idempotent.
+# with the gpg-agent that holds its keys), and sipgrep for the capture benchmark.
+# Debian/Ubuntu; idempotent.
 # With --peers it also installs what scripts/deb.sh needs (cargo-deb, man).
 set -eu
 want="libssl-dev pkg-config openssl gcc"
 if [ "${1:-}" = "--peers" ]; then
     want="$want tshark sip-tester kamailio man-db secsipidx kamailio-secsipid-modules python3-cryptography"
     want="$want default-jdk-headless libbcprov-java libbcpkix-java libbcutil-java gpgsm gpg-agent"
+    # The reference of scripts/bench/capture.sh.
+    want="$want sipgrep"
     # Built once into ~/.cargo/bin (a few minutes), then found there.
     if ! cargo deb --version >/dev/null 2>&1; then
         echo "sipsec setup: installing cargo-deb" >&2
