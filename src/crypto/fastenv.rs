@@ -111,10 +111,11 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
         if kea.len() > 2 {
             return None;
         }
-        let default_params = match kea.get(1) {
-            None => true,
-            Some(p) => p.tag == 0x30 && p.content.is_empty(),
-        };
+        // RSAES-OAEP-params are present, empty for the defaults (RFC 4055 §4.1); OpenSSL
+        // refuses the key transport when they are absent.
+        let default_params = kea
+            .get(1)
+            .is_some_and(|p| p.tag == 0x30 && p.content.is_empty());
         if expect(kea.first(), 0x06)?.content != OID_RSAES_OAEP || !default_params {
             return None;
         }
@@ -202,7 +203,7 @@ mod tests {
             }
             seen += 1;
         }
-        assert_eq!(seen, 4);
+        assert_eq!(seen, 5);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! Three stages: a reader (framing, control header check, sequence numbers: sequential, so a
 //! replayed sequence number is caught), workers (the tool's transformation), and the writing,
 //! which restores input order and takes, in that order, the steps a tool left for it (the part
-//! of a decision that depends on the messages before: sipsec-verify's replays). In-flight items are bounded, so memory stays
-//! bounded by the number of jobs and the message size cap, whatever the input size.
+//! of a decision that depends on the messages before: sipsec-verify's replays). In-flight items
+//! are bounded, so memory stays bounded by the number of jobs and the message size cap,
+//! whatever the input size.
 
 use super::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
 use super::mark;
