@@ -276,9 +276,15 @@ impl CertCache {
             .iter()
             .map(|c| self.get(c.whole))
             .collect::<Option<_>>()?;
-        let signer = known
-            .iter()
-            .find(|k| k.issuer == issuer && k.serial == serial)?;
+        // OpenSSL takes the first certificate whose issuer equals the signer's by its canonical
+        // name comparison, which equates names this path tells apart (an empty RDN, string
+        // types, case): with two certificates for the serial, which one is the signer is its
+        // to say. With one, the issuer octets must be the signer identifier's.
+        let mut for_serial = known.iter().filter(|k| k.serial == serial);
+        let signer = for_serial.next()?;
+        if for_serial.next().is_some() || signer.issuer != issuer {
+            return None;
+        }
         let algorithm_fits = sig_oid.starts_with(OID_RSA) || sig_oid.starts_with(OID_X962);
         if !algorithm_fits || sig_oid == [OID_RSA, &[0x0a]].concat() {
             return None; // RSASSA-PSS and others: the full path
@@ -384,7 +390,7 @@ mod tests {
             }
             seen += 1;
         }
-        assert_eq!(seen, 10);
+        assert_eq!(seen, 11);
     }
 
     #[test]
