@@ -390,7 +390,7 @@ mod tests {
             }
             seen += 1;
         }
-        assert_eq!(seen, 11);
+        assert_eq!(seen, 14);
     }
 
     #[test]
