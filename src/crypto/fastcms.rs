@@ -55,6 +55,21 @@ fn digest_of(oid: &[u8]) -> Option<(&'static MdRef, DigestAlgorithm)> {
     Some((fetched::md(&algorithm)?, algorithm))
 }
 
+/// The signature algorithms this path verifies as OpenSSL's CMS does, for the signer's key:
+/// for RSA, rsaEncryption and the PKCS#1 v1.5 signature OIDs OpenSSL maps back to it (SHA-1,
+/// SHA-224/256/384/512); for EC, id-ecPublicKey and ecdsa-with-SHA1/SHA224/256/384/512.
+/// OpenSSL refuses an RSA signer under an OID it does not map to rsaEncryption.
+fn signature_algorithm_fits(oid: &[u8], key: Id) -> bool {
+    match key {
+        Id::RSA => matches!(oid.strip_prefix(OID_RSA), Some([1 | 5 | 11..=14])),
+        Id::EC => matches!(
+            oid.strip_prefix(OID_X962),
+            Some([0x02, 0x01] | [0x04, 0x01] | [0x04, 0x03, 1..=4])
+        ),
+        _ => false,
+    }
+}
+
 /// A non-negative INTEGER's content octets as DER writes them: a 0x00 in front when the first
 /// octet's high bit is set (the serial in a SignerIdentifier is compared with them exactly).
 fn der_integer_content(magnitude: &[u8]) -> Vec<u8> {
@@ -285,9 +300,8 @@ impl CertCache {
         if for_serial.next().is_some() || signer.issuer != issuer {
             return None;
         }
-        let algorithm_fits = sig_oid.starts_with(OID_RSA) || sig_oid.starts_with(OID_X962);
-        if !algorithm_fits || sig_oid == [OID_RSA, &[0x0a]].concat() {
-            return None; // RSASSA-PSS and others: the full path
+        if !signature_algorithm_fits(sig_oid, signer.key.id()) {
+            return None; // RSASSA-PSS, unknown OIDs, another key type: the full path
         }
         // The signature covers the DER of the attributes as a SET (RFC 5652 §5.4).
         let mut signed = attrs.whole.to_vec();
@@ -390,7 +404,7 @@ mod tests {
             }
             seen += 1;
         }
-        assert_eq!(seen, 14);
+        assert_eq!(seen, 17);
     }
 
     #[test]

@@ -75,6 +75,7 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     // version, [0] originatorInfo (not handled here), recipientInfos, encryptedContentInfo
     let infos = elements(expect(ed.get(1), 0x31)?.content)?;
     let eci = elements(expect(ed.get(2), 0x30)?.content)?;
+    expect(eci.first(), 0x06)?;
     let alg = elements(expect(eci.get(1), 0x30)?.content)?;
     let (cipher, which) = cipher_of(expect(alg.first(), 0x06)?.content)?;
     let iv = expect(alg.get(1), 0x04)?.content;
@@ -203,7 +204,7 @@ mod tests {
             }
             seen += 1;
         }
-        assert_eq!(seen, 5);
+        assert_eq!(seen, 6);
     }
 
     #[test]
