@@ -3,7 +3,7 @@ complete -c sipsec-decrypt -l pcap-out -d 'Also write the output messages as a p
 complete -c sipsec-decrypt -l mtu -d 'With --pcap-out: fragment UDP datagrams and segment TCP streams to this IP MTU' -r
 complete -c sipsec-decrypt -s o -l output -d 'Write messages here instead of stdout' -r -F
 complete -c sipsec-decrypt -l report -d 'Write one JSON record a line per message to FILE (`-` for stderr)' -r -F
-complete -c sipsec-decrypt -s j -l jobs -d 'Worker threads (default: one per CPU, at most 8); output order is kept. sipsec-verify runs on one: its replay check judges each message against the ones before it' -r
+complete -c sipsec-decrypt -s j -l jobs -d 'Worker threads (default: one per CPU, at most 8); output order is kept, and what depends on the messages before (sipsec-verify\'s replay check) is decided in that order' -r
 complete -c sipsec-decrypt -l max-size -d 'Refuse messages larger than this many bytes' -r
 complete -c sipsec-decrypt -l control-key -d 'Per-run secret for the control header between sipsec processes (created, mode 0600, when missing; use a fresh file per run)' -r -F
 complete -c sipsec-decrypt -l control-key-fd -d 'Read the control key from this inherited file descriptor' -r

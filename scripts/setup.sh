@@ -5,8 +5,8 @@
 # With --peers, the real peers the interop tests drive (openssl CLI, tshark, SIPp, socat,
 # sipvicious, Kamailio with its secsipid module, secsipidx, Python cryptography for an independent
 # JWS check, and two CMS implementations that are not OpenSSL: Bouncy Castle with a JDK to compile
-# tests/interop/CmsCheck.java, and gpgsm with the gpg-agent that holds its keys), and what
-# scripts/deb.sh needs (cargo-deb, man). Debian/Ubuntu; idempotent.
+# tests/interop/CmsCheck.java, and gpgsm with the gpg-agent that holds its keys), sipgrep for the
+# capture benchmark, and what scripts/deb.sh needs (cargo-deb, man). Debian/Ubuntu; idempotent.
 set -eu
 want="libssl-dev pkg-config openssl gcc"
 if [ "${1:-}" = "--demo" ]; then
@@ -15,6 +15,8 @@ fi
 if [ "${1:-}" = "--peers" ]; then
     want="$want tshark sip-tester socat kamailio man-db secsipidx kamailio-secsipid-modules python3-cryptography sipvicious"
     want="$want default-jdk-headless libbcprov-java libbcpkix-java libbcutil-java gpgsm gpg-agent"
+    # The reference of scripts/bench/capture.sh.
+    want="$want sipgrep"
     # Built once into ~/.cargo/bin (a few minutes), then found there.
     if ! cargo deb --version >/dev/null 2>&1; then
         echo "sipsec setup: installing cargo-deb" >&2

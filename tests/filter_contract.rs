@@ -4,9 +4,12 @@
 
 use sipsec::filter::control::{self, ControlKey};
 use sipsec::filter::driver::{run, DriverOptions, Input, RunSummary, Sinks};
-use sipsec::filter::{FailMode, Failure, Filter, MessageContext, Processed, Verdict};
+use sipsec::filter::{
+    Examined, FailMode, Failure, Filter, InOrderStep, MessageContext, Processed, Verdict,
+};
 use sipsec::message::Framing;
 use sipsec::Message;
+use std::collections::HashSet;
 use std::io::Cursor;
 use std::path::PathBuf;
 
@@ -130,9 +133,32 @@ fn order_is_kept_with_two_jobs() {
     );
 }
 
-/// Needs its input in order, and records the order it was given.
+/// Leaves a step for input order (as sipsec-verify leaves its replay decision): the spinning
+/// runs on the workers, and each step records the order it was taken in, and says it in its
+/// verdict.
 #[derive(Default)]
-struct OrderedFilter(Mutex<Vec<u64>>);
+struct OrderedFilter {
+    decided: Mutex<Vec<u64>>,
+    examined_on: Mutex<HashSet<std::thread::ThreadId>>,
+}
+
+struct Step<'f> {
+    filter: &'f OrderedFilter,
+    index: u64,
+    outcome: Result<Processed, Failure>,
+}
+
+impl InOrderStep for Step<'_> {
+    fn decide(self: Box<Self>) -> Result<Processed, Failure> {
+        let mut decided = self.filter.decided.lock().unwrap();
+        let position = decided.len();
+        decided.push(self.index);
+        self.outcome.map(|mut p| {
+            p.verdict.set("decided", position);
+            p
+        })
+    }
+}
 
 impl Filter for OrderedFilter {
     fn name(&self) -> &'static str {
@@ -141,37 +167,63 @@ impl Filter for OrderedFilter {
     fn default_fail_mode(&self) -> FailMode {
         FailMode::Open
     }
-    fn needs_input_order(&self) -> bool {
-        true
-    }
     fn process(&self, message: &Message, context: &MessageContext) -> Result<Processed, Failure> {
-        self.0.lock().unwrap().push(context.index);
-        TestFilter.process(message, context)
+        self.examine(message, context).decide()
+    }
+    fn examine(&self, message: &Message, context: &MessageContext) -> Examined<'_> {
+        self.examined_on
+            .lock()
+            .unwrap()
+            .insert(std::thread::current().id());
+        Examined::InOrder(Box::new(Step {
+            filter: self,
+            index: context.index,
+            outcome: TestFilter.process(message, context),
+        }))
     }
 }
 
 #[test]
-fn a_tool_that_needs_input_order_gets_it_whatever_the_jobs() {
+fn in_order_steps_are_taken_in_input_order_whatever_the_jobs() {
     let mut stream = Vec::new();
     for i in 0..1000 {
-        // Slow messages early in each batch: several workers would finish out of order.
+        // Slow messages early in each batch: the workers finish out of order.
         let spin = if i % 300 == 0 { 40 } else { 0 };
         stream.extend(message(i, &format!("X-Spin: {spin}\r\n")));
     }
-    let options = DriverOptions {
-        jobs: 4,
-        ..DriverOptions::default()
-    };
-    let filter = OrderedFilter::default();
-    let inputs = vec![Input::new("s", Cursor::new(stream))];
-    let sinks = Sinks {
-        output: Box::new(std::io::sink()),
-        report: None,
-        diagnostics: None,
-        pcap: None,
-    };
-    run(&filter, &options, inputs, sinks).expect("run completes");
-    assert_eq!(*filter.0.lock().unwrap(), (0..1000).collect::<Vec<u64>>());
+    for jobs in [1, 4] {
+        let options = DriverOptions {
+            jobs,
+            ..DriverOptions::default()
+        };
+        let filter = OrderedFilter::default();
+        let inputs = vec![Input::new("s", Cursor::new(stream.clone()))];
+        let report = Shared::default();
+        let sinks = Sinks {
+            output: Box::new(std::io::sink()),
+            report: Some(Box::new(report.clone())),
+            diagnostics: None,
+            pcap: None,
+        };
+        run(&filter, &options, inputs, sinks).expect("run completes");
+        assert_eq!(
+            *filter.decided.lock().unwrap(),
+            (0..1000).collect::<Vec<u64>>(),
+            "jobs {jobs}"
+        );
+        let report = report.0.lock().unwrap().clone();
+        let decided: Vec<u64> = report
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap())
+            .map(|r| r["verdict"]["decided"].as_u64().unwrap())
+            .collect();
+        assert_eq!(decided, (0..1000).collect::<Vec<u64>>(), "jobs {jobs}");
+        if jobs > 1 {
+            // The examining itself ran on several workers, not one after the other.
+            assert!(filter.examined_on.lock().unwrap().len() > 1);
+        }
+    }
 }
 
 fn corpus_files() -> Vec<PathBuf> {

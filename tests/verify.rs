@@ -994,7 +994,7 @@ fn a_certificate_outside_the_issuing_cas_name_constraints_is_untrusted() {
 }
 
 #[test]
-fn replays_are_judged_in_input_order_on_one_job() {
+fn replays_are_judged_in_input_order_on_every_job_count() {
     let pki = Pki::new();
     let s = pki.signer("sip:alice@example.com");
     // Two different signatures far apart, hundreds of unsigned messages between (several of
@@ -1010,27 +1010,85 @@ fn replays_are_judged_in_input_order_on_one_job() {
         stream.extend_from_slice(&plain);
     }
     stream.extend_from_slice(&signed_sip(&s, "sip:alice@example.com", now()));
-    let o = verify(
-        &pki.store,
-        &["--require", "signed", "--replay-cache", "1"],
-        &stream,
-    );
-    assert_eq!(o.records.len(), 1202);
-    assert_eq!(result(&o.records[0]["verdict"], "replay"), "pass");
-    assert!(
-        o.records[1201]["refusal"]["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("full")),
-        "{}",
-        o.records[1201]
-    );
+    for jobs in ["1", "2", "4"] {
+        let o = verify(
+            &pki.store,
+            &["--require", "signed", "--replay-cache", "1", "--jobs", jobs],
+            &stream,
+        );
+        assert_eq!(o.records.len(), 1202, "--jobs {jobs}");
+        assert_eq!(result(&o.records[0]["verdict"], "replay"), "pass");
+        assert!(
+            o.records[1201]["refusal"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("full")),
+            "--jobs {jobs}: {}",
+            o.records[1201]
+        );
+        assert_eq!(o.code, 1, "--jobs {jobs}");
+    }
+}
 
-    // Several jobs would see the two out of order: refused at set-up with the reason.
-    let jobs = verify(&pki.store, &["--jobs", "2"], &stream);
-    assert_eq!(jobs.code, 3);
-    assert!(jobs.stdout.is_empty());
-    assert!(jobs.stderr.contains("runs on one job"), "{}", jobs.stderr);
-    assert_eq!(verify(&pki.store, &["--jobs", "1"], &plain).code, 0);
+/// Several jobs: a later signature that is quick to check (alone in its input, so alone in a
+/// batch) finishes on its worker long before the batches of signatures before it; the replay
+/// cache must still see it last. Decided on the workers, it would take the cache's last place
+/// and one of the earlier signatures would be refused.
+#[test]
+fn a_quick_later_signature_does_not_overtake_the_earlier_ones() {
+    let pki = Pki::new();
+    let s = pki.signer("sip:alice@example.com");
+    let per_input = 12;
+    let dir = tempfile::tempdir().unwrap();
+    let mut inputs = Vec::new();
+    // Distinct signatures: the signed Date differs from one message to the next.
+    let mut when = now() - 600;
+    for name in ["a", "b", "c", "d"] {
+        let count = if name == "d" { 1 } else { per_input };
+        let mut stream = Vec::new();
+        for _ in 0..count {
+            stream.extend_from_slice(&signed_sip(&s, "sip:alice@example.com", when));
+            when += 1;
+        }
+        // Each input well under one read, so each is one batch.
+        assert!(stream.len() < 60 * 1024);
+        let path = dir.path().join(name);
+        std::fs::write(&path, stream).unwrap();
+        inputs.push(path.to_str().unwrap().to_string());
+    }
+    let capacity = (3 * per_input).to_string();
+    for jobs in ["1", "4"] {
+        let mut args = vec![
+            "--require",
+            "signed",
+            "--replay-cache",
+            &capacity,
+            "--jobs",
+            jobs,
+        ];
+        args.extend(inputs.iter().map(String::as_str));
+        let o = verify(&pki.store, &args, b"");
+        let seen: Vec<String> = o
+            .records
+            .iter()
+            .map(|r| {
+                let replay = &r["verdict"]["replay"];
+                replay["seen"]
+                    .as_str()
+                    .unwrap_or(replay["result"].as_str().unwrap_or("missing"))
+                    .to_string()
+            })
+            .collect();
+        let mut expected = vec!["first".to_string(); 3 * per_input];
+        expected.push("unknown".into());
+        assert_eq!(seen, expected, "--jobs {jobs}");
+        let last = &o.records[3 * per_input];
+        assert!(
+            last["refusal"]["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("full")),
+            "--jobs {jobs}: {last}"
+        );
+    }
 }
 
 /// What a trusted signature advertises (SMIMECapabilities) is kept with the learned

@@ -4,8 +4,8 @@
 # from testdata/captures/sipp-udp.pcap, repeated) and a 20 MiB slice of it for tshark, which
 # decodes SIP far too slowly for the whole file. Nothing here is committed.
 # "sipsec" is `sipsec-verify --pcap big.pcap --json` (every record decoded, every message framed,
-# indexed, checked for a signature and marks, marked, and reported as one JSON line); verify
-# always runs on one job, as its replay check needs input order. "identity" is the
+# indexed, checked for a signature and marks, marked, and reported as one JSON line), with the
+# default jobs (one per CPU; replays are still judged in input order). "identity" is the
 # pass-through filter (examples/sipsec-identity.rs) on one job, for the capture layer alone, and
 # "identity_par" the same with the filters' default of one worker per CPU.
 set -eu

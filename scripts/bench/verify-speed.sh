@@ -5,6 +5,8 @@
 # rate of `openssl speed rsa2048` / `ecdsap256` on the same core. Targets: RSA at least 0.7 of
 # the reference, P-256 at least 0.9. Also the peak RSS (target under 64 MB).
 # Usage: scripts/bench/verify-speed.sh [MESSAGES]   (default 20000)
+# With BASELINE=FILE (another build's sipsec-verify), that binary is measured too, on the same
+# input against the same reference: a before/after in one run.
 default_n=20000
 . "$(dirname "$0")/common.sh"
 "$bin/sipsec-certgen" --store "$store" -q init-intermediate --domain atlanta.example.com >/dev/null
@@ -30,15 +32,17 @@ EOF
     echo "signing $n $label messages for the input..." >&2
     "$bin/examples/sipsec-bench-messages" signed "$store" "$user@atlanta.example.com" "$n" > "$work/in.sip"
     cat "$work/in.sip" > /dev/null
-    set -- $(run taskset -c 0 "$bin/sipsec-verify" --jobs 1 --store "$store" -q --require fresh --unwrap "$work/in.sip")
-    t=$1 rss=$2 rc=$3
     reference=$(speed "$algorithm")
-    python3 - "$label" "$n" "$t" "$rss" "$rc" "$reference" "$target" "$algorithm" <<'PY'
+    for verify in "$bin/sipsec-verify" ${BASELINE:+"$BASELINE"}; do
+        set -- $(run taskset -c 0 "$verify" --jobs 1 --store "$store" -q --require fresh --unwrap "$work/in.sip")
+        t=$1 rss=$2 rc=$3
+        python3 - "$label" "$n" "$t" "$rss" "$rc" "$reference" "$target" "$algorithm" "$verify" <<'PY'
 import sys
-label, n, t, rss, rc, ref, target, alg = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6]), float(sys.argv[7]), sys.argv[8]
+label, n, t, rss, rc, ref, target, alg, verify = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5], float(sys.argv[6]), float(sys.argv[7]), sys.argv[8], sys.argv[9]
 rate = n / t
-print(f"{label}: sipsec-verify {rate:,.0f} msg/s per CPU second ({n} messages, {t:.2f} s, exit {rc}); "
+print(f"{label}: {verify} {rate:,.0f} msg/s per CPU second ({n} messages, {t:.2f} s, exit {rc}); "
       f"openssl speed {alg} verify {ref:,.0f}/s; ratio {rate / ref:.2f} (target {target}: "
       f"{'met' if rate / ref >= target else 'NOT met'}); peak RSS {rss / 1024:.1f} MiB")
 PY
+    done
 done

@@ -136,8 +136,8 @@ pub struct FilterArgs {
     /// Withhold a message the tool cannot handle, and record why.
     #[arg(long)]
     pub fail_closed: bool,
-    /// Worker threads (default: one per CPU, at most 8); output order is kept. sipsec-verify
-    /// runs on one: its replay check judges each message against the ones before it.
+    /// Worker threads (default: one per CPU, at most 8); output order is kept, and what depends
+    /// on the messages before (sipsec-verify's replay check) is decided in that order.
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub jobs: Option<u16>,
     /// Each input is one datagram: no Content-Length needed, trailing bytes reported.
@@ -172,11 +172,6 @@ pub enum SetupError {
     ControlKey(#[from] crate::filter::control::ControlKeyError),
     #[error("--keep-control needs --control-key or --control-key-fd")]
     KeepControlWithoutKey,
-    #[error(
-        "--jobs {0}: this tool judges each message against the ones before it (replays), so it \
-         runs on one job; leave --jobs out"
-    )]
-    JobsNeedInputOrder(u16),
 }
 
 /// One worker per CPU, as many as eight: the per-message work of every tool splits across
@@ -186,13 +181,8 @@ fn default_jobs() -> usize {
 }
 
 impl FilterArgs {
-    /// The driver options for `filter`: its default fail mode where the user chose none; more
-    /// than one job refused for a tool that needs its input in order.
+    /// The driver options for `filter`: its default fail mode where the user chose none.
     pub fn driver_options(&self, filter: &dyn Filter) -> Result<DriverOptions, SetupError> {
-        // The driver runs such a tool on one job anyway: say so rather than ignore the ask.
-        if let Some(n) = self.jobs.filter(|&n| n > 1 && filter.needs_input_order()) {
-            return Err(SetupError::JobsNeedInputOrder(n));
-        }
         let jobs = self.jobs.map_or_else(default_jobs, usize::from);
         let default_fail_mode = filter.default_fail_mode();
         let control_key = match (&self.control_key, self.control_key_fd) {

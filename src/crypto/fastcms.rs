@@ -5,12 +5,14 @@
 //! the caller runs the full [`crate::crypto::verify`], which gives the canonical result and
 //! error: this path can only ever say "intact", never "damaged".
 
-use super::check_der;
 use super::der::{element, elements, expect};
+use super::fetched;
+use super::Der;
 use crate::crypto::{DigestAlgorithm, VerifiedSignature};
-use openssl::hash::{hash, MessageDigest};
-use openssl::pkey::{PKey, Public};
-use openssl::sign::Verifier;
+use openssl::md::MdRef;
+use openssl::pkey::{Id, PKey, Public};
+use openssl::pkey_ctx::PkeyCtx;
+use openssl::rsa::Padding;
 use openssl::x509::X509;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,35 +24,50 @@ const OID_RSA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01];
 /// ansi-X9-62: ecdsa-with-SHA1, ecdsa-with-SHA2 family, and id-ecPublicKey as some signers write.
 const OID_X962: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d];
 
-/// The chain-cache key of a signature: SHA-256 over the length-prefixed DER of the signer and
-/// then of every certificate carried. The signer comes first because the same certificates
-/// carried for another signer are another chain.
-fn fingerprint(signer: &[u8], certs: &[&[u8]]) -> Option<[u8; 32]> {
-    let mut input = Vec::new();
-    for c in std::iter::once(&signer).chain(certs) {
-        input.extend_from_slice(&(c.len() as u64).to_be_bytes());
-        input.extend_from_slice(c);
-    }
-    let d = hash(MessageDigest::sha256(), &input).ok()?;
-    let mut key = [0u8; 32];
-    key.copy_from_slice(&d);
-    Some(key)
+/// The chain-cache key of a signature: SHA-256 over the SHA-256 of the signer's DER and then
+/// of every certificate carried. The signer comes first because the same certificates carried
+/// for another signer are another chain.
+fn fingerprint<'a>(
+    signer: &'a [u8; 32],
+    certs: impl IntoIterator<Item = &'a [u8; 32]>,
+) -> Option<[u8; 32]> {
+    let parts: Vec<&[u8]> = std::iter::once(signer)
+        .chain(certs)
+        .map(|d| &d[..])
+        .collect();
+    fetched::sha256(&parts)
 }
 
 /// Certificates kept at most; past that the cache starts over.
 const CERT_CACHE_MAX: usize = 4096;
 
-fn digest_of(oid: &[u8]) -> Option<(MessageDigest, DigestAlgorithm)> {
-    Some(match oid {
-        [0x2b, 0x0e, 0x03, 0x02, 0x1a] => (MessageDigest::sha1(), DigestAlgorithm::Sha1),
+fn digest_of(oid: &[u8]) -> Option<(&'static MdRef, DigestAlgorithm)> {
+    let algorithm = match oid {
+        [0x2b, 0x0e, 0x03, 0x02, 0x1a] => DigestAlgorithm::Sha1,
         [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, n] => match n {
-            1 => (MessageDigest::sha256(), DigestAlgorithm::Sha256),
-            2 => (MessageDigest::sha384(), DigestAlgorithm::Sha384),
-            3 => (MessageDigest::sha512(), DigestAlgorithm::Sha512),
+            1 => DigestAlgorithm::Sha256,
+            2 => DigestAlgorithm::Sha384,
+            3 => DigestAlgorithm::Sha512,
             _ => return None,
         },
         _ => return None,
-    })
+    };
+    Some((fetched::md(&algorithm)?, algorithm))
+}
+
+/// The signature algorithms this path verifies as OpenSSL's CMS does, for the signer's key:
+/// for RSA, rsaEncryption and the PKCS#1 v1.5 signature OIDs OpenSSL maps back to it (SHA-1,
+/// SHA-224/256/384/512); for EC, id-ecPublicKey and ecdsa-with-SHA1/SHA224/256/384/512.
+/// OpenSSL refuses an RSA signer under an OID it does not map to rsaEncryption.
+fn signature_algorithm_fits(oid: &[u8], key: Id) -> bool {
+    match key {
+        Id::RSA => matches!(oid.strip_prefix(OID_RSA), Some([1 | 5 | 11..=14])),
+        Id::EC => matches!(
+            oid.strip_prefix(OID_X962),
+            Some([0x02, 0x01] | [0x04, 0x01] | [0x04, 0x03, 1..=4])
+        ),
+        _ => false,
+    }
 }
 
 /// A non-negative INTEGER's content octets as DER writes them: a 0x00 in front when the first
@@ -67,6 +84,53 @@ struct KnownCert {
     key: PKey<Public>,
     issuer: Vec<u8>,
     serial: Vec<u8>,
+    /// SHA-256 of the certificate's DER, for the chain-cache key.
+    digest: [u8; 32],
+    /// Contexts that verify with the key over a digest, each set up for one digest algorithm:
+    /// setting one up costs OpenSSL's algorithm fetches, so each is kept for the next message
+    /// (one per thread verifying at the same time).
+    verifiers: Mutex<Vec<(DigestAlgorithm, PkeyCtx<Public>)>>,
+}
+
+/// Verification contexts kept per certificate at most (one per thread is what is used).
+const VERIFIERS_MAX: usize = 16;
+
+impl KnownCert {
+    /// Whether `signature` is the key's signature over `data`, digested with `md` (the same
+    /// check as a one-shot digest-and-verify: PKCS#1 v1.5 with the algorithm's DigestInfo for
+    /// RSA, ECDSA over the digest of that exact length for EC keys).
+    fn verifies(
+        &self,
+        algorithm: &DigestAlgorithm,
+        md: &MdRef,
+        data: &[u8],
+        signature: &[u8],
+    ) -> Option<bool> {
+        let digest = fetched::digest(md, &[data])?;
+        let kept = self.verifiers.lock().ok().and_then(|mut kept| {
+            let at = kept.iter().position(|(a, _)| a == algorithm)?;
+            Some(kept.swap_remove(at).1)
+        });
+        let mut ctx = match kept {
+            Some(ctx) => ctx,
+            None => {
+                let mut ctx = PkeyCtx::new(&self.key).ok()?;
+                ctx.verify_init().ok()?;
+                if self.key.id() == Id::RSA {
+                    ctx.set_rsa_padding(Padding::PKCS1).ok()?;
+                }
+                ctx.set_signature_md(md).ok()?;
+                ctx
+            }
+        };
+        let intact = ctx.verify(digest.as_ref(), signature);
+        if let Ok(mut kept) = self.verifiers.lock() {
+            if kept.len() < VERIFIERS_MAX {
+                kept.push((algorithm.clone(), ctx));
+            }
+        }
+        intact.ok()
+    }
 }
 
 /// The parsed-certificate cache, shared by the verifier's threads.
@@ -85,6 +149,8 @@ impl CertCache {
             key: cert.public_key().ok()?,
             issuer: cert.issuer_name().to_der().ok()?,
             serial: der_integer_content(&cert.serial_number().to_bn().ok()?.to_vec()),
+            digest: fetched::sha256(&[der])?,
+            verifiers: Mutex::new(Vec::new()),
             cert,
         });
         let mut map = self.known.lock().ok()?;
@@ -105,7 +171,15 @@ impl CertCache {
     ) -> Option<(VerifiedSignature, [u8; 32])> {
         // DER only: any other encoding of the same signature (BER from a streaming producer,
         // or a re-encoding) is OpenSSL's to judge.
-        check_der(der).ok()?;
+        self.verify_der(&Der::strict(der).ok()?, detached)
+    }
+
+    /// [`CertCache::verify`] for octets already known to be DER.
+    pub fn verify_der(
+        &self,
+        der: &Der<'_>,
+        detached: Option<&[u8]>,
+    ) -> Option<(VerifiedSignature, [u8; 32])> {
         let (ci, rest) = element(der)?;
         if ci.tag != 0x30 || !rest.is_empty() {
             return None;
@@ -210,34 +284,32 @@ impl CertCache {
                 content_type_ok = expect(Some(v), 0x06)?.content == econtent_type;
             }
         }
-        if !content_type_ok || hash(md, content).ok()?.as_ref() != message_digest? {
+        if !content_type_ok || fetched::digest(md, &[content])?.as_ref() != message_digest? {
             return None;
         }
         let known: Vec<Arc<KnownCert>> = certs
             .iter()
             .map(|c| self.get(c.whole))
             .collect::<Option<_>>()?;
-        let signer = known
-            .iter()
-            .find(|k| k.issuer == issuer && k.serial == serial)?;
-        let algorithm_fits = sig_oid.starts_with(OID_RSA) || sig_oid.starts_with(OID_X962);
-        if !algorithm_fits || sig_oid == [OID_RSA, &[0x0a]].concat() {
-            return None; // RSASSA-PSS and others: the full path
+        // OpenSSL takes the first certificate whose issuer equals the signer's by its canonical
+        // name comparison, which equates names this path tells apart (an empty RDN, string
+        // types, case): with two certificates for the serial, which one is the signer is its
+        // to say. With one, the issuer octets must be the signer identifier's.
+        let mut for_serial = known.iter().filter(|k| k.serial == serial);
+        let signer = for_serial.next()?;
+        if for_serial.next().is_some() || signer.issuer != issuer {
+            return None;
+        }
+        if !signature_algorithm_fits(sig_oid, signer.key.id()) {
+            return None; // RSASSA-PSS, unknown OIDs, another key type: the full path
         }
         // The signature covers the DER of the attributes as a SET (RFC 5652 §5.4).
         let mut signed = attrs.whole.to_vec();
         signed[0] = 0x31;
-        let mut v = Verifier::new(md, &signer.key).ok()?;
-        if !v.verify_oneshot(signature, &signed).ok()? {
+        if !signer.verifies(&digest, md, &signed, signature)? {
             return None;
         }
-        let signer_der = certs
-            .iter()
-            .zip(&known)
-            .find(|(_, k)| Arc::ptr_eq(k, signer))
-            .map(|(c, _)| c.whole)?;
-        let all: Vec<&[u8]> = certs.iter().map(|c| c.whole).collect();
-        let key = fingerprint(signer_der, &all)?;
+        let key = fingerprint(&signer.digest, known.iter().map(|k| &k.digest))?;
         Some((
             VerifiedSignature {
                 signer: signer.cert.clone(),
@@ -332,24 +404,24 @@ mod tests {
             }
             seen += 1;
         }
-        assert_eq!(seen, 10);
+        assert_eq!(seen, 17);
     }
 
     #[test]
     fn the_chain_fingerprint_names_the_signer() {
         // Two signers carrying the very same certificates: a trust verdict cached for one must
         // not serve the other.
-        let (a, b) = (b"certificate A".as_slice(), b"certificate B".as_slice());
-        assert_ne!(fingerprint(a, &[a, b]), fingerprint(b, &[a, b]));
-        assert_ne!(fingerprint(a, &[a, b]), fingerprint(a, &[b, a]));
-        assert_eq!(fingerprint(a, &[a, b]), fingerprint(a, &[a, b]));
+        let (a, b) = (&[0xaa; 32], &[0xbb; 32]);
+        assert_ne!(fingerprint(a, [a, b]), fingerprint(b, [a, b]));
+        assert_ne!(fingerprint(a, [a, b]), fingerprint(a, [b, a]));
+        assert_eq!(fingerprint(a, [a, b]), fingerprint(a, [a, b]));
         // And the key the fast path returns is that fingerprint.
         let (s, _) = signer(KeyKind::Rsa);
         let der = sign(BODY, &s, &CmsSignOptions::default()).unwrap();
         let (v, key) = CertCache::default().verify(&der, Some(BODY)).unwrap();
-        let certs: Vec<Vec<u8>> = v.certificates.iter().map(|c| c.to_der().unwrap()).collect();
-        let refs: Vec<&[u8]> = certs.iter().map(Vec::as_slice).collect();
-        assert_eq!(Some(key), fingerprint(&v.signer.to_der().unwrap(), &refs));
+        let digest = |c: &X509| fetched::sha256(&[&c.to_der().unwrap()]).unwrap();
+        let certs: Vec<[u8; 32]> = v.certificates.iter().map(digest).collect();
+        assert_eq!(Some(key), fingerprint(&digest(&v.signer), &certs));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::crypto::{ContentCipher, RecipientId};
 use openssl::pkey::Private;
 use openssl::rsa::{Padding, Rsa};
 use openssl::symm::{decrypt, Cipher};
+use openssl::x509::X509Name;
 
 const OID_ENVELOPED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x03];
 const OID_RSAES_OAEP: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x07];
@@ -75,6 +76,7 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     // version, [0] originatorInfo (not handled here), recipientInfos, encryptedContentInfo
     let infos = elements(expect(ed.get(1), 0x31)?.content)?;
     let eci = elements(expect(ed.get(2), 0x30)?.content)?;
+    expect(eci.first(), 0x06)?;
     let alg = elements(expect(eci.get(1), 0x30)?.content)?;
     let (cipher, which) = cipher_of(expect(alg.first(), 0x06)?.content)?;
     let iv = expect(alg.get(1), 0x04)?.content;
@@ -92,7 +94,19 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
         if ktri.len() != 4 || rid.len() != 2 || expect(ktri.first(), 0x02)?.content != [0] {
             return None;
         }
+        // OpenSSL decodes every RecipientInfo, not only the one for its key: each must be
+        // one it reads (an AlgorithmIdentifier, an OCTET STRING, an issuer Name it decodes;
+        // names equal to one of ours are valid as they are).
+        let kea = elements(expect(ktri.get(2), 0x30)?.content)?;
+        expect(kea.first(), 0x06)?;
+        expect(ktri.get(3), 0x04)?;
+        if kea.len() > 2 {
+            return None;
+        }
         let issuer = expect(rid.first(), 0x30)?.whole;
+        if !recipients.iter().any(|r| r.issuer == issuer) {
+            X509Name::from_der(issuer).ok()?;
+        }
         let serial = expect(rid.get(1), 0x02)?.content;
         let serial = &serial[serial.iter().position(|&b| b != 0).unwrap_or(serial.len())..];
         named.push(RecipientId::IssuerSerial {
@@ -108,13 +122,11 @@ fn route(der: &[u8], recipients: &[RsaRecipient]) -> Option<Route> {
     }
     if let Some((at, ktri)) = chosen {
         let kea = elements(expect(ktri.get(2), 0x30)?.content)?;
-        if kea.len() > 2 {
-            return None;
-        }
-        let default_params = match kea.get(1) {
-            None => true,
-            Some(p) => p.tag == 0x30 && p.content.is_empty(),
-        };
+        // RSAES-OAEP-params are present, empty for the defaults (RFC 4055 §4.1); OpenSSL
+        // refuses the key transport when they are absent.
+        let default_params = kea
+            .get(1)
+            .is_some_and(|p| p.tag == 0x30 && p.content.is_empty());
         if expect(kea.first(), 0x06)?.content != OID_RSAES_OAEP || !default_params {
             return None;
         }
@@ -202,7 +214,7 @@ mod tests {
             }
             seen += 1;
         }
-        assert_eq!(seen, 4);
+        assert_eq!(seen, 17);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub(crate) mod der;
 mod envelope;
 pub mod fastcms;
 pub mod fastenv;
+mod fetched;
 mod ffi;
 mod sign;
 mod strict;
@@ -24,7 +25,7 @@ mod trust;
 
 pub use envelope::{content_type, decrypt, encrypt, recipients, CmsEncryptOptions, Decrypted};
 pub use sign::{sign, verify, CmsSignOptions, Signer, VerifiedSignature, VerifyContext};
-pub use strict::{check_der, signature_identity, DerError};
+pub use strict::{check_der, signature_identity, Der, DerError};
 pub use trust::{
     chain_key, check_trust, is_ca_certificate, ChainKey, TrustContext, TrustPurpose, TrustVerdict,
 };
@@ -116,21 +117,21 @@ pub(crate) fn parse_der(der: &[u8]) -> Result<openssl::cms::CmsContentInfo, CmsE
     }
 }
 
-/// The DER of a CMS ContentInfo: `None` when `der` is DER already, else OpenSSL's re-encoding of
+/// The DER of a CMS ContentInfo: `der` itself when it is DER, else OpenSSL's re-encoding of
 /// what it reads (BER from streaming producers such as gpgsm and Bouncy Castle), which must then
 /// be DER. Refused when OpenSSL does not read it or octets follow it (the error names why it
 /// was not DER). One signature thus has one encoding, whatever carried it.
-pub fn der_encoding(der: &[u8]) -> Result<Option<Vec<u8>>, CmsError> {
-    let Err(not_der) = check_der(der) else {
-        return Ok(None);
+pub fn der_encoding(der: &[u8]) -> Result<Der<'_>, CmsError> {
+    let not_der = match Der::strict(der) {
+        Ok(der) => return Ok(der),
+        Err(e) => e,
     };
     let named = |e: CmsError| CmsError::BadDer(format!("{not_der}; {e}"));
     let cms = parse_der(der).map_err(named)?;
     let again = cms
         .to_der()
         .map_err(CmsError::openssl("re-encoding the CMS"))?;
-    check_der(&again).map_err(|e| CmsError::BadDer(format!("{not_der}; re-encoded: {e}")))?;
-    Ok(Some(again))
+    Der::strict_owned(again).map_err(|e| CmsError::BadDer(format!("{not_der}; re-encoded: {e}")))
 }
 
 /// Seconds since 1970 of an ASN.1 time.

@@ -9,7 +9,7 @@
 //! nothing after the outermost element. The fast paths take nothing else.
 
 use super::der::{self, Tlv};
-use openssl::hash::{hash, MessageDigest};
+use std::borrow::Cow;
 
 /// Deeper nesting than any CMS or certificate has.
 const MAX_DEPTH: usize = 32;
@@ -33,6 +33,8 @@ pub enum DerError {
     ConstructedString,
     #[error("a BOOLEAN other than 00 or FF")]
     Boolean,
+    #[error("an OBJECT IDENTIFIER that is not a whole sequence of minimal subidentifiers")]
+    ObjectIdentifier,
     #[error("a SET OF whose elements are not in ascending order")]
     UnsortedSet,
     #[error("a high tag number, which CMS does not use")]
@@ -75,6 +77,21 @@ fn check_integer(content: &[u8]) -> Result<(), DerError> {
     }
 }
 
+/// X.690 §8.19: subidentifiers in base 128, the last octet of each with bit 8 clear, none
+/// starting with 0x80 (not the fewest octets). OpenSSL's decoder refuses the others.
+fn check_object_identifier(content: &[u8]) -> Result<(), DerError> {
+    let whole = content.last().is_some_and(|b| b & 0x80 == 0);
+    let minimal = content
+        .iter()
+        .enumerate()
+        .all(|(at, &b)| b != 0x80 || (at > 0 && content[at - 1] & 0x80 != 0));
+    if whole && minimal {
+        Ok(())
+    } else {
+        Err(DerError::ObjectIdentifier)
+    }
+}
+
 fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
     if depth > MAX_DEPTH {
         return Err(DerError::TooDeep);
@@ -84,6 +101,7 @@ fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
         match tlv.tag {
             0x01 if !matches!(tlv.content, [0x00 | 0xff]) => return Err(DerError::Boolean),
             0x02 => check_integer(tlv.content)?,
+            0x06 => check_object_identifier(tlv.content)?,
             // BIT, OCTET, UTF8, Printable, IA5 and the other string types, constructed.
             0x23 | 0x24 | 0x2c | 0x32..=0x3e => return Err(DerError::ConstructedString),
             0x31 => {
@@ -118,6 +136,31 @@ fn check_set_order(content: &[u8]) -> Result<(), DerError> {
         }
     }
     Ok(())
+}
+
+/// Octets [`check_der`] accepted: one DER element with nothing after it.
+#[derive(Debug, Clone)]
+pub struct Der<'a>(Cow<'a, [u8]>);
+
+impl<'a> Der<'a> {
+    /// `der` when it is DER.
+    pub fn strict(der: &'a [u8]) -> Result<Der<'a>, DerError> {
+        check_der(der)?;
+        Ok(Der(Cow::Borrowed(der)))
+    }
+
+    /// Owned octets when they are DER.
+    pub fn strict_owned(der: Vec<u8>) -> Result<Der<'static>, DerError> {
+        check_der(&der)?;
+        Ok(Der(Cow::Owned(der)))
+    }
+}
+
+impl std::ops::Deref for Der<'_> {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
 }
 
 /// Accepts `der` only if it is one DER element with nothing after it.
@@ -177,10 +220,8 @@ pub fn signature_identity(der: &[u8]) -> Option<[u8; 32]> {
         return None;
     }
     signers.sort();
-    let digest = hash(MessageDigest::sha256(), &signers.concat()).ok()?;
-    let mut key = [0u8; 32];
-    key.copy_from_slice(&digest);
-    Some(key)
+    let parts: Vec<&[u8]> = signers.iter().map(Vec::as_slice).collect();
+    super::fetched::sha256(&parts)
 }
 
 #[cfg(test)]
@@ -211,8 +252,11 @@ mod tests {
 
     #[test]
     fn every_non_der_encoding_is_named() {
-        let cases: [(&[u8], DerError); 12] = [
+        let cases: [(&[u8], DerError); 15] = [
             (&[0x30, 0x03, 0x01, 0x01, 0x01], DerError::Boolean),
+            (&[0x06, 0x02, 0x2a, 0xff], DerError::ObjectIdentifier),
+            (&[0x06, 0x02, 0x80, 0x01], DerError::ObjectIdentifier),
+            (&[0x06, 0x00], DerError::ObjectIdentifier),
             (
                 &[0x31, 0x06, 0x02, 0x01, 0x02, 0x02, 0x01, 0x01],
                 DerError::UnsortedSet,
@@ -240,6 +284,8 @@ mod tests {
             // A shorter element sorts as if padded with zeros: 04 00 before 04 01 00.
             &[0x31, 0x05, 0x04, 0x00, 0x04, 0x01, 0x00],
             &[0x30, 0x03, 0x01, 0x01, 0xff],
+            // 1.2.840.10045.4.3.2 (ecdsa-with-SHA256): 840 and 10045 in two octets each.
+            &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02],
         ] {
             assert_eq!(check_der(ok), Ok(()), "{ok:02x?}");
         }

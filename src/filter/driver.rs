@@ -2,14 +2,16 @@
 //! and records in input order, with `--jobs N` workers.
 //!
 //! Three stages: a reader (framing, control header check, sequence numbers: sequential, so a
-//! replayed sequence number is caught), workers (the tool's transformation), and the writer (the
-//! calling thread), which restores input order. In-flight items are bounded, so memory stays
-//! bounded by the number of jobs and the message size cap, whatever the input size.
+//! replayed sequence number is caught), workers (the tool's transformation), and the writing,
+//! which restores input order and takes, in that order, the steps a tool left for it (the part
+//! of a decision that depends on the messages before: sipsec-verify's replays). In-flight items
+//! are bounded, so memory stays bounded by the number of jobs and the message size cap,
+//! whatever the input size.
 
 use super::control::{self, ControlCheck, ControlData, ControlKey, ControlKind};
 use super::mark;
 use super::report::{Disposition, Record, Refusal};
-use super::{FailMode, Failure, Filter, MessageContext, Origin};
+use super::{Examined, FailMode, Failure, Filter, InOrderStep, MessageContext, Origin, Processed};
 use crate::capture::{sniff_format, CaptureSummary, IpProtocol, Limits, PcapOut, Timestamp};
 use crate::error::ParseError;
 use crate::framing::{datagram, FrameEvent, OnGarbage, StreamFramer};
@@ -200,16 +202,47 @@ struct Done {
 }
 
 /// A finished item with its report line, rendered where it was finished: with `--jobs`, on a
-/// worker rather than on the one writer thread.
+/// worker rather than on the one writing thread.
 struct Rendered {
     done: Done,
     line: Option<String>,
 }
 
-fn finish_and_render(work: &Work<'_>, prepared: Prepared) -> Rendered {
-    let done = finish(work, prepared);
-    let line = work.describe.then(|| done.record.to_json_line());
-    Rendered { done, line }
+impl Rendered {
+    fn new(work: &Work<'_>, done: Done) -> Rendered {
+        let line = work.describe.then(|| done.record.to_json_line());
+        Rendered { done, line }
+    }
+}
+
+/// An item as a worker hands it to the writing: rendered, or waiting for the tool's in-order
+/// step (finished and rendered by the writing, in input order, only for such messages).
+/// Boxed while waiting: most items do not, and they stay small.
+enum Worked<'f> {
+    Rendered(Rendered),
+    Waiting(Box<Examining>, Box<dyn InOrderStep + 'f>),
+}
+
+impl<'f> Worked<'f> {
+    fn new(work: &Work<'f>, prepared: Prepared) -> Worked<'f> {
+        match examine(work, prepared) {
+            Ok((examining, Examined::Decided(outcome))) => {
+                Worked::Rendered(Rendered::new(work, conclude(work, examining, outcome)))
+            }
+            Ok((examining, Examined::InOrder(step))) => Worked::Waiting(Box::new(examining), step),
+            Err(done) => Worked::Rendered(Rendered::new(work, done)),
+        }
+    }
+
+    /// Takes the waiting step: called in input order.
+    fn in_order(self, work: &Work<'_>) -> Rendered {
+        match self {
+            Worked::Rendered(rendered) => rendered,
+            Worked::Waiting(examining, step) => {
+                Rendered::new(work, conclude(work, *examining, step.decide()))
+            }
+        }
+    }
 }
 
 /// Runs `filter` over `inputs` to completion. Per-message problems never end the run; only a
@@ -220,13 +253,7 @@ pub fn run(
     inputs: Vec<Input>,
     sinks: Sinks<'_>,
 ) -> Result<RunSummary, DriverError> {
-    // A tool that judges each message against the ones before it sees them in input order,
-    // whatever the caller asked for (the CLI refuses to be asked).
-    let jobs = if filter.needs_input_order() {
-        1
-    } else {
-        options.jobs.max(1)
-    };
+    let jobs = options.jobs.max(1);
     let work = Work {
         filter,
         options,
@@ -277,7 +304,7 @@ struct Inline<'w, 'a> {
 impl ItemSink for Inline<'_, '_> {
     fn item(&mut self, prepared: Prepared) {
         if self.writer.failure.is_none() {
-            let rendered = finish_and_render(self.work, prepared);
+            let rendered = Worked::new(self.work, prepared).in_order(self.work);
             self.writer.write(rendered);
         }
     }
@@ -335,6 +362,7 @@ fn run_parallel(
     // never holds more than `in_flight` batches.
     let (permit_tx, permit_rx) = sync_channel::<()>(in_flight);
     let ordered = Mutex::new(Ordered {
+        work,
         writer,
         pending: BTreeMap::new(),
         next: 0,
@@ -372,23 +400,26 @@ fn run_parallel(
     writer.finish()
 }
 
-/// The writing, shared by the workers: whichever finishes the batch next in order writes it
-/// and every batch already waiting behind it. Most memory is then freed by the thread that
-/// allocated it; a separate writer thread freed everything the workers made, and those
-/// cross-thread frees were a third of the cost of `--jobs 2` on a capture.
-struct Ordered<'a> {
+/// The writing, shared by the workers: whichever finishes the batch next in order takes the
+/// tool's in-order steps and writes it, and every batch already waiting behind it. Most memory
+/// is then freed by the thread that allocated it; a separate writer thread freed everything the
+/// workers made, and those cross-thread frees were a third of the cost of `--jobs 2` on a
+/// capture.
+struct Ordered<'w, 'a> {
+    work: &'w Work<'w>,
     writer: Writer<'a>,
-    pending: BTreeMap<u64, Vec<Rendered>>,
+    pending: BTreeMap<u64, Vec<Worked<'w>>>,
     next: u64,
     permits: Receiver<()>,
 }
 
-impl Ordered<'_> {
-    fn deliver(&mut self, seq: u64, batch: Vec<Rendered>) {
+impl<'w> Ordered<'w, '_> {
+    fn deliver(&mut self, seq: u64, batch: Vec<Worked<'w>>) {
         self.pending.insert(seq, batch);
         while let Some(batch) = self.pending.remove(&self.next) {
             self.next += 1;
-            for rendered in batch {
+            for worked in batch {
+                let rendered = worked.in_order(self.work);
                 self.writer.write(rendered);
             }
             // The reader sent this batch's permit before the batch: this never waits.
@@ -400,17 +431,18 @@ impl Ordered<'_> {
     }
 }
 
-fn worker(work: &Work<'_>, jobs: &Mutex<Receiver<Batch<Prepared>>>, ordered: &Mutex<Ordered<'_>>) {
+fn worker<'w>(
+    work: &'w Work<'w>,
+    jobs: &Mutex<Receiver<Batch<Prepared>>>,
+    ordered: &Mutex<Ordered<'w, '_>>,
+) {
     loop {
         let job = match jobs.lock() {
             Ok(rx) => rx.recv(),
             Err(_) => return,
         };
         let Ok((seq, batch)) = job else { return };
-        let finished = batch
-            .into_iter()
-            .map(|p| finish_and_render(work, p))
-            .collect();
+        let finished = batch.into_iter().map(|p| Worked::new(work, p)).collect();
         match ordered.lock() {
             Ok(mut ordered) => ordered.deliver(seq, finished),
             Err(_) => return,
@@ -418,11 +450,20 @@ fn worker(work: &Work<'_>, jobs: &Mutex<Receiver<Batch<Prepared>>>, ordered: &Mu
     }
 }
 
-/// Runs the tool on a prepared message and applies the fail mode.
-fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
-    let (filter, options) = (work.filter, work.options);
+/// A message the tool has examined, its outcome not yet applied.
+struct Examining {
+    message: Message,
+    context: MessageContext,
+    /// Boxed: a record is over 500 bytes, and an item moves through several hands.
+    record: Box<Record>,
+    /// Incoming marks were removed: the message is changed whatever the tool does.
+    marks_removed: bool,
+}
+
+/// Runs the tool's part that may run on any worker; an item with nothing to run is done.
+fn examine<'f>(work: &Work<'f>, prepared: Prepared) -> Result<(Examining, Examined<'f>), Done> {
     let (message, context, warnings, marks_removed) = match prepared {
-        Prepared::Ready(done) => return done,
+        Prepared::Ready(done) => return Err(done),
         Prepared::Process {
             message,
             context,
@@ -430,10 +471,9 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
             marks_removed,
         } => (message, context, warnings, marks_removed),
     };
-    let fail_mode = options.fail_mode;
     // The origin moves into the record once the context is no longer needed.
     let mut record = Box::new(Record::new(
-        filter.name(),
+        work.filter.name(),
         Disposition::Unchanged,
         Origin::default(),
     ));
@@ -443,7 +483,27 @@ fn finish(work: &Work<'_>, prepared: Prepared) -> Done {
         record.describe(&message);
     }
     record.warnings = warnings;
-    let processed = filter.process(&message, &context).and_then(|p| {
+    let examined = work.filter.examine(&message, &context);
+    let examining = Examining {
+        message,
+        context,
+        record,
+        marks_removed,
+    };
+    Ok((examining, examined))
+}
+
+/// Applies the tool's outcome: the marks rule, the fail mode, the control header.
+fn conclude(work: &Work<'_>, examining: Examining, outcome: Result<Processed, Failure>) -> Done {
+    let (filter, options) = (work.filter, work.options);
+    let Examining {
+        message,
+        context,
+        mut record,
+        marks_removed,
+    } = examining;
+    let fail_mode = options.fail_mode;
+    let processed = outcome.and_then(|p| {
         let out = p.message.as_ref().unwrap_or(&message);
         match mark::foreign_mark(out, &context.marks) {
             Some(line) if !filter.judges_marks() => Err(Failure::with_verdict(

@@ -201,6 +201,31 @@ impl Failure {
     }
 }
 
+/// What a worker made of a message: the outcome, or the step left for input order.
+pub enum Examined<'f> {
+    /// The outcome does not depend on any other message.
+    Decided(Result<Processed, Failure>),
+    /// The outcome depends on the messages before this one: the driver takes the step after
+    /// every earlier message's, and before any later one's.
+    InOrder(Box<dyn InOrderStep + 'f>),
+}
+
+/// The order-dependent end of a message's handling (for sipsec-verify: the replay decision and
+/// everything that rests on it). It should be cheap: the driver takes the steps one at a time.
+pub trait InOrderStep: Send {
+    fn decide(self: Box<Self>) -> Result<Processed, Failure>;
+}
+
+impl Examined<'_> {
+    /// The outcome now, for a caller that hands messages over in input order itself.
+    pub fn decide(self) -> Result<Processed, Failure> {
+        match self {
+            Examined::Decided(outcome) => outcome,
+            Examined::InOrder(step) => step.decide(),
+        }
+    }
+}
+
 /// Whether a message the tool could not handle passes on unchanged or is withheld.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -219,13 +244,15 @@ pub trait Filter: Sync {
     fn default_fail_mode(&self) -> FailMode;
 
     /// Handles one message. The control header has already been removed and its content put in
-    /// `context`; the tool never sees it.
+    /// `context`; the tool never sees it. Messages given in input order are judged as the
+    /// driver judges them, whatever [`Filter::examine`] leaves for later.
     fn process(&self, message: &Message, context: &MessageContext) -> Result<Processed, Failure>;
 
-    /// True when a message's verdict depends on the messages before it (sipsec-verify's replay
-    /// cache): workers would see them out of order, so such a tool runs on one job.
-    fn needs_input_order(&self) -> bool {
-        false
+    /// Handles one message on any of the driver's workers, in whatever order they come: the
+    /// part of the decision that depends on the messages before it (sipsec-verify's replay
+    /// cache) is left as a step the driver takes in input order. By default nothing is.
+    fn examine(&self, message: &Message, context: &MessageContext) -> Examined<'_> {
+        Examined::Decided(self.process(message, context))
     }
 
     /// True for the tool that judges incoming marks and makes its own (sipsec-verify). For

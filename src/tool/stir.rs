@@ -235,7 +235,9 @@ impl Filter for StirSign {
 
 /// Two filters on one message, the second on what the first made; the verdicts merged (the
 /// second's fields under `identity_` names where both set one). A failure of either is the
-/// failure of both: the run's fail mode then passes the original or withholds it.
+/// failure of both: the run's fail mode then passes the original or withholds it. Both run on
+/// the worker (their `process`): only tools that leave no step for input order are chained
+/// (sign and STIR sign).
 pub struct Chain<A, B> {
     pub first: A,
     pub then: B,
@@ -248,10 +250,6 @@ impl<A: Filter, B: Filter> Filter for Chain<A, B> {
 
     fn default_fail_mode(&self) -> FailMode {
         self.first.default_fail_mode()
-    }
-
-    fn needs_input_order(&self) -> bool {
-        self.first.needs_input_order() || self.then.needs_input_order()
     }
 
     fn process(&self, message: &Message, context: &MessageContext) -> Result<Processed, Failure> {

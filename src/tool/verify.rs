@@ -11,9 +11,11 @@ use self::verdict::{
 };
 use crate::clock::now_unix;
 use crate::crypto::fastcms::CertCache;
-use crate::crypto::{self, ChainKey, CmsError, TrustContext, TrustVerdict, VerifyContext};
+use crate::crypto::{self, ChainKey, CmsError, Der, TrustContext, TrustVerdict, VerifyContext};
 use crate::filter::mark::{foreign_mark, strip_marks};
-use crate::filter::{control, FailMode, Failure, Filter, MessageContext, Processed, Verdict};
+use crate::filter::{
+    control, Examined, FailMode, Failure, Filter, InOrderStep, MessageContext, Processed, Verdict,
+};
 use crate::message::{HeaderKind, Message};
 use crate::smime::parse::{classify, EntityView, Form, Protection, SignedBody};
 use crate::smime::restore::{compare, restore_entity, restore_from_inner, Comparison};
@@ -22,7 +24,6 @@ use crate::store::{x509::cert_aors, Lookup};
 use crate::uri::Aor;
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
-use std::borrow::Cow;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
 
@@ -314,23 +315,18 @@ impl Verify {
     /// AOR, then by issuer and serial among every certificate the store holds.
     fn integrity(
         &self,
-        s: &SignedBody,
+        der: &Der<'_>,
+        detached: Option<&[u8]>,
         who: Option<&Aor>,
     ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
-        // The signature is DER here (see `examine`).
-        if let Some((v, fingerprint)) = self.certs.verify(&s.signature, s.detached) {
+        if let Some((v, fingerprint)) = self.certs.verify_der(der, detached) {
             let c = Check::pass()
                 .with("digest", v.digest.micalg())
                 .with("signer_certificate", "embedded");
             return (c, Some((v, ChainKey(fingerprint))));
         }
-        let attempt = |extra: Vec<X509>| {
-            crypto::verify(
-                &s.signature,
-                s.detached,
-                &VerifyContext { extra_certs: extra },
-            )
-        };
+        let attempt =
+            |extra: Vec<X509>| crypto::verify(der, detached, &VerifyContext { extra_certs: extra });
         let mut source = "embedded";
         let mut result = attempt(Vec::new());
         if matches!(result, Err(CmsError::SignerNotFound)) {
@@ -512,20 +508,36 @@ impl Verify {
         }
     }
 
-    /// Only a signature whose chain is trusted is remembered: outsiders' signatures (which
-    /// anyone can make in any number) would otherwise fill the cache and lock out the genuine.
-    fn replay(&self, signature: &[u8], date: Option<i64>, now: i64, trusted: bool) -> Check {
+    /// What the replay cache is to be asked, or the check when it is not asked. Only a
+    /// signature whose chain is trusted is remembered: outsiders' signatures (which anyone can
+    /// make in any number) would otherwise fill the cache and lock out the genuine.
+    fn replay_claim(
+        &self,
+        signature: &[u8],
+        date: Option<i64>,
+        now: i64,
+        trusted: bool,
+    ) -> Result<ReplayClaim, Check> {
         if !trusted {
-            return Check {
+            return Err(Check {
                 reason: Some("only signatures with a trusted chain are remembered".into()),
                 ..Check::new(Status::NotApplicable)
-            };
+            });
         }
         // The signature value itself, not the bytes that carry it.
         let Some(key) = crypto::signature_identity(signature) else {
-            return Check::fail("the signature value cannot be found in the SignedData");
+            return Err(Check::fail(
+                "the signature value cannot be found in the SignedData",
+            ));
         };
         let expires = date.unwrap_or(now).max(now) + self.options.window;
+        Ok(ReplayClaim { key, now, expires })
+    }
+
+    /// The replay cache's answer: asked in input order, so the first copy of a signature is
+    /// the one accepted, and a full cache refuses the later messages.
+    fn replay(&self, claim: ReplayClaim) -> Check {
+        let ReplayClaim { key, now, expires } = claim;
         let seen = match self.replay.lock() {
             Ok(mut r) => r.check(key, now, expires, self.options.retransmit_interval),
             Err(_) => Seen::Full,
@@ -546,8 +558,27 @@ impl Verify {
         }
     }
 
-    /// Every check of one message, and the message to forward (unwrapped if asked).
-    pub fn examine(&self, original: &Message, ctx: &MessageContext) -> (Report, Message) {
+    /// Every check of one message but those that depend on the messages before it, and the
+    /// message to forward (unwrapped if asked).
+    fn judge(&self, original: &Message, ctx: &MessageContext) -> Judged {
+        let mut judged = self.check_signature(original, ctx);
+        judged.stir = self
+            .stir
+            .as_ref()
+            .and_then(|s| s.judge(original, self.now(ctx).0));
+        if judged.level < Require::Identity && !self.options.peers.is_empty() {
+            if let Ok((aor, _)) = sender(original) {
+                if self.options.peers.must_sign(&aor) {
+                    judged.level = Require::Identity;
+                }
+            }
+        }
+        judged
+    }
+
+    /// The signature's checks, with the replay cache's question and the signer to learn left
+    /// for input order.
+    fn check_signature(&self, original: &Message, ctx: &MessageContext) -> Judged {
         // Room for the verdict header and a Subject mark.
         self.look_at_store();
         let mut m = original.clone_with_room(256);
@@ -567,35 +598,35 @@ impl Verify {
                     CheckName::Integrity,
                     Check::fail(format!("damaged signed body, not repaired: {e}")),
                 );
-                return (report, m);
+                return self.judged(report, m);
             }
         };
-        let mut s = match protection {
+        let s = match protection {
             Protection::Signed(s) => s,
             Protection::Enveloped(_) => {
                 report.encrypted = true;
-                return (report, m);
+                return self.judged(report, m);
             }
-            Protection::Plain => return (report, m),
+            Protection::Plain => return self.judged(report, m),
         };
         report.signed = true;
         report.form = Some(s.form);
         let who = sender(&m);
         // One signature, one encoding: BER (from streaming producers such as gpgsm) is judged
         // in OpenSSL's DER re-encoding, by both paths and by the replay cache.
-        match crypto::der_encoding(&s.signature) {
-            Ok(None) => {}
-            Ok(Some(der)) => s.signature = Cow::Owned(der),
+        let der = match crypto::der_encoding(&s.signature) {
+            Ok(der) => der,
             Err(e) => {
                 let why = format!("the signature is not DER, and OpenSSL does not read it: {e}");
                 report.set(CheckName::Integrity, Check::fail(why));
-                return (report, m);
+                return self.judged(report, m);
             }
-        }
-        let (integrity, verified) = self.integrity(&s, who.as_ref().ok().map(|(a, _)| a));
+        };
+        let who_aor = who.as_ref().ok().map(|(a, _)| a);
+        let (integrity, verified) = self.integrity(&der, s.detached, who_aor);
         report.set(CheckName::Integrity, integrity);
         let Some((v, chain_key)) = verified else {
-            return (report, m);
+            return self.judged(report, m);
         };
         let content: &[u8] = match (&v.content, s.detached) {
             (Some(c), _) => c,
@@ -621,10 +652,13 @@ impl Verify {
         };
         let date = covered.date;
         report.set(CheckName::Freshness, self.freshness(date, now, captured));
-        report.set(
-            CheckName::Replay,
-            self.replay(&s.signature, date, now, trusted),
-        );
+        let replay = match self.replay_claim(&der, date, now, trusted) {
+            Ok(claim) => Some(claim),
+            Err(check) => {
+                report.set(CheckName::Replay, check);
+                None
+            }
+        };
         report.set(
             CheckName::InnerOuter,
             match &covered.inner {
@@ -633,29 +667,21 @@ impl Verify {
             },
         );
         report.validated = validated;
-        if self.options.learn_certs
-            && report.status(CheckName::Trust) == Status::Pass
-            && report.status(CheckName::Identity) == Status::Pass
-        {
-            if let Ok((aor, _)) = &who {
-                let learned = self.learn(aor, &v.signer);
-                let mut identity = report
-                    .get(CheckName::Identity)
-                    .cloned()
-                    .unwrap_or_else(Check::pass)
-                    .with("learned", learned);
-                // The ciphers it decrypts, for sipsec-encrypt's choice (a signature that
-                // advertises none leaves what was learned before).
-                if let Some(ciphers) = crypto::capabilities::of_signature(&s.signature) {
-                    let kept = match self.store.get().learn_capabilities(aor, ciphers) {
-                        Ok(()) => "stored".to_string(),
-                        Err(e) => format!("not stored: {e}"),
-                    };
-                    identity = identity.with("capabilities_learned", kept);
-                }
-                report.set(CheckName::Identity, identity);
+        let learn = match who {
+            Ok((aor, _))
+                if self.options.learn_certs
+                    && trusted
+                    && report.status(CheckName::Identity) == Status::Pass =>
+            {
+                Some(Learning {
+                    aor,
+                    // The ciphers it decrypts, for sipsec-encrypt's choice.
+                    ciphers: crypto::capabilities::of_signature(&der),
+                    signer: v.signer,
+                })
             }
-        }
+            _ => None,
+        };
         if self.options.unwrap {
             m = self.unwrap(&m, &s, covered.inner.as_ref(), covered.entity);
             strip_marks(&mut m);
@@ -666,18 +692,52 @@ impl Verify {
                 m.remove_named(name);
             }
         }
-        (report, m)
+        Judged {
+            replay,
+            learn,
+            ..self.judged(report, m)
+        }
     }
 
-    fn learn(&self, aor: &Aor, cert: &X509) -> String {
+    /// A message's judgement with nothing left for input order.
+    fn judged(&self, report: Report, out: Message) -> Judged {
+        Judged {
+            report,
+            out,
+            replay: None,
+            learn: None,
+            stir: None,
+            level: self.options.require,
+        }
+    }
+
+    /// Keeps a trusted signer's certificate for its AOR (the first one learned stays), and
+    /// the ciphers it advertises (a signature that advertises none leaves what was learned
+    /// before). What was kept is added to the identity check.
+    fn learn(&self, learning: Learning, identity: Check) -> Check {
+        let Learning {
+            aor,
+            signer,
+            ciphers,
+        } = learning;
         let store = self.store.get();
-        if store.recipient_cert(aor).is_some() {
-            return "already known; not overwritten".into();
+        let learned = if store.recipient_cert(&aor).is_some() {
+            "already known; not overwritten".to_string()
+        } else {
+            match store.learn_cert(&aor, &signer) {
+                Ok(()) => "stored".into(),
+                Err(e) => format!("not stored: {e}"),
+            }
+        };
+        let mut identity = identity.with("learned", learned);
+        if let Some(ciphers) = ciphers {
+            let kept = match store.learn_capabilities(&aor, ciphers) {
+                Ok(()) => "stored".to_string(),
+                Err(e) => format!("not stored: {e}"),
+            };
+            identity = identity.with("capabilities_learned", kept);
         }
-        match store.learn_cert(aor, cert) {
-            Ok(()) => "stored".into(),
-            Err(e) => format!("not stored: {e}"),
-        }
+        identity
     }
 
     /// What the signature covers: the check, the facts the mark rests on, the inner copy (with
@@ -895,11 +955,6 @@ impl Filter for Verify {
         FailMode::Closed
     }
 
-    /// A replay is the later of two copies of a signature: the cache must see them in order.
-    fn needs_input_order(&self) -> bool {
-        true
-    }
-
     /// Removes every incoming mark, reports it, and proves on the way out that only its own
     /// leave.
     fn judges_marks(&self) -> bool {
@@ -907,7 +962,84 @@ impl Filter for Verify {
     }
 
     fn process(&self, message: &Message, ctx: &MessageContext) -> Result<Processed, Failure> {
-        let (report, mut out) = self.examine(message, ctx);
+        self.decide(self.judge(message, ctx))
+    }
+
+    /// Everything but the replay decision (and learning the signer) runs on the worker: a
+    /// replay is the later of two copies of a signature, so the cache is asked in input order.
+    fn examine(&self, message: &Message, ctx: &MessageContext) -> Examined<'_> {
+        let judged = self.judge(message, ctx);
+        if judged.replay.is_none() && judged.learn.is_none() {
+            return Examined::Decided(self.decide(judged));
+        }
+        Examined::InOrder(Box::new(Deciding {
+            verify: self,
+            judged,
+        }))
+    }
+}
+
+/// What [`Verify::judge`] finds on a worker; [`Verify::decide`] finishes it.
+struct Judged {
+    report: Report,
+    /// The message to forward, before its mark and verdict.
+    out: Message,
+    /// A trusted signature's question to the replay cache.
+    replay: Option<ReplayClaim>,
+    /// The signer to learn (`--learn-certs`).
+    learn: Option<Learning>,
+    stir: Option<crate::identity::verify::StirVerdict>,
+    /// The requirement for this sender (`--require`, raised by the peer policy).
+    level: Require,
+}
+
+/// A trusted signature's entry in the replay cache.
+struct ReplayClaim {
+    key: [u8; 32],
+    now: i64,
+    expires: i64,
+}
+
+/// A trusted, identified signer to keep in the store.
+struct Learning {
+    aor: Aor,
+    signer: X509,
+    ciphers: Option<Vec<crypto::ContentCipher>>,
+}
+
+/// A judged message waiting for its turn.
+struct Deciding<'v> {
+    verify: &'v Verify,
+    judged: Judged,
+}
+
+impl InOrderStep for Deciding<'_> {
+    fn decide(self: Box<Self>) -> Result<Processed, Failure> {
+        self.verify.decide(self.judged)
+    }
+}
+
+impl Verify {
+    /// The order-dependent checks, then the mark, the verdict and the requirement.
+    fn decide(&self, judged: Judged) -> Result<Processed, Failure> {
+        let Judged {
+            mut report,
+            mut out,
+            replay,
+            learn,
+            stir,
+            level,
+        } = judged;
+        if let Some(claim) = replay {
+            report.set(CheckName::Replay, self.replay(claim));
+        }
+        if let Some(learning) = learn {
+            let identity = report
+                .get(CheckName::Identity)
+                .cloned()
+                .unwrap_or_else(Check::pass);
+            report.set(CheckName::Identity, self.learn(learning, identity));
+        }
         let mut own = Vec::new();
         if earns_mark(&report).is_ok() {
             if let Some(uri) = &report.validated {
@@ -921,40 +1053,31 @@ impl Filter for Verify {
             }
         }
         let mut header = report.header_value();
-        let stir = self
-            .stir
-            .as_ref()
-            .and_then(|s| Some((s, s.judge(message, self.now(ctx).0)?)));
         let mut stir_verdict = Verdict::default();
-        let stir_unmet = stir
-            .as_ref()
-            .and_then(|(check, v)| check.apply(v, &mut out, &mut header, &mut stir_verdict));
+        let stir_unmet = match (&self.stir, &stir) {
+            (Some(check), Some(v)) => check.apply(v, &mut out, &mut header, &mut stir_verdict),
+            _ => None,
+        };
         if out.append_field(VERDICT_HEADER, header.as_bytes()).is_ok() {
             own.push([VERDICT_HEADER, ": ", &header].concat());
         }
+        let unmet = self.unmet(&report, level).or(stir_unmet);
+        let mut warnings = stir_verdict.warnings;
+        for r in &report.marks_removed {
+            warnings.push(format!("removed an incoming mark: {r}"));
+        }
         let mut verdict = Verdict {
-            fields: report.fields(),
-            warnings: stir_verdict.warnings,
+            fields: report.into_fields(),
+            warnings,
         };
         verdict.fields.append(&mut stir_verdict.fields);
-        for r in &report.marks_removed {
-            verdict.warn(format!("removed an incoming mark: {r}"));
-        }
         if let Some(line) = foreign_mark(&out, &own) {
             return Err(Failure::with_verdict(
                 format!("a mark that is not the verifier's own would be forwarded: {line:?}"),
                 verdict,
             ));
         }
-        let mut level = self.options.require;
-        if level < Require::Identity && !self.options.peers.is_empty() {
-            if let Ok((aor, _)) = sender(message) {
-                if self.options.peers.must_sign(&aor) {
-                    level = Require::Identity;
-                }
-            }
-        }
-        if let Some(why) = self.unmet(&report, level).or(stir_unmet) {
+        if let Some(why) = unmet {
             return Err(Failure::with_verdict(why, verdict));
         }
         Ok(Processed::changed(out, verdict))

@@ -67,18 +67,18 @@ impl Check {
         self
     }
 
-    pub fn json(&self) -> Value {
-        let mut m = self.facts.clone();
+    pub fn into_json(self) -> Value {
+        let mut m = self.facts;
         m.insert("result".into(), json!(self.status));
-        if let Some(r) = &self.reason {
-            m.insert("reason".into(), json!(r));
+        if let Some(r) = self.reason {
+            m.insert("reason".into(), Value::String(r));
         }
         Value::Object(m)
     }
 }
 
-/// The checks, each reported on its own.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The checks, each reported on its own; declared in the order they are reported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CheckName {
     Integrity,
     Coverage,
@@ -260,9 +260,11 @@ impl Report {
         self.get(name).map_or(Status::NotApplicable, |c| c.status)
     }
 
+    /// Sets a check in its place in the report order, whenever it is decided.
     pub fn set(&mut self, name: CheckName, check: Check) {
-        match self.checks.iter_mut().find(|(n, _)| *n == name) {
-            Some(slot) => slot.1 = check,
+        match self.checks.iter().position(|(n, _)| *n >= name) {
+            Some(i) if self.checks[i].0 == name => self.checks[i].1 = check,
+            Some(i) => self.checks.insert(i, (name, check)),
             None => self.checks.push((name, check)),
         }
     }
@@ -276,28 +278,36 @@ impl Report {
                 "signed=no".into()
             };
         }
-        let form = self.form.map_or("unknown", Form::name);
-        let mut v = format!("signed=yes;form={form}");
+        // Pushed piece by piece: one header a message, on the hot path.
+        let mut v = String::with_capacity(256);
+        v.push_str("signed=yes;form=");
+        v.push_str(self.form.map_or("unknown", Form::name));
         for name in CheckName::ALL {
-            v.push_str(&format!(";{}={}", name.token(), self.status(name).token()));
+            for part in [";", name.token(), "=", self.status(name).token()] {
+                v.push_str(part);
+            }
         }
         if self.get(CheckName::Coverage).is_some() {
-            v.push_str(&format!(";body={}", self.coverage.body.token()));
+            v.push_str(";body=");
+            v.push_str(self.coverage.body.token());
         }
         if !self.coverage.uncovered.is_empty() {
-            v.push_str(&format!(";uncovered={}", self.coverage.uncovered.join(",")));
+            v.push_str(";uncovered=");
+            v.push_str(&self.coverage.uncovered.join(","));
         }
         if self.judged_at_capture_time {
             v.push_str(";judged-at=capture-time");
         }
         if let Some(uri) = &self.validated {
-            v.push_str(&format!(";signer=\"{uri}\""));
+            for part in [";signer=\"", uri, "\""] {
+                v.push_str(part);
+            }
         }
         v
     }
 
     /// The verdict as JSON fields, for the run's report.
-    pub fn fields(&self) -> serde_json::Map<String, Value> {
+    pub fn into_fields(self) -> serde_json::Map<String, Value> {
         let mut m = serde_json::Map::new();
         m.insert("signed".into(), json!(self.signed));
         if self.encrypted {
@@ -309,16 +319,16 @@ impl Report {
         if let Some(f) = self.form {
             m.insert("form".into(), json!(f));
         }
-        for (name, c) in &self.checks {
-            m.insert(name.key().into(), c.json());
+        let mark = earns_mark(&self);
+        for (name, c) in self.checks {
+            m.insert(name.key().into(), c.into_json());
         }
-        let mark = earns_mark(self);
         m.insert("marked".into(), json!(mark.is_ok()));
         if let (Err(why), true) = (&mark, self.signed) {
             m.insert("mark_refused".into(), json!(why.to_string()));
         }
-        if let Some(uri) = &self.validated {
-            m.insert("signer".into(), json!(uri));
+        if let Some(uri) = self.validated {
+            m.insert("signer".into(), Value::String(uri));
         }
         if !self.marks_removed.is_empty() {
             m.insert("marks_removed".into(), json!(self.marks_removed));
@@ -354,6 +364,30 @@ mod tests {
     }
 
     #[test]
+    fn checks_keep_the_report_order_whenever_they_are_set() {
+        let mut r = Report::default();
+        for n in [
+            CheckName::Replay,
+            CheckName::Integrity,
+            CheckName::InnerOuter,
+        ] {
+            r.set(n, Check::pass());
+        }
+        r.set(CheckName::Trust, Check::fail("no chain"));
+        r.set(CheckName::Replay, Check::fail("replay"));
+        let order: Vec<CheckName> = r.checks.iter().map(|(n, _)| *n).collect();
+        let expected = [
+            CheckName::Integrity,
+            CheckName::Trust,
+            CheckName::Replay,
+            CheckName::InnerOuter,
+        ];
+        assert_eq!(order, expected);
+        assert!(CheckName::ALL.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(r.status(CheckName::Replay), Status::Fail);
+    }
+
+    #[test]
     fn header_lists_every_check() {
         let mut r = marked();
         r.set(CheckName::Freshness, Check::new(Status::Absent));
@@ -368,7 +402,7 @@ mod tests {
             "{h}"
         );
         assert_eq!(Report::default().header_value(), "signed=no");
-        let f = r.fields();
+        let f = r.into_fields();
         assert_eq!(f["marked"], false);
         assert_eq!(f["inner_outer"]["result"], "pass");
     }
@@ -382,7 +416,7 @@ mod tests {
         r.set(CheckName::InnerOuter, Check::new(Status::NotApplicable));
         r.set(CheckName::Replay, Check::new(Status::NotApplicable));
         assert_eq!(earns_mark(&r), Ok(()), "nothing to judge is no failure");
-        assert_eq!(marked().fields()["marked"], true);
+        assert_eq!(marked().into_fields()["marked"], true);
     }
 
     #[test]
@@ -426,7 +460,7 @@ mod tests {
         }
         let mut r = marked();
         r.coverage.body = BodyCoverage::No;
-        let refused = r.fields();
+        let refused = r.into_fields();
         assert_eq!(refused["marked"], false);
         assert!(refused["mark_refused"].as_str().unwrap().contains("body"));
     }
