@@ -149,6 +149,13 @@ impl Gpgsm {
     }
 }
 
+/// gpgsm 2.2 cannot take a P-256 key from PKCS#12: it crashes in the import, or (other runs,
+/// other random key and salt) reports the bag it could not read as a bad passphrase.
+fn gpgsm_refuses_p256_keys(import: &str) -> bool {
+    import.contains("Segmentation fault")
+        || import.contains("error parsing or decrypting the PKCS#12 file")
+}
+
 impl Drop for Gpgsm {
     fn drop(&mut self) {
         // gpgsm started a gpg-agent for this home: stop it with the home.
@@ -255,7 +262,7 @@ fn gpgsm_opens_only_the_pkcs1_cbc_envelopes_sipsec_encrypt_makes() {
     }
     assert_eq!(checked, 4 * 3);
     let refusal = ec.unwrap_err();
-    assert!(refusal.contains("Segmentation fault"), "{refusal}");
+    assert!(gpgsm_refuses_p256_keys(&refusal), "{refusal}");
 }
 
 #[test]
@@ -317,7 +324,7 @@ fn sipsec_verifies_what_gpgsm_signs() {
     assert_eq!(checked, 4 * 2);
     // Signing with the P-256 group key: gpgsm 2.2 crashes importing it (see above).
     let refusal = g.import_key(&pki, EC_GROUP).unwrap_err();
-    assert!(refusal.contains("Segmentation fault"), "{refusal}");
+    assert!(gpgsm_refuses_p256_keys(&refusal), "{refusal}");
 }
 
 #[test]
