@@ -83,32 +83,6 @@ fn registrar(
     (port, stop, seen)
 }
 
-/// SIPp registering agent-7 with `password`, by `scenario`; true when the scenario passed.
-fn sipp_register(port: u16, password: &str, scenario: &Path) -> bool {
-    let to = format!("127.0.0.1:{port}");
-    let scenario = scenario.to_str().unwrap();
-    relay_common::run_sipp(&[
-        &to,
-        "-t",
-        "u1",
-        "-i",
-        "127.0.0.1",
-        "-m",
-        "1",
-        "-s",
-        "agent-7",
-        "-key",
-        "domain",
-        DOMAIN,
-        "-au",
-        "agent-7",
-        "-ap",
-        password,
-        "-sf",
-        scenario,
-    ])
-}
-
 fn members() -> Members {
     let mut m = Members::default();
     let agent = Aor::parse("sip:agent-7@callcentre.example").unwrap();
@@ -122,7 +96,12 @@ fn scenario() -> std::path::PathBuf {
 
 fn run(algorithms: Vec<Algorithm>, password: &str, scenario: &Path) -> (bool, Vec<Seen>) {
     let (port, stop, seen) = registrar(members(), algorithms);
-    let ok = sipp_register(port, password, scenario);
+    let ok = relay_common::sipp_register_agent_7(
+        port,
+        "127.0.0.1",
+        password,
+        scenario.to_str().unwrap(),
+    );
     stop.store(true, Ordering::Relaxed);
     let seen = seen.lock().unwrap().clone();
     (ok, seen)

@@ -14,7 +14,7 @@ mod relay_common;
 mod wrapkit;
 
 use openssl::ssl::{SslConnector, SslMethod, SslStream};
-use relay_common::{free_port, peer_available as have, Relay};
+use relay_common::{free_port, peer_available as have, start_sipp_agent, Relay};
 use sipsec::auth::digest::{Algorithm, ResponseInput};
 use sipsec::header::Auth;
 use sipsec::{HeaderKind, Message};
@@ -395,27 +395,14 @@ fn openssl_verifies(stores: &Stores, m: &Message) -> Result<Vec<u8>, String> {
     };
     let ct = m.value(HeaderKind::ContentType).ok_or("no Content-Type")?;
     let (part1, der) = wrapkit::signed_parts(ct, m.body());
-    let content = common::write(stores.dir.path(), "part1.bin", &part1);
-    let sig = common::write(stores.dir.path(), "sig.der", &der);
-    let (ok, out) = common::run(
+    let ca_file = stores.path("cc/root/cert.pem");
+    let (ok, out) = wrapkit::openssl_cms_verify_detached(
         &openssl,
-        &[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            &sig,
-            "-content",
-            &content,
-            "-CAfile",
-            &stores.path("cc/root/cert.pem"),
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-        ],
+        stores.dir.path(),
+        &ca_file,
+        &part1,
+        &der,
+        &[],
     );
     if ok {
         Ok(part1)
@@ -559,28 +546,11 @@ fn sipp_as_agent_7_answers_and_its_200_ok_is_signed_as_the_group() {
     let stores = Stores::new();
     let cc = stores.call_centre(&["udp", "tcp"], &[]);
     let to = format!("127.0.0.1:{}", cc.port);
-    let scenario = |n: &str| format!("{}/testdata/relay/{n}", env!("CARGO_MANIFEST_DIR"));
-    let agent = Command::new("timeout")
-        .args(["30", "sipp", &to, "-t", "t1", "-i", "127.0.0.1"])
-        .args(["-p", &free_port().to_string()])
-        .args(["-sf", &scenario("agent_register.xml")])
-        .args(["-oocsf", &scenario("agent_uas.xml")])
-        .args([
-            "-s", "support", "-key", "domain", DOMAIN, "-au", "agent-7", "-ap", PASSWORD,
-        ])
-        .args(["-m", "1", "-d", "3000", "-nostdin"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let agent = start_sipp_agent(cc.port, PASSWORD);
     cc.wait_for_log("REGISTER support@callcentre.example");
     // The caller's side, as a UDP socket: it sees the signed 200 OK as the network does.
-    let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
-    caller
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let me = caller.local_addr().unwrap();
-    let call = invite(&me.to_string(), "sipp-agent").replace("SIP/2.0/TLS", "SIP/2.0/UDP");
+    let (caller, me) = udp_caller();
+    let call = invite(&me, "sipp-agent").replace("SIP/2.0/TLS", "SIP/2.0/UDP");
     caller.send_to(call.as_bytes(), &to).unwrap();
     let mut buf = vec![0u8; 65536];
     let got = loop {

@@ -6,7 +6,10 @@
 
 mod relay_common;
 
-use relay_common::{free_port, peer_available as have, run_sipp as sipp, Relay};
+use relay_common::{
+    free_port, peer_available as have, relay_scenario as scenario, run_sipp as sipp,
+    sipp_register_agent_7, start_sipp_agent, Relay,
+};
 use sipsec::auth::credentials;
 use sipsec::auth::digest::{Algorithm, ResponseInput};
 use sipsec::header::Auth;
@@ -15,20 +18,12 @@ use sipsec::store::Store;
 use sipsec::uri::Aor;
 use sipsec::Message;
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 const DOMAIN: &str = "callcentre.example";
 const PASSWORD: &str = "s3cret";
-
-fn scenario(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/relay")
-        .join(name)
-        .display()
-        .to_string()
-}
 
 /// A store whose group sip:support@DOMAIN has the agents, and a credentials file for agent-7
 /// (and agent-7 at 127.0.0.1, for sipvicious, which registers at the address it sends to).
@@ -95,33 +90,7 @@ fn agent_registers_with_digest_for_its_group_and_a_caller_reaches_it() {
     let m = Members::new();
     let relay = m.relay(&["udp", "tcp"], &[]);
     let to = format!("127.0.0.1:{}", relay.port);
-    let agent_port = free_port().to_string();
-    let agent = Command::new("timeout")
-        .args([
-            "30",
-            "sipp",
-            &to,
-            "-t",
-            "t1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &agent_port,
-        ])
-        .args([
-            "-sf",
-            &scenario("agent_register.xml"),
-            "-oocsf",
-            &scenario("agent_uas.xml"),
-        ])
-        .args([
-            "-s", "support", "-key", "domain", DOMAIN, "-au", "agent-7", "-ap", PASSWORD,
-        ])
-        .args(["-m", "1", "-d", "3000", "-nostdin"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let agent = start_sipp_agent(relay.port, PASSWORD);
     relay.wait_for_log("REGISTER support@callcentre.example");
     let caller = free_port().to_string();
     let called = sipp(&[
@@ -165,27 +134,12 @@ fn sipp_with_a_wrong_password_is_challenged_again() {
         text.replace("<recv response=\"200\"/>", "<recv response=\"401\"/>"),
     )
     .unwrap();
-    let to = format!("127.0.0.1:{}", relay.port);
-    assert!(sipp(&[
-        &to,
-        "-t",
-        "u1",
-        "-i",
+    assert!(sipp_register_agent_7(
+        relay.port,
         "127.0.0.1",
-        "-sf",
-        wrong.to_str().unwrap(),
-        "-s",
-        "agent-7",
-        "-key",
-        "domain",
-        DOMAIN,
-        "-au",
-        "agent-7",
-        "-ap",
         "guess",
-        "-m",
-        "1",
-    ]));
+        wrong.to_str().unwrap()
+    ));
     let log = relay.stop();
     assert_eq!(
         log.matches("authentication: wrong-password").count(),
@@ -311,30 +265,15 @@ fn brute_force_with_svcrack_is_slowed_then_refused_and_the_agent_still_registers
     }
     let m = Members::new();
     let relay = m.relay(&["udp"], &["--domain", "127.0.0.1"]);
-    let to = format!("127.0.0.1:{}", relay.port);
     // The agent registers once before the attack, from 127.0.0.2; sipvicious attacks from
     // 127.0.0.1.
     let agent = |relay: &Relay| {
-        sipp(&[
-            &format!("127.0.0.1:{}", relay.port),
-            "-t",
-            "u1",
-            "-i",
+        sipp_register_agent_7(
+            relay.port,
             "127.0.0.2",
-            "-sf",
-            &scenario("register_digest.xml"),
-            "-s",
-            "agent-7",
-            "-key",
-            "domain",
-            DOMAIN,
-            "-au",
-            "agent-7",
-            "-ap",
             PASSWORD,
-            "-m",
-            "1",
-        ])
+            &scenario("register_digest.xml"),
+        )
     };
     assert!(agent(&relay), "{}", relay.log_text());
     // 40 wrong guesses, then the right password, bounded in time.
@@ -372,7 +311,6 @@ fn brute_force_with_svcrack_is_slowed_then_refused_and_the_agent_still_registers
         (1..=12).contains(&failed),
         "{failed} guesses were judged\n{said}"
     );
-    let _ = to;
     // The agent, from where it registered before, still gets in.
     assert!(agent(&relay), "{}", relay.log_text());
 }

@@ -196,6 +196,66 @@ pub fn peer_available(tool: &str, arg: &str) -> bool {
     ok
 }
 
+/// A SIPp scenario of testdata/relay.
+pub fn relay_scenario(name: &str) -> String {
+    format!("{}/testdata/relay/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// SIPp as agent 7 (bounded, as a child): over TCP it registers
+/// sip:support@callcentre.example with digest as agent-7 and `password`, then answers one call
+/// on the connection it registered over.
+pub fn start_sipp_agent(relay_port: u16, password: &str) -> Child {
+    Command::new("timeout")
+        .args(["30", "sipp", &format!("127.0.0.1:{relay_port}")])
+        .args([
+            "-t",
+            "t1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &free_port().to_string(),
+        ])
+        .args(["-sf", &relay_scenario("agent_register.xml")])
+        .args(["-oocsf", &relay_scenario("agent_uas.xml")])
+        .args(["-s", "support", "-key", "domain", "callcentre.example"])
+        .args(["-au", "agent-7", "-ap", password])
+        .args(["-m", "1", "-d", "3000", "-nostdin"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// SIPp registering agent-7 (UDP, from `from_ip`) for callcentre.example with `password`, by
+/// the REGISTER `scenario` (a path); true when the scenario passed.
+pub fn sipp_register_agent_7(
+    relay_port: u16,
+    from_ip: &str,
+    password: &str,
+    scenario: &str,
+) -> bool {
+    run_sipp(&[
+        &format!("127.0.0.1:{relay_port}"),
+        "-t",
+        "u1",
+        "-i",
+        from_ip,
+        "-sf",
+        scenario,
+        "-s",
+        "agent-7",
+        "-key",
+        "domain",
+        "callcentre.example",
+        "-au",
+        "agent-7",
+        "-ap",
+        password,
+        "-m",
+        "1",
+    ])
+}
+
 /// Runs SIPp (bounded); true when the scenario passed.
 pub fn run_sipp(args: &[&str]) -> bool {
     let dir = tempfile::tempdir().unwrap();

@@ -278,30 +278,49 @@ pub fn openssl_verify_detached(
     part1: &[u8],
     der: &[u8],
 ) -> (bool, String) {
-    let content = pki.file("part1.bin", part1);
-    let sig = pki.file("sig.der", der);
-    crate::common::run(
+    let signer = pki.signer_path();
+    openssl_cms_verify_detached(
         openssl,
-        &[
-            "cms",
-            "-verify",
-            "-binary",
-            "-inform",
-            "DER",
-            "-in",
-            &sig,
-            "-content",
-            &content,
-            "-CAfile",
-            &pki.ca_file,
-            "-purpose",
-            "any",
-            "-out",
-            "/dev/null",
-            "-signer",
-            &pki.signer_path(),
-        ],
+        pki.dir.path(),
+        &pki.ca_file,
+        part1,
+        der,
+        &["-signer", &signer],
     )
+}
+
+/// `openssl cms -verify` of a detached signature (`part1` and its signature `der`, written
+/// into `dir`) against the anchors in `ca_file`, with `extra` options; whether it passed, and
+/// the output.
+pub fn openssl_cms_verify_detached(
+    openssl: &Path,
+    dir: &Path,
+    ca_file: &str,
+    part1: &[u8],
+    der: &[u8],
+    extra: &[&str],
+) -> (bool, String) {
+    let content = crate::common::write(dir, "part1.bin", part1);
+    let sig = crate::common::write(dir, "sig.der", der);
+    let mut args = vec![
+        "cms",
+        "-verify",
+        "-binary",
+        "-inform",
+        "DER",
+        "-in",
+        &sig,
+        "-content",
+        &content,
+        "-CAfile",
+        ca_file,
+        "-purpose",
+        "any",
+        "-out",
+        "/dev/null",
+    ];
+    args.extend_from_slice(extra);
+    crate::common::run(openssl, &args)
 }
 
 /// Runs `openssl cms -verify` on an attached signature; returns the content on success.
