@@ -9,23 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod relay_common;
-use relay_common::{free_port, run_sipp as sipp, Relay};
-
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok();
-    if !ok {
-        if std::env::var("SIPSEC_REQUIRE_PEERS").as_deref() == Ok("1") {
-            panic!("{tool} is required (SIPSEC_REQUIRE_PEERS=1) but does not run");
-        }
-        eprintln!("note: {tool} not installed; test skipped (scripts/setup.sh --peers)");
-    }
-    ok
-}
+use relay_common::{free_port, peer_available as have, run_sipp as sipp, Relay};
 
 fn scenario(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -74,7 +58,7 @@ fn finish(mut c: Child) -> bool {
 
 /// Calls through a static route over one transport, with bad traffic between them.
 fn calls_survive_faults(transport: &str, sipp_t: &str) {
-    if !have("sipp") {
+    if !have("sipp", "-v") {
         return;
     }
     let uas_port = free_port();
@@ -135,7 +119,7 @@ fn tcp_calls_survive_garbage_and_vanishing_peers() {
 
 #[test]
 fn registered_uas_is_reached_through_location_and_bye_is_record_routed() {
-    if !have("sipp") {
+    if !have("sipp", "-v") {
         return;
     }
     let relay = Relay::start(&["udp"], &["--domain", "127.0.0.1"]);
@@ -188,7 +172,7 @@ fn registered_uas_is_reached_through_location_and_bye_is_record_routed() {
 
 #[test]
 fn max_forwards_and_loops_are_refused() {
-    if !have("sipp") {
+    if !have("sipp", "-v") {
         return;
     }
     let port = free_port();
