@@ -412,29 +412,51 @@ impl Relay {
     fn request(&mut self, mut msg: Message, from: Peer, now: u64) -> Decision {
         // Room for our Via, Record-Route and received/rport: the message is copied once.
         msg.reserve(EDIT_ROOM, 2);
-        if let Err(e) = stamp_via(&mut msg, from) {
-            return Decision::drop(format!("request without a usable Via: {e}"));
-        }
-        let member = match self.auth.is_some() {
-            true => match self.authenticate(&mut msg, from, now) {
-                Ok(member) => member,
-                Err(answer) => return answer,
-            },
-            false => None,
-        };
         // Every check of validate, and the fields parsed once for all that follows. Nothing
-        // edits the message until the decision is made (the edits come last, in the order
-        // §16.6 gives them).
-        let view = match msg.validated() {
-            Ok(v) => v,
-            Err(e) => return self.refuse(&msg, from, 400, "Bad Request", &format!("invalid: {e}")),
+        // edits the message until the decision is made: the edits come last, in the order
+        // they were always made (received/rport first, then as §16.6 gives them), and a
+        // refusal is made from the request with received/rport stamped.
+        let checked = match self.auth {
+            // Authentication sees the request stamped (below).
+            Some(_) => None,
+            None => match msg.validated() {
+                Ok(view) => deferred_stamp(&msg, &view, from).map(|stamp| (view, stamp)),
+                Err(_) => None,
+            },
         };
-        let txn = transaction_hash(&msg, view.vias.first(), self.key.hasher());
+        let (view, stamp, member) = match checked {
+            Some((view, stamp)) => (view, stamp, None),
+            None => {
+                if let Err(e) = stamp_via(&mut msg, from) {
+                    return Decision::drop(format!("request without a usable Via: {e}"));
+                }
+                let member = match self.auth.is_some() {
+                    true => match self.authenticate(&mut msg, from, now) {
+                        Ok(member) => member,
+                        Err(answer) => return answer,
+                    },
+                    false => None,
+                };
+                match msg.validated() {
+                    Ok(view) => (view, None, member),
+                    Err(e) => {
+                        let note = format!("invalid: {e}");
+                        return self.refuse(&msg, from, 400, "Bad Request", &note);
+                    }
+                }
+            }
+        };
+        let top_field = match &stamp {
+            Some(s) => Some(&s.value[..]),
+            None => msg.value(HeaderKind::Via),
+        };
+        let txn = transaction_hash(&msg, view.vias.first(), top_field, self.key.hasher());
         let request_uri = match view.request_uri {
             Some(u) if matches!(u.scheme(), Scheme::Sip | Scheme::Sips) => u,
             _ => {
-                return self.refuse(
-                    &msg,
+                return self.refuse_stamped(
+                    msg,
+                    stamp,
                     from,
                     416,
                     "Unsupported URI Scheme",
@@ -443,29 +465,30 @@ impl Relay {
             }
         };
         if view.max_forwards == Some(0) {
-            return self.refuse(&msg, from, 483, "Too Many Hops", "Max-Forwards exhausted");
+            let (code, reason) = (483, "Too Many Hops");
+            let note = "Max-Forwards exhausted";
+            return self.refuse_stamped(msg, stamp, from, code, reason, note);
         }
         let routing = match self.preprocess_routes(&msg, &view, request_uri) {
             Ok(r) => r,
-            Err(note) => return self.refuse(&msg, from, 400, "Bad Request", &note),
+            Err(note) => return self.refuse_stamped(msg, stamp, from, 400, "Bad Request", &note),
         };
         let own_route = routing.own;
         let loop_hash = loop_hash(&msg, &view, &routing);
         if self.looped(&view.vias, loop_hash) {
-            return self.refuse(
-                &msg,
-                from,
-                482,
-                "Loop Detected",
-                "our own Via with this hash",
-            );
+            let (code, reason) = (482, "Loop Detected");
+            let note = "our own Via with this hash";
+            return self.refuse_stamped(msg, stamp, from, code, reason, note);
         }
         if msg.method() == Some(b"REGISTER") && self.uri_is_own_domain(&routing.request_uri) {
+            let msg = stamped(msg, stamp);
             return self.register(&msg, from, now, member.as_ref());
         }
         let next = match self.next_hop(&msg, &routing, now) {
             Ok(t) => t,
-            Err((code, reason, note)) => return self.refuse(&msg, from, code, reason, &note),
+            Err((code, reason, note)) => {
+                return self.refuse_stamped(msg, stamp, from, code, reason, &note)
+            }
         };
         let (target, hop) = (next.target, next.hop);
         let permitted = hop.is_configured()
@@ -485,17 +508,13 @@ impl Relay {
             };
             let note = format!("{note} (next hop {target} by {})", hop.name());
             return self
-                .refuse(&msg, from, 403, "Forbidden", &note)
+                .refuse_stamped(msg, stamp, from, 403, "Forbidden", &note)
                 .refused(why);
         }
         if self.is_own_address(target.addr) {
-            return self.refuse(
-                &msg,
-                from,
-                482,
-                "Loop Detected",
-                "next hop is the relay itself",
-            );
+            let (code, reason) = (482, "Loop Detected");
+            let note = "next hop is the relay itself";
+            return self.refuse_stamped(msg, stamp, from, code, reason, note);
         }
         // Record-Route what may create a dialog (RFC 3261 §16.6 step 4; RFC 6665, 3515).
         let dialog_creating = matches!(
@@ -516,6 +535,7 @@ impl Relay {
         let max_forwards = view.max_forwards;
         let (strict, top_removed) = (routing.strict.is_some(), routing.top_removed);
         let request_line = next.request_line.or(routing.strict);
+        let mut msg = stamped(msg, stamp);
         match max_forwards {
             Some(n) => {
                 let mut digits = itoa::Buffer::new();
@@ -942,6 +962,19 @@ impl Relay {
         self.reply(msg, from, code, reason, &[], note)
     }
 
+    /// [`Relay::refuse`] of a request whose received/rport is still to be stamped.
+    fn refuse_stamped(
+        &self,
+        msg: Message,
+        stamp: Option<Stamp>,
+        from: Peer,
+        code: u16,
+        reason: &str,
+        note: &str,
+    ) -> Decision {
+        self.refuse(&stamped(msg, stamp), from, code, reason, note)
+    }
+
     /// A response made here (§8.2.6, §16.11), sent where the top Via says (§18.2.2; the Via
     /// was stamped with received/rport already). Never to an ACK.
     fn reply(
@@ -989,24 +1022,30 @@ impl Relay {
             Ok(_) => return Decision::drop(format!("{code} from {from}: top Via is not ours")),
             Err(e) => return Decision::drop(format!("{code} from {from}: bad Via: {e}")),
         };
-        remove_list_element(&mut msg, HeaderKind::Via, Position::First);
-        let next = msg.top_via().ok();
-        // The request we forwarded had, as its next Via, the one this response now has on top:
-        // our branch's keyed part must be that Via's transaction hash.
-        let made_by_us = txn.is_some_and(|txn| {
-            self.keys()
-                .any(|k| transaction_hash(&msg, next.as_ref(), k.hasher()) == txn)
-        });
-        if !made_by_us {
-            return Decision::drop(format!(
+        let forged = || {
+            Decision::drop(format!(
                 "{code} from {from}: our Via with a branch we did not make (forged)"
             ))
-            .refused(Refusal::ForgedResponse);
+            .refused(Refusal::ForgedResponse)
+        };
+        let Some(txn) = txn else { return forged() };
+        remove_list_element(&mut msg, HeaderKind::Via, Position::First);
+        let next = msg.top_via().ok();
+        let top_field = msg.value(HeaderKind::Via);
+        // The request we forwarded had, as its next Via, the one this response now has on top:
+        // our branch's keyed part must be that Via's transaction hash.
+        let made_by_us = self
+            .keys()
+            .any(|k| transaction_hash(&msg, next.as_ref(), top_field, k.hasher()) == txn);
+        if !made_by_us {
+            return forged();
         }
         let target = next.and_then(|v| {
             via_target(&v).map(|to| {
-                let fallback =
-                    via_address(&v, false).filter(|p| to.transport.is_stream() && *p != to);
+                let fallback = match to.transport.is_stream() {
+                    true => via_address(&v, false).filter(|p| *p != to),
+                    false => None,
+                };
                 (to, fallback)
             })
         });
@@ -1324,6 +1363,53 @@ fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
         .ok_or("empty Via")?
         .map_err(|e| e.to_string())?;
     let via = Via::parse(elem).map_err(|e| e.to_string())?;
+    match stamped_value(value, at, elem, &via, from) {
+        None => Ok(()),
+        Some(new_value) => msg
+            .set_field_value(index, &new_value)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// received/rport to write into the top Via field once the request is decided on.
+struct Stamp {
+    index: usize,
+    value: Vec<u8>,
+}
+
+/// [`stamp_via`] on a validated request, made later: `Some(None)` when there is nothing to
+/// stamp, `None` when the stamp cannot wait (the new value would not be accepted, and
+/// [`stamp_via`] says why).
+fn deferred_stamp(msg: &Message, view: &Validated<'_>, from: Peer) -> Option<Option<Stamp>> {
+    let index = msg.indices_of(HeaderKind::Via).next()?;
+    let value = msg.field_value(&msg.fields()[index]);
+    let (at, elem) = split_list(value).next()?.ok()?;
+    // The same element validated parsed first.
+    let via = view.vias.first()?;
+    match stamped_value(value, at, elem, via, from) {
+        None => Some(None),
+        Some(v) if memchr::memchr2(b'\r', b'\n', &v).is_some() => None,
+        Some(value) => Some(Some(Stamp { index, value })),
+    }
+}
+
+fn stamped(mut msg: Message, stamp: Option<Stamp>) -> Message {
+    if let Some(s) = stamp {
+        // Checked by deferred_stamp: a value without line breaks is always accepted.
+        let _ = msg.set_field_value(s.index, &s.value);
+    }
+    msg
+}
+
+/// The top Via field's value with received/rport set, or `None` when it stays as it is.
+/// `elem` (at `at` in `value`) is the first via-parm, parsed as `via`.
+fn stamped_value(
+    value: &[u8],
+    at: usize,
+    elem: &[u8],
+    via: &Via<'_>,
+    from: Peer,
+) -> Option<Vec<u8>> {
     let src_ip = from.addr.ip();
     let sent_by_is_source = match via.host() {
         Host::Ipv4(a) => IpAddr::from(a) == src_ip,
@@ -1332,7 +1418,7 @@ fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
     };
     let wants_rport = via.rport().is_some() || from.transport.is_stream();
     if sent_by_is_source && !wants_rport {
-        return Ok(());
+        return None;
     }
     let base = elem.as_ptr() as usize;
     let offset = |s: &[u8]| s.as_ptr() as usize - base;
@@ -1370,8 +1456,7 @@ fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
         new_value.extend_from_slice(itoa::Buffer::new().format(from.addr.port()).as_bytes());
     }
     new_value.extend_from_slice(&value[at + elem.len()..]);
-    msg.set_field_value(index, &new_value)
-        .map_err(|e| e.to_string())
+    Some(new_value)
 }
 
 struct VecWriter<'a>(&'a mut Vec<u8>);
@@ -1415,16 +1500,25 @@ fn listed_bindings(bindings: &[(String, u64)]) -> Vec<(&'static str, String)> {
 fn our_transaction_part(via: &Via<'_>) -> Option<u64> {
     let branch = std::str::from_utf8(via.branch()?).ok()?;
     let (txn, _) = branch.strip_prefix(BRANCH_PREFIX)?.split_once('.')?;
-    (txn.len() == 16 && txn.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| u64::from_str_radix(txn, 16).ok())
-        .flatten()
+    if txn.len() != 16 {
+        return None;
+    }
+    // Hex digits only (no sign, unlike from_str_radix).
+    txn.chars()
+        .try_fold(0u64, |n, d| Some(n << 4 | u64::from(d.to_digit(16)?)))
 }
 
 /// The transaction part of our branch (§16.11): the same for retransmissions, and for a CANCEL
 /// or non-2xx ACK as for their INVITE, so the method is left out. Over a request's top Via, or
 /// over a response's after our own was removed: the same value.
-/// `top` is the message's top Via, parsed already.
-fn transaction_hash(msg: &Message, top: Option<&Via<'_>>, mut h: impl Hasher) -> u64 {
+/// `top` is the message's top Via, parsed already; `top_field` the value of its first Via
+/// field.
+fn transaction_hash(
+    msg: &Message,
+    top: Option<&Via<'_>>,
+    top_field: Option<&[u8]>,
+    mut h: impl Hasher,
+) -> u64 {
     match top
         .and_then(|v| v.branch())
         .filter(|b| b.starts_with(b"z9hG4bK"))
@@ -1450,7 +1544,7 @@ fn transaction_hash(msg: &Message, top: Option<&Via<'_>>, mut h: impl Hasher) ->
         None => {
             // RFC 2543 peers: the fields that identify their transaction and that a response
             // repeats (not the To tag, which the response adds).
-            msg.value(HeaderKind::Via).hash(&mut h);
+            top_field.hash(&mut h);
             msg.call_id().ok().hash(&mut h);
             msg.from().ok().and_then(|a| a.tag()).hash(&mut h);
             msg.cseq().ok().map(|c| c.seq).hash(&mut h);
@@ -1488,7 +1582,7 @@ fn loop_hash(msg: &Message, view: &Validated<'_>, routing: &Routing<'_>) -> u64 
             v.hash(&mut h);
         }
     }
-    for p in msg.values_named("Proxy-Require") {
+    for p in msg.values(HeaderKind::ProxyRequire) {
         p.hash(&mut h);
     }
     h.finish()
@@ -1510,7 +1604,9 @@ pub fn build_response(req: &Message, code: u16, reason: &str, extra: &[(&str, St
             out.extend_from_slice(req.field_value(f));
             if f.kind == HeaderKind::To && code > 100 && req.to().is_ok_and(|t| t.tag().is_none()) {
                 // Unkeyed: the tag only has to repeat for a retransmission.
-                let txn = transaction_hash(req, req.top_via().ok().as_ref(), DefaultHasher::new());
+                let top = req.top_via().ok();
+                let top_field = req.value(HeaderKind::Via);
+                let txn = transaction_hash(req, top.as_ref(), top_field, DefaultHasher::new());
                 let _ = write!(VecWriter(&mut out), ";tag=sr{txn:016x}");
             }
             out.extend_from_slice(b"\r\n");

@@ -883,7 +883,44 @@ fn hand_written_formats_match_the_formatting_machinery() {
         v.branch().unwrap().hash(&mut h);
         v.host().to_string().hash(&mut h);
         v.port().hash(&mut h);
-        let hashed = transaction_hash(&msg, Some(&v), DefaultHasher::new());
+        let top_field = msg.value(HeaderKind::Via);
+        let hashed = transaction_hash(&msg, Some(&v), top_field, DefaultHasher::new());
         assert_eq!(hashed, h.finish(), "{via}");
     }
+}
+
+/// received/rport are written after the decision: a refusal still carries them (and goes
+/// where they say), and a Via that cannot take them (folded) still drops the request.
+#[test]
+fn refusals_carry_received_and_rport_and_a_folded_via_that_needs_them_is_dropped() {
+    let mut r = relay();
+    let natted = "SIP/2.0/UDP 10.0.0.5:5070;rport;branch=z9hG4bKn";
+    let refused = request(
+        "OPTIONS sip:carol@other.org SIP/2.0",
+        natted,
+        "Max-Forwards: 0\r\n",
+    );
+    let d = r.handle(refused, peer("udp:203.0.113.9:40000"), 0);
+    assert_eq!(d.verdict, Verdict::Answered(483), "{d:?}");
+    let (to, answer) = only(&d);
+    assert_eq!(to, peer("udp:203.0.113.9:40000"));
+    let via = answer.top_via().unwrap();
+    assert_eq!(via.received(), Some(&b"203.0.113.9"[..]));
+    assert_eq!(via.rport(), Some(Some(&b"40000"[..])));
+    let folded = format!("{natted},\r\n SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKg");
+    let d = r.handle(invite_via(&folded), peer("udp:203.0.113.9:40000"), 0);
+    assert_eq!(d.verdict, Verdict::Dropped, "{d:?}");
+    assert!(
+        d.note.contains("request without a usable Via"),
+        "{}",
+        d.note
+    );
+    // Folded, but nothing to stamp: forwarded.
+    let folded = "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1,\r\n SIP/2.0/UDP 10.0.0.6";
+    let d = r.handle(invite_via(folded), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+}
+
+fn invite_via(via: &str) -> Message {
+    request("INVITE sip:carol@other.org SIP/2.0", via, "")
 }
