@@ -231,6 +231,9 @@ struct Routing<'a> {
     /// The Route elements left after those removals (a removal that cannot be made leaves
     /// its element: see [`list_removal`]).
     routes: &'a [Address<'a>],
+    /// The last and the first Route field (their indices, the same field when there is one)
+    /// as the removals leave them (`None`: removed).
+    edited: [(usize, Option<&'a [u8]>); 2],
     /// The Request-URI after them.
     request_uri: Uri<'a>,
 }
@@ -301,6 +304,13 @@ pub struct Relay {
     /// Whether decisions on the forwarding path carry a note (off when nobody reads them:
     /// formatting them is a tenth of the work of forwarding).
     notes: bool,
+    /// What the next hop of each of `config.routes` must prove, in the same order.
+    route_identities: Vec<ServerIdentity>,
+}
+
+fn route_identities(config: &Config) -> Vec<ServerIdentity> {
+    let of = |r: &super::StaticRoute| ServerIdentity::of_host(&r.domain);
+    config.routes.iter().map(of).collect()
 }
 
 impl Relay {
@@ -316,6 +326,7 @@ impl Relay {
             key: RelayKey::random(),
             previous_key: None,
             notes: true,
+            route_identities: route_identities(&config),
             config,
         }
     }
@@ -384,6 +395,7 @@ impl Relay {
             return Err("the listen addresses cannot change without a restart".into());
         }
         self.location.set_bounds(config.registrar);
+        self.route_identities = route_identities(&config);
         self.config = config;
         Ok(())
     }
@@ -525,11 +537,7 @@ impl Relay {
             let mac = route_mac(&self.key, Some(view.call_id), view.from.tag());
             self.own_record_route(target, mac)
         });
-        let mut branch = Vec::with_capacity(BRANCH_PREFIX.len() + 33);
-        branch.extend_from_slice(BRANCH_PREFIX.as_bytes());
-        push_hex16(&mut branch, txn);
-        branch.push(b'.');
-        push_hex16(&mut branch, loop_hash);
+        let branch = our_branch(txn, loop_hash);
         // The edits, in the order §16.6 makes them: Max-Forwards, Route, Request-URI,
         // Record-Route, Via.
         let max_forwards = view.max_forwards;
@@ -706,7 +714,7 @@ impl Relay {
     /// edits are made once the request is to be forwarded.
     fn preprocess_routes<'a>(
         &self,
-        msg: &Message,
+        msg: &'a Message,
         view: &'a Validated<'a>,
         request_uri: Uri<'a>,
     ) -> Result<Routing<'a>, String> {
@@ -715,6 +723,7 @@ impl Relay {
             strict: None,
             top_removed: false,
             routes: &view.routes,
+            edited: [(usize::MAX, None); 2],
             request_uri,
         };
         if routing.routes.is_empty() {
@@ -744,23 +753,29 @@ impl Relay {
                 routing.top_removed = true;
             }
         }
-        // The elements the removals will actually take off.
-        let first = msg.indices_of(HeaderKind::Route).next();
-        let last = msg.indices_of(HeaderKind::Route).last();
-        let value = |i: Option<usize>| i.map(|i| msg.field_value(&msg.fields()[i]));
-        let mut last_value = value(last);
-        let strict_done = routing.strict.is_some()
-            && last_value.is_some_and(|v| list_removal(v, Position::Last).is_some());
-        if strict_done {
-            last_value = last_value.and_then(|v| after_removal(v, Position::Last));
-        }
+        // What the removals will leave of the last and the first Route field, and which
+        // elements they will actually take off.
+        let (Some(first), Some(last)) = (
+            msg.indices_of(HeaderKind::Route).next(),
+            msg.indices_of(HeaderKind::Route).last(),
+        ) else {
+            return Ok(routing);
+        };
+        let value = |i: usize| Some(msg.field_value(&msg.fields()[i]));
+        let (last_value, strict_done) = match routing.strict {
+            Some(_) => removal(value(last), Position::Last),
+            None => (value(last), false),
+        };
         let first_value = if first == last {
             last_value
         } else {
             value(first)
         };
-        let top_done = routing.top_removed
-            && first_value.is_some_and(|v| list_removal(v, Position::First).is_some());
+        let (first_value, top_done) = match routing.top_removed {
+            true => removal(first_value, Position::First),
+            false => (first_value, false),
+        };
+        routing.edited = [(last, last_value), (first, first_value)];
         let all = &view.routes;
         routing.routes = &all[usize::from(top_done)..all.len() - usize::from(strict_done)];
         Ok(routing)
@@ -832,17 +847,12 @@ impl Relay {
             }
         }
         if uri.host().is_some() {
-            let route = self
-                .config
-                .routes
-                .iter()
-                .find(|r| host_key_is(&uri, &r.domain));
-            if let Some(r) = route {
-                return Ok(hop(
-                    r.target,
-                    Hop::StaticRoute,
-                    ServerIdentity::of_host(&r.domain),
-                ));
+            let routes = self.config.routes.iter().zip(&self.route_identities);
+            if let Some((r, identity)) = routes
+                .into_iter()
+                .find(|(r, _)| host_key_is(&uri, &r.domain))
+            {
+                return Ok(hop(r.target, Hop::StaticRoute, identity.clone()));
             }
         }
         if own_domain {
@@ -1311,8 +1321,22 @@ fn push_host_port(out: &mut Vec<u8>, addr: SocketAddr) {
 
 /// Appends `n` as 16 lower-case hex digits, as `{n:016x}` does.
 fn push_hex16(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(&hex16(n));
+}
+
+fn hex16(n: u64) -> [u8; 16] {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.extend((0..16).rev().map(|i| DIGITS[(n >> (i * 4)) as usize & 0xf]));
+    std::array::from_fn(|i| DIGITS[(n >> ((15 - i) * 4)) as usize & 0xf])
+}
+
+/// `z9hG4bKsr<txn>.<loop>`: the branch of a request we forward.
+fn our_branch(txn: u64, loop_hash: u64) -> [u8; BRANCH_PREFIX.len() + 33] {
+    let mut branch = [b'.'; BRANCH_PREFIX.len() + 33];
+    let (prefix, rest) = branch.split_at_mut(BRANCH_PREFIX.len());
+    prefix.copy_from_slice(BRANCH_PREFIX.as_bytes());
+    rest[..16].copy_from_slice(&hex16(txn));
+    rest[17..].copy_from_slice(&hex16(loop_hash));
+    branch
 }
 
 /// `METHOD SP Request-URI SP SIP/2.0`.
@@ -1564,20 +1588,16 @@ fn loop_hash(msg: &Message, view: &Validated<'_>, routing: &Routing<'_>) -> u64 
     view.to.tag().hash(&mut h);
     Some(view.call_id).hash(&mut h);
     Some(view.cseq.seq).hash(&mut h);
-    let first = msg.indices_of(HeaderKind::Route).next();
-    let last = msg.indices_of(HeaderKind::Route).last();
+    let [(last, last_value), (first, first_value)] = routing.edited;
     for (i, f) in msg.fields().iter().enumerate() {
         if f.kind != HeaderKind::Route {
             continue;
         }
-        // What remove_list_element leaves of the field, in the order the edits are made.
-        let mut value = Some(msg.field_value(f));
-        if routing.strict.is_some() && Some(i) == last {
-            value = value.and_then(|v| after_removal(v, Position::Last));
-        }
-        if routing.top_removed && Some(i) == first {
-            value = value.and_then(|v| after_removal(v, Position::First));
-        }
+        let value = match i {
+            _ if i == first => first_value,
+            _ if i == last => last_value,
+            _ => Some(msg.field_value(f)),
+        };
         if let Some(v) = value {
             v.hash(&mut h);
         }
@@ -1653,9 +1673,14 @@ fn list_removal(value: &[u8], pos: Position) -> Option<Option<&[u8]>> {
     }
 }
 
-/// The value [`remove_list_element`] leaves (`None`: the field is gone).
-fn after_removal(value: &[u8], pos: Position) -> Option<&[u8]> {
-    list_removal(value, pos).unwrap_or(Some(value))
+/// The value [`remove_list_element`] leaves of a field (`None`: the field is gone), and
+/// whether it took an element off.
+fn removal(value: Option<&[u8]>, pos: Position) -> (Option<&[u8]>, bool) {
+    match value.map(|v| (v, list_removal(v, pos))) {
+        None => (None, false),
+        Some((v, None)) => (Some(v), false),
+        Some((_, Some(rest))) => (rest, true),
+    }
 }
 
 /// What is left of a list value without its first or last element; `None` when nothing is
