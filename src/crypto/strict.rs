@@ -119,23 +119,28 @@ fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
 /// X.690 §11.6: a SET OF's element encodings in ascending order, compared as octet strings with
 /// the shorter padded with trailing zeros. (Every SET in CMS and in a certificate is a SET OF;
 /// a signer's attributes are signed as sent, and OpenSSL sorts them before checking.)
-fn check_set_order(content: &[u8]) -> Result<(), DerError> {
-    let elements = der::elements(content).ok_or(DerError::Truncated)?;
-    for pair in elements.windows(2) {
-        let (a, b) = (pair[0].whole, pair[1].whole);
-        let width = a.len().max(b.len());
-        let padded = |e: &[u8]| {
-            e.iter()
-                .copied()
-                .chain(std::iter::repeat(0))
-                .take(width)
-                .collect::<Vec<u8>>()
-        };
-        if padded(a) > padded(b) {
+fn check_set_order(mut content: &[u8]) -> Result<(), DerError> {
+    let mut previous: Option<&[u8]> = None;
+    while !content.is_empty() {
+        let (e, after) = der::element(content).ok_or(DerError::Truncated)?;
+        if previous.is_some_and(|p| padded_greater(p, e.whole)) {
             return Err(DerError::UnsortedSet);
         }
+        previous = Some(e.whole);
+        content = after;
     }
     Ok(())
+}
+
+/// `a > b` as octet strings with the shorter padded with trailing zeros: past the common
+/// length, padding (zeros) is never greater, so `a` is greater only by a nonzero octet of its
+/// own.
+fn padded_greater(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().min(b.len());
+    match a[..n].cmp(&b[..n]) {
+        std::cmp::Ordering::Equal => a[n..].iter().any(|&x| x != 0),
+        order => order == std::cmp::Ordering::Greater,
+    }
 }
 
 /// Octets [`check_der`] accepted: one DER element with nothing after it.
@@ -247,6 +252,30 @@ mod tests {
             let der = signed(kind);
             assert_eq!(check_der(&der), Ok(()));
             assert!(signature_identity(&der).is_some());
+        }
+    }
+
+    #[test]
+    fn set_order_compares_as_if_the_shorter_were_padded_with_zeros() {
+        let padded = |e: &[u8], width: usize| {
+            let mut v = e.to_vec();
+            v.resize(width, 0);
+            v
+        };
+        let octets = [0x00, 0x01, 0xff];
+        let mut all: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=3u32 {
+            for n in 0..octets.len().pow(len) {
+                let e = (0..len).map(|i| octets[n / octets.len().pow(i) % octets.len()]);
+                all.push(e.collect());
+            }
+        }
+        for a in &all {
+            for b in &all {
+                let width = a.len().max(b.len());
+                let expected = padded(a, width) > padded(b, width);
+                assert_eq!(padded_greater(a, b), expected, "{a:02x?} {b:02x?}");
+            }
         }
     }
 
