@@ -25,7 +25,7 @@ use crate::uri::Aor;
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard};
 
 /// Which checks must pass for a message to count as accepted (cumulative levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
@@ -239,6 +239,10 @@ pub struct Verify {
     certs: CertCache,
     replay: Mutex<ReplayCache>,
     stir: Option<stir::StirCheck>,
+    /// What each verified signer certificate names, by chain key.
+    names: Mutex<HashMap<ChainKey, Arc<[Aor]>>>,
+    /// The verdict's JSON fields are built: someone reads them (see [`Verify::unreported`]).
+    verdict_fields: bool,
 }
 
 /// Verified chains kept at most; past that the cache starts over (it is only a speed-up).
@@ -279,7 +283,17 @@ impl Verify {
             options,
             chains: Mutex::new(HashMap::new()),
             certs: CertCache::default(),
+            names: Mutex::new(HashMap::new()),
+            verdict_fields: true,
         }
+    }
+
+    /// For a run that writes no record (neither `--json` nor `--report`), where nobody reads
+    /// the verdict's fields: they are not built. Everything else is as it was: the checks,
+    /// the mark, the `Sipsec-Verdict` header, the warnings and the outcome.
+    pub fn unreported(mut self) -> Verify {
+        self.verdict_fields = false;
+        self
     }
 
     fn derived(&self) -> RwLockReadGuard<'_, FromStore> {
@@ -409,21 +423,50 @@ impl Verify {
         }
     }
 
-    /// The signer certificate against the sender: its own SAN URI, or a domain certificate
-    /// (id-kp-sipDomain only) for the sender's domain. The group map explains, never widens.
-    fn identity(&self, signer: &X509, who: &Aor, which: &str) -> (Check, Option<String>) {
-        let names = cert_aors(signer);
-        let listed: Vec<String> = names.iter().map(sip_uri).collect();
+    /// The SIP identities the signer certificate of a chain names, read once per chain key
+    /// (the key digests the signer's DER first: one key, one signer certificate).
+    fn signer_names(&self, signer: &X509, key: ChainKey) -> Arc<[Aor]> {
+        let cached = self.names.lock().ok().and_then(|n| n.get(&key).cloned());
+        if let Some(names) = cached {
+            return names;
+        }
+        let names: Arc<[Aor]> = cert_aors(signer).into();
+        if let Ok(mut n) = self.names.lock() {
+            if n.len() >= CHAIN_CACHE_MAX {
+                n.clear();
+            }
+            n.insert(key, names.clone());
+        }
+        names
+    }
+
+    /// The signer certificate (naming `names`) against the sender: its own SAN URI, or a
+    /// domain certificate (id-kp-sipDomain only) for the sender's domain. The group map
+    /// explains, never widens.
+    fn identity(
+        &self,
+        signer: &X509,
+        names: &[Aor],
+        who: &Aor,
+        which: &str,
+    ) -> (Check, Option<String>) {
+        let listed = || -> Vec<String> { names.iter().map(sip_uri).collect() };
         let base = |c: Check| {
+            if !self.verdict_fields {
+                return c;
+            }
             c.with("against", which)
                 .with("sender", sip_uri(who))
-                .with("certificate_names", listed.clone())
+                .with("certificate_names", listed())
         };
         if names.contains(who) {
             let uri = sip_uri(who);
-            let mut c = base(Check::pass()).with("matched", uri.clone());
-            if self.store.get().groups().is_group(who) {
-                c = c.with("group", true);
+            let mut c = base(Check::pass());
+            if self.verdict_fields {
+                c = c.with("matched", uri.clone());
+                if self.store.get().groups().is_group(who) {
+                    c = c.with("group", true);
+                }
             }
             return (c, Some(uri));
         }
@@ -464,6 +507,7 @@ impl Verify {
                 None,
             );
         }
+        let listed = listed();
         (
             base(Check::fail(format!(
                 "the certificate is for {}, not for the {which} {}",
@@ -641,7 +685,8 @@ impl Verify {
         report.set(CheckName::Trust, trust);
         let validated = match &who {
             Ok((aor, which)) => {
-                let (c, uri) = self.identity(&v.signer, aor, which);
+                let names = self.signer_names(&v.signer, chain_key);
+                let (c, uri) = self.identity(&v.signer, &names, aor, which);
                 report.set(CheckName::Identity, c);
                 uri
             }
@@ -1067,7 +1112,11 @@ impl Verify {
             warnings.push(format!("removed an incoming mark: {r}"));
         }
         let mut verdict = Verdict {
-            fields: report.into_fields(),
+            fields: if self.verdict_fields {
+                report.into_fields()
+            } else {
+                serde_json::Map::new()
+            },
             warnings,
         };
         verdict.fields.append(&mut stir_verdict.fields);
