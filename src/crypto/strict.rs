@@ -108,11 +108,41 @@ fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
                 check_elements(tlv.content, depth + 1)?;
                 check_set_order(tlv.content)?;
             }
+            0xa0 if depth == CERTIFICATES_DEPTH => check_certificates(tlv.content)?,
             t if t & 0x20 != 0 => check_elements(tlv.content, depth + 1)?,
             _ => {}
         }
         input = after;
     }
+    Ok(())
+}
+
+/// Where a SignedData's certificates field is read: ContentInfo (0), its [0] (1), SignedData
+/// (2), then its fields (3).
+const CERTIFICATES_DEPTH: usize = 3;
+
+/// Fields kept per thread that passed [`check_certificates`].
+const PASSED_FIELDS: usize = 4;
+
+/// The content of a `[0]` read at [`CERTIFICATES_DEPTH`] (a SignedData's certificates: most of
+/// a signature's octets, and in a run mostly the same chain again). Whether octets are DER at
+/// a given depth depends on nothing else, so a field equal octet for octet to one that passed
+/// recently passes without being walked again.
+fn check_certificates(content: &[u8]) -> Result<(), DerError> {
+    thread_local! {
+        static PASSED: std::cell::RefCell<Vec<Box<[u8]>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let passed = |c: &[u8]| PASSED.with_borrow(|p| p.iter().any(|f| **f == *c));
+    if passed(content) {
+        return Ok(());
+    }
+    check_elements(content, CERTIFICATES_DEPTH + 1)?;
+    PASSED.with_borrow_mut(|p| {
+        if p.len() >= PASSED_FIELDS {
+            p.remove(0);
+        }
+        p.push(content.into());
+    });
     Ok(())
 }
 
@@ -276,6 +306,30 @@ mod tests {
                 let expected = padded(a, width) > padded(b, width);
                 assert_eq!(padded_greater(a, b), expected, "{a:02x?} {b:02x?}");
             }
+        }
+    }
+
+    #[test]
+    fn a_certificates_field_passes_again_only_when_equal_to_one_that_passed() {
+        let ca = Ca::new(KeyKind::Rsa);
+        let inter = ca.sub_ca(KeyKind::Rsa);
+        let (cert, key) = inter.leaf(KeyKind::Rsa, "sip:alice@example.com");
+        let s = Signer {
+            cert,
+            key,
+            chain: vec![inter.cert.clone()],
+        };
+        let der = sign(b"content", &s, &CmsSignOptions::default()).unwrap();
+        // The CA's basicConstraints cA TRUE, in the certificates: a BOOLEAN 01 is not DER.
+        let at = der
+            .windows(3)
+            .position(|w| w == [0x01, 0x01, 0xff])
+            .unwrap();
+        let mut bad = der.clone();
+        bad[at + 2] = 0x01;
+        for _ in 0..2 {
+            assert_eq!(check_der(&der), Ok(()));
+            assert_eq!(check_der(&bad), Err(DerError::Boolean));
         }
     }
 
