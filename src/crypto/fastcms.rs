@@ -147,6 +147,15 @@ struct KnownSet {
 /// only a field equal to one seen before is taken from here.
 const RECENT_SETS: usize = 8;
 
+/// An intact signature as the fast path found it.
+pub struct FastVerified {
+    pub signature: VerifiedSignature,
+    /// The fingerprint of the signer and the embedded certificates, for the chain cache.
+    pub chain_key: [u8; 32],
+    /// What [`crate::crypto::signature_identity`] gives for it, for the replay cache.
+    pub replay_key: [u8; 32],
+}
+
 /// The parsed-certificate cache, shared by the verifier's threads.
 #[derive(Default)]
 pub struct CertCache {
@@ -215,15 +224,12 @@ impl CertCache {
     ) -> Option<(VerifiedSignature, [u8; 32])> {
         // DER only: any other encoding of the same signature (BER from a streaming producer,
         // or a re-encoding) is OpenSSL's to judge.
-        self.verify_der(&Der::strict(der).ok()?, detached)
+        let v = self.verify_der(&Der::strict(der).ok()?, detached)?;
+        Some((v.signature, v.chain_key))
     }
 
-    /// [`CertCache::verify`] for octets already known to be DER.
-    pub fn verify_der(
-        &self,
-        der: &Der<'_>,
-        detached: Option<&[u8]>,
-    ) -> Option<(VerifiedSignature, [u8; 32])> {
+    /// [`CertCache::verify`] for octets already known to be DER, with the replay key too.
+    pub fn verify_der(&self, der: &Der<'_>, detached: Option<&[u8]>) -> Option<FastVerified> {
         let (ci, rest) = element(der)?;
         if ci.tag != 0x30 || !rest.is_empty() {
             return None;
@@ -282,6 +288,7 @@ impl CertCache {
             return None; // unsigned attributes, another version: OpenSSL's path
         }
         let sid = expect(si.get(1), 0x30)?;
+        let sid_whole = sid.whole;
         let sid = elements(sid.content)?;
         if sid.len() != 2 {
             return None;
@@ -358,17 +365,17 @@ impl CertCache {
             .keys
             .get(signer_at)?
             .get_or_init(|| fingerprint(&signer.digest, set.certs.iter().map(|k| &k.digest)));
-        let key = (*key)?;
-        Some((
-            VerifiedSignature {
+        Some(FastVerified {
+            signature: VerifiedSignature {
                 signer: signer.cert.clone(),
                 certificates: set.certs.iter().map(|k| k.cert.clone()).collect(),
                 content: attached.map(<[u8]>::to_vec),
                 digest,
                 signing_time: None,
             },
-            key,
-        ))
+            chain_key: (*key)?,
+            replay_key: super::strict::one_signer_identity(sid_whole, sig_oid, signature)?,
+        })
     }
 }
 
@@ -420,6 +427,9 @@ mod tests {
                     assert_eq!(fast.content, full.content);
                     assert_eq!(fast.digest, digest);
                     assert_eq!(fast.certificates.len(), 2);
+                    let again = cache.verify_der(&Der::strict(&der).unwrap(), dc).unwrap();
+                    let identity = crate::crypto::signature_identity(&der);
+                    assert_eq!(Some(again.replay_key), identity, "{kind:?}");
                 }
             }
         }
@@ -445,6 +455,11 @@ mod tests {
             let der = sign(body, who, &CmsSignOptions::default()).unwrap();
             let (fast, key) = cache.verify(&der, Some(body)).unwrap();
             let (fresh, fresh_key) = CertCache::default().verify(&der, Some(body)).unwrap();
+            let replay_key = cache
+                .verify_der(&Der::strict(&der).unwrap(), Some(body))
+                .unwrap()
+                .replay_key;
+            assert_eq!(Some(replay_key), crate::crypto::signature_identity(&der));
             assert_eq!(key, fresh_key);
             assert_eq!(
                 fast.signer.to_der().unwrap(),

@@ -259,6 +259,22 @@ pub fn signature_identity(der: &[u8]) -> Option<[u8; 32]> {
     super::fetched::sha256(&parts)
 }
 
+/// [`signature_identity`] of a SignedData with one signer, from that signer's identifier
+/// (its whole encoding), signature algorithm OID and signature value, as a parser that has
+/// read them finds them: the same digest over the same entry, without reading again.
+pub(crate) fn one_signer_identity(
+    sid: &[u8],
+    algorithm: &[u8],
+    signature: &[u8],
+) -> Option<[u8; 32]> {
+    let value = signature_value(algorithm, signature)?;
+    let (sid_len, value_len) = (
+        (sid.len() as u64).to_be_bytes(),
+        (value.len() as u64).to_be_bytes(),
+    );
+    super::fetched::sha256(&[&sid_len, sid, &value_len, value])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -362,12 +362,17 @@ impl Verify {
         der: &Der<'_>,
         detached: Option<&[u8]>,
         who: Option<&Aor>,
-    ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
-        if let Some((v, fingerprint)) = self.certs.verify_der(der, detached) {
+    ) -> (Check, Option<Integrity>) {
+        if let Some(fast) = self.certs.verify_der(der, detached) {
             let c = Check::pass()
-                .with("digest", v.digest.micalg())
+                .with("digest", fast.signature.digest.micalg())
                 .with("signer_certificate", "embedded");
-            return (c, Some((v, ChainKey(fingerprint))));
+            let intact = Integrity {
+                signature: fast.signature,
+                chain_key: ChainKey(fast.chain_key),
+                replay_key: Some(fast.replay_key),
+            };
+            return (c, Some(intact));
         }
         let attempt =
             |extra: Vec<X509>| crypto::verify(der, detached, &VerifyContext { extra_certs: extra });
@@ -390,7 +395,12 @@ impl Verify {
                     let c = Check::pass()
                         .with("digest", v.digest.micalg())
                         .with("signer_certificate", source);
-                    (c, Some((v, key)))
+                    let intact = Integrity {
+                        signature: v,
+                        chain_key: key,
+                        replay_key: None,
+                    };
+                    (c, Some(intact))
                 }
                 Err(e) => (Check::fail(e.to_string()), None),
             },
@@ -588,6 +598,7 @@ impl Verify {
     fn replay_claim(
         &self,
         signature: &[u8],
+        known_key: Option<[u8; 32]>,
         date: Option<i64>,
         now: i64,
         trusted: bool,
@@ -598,8 +609,8 @@ impl Verify {
                 ..Check::new(Status::NotApplicable)
             });
         }
-        // The signature value itself, not the bytes that carry it.
-        let Some(key) = crypto::signature_identity(signature) else {
+        // The signature value itself, not the bytes that carry it (the fast path read it).
+        let Some(key) = known_key.or_else(|| crypto::signature_identity(signature)) else {
             return Err(Check::fail(
                 "the signature value cannot be found in the SignedData",
             ));
@@ -699,7 +710,12 @@ impl Verify {
         let who_aor = who.as_ref().ok().map(|(a, _)| a);
         let (integrity, verified) = self.integrity(&der, s.detached, who_aor);
         report.set(CheckName::Integrity, integrity);
-        let Some((v, chain_key)) = verified else {
+        let Some(Integrity {
+            signature: v,
+            chain_key,
+            replay_key,
+        }) = verified
+        else {
             return self.judged(report, m);
         };
         let content: &[u8] = match (&v.content, s.detached) {
@@ -727,7 +743,7 @@ impl Verify {
         };
         let date = covered.date;
         report.set(CheckName::Freshness, self.freshness(date, now, captured));
-        let replay = match self.replay_claim(&der, date, now, trusted) {
+        let replay = match self.replay_claim(&der, replay_key, date, now, trusted) {
             Ok(claim) => Some(claim),
             Err(check) => {
                 report.set(CheckName::Replay, check);
@@ -982,6 +998,13 @@ struct SignedEntity {
     content_type: Option<Vec<u8>>,
     disposition: Option<Vec<u8>>,
     body: Vec<u8>,
+}
+
+/// An intact signature, with its chain-cache key and (from the fast path) its replay key.
+struct Integrity {
+    signature: crypto::VerifiedSignature,
+    chain_key: ChainKey,
+    replay_key: Option<[u8; 32]>,
 }
 
 /// What [`Verify::coverage`] found.
