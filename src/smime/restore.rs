@@ -111,11 +111,16 @@ fn same_value(kind: HeaderKind, a: &[u8], b: &[u8]) -> bool {
 /// Whether all the values of one header agree, in order, inside and outside.
 fn same_values<'a>(
     kind: HeaderKind,
-    inside: impl Iterator<Item = &'a [u8]> + Clone,
-    outside: impl Iterator<Item = &'a [u8]> + Clone,
+    mut inside: impl Iterator<Item = &'a [u8]>,
+    mut outside: impl Iterator<Item = &'a [u8]>,
 ) -> bool {
-    inside.clone().count() == outside.clone().count()
-        && inside.zip(outside).all(|(a, b)| same_value(kind, a, b))
+    loop {
+        match (inside.next(), outside.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if same_value(kind, a, b) => {}
+            _ => return false,
+        }
+    }
 }
 
 /// Compares the inner copy with the message (RFC 3261 §23.4.1.1). The start lines must agree
