@@ -121,14 +121,7 @@ pub(crate) fn children(content: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
 
 /// The elements inside a constructed element's content, read as [`element`] does.
 pub(crate) fn elements(content: &[u8]) -> Option<Elements<'_>> {
-    let mut out = Elements::default();
-    let mut cursor = content;
-    while !cursor.is_empty() {
-        let (tlv, rest) = element(cursor)?;
-        out.push(tlv);
-        cursor = rest;
-    }
-    Some(out)
+    collect(content, element)
 }
 
 /// How many elements [`Elements`] keeps without allocating: every structure the fast paths
@@ -159,17 +152,19 @@ impl Default for Elements<'_> {
     }
 }
 
-impl<'a> Elements<'a> {
-    fn push(&mut self, tlv: Tlv<'a>) {
-        if self.len < INLINE {
-            self.inline[self.len] = tlv;
-        } else {
-            if self.spilled.is_empty() {
-                self.spilled.extend_from_slice(&self.inline);
+impl<'a> Extend<Tlv<'a>> for Elements<'a> {
+    fn extend<I: IntoIterator<Item = Tlv<'a>>>(&mut self, tlvs: I) {
+        for tlv in tlvs {
+            if self.len < INLINE {
+                self.inline[self.len] = tlv;
+            } else {
+                if self.spilled.is_empty() {
+                    self.spilled.extend_from_slice(&self.inline);
+                }
+                self.spilled.push(tlv);
             }
-            self.spilled.push(tlv);
+            self.len += 1;
         }
-        self.len += 1;
     }
 }
 
@@ -218,15 +213,15 @@ impl<'a> Iterator for ElementsIter<'a> {
     }
 }
 
-fn collect<'a>(
+fn collect<'a, C: Default + Extend<Tlv<'a>>>(
     content: &'a [u8],
     next: impl Fn(&'a [u8]) -> Option<(Tlv<'a>, &'a [u8])>,
-) -> Option<Vec<Tlv<'a>>> {
-    let mut out = Vec::new();
+) -> Option<C> {
+    let mut out = C::default();
     let mut cursor = content;
     while !cursor.is_empty() {
         let (tlv, rest) = next(cursor)?;
-        out.push(tlv);
+        out.extend(std::iter::once(tlv));
         cursor = rest;
     }
     Some(out)
