@@ -833,7 +833,7 @@ impl Verify {
 
     /// What the signature covers: the check, the facts the mark rests on, the inner copy (with
     /// its comparison), the signed Date and the signed entity.
-    fn coverage(&self, s: &SignedBody, content: &[u8], outer: &Message) -> Covered {
+    fn coverage<'c>(&self, s: &SignedBody, content: &'c [u8], outer: &Message) -> Covered<'c> {
         let mut covered = Covered {
             check: Check::pass(),
             facts: Coverage::default(),
@@ -851,9 +851,10 @@ impl Verify {
         };
         let media = entity.media_type();
         covered.entity = Some(SignedEntity {
-            content_type: entity.content_type.map(<[u8]>::to_vec),
-            disposition: entity.disposition.map(<[u8]>::to_vec),
-            body: entity.body.to_vec(),
+            content_type: entity.content_type,
+            disposition: entity.disposition,
+            // Borrowed unless a transfer encoding was undone (then copied, rarely).
+            body: entity.body.clone(),
         });
         let aib = media == "message/sipfrag";
         let inner = match media.as_str() {
@@ -928,7 +929,7 @@ impl Verify {
         m: &Message,
         s: &SignedBody,
         inner: Option<&(Message, Comparison)>,
-        entity: Option<SignedEntity>,
+        entity: Option<SignedEntity<'_>>,
     ) -> Message {
         let result = match (s.form, inner) {
             (Form::Sip, Some((inner, cmp))) => restore_from_inner(m, inner, &[control::HEADER])
@@ -938,12 +939,7 @@ impl Verify {
                 None => restore_entity(m, None, None, b""),
             },
             (_, _) => match entity {
-                Some(e) => restore_entity(
-                    m,
-                    e.content_type.as_deref(),
-                    e.disposition.as_deref(),
-                    &e.body,
-                ),
+                Some(e) => restore_entity(m, e.content_type, e.disposition, &e.body),
                 None => Ok(m.clone()),
             },
         };
@@ -993,11 +989,11 @@ impl Verify {
 /// The S/MIME wrapper's own headers: never part of a signed copy, never listed as uncovered.
 const WRAPPER_HEADERS: [&str; 2] = ["content-transfer-encoding", "content-disposition"];
 
-/// The signed entity as it was, for `--unwrap`.
-struct SignedEntity {
-    content_type: Option<Vec<u8>>,
-    disposition: Option<Vec<u8>>,
-    body: Vec<u8>,
+/// The signed entity as it was, for `--unwrap` (borrowed from the signed content).
+struct SignedEntity<'c> {
+    content_type: Option<&'c [u8]>,
+    disposition: Option<&'c [u8]>,
+    body: std::borrow::Cow<'c, [u8]>,
 }
 
 /// An intact signature, with its chain-cache key and (from the fast path) its replay key.
@@ -1008,12 +1004,12 @@ struct Integrity {
 }
 
 /// What [`Verify::coverage`] found.
-struct Covered {
+struct Covered<'c> {
     check: Check,
     facts: Coverage,
     inner: Option<(Message, Comparison)>,
     date: Option<i64>,
-    entity: Option<SignedEntity>,
+    entity: Option<SignedEntity<'c>>,
 }
 
 /// The restored message with the signed From and To (display names included) where they agree
