@@ -23,7 +23,7 @@ _sipsec__relay() {
 
     case "${cmd}" in
         sipsec__relay)
-            opts="-q -v -h -V --quiet --verbose --credentials --digest-algorithm --nonce-lifetime --attribute-udp-responses --outbound --inbound --chain-timeout --chain-queue --audit-log --config --listen --domain --alias --route --open-relay --key-file --stdio --min-expires --max-expires --max-bindings --max-aors --idle-timeout --max-connections --max-connections-per-source --write-queue-bytes --write-timeout --handshake-timeout --request-rate --bad-input-rate --buffer-budget --drain-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --check-config --help --version"
+            opts="-q -v -h -V --quiet --verbose --credentials --digest-algorithm --nonce-lifetime --attribute-udp-responses --outbound --inbound --chain-timeout --chain-queue --audit-log --config --listen --advertise --domain --alias --route --open-relay --key-file --stdio --min-expires --max-expires --max-bindings --max-aors --idle-timeout --max-connections --max-connections-per-source --write-queue-bytes --write-timeout --handshake-timeout --request-rate --bad-input-rate --buffer-budget --drain-timeout --max-size --tls-cert --tls-key --tls-ca --tls-identity --store --passphrase-file --passphrase-env --status-file --check-config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -66,6 +66,10 @@ _sipsec__relay() {
                     return 0
                     ;;
                 --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --advertise)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -9,6 +9,7 @@ complete -c sipsec-relay -l chain-queue -d 'Messages waiting for a chain at most
 complete -c sipsec-relay -l audit-log -d 'Append one JSON line per signature made as a group for a member (who, how attributed, which message, when) to FILE (mode 0600). Needs sipsec-sign in process in --outbound (by its bare name): a child gives back only the message, not what it signed as' -r -F
 complete -c sipsec-relay -l config -d 'Read options from this file first (see below)' -r -F
 complete -c sipsec-relay -l listen -d 'Listen here: `udp:127.0.0.1:5060`, `tcp:[::1]:5060`, `tls:0.0.0.0:5061` (repeatable). In --stdio mode these are the relay\'s own addresses (Via, Record-Route), not bound' -r
+complete -c sipsec-relay -l advertise -d 'The address peers reach the relay by, named in its Via and Record-Route instead of the listen address: one per address family (behind NAT, or to choose one address of a wildcard listener). Without it a wildcard listener (0.0.0.0, ::) names the address the system sends from towards each next hop' -r
 complete -c sipsec-relay -l domain -d 'A domain this relay is registrar and location service for (repeatable)' -r
 complete -c sipsec-relay -l alias -d 'Another host name that names this relay in Route and Request-URI (repeatable)' -r
 complete -c sipsec-relay -l route -d 'Requests for DOMAIN go to this next hop (repeatable)' -r

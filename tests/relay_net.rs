@@ -200,6 +200,70 @@ fn on_port_0_the_relay_says_the_port_it_bound_and_its_via_and_record_route_name_
 }
 
 #[test]
+fn a_wildcard_listener_names_a_reachable_address_or_the_advertised_one() {
+    for (advertise, named) in [(None, "127.0.0.1"), (Some("192.0.2.10"), "192.0.2.10")] {
+        let hop = UdpSocket::bind("127.0.0.2:0").unwrap();
+        let route = format!("127.0.0.2=udp:{}", hop.local_addr().unwrap());
+        let mut extra = vec!["--route", &route];
+        extra.extend(advertise.iter().flat_map(|a| ["--advertise", a]));
+        let relay = Relay::start_listening(&["udp:0.0.0.0:0".to_string()], &extra);
+        let invite = "INVITE sip:carol@127.0.0.2 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKw0\r\nMax-Forwards: 70\r\n\
+             From: <sip:a@b.test>;tag=1\r\nTo: <sip:carol@127.0.0.2>\r\n\
+             Call-ID: wildcard\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
+        caller
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let rewritten = invite.replace("127.0.0.1:9", &caller.local_addr().unwrap().to_string());
+        caller
+            .send_to(rewritten.as_bytes(), ("127.0.0.1", relay.port))
+            .unwrap();
+        hop.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 4096];
+        let n = hop.recv(&mut buf).expect("INVITE not forwarded");
+        let got = Message::parse(buf[..n].to_vec()).unwrap();
+        let via = got.top_via().unwrap();
+        assert_eq!(via.host().to_string(), named, "{}", relay.log_text());
+        let rr = got.record_routes().unwrap()[0].uri().as_str().to_string();
+        assert!(
+            rr.starts_with(&format!("sip:{named}:{};", relay.port)),
+            "{rr}"
+        );
+        // The answer comes back through the Via the relay wrote.
+        let ok = build_response(&got, 200, "OK", &[]);
+        hop.send_to(&ok, ("127.0.0.1", relay.port)).unwrap();
+        let n = caller.recv(&mut buf).expect("200 OK not returned");
+        let back = Message::parse(buf[..n].to_vec()).unwrap();
+        assert_eq!(back.status_code(), Some(200));
+    }
+}
+
+#[test]
+fn advertise_is_refused_without_a_listener_of_its_family_or_twice_for_one() {
+    for (args, says) in [
+        (
+            &["--advertise", "2001:db8::1"][..],
+            "no --listen address of its family",
+        ),
+        (
+            &["--advertise", "192.0.2.1", "--advertise", "192.0.2.2"][..],
+            "one address per family",
+        ),
+        (&["--advertise", "0.0.0.0"][..], "cannot reach the relay"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sipsec-relay"))
+            .args(["--listen", "udp:127.0.0.1:0"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
 fn with_a_key_file_dialogs_outlive_a_restart_and_without_one_they_do_not() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();

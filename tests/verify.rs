@@ -1163,3 +1163,44 @@ fn learned_capabilities_and_peer_settings_choose_the_cipher() {
         ("aes-128-cbc".into(), "default".into(), "oaep".into())
     );
 }
+
+#[test]
+fn a_run_without_records_forwards_and_refuses_exactly_as_one_with_them() {
+    // Without --json or --report nobody reads the verdicts' fields and they are not built:
+    // what is forwarded, marked, refused and warned about must not change.
+    let pki = Pki::new();
+    let s = pki.signer("sip:alice@example.com");
+    let good = signed_sip(&s, "sip:alice@example.com", now() - 5);
+    let other = pki.signer("sip:mallory@example.com");
+    let mut input = good.clone();
+    for m in [
+        good.clone(),
+        replace(&good, "Call-ID: a84b4c76e66710", "Call-ID: a84b4c76e66711"),
+        replace(
+            &signed_sip(&s, "sip:alice@example.com", now() - 4),
+            "Contact:",
+            "Subject: validated <sip:ceo@example.com>\r\nContact:",
+        ),
+        signed_sip(&other, "sip:alice@example.com", now() - 3),
+        signed_sip(&s, "sip:alice@example.com", now() - 7200),
+        with_body(
+            &head(true, "sip:alice@example.com", "sip:bob@example.net", ""),
+            "application/sdp",
+            SDP,
+        ),
+    ] {
+        input.extend_from_slice(&m);
+    }
+    for args in [
+        &["--unwrap", "--retransmit-interval", "0"][..],
+        &["--require", "identity", "--retransmit-interval", "0"],
+    ] {
+        let recorded = verify(&pki.store, args, &input);
+        let plain = unwrapkit::wrapkit::run(BIN, &pki.store, args, &input);
+        assert_eq!(recorded.records.len(), 7, "{}", recorded.stderr);
+        assert!(recorded.text().contains("Subject: validated <sip:alice@"));
+        assert_eq!(plain.code, recorded.code, "{args:?}");
+        assert_eq!(plain.stdout, recorded.stdout, "{args:?}");
+        assert_eq!(plain.stderr, recorded.stderr, "{args:?}");
+    }
+}

@@ -15,6 +15,10 @@
 # Columns: calls completed and failed (SIPp's statistics), messages the relay counted as signed
 # (in process only: a child's signatures are not counted), whether one more traced call's 200 OK
 # came signed, the relay's CPU seconds, completed calls per CPU second, the bare rate, the ratio.
+# Then where a call's CPU goes, in µs: the relay's CPU per call; what the chain adds to the same
+# key's `none` row (signing and the hand-off to the chain's thread and back); one bare signature;
+# and what the 0.8 target leaves for everything but the signature (1/(0.8 x bare) - 1/bare),
+# to set against `none`, the relay's cost of forwarding the call with no chain at all.
 # Usage: scripts/bench/live.sh [CALLS [RATE]]   (default 5000 calls at 500 calls/s per step)
 set -eu
 cd "$(dirname "$0")/../.."
@@ -88,8 +92,8 @@ counter() { # counter NAME: from the relay's status file, after SIGUSR1
     echo "${value:-0}"
 }
 echo "$calls calls at $rate calls/s per step; bare = CMS signatures per CPU second, same key, same run"
-printf '%-11s %-8s %7s %6s %7s %7s %6s %11s %10s %6s\n' chain key calls failed signed traced 'CPU s' \
-    'calls/CPU s' 'bare/CPU s' ratio
+printf '%-11s %-8s %7s %6s %7s %7s %6s %11s %10s %6s %8s %8s %8s %8s\n' chain key calls failed signed \
+    traced 'CPU s' 'calls/CPU s' 'bare/CPU s' ratio 'µs/call' 'chain µs' 'sign µs' 'budget'
 for chain in none in-process child; do
     case $chain in
         none) outbound="" ;;
@@ -140,17 +144,28 @@ for chain in none in-process child; do
         rm -f "$work/traced.msg"
         kill "$agent" 2>/dev/null || true
         python3 - "$work/calls.csv" "$chain" "$key" "$signed" "$traced" "$((after - before))" "$tick" \
-            "$(bare $key)" <<'PY'
+            "$(bare $key)" "$work/none-$key" <<'PY'
 import csv, sys
-stat, chain, key, signed, traced, dt, tick, bare = sys.argv[1:]
+stat, chain, key, signed, traced, dt, tick, bare, none_file = sys.argv[1:]
 rows = list(csv.reader(open(stat), delimiter=";"))
 col = lambda name: int(rows[-1][rows[0].index(name)])
 ok, failed = col("SuccessfulCall(C)"), col("FailedCall(C)")
 cpu = int(dt) / int(tick)
 per_cpu = ok / cpu if cpu else float("inf")
 ratio = f"{per_cpu / float(bare):.2f}" if chain != "none" else "-"
+us_call = 1e6 / per_cpu if per_cpu else 0.0
+sign_us = 1e6 / float(bare)
+budget = 1e6 / (0.8 * float(bare)) - sign_us
+if chain == "none":
+    open(none_file, "w").write(str(us_call))
+    added = "-"
+else:
+    try:
+        added = f"{us_call - float(open(none_file).read()):.0f}"
+    except (OSError, ValueError):
+        added = "?"
 print(f"{chain:<11} {key:<8} {ok:>7} {failed:>6} {signed:>7} {traced:>7} {cpu:>6.2f} {per_cpu:>11.0f} "
-      f"{float(bare):>10.0f} {ratio:>6}")
+      f"{float(bare):>10.0f} {ratio:>6} {us_call:>8.0f} {added:>8} {sign_us:>8.0f} {budget:>8.0f}")
 PY
     done
     stop_all

@@ -12,6 +12,7 @@ use openssl::ssl::{SslAcceptor, SslConnector, SslFiletype, SslMethod, SslVersion
 use openssl::x509::X509;
 use std::ffi::OsString;
 use std::io::{self, BufReader};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -86,6 +87,12 @@ pub struct RelayCli {
     /// In --stdio mode these are the relay's own addresses (Via, Record-Route), not bound.
     #[arg(long, value_name = "TRANSPORT:ADDR:PORT", required = true)]
     pub listen: Vec<Peer>,
+    /// The address peers reach the relay by, named in its Via and Record-Route instead of the
+    /// listen address: one per address family (behind NAT, or to choose one address of a
+    /// wildcard listener). Without it a wildcard listener (0.0.0.0, ::) names the address the
+    /// system sends from towards each next hop.
+    #[arg(long, value_name = "IP")]
+    pub advertise: Vec<IpAddr>,
     /// A domain this relay is registrar and location service for (repeatable).
     #[arg(long, value_name = "DOMAIN")]
     pub domain: Vec<String>,
@@ -265,6 +272,7 @@ impl RelayCli {
     pub fn relay_config(&self) -> Config {
         Config {
             listen: self.listen.clone(),
+            advertise: self.advertise.clone(),
             aliases: self.alias.clone(),
             domains: self
                 .domain
@@ -280,6 +288,25 @@ impl RelayCli {
                 aors: self.max_aors,
             },
         }
+    }
+
+    /// At most one `--advertise` per address family, each for a family the relay listens on.
+    fn check_advertise(&self) -> anyhow::Result<()> {
+        for (i, a) in self.advertise.iter().enumerate() {
+            if self.advertise[..i]
+                .iter()
+                .any(|b| b.is_ipv4() == a.is_ipv4())
+            {
+                anyhow::bail!("--advertise {a}: one address per family (IPv4, IPv6), not two");
+            }
+            if !self.listen.iter().any(|l| l.addr.is_ipv4() == a.is_ipv4()) {
+                anyhow::bail!("--advertise {a}: no --listen address of its family");
+            }
+            if a.is_unspecified() || a.is_multicast() {
+                anyhow::bail!("--advertise {a}: peers cannot reach the relay by this address");
+            }
+        }
+        Ok(())
     }
 
     /// What `--check-config` reports: the listeners, domains and routes that would serve.
@@ -469,6 +496,7 @@ fn read_key_file(path: &Path) -> anyhow::Result<RelayKey> {
 }
 
 fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
+    cli.check_advertise()?;
     if cli.check_config {
         return check_config(cli);
     }
@@ -499,10 +527,21 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
     let listen = sockets
         .as_ref()
         .map_or(&config.listen[..], |(_, b)| b.local());
-    let own: Vec<_> = listen.iter().map(|p| p.addr).collect();
+    // Credentials name the relay by a listen address or, on its port, an advertised one.
+    let advertised = listen.iter().flat_map(|l| {
+        let family = cli
+            .advertise
+            .iter()
+            .filter(|a| a.is_ipv4() == l.addr.is_ipv4());
+        family.map(|a| SocketAddr::new(*a, l.addr.port()))
+    });
+    let own: Vec<_> = listen.iter().map(|p| p.addr).chain(advertised).collect();
     let mut relay = Relay::new(config.clone())
         .with_key(key)
         .with_notes(cli.common.verbose > 0);
+    if sockets.is_some() {
+        relay = relay.with_host_addresses(Box::new(net::SystemAddresses::default()));
+    }
     if let Some(gate) = cli.live.auth_gate(&config.domains, own)? {
         let gate = match cli.store()? {
             Some(store) => gate.with_groups(Box::new(store.groups().clone())),
@@ -542,6 +581,16 @@ fn try_run(cli: &RelayCli) -> anyhow::Result<Exit> {
         }
         let l: Vec<String> = bound.local().iter().map(Peer::to_string).collect();
         eprintln!("sipsec-relay: listening on {}", l.join(" "));
+        let unnamed = bound.local().iter().filter(|l| {
+            let ip = l.addr.ip();
+            ip.is_unspecified() && !cli.advertise.iter().any(|a| a.is_ipv4() == ip.is_ipv4())
+        });
+        for l in unnamed {
+            eprintln!(
+                "sipsec-relay: {l}: Via and Record-Route name the address the system sends \
+                 from towards each next hop (--advertise IP names one address instead)"
+            );
+        }
     }
     let live_at_start = cli.live.clone();
     let reload: net::Reloader = Box::new(move || {

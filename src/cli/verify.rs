@@ -144,6 +144,13 @@ fn help() -> String {
 pub fn run(cli: &VerifyCli) -> Exit {
     match tool(cli) {
         Ok(verify) => {
+            // A relay's chain reads the verdicts (tool() stays as it is for it); this run
+            // reads them only to write records.
+            let verify = if cli.filter.json || cli.filter.report.is_some() {
+                verify
+            } else {
+                verify.unreported()
+            };
             crate::store::watch::look_again_on_sighup();
             run_filter(&verify, &cli.filter, &cli.common)
         }

@@ -120,19 +120,108 @@ pub(crate) fn children(content: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
 }
 
 /// The elements inside a constructed element's content, read as [`element`] does.
-pub(crate) fn elements(content: &[u8]) -> Option<Vec<Tlv<'_>>> {
+pub(crate) fn elements(content: &[u8]) -> Option<Elements<'_>> {
     collect(content, element)
 }
 
-fn collect<'a>(
+/// How many elements [`Elements`] keeps without allocating: every structure the fast paths
+/// read field by field has fewer.
+const INLINE: usize = 8;
+
+/// Elements read from one content, in order: a slice (by `Deref`) and an iterator. Up to
+/// [`INLINE`] are kept in place, more on the heap.
+pub(crate) struct Elements<'a> {
+    inline: [Tlv<'a>; INLINE],
+    len: usize,
+    /// All of them, once there are more than [`INLINE`].
+    spilled: Vec<Tlv<'a>>,
+}
+
+impl Default for Elements<'_> {
+    fn default() -> Self {
+        let empty = Tlv {
+            tag: 0,
+            content: &[],
+            whole: &[],
+        };
+        Elements {
+            inline: [empty; INLINE],
+            len: 0,
+            spilled: Vec::new(),
+        }
+    }
+}
+
+impl<'a> Extend<Tlv<'a>> for Elements<'a> {
+    fn extend<I: IntoIterator<Item = Tlv<'a>>>(&mut self, tlvs: I) {
+        for tlv in tlvs {
+            if self.len < INLINE {
+                self.inline[self.len] = tlv;
+            } else {
+                if self.spilled.is_empty() {
+                    self.spilled.extend_from_slice(&self.inline);
+                }
+                self.spilled.push(tlv);
+            }
+            self.len += 1;
+        }
+    }
+}
+
+impl<'a> std::ops::Deref for Elements<'a> {
+    type Target = [Tlv<'a>];
+    fn deref(&self) -> &[Tlv<'a>] {
+        if self.len > INLINE {
+            &self.spilled
+        } else {
+            &self.inline[..self.len]
+        }
+    }
+}
+
+impl<'a> IntoIterator for Elements<'a> {
+    type Item = Tlv<'a>;
+    type IntoIter = ElementsIter<'a>;
+    fn into_iter(self) -> ElementsIter<'a> {
+        ElementsIter {
+            elements: self,
+            next: 0,
+        }
+    }
+}
+
+impl<'e, 'a> IntoIterator for &'e Elements<'a> {
+    type Item = &'e Tlv<'a>;
+    type IntoIter = std::slice::Iter<'e, Tlv<'a>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+/// [`Elements`] by value, in order.
+pub(crate) struct ElementsIter<'a> {
+    elements: Elements<'a>,
+    next: usize,
+}
+
+impl<'a> Iterator for ElementsIter<'a> {
+    type Item = Tlv<'a>;
+    fn next(&mut self) -> Option<Tlv<'a>> {
+        let tlv = self.elements.get(self.next).copied()?;
+        self.next += 1;
+        Some(tlv)
+    }
+}
+
+fn collect<'a, C: Default + Extend<Tlv<'a>>>(
     content: &'a [u8],
     next: impl Fn(&'a [u8]) -> Option<(Tlv<'a>, &'a [u8])>,
-) -> Option<Vec<Tlv<'a>>> {
-    let mut out = Vec::new();
+) -> Option<C> {
+    let mut out = C::default();
     let mut cursor = content;
     while !cursor.is_empty() {
         let (tlv, rest) = next(cursor)?;
-        out.push(tlv);
+        out.extend(std::iter::once(tlv));
         cursor = rest;
     }
     Some(out)
@@ -224,6 +313,25 @@ mod tests {
         // aes128-CBC
         let b = [0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x02];
         assert_eq!(dotted(&b).as_deref(), Some("2.16.840.1.101.3.4.1.2"));
+    }
+
+    #[test]
+    fn elements_are_read_in_order_however_many() {
+        for n in [0usize, 1, INLINE - 1, INLINE, INLINE + 1, 3 * INLINE] {
+            let content: Vec<u8> = (0..n).flat_map(|i| [0x02, 0x01, i as u8]).collect();
+            let read = elements(&content).unwrap();
+            assert_eq!(read.len(), n);
+            let values: Vec<u8> = read.iter().map(|t| t.content[0]).collect();
+            assert_eq!(values, (0..n).map(|i| i as u8).collect::<Vec<u8>>());
+            let by_value: Vec<u8> = read.into_iter().map(|t| t.whole[2]).collect();
+            assert_eq!(by_value, values);
+            let mut cut = content.clone();
+            cut.push(0x02);
+            assert!(
+                elements(&cut).is_none(),
+                "{n}: a cut element fails the whole read"
+            );
+        }
     }
 
     #[test]

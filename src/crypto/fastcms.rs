@@ -14,8 +14,8 @@ use openssl::pkey::{Id, PKey, Public};
 use openssl::pkey_ctx::PkeyCtx;
 use openssl::rsa::Padding;
 use openssl::x509::X509;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
 
 const OID_SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
 const OID_CONTENT_TYPE: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x03];
@@ -96,17 +96,18 @@ struct KnownCert {
 const VERIFIERS_MAX: usize = 16;
 
 impl KnownCert {
-    /// Whether `signature` is the key's signature over `data`, digested with `md` (the same
+    /// Whether `signature` is the key's signature over `data` (the concatenation of its
+    /// parts), digested with `md` (the same
     /// check as a one-shot digest-and-verify: PKCS#1 v1.5 with the algorithm's DigestInfo for
     /// RSA, ECDSA over the digest of that exact length for EC keys).
     fn verifies(
         &self,
         algorithm: &DigestAlgorithm,
         md: &MdRef,
-        data: &[u8],
+        data: &[&[u8]],
         signature: &[u8],
     ) -> Option<bool> {
-        let digest = fetched::digest(md, &[data])?;
+        let digest = fetched::digest(md, data)?;
         let kept = self.verifiers.lock().ok().and_then(|mut kept| {
             let at = kept.iter().position(|(a, _)| a == algorithm)?;
             Some(kept.swap_remove(at).1)
@@ -133,13 +134,65 @@ impl KnownCert {
     }
 }
 
+/// A certificates field seen before, parsed: the signatures of a run mostly carry one chain.
+struct KnownSet {
+    /// The field's content octets.
+    der: Vec<u8>,
+    certs: Vec<Arc<KnownCert>>,
+    /// The chain-cache key with each certificate as the signer, made when first needed.
+    keys: Vec<OnceLock<Option<[u8; 32]>>>,
+}
+
+/// Certificates fields kept whole, the latest first; each is compared octet for octet, so
+/// only a field equal to one seen before is taken from here.
+const RECENT_SETS: usize = 8;
+
+/// An intact signature as the fast path found it.
+pub struct FastVerified {
+    pub signature: VerifiedSignature,
+    /// The fingerprint of the signer and the embedded certificates, for the chain cache.
+    pub chain_key: [u8; 32],
+    /// What [`crate::crypto::signature_identity`] gives for it, for the replay cache.
+    pub replay_key: [u8; 32],
+}
+
 /// The parsed-certificate cache, shared by the verifier's threads.
 #[derive(Default)]
 pub struct CertCache {
     known: Mutex<HashMap<Vec<u8>, Arc<KnownCert>>>,
+    recent: Mutex<VecDeque<Arc<KnownSet>>>,
 }
 
 impl CertCache {
+    /// The certificates of a SignedData's certificates field (its content octets), parsed.
+    fn set(&self, content: &[u8]) -> Option<Arc<KnownSet>> {
+        let seen = self
+            .recent
+            .lock()
+            .ok()?
+            .iter()
+            .find(|s| s.der == content)
+            .cloned();
+        if seen.is_some() {
+            return seen;
+        }
+        let certs: Vec<Arc<KnownCert>> = elements(content)?
+            .iter()
+            .map(|c| self.get(c.whole))
+            .collect::<Option<_>>()?;
+        let set = Arc::new(KnownSet {
+            der: content.to_vec(),
+            keys: certs.iter().map(|_| OnceLock::new()).collect(),
+            certs,
+        });
+        let mut recent = self.recent.lock().ok()?;
+        if recent.len() >= RECENT_SETS {
+            recent.pop_back();
+        }
+        recent.push_front(set.clone());
+        Some(set)
+    }
+
     fn get(&self, der: &[u8]) -> Option<Arc<KnownCert>> {
         if let Some(k) = self.known.lock().ok()?.get(der) {
             return Some(k.clone());
@@ -171,15 +224,12 @@ impl CertCache {
     ) -> Option<(VerifiedSignature, [u8; 32])> {
         // DER only: any other encoding of the same signature (BER from a streaming producer,
         // or a re-encoding) is OpenSSL's to judge.
-        self.verify_der(&Der::strict(der).ok()?, detached)
+        let v = self.verify_der(&Der::strict(der).ok()?, detached)?;
+        Some((v.signature, v.chain_key))
     }
 
-    /// [`CertCache::verify`] for octets already known to be DER.
-    pub fn verify_der(
-        &self,
-        der: &Der<'_>,
-        detached: Option<&[u8]>,
-    ) -> Option<(VerifiedSignature, [u8; 32])> {
+    /// [`CertCache::verify`] for octets already known to be DER, with the replay key too.
+    pub fn verify_der(&self, der: &Der<'_>, detached: Option<&[u8]>) -> Option<FastVerified> {
         let (ci, rest) = element(der)?;
         if ci.tag != 0x30 || !rest.is_empty() {
             return None;
@@ -221,7 +271,7 @@ impl CertCache {
         let certs = match sd.get(at) {
             Some(e) if e.tag == 0xa0 => {
                 at += 1;
-                elements(e.content)?
+                e.content
             }
             _ => return None,
         };
@@ -238,6 +288,7 @@ impl CertCache {
             return None; // unsigned attributes, another version: OpenSSL's path
         }
         let sid = expect(si.get(1), 0x30)?;
+        let sid_whole = sid.whole;
         let sid = elements(sid.content)?;
         if sid.len() != 2 {
             return None;
@@ -287,39 +338,44 @@ impl CertCache {
         if !content_type_ok || fetched::digest(md, &[content])?.as_ref() != message_digest? {
             return None;
         }
-        let known: Vec<Arc<KnownCert>> = certs
-            .iter()
-            .map(|c| self.get(c.whole))
-            .collect::<Option<_>>()?;
+        let set = self.set(certs)?;
         // OpenSSL takes the first certificate whose issuer equals the signer's by its canonical
         // name comparison, which equates names this path tells apart (an empty RDN, string
         // types, case): with two certificates for the serial, which one is the signer is its
         // to say. With one, the issuer octets must be the signer identifier's.
-        let mut for_serial = known.iter().filter(|k| k.serial == serial);
-        let signer = for_serial.next()?;
+        let mut for_serial = set
+            .certs
+            .iter()
+            .enumerate()
+            .filter(|(_, k)| k.serial == serial);
+        let (signer_at, signer) = for_serial.next()?;
         if for_serial.next().is_some() || signer.issuer != issuer {
             return None;
         }
         if !signature_algorithm_fits(sig_oid, signer.key.id()) {
             return None; // RSASSA-PSS, unknown OIDs, another key type: the full path
         }
-        // The signature covers the DER of the attributes as a SET (RFC 5652 §5.4).
-        let mut signed = attrs.whole.to_vec();
-        signed[0] = 0x31;
+        // The signature covers the DER of the attributes as a SET (RFC 5652 §5.4): the SET
+        // tag, then the [0]'s length and content octets.
+        let signed = [&[0x31][..], attrs.whole.get(1..)?];
         if !signer.verifies(&digest, md, &signed, signature)? {
             return None;
         }
-        let key = fingerprint(&signer.digest, known.iter().map(|k| &k.digest))?;
-        Some((
-            VerifiedSignature {
+        let key = set
+            .keys
+            .get(signer_at)?
+            .get_or_init(|| fingerprint(&signer.digest, set.certs.iter().map(|k| &k.digest)));
+        Some(FastVerified {
+            signature: VerifiedSignature {
                 signer: signer.cert.clone(),
-                certificates: known.iter().map(|k| k.cert.clone()).collect(),
+                certificates: set.certs.iter().map(|k| k.cert.clone()).collect(),
                 content: attached.map(<[u8]>::to_vec),
                 digest,
                 signing_time: None,
             },
-            key,
-        ))
+            chain_key: (*key)?,
+            replay_key: super::strict::one_signer_identity(sid_whole, sig_oid, signature)?,
+        })
     }
 }
 
@@ -371,9 +427,54 @@ mod tests {
                     assert_eq!(fast.content, full.content);
                     assert_eq!(fast.digest, digest);
                     assert_eq!(fast.certificates.len(), 2);
+                    let again = cache.verify_der(&Der::strict(&der).unwrap(), dc).unwrap();
+                    let identity = crate::crypto::signature_identity(&der);
+                    assert_eq!(Some(again.replay_key), identity, "{kind:?}");
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_certificates_field_seen_before_gives_what_a_fresh_cache_gives() {
+        let cache = CertCache::default();
+        let (s, inter) = signer(KeyKind::Rsa);
+        let (cert, key) = inter.leaf(KeyKind::Rsa, "sip:bob@example.com");
+        let bob = Signer {
+            cert,
+            key,
+            chain: vec![inter.cert.clone()],
+        };
+        let mut keys = Vec::new();
+        for (who, body) in [
+            (&s, &b"one"[..]),
+            (&s, b"two"),
+            (&bob, b"one"),
+            (&s, b"three"),
+        ] {
+            let der = sign(body, who, &CmsSignOptions::default()).unwrap();
+            let (fast, key) = cache.verify(&der, Some(body)).unwrap();
+            let (fresh, fresh_key) = CertCache::default().verify(&der, Some(body)).unwrap();
+            let replay_key = cache
+                .verify_der(&Der::strict(&der).unwrap(), Some(body))
+                .unwrap()
+                .replay_key;
+            assert_eq!(Some(replay_key), crate::crypto::signature_identity(&der));
+            assert_eq!(key, fresh_key);
+            assert_eq!(
+                fast.signer.to_der().unwrap(),
+                fresh.signer.to_der().unwrap()
+            );
+            assert_eq!(fast.signer.to_der().unwrap(), who.cert.to_der().unwrap());
+            assert!(cache.verify(&der, Some(b"other")).is_none());
+            keys.push(key);
+        }
+        assert_eq!(
+            cache.recent.lock().unwrap().len(),
+            2,
+            "one field per signer's chain"
+        );
+        assert!(keys[0] == keys[1] && keys[1] == keys[3] && keys[0] != keys[2]);
     }
 
     #[test]

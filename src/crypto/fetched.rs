@@ -38,7 +38,15 @@ impl AsRef<[u8]> for Digest {
 
 /// The digest of the concatenation of `parts`.
 pub(crate) fn digest(md: &MdRef, parts: &[&[u8]]) -> Option<Digest> {
-    let mut ctx = MdCtx::new().ok()?;
+    // A context per thread, used again (a verify digests four times a message): after a
+    // digest_final, digest_init starts a new digest on it. One that failed midway is dropped.
+    thread_local! {
+        static KEPT: std::cell::Cell<Option<MdCtx>> = const { std::cell::Cell::new(None) };
+    }
+    let mut ctx = match KEPT.take() {
+        Some(ctx) => ctx,
+        None => MdCtx::new().ok()?,
+    };
     ctx.digest_init(md).ok()?;
     for part in parts {
         ctx.digest_update(part).ok()?;
@@ -48,6 +56,7 @@ pub(crate) fn digest(md: &MdRef, parts: &[&[u8]]) -> Option<Digest> {
         len: md.size(),
     };
     ctx.digest_final(out.octets.get_mut(..out.len)?).ok()?;
+    KEPT.set(Some(ctx));
     Some(out)
 }
 

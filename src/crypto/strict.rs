@@ -108,6 +108,7 @@ fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
                 check_elements(tlv.content, depth + 1)?;
                 check_set_order(tlv.content)?;
             }
+            0xa0 if depth == CERTIFICATES_DEPTH => check_certificates(tlv.content)?,
             t if t & 0x20 != 0 => check_elements(tlv.content, depth + 1)?,
             _ => {}
         }
@@ -116,26 +117,60 @@ fn check_elements(mut input: &[u8], depth: usize) -> Result<(), DerError> {
     Ok(())
 }
 
+/// Where a SignedData's certificates field is read: ContentInfo (0), its [0] (1), SignedData
+/// (2), then its fields (3).
+const CERTIFICATES_DEPTH: usize = 3;
+
+/// Fields kept per thread that passed [`check_certificates`].
+const PASSED_FIELDS: usize = 4;
+
+/// The content of a `[0]` read at [`CERTIFICATES_DEPTH`] (a SignedData's certificates: most of
+/// a signature's octets, and in a run mostly the same chain again). Whether octets are DER at
+/// a given depth depends on nothing else, so a field equal octet for octet to one that passed
+/// recently passes without being walked again.
+fn check_certificates(content: &[u8]) -> Result<(), DerError> {
+    thread_local! {
+        static PASSED: std::cell::RefCell<Vec<Box<[u8]>>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let passed = |c: &[u8]| PASSED.with_borrow(|p| p.iter().any(|f| **f == *c));
+    if passed(content) {
+        return Ok(());
+    }
+    check_elements(content, CERTIFICATES_DEPTH + 1)?;
+    PASSED.with_borrow_mut(|p| {
+        if p.len() >= PASSED_FIELDS {
+            p.remove(0);
+        }
+        p.push(content.into());
+    });
+    Ok(())
+}
+
 /// X.690 §11.6: a SET OF's element encodings in ascending order, compared as octet strings with
 /// the shorter padded with trailing zeros. (Every SET in CMS and in a certificate is a SET OF;
 /// a signer's attributes are signed as sent, and OpenSSL sorts them before checking.)
-fn check_set_order(content: &[u8]) -> Result<(), DerError> {
-    let elements = der::elements(content).ok_or(DerError::Truncated)?;
-    for pair in elements.windows(2) {
-        let (a, b) = (pair[0].whole, pair[1].whole);
-        let width = a.len().max(b.len());
-        let padded = |e: &[u8]| {
-            e.iter()
-                .copied()
-                .chain(std::iter::repeat(0))
-                .take(width)
-                .collect::<Vec<u8>>()
-        };
-        if padded(a) > padded(b) {
+fn check_set_order(mut content: &[u8]) -> Result<(), DerError> {
+    let mut previous: Option<&[u8]> = None;
+    while !content.is_empty() {
+        let (e, after) = der::element(content).ok_or(DerError::Truncated)?;
+        if previous.is_some_and(|p| padded_greater(p, e.whole)) {
             return Err(DerError::UnsortedSet);
         }
+        previous = Some(e.whole);
+        content = after;
     }
     Ok(())
+}
+
+/// `a > b` as octet strings with the shorter padded with trailing zeros: past the common
+/// length, padding (zeros) is never greater, so `a` is greater only by a nonzero octet of its
+/// own.
+fn padded_greater(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len().min(b.len());
+    match a[..n].cmp(&b[..n]) {
+        std::cmp::Ordering::Equal => a[n..].iter().any(|&x| x != 0),
+        order => order == std::cmp::Ordering::Greater,
+    }
 }
 
 /// Octets [`check_der`] accepted: one DER element with nothing after it.
@@ -224,6 +259,22 @@ pub fn signature_identity(der: &[u8]) -> Option<[u8; 32]> {
     super::fetched::sha256(&parts)
 }
 
+/// [`signature_identity`] of a SignedData with one signer, from that signer's identifier
+/// (its whole encoding), signature algorithm OID and signature value, as a parser that has
+/// read them finds them: the same digest over the same entry, without reading again.
+pub(crate) fn one_signer_identity(
+    sid: &[u8],
+    algorithm: &[u8],
+    signature: &[u8],
+) -> Option<[u8; 32]> {
+    let value = signature_value(algorithm, signature)?;
+    let (sid_len, value_len) = (
+        (sid.len() as u64).to_be_bytes(),
+        (value.len() as u64).to_be_bytes(),
+    );
+    super::fetched::sha256(&[&sid_len, sid, &value_len, value])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +298,54 @@ mod tests {
             let der = signed(kind);
             assert_eq!(check_der(&der), Ok(()));
             assert!(signature_identity(&der).is_some());
+        }
+    }
+
+    #[test]
+    fn set_order_compares_as_if_the_shorter_were_padded_with_zeros() {
+        let padded = |e: &[u8], width: usize| {
+            let mut v = e.to_vec();
+            v.resize(width, 0);
+            v
+        };
+        let octets = [0x00, 0x01, 0xff];
+        let mut all: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=3u32 {
+            for n in 0..octets.len().pow(len) {
+                let e = (0..len).map(|i| octets[n / octets.len().pow(i) % octets.len()]);
+                all.push(e.collect());
+            }
+        }
+        for a in &all {
+            for b in &all {
+                let width = a.len().max(b.len());
+                let expected = padded(a, width) > padded(b, width);
+                assert_eq!(padded_greater(a, b), expected, "{a:02x?} {b:02x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_certificates_field_passes_again_only_when_equal_to_one_that_passed() {
+        let ca = Ca::new(KeyKind::Rsa);
+        let inter = ca.sub_ca(KeyKind::Rsa);
+        let (cert, key) = inter.leaf(KeyKind::Rsa, "sip:alice@example.com");
+        let s = Signer {
+            cert,
+            key,
+            chain: vec![inter.cert.clone()],
+        };
+        let der = sign(b"content", &s, &CmsSignOptions::default()).unwrap();
+        // The CA's basicConstraints cA TRUE, in the certificates: a BOOLEAN 01 is not DER.
+        let at = der
+            .windows(3)
+            .position(|w| w == [0x01, 0x01, 0xff])
+            .unwrap();
+        let mut bad = der.clone();
+        bad[at + 2] = 0x01;
+        for _ in 0..2 {
+            assert_eq!(check_der(&der), Ok(()));
+            assert_eq!(check_der(&bad), Err(DerError::Boolean));
         }
     }
 

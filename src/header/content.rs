@@ -52,12 +52,12 @@ impl<'a> MediaType<'a> {
     /// The name of the first parameter given twice (in any case): parsers disagree on which
     /// one counts (the first here, the last in some terminals).
     pub fn repeated_param(&self) -> Option<&'a [u8]> {
-        let names: Vec<&[u8]> = self.params.iter().map(|p| p.name).collect();
-        names.iter().enumerate().find_map(|(i, n)| {
-            names[..i]
+        self.params.iter().enumerate().find_map(|(i, p)| {
+            self.params
                 .iter()
-                .any(|m| m.eq_ignore_ascii_case(n))
-                .then_some(*n)
+                .take(i)
+                .any(|q| q.name.eq_ignore_ascii_case(p.name))
+                .then_some(p.name)
         })
     }
 }

@@ -246,6 +246,16 @@ struct NextHop {
     request_line: Option<Vec<u8>>,
 }
 
+/// This host's addresses, which a relay listening on a wildcard address (0.0.0.0, ::) asks
+/// for: its Via and Record-Route must name an address its peers can reach, and an address
+/// names the relay only when it is one of the host's (not every address with its port).
+pub trait HostAddresses: Send {
+    /// The address the system sends from towards `to`.
+    fn source_towards(&self, to: IpAddr) -> Option<IpAddr>;
+    /// Whether `ip` is one of this host's addresses.
+    fn is_local(&self, ip: IpAddr) -> bool;
+}
+
 /// Turns a URI into a transport address: the place RFC 3263 DNS resolution plugs in.
 pub trait Resolver: Send {
     fn resolve(&self, uri: &Uri<'_>) -> Option<Peer>;
@@ -294,6 +304,9 @@ pub struct Relay {
     config: Config,
     location: Location,
     resolver: Box<dyn Resolver>,
+    /// Without it, a wildcard listener names itself by its wildcard address, and every
+    /// address with its port names the relay (`--stdio` transcripts, tests).
+    host: Option<Box<dyn HostAddresses>>,
     /// Member authentication, when the relay has members: a request from an authenticated
     /// member may go anywhere.
     auth: Option<AuthGate>,
@@ -322,6 +335,7 @@ impl Relay {
         Relay {
             location: Location::with_bounds(config.registrar),
             resolver,
+            host: None,
             auth: None,
             key: RelayKey::random(),
             previous_key: None,
@@ -329,6 +343,13 @@ impl Relay {
             route_identities: route_identities(&config),
             config,
         }
+    }
+
+    /// How a wildcard listener learns which of the host's addresses to name, and which are
+    /// its own.
+    pub fn with_host_addresses(mut self, host: Box<dyn HostAddresses>) -> Relay {
+        self.host = Some(host);
+        self
     }
 
     /// Makes requests from the relay's own domains authenticate (digest) before anything else.
@@ -1084,10 +1105,14 @@ impl Relay {
         }
     }
 
+    /// The address our Via and Record-Route name towards `target`: the listener's, or the
+    /// advertised address of its family, or, for a wildcard listener, the address the system
+    /// sends from towards the target.
     fn own_address(&self, target: Peer) -> Peer {
         let l = &self.config.listen;
         let same_family = |p: &&Peer| p.addr.is_ipv4() == target.addr.is_ipv4();
-        l.iter()
+        let mut me = l
+            .iter()
             .filter(|p| p.transport == target.transport)
             .find(same_family)
             .or_else(|| l.iter().find(same_family))
@@ -1096,11 +1121,29 @@ impl Relay {
             .unwrap_or(Peer::new(
                 target.transport,
                 SocketAddr::from(([127, 0, 0, 1], 5060)),
-            ))
+            ));
+        let listening = me.addr.ip();
+        let named = (self.config.advertise.iter().copied())
+            .find(|a| a.is_ipv4() == listening.is_ipv4())
+            .or_else(|| {
+                let host = self.host.as_ref().filter(|_| listening.is_unspecified())?;
+                host.source_towards(target.addr.ip())
+            });
+        if let Some(ip) = named {
+            me.addr.set_ip(ip);
+        }
+        me
     }
 
     fn is_own_address(&self, addr: SocketAddr) -> bool {
-        self.config.listen.iter().any(|l| same_socket(l.addr, addr))
+        let ip = addr.ip();
+        self.config.listen.iter().any(|l| {
+            l.addr.port() == addr.port()
+                && (l.addr.ip() == ip
+                    || self.config.advertise.contains(&ip)
+                    || (l.addr.ip().is_unspecified()
+                        && self.host.as_ref().is_none_or(|h| h.is_local(ip))))
+        })
     }
 
     fn host_port_is_me(&self, host: &Host<'_>, port: Option<u16>, default: u16) -> bool {
@@ -1285,10 +1328,6 @@ fn host_key(uri: &Uri<'_>) -> String {
         Some(Host::Ipv6 { addr, .. }) => format!("[{addr}]"),
         None => String::new(),
     }
-}
-
-fn same_socket(a: SocketAddr, b: SocketAddr) -> bool {
-    a.port() == b.port() && (a.ip() == b.ip() || a.ip().is_unspecified())
 }
 
 /// Whether `host_key(uri) == key`, without building the key (a static route is looked up

@@ -235,6 +235,10 @@ pub struct Config {
     /// The addresses it listens on: its own Via sent-by and Record-Route come from these, and
     /// a URI naming one of them names the relay.
     pub listen: Vec<Peer>,
+    /// The address peers reach the relay by, one per address family, named in its Via and
+    /// Record-Route instead of the listen address (behind NAT, or to choose among a wildcard
+    /// listener's addresses); a URI naming it names the relay.
+    pub advertise: Vec<IpAddr>,
     /// Extra host names that name the relay itself (in Route and Request-URI).
     pub aliases: Vec<String>,
     /// The domains it is registrar and location service for.
@@ -254,6 +258,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             listen: Vec::new(),
+            advertise: Vec::new(),
             aliases: Vec::new(),
             domains: Vec::new(),
             routes: Vec::new(),

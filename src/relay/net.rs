@@ -67,6 +67,58 @@ fn certificate_names(cert: &X509Ref, identity: &ServerIdentity) -> bool {
     })
 }
 
+/// This host's addresses as the system sees them, asked once per address and kept in a
+/// bounded table (emptied when full): which address it sends from towards a peer (a UDP
+/// socket connected to the peer, which sends nothing), and whether an address is its own (a
+/// socket can be bound to it).
+#[derive(Default)]
+pub struct SystemAddresses {
+    source: std::sync::Mutex<HashMap<IpAddr, Option<IpAddr>>>,
+    local: std::sync::Mutex<HashMap<IpAddr, bool>>,
+}
+
+/// Addresses each table of [`SystemAddresses`] holds at most.
+const HOST_ADDRESS_TABLE: usize = 1024;
+
+fn remembered<V: Copy>(
+    table: &std::sync::Mutex<HashMap<IpAddr, V>>,
+    ip: IpAddr,
+    ask: impl FnOnce() -> V,
+) -> V {
+    let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(v) = table.get(&ip) {
+        return *v;
+    }
+    if table.len() >= HOST_ADDRESS_TABLE {
+        table.clear();
+    }
+    *table.entry(ip).or_insert_with(ask)
+}
+
+fn any_address(like: IpAddr) -> IpAddr {
+    match like {
+        IpAddr::V4(_) => IpAddr::from([0u8; 4]),
+        IpAddr::V6(_) => IpAddr::from([0u8; 16]),
+    }
+}
+
+impl super::core::HostAddresses for SystemAddresses {
+    fn source_towards(&self, to: IpAddr) -> Option<IpAddr> {
+        remembered(&self.source, to, || {
+            let s = std::net::UdpSocket::bind((any_address(to), 0)).ok()?;
+            s.connect((to, 5060)).ok()?;
+            Some(s.local_addr().ok()?.ip()).filter(|ip| !ip.is_unspecified())
+        })
+    }
+
+    fn is_local(&self, ip: IpAddr) -> bool {
+        ip.is_loopback()
+            || remembered(&self.local, ip, || {
+                !ip.is_unspecified() && std::net::UdpSocket::bind((ip, 0)).is_ok()
+            })
+    }
+}
+
 /// What bounds every peer's share of the relay. SIGHUP applies new values at once: to what
 /// arrives, is queued or is connected from then on (connections already open over a lowered
 /// cap stay until they close).

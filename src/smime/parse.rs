@@ -237,12 +237,12 @@ impl<'a> EntityView<'a> {
             .map(unfold)
             .and_then(|ct| {
                 MediaType::parse(&ct).ok().map(|m| {
-                    format!(
-                        "{}/{}",
-                        String::from_utf8_lossy(m.type_),
-                        String::from_utf8_lossy(m.subtype)
-                    )
-                    .to_ascii_lowercase()
+                    let mut media = String::with_capacity(m.type_.len() + m.subtype.len() + 1);
+                    media.push_str(&String::from_utf8_lossy(m.type_));
+                    media.push('/');
+                    media.push_str(&String::from_utf8_lossy(m.subtype));
+                    media.make_ascii_lowercase();
+                    media
                 })
             })
             .unwrap_or_default()

@@ -2,7 +2,7 @@
 //! the RFC 3261 §23.4.1.1 comparison, and restoring what the inner copy protected.
 
 use crate::header::Address;
-use crate::message::{unfold, HeaderKind, Message};
+use crate::message::{unfold, HeaderField, HeaderKind, Message};
 
 /// Headers a proxy may change in transit, so they may differ between the inner copy and the
 /// message (RFC 3261 §23.4.1.1), plus the outer wrapper's Content-Type and Content-Length.
@@ -46,19 +46,33 @@ impl Comparison {
     }
 }
 
-fn lower_name(m: &Message, f: &crate::message::HeaderField) -> String {
-    match f.kind.name() {
-        Some(n) => n.to_ascii_lowercase(),
-        None => String::from_utf8_lossy(m.field_name(f)).to_ascii_lowercase(),
-    }
+fn lower_name(m: &Message, f: &HeaderField) -> String {
+    String::from_utf8_lossy(canonical_name(m, f)).to_ascii_lowercase()
 }
 
-fn values_of<'a>(m: &'a Message, kind: HeaderKind, name: &str) -> Vec<&'a [u8]> {
+/// A known header's full name (whatever form it was written in), another's as written.
+fn canonical_name<'m>(m: &'m Message, f: &HeaderField) -> &'m [u8] {
+    f.kind.name().map_or(m.field_name(f), str::as_bytes)
+}
+
+/// Whether two fields (of one message or two) are of the same header: one known kind, or for
+/// another header one name in any case. (Names are tokens, ASCII: ignoring ASCII case is what
+/// comparing their lower-case forms does.)
+fn same_header(a: &Message, f: &HeaderField, b: &Message, g: &HeaderField) -> bool {
+    f.kind == g.kind
+        && (f.kind != HeaderKind::Other || a.field_name(f).eq_ignore_ascii_case(b.field_name(g)))
+}
+
+/// The values in `m` of the header `f` (a field of `of`) is, in order.
+fn values_of<'a>(
+    m: &'a Message,
+    of: &'a Message,
+    f: &'a HeaderField,
+) -> impl Iterator<Item = &'a [u8]> + Clone {
     m.fields()
         .iter()
-        .filter(|f| f.kind == kind && (kind != HeaderKind::Other || lower_name(m, f) == name))
-        .map(|f| m.field_value(f))
-        .collect()
+        .filter(move |g| same_header(of, f, m, g))
+        .map(move |g| m.field_value(g))
 }
 
 fn normalise(value: &[u8]) -> Vec<u8> {
@@ -77,8 +91,13 @@ fn normalise(value: &[u8]) -> Vec<u8> {
 }
 
 /// Two values of one header are the same per RFC 3261 §20: addresses by URI equivalence and
-/// tag, everything else with white space normalised.
+/// tag, everything else with white space normalised. Equal octets are the same value whatever
+/// the header (most values arrive unchanged): for an address, the two parse alike, URI
+/// equivalence is reflexive (the `uri` fuzz target asserts it) and so is tag equality.
 fn same_value(kind: HeaderKind, a: &[u8], b: &[u8]) -> bool {
+    if a == b {
+        return true;
+    }
     if matches!(kind, HeaderKind::From | HeaderKind::To) {
         let (ua, ub) = (unfold(a), unfold(b));
         return match (Address::parse(&ua), Address::parse(&ub)) {
@@ -86,17 +105,22 @@ fn same_value(kind: HeaderKind, a: &[u8], b: &[u8]) -> bool {
             _ => normalise(a) == normalise(b),
         };
     }
-    // Equal octets normalise alike: most values arrive unchanged.
-    a == b || normalise(a) == normalise(b)
+    normalise(a) == normalise(b)
 }
 
 /// Whether all the values of one header agree, in order, inside and outside.
-fn same_values(kind: HeaderKind, inside: &[&[u8]], outside: &[&[u8]]) -> bool {
-    inside.len() == outside.len()
-        && inside
-            .iter()
-            .zip(outside)
-            .all(|(a, b)| same_value(kind, a, b))
+fn same_values<'a>(
+    kind: HeaderKind,
+    mut inside: impl Iterator<Item = &'a [u8]>,
+    mut outside: impl Iterator<Item = &'a [u8]>,
+) -> bool {
+    loop {
+        match (inside.next(), outside.next()) {
+            (None, None) => return true,
+            (Some(a), Some(b)) if same_value(kind, a, b) => {}
+            _ => return false,
+        }
+    }
 }
 
 /// Compares the inner copy with the message (RFC 3261 §23.4.1.1). The start lines must agree
@@ -120,13 +144,16 @@ pub fn compare(inner: &Message, outer: &Message, aib: bool, own: &[&str]) -> Com
         }
         _ => {}
     }
-    let mut seen: Vec<String> = Vec::new();
+    // Fields, not names: the names are written out only for the report.
+    let mut seen: Vec<&HeaderField> = Vec::new();
     for f in inner.fields() {
-        let name = lower_name(inner, f);
-        if seen.contains(&name) || MAY_DIFFER.contains(&f.kind) || is_own(own, &name) {
+        if MAY_DIFFER.contains(&f.kind)
+            || seen.iter().any(|g| same_header(inner, g, inner, f))
+            || is_own(own, inner, f)
+        {
             continue;
         }
-        seen.push(name.clone());
+        seen.push(f);
         if aib && f.kind == HeaderKind::From && outer.status_code().is_some() {
             let same = match (inner.from(), outer.to()) {
                 (Ok(a), Ok(b)) => a.uri().equivalent(b.uri()),
@@ -140,30 +167,32 @@ pub fn compare(inner: &Message, outer: &Message, aib: bool, own: &[&str]) -> Com
             }
             continue;
         }
-        let inside = values_of(inner, f.kind, &name);
-        let outside = values_of(outer, f.kind, &name);
-        if outside.is_empty() {
-            c.covered.push(name);
-            continue;
-        }
-        let same = same_values(f.kind, &inside, &outside);
+        let outside = values_of(outer, inner, f);
+        let same = outside.clone().next().is_none()
+            || same_values(f.kind, values_of(inner, inner, f), outside);
         if same {
-            c.covered.push(name);
+            c.covered.push(lower_name(inner, f));
         } else {
-            c.differing.push(name);
+            c.differing.push(lower_name(inner, f));
         }
     }
+    let mut outer_only: Vec<&HeaderField> = Vec::new();
     for f in outer.fields() {
-        let name = lower_name(outer, f);
-        if !seen.contains(&name) && !MAY_DIFFER.contains(&f.kind) && !c.outer_only.contains(&name) {
-            c.outer_only.push(name);
+        if MAY_DIFFER.contains(&f.kind)
+            || seen.iter().any(|g| same_header(inner, g, outer, f))
+            || outer_only.iter().any(|g| same_header(outer, g, outer, f))
+        {
+            continue;
         }
+        outer_only.push(f);
+        c.outer_only.push(lower_name(outer, f));
     }
     c
 }
 
-fn is_own(own: &[&str], name: &str) -> bool {
-    own.iter().any(|h| h.eq_ignore_ascii_case(name))
+fn is_own(own: &[&str], m: &Message, f: &HeaderField) -> bool {
+    let name = canonical_name(m, f);
+    own.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// The message a terminal should get from a tunnelled `message/sip`: the outer message keeps
@@ -185,9 +214,8 @@ pub fn restore_from_inner(
             out.remove_all(HeaderKind::ContentType);
         }
     }
-    let mut done: Vec<String> = Vec::new();
+    let mut done: Vec<&HeaderField> = Vec::new();
     for f in inner.fields() {
-        let name = lower_name(inner, f);
         let skip = OUTER_KEEPS.contains(&f.kind)
             || matches!(
                 f.kind,
@@ -195,27 +223,28 @@ pub fn restore_from_inner(
                     | HeaderKind::ContentType
                     | HeaderKind::ContentDisposition
             )
-            || is_own(own, &name)
-            || done.contains(&name);
+            || is_own(own, inner, f)
+            || done.iter().any(|g| same_header(inner, g, inner, f));
         if skip {
             continue;
         }
-        done.push(name.clone());
-        let inside = values_of(inner, f.kind, &name);
-        let outside = values_of(&out, f.kind, &name);
-        let same = same_values(f.kind, &inside, &outside);
-        if same {
+        done.push(f);
+        if same_values(
+            f.kind,
+            values_of(inner, inner, f),
+            values_of(&out, inner, f),
+        ) {
             // Bytes we do not change stay exactly as they came, in their place.
             continue;
         }
         match f.kind {
-            HeaderKind::Other => out.remove_named(&name),
+            HeaderKind::Other => out.remove_named(&lower_name(inner, f)),
             kind => out.remove_all(kind),
         };
         for g in inner
             .fields()
             .iter()
-            .filter(|g| lower_name(inner, g) == name)
+            .filter(|g| same_header(inner, f, inner, g))
         {
             let written = String::from_utf8_lossy(inner.field_name(g)).into_owned();
             out.append_field(&written, inner.field_value(g))?;
@@ -295,6 +324,28 @@ mod tests {
         assert!(compare(&bye, &m(OUTER), false, OWN)
             .differing
             .contains(&"method".to_string()));
+    }
+
+    #[test]
+    fn a_header_is_one_header_in_any_form_and_case() {
+        let inner = m(
+            "INVITE sip:b@example.com SIP/2.0\r\nf: <sip:a@example.com>;tag=1\r\n\
+            t: <sip:b@example.com>\r\ni: c1\r\nCSeq: 1 INVITE\r\nx-hidden: yes\r\n\
+            X-HIDDEN: again\r\nSIPSEC-CONTROL: not the sender's\r\nContent-Length: 0\r\n\r\n",
+        );
+        let outer = OUTER.replace("Subject: outer\r\n", "X-Hidden: yes\r\nx-Hidden: other\r\n");
+        let c = compare(&inner, &m(&outer), false, OWN);
+        assert_eq!(c.covered, ["from", "to", "call-id", "cseq"]);
+        assert_eq!(c.differing, ["x-hidden"], "both values, in order");
+        assert!(c.outer_only.is_empty(), "{c:?}");
+        let fixed = outer.replace("x-Hidden: other", "x-hidden:  again");
+        let c = compare(&inner, &m(&fixed), false, OWN);
+        assert!(c.passed(), "{c:?}");
+        assert_eq!(c.covered.last().map(String::as_str), Some("x-hidden"));
+        let r = restore_from_inner(&m(&outer), &inner, OWN).unwrap();
+        let hidden: Vec<&[u8]> = r.values_named("x-hidden").collect();
+        assert_eq!(hidden, [&b"yes"[..], b"again"]);
+        assert_eq!(r.values_named("sipsec-control").count(), 0);
     }
 
     #[test]

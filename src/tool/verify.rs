@@ -25,7 +25,7 @@ use crate::uri::Aor;
 use openssl::x509::{X509Crl, X509};
 use serde_json::json;
 use std::collections::{BinaryHeap, HashMap};
-use std::sync::{Mutex, OnceLock, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, RwLockReadGuard};
 
 /// Which checks must pass for a message to count as accepted (cumulative levels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum)]
@@ -140,7 +140,36 @@ pub enum Seen {
 pub struct ReplayCache {
     capacity: usize,
     entries: HashMap<[u8; 32], (i64, i64)>,
-    expiry: BinaryHeap<std::cmp::Reverse<(i64, [u8; 32])>>,
+    expiry: BinaryHeap<std::cmp::Reverse<Expiry>>,
+}
+
+/// When a key's entry expires. Ordered by the time alone: entries expiring at the same second
+/// (most of a run's, whose Dates are close) leave together, in any order, so the heap need
+/// not compare their keys.
+#[derive(Clone, Copy)]
+struct Expiry {
+    at: i64,
+    key: [u8; 32],
+}
+
+impl PartialEq for Expiry {
+    fn eq(&self, other: &Expiry) -> bool {
+        self.at == other.at
+    }
+}
+
+impl Eq for Expiry {}
+
+impl PartialOrd for Expiry {
+    fn partial_cmp(&self, other: &Expiry) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Expiry {
+    fn cmp(&self, other: &Expiry) -> std::cmp::Ordering {
+        self.at.cmp(&other.at)
+    }
 }
 
 impl ReplayCache {
@@ -162,12 +191,12 @@ impl ReplayCache {
 
     /// Records `key` seen at `now`, remembered until `expires`.
     pub fn check(&mut self, key: [u8; 32], now: i64, expires: i64, retransmit: i64) -> Seen {
-        while let Some(std::cmp::Reverse((t, k))) = self.expiry.peek().copied() {
-            if t >= now {
+        while let Some(std::cmp::Reverse(Expiry { at, key: k })) = self.expiry.peek().copied() {
+            if at >= now {
                 break;
             }
             self.expiry.pop();
-            if self.entries.get(&k).is_some_and(|e| e.1 == t) {
+            if self.entries.get(&k).is_some_and(|e| e.1 == at) {
                 self.entries.remove(&k);
             }
         }
@@ -182,7 +211,8 @@ impl ReplayCache {
             return Seen::Full;
         }
         self.entries.insert(key, (now, expires));
-        self.expiry.push(std::cmp::Reverse((expires, key)));
+        self.expiry
+            .push(std::cmp::Reverse(Expiry { at: expires, key }));
         Seen::First
     }
 }
@@ -239,6 +269,10 @@ pub struct Verify {
     certs: CertCache,
     replay: Mutex<ReplayCache>,
     stir: Option<stir::StirCheck>,
+    /// What each verified signer certificate names, by chain key.
+    names: Mutex<HashMap<ChainKey, Arc<[Aor]>>>,
+    /// The verdict's JSON fields are built: someone reads them (see [`Verify::unreported`]).
+    verdict_fields: bool,
 }
 
 /// Verified chains kept at most; past that the cache starts over (it is only a speed-up).
@@ -279,7 +313,17 @@ impl Verify {
             options,
             chains: Mutex::new(HashMap::new()),
             certs: CertCache::default(),
+            names: Mutex::new(HashMap::new()),
+            verdict_fields: true,
         }
+    }
+
+    /// For a run that writes no record (neither `--json` nor `--report`), where nobody reads
+    /// the verdict's fields: they are not built. Everything else is as it was: the checks,
+    /// the mark, the `Sipsec-Verdict` header, the warnings and the outcome.
+    pub fn unreported(mut self) -> Verify {
+        self.verdict_fields = false;
+        self
     }
 
     fn derived(&self) -> RwLockReadGuard<'_, FromStore> {
@@ -318,12 +362,17 @@ impl Verify {
         der: &Der<'_>,
         detached: Option<&[u8]>,
         who: Option<&Aor>,
-    ) -> (Check, Option<(crypto::VerifiedSignature, ChainKey)>) {
-        if let Some((v, fingerprint)) = self.certs.verify_der(der, detached) {
+    ) -> (Check, Option<Integrity>) {
+        if let Some(fast) = self.certs.verify_der(der, detached) {
             let c = Check::pass()
-                .with("digest", v.digest.micalg())
+                .with("digest", fast.signature.digest.micalg())
                 .with("signer_certificate", "embedded");
-            return (c, Some((v, ChainKey(fingerprint))));
+            let intact = Integrity {
+                signature: fast.signature,
+                chain_key: ChainKey(fast.chain_key),
+                replay_key: Some(fast.replay_key),
+            };
+            return (c, Some(intact));
         }
         let attempt =
             |extra: Vec<X509>| crypto::verify(der, detached, &VerifyContext { extra_certs: extra });
@@ -346,7 +395,12 @@ impl Verify {
                     let c = Check::pass()
                         .with("digest", v.digest.micalg())
                         .with("signer_certificate", source);
-                    (c, Some((v, key)))
+                    let intact = Integrity {
+                        signature: v,
+                        chain_key: key,
+                        replay_key: None,
+                    };
+                    (c, Some(intact))
                 }
                 Err(e) => (Check::fail(e.to_string()), None),
             },
@@ -409,21 +463,50 @@ impl Verify {
         }
     }
 
-    /// The signer certificate against the sender: its own SAN URI, or a domain certificate
-    /// (id-kp-sipDomain only) for the sender's domain. The group map explains, never widens.
-    fn identity(&self, signer: &X509, who: &Aor, which: &str) -> (Check, Option<String>) {
-        let names = cert_aors(signer);
-        let listed: Vec<String> = names.iter().map(sip_uri).collect();
+    /// The SIP identities the signer certificate of a chain names, read once per chain key
+    /// (the key digests the signer's DER first: one key, one signer certificate).
+    fn signer_names(&self, signer: &X509, key: ChainKey) -> Arc<[Aor]> {
+        let cached = self.names.lock().ok().and_then(|n| n.get(&key).cloned());
+        if let Some(names) = cached {
+            return names;
+        }
+        let names: Arc<[Aor]> = cert_aors(signer).into();
+        if let Ok(mut n) = self.names.lock() {
+            if n.len() >= CHAIN_CACHE_MAX {
+                n.clear();
+            }
+            n.insert(key, names.clone());
+        }
+        names
+    }
+
+    /// The signer certificate (naming `names`) against the sender: its own SAN URI, or a
+    /// domain certificate (id-kp-sipDomain only) for the sender's domain. The group map
+    /// explains, never widens.
+    fn identity(
+        &self,
+        signer: &X509,
+        names: &[Aor],
+        who: &Aor,
+        which: &str,
+    ) -> (Check, Option<String>) {
+        let listed = || -> Vec<String> { names.iter().map(sip_uri).collect() };
         let base = |c: Check| {
+            if !self.verdict_fields {
+                return c;
+            }
             c.with("against", which)
                 .with("sender", sip_uri(who))
-                .with("certificate_names", listed.clone())
+                .with("certificate_names", listed())
         };
         if names.contains(who) {
             let uri = sip_uri(who);
-            let mut c = base(Check::pass()).with("matched", uri.clone());
-            if self.store.get().groups().is_group(who) {
-                c = c.with("group", true);
+            let mut c = base(Check::pass());
+            if self.verdict_fields {
+                c = c.with("matched", uri.clone());
+                if self.store.get().groups().is_group(who) {
+                    c = c.with("group", true);
+                }
             }
             return (c, Some(uri));
         }
@@ -464,6 +547,7 @@ impl Verify {
                 None,
             );
         }
+        let listed = listed();
         (
             base(Check::fail(format!(
                 "the certificate is for {}, not for the {which} {}",
@@ -514,6 +598,7 @@ impl Verify {
     fn replay_claim(
         &self,
         signature: &[u8],
+        known_key: Option<[u8; 32]>,
         date: Option<i64>,
         now: i64,
         trusted: bool,
@@ -524,8 +609,8 @@ impl Verify {
                 ..Check::new(Status::NotApplicable)
             });
         }
-        // The signature value itself, not the bytes that carry it.
-        let Some(key) = crypto::signature_identity(signature) else {
+        // The signature value itself, not the bytes that carry it (the fast path read it).
+        let Some(key) = known_key.or_else(|| crypto::signature_identity(signature)) else {
             return Err(Check::fail(
                 "the signature value cannot be found in the SignedData",
             ));
@@ -625,7 +710,12 @@ impl Verify {
         let who_aor = who.as_ref().ok().map(|(a, _)| a);
         let (integrity, verified) = self.integrity(&der, s.detached, who_aor);
         report.set(CheckName::Integrity, integrity);
-        let Some((v, chain_key)) = verified else {
+        let Some(Integrity {
+            signature: v,
+            chain_key,
+            replay_key,
+        }) = verified
+        else {
             return self.judged(report, m);
         };
         let content: &[u8] = match (&v.content, s.detached) {
@@ -641,7 +731,8 @@ impl Verify {
         report.set(CheckName::Trust, trust);
         let validated = match &who {
             Ok((aor, which)) => {
-                let (c, uri) = self.identity(&v.signer, aor, which);
+                let names = self.signer_names(&v.signer, chain_key);
+                let (c, uri) = self.identity(&v.signer, &names, aor, which);
                 report.set(CheckName::Identity, c);
                 uri
             }
@@ -652,7 +743,7 @@ impl Verify {
         };
         let date = covered.date;
         report.set(CheckName::Freshness, self.freshness(date, now, captured));
-        let replay = match self.replay_claim(&der, date, now, trusted) {
+        let replay = match self.replay_claim(&der, replay_key, date, now, trusted) {
             Ok(claim) => Some(claim),
             Err(check) => {
                 report.set(CheckName::Replay, check);
@@ -742,7 +833,7 @@ impl Verify {
 
     /// What the signature covers: the check, the facts the mark rests on, the inner copy (with
     /// its comparison), the signed Date and the signed entity.
-    fn coverage(&self, s: &SignedBody, content: &[u8], outer: &Message) -> Covered {
+    fn coverage<'c>(&self, s: &SignedBody, content: &'c [u8], outer: &Message) -> Covered<'c> {
         let mut covered = Covered {
             check: Check::pass(),
             facts: Coverage::default(),
@@ -760,9 +851,10 @@ impl Verify {
         };
         let media = entity.media_type();
         covered.entity = Some(SignedEntity {
-            content_type: entity.content_type.map(<[u8]>::to_vec),
-            disposition: entity.disposition.map(<[u8]>::to_vec),
-            body: entity.body.to_vec(),
+            content_type: entity.content_type,
+            disposition: entity.disposition,
+            // Borrowed unless a transfer encoding was undone (then copied, rarely).
+            body: entity.body.clone(),
         });
         let aib = media == "message/sipfrag";
         let inner = match media.as_str() {
@@ -820,10 +912,14 @@ impl Verify {
                 .collect(),
         };
         covered.date = inner.date().ok().flatten().map(|d| d.unix);
-        covered.check = Check::pass()
-            .with("body", covered.facts.body.token())
-            .with("headers", json!(cmp.covered))
-            .with("uncovered", json!(covered.facts.uncovered));
+        covered.check = Check::pass();
+        if self.verdict_fields {
+            covered.check = covered
+                .check
+                .with("body", covered.facts.body.token())
+                .with("headers", json!(cmp.covered))
+                .with("uncovered", json!(covered.facts.uncovered));
+        }
         covered.inner = Some((inner, cmp));
         covered
     }
@@ -833,7 +929,7 @@ impl Verify {
         m: &Message,
         s: &SignedBody,
         inner: Option<&(Message, Comparison)>,
-        entity: Option<SignedEntity>,
+        entity: Option<SignedEntity<'_>>,
     ) -> Message {
         let result = match (s.form, inner) {
             (Form::Sip, Some((inner, cmp))) => restore_from_inner(m, inner, &[control::HEADER])
@@ -843,12 +939,7 @@ impl Verify {
                 None => restore_entity(m, None, None, b""),
             },
             (_, _) => match entity {
-                Some(e) => restore_entity(
-                    m,
-                    e.content_type.as_deref(),
-                    e.disposition.as_deref(),
-                    &e.body,
-                ),
+                Some(e) => restore_entity(m, e.content_type, e.disposition, &e.body),
                 None => Ok(m.clone()),
             },
         };
@@ -898,20 +989,27 @@ impl Verify {
 /// The S/MIME wrapper's own headers: never part of a signed copy, never listed as uncovered.
 const WRAPPER_HEADERS: [&str; 2] = ["content-transfer-encoding", "content-disposition"];
 
-/// The signed entity as it was, for `--unwrap`.
-struct SignedEntity {
-    content_type: Option<Vec<u8>>,
-    disposition: Option<Vec<u8>>,
-    body: Vec<u8>,
+/// The signed entity as it was, for `--unwrap` (borrowed from the signed content).
+struct SignedEntity<'c> {
+    content_type: Option<&'c [u8]>,
+    disposition: Option<&'c [u8]>,
+    body: std::borrow::Cow<'c, [u8]>,
+}
+
+/// An intact signature, with its chain-cache key and (from the fast path) its replay key.
+struct Integrity {
+    signature: crypto::VerifiedSignature,
+    chain_key: ChainKey,
+    replay_key: Option<[u8; 32]>,
 }
 
 /// What [`Verify::coverage`] found.
-struct Covered {
+struct Covered<'c> {
     check: Check,
     facts: Coverage,
     inner: Option<(Message, Comparison)>,
     date: Option<i64>,
-    entity: Option<SignedEntity>,
+    entity: Option<SignedEntity<'c>>,
 }
 
 /// The restored message with the signed From and To (display names included) where they agree
@@ -1067,7 +1165,11 @@ impl Verify {
             warnings.push(format!("removed an incoming mark: {r}"));
         }
         let mut verdict = Verdict {
-            fields: report.into_fields(),
+            fields: if self.verdict_fields {
+                report.into_fields()
+            } else {
+                serde_json::Map::new()
+            },
             warnings,
         };
         verdict.fields.append(&mut stir_verdict.fields);
@@ -1107,6 +1209,20 @@ mod tests {
         // Once the first has expired it makes room.
         assert_eq!(c.check([3; 32], 201, 400, 32), Seen::First);
         assert_eq!(c.len(), 2);
+        // Entries expiring at the same second leave together, whatever their keys.
+        let mut c = ReplayCache::new(4);
+        for k in [9, 3, 7] {
+            assert_eq!(c.check([k; 32], 100, 200, 32), Seen::First);
+        }
+        assert_eq!(c.check([1; 32], 150, 300, 32), Seen::First);
+        assert_eq!(
+            c.check([5; 32], 200, 300, 32),
+            Seen::Full,
+            "200 is not past 200"
+        );
+        assert_eq!(c.check([5; 32], 201, 300, 32), Seen::First);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c.check([7; 32], 202, 400, 32), Seen::First);
     }
 
     #[test]

@@ -42,12 +42,23 @@ impl Relay {
     }
 
     pub fn start_at(port: u16, transports: &[&str], extra: &[&str]) -> Relay {
+        let listen: Vec<String> = transports
+            .iter()
+            .map(|t| format!("{t}:127.0.0.1:{port}"))
+            .collect();
+        Relay::start_listening(&listen, extra)
+    }
+
+    /// Listens on each of `listen` (`udp:0.0.0.0:0`…): the port is the first one's, or the
+    /// one it bound for port 0.
+    pub fn start_listening(listen: &[String], extra: &[&str]) -> Relay {
+        let port = listen[0].rsplit(':').next().unwrap().parse().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("relay.log");
         let status = dir.path().join("status");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sipsec-relay"));
-        for t in transports {
-            cmd.arg("--listen").arg(format!("{t}:127.0.0.1:{port}"));
+        for l in listen {
+            cmd.arg("--listen").arg(l);
         }
         cmd.args(["-v", "--status-file"])
             .arg(&status)

@@ -924,3 +924,99 @@ fn refusals_carry_received_and_rport_and_a_folded_via_that_needs_them_is_dropped
 fn invite_via(via: &str) -> Message {
     request("INVITE sip:carol@other.org SIP/2.0", via, "")
 }
+
+/// A host whose addresses are 192.0.2.1 and 198.51.100.1, sending from 198.51.100.1 towards
+/// 198.51.100.0/24 and from 192.0.2.1 elsewhere.
+struct TwoInterfaces;
+
+impl HostAddresses for TwoInterfaces {
+    fn source_towards(&self, to: IpAddr) -> Option<IpAddr> {
+        let net_b = matches!(to, IpAddr::V4(a) if a.octets()[..3] == [198, 51, 100]);
+        Some(
+            if net_b {
+                [198, 51, 100, 1]
+            } else {
+                [192, 0, 2, 1]
+            }
+            .into(),
+        )
+    }
+
+    fn is_local(&self, ip: IpAddr) -> bool {
+        ip == IpAddr::from([192, 0, 2, 1]) || ip == IpAddr::from([198, 51, 100, 1])
+    }
+}
+
+fn wildcard_relay(advertise: &[&str]) -> Relay {
+    Relay::new(Config {
+        listen: vec!["udp:0.0.0.0:5060".parse().unwrap()],
+        advertise: advertise.iter().map(|a| a.parse().unwrap()).collect(),
+        open_relay: true,
+        ..Config::default()
+    })
+    .with_host_addresses(Box::new(TwoInterfaces))
+}
+
+fn top_via_and_record_route(d: &Decision) -> (String, String) {
+    let (_, m) = only(d);
+    let via = m.vias().unwrap()[0].host().to_string();
+    let rr = m.record_routes().unwrap()[0].uri().as_str().to_string();
+    (via, rr)
+}
+
+#[test]
+fn a_wildcard_listener_names_the_address_it_sends_from_or_the_advertised_one() {
+    let mut r = wildcard_relay(&[]);
+    let to = |host: &str| {
+        request(
+            &format!("INVITE sip:carol@{host}:5070 SIP/2.0"),
+            "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
+            "",
+        )
+    };
+    let (via, rr) = top_via_and_record_route(&r.handle(to("198.51.100.9"), peer(ALICE), 0));
+    assert_eq!(via, "198.51.100.1");
+    assert!(rr.starts_with("sip:198.51.100.1:5060;"), "{rr}");
+    let (via, rr) = top_via_and_record_route(&r.handle(to("203.0.113.9"), peer(ALICE), 0));
+    assert_eq!(via, "192.0.2.1");
+    assert!(rr.starts_with("sip:192.0.2.1:5060;"), "{rr}");
+    // Behind NAT: the advertised address, whatever the route.
+    let mut r = wildcard_relay(&["203.0.113.200"]);
+    let (via, rr) = top_via_and_record_route(&r.handle(to("198.51.100.9"), peer(ALICE), 0));
+    assert_eq!(via, "203.0.113.200");
+    assert!(rr.starts_with("sip:203.0.113.200:5060;"), "{rr}");
+}
+
+#[test]
+fn a_wildcard_listener_forwards_to_another_host_on_its_port_and_knows_its_own() {
+    let mut r = wildcard_relay(&["203.0.113.200"]);
+    let to = |host: &str| {
+        request(
+            &format!("OPTIONS sip:carol@{host} SIP/2.0"),
+            "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
+            "",
+        )
+    };
+    // Another server on the standard port is not the relay.
+    let (next, _) = only(&r.handle(to("198.51.100.9:5060"), peer(ALICE), 0));
+    assert_eq!(next, peer("udp:198.51.100.9:5060"));
+    // The host's own addresses and the advertised one are.
+    for own in ["192.0.2.1:5060", "198.51.100.1", "203.0.113.200:5060"] {
+        let d = r.handle(to(own), peer(ALICE), 0);
+        assert_eq!(d.verdict, Verdict::Answered(482), "{own}: {d:?}");
+    }
+}
+
+#[test]
+fn responses_come_back_through_a_wildcard_listeners_named_via() {
+    let mut r = wildcard_relay(&[]);
+    let req = request(
+        "INVITE sip:carol@198.51.100.9:5070 SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
+        "",
+    );
+    let ok = answer(&mut r, req, 200);
+    let (to, back) = only(&r.handle(ok, peer("udp:198.51.100.9:5070"), 0));
+    assert_eq!(to, peer(ALICE));
+    assert_eq!(back.status_code(), Some(200));
+}

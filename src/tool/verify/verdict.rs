@@ -39,7 +39,10 @@ impl Status {
 pub struct Check {
     pub status: Status,
     pub reason: Option<String>,
-    pub facts: serde_json::Map<String, Value>,
+    /// In the order noted; a later fact of the same name replaces an earlier one in the
+    /// report. Kept as a list (names are literals) and made a JSON object only when a record
+    /// is written: most runs never render them.
+    pub facts: Vec<(&'static str, Value)>,
 }
 
 impl Check {
@@ -47,7 +50,7 @@ impl Check {
         Check {
             status,
             reason: None,
-            facts: serde_json::Map::new(),
+            facts: Vec::new(),
         }
     }
 
@@ -62,13 +65,17 @@ impl Check {
         }
     }
 
-    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Check {
-        self.facts.insert(key.to_string(), value.into());
+    pub fn with(mut self, key: &'static str, value: impl Into<Value>) -> Check {
+        self.facts.push((key, value.into()));
         self
     }
 
     pub fn into_json(self) -> Value {
-        let mut m = self.facts;
+        let mut m: serde_json::Map<String, Value> = self
+            .facts
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         m.insert("result".into(), json!(self.status));
         if let Some(r) = self.reason {
             m.insert("reason".into(), Value::String(r));
@@ -361,6 +368,18 @@ mod tests {
             r.set(n, Check::pass());
         }
         r
+    }
+
+    #[test]
+    fn a_checks_facts_become_one_object_the_last_of_a_name_kept() {
+        let c = Check::fail("why")
+            .with("seen", "first")
+            .with("date", 7)
+            .with("seen", "replay");
+        assert_eq!(
+            c.into_json(),
+            json!({"seen": "replay", "date": 7, "result": "fail", "reason": "why"})
+        );
     }
 
     #[test]
