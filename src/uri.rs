@@ -1000,17 +1000,44 @@ mod tests;
 /// Appends `a.b.c.d` as `Ipv4Addr`'s `Display` writes it, without the formatting machinery
 /// (identity keys and report records are made for every message).
 pub(crate) fn push_ipv4(text: &mut String, addr: Ipv4Addr) {
-    for (i, &octet) in addr.octets().iter().enumerate() {
-        if i > 0 {
-            text.push('.');
+    text.push_str(Ipv4Text::new(addr).as_str());
+}
+
+/// `a.b.c.d` as `Ipv4Addr`'s `Display` writes it, on the stack.
+pub(crate) struct Ipv4Text {
+    buf: [u8; 15],
+    len: usize,
+}
+
+impl Ipv4Text {
+    pub(crate) fn new(addr: Ipv4Addr) -> Ipv4Text {
+        let mut text = Ipv4Text {
+            buf: [0; 15],
+            len: 0,
+        };
+        for (i, &octet) in addr.octets().iter().enumerate() {
+            if i > 0 {
+                text.push(b'.');
+            }
+            if octet >= 100 {
+                text.push(b'0' + octet / 100);
+            }
+            if octet >= 10 {
+                text.push(b'0' + octet / 10 % 10);
+            }
+            text.push(b'0' + octet % 10);
         }
-        if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
-        }
-        text.push(char::from(b'0' + octet % 10));
+        text
+    }
+
+    fn push(&mut self, digit: u8) {
+        self.buf[self.len] = digit;
+        self.len += 1;
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Digits and dots only.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
     }
 }
 

@@ -234,33 +234,40 @@ impl Message {
     /// (RFC 4475 inv2543). Application-layer refusals (unknown scheme, Max-Forwards 0, unknown
     /// Require) are for the caller.
     pub fn validate(&self) -> ParseResult<()> {
+        self.validated().map(drop)
+    }
+
+    /// [`Message::validate`], handing back what it parsed on the way that a proxy reads next
+    /// (reading them again through the accessors would parse them a second time).
+    pub fn validated(&self) -> ParseResult<Validated<'_>> {
         if self.start_line().is_none() {
             return Err(ParseError::new(
                 ParseErrorKind::BadStartLine("a fragment without a start line"),
                 0,
             ));
         }
-        let mut seen: Vec<HeaderKind> = Vec::with_capacity(SINGLE_VALUED.len());
+        // One bit per kind of SINGLE_VALUED seen so far.
+        let mut seen = 0u16;
         for f in self.fields() {
-            if SINGLE_VALUED.contains(&f.kind) {
-                if seen.contains(&f.kind) {
+            if let Some(bit) = SINGLE_VALUED.iter().position(|k| *k == f.kind) {
+                if seen & (1 << bit) != 0 {
                     return Err(ParseError::new(
                         ParseErrorKind::RepeatedHeader,
                         f.line.start as usize,
                     )
                     .in_header(self.field_name(f)));
                 }
-                seen.push(f.kind);
+                seen |= 1 << bit;
             }
         }
         for kind in SINGLE_REQUIRED.into_iter().chain([HeaderKind::Via]) {
             self.first_field(kind)?;
         }
-        self.from()?;
-        self.to()?;
-        self.call_id()?;
+        let from = self.from()?;
+        let to = self.to()?;
+        let call_id = self.call_id()?;
         let cseq = self.cseq()?;
-        self.vias()?;
+        let vias = self.vias()?;
         if let Some(method) = self.method() {
             if cseq.method != method {
                 let f = self.first_field(HeaderKind::CSeq)?;
@@ -270,29 +277,58 @@ impl Message {
                 )));
             }
         }
-        if let Some(uri) = self.request_uri_parsed() {
-            let uri = uri?;
-            if uri.has_headers() {
-                let at = uri.as_str().find('?').unwrap_or(0);
-                let base = uri.as_str().as_ptr() as usize - self.as_bytes().as_ptr() as usize;
-                return Err(ParseError::new(
-                    ParseErrorKind::BadUri("headers are not allowed in a Request-URI"),
-                    base + at,
-                ));
+        let request_uri = match self.request_uri_parsed() {
+            Some(uri) => {
+                let uri = uri?;
+                if uri.has_headers() {
+                    let at = uri.as_str().find('?').unwrap_or(0);
+                    let base = uri.as_str().as_ptr() as usize - self.as_bytes().as_ptr() as usize;
+                    return Err(ParseError::new(
+                        ParseErrorKind::BadUri("headers are not allowed in a Request-URI"),
+                        base + at,
+                    ));
+                }
+                Some(uri)
             }
-        }
-        self.max_forwards()?;
+            None => None,
+        };
+        let max_forwards = self.max_forwards()?;
         self.expires()?;
         self.date()?;
         self.contacts()?;
-        self.routes()?;
+        let routes = self.routes()?;
         self.record_routes()?;
         if self.content_type()?.is_none() && !self.body().is_empty() {
             return Err(self.missing(HeaderKind::ContentType));
         }
         self.content_disposition()?;
-        Ok(())
+        Ok(Validated {
+            from,
+            to,
+            call_id,
+            cseq,
+            vias,
+            request_uri,
+            max_forwards,
+            routes,
+        })
     }
+}
+
+/// What [`Message::validated`] parsed, borrowing the message.
+#[derive(Debug, Clone)]
+pub struct Validated<'a> {
+    pub from: Address<'a>,
+    pub to: Address<'a>,
+    pub call_id: &'a [u8],
+    pub cseq: CSeq<'a>,
+    /// Every via-parm, topmost first; never empty.
+    pub vias: Vec<Via<'a>>,
+    /// For a request.
+    pub request_uri: Option<Uri<'a>>,
+    pub max_forwards: Option<u8>,
+    /// Every Route element in order.
+    pub routes: Vec<Address<'a>>,
 }
 
 #[cfg(test)]

@@ -169,6 +169,13 @@ impl Message {
         }
     }
 
+    /// Makes room for `bytes` more bytes and `fields` more fields, so that the edits a caller
+    /// is about to make copy the message once, not at every insertion.
+    pub fn reserve(&mut self, bytes: usize, fields: usize) {
+        self.bytes.reserve(bytes);
+        self.fields.reserve(fields);
+    }
+
     pub fn len(&self) -> usize {
         self.bytes.len()
     }
@@ -519,6 +526,13 @@ impl Message {
         self.splice(range.clone(), body);
         self.body = Span::new(range.start, range.start + body.len());
         self.set_header(HeaderKind::ContentLength, len.as_bytes())
+    }
+
+    /// Whether [`Message::set_start_line`] would take `line`, for a caller that decides
+    /// before it edits.
+    pub fn check_start_line(line: &[u8]) -> ParseResult<()> {
+        Self::check_line_safe(line)?;
+        parse::parse_start_line(line).map(drop)
     }
 
     /// Replaces the start line (e.g. a new Request-URI); refuses one that does not parse.

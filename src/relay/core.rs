@@ -8,9 +8,9 @@ use super::registrar::{Location, RegisterOutcome};
 use super::{Config, Peer, ServerIdentity, Transport};
 use crate::auth::attribution::Attribution;
 use crate::auth::gate::{AuthCounters, AuthGate, RequestAuth};
-use crate::header::{split_list, Via};
+use crate::header::{split_list, Address, Validated, Via};
 use crate::message::Message;
-use crate::uri::{Host, Scheme, Uri};
+use crate::uri::{Host, Ipv4Text, Scheme, Uri};
 use crate::HeaderKind;
 use siphasher::sip::SipHasher13;
 use std::fmt::Write as _;
@@ -216,6 +216,36 @@ enum OwnRoute {
 /// The URI parameter of our Record-Route that carries its MAC.
 const ROUTE_MAC_PARAM: &str = "sr";
 
+/// Bytes a forwarded request grows by at most, usually: our Via, our Record-Route,
+/// received and rport.
+const EDIT_ROOM: usize = 256;
+
+/// What §16.4 makes of a request's Route set and Request-URI (the edits not made yet).
+struct Routing<'a> {
+    own: OwnRoute,
+    /// Strict-routed to us: the request line with the last Route as Request-URI (that Route
+    /// is removed).
+    strict: Option<Vec<u8>>,
+    /// The top Route named us: it is removed.
+    top_removed: bool,
+    /// The Route elements left after those removals (a removal that cannot be made leaves
+    /// its element: see [`list_removal`]).
+    routes: &'a [Address<'a>],
+    /// The last and the first Route field (their indices, the same field when there is one)
+    /// as the removals leave them (`None`: removed).
+    edited: [(usize, Option<&'a [u8]>); 2],
+    /// The Request-URI after them.
+    request_uri: Uri<'a>,
+}
+
+/// Where a request goes, and the request line the location service gave it.
+struct NextHop {
+    target: Peer,
+    hop: Hop,
+    identity: ServerIdentity,
+    request_line: Option<Vec<u8>>,
+}
+
 /// This host's addresses, which a relay listening on a wildcard address (0.0.0.0, ::) asks
 /// for: its Via and Record-Route must name an address its peers can reach, and an address
 /// names the relay only when it is one of the host's (not every address with its port).
@@ -287,6 +317,13 @@ pub struct Relay {
     /// Whether decisions on the forwarding path carry a note (off when nobody reads them:
     /// formatting them is a tenth of the work of forwarding).
     notes: bool,
+    /// What the next hop of each of `config.routes` must prove, in the same order.
+    route_identities: Vec<ServerIdentity>,
+}
+
+fn route_identities(config: &Config) -> Vec<ServerIdentity> {
+    let of = |r: &super::StaticRoute| ServerIdentity::of_host(&r.domain);
+    config.routes.iter().map(of).collect()
 }
 
 impl Relay {
@@ -303,6 +340,7 @@ impl Relay {
             key: RelayKey::random(),
             previous_key: None,
             notes: true,
+            route_identities: route_identities(&config),
             config,
         }
     }
@@ -378,6 +416,7 @@ impl Relay {
             return Err("the listen addresses cannot change without a restart".into());
         }
         self.location.set_bounds(config.registrar);
+        self.route_identities = route_identities(&config);
         self.config = config;
         Ok(())
     }
@@ -404,79 +443,87 @@ impl Relay {
     }
 
     fn request(&mut self, mut msg: Message, from: Peer, now: u64) -> Decision {
-        if let Err(e) = stamp_via(&mut msg, from) {
-            return Decision::drop(format!("request without a usable Via: {e}"));
-        }
-        if let Err(e) = msg.validate() {
-            return self.refuse(&msg, from, 400, "Bad Request", &format!("invalid: {e}"));
-        }
-        // Before anything rewrites the Request-URI: the credentials cover it as sent.
-        let checked = self.auth.as_mut().map(|g| {
-            let out = g.check_request(&mut msg, from, now);
-            (out, g.take_warning())
-        });
-        let member = match checked {
-            None | Some((RequestAuth::Exempt, None)) => None,
-            Some((RequestAuth::Exempt, Some(w))) => {
-                eprintln!("sipsec-relay: {w}");
-                None
-            }
-            Some((RequestAuth::Member(a), _)) => Some(a),
-            Some((RequestAuth::Answer(answer), warning)) => {
-                if let Some(w) = warning {
-                    eprintln!("sipsec-relay: {w}");
+        // Room for our Via, Record-Route and received/rport: the message is copied once.
+        msg.reserve(EDIT_ROOM, 2);
+        // Every check of validate, and the fields parsed once for all that follows. Nothing
+        // edits the message until the decision is made: the edits come last, in the order
+        // they were always made (received/rport first, then as §16.6 gives them), and a
+        // refusal is made from the request with received/rport stamped.
+        let checked = match self.auth {
+            // Authentication sees the request stamped (below).
+            Some(_) => None,
+            None => match msg.validated() {
+                Ok(view) => deferred_stamp(&msg, &view, from).map(|stamp| (view, stamp)),
+                Err(_) => None,
+            },
+        };
+        let (view, stamp, member) = match checked {
+            Some((view, stamp)) => (view, stamp, None),
+            None => {
+                if let Err(e) = stamp_via(&mut msg, from) {
+                    return Decision::drop(format!("request without a usable Via: {e}"));
                 }
-                let note = format!("authentication: {}", answer.refusal.name());
-                let fields: Vec<(&str, String)> = answer.fields;
-                let mut d = self.reply(&msg, from, answer.code, answer.reason, &fields, &note);
-                d.delay = answer.delay;
-                return d;
+                let member = match self.auth.is_some() {
+                    true => match self.authenticate(&mut msg, from, now) {
+                        Ok(member) => member,
+                        Err(answer) => return answer,
+                    },
+                    false => None,
+                };
+                match msg.validated() {
+                    Ok(view) => (view, None, member),
+                    Err(e) => {
+                        let note = format!("invalid: {e}");
+                        return self.refuse(&msg, from, 400, "Bad Request", &note);
+                    }
+                }
             }
         };
-        let txn = transaction_hash(&msg, self.key.hasher());
-        let scheme_ok = matches!(
-            msg.request_uri_parsed().map(|u| u.map(|u| u.scheme())),
-            Some(Ok(Scheme::Sip | Scheme::Sips))
-        );
-        if !scheme_ok {
-            return self.refuse(
-                &msg,
-                from,
-                416,
-                "Unsupported URI Scheme",
-                "unsupported scheme",
-            );
-        }
-        match msg.max_forwards() {
-            Ok(Some(0)) => {
-                return self.refuse(&msg, from, 483, "Too Many Hops", "Max-Forwards exhausted")
-            }
-            Ok(Some(n)) => set_first(&mut msg, HeaderKind::MaxForwards, &(n - 1).to_string()),
+        let top_field = match &stamp {
+            Some(s) => Some(&s.value[..]),
+            None => msg.value(HeaderKind::Via),
+        };
+        let txn = transaction_hash(&msg, view.vias.first(), top_field, self.key.hasher());
+        let request_uri = match view.request_uri {
+            Some(u) if matches!(u.scheme(), Scheme::Sip | Scheme::Sips) => u,
             _ => {
-                let _ = msg.append_field("Max-Forwards", b"70");
+                return self.refuse_stamped(
+                    msg,
+                    stamp,
+                    from,
+                    416,
+                    "Unsupported URI Scheme",
+                    "unsupported scheme",
+                )
             }
-        }
-        let own_route = match self.preprocess_routes(&mut msg) {
-            Ok(p) => p,
-            Err(note) => return self.refuse(&msg, from, 400, "Bad Request", &note),
         };
-        let loop_hash = loop_hash(&msg);
-        if self.looped(&msg, loop_hash) {
-            return self.refuse(
-                &msg,
-                from,
-                482,
-                "Loop Detected",
-                "our own Via with this hash",
-            );
+        if view.max_forwards == Some(0) {
+            let (code, reason) = (483, "Too Many Hops");
+            let note = "Max-Forwards exhausted";
+            return self.refuse_stamped(msg, stamp, from, code, reason, note);
         }
-        if msg.method() == Some(b"REGISTER") && self.request_uri_is_own_domain(&msg) {
+        let routing = match self.preprocess_routes(&msg, &view, request_uri) {
+            Ok(r) => r,
+            Err(note) => return self.refuse_stamped(msg, stamp, from, 400, "Bad Request", &note),
+        };
+        let own_route = routing.own;
+        let loop_hash = loop_hash(&msg, &view, &routing);
+        if self.looped(&view.vias, loop_hash) {
+            let (code, reason) = (482, "Loop Detected");
+            let note = "our own Via with this hash";
+            return self.refuse_stamped(msg, stamp, from, code, reason, note);
+        }
+        if msg.method() == Some(b"REGISTER") && self.uri_is_own_domain(&routing.request_uri) {
+            let msg = stamped(msg, stamp);
             return self.register(&msg, from, now, member.as_ref());
         }
-        let (target, hop, identity) = match self.next_hop(&mut msg, now) {
+        let next = match self.next_hop(&msg, &routing, now) {
             Ok(t) => t,
-            Err((code, reason, note)) => return self.refuse(&msg, from, code, reason, &note),
+            Err((code, reason, note)) => {
+                return self.refuse_stamped(msg, stamp, from, code, reason, &note)
+            }
         };
+        let (target, hop) = (next.target, next.hop);
         let permitted = hop.is_configured()
             || own_route == OwnRoute::Verified
             || self.config.open_relay
@@ -494,40 +541,62 @@ impl Relay {
             };
             let note = format!("{note} (next hop {target} by {})", hop.name());
             return self
-                .refuse(&msg, from, 403, "Forbidden", &note)
+                .refuse_stamped(msg, stamp, from, 403, "Forbidden", &note)
                 .refused(why);
         }
         if self.is_own_address(target.addr) {
-            return self.refuse(
-                &msg,
-                from,
-                482,
-                "Loop Detected",
-                "next hop is the relay itself",
-            );
+            let (code, reason) = (482, "Loop Detected");
+            let note = "next hop is the relay itself";
+            return self.refuse_stamped(msg, stamp, from, code, reason, note);
         }
         // Record-Route what may create a dialog (RFC 3261 §16.6 step 4; RFC 6665, 3515).
         let dialog_creating = matches!(
             msg.method(),
             Some(b"INVITE" | b"SUBSCRIBE" | b"REFER" | b"NOTIFY")
-        ) && msg.to().is_ok_and(|t| t.tag().is_none());
-        if dialog_creating {
-            let me = self.own_address(target);
-            let mut rr = format!("<sip:{}", host_port(me.addr));
-            if me.transport != Transport::Udp {
-                let _ = write!(rr, ";transport={}", me.transport.name());
+        ) && view.to.tag().is_none();
+        let record_route = dialog_creating.then(|| {
+            let mac = route_mac(&self.key, Some(view.call_id), view.from.tag());
+            self.own_record_route(target, mac)
+        });
+        let branch = our_branch(txn, loop_hash);
+        // The edits, in the order §16.6 makes them: Max-Forwards, Route, Request-URI,
+        // Record-Route, Via.
+        let max_forwards = view.max_forwards;
+        let (strict, top_removed) = (routing.strict.is_some(), routing.top_removed);
+        let request_line = next.request_line.or(routing.strict);
+        let mut msg = stamped(msg, stamp);
+        match max_forwards {
+            Some(n) => {
+                let mut digits = itoa::Buffer::new();
+                set_first(
+                    &mut msg,
+                    HeaderKind::MaxForwards,
+                    digits.format(n - 1).as_bytes(),
+                );
             }
-            let from_tag = msg.from().ok().and_then(|a| a.tag());
-            let mac = route_mac(&self.key, msg.call_id().ok(), from_tag);
-            let _ = write!(rr, ";lr;{ROUTE_MAC_PARAM}={mac:016x}>");
+            None => {
+                let _ = msg.append_field("Max-Forwards", b"70");
+            }
+        }
+        if strict {
+            remove_list_element(&mut msg, HeaderKind::Route, Position::Last);
+        }
+        if top_removed {
+            remove_list_element(&mut msg, HeaderKind::Route, Position::First);
+        }
+        if let Some(line) = request_line {
+            if let Err(e) = msg.set_start_line(&line) {
+                return self.refuse(&msg, from, 500, "Server Internal Error", &e.to_string());
+            }
+        }
+        if let Some(rr) = record_route {
             let at = msg
                 .indices_of(HeaderKind::RecordRoute)
                 .next()
                 .or_else(|| msg.indices_of(HeaderKind::Via).last().map(|i| i + 1))
                 .unwrap_or(0);
-            let _ = msg.insert_field(at, "Record-Route", rr.as_bytes());
+            let _ = msg.insert_field(at, "Record-Route", &rr);
         }
-        let branch = format!("{BRANCH_PREFIX}{txn:016x}.{loop_hash:016x}");
         let mut target = target;
         self.insert_own_via(&mut msg, target, &branch);
         if target.transport == Transport::Udp && msg.len() > UDP_REQUEST_LIMIT {
@@ -566,91 +635,175 @@ impl Relay {
             },
             delay: 0,
             transmits: vec![Transmit {
-                identity: Some(identity),
+                identity: Some(next.identity),
                 ..Transmit::new(target, msg.into_bytes())
             }],
         }
     }
 
-    fn insert_own_via(&self, msg: &mut Message, target: Peer, branch: &str) {
-        // Our Via goes first of all fields, so field 0 is ours when it must be replaced.
-        let _ = msg.insert_field(0, "Via", self.own_via(target, branch).as_bytes());
+    /// Member authentication, on the request as it arrived (before its Request-URI or Route
+    /// is changed: the credentials cover it as sent). The member it came from, if any, or
+    /// the answer to send instead of forwarding it.
+    fn authenticate(
+        &mut self,
+        msg: &mut Message,
+        from: Peer,
+        now: u64,
+    ) -> Result<Option<Attribution>, Decision> {
+        if let Err(e) = msg.validate() {
+            return Err(self.refuse(msg, from, 400, "Bad Request", &format!("invalid: {e}")));
+        }
+        let Some(gate) = self.auth.as_mut() else {
+            return Ok(None);
+        };
+        let out = gate.check_request(msg, from, now);
+        match (out, gate.take_warning()) {
+            (RequestAuth::Exempt, None) => Ok(None),
+            (RequestAuth::Exempt, Some(w)) => {
+                eprintln!("sipsec-relay: {w}");
+                Ok(None)
+            }
+            (RequestAuth::Member(a), _) => Ok(Some(a)),
+            (RequestAuth::Answer(answer), warning) => {
+                if let Some(w) = warning {
+                    eprintln!("sipsec-relay: {w}");
+                }
+                let note = format!("authentication: {}", answer.refusal.name());
+                let fields: Vec<(&str, String)> = answer.fields;
+                let mut d = self.reply(msg, from, answer.code, answer.reason, &fields, &note);
+                d.delay = answer.delay;
+                Err(d)
+            }
+        }
     }
 
-    fn own_via(&self, target: Peer, branch: &str) -> String {
+    fn insert_own_via(&self, msg: &mut Message, target: Peer, branch: &[u8]) {
+        // Our Via goes first of all fields, so field 0 is ours when it must be replaced.
+        let _ = msg.insert_field(0, "Via", &self.own_via(target, branch));
+    }
+
+    fn own_via(&self, target: Peer, branch: &[u8]) -> Vec<u8> {
         let me = self.own_address(target);
-        format!(
-            "SIP/2.0/{} {};branch={branch}",
-            target.transport.via_token(),
-            host_port(me.addr)
-        )
+        let mut via = Vec::with_capacity(60 + branch.len());
+        via.extend_from_slice(b"SIP/2.0/");
+        via.extend_from_slice(target.transport.via_token().as_bytes());
+        via.push(b' ');
+        push_host_port(&mut via, me.addr);
+        via.extend_from_slice(b";branch=");
+        via.extend_from_slice(branch);
+        via
+    }
+
+    /// `<sip:host:port[;transport=…];lr;sr=MAC>`: the address the relay listens on for
+    /// `target`'s transport, and the MAC that makes a Route back to it valid.
+    fn own_record_route(&self, target: Peer, mac: u64) -> Vec<u8> {
+        let me = self.own_address(target);
+        let mut rr = Vec::with_capacity(80);
+        rr.extend_from_slice(b"<sip:");
+        push_host_port(&mut rr, me.addr);
+        if me.transport != Transport::Udp {
+            rr.extend_from_slice(b";transport=");
+            rr.extend_from_slice(me.transport.name().as_bytes());
+        }
+        rr.extend_from_slice(b";lr;");
+        rr.extend_from_slice(ROUTE_MAC_PARAM.as_bytes());
+        rr.push(b'=');
+        push_hex16(&mut rr, mac);
+        rr.push(b'>');
+        rr
     }
 
     /// Whether the Route (or strict-routed Request-URI) `uri` carries the MAC our
     /// Record-Route gave this dialog (see [`route_mac`]): under the current or the previous
     /// key, over the request's Call-ID and its From tag (a request from the dialog's
     /// initiator) or its To tag (one from the other side, which swaps From and To).
-    fn carries_our_mac(&self, msg: &Message, uri: &str) -> bool {
-        let mac = Uri::parse_str(uri)
-            .ok()
-            .and_then(|u| u.param(ROUTE_MAC_PARAM)?)
+    fn carries_our_mac(&self, view: &Validated<'_>, uri: &Uri<'_>) -> bool {
+        let mac = uri
+            .param(ROUTE_MAC_PARAM)
+            .flatten()
             .filter(|m| m.len() == 16)
             .and_then(|m| u64::from_str_radix(m, 16).ok());
         let Some(mac) = mac else { return false };
-        let call_id = msg.call_id().ok();
-        let tags = [
-            msg.from().ok().and_then(|a| a.tag()),
-            msg.to().ok().and_then(|a| a.tag()),
-        ];
+        let call_id = Some(view.call_id);
+        let tags = [view.from.tag(), view.to.tag()];
         self.keys()
             .any(|k| tags.iter().any(|&tag| route_mac(k, call_id, tag) == mac))
     }
 
     /// §16.4: a strict-routed request (Request-URI is ours) gets its Request-URI back from the
-    /// last Route; a top Route naming us is removed.
-    /// Says whether a Route naming us was removed, and whether it carried our MAC.
-    fn preprocess_routes(&self, msg: &mut Message) -> Result<OwnRoute, String> {
-        let routes: Vec<String> = match msg.routes() {
-            Ok(r) => r.iter().map(|a| a.uri().as_str().to_string()).collect(),
-            Err(e) => return Err(format!("bad Route: {e}")),
+    /// last Route; a top Route naming us is removed. Decided on the request as it is; the
+    /// edits are made once the request is to be forwarded.
+    fn preprocess_routes<'a>(
+        &self,
+        msg: &'a Message,
+        view: &'a Validated<'a>,
+        request_uri: Uri<'a>,
+    ) -> Result<Routing<'a>, String> {
+        let mut routing = Routing {
+            own: OwnRoute::Absent,
+            strict: None,
+            top_removed: false,
+            routes: &view.routes,
+            edited: [(usize::MAX, None); 2],
+            request_uri,
         };
-        if routes.is_empty() {
+        if routing.routes.is_empty() {
             // Neither strict-routed to us nor a Route of ours to take off.
-            return Ok(OwnRoute::Absent);
+            return Ok(routing);
         }
-        let ruri = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
-        let ruri_is_me = Uri::parse_str(&ruri).is_ok_and(|u| self.uri_is_me(&u));
-        let mut routes = routes;
-        let strict = ruri_is_me && !routes.is_empty();
-        let verified = |msg: &Message, uri: &str| match self.carries_our_mac(msg, uri) {
+        let verified = |uri: &Uri<'_>| match self.carries_our_mac(view, uri) {
             true => OwnRoute::Verified,
             false => OwnRoute::Unverified,
         };
-        let mut own = OwnRoute::Absent;
-        if strict {
-            own = verified(msg, &ruri);
-            if let Some(last) = routes.pop() {
-                let method = String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
-                msg.set_start_line(format!("{method} {last} SIP/2.0").as_bytes())
-                    .map_err(|e| format!("strict route: {e}"))?;
-                remove_list_element(msg, HeaderKind::Route, Position::Last);
+        if self.uri_is_me(&request_uri) {
+            routing.own = verified(&request_uri);
+            if let Some((last, rest)) = routing.routes.split_last() {
+                let line = request_line(msg.method().unwrap_or_default(), last.uri().as_str());
+                Message::check_start_line(&line).map_err(|e| format!("strict route: {e}"))?;
+                routing.strict = Some(line);
+                routing.request_uri = *last.uri();
+                // Which Route names us is judged without the last one.
+                routing.routes = rest;
             }
         }
-        let top_is_me = routes
-            .first()
-            .and_then(|r| Uri::parse_str(r).ok().map(|u| self.uri_is_me(&u)))
-            .unwrap_or(false);
-        if top_is_me {
-            if own != OwnRoute::Verified {
-                own = verified(msg, &routes[0]);
+        if let Some(top) = routing.routes.first() {
+            if self.uri_is_me(top.uri()) {
+                if routing.own != OwnRoute::Verified {
+                    routing.own = verified(top.uri());
+                }
+                routing.top_removed = true;
             }
-            remove_list_element(msg, HeaderKind::Route, Position::First);
         }
-        Ok(own)
+        // What the removals will leave of the last and the first Route field, and which
+        // elements they will actually take off.
+        let (Some(first), Some(last)) = (
+            msg.indices_of(HeaderKind::Route).next(),
+            msg.indices_of(HeaderKind::Route).last(),
+        ) else {
+            return Ok(routing);
+        };
+        let value = |i: usize| Some(msg.field_value(&msg.fields()[i]));
+        let (last_value, strict_done) = match routing.strict {
+            Some(_) => removal(value(last), Position::Last),
+            None => (value(last), false),
+        };
+        let first_value = if first == last {
+            last_value
+        } else {
+            value(first)
+        };
+        let (first_value, top_done) = match routing.top_removed {
+            true => removal(first_value, Position::First),
+            false => (first_value, false),
+        };
+        routing.edited = [(last, last_value), (first, first_value)];
+        let all = &view.routes;
+        routing.routes = &all[usize::from(top_done)..all.len() - usize::from(strict_done)];
+        Ok(routing)
     }
 
-    fn looped(&self, msg: &Message, loop_hash: u64) -> bool {
-        msg.vias().unwrap_or_default().iter().any(|v| {
+    fn looped(&self, vias: &[Via<'_>], loop_hash: u64) -> bool {
+        vias.iter().any(|v| {
             self.via_is_me(v)
                 && v.branch()
                     .and_then(|b| std::str::from_utf8(b).ok())
@@ -663,27 +816,34 @@ impl Relay {
     }
 
     /// Route, then the location service for our domains, then static routes, then the
-    /// resolver. Rewrites the Request-URI when the location service answers.
+    /// resolver. The location service gives a new Request-URI.
     fn next_hop(
         &mut self,
-        msg: &mut Message,
+        msg: &Message,
+        routing: &Routing<'_>,
         now: u64,
-    ) -> Result<(Peer, Hop, ServerIdentity), (u16, &'static str, String)> {
+    ) -> Result<NextHop, (u16, &'static str, String)> {
         let unroutable = |why: String| (404, "Not Found", why);
         let identity = |uri: &Uri<'_>| match uri.host() {
             Some(Host::Ipv4(a)) => ServerIdentity::Ip(a.into()),
             Some(Host::Ipv6 { addr, .. }) => ServerIdentity::Ip(addr.into()),
             _ => ServerIdentity::of_host(&host_key(uri)),
         };
-        if let Some(route) = msg.routes().ok().and_then(|r| r.first().map(|a| *a.uri())) {
+        let hop = |target, hop, identity| NextHop {
+            target,
+            hop,
+            identity,
+            request_line: None,
+        };
+        if let Some(route) = routing.routes.first().map(|a| *a.uri()) {
             return self
                 .resolver
                 .resolve(&route)
-                .map(|p| (p, Hop::Route, identity(&route)))
+                .map(|p| hop(p, Hop::Route, identity(&route)))
                 .ok_or_else(|| unroutable(format!("cannot resolve Route {}", route.as_str())));
         }
-        let uri_text = String::from_utf8_lossy(msg.request_uri().unwrap_or_default()).to_string();
-        let uri = Uri::parse_str(&uri_text).map_err(|e| (400, "Bad Request", e.to_string()))?;
+        let uri = routing.request_uri;
+        let uri_text = uri.as_str();
         let own_domain = self.uri_is_own_domain(&uri);
         if own_domain {
             if let Some(aor) = uri.aor() {
@@ -697,22 +857,23 @@ impl Relay {
                             unroutable(format!("cannot resolve contact {}", b.contact))
                         })?
                     };
-                    let method =
-                        String::from_utf8_lossy(msg.method().unwrap_or_default()).to_string();
-                    msg.set_start_line(format!("{method} {} SIP/2.0", b.contact).as_bytes())
+                    let line = request_line(msg.method().unwrap_or_default(), &b.contact);
+                    Message::check_start_line(&line)
                         .map_err(|e| (500, "Server Internal Error", e.to_string()))?;
-                    return Ok((target, Hop::Location, identity(&contact)));
+                    return Ok(NextHop {
+                        request_line: Some(line),
+                        ..hop(target, Hop::Location, identity(&contact))
+                    });
                 }
             }
         }
-        if let Some(Host::Name(_) | Host::Ipv4(_) | Host::Ipv6 { .. }) = uri.host() {
-            let host = host_key(&uri);
-            if let Some(r) = self.config.routes.iter().find(|r| r.domain == host) {
-                return Ok((
-                    r.target,
-                    Hop::StaticRoute,
-                    ServerIdentity::of_host(&r.domain),
-                ));
+        if uri.host().is_some() {
+            let routes = self.config.routes.iter().zip(&self.route_identities);
+            if let Some((r, identity)) = routes
+                .into_iter()
+                .find(|(r, _)| host_key_is(&uri, &r.domain))
+            {
+                return Ok(hop(r.target, Hop::StaticRoute, identity.clone()));
             }
         }
         if own_domain {
@@ -720,7 +881,7 @@ impl Relay {
         }
         self.resolver
             .resolve(&uri)
-            .map(|p| (p, Hop::RequestUri, identity(&uri)))
+            .map(|p| hop(p, Hop::RequestUri, identity(&uri)))
             .ok_or_else(|| unroutable(format!("no route for {uri_text}")))
     }
 
@@ -794,18 +955,16 @@ impl Relay {
         let Some(index) = message.indices_of(HeaderKind::Via).next() else {
             return;
         };
-        let Some(branch) = message
+        let over_tcp = Peer::new(Transport::Tcp, transmit.to.addr);
+        let Some(via) = message
             .top_via()
             .ok()
-            .and_then(|v| v.branch().map(|b| String::from_utf8_lossy(b).into_owned()))
+            .and_then(|v| v.branch())
+            .map(|b| self.own_via(over_tcp, String::from_utf8_lossy(b).as_bytes()))
         else {
             return;
         };
-        let over_tcp = Peer::new(Transport::Tcp, transmit.to.addr);
-        if message
-            .set_field_value(index, self.own_via(over_tcp, &branch).as_bytes())
-            .is_ok()
-        {
+        if message.set_field_value(index, &via).is_ok() {
             transmit.to = over_tcp;
         }
     }
@@ -832,6 +991,19 @@ impl Relay {
 
     fn refuse(&self, msg: &Message, from: Peer, code: u16, reason: &str, note: &str) -> Decision {
         self.reply(msg, from, code, reason, &[], note)
+    }
+
+    /// [`Relay::refuse`] of a request whose received/rport is still to be stamped.
+    fn refuse_stamped(
+        &self,
+        msg: Message,
+        stamp: Option<Stamp>,
+        from: Peer,
+        code: u16,
+        reason: &str,
+        note: &str,
+    ) -> Decision {
+        self.refuse(&stamped(msg, stamp), from, code, reason, note)
     }
 
     /// A response made here (§8.2.6, §16.11), sent where the top Via says (§18.2.2; the Via
@@ -881,27 +1053,33 @@ impl Relay {
             Ok(_) => return Decision::drop(format!("{code} from {from}: top Via is not ours")),
             Err(e) => return Decision::drop(format!("{code} from {from}: bad Via: {e}")),
         };
-        remove_list_element(&mut msg, HeaderKind::Via, Position::First);
-        // The request we forwarded had, as its next Via, the one this response now has on top:
-        // our branch's keyed part must be that Via's transaction hash.
-        let made_by_us = txn.is_some_and(|txn| {
-            self.keys()
-                .any(|k| transaction_hash(&msg, k.hasher()) == txn)
-        });
-        if !made_by_us {
-            return Decision::drop(format!(
+        let forged = || {
+            Decision::drop(format!(
                 "{code} from {from}: our Via with a branch we did not make (forged)"
             ))
-            .refused(Refusal::ForgedResponse);
-        }
-        let target = match msg.top_via() {
-            Ok(v) => via_target(&v).map(|to| {
-                let fallback =
-                    via_address(&v, false).filter(|p| to.transport.is_stream() && *p != to);
-                (to, fallback)
-            }),
-            Err(_) => None,
+            .refused(Refusal::ForgedResponse)
         };
+        let Some(txn) = txn else { return forged() };
+        remove_list_element(&mut msg, HeaderKind::Via, Position::First);
+        let next = msg.top_via().ok();
+        let top_field = msg.value(HeaderKind::Via);
+        // The request we forwarded had, as its next Via, the one this response now has on top:
+        // our branch's keyed part must be that Via's transaction hash.
+        let made_by_us = self
+            .keys()
+            .any(|k| transaction_hash(&msg, next.as_ref(), top_field, k.hasher()) == txn);
+        if !made_by_us {
+            return forged();
+        }
+        let target = next.and_then(|v| {
+            via_target(&v).map(|to| {
+                let fallback = match to.transport.is_stream() {
+                    true => via_address(&v, false).filter(|p| *p != to),
+                    false => None,
+                };
+                (to, fallback)
+            })
+        });
         match target {
             Some((to, fallback)) => Decision {
                 verdict: Verdict::Forwarded,
@@ -1005,7 +1183,13 @@ impl Relay {
 
     /// The URI is in one of our domains and names no other server by port.
     fn uri_is_own_domain(&self, uri: &Uri<'_>) -> bool {
-        if !self.is_own_domain_name(&host_key(uri)) {
+        let domain = |d: &String| match uri.host() {
+            // As `is_own_domain_name(&host_key(uri))`, without building the key.
+            Some(Host::Name(n)) => n.trim_end_matches('.').eq_ignore_ascii_case(d),
+            Some(Host::Ipv4(a)) => Ipv4Text::new(a).as_str().eq_ignore_ascii_case(d),
+            _ => host_key(uri).eq_ignore_ascii_case(d),
+        };
+        if !self.config.domains.iter().any(domain) {
             return false;
         }
         match (uri.port(), uri.host()) {
@@ -1013,12 +1197,6 @@ impl Relay {
             (Some(_), Some(h)) => matches!(h, Host::Name(_)) || self.uri_is_me(uri),
             _ => false,
         }
-    }
-
-    fn request_uri_is_own_domain(&self, msg: &Message) -> bool {
-        msg.request_uri_parsed()
-            .and_then(Result::ok)
-            .is_some_and(|u| self.uri_is_own_domain(&u))
     }
 }
 
@@ -1152,11 +1330,57 @@ fn host_key(uri: &Uri<'_>) -> String {
     }
 }
 
-fn host_port(addr: SocketAddr) -> String {
-    match addr {
-        SocketAddr::V4(a) => a.to_string(),
-        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+/// Whether `host_key(uri) == key`, without building the key (a static route is looked up
+/// for every request).
+fn host_key_is(uri: &Uri<'_>, key: &str) -> bool {
+    match uri.host() {
+        // host_key lower-cases: a key with upper-case letters never matches.
+        Some(Host::Name(n)) => {
+            n.trim_end_matches('.').eq_ignore_ascii_case(key)
+                && !key.bytes().any(|b| b.is_ascii_uppercase())
+        }
+        Some(Host::Ipv4(a)) => Ipv4Text::new(a).as_str() == key,
+        _ => host_key(uri) == key,
     }
+}
+
+/// Appends `host:port` (IPv6 bracketed), as `SocketAddr`'s `Display` writes it for IPv4.
+fn push_host_port(out: &mut Vec<u8>, addr: SocketAddr) {
+    match addr {
+        SocketAddr::V4(a) => {
+            out.extend_from_slice(Ipv4Text::new(*a.ip()).as_str().as_bytes());
+            out.push(b':');
+            out.extend_from_slice(itoa::Buffer::new().format(a.port()).as_bytes());
+        }
+        SocketAddr::V6(a) => {
+            let _ = write!(VecWriter(out), "[{}]:{}", a.ip(), a.port());
+        }
+    }
+}
+
+/// Appends `n` as 16 lower-case hex digits, as `{n:016x}` does.
+fn push_hex16(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(&hex16(n));
+}
+
+fn hex16(n: u64) -> [u8; 16] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    std::array::from_fn(|i| DIGITS[(n >> ((15 - i) * 4)) as usize & 0xf])
+}
+
+/// `z9hG4bKsr<txn>.<loop>`: the branch of a request we forward.
+fn our_branch(txn: u64, loop_hash: u64) -> [u8; BRANCH_PREFIX.len() + 33] {
+    let mut branch = [b'.'; BRANCH_PREFIX.len() + 33];
+    let (prefix, rest) = branch.split_at_mut(BRANCH_PREFIX.len());
+    prefix.copy_from_slice(BRANCH_PREFIX.as_bytes());
+    rest[..16].copy_from_slice(&hex16(txn));
+    rest[17..].copy_from_slice(&hex16(loop_hash));
+    branch
+}
+
+/// `METHOD SP Request-URI SP SIP/2.0`.
+fn request_line(method: &[u8], uri: &str) -> Vec<u8> {
+    [method, b" ", uri.as_bytes(), b" SIP/2.0"].concat()
 }
 
 /// Where a response goes by this Via (§18.2.2, RFC 3581): received (else the sent-by host,
@@ -1196,12 +1420,59 @@ fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
         .indices_of(HeaderKind::Via)
         .next()
         .ok_or("no Via header")?;
-    let value = msg.field_value(&msg.fields()[index]).to_vec();
-    let (at, elem) = split_list(&value)
+    let value = msg.field_value(&msg.fields()[index]);
+    let (at, elem) = split_list(value)
         .next()
         .ok_or("empty Via")?
         .map_err(|e| e.to_string())?;
     let via = Via::parse(elem).map_err(|e| e.to_string())?;
+    match stamped_value(value, at, elem, &via, from) {
+        None => Ok(()),
+        Some(new_value) => msg
+            .set_field_value(index, &new_value)
+            .map_err(|e| e.to_string()),
+    }
+}
+
+/// received/rport to write into the top Via field once the request is decided on.
+struct Stamp {
+    index: usize,
+    value: Vec<u8>,
+}
+
+/// [`stamp_via`] on a validated request, made later: `Some(None)` when there is nothing to
+/// stamp, `None` when the stamp cannot wait (the new value would not be accepted, and
+/// [`stamp_via`] says why).
+fn deferred_stamp(msg: &Message, view: &Validated<'_>, from: Peer) -> Option<Option<Stamp>> {
+    let index = msg.indices_of(HeaderKind::Via).next()?;
+    let value = msg.field_value(&msg.fields()[index]);
+    let (at, elem) = split_list(value).next()?.ok()?;
+    // The same element validated parsed first.
+    let via = view.vias.first()?;
+    match stamped_value(value, at, elem, via, from) {
+        None => Some(None),
+        Some(v) if memchr::memchr2(b'\r', b'\n', &v).is_some() => None,
+        Some(value) => Some(Some(Stamp { index, value })),
+    }
+}
+
+fn stamped(mut msg: Message, stamp: Option<Stamp>) -> Message {
+    if let Some(s) = stamp {
+        // Checked by deferred_stamp: a value without line breaks is always accepted.
+        let _ = msg.set_field_value(s.index, &s.value);
+    }
+    msg
+}
+
+/// The top Via field's value with received/rport set, or `None` when it stays as it is.
+/// `elem` (at `at` in `value`) is the first via-parm, parsed as `via`.
+fn stamped_value(
+    value: &[u8],
+    at: usize,
+    elem: &[u8],
+    via: &Via<'_>,
+    from: Peer,
+) -> Option<Vec<u8>> {
     let src_ip = from.addr.ip();
     let sent_by_is_source = match via.host() {
         Host::Ipv4(a) => IpAddr::from(a) == src_ip,
@@ -1210,11 +1481,12 @@ fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
     };
     let wants_rport = via.rport().is_some() || from.transport.is_stream();
     if sent_by_is_source && !wants_rport {
-        return Ok(());
+        return None;
     }
     let base = elem.as_ptr() as usize;
     let offset = |s: &[u8]| s.as_ptr() as usize - base;
-    let mut new_elem = Vec::with_capacity(elem.len() + 40);
+    let mut new_value = Vec::with_capacity(value.len() + 48);
+    new_value.extend_from_slice(&value[..at]);
     let mut copied = 0;
     for p in via.params().iter() {
         let is_received = p.name.eq_ignore_ascii_case(b"received");
@@ -1231,34 +1503,23 @@ fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
         let end = p
             .value
             .map_or(name_at + p.name.len(), |v| offset(v) + v.len());
-        new_elem.extend_from_slice(&elem[copied..start]);
+        new_value.extend_from_slice(&elem[copied..start]);
         copied = end;
     }
-    new_elem.extend_from_slice(&elem[copied..]);
-    let ip_text = match src_ip {
-        IpAddr::V4(a) => a.to_string(),
-        IpAddr::V6(a) => format!("[{a}]"),
-    };
-    let _ = write!(VecWriter(&mut new_elem), ";received={ip_text}");
+    new_value.extend_from_slice(&elem[copied..]);
+    new_value.extend_from_slice(b";received=");
+    match src_ip {
+        IpAddr::V4(a) => new_value.extend_from_slice(Ipv4Text::new(a).as_str().as_bytes()),
+        IpAddr::V6(a) => {
+            let _ = write!(VecWriter(&mut new_value), "[{a}]");
+        }
+    }
     if wants_rport {
-        let _ = write!(VecWriter(&mut new_elem), ";rport={}", from.addr.port());
+        new_value.extend_from_slice(b";rport=");
+        new_value.extend_from_slice(itoa::Buffer::new().format(from.addr.port()).as_bytes());
     }
-    let mut new_value = value[..at].to_vec();
-    new_value.extend_from_slice(&new_elem);
     new_value.extend_from_slice(&value[at + elem.len()..]);
-    msg.set_field_value(index, &new_value)
-        .map_err(|e| e.to_string())
-}
-
-/// Formats straight into a hasher: the bytes a `String` would hold, in the same order (the
-/// SipHash hashers are streaming, so pieces hash as the whole would).
-struct HashWriter<'a, H: Hasher>(&'a mut H);
-
-impl<H: Hasher> std::fmt::Write for HashWriter<'_, H> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.write(s.as_bytes());
-        Ok(())
-    }
+    Some(new_value)
 }
 
 struct VecWriter<'a>(&'a mut Vec<u8>);
@@ -1302,16 +1563,25 @@ fn listed_bindings(bindings: &[(String, u64)]) -> Vec<(&'static str, String)> {
 fn our_transaction_part(via: &Via<'_>) -> Option<u64> {
     let branch = std::str::from_utf8(via.branch()?).ok()?;
     let (txn, _) = branch.strip_prefix(BRANCH_PREFIX)?.split_once('.')?;
-    (txn.len() == 16 && txn.bytes().all(|b| b.is_ascii_hexdigit()))
-        .then(|| u64::from_str_radix(txn, 16).ok())
-        .flatten()
+    if txn.len() != 16 {
+        return None;
+    }
+    // Hex digits only (no sign, unlike from_str_radix).
+    txn.chars()
+        .try_fold(0u64, |n, d| Some(n << 4 | u64::from(d.to_digit(16)?)))
 }
 
 /// The transaction part of our branch (§16.11): the same for retransmissions, and for a CANCEL
 /// or non-2xx ACK as for their INVITE, so the method is left out. Over a request's top Via, or
 /// over a response's after our own was removed: the same value.
-fn transaction_hash(msg: &Message, mut h: impl Hasher) -> u64 {
-    let top = msg.top_via().ok();
+/// `top` is the message's top Via, parsed already; `top_field` the value of its first Via
+/// field.
+fn transaction_hash(
+    msg: &Message,
+    top: Option<&Via<'_>>,
+    top_field: Option<&[u8]>,
+    mut h: impl Hasher,
+) -> u64 {
     match top
         .and_then(|v| v.branch())
         .filter(|b| b.starts_with(b"z9hG4bK"))
@@ -1319,8 +1589,17 @@ fn transaction_hash(msg: &Message, mut h: impl Hasher) -> u64 {
         Some(branch) => {
             branch.hash(&mut h);
             if let Some(v) = top {
-                // As `v.host().to_string().hash(..)` would, without the String.
-                let _ = write!(HashWriter(&mut h), "{}", v.host());
+                // As `v.host().to_string().hash(..)` would, without the String (the SipHash
+                // hashers are streaming: pieces hash as the whole would).
+                match v.host() {
+                    Host::Name(n) => h.write(n.as_bytes()),
+                    Host::Ipv4(a) => h.write(Ipv4Text::new(a).as_str().as_bytes()),
+                    Host::Ipv6 { text, .. } => {
+                        h.write(b"[");
+                        h.write(text.as_bytes());
+                        h.write(b"]");
+                    }
+                }
                 h.write_u8(0xff);
                 v.port().hash(&mut h);
             }
@@ -1328,7 +1607,7 @@ fn transaction_hash(msg: &Message, mut h: impl Hasher) -> u64 {
         None => {
             // RFC 2543 peers: the fields that identify their transaction and that a response
             // repeats (not the To tag, which the response adds).
-            msg.value(HeaderKind::Via).hash(&mut h);
+            top_field.hash(&mut h);
             msg.call_id().ok().hash(&mut h);
             msg.from().ok().and_then(|a| a.tag()).hash(&mut h);
             msg.cseq().ok().map(|c| c.seq).hash(&mut h);
@@ -1339,24 +1618,33 @@ fn transaction_hash(msg: &Message, mut h: impl Hasher) -> u64 {
 
 /// The loop-detection part of our branch (§16.6 step 8): the fields whose change makes a
 /// returning request a spiral rather than a loop.
-fn loop_hash(msg: &Message) -> u64 {
+/// Over the request as it will be forwarded: its Request-URI and Route fields after
+/// `routing`'s edits.
+fn loop_hash(msg: &Message, view: &Validated<'_>, routing: &Routing<'_>) -> u64 {
     let mut h = DefaultHasher::new();
-    msg.request_uri().hash(&mut h);
-    hash_dialog(msg, &mut h);
-    for r in msg.values(HeaderKind::Route) {
-        r.hash(&mut h);
+    Some(routing.request_uri.as_str().as_bytes()).hash(&mut h);
+    view.from.tag().hash(&mut h);
+    view.to.tag().hash(&mut h);
+    Some(view.call_id).hash(&mut h);
+    Some(view.cseq.seq).hash(&mut h);
+    let [(last, last_value), (first, first_value)] = routing.edited;
+    for (i, f) in msg.fields().iter().enumerate() {
+        if f.kind != HeaderKind::Route {
+            continue;
+        }
+        let value = match i {
+            _ if i == first => first_value,
+            _ if i == last => last_value,
+            _ => Some(msg.field_value(f)),
+        };
+        if let Some(v) = value {
+            v.hash(&mut h);
+        }
     }
-    for p in msg.values_named("Proxy-Require") {
+    for p in msg.values(HeaderKind::ProxyRequire) {
         p.hash(&mut h);
     }
     h.finish()
-}
-
-fn hash_dialog(msg: &Message, h: &mut impl Hasher) {
-    msg.from().ok().and_then(|a| a.tag()).hash(h);
-    msg.to().ok().and_then(|a| a.tag()).hash(h);
-    msg.call_id().ok().hash(h);
-    msg.cseq().ok().map(|c| c.seq).hash(h);
 }
 
 /// A response to `req` (§8.2.6): its Vias, From, To (with a tag made from the request, so a
@@ -1375,7 +1663,9 @@ pub fn build_response(req: &Message, code: u16, reason: &str, extra: &[(&str, St
             out.extend_from_slice(req.field_value(f));
             if f.kind == HeaderKind::To && code > 100 && req.to().is_ok_and(|t| t.tag().is_none()) {
                 // Unkeyed: the tag only has to repeat for a retransmission.
-                let txn = transaction_hash(req, DefaultHasher::new());
+                let top = req.top_via().ok();
+                let top_field = req.value(HeaderKind::Via);
+                let txn = transaction_hash(req, top.as_ref(), top_field, DefaultHasher::new());
                 let _ = write!(VecWriter(&mut out), ";tag=sr{txn:016x}");
             }
             out.extend_from_slice(b"\r\n");
@@ -1396,39 +1686,70 @@ enum Position {
 
 /// Removes the first or last element of a list header (Via, Route) across all its fields.
 fn remove_list_element(msg: &mut Message, kind: HeaderKind, pos: Position) {
-    let indices: Vec<usize> = msg.indices_of(kind).collect();
     let index = match pos {
-        Position::First => indices.first(),
-        Position::Last => indices.last(),
+        Position::First => msg.indices_of(kind).next(),
+        Position::Last => msg.indices_of(kind).last(),
     };
-    let Some(&index) = index else { return };
-    let value = msg.field_value(&msg.fields()[index]).to_vec();
-    let elems: Vec<(usize, usize)> = split_list(&value)
-        .filter_map(Result::ok)
-        .map(|(at, e)| (at, at + e.len()))
-        .collect();
-    if elems.len() <= 1 {
-        msg.remove_field(index);
-        return;
+    let Some(index) = index else { return };
+    match list_removal(msg.field_value(&msg.fields()[index]), pos) {
+        None => {}
+        Some(None) => msg.remove_field(index),
+        Some(Some(rest)) => {
+            let rest = rest.to_vec();
+            let _ = msg.set_field_value(index, &rest);
+        }
     }
-    let rest = match pos {
-        Position::First => value[elems[1].0..].to_vec(),
+}
+
+/// What [`remove_list_element`] does to a field's value: `Some(None)` removes the field,
+/// `Some(Some(rest))` keeps the rest; `None` changes nothing, when the rest is folded over
+/// lines (a field value is replaced only by one without line breaks).
+fn list_removal(value: &[u8], pos: Position) -> Option<Option<&[u8]>> {
+    match list_rest(value, pos) {
+        None => Some(None),
+        Some(rest) if memchr::memchr2(b'\r', b'\n', rest).is_some() => None,
+        Some(rest) => Some(Some(rest)),
+    }
+}
+
+/// The value [`remove_list_element`] leaves of a field (`None`: the field is gone), and
+/// whether it took an element off.
+fn removal(value: Option<&[u8]>, pos: Position) -> (Option<&[u8]>, bool) {
+    match value.map(|v| (v, list_removal(v, pos))) {
+        None => (None, false),
+        Some((v, None)) => (Some(v), false),
+        Some((_, Some(rest))) => (rest, true),
+    }
+}
+
+/// What is left of a list value without its first or last element; `None` when nothing is
+/// (the field goes).
+fn list_rest(value: &[u8], pos: Position) -> Option<&[u8]> {
+    let mut elems = split_list(value).filter_map(Result::ok).map(|(at, _)| at);
+    match pos {
+        Position::First => {
+            elems.next();
+            elems.next().map(|second| &value[second..])
+        }
         Position::Last => {
-            let before = &value[..elems[elems.len() - 1].0];
+            let (count, last) = elems.fold((0, 0), |(n, _), at| (n + 1, at));
+            if count <= 1 {
+                return None;
+            }
+            let before = &value[..last];
             let end = before
                 .iter()
                 .rposition(|&b| b == b',')
                 .unwrap_or(before.len());
-            value[..end].trim_ascii_end().to_vec()
+            Some(value[..end].trim_ascii_end())
         }
-    };
-    let _ = msg.set_field_value(index, &rest);
+    }
 }
 
-fn set_first(msg: &mut Message, kind: HeaderKind, value: &str) {
+fn set_first(msg: &mut Message, kind: HeaderKind, value: &[u8]) {
     let first = msg.indices_of(kind).next();
     if let Some(i) = first {
-        let _ = msg.set_field_value(i, value.as_bytes());
+        let _ = msg.set_field_value(i, value);
     }
 }
 

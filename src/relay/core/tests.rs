@@ -741,6 +741,190 @@ fn without_notes_forwarding_says_nothing_but_refusals_still_explain() {
     assert!(d.note.contains("483"), "{}", d.note);
 }
 
+/// The loop hash is taken before the Route and Request-URI edits are made, over what they
+/// will leave: it must equal the hash of the edited request, for every shape of Route set.
+#[test]
+fn the_loop_hash_covers_the_routes_and_request_uri_as_they_will_be_forwarded() {
+    let r = relay();
+    let cases = [
+        ("sip:carol@other.org", ""),
+        ("sip:carol@other.org", "Route: <sip:p9.example;lr>\r\n"),
+        ("sip:carol@other.org", "Route: <sip:192.0.2.1;lr>\r\n"),
+        (
+            "sip:carol@other.org",
+            "Route: <sip:192.0.2.1;lr> , <sip:p2.example;lr>,\r\n <sip:p3.example;lr>\r\n\
+             Proxy-Require: foo\r\nRoute: <sip:p4.example;lr>\r\n",
+        ),
+        ("sip:192.0.2.1:5060", "Route: <sip:carol@other.org>\r\n"),
+        (
+            "sip:192.0.2.1",
+            "Route: <sip:p1.example;lr>, <sip:p2.example>  \r\n",
+        ),
+        (
+            "sip:192.0.2.1",
+            "Route: <sip:192.0.2.1;lr> , <sip:p2.example;lr> ,  <sip:carol@other.org>\r\n",
+        ),
+        (
+            "sip:192.0.2.1",
+            "Route: <sip:192.0.2.1;lr>\r\nRoute: <sip:p2.example;lr>,<sip:carol@other.org>\r\n",
+        ),
+        (
+            "sip:192.0.2.1",
+            "Route: <sip:192.0.2.1;lr>\r\nRoute: <sip:carol@other.org>\r\n",
+        ),
+        // Folded: what a removal would leave has line breaks, so the field stays as it is.
+        (
+            "sip:192.0.2.1",
+            "Route: <sip:p1.example;lr>,\r\n <sip:p2.example;lr>, <sip:carol@other.org>\r\n",
+        ),
+        (
+            "sip:192.0.2.1",
+            "Route: <sip:192.0.2.1;lr>,\r\n <sip:p2.example;lr>,\r\n <sip:carol@other.org>\r\n",
+        ),
+    ];
+    for (uri, routes) in cases {
+        let msg = request(
+            &format!("INVITE {uri} SIP/2.0"),
+            "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
+            routes,
+        );
+        let view = msg.validated().unwrap();
+        let routing = r
+            .preprocess_routes(&msg, &view, view.request_uri.unwrap())
+            .unwrap();
+        let mut edited = msg.clone();
+        if let Some(line) = &routing.strict {
+            edited.set_start_line(line).unwrap();
+            remove_list_element(&mut edited, HeaderKind::Route, Position::Last);
+        }
+        if routing.top_removed {
+            remove_list_element(&mut edited, HeaderKind::Route, Position::First);
+        }
+        let mut h = DefaultHasher::new();
+        edited.request_uri().hash(&mut h);
+        edited.from().ok().and_then(|a| a.tag()).hash(&mut h);
+        edited.to().ok().and_then(|a| a.tag()).hash(&mut h);
+        edited.call_id().ok().hash(&mut h);
+        edited.cseq().ok().map(|c| c.seq).hash(&mut h);
+        edited
+            .values(HeaderKind::Route)
+            .for_each(|v| v.hash(&mut h));
+        edited
+            .values_named("Proxy-Require")
+            .for_each(|v| v.hash(&mut h));
+        let case = format!("{uri} {routes:?}");
+        assert_eq!(loop_hash(&msg, &view, &routing), h.finish(), "{case}");
+        let left: Vec<&str> = routing.routes.iter().map(|a| a.uri().as_str()).collect();
+        let routes_left = edited.routes().unwrap();
+        let edited_left: Vec<&str> = routes_left.iter().map(|a| a.uri().as_str()).collect();
+        assert_eq!(left, edited_left, "{case}");
+        let uri_left = routing.request_uri.as_str().as_bytes();
+        assert_eq!(Some(uri_left), edited.request_uri(), "{case}");
+    }
+}
+
+#[test]
+fn host_keys_are_compared_as_the_built_key_would_be() {
+    let uris = [
+        "sip:a@example.com",
+        "sip:a@Example.COM.",
+        "sip:a@192.0.2.1",
+        "sip:a@[2001:db8::1]",
+        "tel:+1234",
+    ];
+    let keys = [
+        "example.com",
+        "EXAMPLE.com",
+        "example.com.",
+        "192.0.2.1",
+        "192.0.2.1.",
+        "[2001:db8::1]",
+        "",
+    ];
+    for text in uris {
+        let uri = Uri::parse_str(text).unwrap();
+        for key in keys {
+            assert_eq!(
+                host_key_is(&uri, key),
+                host_key(&uri) == key,
+                "{text} {key}"
+            );
+            let mut r = relay();
+            let mut config = r.config().clone();
+            config.domains = vec![key.to_string()];
+            r.reconfigure(config).unwrap();
+            let built = r.is_own_domain_name(&host_key(&uri));
+            assert_eq!(r.uri_is_own_domain(&uri), built, "{text} {key}");
+        }
+    }
+}
+
+#[test]
+fn hand_written_formats_match_the_formatting_machinery() {
+    for n in [0, 1, 0xabc, 0x0123_4567_89ab_cdef, u64::MAX] {
+        let mut hex = Vec::new();
+        push_hex16(&mut hex, n);
+        assert_eq!(hex, format!("{n:016x}").into_bytes());
+    }
+    for addr in ["192.0.2.1:5060", "10.0.0.255:0", "[2001:db8::1]:65535"] {
+        let addr: SocketAddr = addr.parse().unwrap();
+        let mut text = Vec::new();
+        push_host_port(&mut text, addr);
+        assert_eq!(text, addr.to_string().into_bytes());
+    }
+    let msg = invite("");
+    for via in [
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
+        "SIP/2.0/TCP host.example;branch=z9hG4bKa1",
+        "SIP/2.0/UDP [2001:db8::9:1]:6050;branch=z9hG4bKa1",
+    ] {
+        let v = Via::parse(via.as_bytes()).unwrap();
+        let mut h = DefaultHasher::new();
+        v.branch().unwrap().hash(&mut h);
+        v.host().to_string().hash(&mut h);
+        v.port().hash(&mut h);
+        let top_field = msg.value(HeaderKind::Via);
+        let hashed = transaction_hash(&msg, Some(&v), top_field, DefaultHasher::new());
+        assert_eq!(hashed, h.finish(), "{via}");
+    }
+}
+
+/// received/rport are written after the decision: a refusal still carries them (and goes
+/// where they say), and a Via that cannot take them (folded) still drops the request.
+#[test]
+fn refusals_carry_received_and_rport_and_a_folded_via_that_needs_them_is_dropped() {
+    let mut r = relay();
+    let natted = "SIP/2.0/UDP 10.0.0.5:5070;rport;branch=z9hG4bKn";
+    let refused = request(
+        "OPTIONS sip:carol@other.org SIP/2.0",
+        natted,
+        "Max-Forwards: 0\r\n",
+    );
+    let d = r.handle(refused, peer("udp:203.0.113.9:40000"), 0);
+    assert_eq!(d.verdict, Verdict::Answered(483), "{d:?}");
+    let (to, answer) = only(&d);
+    assert_eq!(to, peer("udp:203.0.113.9:40000"));
+    let via = answer.top_via().unwrap();
+    assert_eq!(via.received(), Some(&b"203.0.113.9"[..]));
+    assert_eq!(via.rport(), Some(Some(&b"40000"[..])));
+    let folded = format!("{natted},\r\n SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKg");
+    let d = r.handle(invite_via(&folded), peer("udp:203.0.113.9:40000"), 0);
+    assert_eq!(d.verdict, Verdict::Dropped, "{d:?}");
+    assert!(
+        d.note.contains("request without a usable Via"),
+        "{}",
+        d.note
+    );
+    // Folded, but nothing to stamp: forwarded.
+    let folded = "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1,\r\n SIP/2.0/UDP 10.0.0.6";
+    let d = r.handle(invite_via(folded), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+}
+
+fn invite_via(via: &str) -> Message {
+    request("INVITE sip:carol@other.org SIP/2.0", via, "")
+}
+
 /// A host whose addresses are 192.0.2.1 and 198.51.100.1, sending from 198.51.100.1 towards
 /// 198.51.100.0/24 and from 192.0.2.1 elsewhere.
 struct TwoInterfaces;
