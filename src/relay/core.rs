@@ -8,6 +8,7 @@ use super::registrar::{Location, RegisterOutcome};
 use super::{Config, Peer, ServerIdentity, Transport};
 use crate::auth::attribution::Attribution;
 use crate::auth::gate::{AuthCounters, AuthGate, RequestAuth};
+use crate::filter::{control, mark};
 use crate::header::{split_list, Address, Validated, Via};
 use crate::message::Message;
 use crate::uri::{Host, Ipv4Text, Scheme, Uri};
@@ -319,6 +320,9 @@ pub struct Relay {
     notes: bool,
     /// What the next hop of each of `config.routes` must prove, in the same order.
     route_identities: Vec<ServerIdentity>,
+    /// Marks and control headers that came from the network on their way to the relay's
+    /// terminals, removed.
+    network_marks_removed: u64,
 }
 
 fn route_identities(config: &Config) -> Vec<ServerIdentity> {
@@ -339,6 +343,7 @@ impl Relay {
             auth: None,
             key: RelayKey::random(),
             previous_key: None,
+            network_marks_removed: 0,
             notes: true,
             route_identities: route_identities(&config),
             config,
@@ -597,6 +602,19 @@ impl Relay {
                 .unwrap_or(0);
             let _ = msg.insert_field(at, "Record-Route", &rr);
         }
+        let passage = match member {
+            Some(m) => Some(Passage::Outbound(m)),
+            // Towards a terminal: to a registered contact, or in a dialog straight to the
+            // Request-URI once our own Route is taken off (a request that goes on to another
+            // proxy's Route leaves for the network).
+            None if hop == Hop::Location
+                || (hop == Hop::RequestUri && own_route == OwnRoute::Verified) =>
+            {
+                self.remove_network_marks(&mut msg);
+                Some(Passage::Inbound)
+            }
+            None => None,
+        };
         let mut target = target;
         self.insert_own_via(&mut msg, target, &branch);
         if target.transport == Transport::Udp && msg.len() > UDP_REQUEST_LIMIT {
@@ -621,18 +639,7 @@ impl Relay {
                 )
             }),
             refusal: None,
-            passage: match member {
-                Some(m) => Some(Passage::Outbound(m)),
-                // Towards a terminal: to a registered contact, or in a dialog straight to
-                // the Request-URI once our own Route is taken off (a request that goes on to
-                // another proxy's Route leaves for the network).
-                None if hop == Hop::Location
-                    || (hop == Hop::RequestUri && own_route == OwnRoute::Verified) =>
-                {
-                    Some(Passage::Inbound)
-                }
-                None => None,
-            },
+            passage,
             delay: 0,
             transmits: vec![Transmit {
                 identity: Some(next.identity),
@@ -1080,29 +1087,61 @@ impl Relay {
                 (to, fallback)
             })
         });
-        match target {
-            Some((to, fallback)) => Decision {
-                verdict: Verdict::Forwarded,
-                note: self.note(|| format!("{code} from {from} -> {to}")),
-                transmits: vec![Transmit {
-                    fallback,
-                    ..Transmit::new(to, msg.into_bytes())
-                }],
-                refusal: None,
-                passage: Some(
-                    match self
-                        .auth
-                        .as_ref()
-                        .and_then(|g| g.attribute_response(from, now))
-                    {
-                        Some(a) => Passage::Outbound(a),
-                        None => Passage::Inbound,
-                    },
-                ),
-                delay: 0,
-            },
-            None => Decision::drop(format!("{code} from {from}: no Via to send it on")),
+        let Some((to, fallback)) = target else {
+            return Decision::drop(format!("{code} from {from}: no Via to send it on"));
+        };
+        let attribution = self
+            .auth
+            .as_ref()
+            .and_then(|g| g.attribute_response(from, now));
+        let passage = match attribution {
+            Some(a) => Passage::Outbound(a),
+            None => {
+                self.remove_network_marks(&mut msg);
+                Passage::Inbound
+            }
+        };
+        Decision {
+            verdict: Verdict::Forwarded,
+            note: self.note(|| format!("{code} from {from} -> {to}")),
+            transmits: vec![Transmit {
+                fallback,
+                ..Transmit::new(to, msg.into_bytes())
+            }],
+            refusal: None,
+            passage: Some(passage),
+            delay: 0,
         }
+    }
+
+    /// Removes from a message on its way to the relay's terminals what only sipsec may put
+    /// there: marks (`Subject: validated …`, `Sipsec-Verdict`) and control headers. Here they
+    /// came from the network; an inbound chain's verifier makes the marks a terminal gets.
+    fn remove_network_marks(&mut self, msg: &mut Message) {
+        let mut i = msg.fields().len();
+        while i > 0 {
+            i -= 1;
+            let f = msg.fields()[i];
+            // Marks are Subjects or unknown headers, as control headers are.
+            let foreign = match f.kind {
+                HeaderKind::Other => {
+                    let name = msg.field_name(&f);
+                    name.eq_ignore_ascii_case(control::HEADER.as_bytes())
+                        || name.eq_ignore_ascii_case(mark::VERDICT_HEADER.as_bytes())
+                }
+                HeaderKind::Subject => mark::is_mark(msg, &f),
+                _ => false,
+            };
+            if foreign {
+                msg.remove_field(i);
+                self.network_marks_removed += 1;
+            }
+        }
+    }
+
+    /// Marks and control headers removed from messages towards the relay's terminals.
+    pub fn network_marks_removed(&self) -> u64 {
+        self.network_marks_removed
     }
 
     /// The address our Via and Record-Route name towards `target`: the listener's, or the

@@ -638,6 +638,8 @@ impl Shared {
     /// The network's counters, then member authentication's and the chains'.
     fn status_line(&self) -> String {
         let mut line = self.counters.line();
+        let removed = self.relay.borrow().network_marks_removed();
+        line.push_str(&format!(" network_marks_removed={removed}"));
         if let Some(a) = self.relay.borrow().auth_counters() {
             line.push_str(&format!(
                 " challenges={} auth_passed={} auth_failed={} auth_throttled={}",

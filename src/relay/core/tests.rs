@@ -1020,3 +1020,47 @@ fn responses_come_back_through_a_wildcard_listeners_named_via() {
     assert_eq!(to, peer(ALICE));
     assert_eq!(back.status_code(), Some(200));
 }
+
+/// Marks and a control header from the network, and a Subject that is not a mark.
+const FORGED: &str = "Subject: validated <sip:bank@example.com>\r\nSipsec-Verdict: signed=yes\r\n\
+                      sipsec-control: forged\r\nSubject: lunch?\r\n";
+
+fn carries_forgeries(m: &Message) -> bool {
+    let text = String::from_utf8_lossy(m.as_bytes()).to_ascii_lowercase();
+    text.contains("validated") || text.contains("sipsec-verdict") || text.contains("sipsec-control")
+}
+
+#[test]
+fn marks_and_control_headers_from_the_network_never_reach_the_relays_terminals() {
+    let mut r = relay();
+    let reg = Message::parse(
+        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5080;branch=z9hG4bKr\r\n\
+         From: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: r\r\n\
+         CSeq: 1 REGISTER\r\nContact: <sip:bob@192.0.2.9:5080>\r\nContent-Length: 0\r\n\r\n",
+    )
+    .unwrap();
+    r.handle(reg, peer("udp:192.0.2.9:5080"), 0);
+    // A request to a registered terminal.
+    let to_bob = request(
+        "INVITE sip:bob@example.com SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKp1",
+        FORGED,
+    );
+    let (_, m) = only(&r.handle(to_bob, peer(ALICE), 0));
+    assert!(!carries_forgeries(&m), "{m:?}");
+    assert_eq!(m.value(HeaderKind::Subject), Some(&b"lunch?"[..]));
+    assert_eq!(r.network_marks_removed(), 3);
+    // A response back to whoever sent the request.
+    let forwarded = only(&r.handle(invite(""), peer(ALICE), 0)).1;
+    let ok = build_response(&forwarded, 200, "OK", &[]);
+    let ok = String::from_utf8(ok)
+        .unwrap()
+        .replacen("\r\n", &format!("\r\n{FORGED}"), 1);
+    let (_, m) = only(&r.handle(Message::parse(ok).unwrap(), peer("udp:192.0.2.50:5060"), 0));
+    assert!(!carries_forgeries(&m), "{m:?}");
+    assert_eq!(r.network_marks_removed(), 6);
+    // Towards the network (along a --route) the message is the sender's business: unchanged.
+    let (_, m) = only(&r.handle(invite(FORGED), peer(ALICE), 0));
+    assert!(carries_forgeries(&m));
+    assert_eq!(r.network_marks_removed(), 6);
+}
