@@ -268,9 +268,17 @@ fn invalid_requests_get_400_and_invalid_acks_nothing() {
 /// Which chain a forwarded message takes: the inbound one towards a terminal (a registered
 /// contact, or straight to the Request-URI in a dialog we record-routed, and responses), none
 /// towards the network (a --route, or another proxy's Route after ours).
-#[test]
-fn messages_towards_terminals_take_the_inbound_passage_and_others_none() {
-    let mut r = relay();
+/// An INVITE from alice to bob@example.com, with `extra` header lines.
+fn invite_bob(extra: &str) -> Message {
+    request(
+        "INVITE sip:bob@example.com SIP/2.0",
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKp1",
+        extra,
+    )
+}
+
+/// Registers bob@example.com at 192.0.2.9:5080 (a terminal of the relay's).
+fn register_bob(r: &mut Relay) {
     let reg = Message::parse(
         "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5080;branch=z9hG4bKr\r\n\
          From: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: r\r\n\
@@ -283,11 +291,13 @@ fn messages_towards_terminals_take_the_inbound_passage_and_others_none() {
             .status_code(),
         Some(200)
     );
-    let to_bob = request(
-        "INVITE sip:bob@example.com SIP/2.0",
-        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKp1",
-        "",
-    );
+}
+
+#[test]
+fn messages_towards_terminals_take_the_inbound_passage_and_others_none() {
+    let mut r = relay();
+    register_bob(&mut r);
+    let to_bob = invite_bob("");
     let d = r.handle(to_bob, peer(ALICE), 0);
     assert_eq!(d.passage, Some(Passage::Inbound), "{d:?}");
     // Along a --route: towards the network.
@@ -957,6 +967,15 @@ fn wildcard_relay(advertise: &[&str]) -> Relay {
     .with_host_addresses(Box::new(TwoInterfaces))
 }
 
+/// A request from alice to carol at `hostport`.
+fn from_alice(method: &str, hostport: &str) -> Message {
+    request(
+        &format!("{method} sip:carol@{hostport} SIP/2.0"),
+        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
+        "",
+    )
+}
+
 fn top_via_and_record_route(d: &Decision) -> (String, String) {
     let (_, m) = only(d);
     let via = m.vias().unwrap()[0].host().to_string();
@@ -967,13 +986,7 @@ fn top_via_and_record_route(d: &Decision) -> (String, String) {
 #[test]
 fn a_wildcard_listener_names_the_address_it_sends_from_or_the_advertised_one() {
     let mut r = wildcard_relay(&[]);
-    let to = |host: &str| {
-        request(
-            &format!("INVITE sip:carol@{host}:5070 SIP/2.0"),
-            "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
-            "",
-        )
-    };
+    let to = |host: &str| from_alice("INVITE", &format!("{host}:5070"));
     let (via, rr) = top_via_and_record_route(&r.handle(to("198.51.100.9"), peer(ALICE), 0));
     assert_eq!(via, "198.51.100.1");
     assert!(rr.starts_with("sip:198.51.100.1:5060;"), "{rr}");
@@ -990,13 +1003,7 @@ fn a_wildcard_listener_names_the_address_it_sends_from_or_the_advertised_one() {
 #[test]
 fn a_wildcard_listener_forwards_to_another_host_on_its_port_and_knows_its_own() {
     let mut r = wildcard_relay(&["203.0.113.200"]);
-    let to = |host: &str| {
-        request(
-            &format!("OPTIONS sip:carol@{host} SIP/2.0"),
-            "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
-            "",
-        )
-    };
+    let to = |host: &str| from_alice("OPTIONS", host);
     // Another server on the standard port is not the relay.
     let (next, _) = only(&r.handle(to("198.51.100.9:5060"), peer(ALICE), 0));
     assert_eq!(next, peer("udp:198.51.100.9:5060"));
@@ -1010,12 +1017,7 @@ fn a_wildcard_listener_forwards_to_another_host_on_its_port_and_knows_its_own() 
 #[test]
 fn responses_come_back_through_a_wildcard_listeners_named_via() {
     let mut r = wildcard_relay(&[]);
-    let req = request(
-        "INVITE sip:carol@198.51.100.9:5070 SIP/2.0",
-        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1",
-        "",
-    );
-    let ok = answer(&mut r, req, 200);
+    let ok = answer(&mut r, from_alice("INVITE", "198.51.100.9:5070"), 200);
     let (to, back) = only(&r.handle(ok, peer("udp:198.51.100.9:5070"), 0));
     assert_eq!(to, peer(ALICE));
     assert_eq!(back.status_code(), Some(200));
@@ -1033,19 +1035,9 @@ fn carries_forgeries(m: &Message) -> bool {
 #[test]
 fn marks_and_control_headers_from_the_network_never_reach_the_relays_terminals() {
     let mut r = relay();
-    let reg = Message::parse(
-        "REGISTER sip:example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.9:5080;branch=z9hG4bKr\r\n\
-         From: <sip:bob@example.com>;tag=1\r\nTo: <sip:bob@example.com>\r\nCall-ID: r\r\n\
-         CSeq: 1 REGISTER\r\nContact: <sip:bob@192.0.2.9:5080>\r\nContent-Length: 0\r\n\r\n",
-    )
-    .unwrap();
-    r.handle(reg, peer("udp:192.0.2.9:5080"), 0);
+    register_bob(&mut r);
     // A request to a registered terminal.
-    let to_bob = request(
-        "INVITE sip:bob@example.com SIP/2.0",
-        "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKp1",
-        FORGED,
-    );
+    let to_bob = invite_bob(FORGED);
     let (_, m) = only(&r.handle(to_bob, peer(ALICE), 0));
     assert!(!carries_forgeries(&m), "{m:?}");
     assert_eq!(m.value(HeaderKind::Subject), Some(&b"lunch?"[..]));
