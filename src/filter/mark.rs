@@ -16,9 +16,14 @@ fn is_mark_subject(value: &[u8]) -> bool {
 
 /// Whether a header field is a mark: a `Subject: validated …` or a `Sipsec-Verdict`.
 pub fn is_mark(m: &Message, f: &HeaderField) -> bool {
-    (f.kind == HeaderKind::Subject && is_mark_subject(m.field_value(f)))
-        || m.field_name(f)
-            .eq_ignore_ascii_case(VERDICT_HEADER.as_bytes())
+    match f.kind {
+        HeaderKind::Subject => is_mark_subject(m.field_value(f)),
+        // Sipsec-Verdict is no header the parser knows by name.
+        HeaderKind::Other => m
+            .field_name(f)
+            .eq_ignore_ascii_case(VERDICT_HEADER.as_bytes()),
+        _ => false,
+    }
 }
 
 fn line_text(m: &Message, f: &HeaderField) -> String {

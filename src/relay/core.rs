@@ -1118,25 +1118,9 @@ impl Relay {
     /// there: marks (`Subject: validated …`, `Sipsec-Verdict`) and control headers. Here they
     /// came from the network; an inbound chain's verifier makes the marks a terminal gets.
     fn remove_network_marks(&mut self, msg: &mut Message) {
-        let mut i = msg.fields().len();
-        while i > 0 {
-            i -= 1;
-            let f = msg.fields()[i];
-            // Marks are Subjects or unknown headers, as control headers are.
-            let foreign = match f.kind {
-                HeaderKind::Other => {
-                    let name = msg.field_name(&f);
-                    name.eq_ignore_ascii_case(control::HEADER.as_bytes())
-                        || name.eq_ignore_ascii_case(mark::VERDICT_HEADER.as_bytes())
-                }
-                HeaderKind::Subject => mark::is_mark(msg, &f),
-                _ => false,
-            };
-            if foreign {
-                msg.remove_field(i);
-                self.network_marks_removed += 1;
-            }
-        }
+        let marks = mark::strip_marks(msg).len();
+        let control = msg.remove_named(control::HEADER);
+        self.network_marks_removed += (marks + control) as u64;
     }
 
     /// Marks and control headers removed from messages towards the relay's terminals.
