@@ -195,6 +195,10 @@ fn is_own(own: &[&str], m: &Message, f: &HeaderField) -> bool {
     own.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name))
 }
 
+/// Room for the headers a restore adds or lengthens (Content-Type, Content-Length, the inner
+/// copy's end-to-end headers), and a verifier's mark and verdict after it.
+const RESTORE_ROOM: usize = 512;
+
 /// The message a terminal should get from a tunnelled `message/sip`: the outer message keeps
 /// From, To, Call-ID, CSeq, Contact and its routing headers; every other header the inner copy
 /// carries replaces the outer one of the same name (end-to-end headers hidden inside come
@@ -205,7 +209,7 @@ pub fn restore_from_inner(
     inner: &Message,
     own: &[&str],
 ) -> crate::error::ParseResult<Message> {
-    let mut out = outer.clone();
+    let mut out = outer.clone_head(inner.body().len() + RESTORE_ROOM);
     out.remove_all(HeaderKind::ContentDisposition);
     out.remove_named("Content-Transfer-Encoding");
     match inner.value(HeaderKind::ContentType) {
@@ -265,7 +269,7 @@ pub fn restore_entity(
     disposition: Option<&[u8]>,
     body: &[u8],
 ) -> crate::error::ParseResult<Message> {
-    let mut out = outer.clone();
+    let mut out = outer.clone_head(body.len() + RESTORE_ROOM);
     out.remove_all(HeaderKind::ContentDisposition);
     out.remove_named("Content-Transfer-Encoding");
     match content_type {
