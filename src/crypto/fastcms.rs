@@ -494,12 +494,20 @@ mod tests {
         let long_length = [&[0x30, 0x81, body.len() as u8][..], &body].concat();
         vec![
             ("as made", der.to_vec(), true),
-            ("n - s", seq([int(&r), int(&other_s.to_vec())].concat()), true),
+            (
+                "n - s",
+                seq([int(&r), int(&other_s.to_vec())].concat()),
+                true,
+            ),
             ("r zero-padded", seq([padded_r, int(&s)].concat()), false),
             ("long length", long_length, false),
             ("a byte after", [der, &[0][..]].concat(), false),
             ("r = 0", seq([int(&[]), int(&s)].concat()), false),
-            ("s = n", seq([int(&r), int(&order.to_vec())].concat()), false),
+            (
+                "s = n",
+                seq([int(&r), int(&order.to_vec())].concat()),
+                false,
+            ),
             ("r and s swapped", seq([int(&s), int(&r)].concat()), false),
         ]
     }

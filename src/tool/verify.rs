@@ -907,7 +907,7 @@ impl Verify {
             uncovered: cmp
                 .outer_only
                 .iter()
-                .filter(|n| !(WRAPPER_HEADERS.contains(&n.as_str()) || responder && *n == "to"))
+                .filter(|n| !(WRAPPER_HEADERS.contains(&n.as_ref()) || responder && *n == "to"))
                 .cloned()
                 .collect(),
         };
