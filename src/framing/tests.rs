@@ -342,7 +342,7 @@ fn reading_into_the_framer_gives_what_pushing_gives() {
             loop {
                 let n = read.read_from(&mut reader, max).unwrap();
                 by_read.extend(drain(&mut read));
-                assert_eq!(read.buffered() <= 2000 + max, true);
+                assert!(read.buffered() <= 2000 + max);
                 if n == 0 {
                     break;
                 }
