@@ -64,7 +64,9 @@ impl FrameEvent {
 /// Frames a byte stream into messages.
 #[derive(Debug)]
 pub struct StreamFramer {
+    /// Bytes read, in `buf[..filled]`; past it, room that [`StreamFramer::read_from`] reads into.
     buf: Vec<u8>,
+    filled: usize,
     /// Index in `buf` of the first byte not yet framed.
     pos: usize,
     /// Stream offset of `buf[0]`.
@@ -94,6 +96,7 @@ impl StreamFramer {
     pub fn with_max_size(on_garbage: OnGarbage, max_size: usize) -> Self {
         Self {
             buf: Vec::new(),
+            filled: 0,
             pos: 0,
             base: 0,
             skip: 0,
@@ -120,12 +123,47 @@ impl StreamFramer {
             self.base += n as u64;
             data = &data[n..];
         }
-        if self.pos > 0 && self.pos >= self.buf.len() / 2 {
-            self.buf.drain(..self.pos);
+        self.compact();
+        self.buf.truncate(self.filled);
+        self.buf.extend_from_slice(data);
+        self.filled = self.buf.len();
+    }
+
+    /// One `read` of at most `max` bytes from `reader`, straight into the buffer: what
+    /// [`StreamFramer::push`] of the bytes read would do, without copying them from a buffer
+    /// of the caller's. Returns what `read` returned (0 at the end of the stream).
+    pub fn read_from(
+        &mut self,
+        reader: &mut dyn std::io::Read,
+        max: usize,
+    ) -> std::io::Result<usize> {
+        self.compact();
+        let start = self.filled;
+        if self.buf.len() < start + max {
+            self.buf.resize(start + max, 0);
+        }
+        let n = reader.read(&mut self.buf[start..start + max])?;
+        if self.stopped {
+            return Ok(n);
+        }
+        let skipped = self.skip.min(n as u64) as usize;
+        if skipped > 0 {
+            self.buf.copy_within(start + skipped..start + n, start);
+            self.skip -= skipped as u64;
+            self.base += skipped as u64;
+        }
+        self.filled = start + n - skipped;
+        Ok(n)
+    }
+
+    /// Moves the bytes not yet framed to the front once at least half the buffer is framed.
+    fn compact(&mut self) {
+        if self.pos > 0 && self.pos >= self.filled / 2 {
+            self.buf.copy_within(self.pos..self.filled, 0);
+            self.filled -= self.pos;
             self.base += self.pos as u64;
             self.pos = 0;
         }
-        self.buf.extend_from_slice(data);
     }
 
     /// Marks the end of the stream: what is left is reported by the next calls to
@@ -147,7 +185,7 @@ impl StreamFramer {
 
     /// Bytes buffered and not yet framed.
     pub fn buffered(&self) -> usize {
-        self.buf.len() - self.pos
+        self.filled - self.pos
     }
 
     fn consume(&mut self, n: usize) {
@@ -207,12 +245,12 @@ impl StreamFramer {
             return None;
         }
         // Keep-alives (RFC 5626 CRLF pings, and blank lines between messages) are not messages.
-        let keepalive = self.buf[self.pos..]
+        let keepalive = self.buf[self.pos..self.filled]
             .iter()
             .take_while(|&&c| c == b'\r' || c == b'\n')
             .count();
         self.consume(keepalive);
-        let data = &self.buf[self.pos..];
+        let data = &self.buf[self.pos..self.filled];
         if data.is_empty() {
             return None;
         }
@@ -300,7 +338,7 @@ impl StreamFramer {
             self.skip = total - buffered as u64;
             if self.skip > 0 {
                 self.base += self.pos as u64;
-                self.buf.clear();
+                self.filled = 0;
                 self.pos = 0;
             }
             return Some(FrameEvent::Refused {
@@ -359,7 +397,7 @@ impl StreamFramer {
     /// A message whose start line was valid but whose head is not: its extent is unknown, so
     /// the bytes up to the next start line (or all of them when stopping) are refused.
     fn refuse_unframed(&mut self, offset: u64, error: ParseError) -> FrameEvent {
-        let data = &self.buf[self.pos..];
+        let data = &self.buf[self.pos..self.filled];
         let len = match self.on_garbage {
             OnGarbage::Resync => next_start_line(data).unwrap_or(data.len()),
             OnGarbage::Stop => data.len(),
@@ -379,7 +417,7 @@ impl StreamFramer {
 
     /// Bytes that do not start with a start line: report them up to the next start line.
     fn garbage(&mut self, offset: u64) -> Option<FrameEvent> {
-        let data = &self.buf[self.pos..];
+        let data = &self.buf[self.pos..self.filled];
         // Garbage arriving in small pieces: lines already checked are not checked again.
         match next_start_line_from(data, self.garbage_searched) {
             Ok(next) => {

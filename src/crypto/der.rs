@@ -120,6 +120,7 @@ pub(crate) fn children(content: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
 }
 
 /// The elements inside a constructed element's content, read as [`element`] does.
+#[inline]
 pub(crate) fn elements(content: &[u8]) -> Option<Elements<'_>> {
     collect(content, element)
 }
@@ -213,6 +214,7 @@ impl<'a> Iterator for ElementsIter<'a> {
     }
 }
 
+#[inline]
 fn collect<'a, C: Default + Extend<Tlv<'a>>>(
     content: &'a [u8],
     next: impl Fn(&'a [u8]) -> Option<(Tlv<'a>, &'a [u8])>,

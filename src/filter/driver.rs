@@ -604,6 +604,9 @@ struct Reader<'a> {
     captures: Vec<(String, CaptureSummary)>,
 }
 
+/// Bytes asked for in one read of a stream input.
+const READ_SIZE: usize = 64 * 1024;
+
 impl<'a> Reader<'a> {
     fn new(filter: &dyn Filter, options: &'a DriverOptions) -> Self {
         Reader {
@@ -653,19 +656,17 @@ impl<'a> Reader<'a> {
         emit: &mut dyn ItemSink,
     ) -> io::Result<()> {
         let mut framer = StreamFramer::with_max_size(OnGarbage::Resync, self.options.max_size);
-        let mut chunk = vec![0u8; 64 * 1024];
         loop {
-            let n = match reader.read(&mut chunk) {
+            match framer.read_from(&mut reader, READ_SIZE) {
                 Ok(0) => break,
-                Ok(n) => n,
+                Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     framer.finish();
                     self.drain(name, &mut framer, emit);
                     return Err(e);
                 }
-            };
-            framer.push(&chunk[..n]);
+            }
             self.drain(name, &mut framer, emit);
         }
         framer.finish();

@@ -292,3 +292,72 @@ fn a_long_run_of_garbage_is_one_event_whatever_the_buffers() {
         }
     }
 }
+
+/// A reader that hands out at most `step` bytes a call.
+struct Trickle<'a> {
+    data: &'a [u8],
+    step: usize,
+}
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.step.min(out.len()).min(self.data.len());
+        out[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn reading_into_the_framer_gives_what_pushing_gives() {
+    let mut oversized = b"MESSAGE sip:a@b SIP/2.0\r\nContent-Length: 3000\r\n\r\n".to_vec();
+    oversized.extend_from_slice(&[b'x'; 3000]);
+    let mut input = b"\r\n".to_vec();
+    for part in [
+        MSG,
+        b"this is not sip\r\nnor this\r\n",
+        MSG2,
+        &oversized,
+        MSG,
+        b"OPTIONS sip:a@b SIP/2.0\r\nBad Header\r\nContent-Length: 0\r\n\r\n",
+        MSG2,
+        b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 9\r\n\r\ntrunc",
+    ] {
+        input.extend_from_slice(part);
+    }
+    for on_garbage in [OnGarbage::Resync, OnGarbage::Stop] {
+        for (step, max) in [
+            (1, 7),
+            (5, 3),
+            (64, 64),
+            (100, 1000),
+            (4096, 4096),
+            (9, 65536),
+        ] {
+            let mut pushed = StreamFramer::with_max_size(on_garbage, 2000);
+            let mut read = StreamFramer::with_max_size(on_garbage, 2000);
+            let (mut by_push, mut by_read) = (Vec::new(), Vec::new());
+            let mut reader = Trickle { data: &input, step };
+            let mut copy = vec![0; max];
+            loop {
+                let n = read.read_from(&mut reader, max).unwrap();
+                by_read.extend(drain(&mut read));
+                assert!(read.buffered() <= 2000 + max);
+                if n == 0 {
+                    break;
+                }
+                let from = input.len() - reader.data.len() - n;
+                copy[..n].copy_from_slice(&input[from..from + n]);
+                pushed.push(&copy[..n]);
+                by_push.extend(drain(&mut pushed));
+                assert_eq!(pushed.offset(), read.offset(), "step {step} max {max}");
+            }
+            pushed.finish();
+            read.finish();
+            by_push.extend(drain(&mut pushed));
+            by_read.extend(drain(&mut read));
+            assert_eq!(by_push, by_read, "step {step} max {max} {on_garbage:?}");
+            assert!(by_read.len() >= if on_garbage == OnGarbage::Stop { 2 } else { 8 });
+        }
+    }
+}

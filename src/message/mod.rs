@@ -169,6 +169,23 @@ impl Message {
         }
     }
 
+    /// A copy of the start line and the header section with an empty body, for an edit that
+    /// ends with [`Message::set_body`]: the body is not copied only to be replaced (until then
+    /// Content-Length still counts the old body). Room for `extra` more bytes.
+    pub(crate) fn clone_head(&self, extra: usize) -> Message {
+        let head = self.body.start as usize;
+        let mut bytes = Vec::with_capacity(head + extra);
+        bytes.extend_from_slice(&self.bytes[..head]);
+        let mut fields = Vec::with_capacity(self.fields.len() + 4);
+        fields.extend_from_slice(&self.fields);
+        Message {
+            bytes,
+            fields,
+            body: Span::new(head, head),
+            ..*self
+        }
+    }
+
     /// Makes room for `bytes` more bytes and `fields` more fields, so that the edits a caller
     /// is about to make copy the message once, not at every insertion.
     pub fn reserve(&mut self, bytes: usize, fields: usize) {

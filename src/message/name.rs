@@ -88,6 +88,44 @@ const KNOWN: &[(&str, Option<u8>, HeaderKind)] = &[
     ("WWW-Authenticate", None, HeaderKind::WwwAuthenticate),
 ];
 
+/// `KNOWN`'s names in lower case, in the same order (a test holds it).
+const LOWER_NAMES: [&str; 34] = [
+    "accept-contact",
+    "allow-events",
+    "authorization",
+    "call-id",
+    "contact",
+    "content-disposition",
+    "content-encoding",
+    "content-length",
+    "content-transfer-encoding",
+    "content-type",
+    "cseq",
+    "date",
+    "event",
+    "expires",
+    "from",
+    "identity",
+    "max-forwards",
+    "mime-version",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-require",
+    "record-route",
+    "refer-to",
+    "referred-by",
+    "reject-contact",
+    "request-disposition",
+    "require",
+    "route",
+    "session-expires",
+    "subject",
+    "supported",
+    "to",
+    "via",
+    "www-authenticate",
+];
+
 impl HeaderKind {
     /// Recognises a header name as written (any case, long or compact form).
     pub fn from_name(name: &[u8]) -> HeaderKind {
@@ -172,7 +210,13 @@ impl HeaderKind {
 
     /// The long name as sipsec writes it (`Call-ID`, `Content-Length`), or `None` for `Other`.
     pub fn name(self) -> Option<&'static str> {
-        KNOWN.iter().find(|k| k.2 == self).map(|k| k.0)
+        // `KNOWN` lists the kinds in their declaration order (a test holds it).
+        KNOWN.get(self as usize).map(|k| k.0)
+    }
+
+    /// The long name in lower case (`call-id`), as reports name headers; `None` for `Other`.
+    pub fn lower_name(self) -> Option<&'static str> {
+        LOWER_NAMES.get(self as usize).copied()
     }
 }
 
@@ -237,6 +281,19 @@ static TOKEN: [bool; 256] = {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_tables_follow_the_declaration_order() {
+        assert_eq!(LOWER_NAMES.len(), KNOWN.len());
+        for (i, &(name, _, kind)) in KNOWN.iter().enumerate() {
+            assert_eq!(kind as usize, i, "{name}");
+            assert_eq!(kind.name(), Some(name));
+            assert_eq!(kind.lower_name(), Some(name.to_ascii_lowercase().as_str()));
+        }
+        assert_eq!(HeaderKind::Other as usize, KNOWN.len());
+        assert_eq!(HeaderKind::Other.name(), None);
+        assert_eq!(HeaderKind::Other.lower_name(), None);
+    }
 
     #[test]
     fn every_compact_form_maps_to_its_long_name() {

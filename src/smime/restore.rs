@@ -3,6 +3,7 @@
 
 use crate::header::Address;
 use crate::message::{unfold, HeaderField, HeaderKind, Message};
+use std::borrow::Cow;
 
 /// Headers a proxy may change in transit, so they may differ between the inner copy and the
 /// message (RFC 3261 §23.4.1.1), plus the outer wrapper's Content-Type and Content-Length.
@@ -35,10 +36,14 @@ const OUTER_KEEPS: [HeaderKind; 10] = [
 /// refusal reason), headers only the outer message has (not covered).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Comparison {
-    pub covered: Vec<String>,
-    pub differing: Vec<String>,
-    pub outer_only: Vec<String>,
+    pub covered: Vec<HeaderLabel>,
+    pub differing: Vec<HeaderLabel>,
+    pub outer_only: Vec<HeaderLabel>,
 }
+
+/// How a comparison names a header: a known one by its static lower-case name, another by its
+/// name as written, lower-cased.
+pub type HeaderLabel = Cow<'static, str>;
 
 impl Comparison {
     pub fn passed(&self) -> bool {
@@ -46,8 +51,11 @@ impl Comparison {
     }
 }
 
-fn lower_name(m: &Message, f: &HeaderField) -> String {
-    String::from_utf8_lossy(canonical_name(m, f)).to_ascii_lowercase()
+fn lower_name(m: &Message, f: &HeaderField) -> HeaderLabel {
+    match f.kind.lower_name() {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(String::from_utf8_lossy(m.field_name(f)).to_ascii_lowercase()),
+    }
 }
 
 /// A known header's full name (whatever form it was written in), another's as written.
@@ -137,11 +145,11 @@ pub fn compare(inner: &Message, outer: &Message, aib: bool, own: &[&str]) -> Com
         inner.status_code(),
         outer.status_code(),
     ) {
-        (Some(a), Some(b), _, _) if a != b => c.differing.push("method".into()),
-        (_, _, Some(a), Some(b)) if a != b => c.differing.push("status code".into()),
-        (Some(_), None, _, _) | (None, Some(_), Some(_), _) => {
-            c.differing.push("start line (request vs response)".into())
-        }
+        (Some(a), Some(b), _, _) if a != b => c.differing.push(Cow::Borrowed("method")),
+        (_, _, Some(a), Some(b)) if a != b => c.differing.push(Cow::Borrowed("status code")),
+        (Some(_), None, _, _) | (None, Some(_), Some(_), _) => c
+            .differing
+            .push(Cow::Borrowed("start line (request vs response)")),
         _ => {}
     }
     // Fields, not names: the names are written out only for the report.
@@ -159,7 +167,7 @@ pub fn compare(inner: &Message, outer: &Message, aib: bool, own: &[&str]) -> Com
                 (Ok(a), Ok(b)) => a.uri().equivalent(b.uri()),
                 _ => false,
             };
-            let label = "to (the identity body's From, RFC 3893 §6)".to_string();
+            let label = Cow::Borrowed("to (the identity body's From, RFC 3893 §6)");
             if same {
                 c.covered.push(label);
             } else {
@@ -195,6 +203,10 @@ fn is_own(own: &[&str], m: &Message, f: &HeaderField) -> bool {
     own.iter().any(|h| h.as_bytes().eq_ignore_ascii_case(name))
 }
 
+/// Room for the headers a restore adds or lengthens (Content-Type, Content-Length, the inner
+/// copy's end-to-end headers), and a verifier's mark and verdict after it.
+const RESTORE_ROOM: usize = 512;
+
 /// The message a terminal should get from a tunnelled `message/sip`: the outer message keeps
 /// From, To, Call-ID, CSeq, Contact and its routing headers; every other header the inner copy
 /// carries replaces the outer one of the same name (end-to-end headers hidden inside come
@@ -205,7 +217,7 @@ pub fn restore_from_inner(
     inner: &Message,
     own: &[&str],
 ) -> crate::error::ParseResult<Message> {
-    let mut out = outer.clone();
+    let mut out = outer.clone_head(inner.body().len() + RESTORE_ROOM);
     out.remove_all(HeaderKind::ContentDisposition);
     out.remove_named("Content-Transfer-Encoding");
     match inner.value(HeaderKind::ContentType) {
@@ -265,7 +277,7 @@ pub fn restore_entity(
     disposition: Option<&[u8]>,
     body: &[u8],
 ) -> crate::error::ParseResult<Message> {
-    let mut out = outer.clone();
+    let mut out = outer.clone_head(body.len() + RESTORE_ROOM);
     out.remove_all(HeaderKind::ContentDisposition);
     out.remove_named("Content-Transfer-Encoding");
     match content_type {
@@ -306,8 +318,8 @@ mod tests {
         );
         let c = compare(&inner, &m(OUTER), false, OWN);
         assert!(c.passed(), "{c:?}");
-        assert!(c.covered.contains(&"x-hidden".to_string()));
-        assert_eq!(c.outer_only, vec!["subject".to_string()]);
+        assert!(c.covered.iter().any(|n| n == "x-hidden"));
+        assert_eq!(c.outer_only, vec!["subject"]);
 
         let forged = m(
             "INVITE sip:b@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\n\
@@ -323,7 +335,8 @@ mod tests {
         );
         assert!(compare(&bye, &m(OUTER), false, OWN)
             .differing
-            .contains(&"method".to_string()));
+            .iter()
+            .any(|n| n == "method"));
     }
 
     #[test]
@@ -341,7 +354,7 @@ mod tests {
         let fixed = outer.replace("x-Hidden: other", "x-hidden:  again");
         let c = compare(&inner, &m(&fixed), false, OWN);
         assert!(c.passed(), "{c:?}");
-        assert_eq!(c.covered.last().map(String::as_str), Some("x-hidden"));
+        assert_eq!(c.covered.last().map(|n| n.as_ref()), Some("x-hidden"));
         let r = restore_from_inner(&m(&outer), &inner, OWN).unwrap();
         let hidden: Vec<&[u8]> = r.values_named("x-hidden").collect();
         assert_eq!(hidden, [&b"yes"[..], b"again"]);

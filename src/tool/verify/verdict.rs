@@ -163,7 +163,7 @@ pub struct Coverage {
     pub cseq: bool,
     pub body: BodyCoverage,
     /// Outer headers (lower-case names) the signature does not cover and no proxy may change.
-    pub uncovered: Vec<String>,
+    pub uncovered: Vec<crate::smime::restore::HeaderLabel>,
 }
 
 /// Why a message does not earn `Subject: validated`, though it may pass on with its verdict.
