@@ -370,6 +370,8 @@ impl Message {
     }
 
     /// Replaces the value of field `index`; the name and everything else stay as they were.
+    /// The value may hold no line break: a new value made from a folded one goes through
+    /// [`unfold_checked`] first.
     pub fn set_field_value(&mut self, index: usize, value: &[u8]) -> ParseResult<()> {
         Self::check_line_safe(value)?;
         let field = self.fields[index];
