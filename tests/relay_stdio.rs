@@ -89,3 +89,60 @@ fn a_line_that_is_not_a_record_is_reported_and_the_rest_still_run() {
         "{out}"
     );
 }
+
+/// The one record a run wrote for one input line.
+fn only_record(input: &str) -> serde_json::Value {
+    let (out, code) = run(input.as_bytes());
+    assert_eq!(code, 0);
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// Fields the relay edits arrive folded over lines: our Route folded before two more, and a
+/// top Via folded over two lines that needs received and rport. Each edited field leaves on
+/// one line (every fold one space), the rest as it came; the response goes back along it.
+#[test]
+fn folded_route_and_via_are_edited_on_one_line_and_the_response_comes_back() {
+    let bye = "BYE sip:bob@192.0.2.9:5080 SIP/2.0\r\n\
+               Via: SIP/2.0/UDP 10.0.0.5:5070;rport;branch=z9hG4bKf1,\r\n SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKf0\r\n\
+               Max-Forwards: 70\r\nFrom: <sip:alice@other.net>;tag=a1\r\n\
+               To: <sip:bob@example.com>;tag=b1\r\nCall-ID: f1\r\nCSeq: 2 BYE\r\n\
+               Route: <sip:192.0.2.1;lr>,\r\n <sip:192.0.2.60;lr>,\r\n\t<sip:192.0.2.61;lr>\r\n\
+               Subject: folded\r\n too\r\nContent-Length: 0\r\n\r\n";
+    let natted = "udp:203.0.113.9:40000";
+    let line = serde_json::json!({"from": natted, "message": bye}).to_string() + "\n";
+    let record = only_record(&line);
+    assert_eq!(record["to"], "udp:192.0.2.60:5060", "{record}");
+    let forwarded = record["message"].as_str().unwrap();
+    let (ours, rest) = forwarded
+        .split_once("\r\n")
+        .unwrap()
+        .1
+        .split_once("\r\n")
+        .unwrap();
+    assert!(
+        ours.starts_with("Via: SIP/2.0/UDP 192.0.2.1:5060;branch="),
+        "{ours}"
+    );
+    let want = bye
+        .split_once("\r\n")
+        .unwrap()
+        .1
+        .replace(
+            "rport;branch=z9hG4bKf1,\r\n SIP",
+            "branch=z9hG4bKf1;received=203.0.113.9;rport=40000, SIP",
+        )
+        .replace("Max-Forwards: 70", "Max-Forwards: 69")
+        .replace(
+            "<sip:192.0.2.1;lr>,\r\n <sip:192.0.2.60;lr>,\r\n\t",
+            "<sip:192.0.2.60;lr>, ",
+        );
+    assert_eq!(rest, want);
+    let ok = forwarded.replacen("BYE sip:bob@192.0.2.9:5080 SIP/2.0", "SIP/2.0 200 OK", 1);
+    let line = serde_json::json!({"from": "udp:192.0.2.60:5060", "message": ok}).to_string() + "\n";
+    let record = only_record(&line);
+    assert_eq!(record["to"], natted, "{record}");
+    let back = record["message"].as_str().unwrap();
+    assert_eq!(back, format!("SIP/2.0 200 OK\r\n{want}"));
+}

@@ -387,6 +387,8 @@ impl Message {
     }
 
     /// Replaces the value of field `index`; the name and everything else stay as they were.
+    /// The value may hold no line break: a new value made from a folded one goes through
+    /// [`unfold_checked`] first.
     pub fn set_field_value(&mut self, index: usize, value: &[u8]) -> ParseResult<()> {
         Self::check_line_safe(value)?;
         let field = self.fields[index];
@@ -600,6 +602,30 @@ pub fn unfold(value: &[u8]) -> Cow<'_, [u8]> {
         i += 1;
     }
     Cow::Owned(out)
+}
+
+/// A field value made fit to be written back by [`Message::set_field_value`] (which takes no
+/// line breaks): each line fold, a CRLF or LF followed by SP or HTAB, becomes one SP with the
+/// white space around it, as [`unfold`] does (semantically equivalent, RFC 3261 §7.3.1). A CR
+/// or LF that is not part of a fold is refused as [`Message::set_field_value`] refuses it:
+/// unfolding joins continuation lines, it never lets a line break through. Borrows when there
+/// is nothing to unfold.
+pub fn unfold_checked(value: &[u8]) -> ParseResult<Cow<'_, [u8]>> {
+    for at in memchr::memchr2_iter(b'\r', b'\n', value) {
+        let fold = match value[at] {
+            // The LF that follows is checked next.
+            b'\r' => value.get(at + 1) == Some(&b'\n'),
+            _ => matches!(value.get(at + 1), Some(b' ' | b'\t')),
+        };
+        if !fold {
+            let start = match at.checked_sub(1) {
+                Some(cr) if value[at] == b'\n' && value[cr] == b'\r' => cr,
+                _ => at,
+            };
+            return Err(ParseError::new(ParseErrorKind::BareLineBreak, start));
+        }
+    }
+    Ok(unfold(value))
 }
 
 #[cfg(test)]

@@ -317,6 +317,50 @@ fn replacing_a_folded_value_removes_its_continuation_lines() {
 }
 
 #[test]
+fn unfold_checked_makes_folds_one_space_and_refuses_other_line_breaks() {
+    let unfolded = |v: &[u8]| unfold_checked(v).map(|c| c.into_owned());
+    assert!(matches!(
+        unfold_checked(b"a, b"),
+        Ok(Cow::Borrowed(b"a, b"))
+    ));
+    assert_eq!(unfolded(b"a,\r\n b").unwrap(), b"a, b");
+    assert_eq!(unfolded(b"a,\r\n\tb").unwrap(), b"a, b");
+    assert_eq!(unfolded(b"a,\n b").unwrap(), b"a, b");
+    // Several folds, white space before one, a line of white space only.
+    assert_eq!(unfolded(b"a \r\n\t b;\r\n \r\n c").unwrap(), b"a b; c");
+    // A line break that does not continue the line would end the field: refused, at its start.
+    for (value, at) in [
+        (&b"a\r\nSubject: forged"[..], 1),
+        (b"a\rSubject: forged", 1),
+        (b"a\r b", 1),
+        (b"a\nSubject: forged", 1),
+        (b"a\r\n b\r\n", 5),
+        (b"a\r\r\n b", 1),
+        (b"a\n\r\n b", 1),
+        (b"a\r\n b\rc", 5),
+    ] {
+        let e = unfold_checked(value).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::BareLineBreak, "{value:?}");
+        assert_eq!(e.offset, at, "{value:?}");
+    }
+}
+
+#[test]
+fn a_folded_value_unfolded_is_written_back_on_one_line() {
+    let raw = b"OPTIONS sip:a@b SIP/2.0\r\nRoute: <sip:p1>,\r\n <sip:p2>,\r\n\t<sip:p3>\r\nX: y\r\n \tz\r\nl: 0\r\n\r\n";
+    let mut m = Message::parse(&raw[..]).unwrap();
+    let value = unfold_checked(m.field_value(&m.fields()[0]))
+        .unwrap()
+        .into_owned();
+    m.set_field_value(0, &value).unwrap();
+    assert_eq!(
+        m.as_bytes(),
+        b"OPTIONS sip:a@b SIP/2.0\r\nRoute: <sip:p1>, <sip:p2>, <sip:p3>\r\nX: y\r\n \tz\r\nl: 0\r\n\r\n"
+    );
+    assert_eq!(Message::parse(m.as_bytes().to_vec()).unwrap(), m);
+}
+
+#[test]
 fn insert_remove_and_append_fields() {
     let mut m = Message::parse(INVITE).unwrap();
     m.insert_field(0, "Via", b"SIP/2.0/UDP proxy.example;branch=z9hG4bKp")

@@ -8,12 +8,14 @@ use super::registrar::{Location, RegisterOutcome};
 use super::{Config, Peer, ServerIdentity, Transport};
 use crate::auth::attribution::Attribution;
 use crate::auth::gate::{AuthCounters, AuthGate, RequestAuth};
+use crate::error::ParseResult;
 use crate::filter::{control, mark};
 use crate::header::{split_list, Address, Validated, Via};
-use crate::message::Message;
+use crate::message::{unfold, unfold_checked, LineEnding, Message};
 use crate::uri::{Host, Ipv4Text, Scheme, Uri};
 use crate::HeaderKind;
 use siphasher::sip::SipHasher13;
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
@@ -233,8 +235,8 @@ struct Routing<'a> {
     /// its element: see [`list_removal`]).
     routes: &'a [Address<'a>],
     /// The last and the first Route field (their indices, the same field when there is one)
-    /// as the removals leave them (`None`: removed).
-    edited: [(usize, Option<&'a [u8]>); 2],
+    /// as the removals leave them (`None`: removed; a field they edit is unfolded).
+    edited: [(usize, Option<Cow<'a, [u8]>>); 2],
     /// The Request-URI after them.
     request_uri: Uri<'a>,
 }
@@ -751,7 +753,7 @@ impl Relay {
             strict: None,
             top_removed: false,
             routes: &view.routes,
-            edited: [(usize::MAX, None); 2],
+            edited: [(usize::MAX, None), (usize::MAX, None)],
             request_uri,
         };
         if routing.routes.is_empty() {
@@ -789,13 +791,13 @@ impl Relay {
         ) else {
             return Ok(routing);
         };
-        let value = |i: usize| Some(msg.field_value(&msg.fields()[i]));
+        let value = |i: usize| Some(Cow::Borrowed(msg.field_value(&msg.fields()[i])));
         let (last_value, strict_done) = match routing.strict {
             Some(_) => removal(value(last), Position::Last),
             None => (value(last), false),
         };
         let first_value = if first == last {
-            last_value
+            last_value.clone()
         } else {
             value(first)
         };
@@ -1439,20 +1441,11 @@ fn via_address(via: &Via<'_>, use_rport: bool) -> Option<Peer> {
 /// filled in when asked. Over TCP and TLS `rport` is always set, so the response finds the
 /// connection the request came on (§18.2.2).
 fn stamp_via(msg: &mut Message, from: Peer) -> Result<(), String> {
-    let index = msg
-        .indices_of(HeaderKind::Via)
-        .next()
-        .ok_or("no Via header")?;
-    let value = msg.field_value(&msg.fields()[index]);
-    let (at, elem) = split_list(value)
-        .next()
-        .ok_or("empty Via")?
-        .map_err(|e| e.to_string())?;
-    let via = Via::parse(elem).map_err(|e| e.to_string())?;
-    match stamped_value(value, at, elem, &via, from) {
+    let stamp = top_via_stamp(msg, None, from)?;
+    match stamp {
         None => Ok(()),
-        Some(new_value) => msg
-            .set_field_value(index, &new_value)
+        Some(s) => msg
+            .set_field_value(s.index, &s.value)
             .map_err(|e| e.to_string()),
     }
 }
@@ -1464,24 +1457,45 @@ struct Stamp {
 }
 
 /// [`stamp_via`] on a validated request, made later: `Some(None)` when there is nothing to
-/// stamp, `None` when the stamp cannot wait (the new value would not be accepted, and
-/// [`stamp_via`] says why).
+/// stamp, `None` when the stamp cannot wait ([`stamp_via`] says why).
 fn deferred_stamp(msg: &Message, view: &Validated<'_>, from: Peer) -> Option<Option<Stamp>> {
-    let index = msg.indices_of(HeaderKind::Via).next()?;
-    let value = msg.field_value(&msg.fields()[index]);
-    let (at, elem) = split_list(value).next()?.ok()?;
-    // The same element validated parsed first.
-    let via = view.vias.first()?;
-    match stamped_value(value, at, elem, via, from) {
-        None => Some(None),
-        Some(v) if memchr::memchr2(b'\r', b'\n', &v).is_some() => None,
-        Some(value) => Some(Some(Stamp { index, value })),
-    }
+    top_via_stamp(msg, view.vias.first(), from).ok()
+}
+
+/// The stamp [`stamp_via`] makes, or `None` when the top Via stays as it is. A folded field
+/// is unfolded first: its new value is written on one line. `parsed` is the field's first
+/// via-parm as the validated view parsed it, if the caller has it.
+fn top_via_stamp(
+    msg: &Message,
+    parsed: Option<&Via<'_>>,
+    from: Peer,
+) -> Result<Option<Stamp>, String> {
+    let index = msg
+        .indices_of(HeaderKind::Via)
+        .next()
+        .ok_or("no Via header")?;
+    let value = unfold_checked(msg.field_value(&msg.fields()[index])).map_err(|e| e.to_string())?;
+    let (at, elem) = split_list(&value)
+        .next()
+        .ok_or("empty Via")?
+        .map_err(|e| e.to_string())?;
+    // `stamped_value` finds the parameters by their place in `elem`: the view's parse is of
+    // these very bytes unless they were unfolded.
+    let reparsed;
+    let via = match (parsed, &value) {
+        (Some(via), Cow::Borrowed(_)) => via,
+        _ => {
+            reparsed = Via::parse(elem).map_err(|e| e.to_string())?;
+            &reparsed
+        }
+    };
+    let stamp = stamped_value(&value, at, elem, via, from);
+    Ok(stamp.map(|value| Stamp { index, value }))
 }
 
 fn stamped(mut msg: Message, stamp: Option<Stamp>) -> Message {
     if let Some(s) = stamp {
-        // Checked by deferred_stamp: a value without line breaks is always accepted.
+        // Made from an unfolded value: a value without line breaks is always accepted.
         let _ = msg.set_field_value(s.index, &s.value);
     }
     msg
@@ -1629,8 +1643,10 @@ fn transaction_hash(
         }
         None => {
             // RFC 2543 peers: the fields that identify their transaction and that a response
-            // repeats (not the To tag, which the response adds).
-            top_field.hash(&mut h);
+            // repeats (not the To tag, which the response adds). The Via field unfolded: a
+            // hop that folds it, or combines it with ours which we then take off (unfolding
+            // the rest), leaves its meaning as it was.
+            top_field.map(unfold).as_deref().hash(&mut h);
             msg.call_id().ok().hash(&mut h);
             msg.from().ok().and_then(|a| a.tag()).hash(&mut h);
             msg.cseq().ok().map(|c| c.seq).hash(&mut h);
@@ -1650,14 +1666,14 @@ fn loop_hash(msg: &Message, view: &Validated<'_>, routing: &Routing<'_>) -> u64 
     view.to.tag().hash(&mut h);
     Some(view.call_id).hash(&mut h);
     Some(view.cseq.seq).hash(&mut h);
-    let [(last, last_value), (first, first_value)] = routing.edited;
+    let [(last, last_value), (first, first_value)] = &routing.edited;
     for (i, f) in msg.fields().iter().enumerate() {
         if f.kind != HeaderKind::Route {
             continue;
         }
         let value = match i {
-            _ if i == first => first_value,
-            _ if i == last => last_value,
+            _ if i == *first => first_value.as_deref(),
+            _ if i == *last => last_value.as_deref(),
             _ => Some(msg.field_value(f)),
         };
         if let Some(v) = value {
@@ -1683,7 +1699,12 @@ pub fn build_response(req: &Message, code: u16, reason: &str, extra: &[(&str, St
         if copy || f.kind == HeaderKind::To {
             out.extend_from_slice(req.field_name(f));
             out.extend_from_slice(b": ");
-            out.extend_from_slice(req.field_value(f));
+            let value = req.field_value(f);
+            match req.line_ending() {
+                LineEnding::CrLf => out.extend_from_slice(value),
+                // In this CRLF response the request's LF folds would be bare line breaks.
+                LineEnding::Lf => out.extend_from_slice(&unfold(value)),
+            }
             if f.kind == HeaderKind::To && code > 100 && req.to().is_ok_and(|t| t.tag().is_none()) {
                 // Unkeyed: the tag only has to repeat for a retransmission.
                 let top = req.top_via().ok();
@@ -1715,33 +1736,37 @@ fn remove_list_element(msg: &mut Message, kind: HeaderKind, pos: Position) {
     };
     let Some(index) = index else { return };
     match list_removal(msg.field_value(&msg.fields()[index]), pos) {
-        None => {}
-        Some(None) => msg.remove_field(index),
-        Some(Some(rest)) => {
-            let rest = rest.to_vec();
+        Err(_) => {}
+        Ok(None) => msg.remove_field(index),
+        Ok(Some(rest)) => {
+            let rest = rest.into_owned();
             let _ = msg.set_field_value(index, &rest);
         }
     }
 }
 
-/// What [`remove_list_element`] does to a field's value: `Some(None)` removes the field,
-/// `Some(Some(rest))` keeps the rest; `None` changes nothing, when the rest is folded over
-/// lines (a field value is replaced only by one without line breaks).
-fn list_removal(value: &[u8], pos: Position) -> Option<Option<&[u8]>> {
-    match list_rest(value, pos) {
-        None => Some(None),
-        Some(rest) if memchr::memchr2(b'\r', b'\n', rest).is_some() => None,
-        Some(rest) => Some(Some(rest)),
-    }
+/// What [`remove_list_element`] does to a field's value: `Ok(None)` removes the field,
+/// `Ok(Some(rest))` keeps the rest, its folds undone (a field value is replaced only by one
+/// without line breaks). An error changes nothing: a line break that is not a fold, which
+/// the parser never lets through.
+fn list_removal(value: &[u8], pos: Position) -> ParseResult<Option<Cow<'_, [u8]>>> {
+    list_rest(value, pos).map(unfold_checked).transpose()
 }
 
 /// The value [`remove_list_element`] leaves of a field (`None`: the field is gone), and
-/// whether it took an element off.
-fn removal(value: Option<&[u8]>, pos: Position) -> (Option<&[u8]>, bool) {
-    match value.map(|v| (v, list_removal(v, pos))) {
-        None => (None, false),
-        Some((v, None)) => (Some(v), false),
-        Some((_, Some(rest))) => (rest, true),
+/// whether it took an element off. `value` may be what an earlier removal left of the same
+/// field (strict routing takes off the last Route, then ours first).
+fn removal(value: Option<Cow<'_, [u8]>>, pos: Position) -> (Option<Cow<'_, [u8]>>, bool) {
+    let Some(value) = value else {
+        return (None, false);
+    };
+    let rest = match &value {
+        Cow::Borrowed(v) => list_removal(v, pos),
+        Cow::Owned(v) => list_removal(v, pos).map(|r| r.map(|r| Cow::Owned(r.into_owned()))),
+    };
+    match rest {
+        Ok(rest) => (rest, true),
+        Err(_) => (Some(value), false),
     }
 }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::error::ParseErrorKind;
 use crate::relay::StaticRoute;
 
 const ALICE: &str = "udp:192.0.2.7:5070";
@@ -782,7 +783,7 @@ fn the_loop_hash_covers_the_routes_and_request_uri_as_they_will_be_forwarded() {
             "sip:192.0.2.1",
             "Route: <sip:192.0.2.1;lr>\r\nRoute: <sip:carol@other.org>\r\n",
         ),
-        // Folded: what a removal would leave has line breaks, so the field stays as it is.
+        // Folded: the edited field is unfolded, the others stay as they are.
         (
             "sip:192.0.2.1",
             "Route: <sip:p1.example;lr>,\r\n <sip:p2.example;lr>, <sip:carol@other.org>\r\n",
@@ -790,6 +791,23 @@ fn the_loop_hash_covers_the_routes_and_request_uri_as_they_will_be_forwarded() {
         (
             "sip:192.0.2.1",
             "Route: <sip:192.0.2.1;lr>,\r\n <sip:p2.example;lr>,\r\n <sip:carol@other.org>\r\n",
+        ),
+        (
+            "sip:carol@other.org",
+            "Route: <sip:192.0.2.1;lr>,\r\n\t<sip:p2.example;lr> ,\r\n <sip:p3.example;lr>\r\n\
+             Route: <sip:p4.example;lr>,\r\n <sip:p5.example;lr>\r\n",
+        ),
+        (
+            "sip:carol@other.org",
+            "Route: <sip:192.0.2.1;lr>\r\n ;x=1, <sip:p2.example;lr>\r\n",
+        ),
+        (
+            "sip:carol@other.org",
+            "Route: <sip:192.0.2.1;lr>\r\n ;x=1\r\nRoute: <sip:p2.example;lr>,\r\n <sip:p3.example;lr>\r\n",
+        ),
+        (
+            "sip:192.0.2.1",
+            "Route: <sip:192.0.2.1;lr>,\r\n <sip:carol@other.org>\r\n",
         ),
     ];
     for (uri, routes) in cases {
@@ -831,6 +849,36 @@ fn the_loop_hash_covers_the_routes_and_request_uri_as_they_will_be_forwarded() {
         let uri_left = routing.request_uri.as_str().as_bytes();
         assert_eq!(Some(uri_left), edited.request_uri(), "{case}");
     }
+}
+
+/// A line break that is not a fold (which the parser never lets through) is not unfolded
+/// into the rest: the element stays, in the edit as in the decision made before it.
+#[test]
+fn a_list_removal_never_unfolds_a_line_break_that_is_not_a_fold() {
+    for value in [
+        &b"<sip:192.0.2.1;lr>, <sip:p2.example>\r\nSubject: forged"[..],
+        b"<sip:192.0.2.1;lr>, <sip:p2.example>\rSubject: forged",
+        b"<sip:192.0.2.1;lr>, <sip:p2.example>\nSubject: forged",
+        b"<sip:192.0.2.1;lr>,\r\n <sip:p2.example>\r\n;x=1",
+    ] {
+        let e = list_removal(value, Position::First).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::BareLineBreak);
+        let (left, removed) = removal(Some(Cow::Borrowed(value)), Position::First);
+        assert_eq!((left.as_deref(), removed), (Some(value), false));
+    }
+    let folded = &b"<sip:192.0.2.1;lr>,\r\n <sip:p2.example>,\r\n\t<sip:p3.example>"[..];
+    let (left, removed) = removal(Some(Cow::Borrowed(folded)), Position::First);
+    let left = left.unwrap();
+    assert_eq!(
+        (&*left, removed),
+        (&b"<sip:p2.example>, <sip:p3.example>"[..], true)
+    );
+    let (left, removed) = removal(Some(left), Position::Last);
+    assert_eq!(
+        (left.as_deref(), removed),
+        (Some(&b"<sip:p2.example>"[..]), true)
+    );
+    assert_eq!(removal(None, Position::First), (None, false));
 }
 
 #[test]
@@ -899,17 +947,22 @@ fn hand_written_formats_match_the_formatting_machinery() {
     }
 }
 
+/// An OPTIONS with this top Via that the relay refuses (483: Max-Forwards 0).
+fn unforwardable(via: &str) -> Message {
+    request(
+        "OPTIONS sip:carol@other.org SIP/2.0",
+        via,
+        "Max-Forwards: 0\r\n",
+    )
+}
+
 /// received/rport are written after the decision: a refusal still carries them (and goes
-/// where they say), and a Via that cannot take them (folded) still drops the request.
+/// where they say).
 #[test]
-fn refusals_carry_received_and_rport_and_a_folded_via_that_needs_them_is_dropped() {
+fn refusals_carry_received_and_rport() {
     let mut r = relay();
     let natted = "SIP/2.0/UDP 10.0.0.5:5070;rport;branch=z9hG4bKn";
-    let refused = request(
-        "OPTIONS sip:carol@other.org SIP/2.0",
-        natted,
-        "Max-Forwards: 0\r\n",
-    );
+    let refused = unforwardable(natted);
     let d = r.handle(refused, peer("udp:203.0.113.9:40000"), 0);
     assert_eq!(d.verdict, Verdict::Answered(483), "{d:?}");
     let (to, answer) = only(&d);
@@ -917,18 +970,281 @@ fn refusals_carry_received_and_rport_and_a_folded_via_that_needs_them_is_dropped
     let via = answer.top_via().unwrap();
     assert_eq!(via.received(), Some(&b"203.0.113.9"[..]));
     assert_eq!(via.rport(), Some(Some(&b"40000"[..])));
-    let folded = format!("{natted},\r\n SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKg");
-    let d = r.handle(invite_via(&folded), peer("udp:203.0.113.9:40000"), 0);
-    assert_eq!(d.verdict, Verdict::Dropped, "{d:?}");
-    assert!(
-        d.note.contains("request without a usable Via"),
-        "{}",
-        d.note
-    );
-    // Folded, but nothing to stamp: forwarded.
+    // Folded, but nothing to stamp: forwarded with the field as it came.
     let folded = "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1,\r\n SIP/2.0/UDP 10.0.0.6";
-    let d = r.handle(invite_via(folded), peer(ALICE), 0);
+    let (_, m) = only(&r.handle(invite_via(folded), peer(ALICE), 0));
+    assert_eq!(m.values(HeaderKind::Via).nth(1), Some(folded.as_bytes()));
+}
+
+/// `text` with LF line ends instead of CRLF (folds included), as the RFC 5118 archive writes
+/// messages.
+fn lf_only(text: &str) -> String {
+    text.replace("\r\n", "\n")
+}
+
+/// A folded top Via that needs received/rport is unfolded, stamped and forwarded; the
+/// response goes back where they say, with the Via as it was forwarded.
+#[test]
+fn a_folded_top_via_that_needs_received_and_rport_is_unfolded_and_stamped() {
+    let stamps = ";received=203.0.113.9;rport=40000";
+    let cases = [
+        (
+            "SIP/2.0/UDP 10.0.0.5:5070;rport;branch=z9hG4bKn,\r\n SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKg",
+            format!("SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKn{stamps}, SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKg"),
+        ),
+        (
+            "SIP/2.0/UDP 10.0.0.5:5070;rport;branch=z9hG4bKn ,\r\n\tSIP/2.0/UDP 10.0.0.6;branch=z9hG4bKg",
+            format!("SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKn{stamps} , SIP/2.0/UDP 10.0.0.6;branch=z9hG4bKg"),
+        ),
+        // Folded within the first element, and between the elements: every fold one SP.
+        (
+            "SIP/2.0/UDP 10.0.0.5:5070\r\n ;rport;branch=z9hG4bKn,\r\n\t \r\n SIP/2.0/UDP 10.0.0.6",
+            format!("SIP/2.0/UDP 10.0.0.5:5070 ;branch=z9hG4bKn{stamps}, SIP/2.0/UDP 10.0.0.6"),
+        ),
+        // Folded within the first element only, nothing after it; no rport asked for.
+        (
+            "SIP/2.0/UDP\r\n\t10.0.0.5:5070;branch=z9hG4bKn",
+            "SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKn;received=203.0.113.9".to_string(),
+        ),
+    ];
+    for (via, expected) in cases {
+        // With rport, responses go to the source port; without, to the sent-by port.
+        let back_to = match expected.contains(";rport=") {
+            true => peer("udp:203.0.113.9:40000"),
+            false => peer("udp:203.0.113.9:5070"),
+        };
+        for crlf in [true, false] {
+            let mut r = relay();
+            let text = String::from_utf8(invite_via(via).into_bytes()).unwrap();
+            let (text, expected_line) = match crlf {
+                true => (text, format!("Via: {expected}\r\n")),
+                false => (lf_only(&text), format!("Via: {expected}\n")),
+            };
+            let case = format!("{text:?}");
+            let from = peer("udp:203.0.113.9:40000");
+            let d = r.handle(Message::parse(text.clone()).unwrap(), from, 0);
+            assert_eq!(d.verdict, Verdict::Forwarded, "{case}: {d:?}");
+            let (_, mut fwd) = only(&d);
+            let stamped = fwd.fields()[1];
+            assert_eq!(fwd.field_line(&stamped), expected_line.as_bytes(), "{case}");
+            // Every other field as it came: without ours, Max-Forwards and Record-Route, the
+            // request is the input with only the top Via field replaced.
+            let mut rest = fwd.clone();
+            rest.remove_field(0);
+            rest.remove_all(HeaderKind::MaxForwards);
+            rest.remove_all(HeaderKind::RecordRoute);
+            let input = Message::parse(text.clone()).unwrap();
+            let old_line = input.field_line(&input.fields()[0]);
+            let old_line = String::from_utf8(old_line.to_vec()).unwrap();
+            let want = text.replacen(&old_line, &expected_line, 1);
+            assert_eq!(String::from_utf8_lossy(rest.as_bytes()), want, "{case}");
+            // The response: back to the source address and port, with the Via as stamped.
+            fwd.set_start_line(b"INVITE sip:carol@other.org SIP/2.0")
+                .unwrap();
+            let ok = Message::parse(build_response(&fwd, 200, "OK", &[])).unwrap();
+            let d = r.handle(ok, peer("udp:192.0.2.50:5060"), 0);
+            assert_eq!(d.verdict, Verdict::Forwarded, "{case}: {d:?}");
+            let (to, back) = only(&d);
+            assert_eq!(to, back_to, "{case}");
+            assert_eq!(back.value(HeaderKind::Via), Some(expected.as_bytes()));
+        }
+    }
+}
+
+/// A request that fails validation is stamped before it is answered (no deferred stamp):
+/// a folded top Via takes received/rport there too, and the 400 goes where they say.
+#[test]
+fn an_invalid_request_with_a_folded_via_is_answered_at_its_source() {
+    let mut r = relay();
+    let via = "SIP/2.0/UDP 10.0.0.5:5070;rport;branch=z9hG4bKn,\r\n SIP/2.0/UDP 10.0.0.6";
+    let bad = Message::parse(format!(
+        "OPTIONS sip:carol@other.org SIP/2.0\r\nVia: {via}\r\nFrom: <sip:alice@other.net>;tag=a1\r\n\
+         To: <sip:carol@other.org>\r\nCall-ID: c1\r\nCSeq: x OPTIONS\r\nContent-Length: 0\r\n\r\n"
+    ))
+    .unwrap();
+    let d = r.handle(bad, peer("udp:203.0.113.9:40000"), 0);
+    assert_eq!(d.verdict, Verdict::Answered(400), "{d:?}");
+    let (to, answer) = only(&d);
+    assert_eq!(to, peer("udp:203.0.113.9:40000"));
+    assert_eq!(
+        answer.value(HeaderKind::Via),
+        Some(
+            &b"SIP/2.0/UDP 10.0.0.5:5070;branch=z9hG4bKn;received=203.0.113.9;rport=40000, \
+               SIP/2.0/UDP 10.0.0.6"[..]
+        )
+    );
+}
+
+/// A response whose top Via field holds ours and the next, folded over lines (a hop may
+/// combine fields): ours taken off, the rest unfolded, sent on.
+#[test]
+fn a_response_with_our_via_folded_into_the_next_passes_back() {
+    for (sent_via, fold) in [
+        ("SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1", ",\r\n "),
+        ("SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1", " ,\r\n\t"),
+        // Folds left after ours is taken off.
+        (
+            "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1,\r\n SIP/2.0/UDP 10.0.0.6",
+            ",\r\n\t",
+        ),
+        // RFC 2543: the transaction is keyed over the whole field, which the fold is not
+        // part of.
+        ("SIP/2.0/UDP 192.0.2.7:5070;branch=2543", ",\r\n "),
+        (
+            "SIP/2.0/UDP 192.0.2.7:5070;branch=2543,\r\n SIP/2.0/UDP 10.0.0.6",
+            ",\r\n ",
+        ),
+    ] {
+        let mut r = relay();
+        let (_, fwd) = only(&r.handle(invite_via(sent_via), peer(ALICE), 0));
+        let ok = String::from_utf8(build_response(&fwd, 200, "OK", &[])).unwrap();
+        let vias: Vec<&[u8]> = fwd.values(HeaderKind::Via).collect();
+        let (ours, theirs) = (
+            String::from_utf8_lossy(vias[0]),
+            String::from_utf8_lossy(vias[1]),
+        );
+        let separate = format!("Via: {ours}\r\nVia: {theirs}\r\n");
+        let combined = format!("Via: {ours}{fold}{theirs}\r\n");
+        assert!(ok.contains(&separate), "{ok}");
+        let ok = ok.replacen(&separate, &combined, 1);
+        let d = r.handle(Message::parse(ok).unwrap(), peer("udp:192.0.2.50:5060"), 0);
+        assert_eq!(
+            d.verdict,
+            Verdict::Forwarded,
+            "{sent_via:?} {fold:?}: {d:?}"
+        );
+        let (to, back) = only(&d);
+        assert_eq!(to, peer(ALICE));
+        let unfolded = theirs.replace(",\r\n ", ", ");
+        assert_eq!(back.value(HeaderKind::Via), Some(unfolded.as_bytes()));
+        assert_eq!(back.values(HeaderKind::Via).count(), 1);
+    }
+}
+
+/// Loose routing (§16.4) with a Route folded over lines: our element taken off, the rest
+/// unfolded onto one line and followed; every field the edit does not touch as it came.
+#[test]
+fn a_folded_route_naming_the_relay_loses_our_element_and_is_followed() {
+    let us = "<sip:192.0.2.1;lr>";
+    // (Request-URI, Route fields as they come, as they leave, next hop)
+    let cases = [
+        (
+            "sip:bob@192.0.2.9:5080",
+            format!("Route: {us},\r\n <sip:192.0.2.60;lr>\r\n"),
+            "Route: <sip:192.0.2.60;lr>\r\n".to_string(),
+            "udp:192.0.2.60:5060",
+        ),
+        (
+            "sip:bob@192.0.2.9:5080",
+            format!("Route: {us},\r\n\t<sip:192.0.2.60;lr>\r\n"),
+            "Route: <sip:192.0.2.60;lr>\r\n".to_string(),
+            "udp:192.0.2.60:5060",
+        ),
+        // Several folds, one of them after white space and a line of white space only.
+        (
+            "sip:bob@192.0.2.9:5080",
+            format!("Route: {us},\r\n <sip:192.0.2.60;lr> ,\r\n\t \r\n <sip:192.0.2.61;lr>\r\n"),
+            "Route: <sip:192.0.2.60;lr> , <sip:192.0.2.61;lr>\r\n".to_string(),
+            "udp:192.0.2.60:5060",
+        ),
+        // Folded within the element that stays.
+        (
+            "sip:bob@192.0.2.9:5080",
+            format!("Route: {us}, <sip:192.0.2.60;lr>\r\n ;x=1\r\n"),
+            "Route: <sip:192.0.2.60;lr> ;x=1\r\n".to_string(),
+            "udp:192.0.2.60:5060",
+        ),
+        // Folded within ours only: the rest has no fold.
+        (
+            "sip:bob@192.0.2.9:5080",
+            format!("Route: {us}\r\n ;x=1 ,<sip:192.0.2.60;lr>\r\n"),
+            "Route: <sip:192.0.2.60;lr>\r\n".to_string(),
+            "udp:192.0.2.60:5060",
+        ),
+        // Nothing left of a folded field: it goes; the next field stays as it came, folded.
+        (
+            "sip:bob@192.0.2.9:5080",
+            format!(
+                "Route: {us}\r\n ;x=1\r\nRoute: <sip:192.0.2.60;lr>,\r\n <sip:192.0.2.61;lr>\r\n"
+            ),
+            "Route: <sip:192.0.2.60;lr>,\r\n <sip:192.0.2.61;lr>\r\n".to_string(),
+            "udp:192.0.2.60:5060",
+        ),
+        (
+            "sip:bob@192.0.2.9:5080",
+            format!("Route: {us}\r\n ;x=1\r\n"),
+            String::new(),
+            "udp:192.0.2.9:5080",
+        ),
+        // A fold inside a quoted parameter: unfolded, it stays inside the parameter (a
+        // continuation line that looks like a header never becomes one).
+        (
+            "sip:bob@192.0.2.9:5080",
+            format!("Route: {us}, <sip:192.0.2.60;lr>;x=\"a,\r\n Subject: forged\"\r\n"),
+            "Route: <sip:192.0.2.60;lr>;x=\"a, Subject: forged\"\r\n".to_string(),
+            "udp:192.0.2.60:5060",
+        ),
+        // Strict-routed to us (§16.4): the last Route becomes the Request-URI and ours goes.
+        (
+            "sip:192.0.2.1",
+            "Route: <sip:192.0.2.60;lr>,\r\n <sip:192.0.2.61;lr>,\r\n <sip:bob@192.0.2.9:5080>\r\n"
+                .to_string(),
+            "Route: <sip:192.0.2.60;lr>, <sip:192.0.2.61;lr>\r\n".to_string(),
+            "udp:192.0.2.60:5060",
+        ),
+        (
+            "sip:192.0.2.1",
+            format!("Route: {us},\r\n <sip:192.0.2.60;lr>,\r\n <sip:bob@192.0.2.9:5080>\r\n"),
+            "Route: <sip:192.0.2.60;lr>\r\n".to_string(),
+            "udp:192.0.2.60:5060",
+        ),
+    ];
+    for (uri, routes, left, next) in &cases {
+        for crlf in [true, false] {
+            let mut r = open_relay();
+            let input = request(
+                &format!("BYE {uri} SIP/2.0"),
+                "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKl",
+                routes,
+            );
+            let text = String::from_utf8(input.into_bytes()).unwrap();
+            let (text, routes, left) = match crlf {
+                true => (text, routes.clone(), left.clone()),
+                false => (lf_only(&text), lf_only(routes), lf_only(left)),
+            };
+            let case = format!("{text:?}");
+            let d = r.handle(Message::parse(text.clone()).unwrap(), peer(ALICE), 0);
+            assert_eq!(d.verdict, Verdict::Forwarded, "{case}: {d:?}");
+            let (to, mut fwd) = only(&d);
+            assert_eq!(to, peer(next), "{case}");
+            assert_eq!(fwd.request_uri(), Some(&b"sip:bob@192.0.2.9:5080"[..]));
+            fwd.remove_field(0);
+            fwd.remove_all(HeaderKind::MaxForwards);
+            let want = text
+                .replacen(&routes, &left, 1)
+                .replacen(uri, "sip:bob@192.0.2.9:5080", 1);
+            assert_eq!(String::from_utf8_lossy(fwd.as_bytes()), want, "{case}");
+        }
+    }
+}
+
+/// On a closed relay: our Record-Route echoed as the top Route, folded before the next hops'
+/// (the rest after ours is folded too).
+#[test]
+fn an_in_dialog_request_with_our_route_folded_goes_to_the_next_route() {
+    let mut r = relay();
+    let rr = record_route_of(&mut r, invite_in("c1", "a1"));
+    let routes = format!("{rr}>,\r\n <sip:192.0.2.60;lr>,\r\n <sip:192.0.2.61;lr");
+    let bye = bye_in(&routes, "c1", "a1", "c9");
+    let d = r.handle(bye, peer(ALICE), 0);
     assert_eq!(d.verdict, Verdict::Forwarded, "{d:?}");
+    assert!(d.note.contains("after our Route"), "{}", d.note);
+    let (to, fwd) = only(&d);
+    assert_eq!(to, peer("udp:192.0.2.60:5060"));
+    assert_eq!(
+        fwd.value(HeaderKind::Route),
+        Some(&b"<sip:192.0.2.60;lr>, <sip:192.0.2.61;lr>"[..])
+    );
 }
 
 fn invite_via(via: &str) -> Message {
@@ -1055,4 +1371,35 @@ fn marks_and_control_headers_from_the_network_never_reach_the_relays_terminals()
     let (_, m) = only(&r.handle(invite(FORGED), peer(ALICE), 0));
     assert!(carries_forgeries(&m));
     assert_eq!(r.network_marks_removed(), 6);
+}
+
+/// The relay's own responses end their lines in CRLF: a request with LF line ends has its
+/// folded fields unfolded in them, or its folds would be bare line breaks there.
+#[test]
+fn an_answer_to_an_lf_only_request_with_folded_fields_is_crlf_throughout() {
+    let mut r = relay();
+    let via = "SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1,\r\n\tSIP/2.0/UDP 10.0.0.6";
+    let refused = unforwardable(via);
+    let text = String::from_utf8(refused.into_bytes()).unwrap();
+    let text = lf_only(&text).replace(
+        "From: <sip:alice@other.net>",
+        "From:\n <sip:alice@other.net>",
+    );
+    let d = r.handle(Message::parse(text).unwrap(), peer(ALICE), 0);
+    assert_eq!(d.verdict, Verdict::Answered(483), "{d:?}");
+    let (to, answer) = only(&d);
+    assert_eq!(to, peer(ALICE));
+    assert_eq!(answer.line_ending(), LineEnding::CrLf);
+    assert_eq!(
+        answer.value(HeaderKind::Via),
+        Some(&b"SIP/2.0/UDP 192.0.2.7:5070;branch=z9hG4bKa1, SIP/2.0/UDP 10.0.0.6"[..])
+    );
+    assert_eq!(
+        answer.value(HeaderKind::From),
+        Some(&b"<sip:alice@other.net>;tag=a1"[..])
+    );
+    // With CRLF line ends the folds are copied as they came.
+    let refused = unforwardable(via);
+    let (_, answer) = only(&r.handle(refused, peer(ALICE), 0));
+    assert_eq!(answer.value(HeaderKind::Via), Some(via.as_bytes()));
 }
