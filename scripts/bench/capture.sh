@@ -2,7 +2,9 @@
 # Capture-reading throughput and peak memory: sipsec's capture layer against sipgrep, tshark and
 # cat. Builds target/bench-capture/big.pcap (SIZE_MB, default 520 MiB, of UDP SIP records taken
 # from testdata/captures/sipp-udp.pcap, repeated) and a 20 MiB slice of it for tshark, which
-# decodes SIP far too slowly for the whole file. Nothing here is committed.
+# decodes SIP far too slowly for the whole file. Also a capture of real SIPp calls over TCP
+# (TCP_CALLS, default 20,000, one connection), made here on loopback when sip-tester and
+# dumpcap are installed and lo can be captured (root). Nothing here is committed.
 # "sipsec" is `sipsec-verify --pcap big.pcap --json` (every record decoded, every message framed,
 # indexed, checked for a signature and marks, marked, and reported as one JSON line), with the
 # default jobs (one per CPU; replays are still judged in input order). "identity" is the
@@ -31,6 +33,26 @@ if [ ! -s "$big" ] || [ "$(stat -c %s "$big")" -lt $((size_mb * 1048576)) ]; the
             while [ "$i" -lt "$n" ]; do cat "$dir/block"; i=$((i + 1)); done
         } > "$dir/$name.pcap"
     done
+fi
+
+tcp=$dir/sipp-tcp.pcap
+tcp_calls=${TCP_CALLS:-20000}
+if [ ! -s "$tcp" ] && command -v sipp > /dev/null && command -v dumpcap > /dev/null; then
+    echo "capturing $tcp_calls SIPp calls over TCP on lo..." >&2
+    dumpcap -q -P -i lo -f 'tcp port 5060' -w "$tcp.part" > /dev/null 2>&1 &
+    capture=$!
+    sleep 2
+    timeout 300 sipp -sn uas -i 127.0.0.1 -p 5060 -t t1 -nostdin > /dev/null 2>&1 &
+    uas=$!
+    sleep 0.5
+    timeout 280 sipp -sn uac 127.0.0.1:5060 -i 127.0.0.1 -p 5072 -t t1 -m "$tcp_calls" \
+        -r 1000 -l 2000 -nostdin > /dev/null 2>&1 || true
+    sleep 1
+    kill "$uas" 2> /dev/null || true
+    wait "$uas" 2> /dev/null || true
+    kill -INT "$capture" 2> /dev/null || true
+    wait "$capture" 2> /dev/null || true
+    if [ -s "$tcp.part" ]; then mv "$tcp.part" "$tcp"; else echo "no TCP capture made" >&2; fi
 fi
 
 cargo build -q --release --example sipsec-identity --bin sipsec-verify --bin sipsec-certgen
@@ -86,6 +108,12 @@ else
     echo "tshark not installed"
 fi
 
+if [ -s "$tcp" ]; then
+    run sipsec_tcp "$tcp" $verify --pcap "$tcp"
+    tail -n 1 "$dir/sipsec_tcp.err"
+    command -v sipgrep > /dev/null && run sipgrep_tcp "$tcp" sipgrep -C -I "$tcp"
+fi
+
 for ours in sipsec identity identity_par; do
     eval "a=\${mbps_$ours:-}"
     [ -n "$a" ] || continue
@@ -94,3 +122,6 @@ for ours in sipsec identity identity_par; do
         [ -n "$v" ] && awk -v a="$a" -v b="$v" -v o="$ours" -v p="$peer" 'BEGIN { printf "%-12s / %-8s %8.2fx\n", o, p, a / b }'
     done
 done
+if [ -n "${mbps_sipsec_tcp:-}" ] && [ -n "${mbps_sipgrep_tcp:-}" ]; then
+    awk -v a="$mbps_sipsec_tcp" -v b="$mbps_sipgrep_tcp" 'BEGIN { printf "sipsec_tcp   / sipgrep_tcp %5.2fx\n", a / b }'
+fi
