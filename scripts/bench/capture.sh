@@ -3,7 +3,7 @@
 # cat. Builds target/bench-capture/big.pcap (SIZE_MB, default 520 MiB, of UDP SIP records taken
 # from testdata/captures/sipp-udp.pcap, repeated) and a 20 MiB slice of it for tshark, which
 # decodes SIP far too slowly for the whole file. Also a capture of real SIPp calls over TCP
-# (TCP_CALLS, default 20,000, one connection), made here on loopback when sip-tester and
+# (TCP_CALLS, default 60,000, one connection), made here on loopback when sip-tester and
 # dumpcap are installed and lo can be captured (root). Nothing here is committed.
 # "sipsec" is `sipsec-verify --pcap big.pcap --json` (every record decoded, every message framed,
 # indexed, checked for a signature and marks, marked, and reported as one JSON line), with the
@@ -36,7 +36,7 @@ if [ ! -s "$big" ] || [ "$(stat -c %s "$big")" -lt $((size_mb * 1048576)) ]; the
 fi
 
 tcp=$dir/sipp-tcp.pcap
-tcp_calls=${TCP_CALLS:-20000}
+tcp_calls=${TCP_CALLS:-60000}
 if [ ! -s "$tcp" ] && command -v sipp > /dev/null && command -v dumpcap > /dev/null; then
     echo "capturing $tcp_calls SIPp calls over TCP on lo..." >&2
     dumpcap -q -P -i lo -f 'tcp port 5060' -w "$tcp.part" > /dev/null 2>&1 &
