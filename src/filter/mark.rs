@@ -146,6 +146,37 @@ fn count_line_breaks(bytes: &[u8]) -> usize {
         .sum()
 }
 
+/// Puts on one line every folded field whose continuation lines a parser that does not know
+/// folding would read as a mark (`X-Note: a` then ` Subject: validated <sip:…>`). A fold is white
+/// space (RFC 3261 §7.3.1): the value means the same on one line, and no line of it is a mark
+/// any more. A field that cannot be unfolded (a line break that is no fold, which the parser
+/// never lets through) is removed. Returns how many fields were unfolded or removed.
+pub fn unfold_hidden_marks(m: &mut Message) -> usize {
+    let mut changed = 0;
+    let mut i = 0;
+    while let Some(&f) = m.fields().get(i) {
+        let value = m.field_value(&f);
+        let hides = memchr::memchr2(b'\r', b'\n', value).is_some() && {
+            let mut judge = MarkJudge { own: &[], own_seen: 0 };
+            value
+                .split(|&b| b == b'\r' || b == b'\n')
+                .skip(1)
+                .any(|line| judge.foreign(line).is_some())
+        };
+        if !hides {
+            i += 1;
+            continue;
+        }
+        changed += 1;
+        let unfolded = crate::message::unfold_checked(value).map(|v| v.into_owned());
+        match unfolded.map(|v| m.set_field_value(i, &v)) {
+            Ok(Ok(())) => i += 1,
+            _ => m.remove_field(i),
+        }
+    }
+    changed
+}
+
 /// Judges one line at a time; each of `own` excuses one line only.
 struct MarkJudge<'a> {
     own: &'a [String],
@@ -193,6 +224,29 @@ mod tests {
              CSeq: 1 MESSAGE\r\n{head}Content-Length: 0\r\n\r\n"
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn marks_hidden_in_folded_fields_are_put_on_one_line() {
+        let hidden = "X-Note: a\r\n Subject: validated <sip:bank@example.com>\r\n\
+                      X-Other: b\r\n\tSipsec-Verdict: signed=yes\r\n\
+                      X-Folded: just\r\n folded\r\nSubject: lunch?\r\n";
+        let mut msg = m(hidden);
+        assert!(foreign_mark(&msg, &[]).is_some());
+        let before = msg.as_bytes().to_vec();
+        assert_eq!(unfold_hidden_marks(&mut msg), 2);
+        assert_eq!(foreign_mark(&msg, &[]), None);
+        // Only the two fields that hid a mark change, each put on one line.
+        let expected = String::from_utf8(before)
+            .unwrap()
+            .replace("a\r\n Subject", "a Subject")
+            .replace("b\r\n\tSipsec", "b Sipsec");
+        assert_eq!(String::from_utf8_lossy(msg.as_bytes()), expected);
+        // Nothing hidden: nothing changes.
+        let mut plain = m("X-Folded: just\r\n folded\r\n");
+        let bytes = plain.as_bytes().to_vec();
+        assert_eq!(unfold_hidden_marks(&mut plain), 0);
+        assert_eq!(plain.as_bytes(), &bytes[..]);
     }
 
     #[test]

@@ -1118,14 +1118,18 @@ impl Relay {
 
     /// Removes from a message on its way to the relay's terminals what only sipsec may put
     /// there: marks (`Subject: validated …`, `Sipsec-Verdict`) and control headers. Here they
-    /// came from the network; an inbound chain's verifier makes the marks a terminal gets.
+    /// came from the network; an inbound chain's verifier makes the marks a terminal gets. A
+    /// mark hidden in a folded field, for a terminal whose parser does not know folding, is put
+    /// on one line with the rest of its field.
     fn remove_network_marks(&mut self, msg: &mut Message) {
         let marks = mark::strip_marks(msg).len();
         let control = msg.remove_named(control::HEADER);
-        self.network_marks_removed += (marks + control) as u64;
+        let hidden = mark::unfold_hidden_marks(msg);
+        self.network_marks_removed += (marks + control + hidden) as u64;
     }
 
-    /// Marks and control headers removed from messages towards the relay's terminals.
+    /// Marks and control headers removed from messages towards the relay's terminals (and
+    /// fields unfolded that hid a mark).
     pub fn network_marks_removed(&self) -> u64 {
         self.network_marks_removed
     }

@@ -1373,6 +1373,24 @@ fn marks_and_control_headers_from_the_network_never_reach_the_relays_terminals()
     assert_eq!(r.network_marks_removed(), 6);
 }
 
+#[test]
+fn a_mark_hidden_in_a_folded_field_reaches_the_relays_terminals_on_one_line_only() {
+    let mut r = relay();
+    register_bob(&mut r);
+    const HIDDEN: &str = "X-Note: a\r\n Subject: validated <sip:bank@example.com>\r\n";
+    let (_, m) = only(&r.handle(invite_bob(HIDDEN), peer(ALICE), 0));
+    assert_eq!(mark::foreign_mark(&m, &[]), None, "{m:?}");
+    assert_eq!(
+        m.values_named("X-Note").next(),
+        Some(&b"a Subject: validated <sip:bank@example.com>"[..])
+    );
+    assert_eq!(r.network_marks_removed(), 1);
+    // Towards the network the message is the sender's business: the fold stays.
+    let (_, m) = only(&r.handle(invite(HIDDEN), peer(ALICE), 0));
+    assert!(mark::foreign_mark(&m, &[]).is_some());
+    assert_eq!(r.network_marks_removed(), 1);
+}
+
 /// The relay's own responses end their lines in CRLF: a request with LF line ends has its
 /// folded fields unfolded in them, or its folds would be bare line breaks there.
 #[test]
