@@ -157,7 +157,10 @@ pub fn unfold_hidden_marks(m: &mut Message) -> usize {
     while let Some(&f) = m.fields().get(i) {
         let value = m.field_value(&f);
         let hides = memchr::memchr2(b'\r', b'\n', value).is_some() && {
-            let mut judge = MarkJudge { own: &[], own_seen: 0 };
+            let mut judge = MarkJudge {
+                own: &[],
+                own_seen: 0,
+            };
             value
                 .split(|&b| b == b'\r' || b == b'\n')
                 .skip(1)
