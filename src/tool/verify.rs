@@ -139,7 +139,7 @@ pub enum Seen {
 /// evicted early. Memory is bounded by `capacity` entries.
 pub struct ReplayCache {
     capacity: usize,
-    entries: HashMap<[u8; 32], (i64, i64)>,
+    entries: HashMap<EntryKey, (i64, i64)>,
     expiry: ExpiryQueue,
 }
 
@@ -182,7 +182,19 @@ impl ExpiryQueue {
 #[derive(Clone, Copy)]
 struct Expiry {
     at: i64,
-    key: [u8; 32],
+    key: EntryKey,
+}
+
+/// The first 16 octets of a signature's 32-octet identity (a SHA-256): 128 bits keep a second
+/// preimage (a forged signature taken for an earlier one) out of reach, and an accidental
+/// collision among a million live entries near 10⁻²⁷; entries a third smaller than with the
+/// whole digest, in a cache that holds up to `--replay-cache` of them.
+type EntryKey = [u8; 16];
+
+fn entry_key(identity: &[u8; 32]) -> EntryKey {
+    let mut key = [0; 16];
+    key.copy_from_slice(&identity[..16]);
+    key
 }
 
 impl PartialEq for Expiry {
@@ -222,8 +234,9 @@ impl ReplayCache {
         self.entries.is_empty()
     }
 
-    /// Records `key` seen at `now`, remembered until `expires`.
-    pub fn check(&mut self, key: [u8; 32], now: i64, expires: i64, retransmit: i64) -> Seen {
+    /// Records the signature `identity` seen at `now`, remembered until `expires`.
+    pub fn check(&mut self, identity: [u8; 32], now: i64, expires: i64, retransmit: i64) -> Seen {
+        let key = entry_key(&identity);
         while let Some(Expiry { at, key: k }) = self.expiry.pop_before(now) {
             if self.entries.get(&k).is_some_and(|e| e.1 == at) {
                 self.entries.remove(&k);
