@@ -118,9 +118,9 @@ const VERIFIERS_MAX: usize = 16;
 
 impl KnownCert {
     /// Whether `signature` is the key's signature over `data` (the concatenation of its
-    /// parts), digested with `md` (the same
-    /// check as a one-shot digest-and-verify: PKCS#1 v1.5 with the algorithm's DigestInfo for
-    /// RSA, ECDSA over the digest of that exact length for EC keys).
+    /// parts), digested with `md`: the same check as a one-shot digest-and-verify (PKCS#1 v1.5
+    /// with the algorithm's DigestInfo for RSA, ECDSA over the digest of that exact length for
+    /// EC keys; by ring first for a P-256 key with SHA-256).
     fn verifies(
         &self,
         algorithm: &DigestAlgorithm,

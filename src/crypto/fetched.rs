@@ -40,21 +40,15 @@ impl AsRef<[u8]> for Digest {
 /// The digest of the concatenation of `parts`.
 pub(crate) fn digest(md: &MdRef, parts: &[&[u8]]) -> Option<Digest> {
     if md.type_() == Nid::SHA256 {
-        // OpenSSL's SHA-256 without the EVP layer: the same function, without a provider
-        // dispatch on each init, update and final (a verify digests three times a message).
-        let mut sha = openssl::sha::Sha256::new();
-        for part in parts {
-            sha.update(part);
-        }
         let mut out = Digest {
             octets: [0; 64],
             len: 32,
         };
-        out.octets[..32].copy_from_slice(&sha.finish());
+        out.octets[..32].copy_from_slice(&sha256_of(parts));
         return Some(out);
     }
-    // A context per thread, used again (a verify digests four times a message): after a
-    // digest_final, digest_init starts a new digest on it. One that failed midway is dropped.
+    // A context per thread, used again for the next digest: after a digest_final,
+    // digest_init starts a new digest on it. One that failed midway is dropped.
     thread_local! {
         static KEPT: std::cell::Cell<Option<MdCtx>> = const { std::cell::Cell::new(None) };
     }
@@ -77,8 +71,17 @@ pub(crate) fn digest(md: &MdRef, parts: &[&[u8]]) -> Option<Digest> {
 
 /// SHA-256 of the concatenation of `parts`.
 pub(crate) fn sha256(parts: &[&[u8]]) -> Option<[u8; 32]> {
-    let d = digest(md(&DigestAlgorithm::Sha256)?, parts)?;
-    d.as_ref().try_into().ok()
+    Some(sha256_of(parts))
+}
+
+/// OpenSSL's SHA-256 without the EVP layer: the same function, without a provider dispatch on
+/// each init, update and final (a verified message takes three SHA-256 digests).
+fn sha256_of(parts: &[&[u8]]) -> [u8; 32] {
+    let mut sha = openssl::sha::Sha256::new();
+    for part in parts {
+        sha.update(part);
+    }
+    sha.finish()
 }
 
 #[cfg(test)]

@@ -185,18 +185,6 @@ struct Expiry {
     key: EntryKey,
 }
 
-/// The first 16 octets of a signature's 32-octet identity (a SHA-256): 128 bits keep a second
-/// preimage (a forged signature taken for an earlier one) out of reach, and an accidental
-/// collision among a million live entries near 10⁻²⁷; entries a third smaller than with the
-/// whole digest, in a cache that holds up to `--replay-cache` of them.
-type EntryKey = [u8; 16];
-
-fn entry_key(identity: &[u8; 32]) -> EntryKey {
-    let mut key = [0; 16];
-    key.copy_from_slice(&identity[..16]);
-    key
-}
-
 impl PartialEq for Expiry {
     fn eq(&self, other: &Expiry) -> bool {
         self.at == other.at
@@ -215,6 +203,18 @@ impl Ord for Expiry {
     fn cmp(&self, other: &Expiry) -> std::cmp::Ordering {
         self.at.cmp(&other.at)
     }
+}
+
+/// The first 16 octets of a signature's 32-octet identity (a SHA-256): 128 bits keep a second
+/// preimage (a forged signature taken for an earlier one) out of reach, and an accidental
+/// collision among a million live entries near 10⁻²⁷; entries a third smaller than with the
+/// whole digest, in a cache that holds up to `--replay-cache` of them.
+type EntryKey = [u8; 16];
+
+fn entry_key(identity: &[u8; 32]) -> EntryKey {
+    let mut key = [0; 16];
+    key.copy_from_slice(&identity[..16]);
+    key
 }
 
 impl ReplayCache {
