@@ -12,14 +12,9 @@ cat "$work/in.sip" > /dev/null
 # jobs on the shared machine do not skew the ratio; alternated three times, best of each kept.
 times="" speeds=""
 for _ in 1 2 3; do
-    times="$times $(python3 - taskset -c 0 "$bin/sipsec-decrypt" --jobs 1 --store "$store" -q --fail-closed "$work/in.sip" <<'PY'
-import resource, subprocess, sys
-r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
-assert r.returncode == 0, r.returncode
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{u.ru_utime + u.ru_stime:.3f}")
-PY
-)"
+    set -- $(cpu_run taskset -c 0 "$bin/sipsec-decrypt" --jobs 1 --store "$store" -q --fail-closed "$work/in.sip")
+    [ "$3" = 0 ] || { echo "sipsec-decrypt exited $3" >&2; exit 1; }
+    times="$times $1"
     speeds="$speeds $(taskset -c 0 openssl speed -seconds 2 rsa2048 2>/dev/null | awk '/^rsa 2048 bits/ { print $(NF-1) }')"
 done
 python3 - "$n" "$times" "$speeds" <<'PY'

@@ -9,18 +9,10 @@ default_n=20000
 "$bin/sipsec-certgen" --store "$store" -q issue sip:alice@atlanta.example.com >/dev/null
 echo "signing $n messages for the input..." >&2
 "$bin/examples/sipsec-bench-messages" signed "$store" alice@atlanta.example.com "$n" > "$work/in.sip"
-run() { # prints: CPU seconds (user + system), peak RSS in KiB, exit code
-    python3 - "$@" <<'PY'
-import resource, subprocess, sys
-r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
-u = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(f"{u.ru_utime + u.ru_stime:.3f} {u.ru_maxrss} {r.returncode}")
-PY
-}
 cat "$work/in.sip" > /dev/null
-set -- $(run taskset -c 0 "$bin/sipsec-verify" --jobs 1 --store "$store" -q --require fresh --unwrap "$work/in.sip")
+set -- $(cpu_run taskset -c 0 "$bin/sipsec-verify" --jobs 1 --store "$store" -q --require fresh --unwrap "$work/in.sip")
 t_verify=$1 rss=$2 rc=$3
-set -- $(run taskset -c 0 "$bin/sipsec-verify" --jobs 1 --store "$store" -q --require fresh --replay-cache 1000000 "$work/in.sip")
+set -- $(cpu_run taskset -c 0 "$bin/sipsec-verify" --jobs 1 --store "$store" -q --require fresh --replay-cache 1000000 "$work/in.sip")
 t_big=$1 rss_big=$2
 echo "bare CMS verify (cargo bench --bench cms -- cms/verify/rsa2048)..." >&2
 bare=$(taskset -c 0 cargo bench --quiet --bench cms -- 'cms/verify/rsa2048' 2>/dev/null \
