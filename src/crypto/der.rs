@@ -34,12 +34,15 @@ pub(crate) fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
     read_with(input, depth, Rules::Ber)
 }
 
-/// Splits the first element (definite length only) off `input`.
+/// Splits the first element (definite length only) off `input`. Always inlined: returned
+/// through memory, the element was read back before its stores had landed (a store-forwarding
+/// stall on every element of the fast paths).
+#[inline(always)]
 pub(crate) fn element(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
     read_with(input, 0, Rules::Definite)
 }
 
-#[inline]
+#[inline(always)]
 fn read_with(input: &[u8], depth: usize, rules: Rules) -> Option<(Tlv<'_>, &[u8])> {
     if rules == Rules::Ber && depth > MAX_DEPTH {
         return None;
@@ -116,13 +119,13 @@ fn indefinite<'a>(
 
 /// The elements inside a constructed element's content, read as [`read`] does.
 pub(crate) fn children(content: &[u8], depth: usize) -> Option<Vec<Tlv<'_>>> {
-    collect(content, |input| read(input, depth))
+    collect(content, depth, Rules::Ber)
 }
 
 /// The elements inside a constructed element's content, read as [`element`] does.
-#[inline]
+#[inline(always)]
 pub(crate) fn elements(content: &[u8]) -> Option<Elements<'_>> {
-    collect(content, element)
+    collect(content, 0, Rules::Definite)
 }
 
 /// How many elements [`Elements`] keeps without allocating: every structure the fast paths
@@ -154,6 +157,7 @@ impl Default for Elements<'_> {
 }
 
 impl<'a> Extend<Tlv<'a>> for Elements<'a> {
+    #[inline(always)]
     fn extend<I: IntoIterator<Item = Tlv<'a>>>(&mut self, tlvs: I) {
         for tlv in tlvs {
             if self.len < INLINE {
@@ -214,24 +218,29 @@ impl<'a> Iterator for ElementsIter<'a> {
     }
 }
 
-#[inline]
+/// Reads every element of `content` by `rules`. The reader is called directly, not passed as
+/// a closure: a closure's call was not inlined, and each element then came back through memory
+/// (see [`element`]).
+#[inline(always)]
 fn collect<'a, C: Default + Extend<Tlv<'a>>>(
     content: &'a [u8],
-    next: impl Fn(&'a [u8]) -> Option<(Tlv<'a>, &'a [u8])>,
+    depth: usize,
+    rules: Rules,
 ) -> Option<C> {
     let mut out = C::default();
     let mut cursor = content;
     while !cursor.is_empty() {
-        let (tlv, rest) = next(cursor)?;
+        let (tlv, rest) = read_with(cursor, depth, rules)?;
         out.extend(std::iter::once(tlv));
         cursor = rest;
     }
     Some(out)
 }
 
-/// `e` when it has the tag `tag`.
-pub(crate) fn expect<'a>(e: Option<&Tlv<'a>>, tag: u8) -> Option<Tlv<'a>> {
-    e.filter(|e| e.tag == tag).copied()
+/// `e` when it has the tag `tag`. By reference: a copy of the element is five words, and the
+/// fast paths look at most elements only for their content.
+pub(crate) fn expect<'e, 'a>(e: Option<&'e Tlv<'a>>, tag: u8) -> Option<&'e Tlv<'a>> {
+    e.filter(|e| e.tag == tag)
 }
 
 /// Dotted text of the OID that names the content-encryption algorithm:

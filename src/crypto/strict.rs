@@ -351,10 +351,11 @@ mod tests {
 
     #[test]
     fn every_non_der_encoding_is_named() {
-        let cases: [(&[u8], DerError); 15] = [
+        let cases: [(&[u8], DerError); 16] = [
             (&[0x30, 0x03, 0x01, 0x01, 0x01], DerError::Boolean),
             (&[0x06, 0x02, 0x2a, 0xff], DerError::ObjectIdentifier),
             (&[0x06, 0x02, 0x80, 0x01], DerError::ObjectIdentifier),
+            (&[0x06, 0x03, 0x2a, 0x80, 0x01], DerError::ObjectIdentifier),
             (&[0x06, 0x00], DerError::ObjectIdentifier),
             (
                 &[0x31, 0x06, 0x02, 0x01, 0x02, 0x02, 0x01, 0x01],
@@ -385,6 +386,8 @@ mod tests {
             &[0x30, 0x03, 0x01, 0x01, 0xff],
             // 1.2.840.10045.4.3.2 (ecdsa-with-SHA256): 840 and 10045 in two octets each.
             &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02],
+            // 0x80 inside a subidentifier (1.2.16384), not at its start.
+            &[0x06, 0x04, 0x2a, 0x81, 0x80, 0x00],
         ] {
             assert_eq!(check_der(ok), Ok(()), "{ok:02x?}");
         }

@@ -52,13 +52,27 @@ impl<'a> MediaType<'a> {
     /// The name of the first parameter given twice (in any case): parsers disagree on which
     /// one counts (the first here, the last in some terminals).
     pub fn repeated_param(&self) -> Option<&'a [u8]> {
-        self.params.iter().enumerate().find_map(|(i, p)| {
-            self.params
-                .iter()
-                .take(i)
-                .any(|q| q.name.eq_ignore_ascii_case(p.name))
-                .then_some(p.name)
-        })
+        // One pass over the parameters (each read again costs a lexing of the value): the
+        // first names are kept on the stack, a Content-Type has a handful.
+        const KEPT: usize = 8;
+        let mut kept: [&[u8]; KEPT] = [&[]; KEPT];
+        for (i, p) in self.params.iter().enumerate() {
+            let repeated = if i <= KEPT {
+                kept[..i].iter().any(|q| q.eq_ignore_ascii_case(p.name))
+            } else {
+                self.params
+                    .iter()
+                    .take(i)
+                    .any(|q| q.name.eq_ignore_ascii_case(p.name))
+            };
+            if repeated {
+                return Some(p.name);
+            }
+            if let Some(slot) = kept.get_mut(i) {
+                *slot = p.name;
+            }
+        }
+        None
     }
 }
 
@@ -108,6 +122,31 @@ impl<'a> ContentDisposition<'a> {
 mod tests {
     use super::*;
     use crate::error::ParseErrorKind;
+
+    #[test]
+    fn the_first_repeated_parameter_is_named_in_any_case_and_at_any_position() {
+        let repeated = |params: &str| {
+            let value = format!("multipart/signed{params}");
+            MediaType::parse(value.as_bytes())
+                .unwrap()
+                .repeated_param()
+                .map(|n| String::from_utf8_lossy(n).into_owned())
+        };
+        assert_eq!(repeated(""), None);
+        assert_eq!(repeated(";a=1;b=2;c"), None);
+        assert_eq!(
+            repeated(";boundary=x;micalg=sha-256;Boundary=y"),
+            Some("Boundary".into())
+        );
+        assert_eq!(repeated(";a;b;b;a"), Some("b".into()));
+        // Past the names kept on the stack: the ninth and later are compared too.
+        let many: String = (0..12).map(|i| format!(";p{i}=v")).collect();
+        assert_eq!(repeated(&many), None);
+        assert_eq!(repeated(&format!("{many};P10=w")), Some("P10".into()));
+        assert_eq!(repeated(&format!("{many};p0")), Some("p0".into()));
+        let nine: String = (0..9).map(|i| format!(";q{i}")).collect();
+        assert_eq!(repeated(&format!("{nine};q8")), Some("q8".into()));
+    }
 
     #[test]
     fn media_types() {
