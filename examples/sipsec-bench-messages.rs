@@ -19,11 +19,15 @@ const SDP: &str = "v=0\r\no=alice 2890844526 2890844526 IN IP4 192.0.2.101\r\ns=
 c=IN IP4 192.0.2.101\r\nt=0 0\r\nm=audio 49172 RTP/AVP 0 8 97\r\na=rtpmap:0 PCMU/8000\r\n\
 a=rtpmap:8 PCMA/8000\r\na=rtpmap:97 iLBC/8000\r\na=sendrecv\r\n";
 
-fn head(i: usize, aor: &Aor, date: &str) -> String {
+/// Where the signed messages go: the call centre's group.
+const CALL_CENTRE: &str = "support@callcentre.example";
+
+/// The head of request `i` from `from` to `to`.
+fn head(i: usize, from: &Aor, to: &str, date: &str) -> String {
     format!(
-        "INVITE sip:support@callcentre.example SIP/2.0\r\n\
+        "INVITE sip:{to} SIP/2.0\r\n\
          Via: SIP/2.0/TCP client.atlanta.example.com:5060;branch=z9hG4bK{i:x}a\r\n\
-         Max-Forwards: 70\r\nFrom: <sip:{aor}>;tag={i:x}f\r\nTo: <sip:support@callcentre.example>\r\n\
+         Max-Forwards: 70\r\nFrom: <sip:{from}>;tag={i:x}f\r\nTo: <sip:{to}>\r\n\
          Call-ID: {i:x}@atlanta.example.com\r\nCSeq: 1 INVITE\r\n\
          Contact: <sip:alice@192.0.2.101;transport=tcp>\r\nDate: {date}\r\n"
     )
@@ -91,7 +95,7 @@ fn main() -> anyhow::Result<()> {
     let copy = |i: usize| {
         let mut e = b"Content-Type: message/sip\r\n\r\n".to_vec();
         e.extend_from_slice(&message(
-            &head(i, &aor, &date),
+            &head(i, &aor, CALL_CENTRE, &date),
             "application/sdp",
             SDP.as_bytes(),
         ));
@@ -101,7 +105,7 @@ fn main() -> anyhow::Result<()> {
         "signed" => {
             let signer = signer()?;
             for i in 0..count {
-                let h = head(i, &aor, &date);
+                let h = head(i, &aor, CALL_CENTRE, &date);
                 let e = copy(i);
                 let sig = sign(&e, &signer, &CmsSignOptions::default())?;
                 let mut body = b"--b1\r\n".to_vec();
@@ -125,6 +129,8 @@ fn main() -> anyhow::Result<()> {
             writeln!(out, "{:.1}", count as f64 / (thread_cpu_seconds() - start))?;
         }
         "encrypted" => {
+            let caller =
+                Aor::parse("alice@atlanta.example.com").map_err(|e| anyhow::anyhow!("{e}"))?;
             let cert = store
                 .recipient_cert(&aor)
                 .ok_or_else(|| anyhow::anyhow!("no certificate for {aor}"))?;
@@ -135,7 +141,10 @@ fn main() -> anyhow::Result<()> {
                     &CmsEncryptOptions::default(),
                 )?;
                 let ct = "application/pkcs7-mime;smime-type=enveloped-data;name=smime.p7m";
-                out.write_all(&message(&head(i, &aor, &date), ct, &der))?;
+                // To the recipient itself: sipsec-decrypt opens only messages addressed to an
+                // identity its store serves.
+                let to = aor.to_string();
+                out.write_all(&message(&head(i, &caller, &to, &date), ct, &der))?;
             }
         }
         other => anyhow::bail!("unknown kind {other}"),
