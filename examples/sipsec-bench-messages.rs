@@ -129,8 +129,11 @@ fn main() -> anyhow::Result<()> {
             writeln!(out, "{:.1}", count as f64 / (thread_cpu_seconds() - start))?;
         }
         "encrypted" => {
+            // To the recipient itself: sipsec-decrypt opens only messages addressed to an
+            // identity its store serves.
             let caller =
                 Aor::parse("alice@atlanta.example.com").map_err(|e| anyhow::anyhow!("{e}"))?;
+            let to = aor.to_string();
             let cert = store
                 .recipient_cert(&aor)
                 .ok_or_else(|| anyhow::anyhow!("no certificate for {aor}"))?;
@@ -141,9 +144,6 @@ fn main() -> anyhow::Result<()> {
                     &CmsEncryptOptions::default(),
                 )?;
                 let ct = "application/pkcs7-mime;smime-type=enveloped-data;name=smime.p7m";
-                // To the recipient itself: sipsec-decrypt opens only messages addressed to an
-                // identity its store serves.
-                let to = aor.to_string();
                 out.write_all(&message(&head(i, &caller, &to, &date), ct, &der))?;
             }
         }

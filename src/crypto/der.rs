@@ -34,9 +34,9 @@ pub(crate) fn read(input: &[u8], depth: usize) -> Option<(Tlv<'_>, &[u8])> {
     read_with(input, depth, Rules::Ber)
 }
 
-/// Splits the first element (definite length only) off `input`. Always inlined: returned
-/// through memory, the element was read back before its stores had landed (a store-forwarding
-/// stall on every element of the fast paths).
+/// Splits the first element (definite length only) off `input`. Always inlined: returned by a
+/// call, the element goes through memory and is read back before the callee's stores have
+/// landed, a store-forwarding stall on every element of the fast paths.
 #[inline(always)]
 pub(crate) fn element(input: &[u8]) -> Option<(Tlv<'_>, &[u8])> {
     read_with(input, 0, Rules::Definite)
@@ -218,9 +218,9 @@ impl<'a> Iterator for ElementsIter<'a> {
     }
 }
 
-/// Reads every element of `content` by `rules`. The reader is called directly, not passed as
-/// a closure: a closure's call was not inlined, and each element then came back through memory
-/// (see [`element`]).
+/// Reads every element of `content` by `rules`. The reader is called directly rather than
+/// passed as a closure, whose call the compiler does not inline (each element would then come
+/// back through memory, see [`element`]).
 #[inline(always)]
 fn collect<'a, C: Default + Extend<Tlv<'a>>>(
     content: &'a [u8],

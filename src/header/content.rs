@@ -52,27 +52,13 @@ impl<'a> MediaType<'a> {
     /// The name of the first parameter given twice (in any case): parsers disagree on which
     /// one counts (the first here, the last in some terminals).
     pub fn repeated_param(&self) -> Option<&'a [u8]> {
-        // One pass over the parameters (each read again costs a lexing of the value): the
-        // first names are kept on the stack, a Content-Type has a handful.
-        const KEPT: usize = 8;
-        let mut kept: [&[u8]; KEPT] = [&[]; KEPT];
-        for (i, p) in self.params.iter().enumerate() {
-            let repeated = if i <= KEPT {
-                kept[..i].iter().any(|q| q.eq_ignore_ascii_case(p.name))
-            } else {
-                self.params
-                    .iter()
-                    .take(i)
-                    .any(|q| q.name.eq_ignore_ascii_case(p.name))
-            };
-            if repeated {
-                return Some(p.name);
-            }
-            if let Some(slot) = kept.get_mut(i) {
-                *slot = p.name;
-            }
-        }
-        None
+        self.params.iter().enumerate().find_map(|(i, p)| {
+            self.params
+                .iter()
+                .take(i)
+                .any(|q| q.name.eq_ignore_ascii_case(p.name))
+                .then_some(p.name)
+        })
     }
 }
 
@@ -139,7 +125,7 @@ mod tests {
             Some("Boundary".into())
         );
         assert_eq!(repeated(";a;b;b;a"), Some("b".into()));
-        // Past the names kept on the stack: the ninth and later are compared too.
+        // Many parameters: a repeat of a late one, and of the first, is found.
         let many: String = (0..12).map(|i| format!(";p{i}=v")).collect();
         assert_eq!(repeated(&many), None);
         assert_eq!(repeated(&format!("{many};P10=w")), Some("P10".into()));
